@@ -1,0 +1,159 @@
+"""The gradcalc command: reads options, calls the engine, renders, chooses the exit status."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from . import __version__
+from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
+from .errors import InputError
+from .evaluate import nonfinite, parse_bindings, run
+from .report import text, to_csv, to_json
+from .syntax import parse
+
+EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_NONFINITE = 0, 1, 2, 3
+
+
+def _names(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",")]
+    if not all(names):
+        raise InputError(f"--wrt: empty name in '{value}'")
+    return names
+
+
+def _read_source(expr: str | None, file: str | None) -> str:
+    if file is not None and expr is not None:
+        raise click.UsageError("give either EXPR or --file, not both")
+    if file is not None:
+        try:
+            with open(file, encoding="utf-8") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise InputError(f"cannot read {file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"cannot read {file}: not UTF-8 text") from None
+    if expr is None:
+        raise click.UsageError("missing EXPR (an expression, a program, or - for stdin)")
+    if expr == "-":
+        return sys.stdin.read()
+    return expr
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not value >= 0 or value != value:
+        raise click.BadParameter("must be a non-negative number")
+    return value
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  gradcalc "tax*(a*an+o*on)" --at a=100,an=2,o=150,on=3,tax=1.1
+  gradcalc "x^2" --at x=5 --format json
+  gradcalc "sin(x)*y" --at x=pi/4 --at y=2 --wrt x --tape
+  gradcalc "c = a*b; d = c + sin(a)" --at a=1,b=2 --format csv
+  echo "exp(-x^2)" | gradcalc - --at x=0.5
+  gradcalc --at x=2 -- "-x^3"      (an EXPR starting with '-' goes after --)
+
+\b
+Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
+3 a value or partial is not finite (stderr names the tape node).
+""",
+)
+@click.argument("expr", required=False, metavar="EXPR")
+@click.option("--at", "at", multiple=True, metavar="NAME=VALUE[,...]",
+              help="Bind names; repeatable. VALUE is a number or constant expression (pi/4).")
+@click.option("--wrt", metavar="NAME[,...]",
+              help="Differentiate with respect to these names (default: every bound name).")
+@click.option("--of", "of", metavar="NAME",
+              help="Differentiate this assigned name instead of the program's output.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--tape", "show_tape", is_flag=True, help="Also show the recorded tape.")
+@click.option("--no-check", is_flag=True, help="Skip the SymPy cross-check.")
+@click.option("--rtol", type=float, default=DEFAULT_RTOL, show_default=True,
+              callback=_positive, help="Relative tolerance of the check.")
+@click.option("--atol", type=float, default=DEFAULT_ATOL, show_default=True,
+              callback=_positive, help="Absolute tolerance of the check.")
+@click.option("--check-timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
+              callback=_positive, metavar="SECONDS",
+              help="Time budget of the SymPy check; over it the check is skipped.")
+@click.option("-f", "--file", "file", type=str, metavar="PATH",
+              help="Read the expression or program from a file.")
+@click.version_option(__version__, "--version", prog_name="gradcalc")
+def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
+            show_tape: bool, no_check: bool, rtol: float, atol: float, check_timeout: float,
+            file: str | None) -> int:
+    """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
+    each partial against SymPy's symbolic derivative.
+
+    EXPR is an expression or a program (statements separated by newlines or ';'); use - to
+    read it from stdin.
+    """
+    source = _read_source(expr, file)
+    bindings = parse_bindings(at)
+    try:
+        program = parse(source)
+        result = run(program, bindings, _names(wrt), of)
+    except InputError as exc:
+        raise exc.with_source(source) from None
+    for warning in result.warnings:
+        click.echo(warning, err=True)
+    chk = None if no_check else check(result, rtol, atol, check_timeout, of)
+    if fmt == "json":
+        click.echo(to_json(result, chk, show_tape), nl=False)
+    elif fmt == "csv":
+        click.echo(to_csv(result), nl=False)
+        if show_tape:
+            click.echo("note: --tape is shown only in text and json formats", err=True)
+    else:
+        click.echo(text(result, chk, show_tape), nl=False)
+    problems = nonfinite(result)
+    for message in problems:
+        click.echo(f"non-finite: {message}", err=True)
+    if chk is not None and chk.status == "mismatch":
+        return EXIT_MISMATCH
+    if problems:
+        return EXIT_NONFINITE
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the command and map every failure to an exit status."""
+    try:
+        status = command.main(args=list(argv) if argv is not None else None,
+                              prog_name="gradcalc", standalone_mode=False)
+    except InputError as exc:
+        click.echo(exc.render(), err=True)
+        return EXIT_INPUT
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.NoSuchOption as exc:
+        hint = ""
+        if not exc.option_name.startswith("--"):
+            hint = (" (an expression that starts with '-' goes after '--': "
+                    f"gradcalc [OPTIONS] -- '{exc.option_name}...')")
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        return EXIT_INPUT
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return EXIT_INPUT
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    return status if isinstance(status, int) else EXIT_OK
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""THE primitive table: each primitive declared once, with its numpy forward, its
+vector-Jacobian products and its SymPy counterpart.
+
+Every rule is written with numpy ufuncs and arithmetic only, so that it broadcasts over arrays
+(batches) and also runs on recorded tensors (higher-order derivatives through nested tapes).
+A VJP takes (g, ans, *args) and returns the contribution to that argument's adjoint. The SymPy
+counterpart takes a namespace `sp` (sympy plus gradcalc's own StopGradient) so this module
+never imports sympy.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+VJP = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Primitive:
+    """One differentiable primitive.
+
+    name: the op name shown on the tape. arity: number of arguments, None for variadic.
+    forward: numpy function of the argument values. vjps: one VJP per argument (the last one is
+    reused for every further argument of a variadic op); None means no gradient flows to it.
+    sympy: (sp, *args) -> SymPy expression. spelling: the function name users write (None for
+    operators); symbol: the operator symbol, if any. kink: mask of points where the primitive is
+    not differentiable. domain: mask of points outside its real domain, with domain_note saying
+    why. sample: intervals per argument where the primitive is smooth and finite (for tests).
+    """
+
+    name: str
+    arity: int | None
+    forward: Callable[..., Any]
+    vjps: tuple[VJP | None, ...]
+    sympy: Callable[..., Any]
+    spelling: str | None = None
+    symbol: str | None = None
+    kink: Callable[..., Any] | None = None
+    kink_note: str = ""
+    domain: Callable[..., Any] | None = None
+    domain_note: str = ""
+    sample: tuple[tuple[float, float], ...] = field(default=((-2.0, 2.0),))
+
+    def vjp(self, i: int) -> VJP | None:
+        """The VJP for argument i (a variadic op's single rule also receives i first)."""
+        if self.arity is None:
+            rule = self.vjps[0]
+            return None if rule is None else functools.partial(rule, i)
+        return self.vjps[i]
+
+    def sample_interval(self, i: int) -> tuple[float, float]:
+        """The interval to sample argument i from in property tests."""
+        return self.sample[min(i, len(self.sample) - 1)]
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name})"
+
+
+def _ties(args: Sequence[Any], ans: Any) -> Any:
+    """How many arguments equal the result, per element (for min/max)."""
+    return functools.reduce(lambda acc, a: acc + (a == ans), args, 0.0)
+
+
+def _extremum_vjp(i: int, g: Any, ans: Any, *args: Any) -> Any:
+    # ties split the gradient evenly between the arguments that attain the extremum (as JAX does)
+    return g * (args[i] == ans) / _ties(args, ans)
+
+
+def _arith(name: str, symbol: str, forward, vjps, sympy, sample=((-2.0, 2.0),)) -> Primitive:
+    return Primitive(name, len(vjps), forward, tuple(vjps), sympy, symbol=symbol, sample=sample)
+
+
+def _fn(name: str, forward, vjps, sympy, spelling: str | None = None, **kw) -> Primitive:
+    return Primitive(name, len(vjps), forward, tuple(vjps), sympy,
+                     spelling=spelling or name, **kw)
+
+
+# ---------------------------------------------------------------- arithmetic
+
+ADD = _arith("add", "+", np.add, [lambda g, ans, x, y: g, lambda g, ans, x, y: g],
+             lambda sp, x, y: x + y)
+SUB = _arith("sub", "-", np.subtract, [lambda g, ans, x, y: g, lambda g, ans, x, y: -g],
+             lambda sp, x, y: x - y)
+MUL = _arith("mul", "*", np.multiply,
+             [lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x],
+             lambda sp, x, y: x * y)
+DIV = _arith("div", "/", np.true_divide,
+             [lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * x / (y * y)],
+             lambda sp, x, y: x / y, sample=((-2.0, 2.0), (0.5, 2.0)))
+NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x, symbol="-")
+# x^y: as in JAX, x^(y-1) is taken with exponent 0 where y == 0 and log(x) with x = 1 where
+# x == 0, so that 0^0 and x^0 have finite partials.
+POW = Primitive(
+    "pow", 2, np.power,
+    (lambda g, ans, x, y: g * y * x ** (y - 1 + (y == 0)),
+     lambda g, ans, x, y: g * ans * np.log(x + (x == 0))),
+    lambda sp, x, y: x ** y, spelling="pow", symbol="^",
+    domain=lambda x, y: (x < 0) & (y != np.round(y)),
+    domain_note="a negative number to a non-integer power is not real",
+    sample=((0.5, 2.0), (-2.0, 2.0)),
+)
+
+# ---------------------------------------------------------------- trigonometric
+
+SIN = _fn("sin", np.sin, [lambda g, ans, x: g * np.cos(x)], lambda sp, x: sp.sin(x))
+COS = _fn("cos", np.cos, [lambda g, ans, x: -g * np.sin(x)], lambda sp, x: sp.cos(x))
+TAN = _fn("tan", np.tan, [lambda g, ans, x: g * (1 + ans * ans)], lambda sp, x: sp.tan(x),
+          sample=((-1.2, 1.2),))
+ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt(1 - x * x)],
+           lambda sp, x: sp.asin(x), domain=lambda x: np.abs(x) > 1,
+           domain_note="asin is only defined on [-1, 1]", sample=((-0.9, 0.9),))
+ACOS = _fn("acos", np.arccos, [lambda g, ans, x: -g / np.sqrt(1 - x * x)],
+           lambda sp, x: sp.acos(x), domain=lambda x: np.abs(x) > 1,
+           domain_note="acos is only defined on [-1, 1]", sample=((-0.9, 0.9),))
+ATAN = _fn("atan", np.arctan, [lambda g, ans, x: g / (1 + x * x)], lambda sp, x: sp.atan(x))
+ATAN2 = _fn("atan2", np.arctan2,
+            [lambda g, ans, y, x: g * x / (x * x + y * y),
+             lambda g, ans, y, x: -g * y / (x * x + y * y)],
+            lambda sp, y, x: sp.atan2(y, x),
+            kink=lambda y, x: (x == 0) & (y == 0),
+            kink_note="atan2 is not differentiable at (0, 0)",
+            sample=((0.5, 2.0), (0.5, 2.0)))
+
+# ---------------------------------------------------------------- hyperbolic
+
+SINH = _fn("sinh", np.sinh, [lambda g, ans, x: g * np.cosh(x)], lambda sp, x: sp.sinh(x))
+COSH = _fn("cosh", np.cosh, [lambda g, ans, x: g * np.sinh(x)], lambda sp, x: sp.cosh(x))
+TANH = _fn("tanh", np.tanh, [lambda g, ans, x: g * (1 - ans * ans)], lambda sp, x: sp.tanh(x))
+
+# ---------------------------------------------------------------- exponential and logarithmic
+
+EXP = _fn("exp", np.exp, [lambda g, ans, x: g * ans], lambda sp, x: sp.exp(x))
+LOG = _fn("log", np.log, [lambda g, ans, x: g / x], lambda sp, x: sp.log(x),
+          domain=lambda x: x <= 0, domain_note="log is only defined for positive numbers",
+          sample=((0.2, 3.0),))
+LOGB = _fn("logb", lambda x, b: np.log(x) / np.log(b),
+           [lambda g, ans, x, b: g / (x * np.log(b)),
+            lambda g, ans, x, b: -g * ans / (b * np.log(b))],
+           lambda sp, x, b: sp.log(x) / sp.log(b), spelling="log",
+           domain=lambda x, b: (x <= 0) | (b <= 0) | (b == 1),
+           domain_note="log(x, base) needs x > 0 and a positive base other than 1",
+           sample=((0.2, 3.0), (1.5, 4.0)))
+LOG2 = _fn("log2", np.log2, [lambda g, ans, x: g / (x * np.log(2.0))],
+           lambda sp, x: sp.log(x, 2), domain=lambda x: x <= 0,
+           domain_note="log2 is only defined for positive numbers", sample=((0.2, 3.0),))
+LOG10 = _fn("log10", np.log10, [lambda g, ans, x: g / (x * np.log(10.0))],
+            lambda sp, x: sp.log(x, 10), domain=lambda x: x <= 0,
+            domain_note="log10 is only defined for positive numbers", sample=((0.2, 3.0),))
+SQRT = _fn("sqrt", np.sqrt, [lambda g, ans, x: g * 0.5 / ans], lambda sp, x: sp.sqrt(x),
+           domain=lambda x: x < 0, domain_note="sqrt is only defined for non-negative numbers",
+           sample=((0.2, 3.0),))
+
+# ---------------------------------------------------------------- piecewise
+
+ABS = _fn("abs", np.abs, [lambda g, ans, x: g * np.sign(x)], lambda sp, x: sp.Abs(x),
+          kink=lambda x: x == 0, kink_note="abs is not differentiable at 0",
+          sample=((0.2, 2.0),))
+HYPOT = _fn("hypot", np.hypot, [lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans],
+            lambda sp, x, y: sp.sqrt(x * x + y * y),
+            kink=lambda x, y: (x == 0) & (y == 0),
+            kink_note="hypot is not differentiable at (0, 0)")
+MIN = Primitive("min", None, lambda *a: functools.reduce(np.minimum, a),
+                (_extremum_vjp,), lambda sp, *a: sp.Min(*a),
+                spelling="min", kink=lambda *a: _ties(a, functools.reduce(np.minimum, a)) > 1,
+                kink_note="min is not differentiable where arguments tie")
+MAX = Primitive("max", None, lambda *a: functools.reduce(np.maximum, a),
+                (_extremum_vjp,), lambda sp, *a: sp.Max(*a),
+                spelling="max", kink=lambda *a: _ties(a, functools.reduce(np.maximum, a)) > 1,
+                kink_note="max is not differentiable where arguments tie")
+RELU = _fn("relu", lambda x: np.maximum(x, 0.0), [lambda g, ans, x: g * (x > 0)],
+           lambda sp, x: sp.Max(0, x), kink=lambda x: x == 0,
+           kink_note="relu is not differentiable at 0", sample=((0.2, 2.0),))
+
+# ---------------------------------------------------------------- smooth activations
+
+
+def _sigmoid(x: Any) -> Any:
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+SIGMOID = _fn("sigmoid", _sigmoid, [lambda g, ans, x: g * ans * (1 - ans)],
+              lambda sp, x: 1 / (1 + sp.exp(-x)))
+SOFTPLUS = _fn("softplus", lambda x: np.logaddexp(0.0, x), [lambda g, ans, x: g * _sigmoid(x)],
+               lambda sp, x: sp.log(1 + sp.exp(x)))
+
+# ---------------------------------------------------------------- gradient control
+
+STOP_GRADIENT = _fn("stop_gradient", lambda x: np.array(x, dtype=float, copy=True)
+                    if np.ndim(x) else np.float64(x), [None],
+                    lambda sp, x: sp.StopGradient(x))
+
+# ---------------------------------------------------------------- the table
+
+PRIMITIVES: tuple[Primitive, ...] = (
+    ADD, SUB, MUL, DIV, NEG, POW,
+    SIN, COS, TAN, ASIN, ACOS, ATAN, ATAN2,
+    SINH, COSH, TANH,
+    EXP, LOG, LOGB, LOG2, LOG10, SQRT,
+    ABS, HYPOT, MIN, MAX, RELU,
+    SIGMOID, SOFTPLUS,
+    STOP_GRADIENT,
+)
+BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
+
+# Binary and unary operators of the expression language.
+BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW}
+UNARY: dict[str, Primitive] = {"-": NEG}
+
+# Named constants: value and SymPy counterpart.
+CONSTANTS: dict[str, tuple[float, Callable[[Any], Any]]] = {
+    "pi": (float(np.pi), lambda sp: sp.pi),
+    "e": (float(np.e), lambda sp: sp.E),
+}
+
+
+def _spellings() -> dict[str, dict[int | None, Primitive]]:
+    table: dict[str, dict[int | None, Primitive]] = {}
+    for p in PRIMITIVES:
+        if p.spelling is not None:
+            table.setdefault(p.spelling, {})[p.arity] = p
+    return table
+
+
+FUNCTIONS: dict[str, dict[int | None, Primitive]] = _spellings()
+
+
+def arities(spelling: str) -> str:
+    """Human description of the argument counts a function accepts, e.g. '1 or 2'."""
+    counts = sorted(FUNCTIONS[spelling], key=lambda a: -1 if a is None else a)
+    if None in counts:
+        return "2 or more"
+    return " or ".join(str(c) for c in counts)
+
+
+def resolve(spelling: str, nargs: int) -> Primitive | None:
+    """The primitive a call `spelling(...)` with nargs arguments means, or None if none fits."""
+    by_arity = FUNCTIONS.get(spelling)
+    if by_arity is None:
+        return None
+    if nargs in by_arity:
+        return by_arity[nargs]
+    if None in by_arity and nargs >= 2:
+        return by_arity[None]
+    return None

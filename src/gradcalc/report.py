@@ -1,0 +1,204 @@
+"""Renderings of a run and its check: text for people, JSON and CSV for scripts, the tape."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .check import Check
+from .evaluate import Run
+from .tape import Const, Node
+
+
+def fmt(x: Any) -> str:
+    """A number for people: 15 significant digits, 'null' for None."""
+    if x is None:
+        return "null"
+    if isinstance(x, complex):
+        return f"{x.real:.6g}{x.imag:+.6g}i"
+    if np.ndim(x):
+        return "[" + ", ".join(fmt(v) for v in np.ravel(x)) + "]"
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.15g}"
+
+
+def jnum(x: Any) -> Any:
+    """A number for strict JSON: full precision, 'nan'/'inf'/'-inf' as strings, None as null."""
+    if x is None:
+        return None
+    if isinstance(x, complex):
+        return {"re": jnum(x.real), "im": jnum(x.imag)}
+    if np.ndim(x):
+        return [jnum(v) for v in np.ravel(x)]
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def node_name(node: Node) -> str:
+    """How a node is called on the tape: its user label or t<id>."""
+    return node.label or f"t{node.id}"
+
+
+def _input_name(nodes: Sequence[Node], ref: int | Const) -> str:
+    if isinstance(ref, int):
+        return node_name(nodes[ref])
+    return ref.name or fmt(ref.value)
+
+
+# ---------------------------------------------------------------- text
+
+
+def text(run: Run, chk: Check | None, show_tape: bool = False) -> str:
+    """The human report: value, one row per partial, the verdict, and the tape on request."""
+    out = [f"value  {fmt(run.value)}"]
+    grad = run.gradient()
+    if grad:
+        out.append("")
+        header = ["partial", "tape"] + (["symbolic", "check"] if chk else [])
+        rows = [header]
+        for name, g in grad.items():
+            row = [f"d/d{name}", fmt(g)]
+            if chk:
+                p = chk.partials[name]
+                verdict = p.status + (f": {p.reason}" if p.reason else "")
+                if p.status == "null":
+                    verdict = p.reason
+                row += [_shorten(p.symbolic or "-"), verdict]
+            elif g is None:
+                row[1] = "null"
+            rows.append(row)
+        out += _table(rows)
+        if not chk:
+            nulls = [n for n, g in grad.items() if g is None]
+            if nulls:
+                out.append("  (null: the output does not depend on " + ", ".join(nulls) + ")")
+    out.append("")
+    out.append(summary(chk))
+    if show_tape:
+        out.append("")
+        out.append(tape_text(run))
+    return "\n".join(out) + "\n"
+
+
+def summary(chk: Check | None) -> str:
+    """One line: the overall verdict with the largest error and the tolerances."""
+    if chk is None:
+        return "check: skipped (--no-check)"
+    if chk.status == "skipped":
+        return f"check: skipped: {chk.reason}"
+    counts: dict[str, int] = {}
+    for p in chk.partials.values():
+        counts[p.status] = counts.get(p.status, 0) + 1
+    parts = [f"{counts[s]} {s}" for s in ("ok", "mismatch", "undefined", "null") if s in counts]
+    err = chk.largest_error
+    tol = f"rtol {chk.rtol:g}, atol {chk.atol:g}"
+    largest = f"largest error {err:.3g}; " if err is not None else ""
+    value = "" if chk.value_status in ("ok", "skipped") else f"; value {chk.value_status}"
+    verdict = "tape and SymPy agree" if chk.status == "ok" else "tape and SymPy DISAGREE"
+    return f"check: {chk.status}: {verdict} ({', '.join(parts) or 'no partials'}{value}; " \
+           f"{largest}{tol})"
+
+
+def tape_text(run: Run) -> str:
+    """The tape as a table: id, name, op, inputs, value, adjoint; like a jaxpr listing."""
+    nodes = run.nodes
+    adj = run.backward.adjoints if run.backward else [None] * len(nodes)
+    target = run.target_id()
+    title = f"tape: {len(nodes)} node{'s' if len(nodes) != 1 else ''}"
+    if target is not None:
+        title += f", output t{target}" + (f" ({run.output_name})" if run.output_name else "")
+    rows = [["id", "name", "op", "inputs", "value", "adjoint"]]
+    for node in nodes:
+        rows.append([f"t{node.id}", node.label or "-", node.op,
+                     ", ".join(_input_name(nodes, r) for r in node.inputs),
+                     fmt(node.value), "-" if adj[node.id] is None else fmt(adj[node.id])])
+    return "\n".join([title] + _table(rows))
+
+
+# ---------------------------------------------------------------- JSON and CSV
+
+
+def tape_records(run: Run) -> list[dict[str, Any]]:
+    """The tape as JSON-ready records."""
+    adj = run.backward.adjoints if run.backward else [None] * len(run.nodes)
+    records = []
+    for node in run.nodes:
+        inputs: list[Any] = [r if isinstance(r, int) else {"const": jnum(r.value), "name": r.name}
+                             for r in node.inputs]
+        records.append({"id": node.id, "name": node.label, "op": node.op, "inputs": inputs,
+                        "value": jnum(node.value), "adjoint": jnum(adj[node.id]),
+                        "span": None if node.span is None else [node.span.start, node.span.end]})
+    return records
+
+
+def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
+    """The contract's JSON object (strict JSON)."""
+    obj: dict[str, Any] = {
+        "expression": run.program.source,
+        "at": {n: jnum(v) for n, v in run.bindings.items()},
+        "output": run.output_name,
+        "value": jnum(run.value),
+        "gradient": {n: jnum(g) for n, g in run.gradient().items()},
+    }
+    if chk is None:
+        obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+    else:
+        obj["check"] = {
+            "status": chk.status,
+            "symbolic": {n: p.symbolic for n, p in chk.partials.items()},
+            "reason": chk.reason or None,
+            "value": {"status": chk.value_status, "symbolic": jnum(chk.value)},
+            "partials": {n: {"status": p.status, "symbolic_value": jnum(p.expected),
+                             "error": jnum(p.error), "reason": p.reason or None}
+                         for n, p in chk.partials.items()},
+            "rtol": chk.rtol,
+            "atol": chk.atol,
+        }
+    if show_tape:
+        obj["tape"] = tape_records(run)
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+
+
+def csv_header(names: Sequence[str]) -> list[str]:
+    """The contract's CSV header: value, then d_<name> per differentiated name."""
+    return ["value"] + [f"d_{n}" for n in names]
+
+
+def csv_cell(x: Any) -> str:
+    """One CSV field: repr-precision number, nan/inf/-inf, or empty for null."""
+    v = jnum(x)
+    return "" if v is None else str(v)
+
+
+def to_csv(run: Run) -> str:
+    """Header plus one row for the run's point."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(csv_header(run.wrt))
+    grad = run.gradient()
+    w.writerow([csv_cell(run.value)] + [csv_cell(grad[n]) for n in run.wrt])
+    return buf.getvalue()

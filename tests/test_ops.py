@@ -1,0 +1,131 @@
+"""The op table against independent references: mpmath values and mpmath derivatives."""
+
+from __future__ import annotations
+
+import random
+
+import mpmath
+import numpy as np
+import pytest
+
+from gradcalc import ops
+from gradcalc.symbolic import namespace
+
+mpmath.mp.dps = 40
+
+# Independent definitions of every primitive, in mpmath.
+REFERENCE = {
+    "add": lambda x, y: x + y,
+    "sub": lambda x, y: x - y,
+    "mul": lambda x, y: x * y,
+    "div": lambda x, y: x / y,
+    "neg": lambda x: -x,
+    "pow": lambda x, y: mpmath.power(x, y),
+    "sin": mpmath.sin, "cos": mpmath.cos, "tan": mpmath.tan,
+    "asin": mpmath.asin, "acos": mpmath.acos, "atan": mpmath.atan,
+    "atan2": lambda y, x: mpmath.atan2(y, x),
+    "sinh": mpmath.sinh, "cosh": mpmath.cosh, "tanh": mpmath.tanh,
+    "exp": mpmath.exp, "log": mpmath.log,
+    "logb": lambda x, b: mpmath.log(x) / mpmath.log(b),
+    "log2": lambda x: mpmath.log(x, 2), "log10": mpmath.log10, "sqrt": mpmath.sqrt,
+    "abs": abs, "hypot": lambda x, y: mpmath.sqrt(x * x + y * y),
+    "min": lambda *a: min(a), "max": lambda *a: max(a),
+    "relu": lambda x: max(x, 0),
+    "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
+    "softplus": lambda x: mpmath.log(1 + mpmath.exp(x)),
+    "stop_gradient": lambda x: x,
+}
+
+CONVENTIONS_FUNCTIONS = ("sin cos tan asin acos atan atan2 sinh cosh tanh exp log log2 log10 "
+                         "sqrt abs pow hypot min max relu sigmoid softplus stop_gradient").split()
+
+
+def test_every_primitive_has_a_reference() -> None:
+    assert set(REFERENCE) == set(ops.BY_NAME)
+
+
+def test_every_documented_function_is_spelled() -> None:
+    assert set(CONVENTIONS_FUNCTIONS) <= set(ops.FUNCTIONS)
+    assert ops.resolve("log", 2) is ops.LOGB and ops.resolve("log", 1) is ops.LOG
+
+
+def _points(prim: ops.Primitive, n: int = 5) -> list[list[float]]:
+    rng = random.Random(prim.name)
+    nargs = prim.arity or 3
+    return [[rng.uniform(*prim.sample_interval(i)) for i in range(nargs)] for _ in range(n)]
+
+
+CASES = [(p, pt) for p in ops.PRIMITIVES for pt in _points(p)]
+
+
+
+
+@pytest.mark.parametrize("prim, point", CASES, ids=lambda c: getattr(c, "name", "pt"))
+def test_forward_matches_mpmath(prim: ops.Primitive, point: list[float]) -> None:
+    got = prim.forward(*[np.float64(v) for v in point])
+    want = float(REFERENCE[prim.name](*[mpmath.mpf(v) for v in point]))
+    assert got == pytest.approx(want, rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("prim, point", CASES, ids=lambda c: getattr(c, "name", "pt"))
+def test_vjps_match_mpmath_derivatives(prim: ops.Primitive, point: list[float]) -> None:
+    args = [np.float64(v) for v in point]
+    ans = prim.forward(*args)
+    g = np.float64(0.75)  # a cotangent other than 1 catches rules that ignore g
+    for i in range(len(point)):
+        rule = prim.vjp(i)
+        if rule is None:
+            assert prim.name == "stop_gradient"
+            continue
+
+        def f(t: mpmath.mpf, i: int = i) -> mpmath.mpf:
+            xs = [mpmath.mpf(v) for v in point]
+            xs[i] = t
+            return REFERENCE[prim.name](*xs)
+
+        want = 0.75 * float(mpmath.diff(f, mpmath.mpf(point[i])))
+        assert rule(g, ans, *args) == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("prim, point", CASES, ids=lambda c: getattr(c, "name", "pt"))
+def test_sympy_counterpart_matches_mpmath(prim: ops.Primitive, point: list[float]) -> None:
+    sp = namespace()
+    expr = prim.sympy(sp, *[sp.Float(v, 30) for v in point])
+    want = REFERENCE[prim.name](*[mpmath.mpf(v) for v in point])
+    assert float(expr.evalf(30)) == pytest.approx(float(want), rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("prim", ops.PRIMITIVES, ids=lambda p: p.name)
+def test_rules_broadcast_over_arrays(prim: ops.Primitive) -> None:
+    pts = np.array(_points(prim, 4))  # shape (4, nargs)
+    args = list(pts.T)
+    ans = prim.forward(*args)
+    assert np.shape(ans) == (4,)
+    for i in range(pts.shape[1]):
+        rule = prim.vjp(i)
+        if rule is None:
+            continue
+        batch = rule(np.ones(4), ans, *args)
+        single = [rule(np.float64(1), prim.forward(*row), *row) for row in pts]
+        np.testing.assert_allclose(batch, single, rtol=1e-14)
+
+
+def test_kinks_are_flagged() -> None:
+    assert ops.ABS.kink(np.float64(0.0)) and not ops.ABS.kink(np.float64(0.1))
+    assert ops.RELU.kink(np.float64(0.0))
+    assert ops.MAX.kink(np.float64(1.0), np.float64(1.0), np.float64(0.0))
+    assert not ops.MAX.kink(np.float64(1.0), np.float64(2.0))
+
+
+def test_max_ties_split_the_gradient() -> None:
+    a = b = np.float64(2.0)
+    ans = ops.MAX.forward(a, b, np.float64(1.0))
+    parts = [ops.MAX.vjp(i)(np.float64(1.0), ans, a, b, np.float64(1.0)) for i in range(3)]
+    assert parts == [0.5, 0.5, 0.0]
+
+
+def test_pow_conventions_at_zero() -> None:
+    # d/dx x^0 = 0 everywhere (even at 0), and d/dy 0^y is 0 for y > 0 (not nan)
+    dx = ops.POW.vjp(0)(1.0, 1.0, np.float64(0.0), np.float64(0.0))
+    dy = ops.POW.vjp(1)(1.0, 0.0, np.float64(0.0), np.float64(2.0))
+    assert dx == 0.0 and dy == 0.0
