@@ -8,6 +8,7 @@ from __future__ import annotations
 import fractions
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from . import ops
@@ -38,13 +39,7 @@ def namespace() -> Any:
         def _sympystr(self, printer: Any) -> str:
             return f"stop_gradient({printer._print(self.args[0])})"
 
-    class Namespace:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(sympy, name)
-
-    ns = Namespace()
-    ns.StopGradient = StopGradient  # type: ignore[attr-defined]
-    return ns
+    return SimpleNamespace(**vars(sympy), StopGradient=StopGradient)
 
 
 def symbol(name: str) -> Any:
