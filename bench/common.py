@@ -1,0 +1,76 @@
+"""Shared benchmark helpers: medians of repeats and ratio tables against same-run baselines."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
+
+
+def median_time(fn: Callable[[], object], repeats: int = REPEATS, warmup: int = 1) -> float:
+    """Median wall time of fn() in seconds over `repeats` runs, after `warmup` unmeasured runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def command_time(argv: Sequence[str], repeats: int = REPEATS, stdin: bytes | None = None) -> float:
+    """Median wall time of running a command to completion (its output discarded)."""
+
+    def run() -> None:
+        proc = subprocess.run(list(argv), input=stdin, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        if proc.returncode not in (0, 1, 3):
+            raise RuntimeError(f"{argv} failed with status {proc.returncode}")
+
+    return median_time(run, repeats)
+
+
+def gradcalc_argv(*args: str) -> list[str]:
+    """argv that runs this checkout's gradcalc with the current interpreter."""
+    return [sys.executable, "-m", "gradcalc", *args]
+
+
+@dataclass
+class Row:
+    """One scenario: gradcalc's median time, the baseline's, and the target ratio (if any)."""
+
+    scenario: str
+    ours: float
+    baseline_name: str
+    baseline: float
+    target: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline
+
+
+def print_table(title: str, rows: Sequence[Row]) -> None:
+    """Print a Markdown table of medians and ratios."""
+    print(f"\n### {title}  (medians of {REPEATS} repeats)\n")
+    print("| scenario | gradcalc | baseline | baseline time | ratio | target |")
+    print("|---|---:|---|---:|---:|---|")
+    for r in rows:
+        print(f"| {r.scenario} | {_fmt(r.ours)} | {r.baseline_name} | {_fmt(r.baseline)} | "
+              f"{r.ratio:.2f}x | {r.target} |")
+    sys.stdout.flush()
+
+
+def _fmt(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
