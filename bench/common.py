@@ -11,6 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# subprocesses run this checkout's gradcalc, whatever is installed
+ENV = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
 def median_time(fn: Callable[[], object], repeats: int = REPEATS, warmup: int = 1) -> float:
@@ -30,7 +33,7 @@ def command_time(argv: Sequence[str], repeats: int = REPEATS, stdin: bytes | Non
 
     def run() -> None:
         proc = subprocess.run(list(argv), input=stdin, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL, env=ENV)
         if proc.returncode not in (0, 1, 3):
             raise RuntimeError(f"{argv} failed with status {proc.returncode}")
 
