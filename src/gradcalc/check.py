@@ -180,13 +180,16 @@ def _column(run: Run, offset: int) -> str:
 
 
 def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-          timeout: float = DEFAULT_TIMEOUT, of: str | None = None) -> Check:
-    """Compare every partial of the run with SymPy's derivative at the same point."""
+          timeout: float = DEFAULT_TIMEOUT, of: str | None = None, cache: bool = True) -> Check:
+    """Compare every partial of the run with SymPy's derivative at the same point.
+
+    cache: read and fill the disk cache of derivatives (a hit imports no SymPy)."""
+    from .derivatives import at_point
+
     gradient = run.gradient()
     point = {n: float(v) for n, v in run.bindings.items()}
     names = list(run.bindings)
-    status, result = run_with_budget(
-        lambda: symbolic_partials(run.program, names, run.wrt, point, of), timeout)
+    status, result = at_point(run.program, names, run.wrt, point, of, timeout, cache)
     if status != "ok":
         reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
                   else str(result))

@@ -68,6 +68,7 @@ Examples:
   gradcalc "c = a*b; d = c + sin(a)" --at a=1,b=2 --format csv
   echo "exp(-x^2)" | gradcalc - --at x=0.5
   gradcalc --at x=2 -- "-x^3"      (an EXPR starting with '-' goes after --)
+  printf 'x,y\n1,2\n3,4\n' | gradcalc "x*sin(y)" --points - --format csv
 
 \b
 Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
@@ -94,18 +95,33 @@ Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
               help="Time budget of the SymPy check; over it the check is skipped.")
 @click.option("-f", "--file", "file", type=str, metavar="PATH",
               help="Read the expression or program from a file.")
+@click.option("--points", metavar="FILE",
+              help="Evaluate at every row of a CSV file with a header of names (- for stdin); "
+                   "--at values are the same for every row.")
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write the disk cache of symbolic derivatives.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
             show_tape: bool, no_check: bool, rtol: float, atol: float, check_timeout: float,
-            file: str | None) -> int:
+            file: str | None, points: str | None, no_cache: bool) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
     EXPR is an expression or a program (statements separated by newlines or ';'); use - to
     read it from stdin.
     """
+    if points == "-" and expr == "-":
+        raise click.UsageError("EXPR and --points cannot both read stdin")
     source = _read_source(expr, file)
     bindings = parse_bindings(at)
+    if points is not None:
+        from .batch import run_points
+        try:
+            program = parse(source)
+        except InputError as exc:
+            raise exc.with_source(source) from None
+        return run_points(program, points, bindings, _names(wrt), of, fmt, show_tape, no_check,
+                          rtol, atol, check_timeout, not no_cache)
     try:
         program = parse(source)
         result = run(program, bindings, _names(wrt), of)
@@ -113,7 +129,7 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         raise exc.with_source(source) from None
     for warning in result.warnings:
         click.echo(warning, err=True)
-    chk = None if no_check else check(result, rtol, atol, check_timeout, of)
+    chk = None if no_check else check(result, rtol, atol, check_timeout, of, cache=not no_cache)
     if fmt == "json":
         click.echo(to_json(result, chk, show_tape), nl=False)
     elif fmt == "csv":

@@ -1,0 +1,620 @@
+"""`--points FILE`: the value and every partial at each row of a CSV file.
+
+The program is recorded on a tape once, at the first row, with every bound name watched (so
+everything that depends on a row is a tape node, and only true constants are `Const`s). Then the
+tape is replayed over whole numpy columns: one forward and one backward pass over arrays, never a
+Python loop per point. The tape has no control flow (min, max, abs are primitives), so the tape
+recorded at one row is the computation at every row.
+
+The check evaluates the symbolic derivatives over the same columns (compiled program or SymPy's
+lambdify, see derivatives.py), confirms apparent disagreements with mpmath, and reports the worst
+point per partial.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import click
+import numpy as np
+
+from . import compiled, ops
+from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, close
+from .errors import InputError
+from .evaluate import Run, nonfinite, run
+from .report import csv_header, fmt, jnum
+from .syntax import Program
+from .tape import Node
+
+PROGRESS_WORK = 20_000_000   # rows x tape nodes above which a terminal gets a progress bar
+CONFIRM_ROWS = 200           # apparent mismatches re-evaluated with mpmath, per partial
+TEXT_ROWS = 10               # rows shown at each end of the text table
+
+
+@dataclass
+class Points:
+    """The columns of a --points file: names in header order, float64 arrays, and the file
+    line of each row (for messages)."""
+
+    where: str
+    names: list[str]
+    columns: dict[str, np.ndarray]
+    lines: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.lines)
+
+
+# ---------------------------------------------------------------- reading the CSV
+
+
+def read_points(path: str, stdin: TextIO | None = None) -> Points:
+    """Parse a CSV file with a header of names and one row of numbers per point.
+
+    Every problem (unreadable file, bad header, a row with a missing or extra field, text, a
+    non-finite number) is an InputError naming the line; nothing is computed before the whole
+    file has been read.
+    """
+    where = "stdin" if path == "-" else path
+    if path == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        data: Any = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+    else:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"--points: {where} is not UTF-8 text (byte {exc.start + 1})"
+                             ) from None
+
+    def fail(message: str, line: int | None = None) -> InputError:
+        at = f" line {line}:" if line is not None else ":"
+        return InputError(f"--points {where}{at} {message}")
+
+    reader = csv.reader(io.StringIO(data, newline=""))
+    try:
+        header = next(reader, None)
+        while header is not None and not any(c.strip() for c in header):
+            header = next(reader, None)
+        if header is None:
+            raise fail("empty file; expected a header of names, e.g. x,y")
+        header_line = reader.line_num
+        names = [c.strip() for c in header]
+        _check_header(names, fail, header_line)
+        width = len(names)
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for row in reader:
+            if len(row) != width:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                which = "missing field" if len(row) < width else "extra field"
+                raise fail(f"{which}: expected {width} ({','.join(names)}), got {len(row)}",
+                           reader.line_num)
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise fail(f"malformed CSV ({exc})", reader.line_num) from None
+    if not rows:
+        raise fail("no data rows after the header", header_line)
+    line_arr = np.asarray(lines, dtype=np.int64)
+    columns: dict[str, np.ndarray] = {}
+    for j, (name, cells) in enumerate(zip(names, zip(*rows, strict=True), strict=True)):
+        try:
+            col = np.array(cells, dtype=np.float64)
+        except ValueError:
+            col = None
+        if col is None or not np.all(np.isfinite(col)):
+            raise _bad_cell(rows, j, name, lines, fail)
+        columns[name] = col
+    return Points(where, names, columns, line_arr)
+
+
+def _check_header(names: list[str], fail: Any, line: int) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            raise fail("empty name in the header", line)
+        if not name.isidentifier() or not name.isascii() or name.startswith("__"):
+            raise fail(f"'{name}' in the header is not a valid name (names look like x, w_1)",
+                       line)
+        if name in ops.FUNCTIONS:
+            raise fail(f"'{name}' in the header is a function and cannot be bound", line)
+        if name in seen:
+            raise fail(f"duplicate column '{name}' in the header", line)
+        seen.add(name)
+
+
+def _bad_cell(rows: list[list[str]], j: int, name: str, lines: list[int], fail: Any
+              ) -> InputError:
+    """The error for the first cell of column j that is not a finite number."""
+    for row, line in zip(rows, lines, strict=True):
+        text = row[j].strip()
+        if not text:
+            return fail(f"missing value for '{name}'", line)
+        try:
+            value = float(text)
+        except ValueError:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            return fail(f"'{shown}' is not a number (column '{name}')", line)
+        if not math.isfinite(value):
+            return fail(f"the value of '{name}' is not finite ({text})", line)
+    return fail(f"column '{name}' has a value that is not a number")
+
+
+# ---------------------------------------------------------------- replaying the tape
+
+
+@dataclass
+class Batch:
+    """The value and partials at every point of a --points file."""
+
+    program: Program
+    points: Points
+    at: dict[str, float]               # --at constants, the same for every row
+    names: list[str]                   # every bound name: columns, then --at
+    wrt: list[str]
+    value: np.ndarray
+    gradient: dict[str, np.ndarray | None]
+    first: Run                         # the recording at the first row
+    output_name: str | None
+    values: list[Any] = field(default_factory=list)   # replayed node values
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return self.points.n
+
+    def inputs(self) -> dict[str, Any]:
+        """Every bound name's values: a column, or a --at constant (a float)."""
+        return {**self.points.columns, **self.at}
+
+
+def _progress(total: int, work: int) -> Any:
+    """A click progress bar on stderr when it is a terminal and the run is long, else None."""
+    if work < PROGRESS_WORK or not sys.stderr.isatty():
+        return None
+    return click.progressbar(length=total, label="replaying tape", file=sys.stderr)
+
+
+def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
+           sources: Sequence[int], n: int) -> tuple[list[Any], list[Any]]:
+    """One forward and one backward pass of the tape over whole columns.
+
+    leaves: watched node id -> its column. Returns the node values and the adjoints (None
+    where no gradient reached) for nodes up to target. Adjoints accumulate, never assign.
+    """
+    bar = _progress(2 * (target + 1), n * (target + 1))
+    step = max(1, (target + 1) // 200)
+    values: list[Any] = [None] * (target + 1)
+    with np.errstate(all="ignore"):
+        for node in nodes[: target + 1]:
+            if node.prim is None:
+                values[node.id] = leaves[node.id]
+            else:
+                args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
+                values[node.id] = node.prim.forward(*args)
+            if bar is not None and node.id % step == 0:
+                bar.update(step)
+        needs = bytearray(target + 1)
+        for s in sources:
+            if s <= target:
+                needs[s] = 1
+        for node in nodes[: target + 1]:
+            if node.prim is not None and not needs[node.id]:
+                needs[node.id] = any(isinstance(r, int) and needs[r] and node.prim.vjp(i)
+                                     is not None for i, r in enumerate(node.inputs))
+        adj: list[Any] = [None] * (target + 1)
+        keep = set(sources)
+        if needs[target]:
+            adj[target] = np.ones(n)
+        for j in range(target, -1, -1):
+            g = adj[j]
+            node = nodes[j]
+            if bar is not None and j % step == 0:
+                bar.update(step)
+            if g is None or node.prim is None:
+                continue
+            args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
+            for i, ref in enumerate(node.inputs):
+                if not isinstance(ref, int) or not needs[ref]:
+                    continue
+                rule = node.prim.vjp(i)
+                if rule is None:
+                    continue
+                c = rule(g, values[j], *args)
+                prev = adj[ref]
+                adj[ref] = c if prev is None else prev + c
+            if j not in keep:
+                adj[j] = None  # free interior adjoints as soon as they are spent
+    if bar is not None:
+        bar.render_finish()
+    return values, adj
+
+
+def run_batch(program: Program, points: Points, at: Mapping[str, float],
+              wrt: Sequence[str] | None, of: str | None) -> Batch:
+    """Record at the first row, replay over every row."""
+    for name in at:
+        if name in points.columns:
+            raise InputError(f"'{name}' is bound twice: by --at and by a column of "
+                             f"--points {points.where}")
+    names = list(points.names) + list(at)
+    wrt_list = names if wrt is None else list(wrt)
+    for name in wrt_list:
+        if name not in names:
+            close_ = difflib.get_close_matches(name, names, n=1)
+            raise InputError(f"--wrt names '{name}', which is not bound",
+                             hint=f"did you mean {close_[0]}?" if close_ else
+                             "bound names: " + ", ".join(names))
+    n = points.n
+    row0 = {name: float(points.columns[name][0]) for name in points.names}
+    first = run(program, {**row0, **at}, names, of)   # every name watched
+    nodes = first.nodes
+    target = first.target_id()
+    gradient: dict[str, np.ndarray | None] = dict.fromkeys(wrt_list)
+    if target is None:  # the output depends on no bound name
+        value = np.full(n, float(first.value))
+        return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
+                     first.output_name, warnings=first.warnings)
+    leaves: dict[int, np.ndarray] = {}
+    ids: dict[str, int] = {}
+    for name in names:
+        node = first.tape.node_of(first.sources[name])
+        assert node is not None
+        ids[name] = node.id
+        col = points.columns.get(name)
+        leaves[node.id] = col if col is not None else np.full(n, float(at[name]))
+    values, adj = replay(nodes, leaves, target, [ids[w] for w in wrt_list], n)
+    for name in wrt_list:
+        i = ids[name]
+        g = adj[i] if i <= target else None
+        gradient[name] = None if g is None else np.broadcast_to(
+            np.asarray(g, dtype=np.float64), (n,))
+    value = np.broadcast_to(np.asarray(values[target], dtype=np.float64), (n,))
+    return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
+                 first.output_name, values, first.warnings)
+
+
+def row_bindings(batch: Batch, k: int) -> dict[str, float]:
+    """The bindings of row k (0-based), in binding order."""
+    return {**{n: float(batch.points.columns[n][k]) for n in batch.points.names}, **batch.at}
+
+
+def nonfinite_rows(batch: Batch, of: str | None) -> list[str]:
+    """Messages for the first row whose value or a partial is not finite (empty if none):
+    the row is rerun on its own so the message names the tape node, as for --at."""
+    bad = ~np.isfinite(batch.value)
+    for g in batch.gradient.values():
+        if g is not None:
+            bad |= ~np.isfinite(g)
+    rows = np.flatnonzero(bad)
+    if rows.size == 0:
+        return []
+    k = int(rows[0])
+    single = run(batch.program, row_bindings(batch, k), batch.wrt, of)
+    more = f" ({rows.size - 1} more row{'s' if rows.size != 2 else ''} not finite)" \
+        if rows.size > 1 else ""
+    where = f"row {k + 1} (line {batch.points.lines[k]})"
+    found = nonfinite(single) or ["not finite"]
+    return [f"{where}: {m}" + (more if i == 0 else "") for i, m in enumerate(found)]
+
+
+# ---------------------------------------------------------------- the check
+
+
+@dataclass
+class ColumnVerdict:
+    """The check of one partial (or the value) over every row."""
+
+    name: str
+    status: str                   # ok, mismatch, undefined, null, skipped
+    symbolic: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)   # rows per verdict
+    worst: dict[str, Any] | None = None                    # the worst row
+    reason: str = ""
+
+
+@dataclass
+class BatchCheck:
+    """The verdict over the whole batch."""
+
+    status: str
+    partials: dict[str, ColumnVerdict] = field(default_factory=dict)
+    value: ColumnVerdict | None = None
+    reason: str = ""
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+
+
+def _kink_rows(batch: Batch) -> dict[str, np.ndarray]:
+    """Per wrt name, the rows where a kink (abs at 0, ...) on its path makes it undefined."""
+    first = batch.first
+    target = first.target_id()
+    out: dict[str, np.ndarray] = {}
+    if target is None or not batch.values:
+        return out
+    nodes = first.nodes
+    bit = {first.tape.node_of(first.sources[w]).id: 1 << k  # type: ignore[union-attr]
+           for k, w in enumerate(batch.wrt)}
+    masks = [0] * (target + 1)
+    for node in nodes[: target + 1]:
+        if node.prim is None:
+            masks[node.id] = bit.get(node.id, 0)
+            continue
+        m = 0
+        for i, ref in enumerate(node.inputs):
+            if isinstance(ref, int) and node.prim.vjp(i) is not None:
+                m |= masks[ref]
+        masks[node.id] = m
+        if not m or node.prim.kink is None:
+            continue
+        args = [batch.values[r] if isinstance(r, int) else r.value for r in node.inputs]
+        hit = np.broadcast_to(np.asarray(node.prim.kink(*args), dtype=bool), (batch.n,))
+        if hit.any():
+            for k, w in enumerate(batch.wrt):
+                if m >> k & 1:
+                    out[w] = out[w] | hit if w in out else hit.copy()
+    return out
+
+
+def _compare(name: str, tape: np.ndarray, sym: np.ndarray, undefined: np.ndarray,
+             batch: Batch, rtol: float, atol: float, confirm: Any) -> ColumnVerdict:
+    """Per-row verdicts of one column: ok, mismatch, undefined; the worst row.
+
+    sym is the float64 evaluation of the symbolic form; rows where it disagrees with the tape
+    are re-evaluated with mpmath (up to CONFIRM_ROWS) before they count as mismatches, so a
+    float64 rounding error in the symbolic formula is never reported as the tape's.
+    """
+
+    def verdicts() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        with np.errstate(all="ignore"):
+            undef = undefined | np.isnan(sym) | (np.isinf(sym) & (tape != sym))
+            err = np.abs(tape - sym)
+            tol = atol + rtol * np.maximum(np.abs(tape), np.abs(sym))
+            ok = (err <= tol) | (tape == sym)
+        return undef, err, tol, ok
+
+    undef, err, tol, ok = verdicts()
+    bad = np.flatnonzero(~ok & ~undef)
+    if bad.size and confirm is not None:
+        for k in bad[:CONFIRM_ROWS]:
+            s = confirm(int(k), name)
+            sym[k] = math.nan if isinstance(s, complex) else s
+        undef, err, tol, ok = verdicts()
+        bad = np.flatnonzero(~ok & ~undef)
+    compared = ~undef
+    n_compared = int(np.count_nonzero(compared))
+    counts = {"ok": n_compared - int(bad.size), "mismatch": int(bad.size),
+              "undefined": batch.n - n_compared}
+    worst = None
+    if n_compared:
+        with np.errstate(all="ignore"):
+            score = np.where(ok, err / tol, np.inf)
+        score = np.where(compared, np.nan_to_num(score, nan=np.inf), -1.0)
+        k = int(np.argmax(score))
+        worst = {"row": k + 1, "line": int(batch.points.lines[k]), "tape": float(tape[k]),
+                 "symbolic": float(sym[k]), "error": float(err[k])}
+    status = "mismatch" if bad.size else ("ok" if n_compared else "undefined")
+    return ColumnVerdict(name, status, counts=counts, worst=worst)
+
+
+def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                timeout: float = DEFAULT_TIMEOUT, of: str | None = None,
+                use_cache: bool = True) -> BatchCheck:
+    """Compare every partial at every row with the symbolic derivatives."""
+    from .derivatives import on_columns
+
+    inputs = batch.inputs()
+    status, result = on_columns(batch.program, batch.names, batch.wrt, inputs, batch.n, of,
+                                timeout, use_cache)
+    if status != "ok":
+        reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
+                  else str(result))
+        return BatchCheck("skipped", {w: ColumnVerdict(w, "skipped", reason=reason)
+                                      for w in batch.wrt}, reason=reason, rtol=rtol, atol=atol)
+    program, outputs = result["program"], result["outputs"]
+
+    def confirm(k: int, name: str) -> Any:
+        if program is None:
+            return math.nan
+        index = 0 if name == "value" else 1 + batch.wrt.index(name)
+        point = row_bindings(batch, k)
+        return compiled.evaluate_mp(program, [outputs[index]], point)[0]
+
+    confirm_fn = None if program is None else confirm
+    kinks = _kink_rows(batch)
+    no_rows = np.zeros(batch.n, dtype=bool)
+    partials: dict[str, ColumnVerdict] = {}
+    for w in batch.wrt:
+        form, sym = result["partials"][w]
+        g = batch.gradient[w]
+        if g is None:
+            st = "null" if form == "0" else "mismatch"
+            reason = ("not connected: the output does not depend on " + w if form == "0"
+                      else "the tape has no path but SymPy's derivative is not zero")
+            partials[w] = ColumnVerdict(w, st, form, reason=reason)
+            continue
+        v = _compare(w, np.asarray(g), np.array(sym, dtype=np.float64),
+                     kinks.get(w, no_rows).copy(), batch, rtol, atol, confirm_fn)
+        v.symbolic = form
+        partials[w] = v
+    value = _compare("value", np.asarray(batch.value), np.array(result["value"],
+                                                                dtype=np.float64),
+                     no_rows.copy(), batch, rtol, atol, confirm_fn)
+    overall = "mismatch" if value.status == "mismatch" or any(
+        p.status == "mismatch" for p in partials.values()) else "ok"
+    return BatchCheck(overall, partials, value, rtol=rtol, atol=atol)
+
+
+# ---------------------------------------------------------------- output
+
+
+def _cells(x: np.ndarray | None, n: int) -> list[str]:
+    """One CSV field per row: shortest round-trip repr, nan/inf/-inf, or empty for null."""
+    if x is None:
+        return [""] * n
+    return [repr(v) for v in np.asarray(x, dtype=np.float64).tolist()]
+
+
+def write_csv(batch: Batch, out: TextIO, chunk: int = 20_000) -> None:
+    """The contract's CSV: header value,d_<name>,... and one row per input row, streamed in
+    chunks of rows."""
+    out.write(",".join(csv_header(batch.wrt)) + "\n")
+    cols = [batch.value] + [batch.gradient[w] for w in batch.wrt]
+    for lo in range(0, batch.n, chunk):
+        hi = min(batch.n, lo + chunk)
+        parts = [_cells(None if c is None else c[lo:hi], hi - lo) for c in cols]
+        out.write("\n".join(",".join(r) for r in zip(*parts, strict=True)) + "\n")
+
+
+def _jarray(x: np.ndarray | None) -> Any:
+    if x is None:
+        return None
+    values = np.asarray(x, dtype=np.float64).tolist()
+    if np.all(np.isfinite(x)):
+        return values
+    return [jnum(v) for v in values]
+
+
+def _verdict_json(v: ColumnVerdict) -> dict[str, Any]:
+    worst = None if v.worst is None else {k: x if k in ("row", "line") else jnum(x)
+                                          for k, x in v.worst.items()}
+    return {"status": v.status, "rows": v.counts or None, "worst": worst,
+            "reason": v.reason or None}
+
+
+def to_json(batch: Batch, chk: BatchCheck | None) -> str:
+    """One strict JSON object; value and each partial are arrays with one entry per row."""
+    import json
+
+    obj: dict[str, Any] = {
+        "expression": batch.program.source,
+        "points": {"file": batch.points.where, "rows": batch.n, "names": batch.points.names},
+        "at": {n: jnum(v) for n, v in batch.at.items()},
+        "output": batch.output_name,
+        "value": _jarray(batch.value),
+        "gradient": {w: _jarray(g) for w, g in batch.gradient.items()},
+    }
+    if chk is None:
+        obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+    else:
+        obj["check"] = {
+            "status": chk.status,
+            "symbolic": {w: v.symbolic for w, v in chk.partials.items()},
+            "reason": chk.reason or None,
+            "value": None if chk.value is None else _verdict_json(chk.value),
+            "partials": {w: _verdict_json(v) for w, v in chk.partials.items()},
+            "rtol": chk.rtol,
+            "atol": chk.atol,
+        }
+    return json.dumps(obj, indent=None, allow_nan=False) + "\n"
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
+
+
+def text(batch: Batch, chk: BatchCheck | None) -> str:
+    """The human report: the first and last rows, then the check per partial with its worst
+    point, and a summary line."""
+    n = batch.n
+    out = [f"points  {n:,} row{'s' if n != 1 else ''} from {batch.points.where}"]
+    if batch.at:
+        out.append("at      " + ", ".join(f"{k}={fmt(v)}" for k, v in batch.at.items()))
+    header = ["row"] + batch.points.names + ["value"] + [f"d/d{w}" for w in batch.wrt]
+    shown = list(range(n)) if n <= 2 * TEXT_ROWS else \
+        list(range(TEXT_ROWS)) + [-1] + list(range(n - TEXT_ROWS, n))
+    rows = [header]
+    for k in shown:
+        if k < 0:
+            rows.append(["..."] + [""] * (len(header) - 1))
+            continue
+        rows.append([str(k + 1)] + [fmt(batch.points.columns[c][k]) for c in batch.points.names]
+                    + [fmt(batch.value[k])] + [fmt(None if g is None else g[k])
+                                               for g in batch.gradient.values()])
+    out.append("")
+    out += _table(rows)
+    out.append("")
+    out += summary_lines(batch, chk)
+    return "\n".join(out) + "\n"
+
+
+def summary_lines(batch: Batch, chk: BatchCheck | None) -> list[str]:
+    """The check per partial (symbolic form, rows per verdict, worst point), then one line."""
+    if chk is None:
+        return ["check: skipped (--no-check)"]
+    if chk.status == "skipped":
+        return [f"check: skipped: {chk.reason}"]
+    rows = [["partial", "symbolic", "check", "worst point"]]
+    for w, v in chk.partials.items():
+        counts = ", ".join(f"{c} {s}" for s, c in v.counts.items() if c)
+        verdict = v.reason if v.status == "null" else f"{v.status} ({counts})"
+        worst = "-" if v.worst is None else (
+            f"row {v.worst['row']} (line {v.worst['line']}): tape {fmt(v.worst['tape'])}, "
+            f"symbolic {fmt(v.worst['symbolic'])}, error {v.worst['error']:.3g}")
+        form = v.symbolic or "-"
+        rows.append([f"d/d{w}", form if len(form) <= 40 else form[:37] + "...", verdict, worst])
+    lines = _table(rows)
+    errors = [v.worst["error"] for v in chk.partials.values() if v.worst is not None]
+    largest = f"largest error {max(errors):.3g}; " if errors else ""
+    value = ""
+    if chk.value is not None and chk.value.status == "mismatch":
+        value = f"; value mismatch at {chk.value.counts['mismatch']} rows"
+    verdict = "tape and SymPy agree" if chk.status == "ok" else "tape and SymPy DISAGREE"
+    lines += ["", f"check: {chk.status}: {verdict} at {batch.n:,} points{value} ({largest}"
+                  f"rtol {chk.rtol:g}, atol {chk.atol:g})"]
+    return lines
+
+
+# ---------------------------------------------------------------- the command
+
+
+def run_points(program: Program, points_path: str, at: Mapping[str, float],
+               wrt: Sequence[str] | None, of: str | None, fmt_: str, show_tape: bool,
+               no_check: bool, rtol: float, atol: float, timeout: float, use_cache: bool
+               ) -> int:
+    """`gradcalc EXPR --points FILE`: compute, check, print; returns the exit status.
+
+    Nothing is written to stdout before the whole file has been read and computed, so bad
+    input leaves no partial output.
+    """
+    points = read_points(points_path)
+    try:
+        batch = run_batch(program, points, at, wrt, of)
+    except InputError as exc:
+        raise exc.with_source(program.source) from None
+    for warning in batch.warnings:
+        click.echo(warning, err=True)
+    chk = None if no_check else check_batch(batch, rtol, atol, timeout, of, use_cache)
+    stdout = click.get_text_stream("stdout")
+    if fmt_ == "csv":
+        write_csv(batch, stdout)
+    elif fmt_ == "json":
+        stdout.write(to_json(batch, chk))
+    else:
+        stdout.write(text(batch, chk))
+    stdout.flush()
+    if show_tape:
+        click.echo("note: --tape is not shown with --points", err=True)
+    problems = nonfinite_rows(batch, of)
+    for message in problems:
+        click.echo(f"non-finite: {message}", err=True)
+    if chk is not None and chk.status == "mismatch":
+        return 1
+    return 3 if problems else 0

@@ -1,0 +1,130 @@
+"""The on-disk cache of symbolic derivatives, so a repeated call needs no SymPy at all.
+
+Location: `$XDG_CACHE_HOME/gradcalc` (when set to an absolute path), else `~/.cache/gradcalc`.
+One JSON file per entry, named by the SHA-256 of its key: the cache format, the gradcalc
+version, the expression source, the bound names, the differentiated names and --of. An entry
+holds the derivatives' printed forms and their compiled program (see compiled.py), plus a
+checksum. Reading never trusts an entry: anything that fails to parse, to match its key, its
+checksum or `compiled.validate` is ignored (and the caller rewrites it). Writes go to a
+temporary file in the same directory and are moved into place with os.replace, so concurrent
+runs only ever see whole entries. JSON only; nothing from the cache is unpickled or evaluated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__, compiled
+
+FORMAT = 1
+MAX_ENTRY_BYTES = 256 * 1024 * 1024
+
+
+def cache_dir() -> Path:
+    """The cache directory (XDG base directory convention); not created here."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "gradcalc"
+
+
+@dataclass(frozen=True)
+class Key:
+    """What a cache entry depends on."""
+
+    source: str
+    names: tuple[str, ...]
+    wrt: tuple[str, ...]
+    of: str | None
+
+    def material(self) -> dict[str, Any]:
+        """The key as JSON data, including the format and gradcalc versions."""
+        return {"format": FORMAT, "gradcalc": __version__, "source": self.source,
+                "names": list(self.names), "wrt": list(self.wrt), "of": self.of}
+
+    def digest(self) -> str:
+        """SHA-256 of the key material: the entry's file name."""
+        return hashlib.sha256(_canonical(self.material()).encode()).hexdigest()
+
+
+@dataclass
+class Entry:
+    """Cached derivatives: printed form per wrt name, and the program computing the output's
+    value (outputs[0]) and each partial (outputs[1:], in wrt order)."""
+
+    forms: dict[str, str]
+    program: compiled.Program
+    outputs: list[int]
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def path_for(key: Key) -> Path:
+    """The file that holds the entry for this key."""
+    return cache_dir() / f"{key.digest()}.json"
+
+
+def load(key: Key) -> Entry | None:
+    """The entry for this key, or None when it is missing, unreadable or fails any check."""
+    path = path_for(key)
+    try:
+        if path.stat().st_size > MAX_ENTRY_BYTES:
+            return None
+        data = json.loads(path.read_bytes())
+        payload = data["payload"]
+        if not isinstance(payload, dict) or data.get("checksum") != hashlib.sha256(
+                _canonical(payload).encode()).hexdigest():
+            return None
+        if any(payload.get(k) != v for k, v in key.material().items()):
+            return None
+        forms, program, outputs = payload["forms"], payload["program"], payload["outputs"]
+        if not isinstance(forms, dict) or list(forms) != list(key.wrt) or not all(
+                isinstance(v, str) for v in forms.values()):
+            return None
+        if not isinstance(outputs, list) or len(outputs) != 1 + len(key.wrt):
+            return None
+        compiled.validate(program, outputs, key.names)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
+            compiled.Invalid):
+        return None
+    return Entry(dict(forms), program, list(outputs))
+
+
+def store(key: Key, entry: Entry) -> bool:
+    """Write the entry atomically (temporary file + os.replace); False if the cache is not
+    writable. Never raises for file-system problems: the cache is an optimisation."""
+    payload = {**key.material(), "forms": entry.forms, "program": entry.program,
+               "outputs": entry.outputs}
+    text = _canonical({"checksum": hashlib.sha256(_canonical(payload).encode()).hexdigest(),
+                       "payload": payload})
+    directory = cache_dir()
+    tmp: str | None = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(text)
+        os.replace(tmp, path_for(key))
+        tmp = None
+        return True
+    except OSError:
+        return False
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def make_key(source: str, names: Sequence[str], wrt: Sequence[str], of: str | None) -> Key:
+    """The key of an expression's derivatives."""
+    return Key(source, tuple(names), tuple(wrt), of)

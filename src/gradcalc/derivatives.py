@@ -1,0 +1,121 @@
+"""Symbolic derivatives for the check, from the disk cache or from SymPy under a time budget.
+
+A cache hit needs no SymPy: the cached program is evaluated with mpmath (one point) or numpy
+(a batch). A miss runs SymPy in the forked child of check.run_with_budget, which returns the
+printed forms and the compiled program; the parent stores it and evaluates it exactly as a hit
+would, so hit and miss give identical results. Derivatives the program format cannot express
+(rare: e.g. re/im of a non-real argument) fall back to SymPy's own evaluation in the child and
+are not cached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import cache, compiled
+from .syntax import Program
+
+
+def _derive(program: Program, names: Sequence[str], wrt: Sequence[str], of: str | None,
+            fallback: Any) -> dict[str, Any]:
+    """In the child: derivatives with SymPy, compiled to a program (or fallback values)."""
+    from . import symbolic
+
+    expr = symbolic.program_to_sympy(program, names, of)
+    derivs = [symbolic.derivative(expr, n) for n in wrt]
+    forms = {n: str(d) for n, d in zip(wrt, derivs, strict=True)}
+    try:
+        prog, outputs = compiled.compile_sympy([expr, *derivs], names)
+    except compiled.Unsupported:
+        return {"forms": forms, "program": None, "fallback": fallback(expr, derivs)}
+    return {"forms": forms, "program": prog, "outputs": outputs}
+
+
+def obtain(program: Program, names: Sequence[str], wrt: Sequence[str], of: str | None,
+           timeout: float, use_cache: bool, fallback: Any) -> tuple[str, Any]:
+    """("ok", dict with forms, program, outputs or fallback), ("timeout", None) or
+    ("error", message). Reads and fills the cache unless use_cache is False."""
+    from .check import run_with_budget
+
+    key = cache.make_key(program.source, names, wrt, of)
+    if use_cache:
+        entry = cache.load(key)
+        if entry is not None:
+            return "ok", {"forms": entry.forms, "program": entry.program,
+                          "outputs": entry.outputs}
+    status, result = run_with_budget(lambda: _derive(program, names, wrt, of, fallback),
+                                     timeout)
+    if status == "ok" and use_cache and result["program"] is not None:
+        cache.store(key, cache.Entry(result["forms"], result["program"], result["outputs"]))
+    return status, result
+
+
+def at_point(program: Program, names: Sequence[str], wrt: Sequence[str],
+             point: Mapping[str, float], of: str | None, timeout: float,
+             use_cache: bool = True) -> tuple[str, Any]:
+    """The symbolic value and partials at one point, in check.symbolic_partials' shape:
+    ("ok", {"value": v, "partials": {name: (form, v)}}), ("timeout", None) or ("error", msg)."""
+
+    def fallback(expr: Any, derivs: Sequence[Any]) -> list[Any]:
+        from . import symbolic
+        return [symbolic.evaluate(e, point) for e in (expr, *derivs)]
+
+    deadline = time.monotonic() + timeout
+    status, result = obtain(program, names, wrt, of, timeout, use_cache, fallback)
+    if status != "ok":
+        return status, result
+    if result["program"] is None:
+        values = result["fallback"]
+    else:
+        try:
+            values = compiled.evaluate_mp(result["program"], result["outputs"], point, deadline)
+        except TimeoutError:
+            return "timeout", None
+    forms = result["forms"]
+    return "ok", {"value": values[0],
+                  "partials": {n: (forms[n], v) for n, v in zip(wrt, values[1:], strict=True)}}
+
+
+def on_columns(program: Program, names: Sequence[str], wrt: Sequence[str],
+               columns: Mapping[str, Any], n: int, of: str | None, timeout: float,
+               use_cache: bool = True) -> tuple[str, Any]:
+    """The symbolic value and partials over whole columns (float64 arrays of length n):
+    ("ok", {"value": array, "partials": {name: (form, array)}, "program": ..., "outputs": ...})
+    or ("timeout", None) or ("error", msg). Without a program, SymPy's lambdify (numpy) ran in
+    the child instead."""
+
+    def fallback(expr: Any, derivs: Sequence[Any]) -> list[Any]:
+        import numpy as np
+
+        from . import symbolic
+        sp = symbolic.namespace()
+        syms = [symbolic.symbol(name) for name in names]
+        out = []
+        with np.errstate(all="ignore"):
+            for e in (expr, *derivs):
+                fn = sp.lambdify(syms, e, modules="numpy")
+                v = np.asarray(fn(*(columns[name] for name in names)))
+                if np.iscomplexobj(v):
+                    v = np.where(v.imag == 0, v.real, np.nan)
+                out.append(np.broadcast_to(v.astype(np.float64), (n,)))
+        return out
+
+    deadline = time.monotonic() + timeout
+    status, result = obtain(program, names, wrt, of, timeout, use_cache, fallback)
+    if status != "ok":
+        return status, result
+    if result["program"] is None:
+        values = result["fallback"]
+    else:
+        try:
+            values = compiled.evaluate_np(result["program"], result["outputs"], columns, n,
+                                          deadline)
+        except TimeoutError:
+            return "timeout", None
+    forms = result["forms"]
+    return "ok", {"value": values[0], "program": result["program"],
+                  "outputs": result.get("outputs"),
+                  "partials": {n_: (forms[n_], v) for n_, v in zip(wrt, values[1:],
+                                                                    strict=True)}}
