@@ -226,13 +226,12 @@ def test_float_rounding_in_the_symbolic_formula_is_not_a_mismatch(monkeypatch) -
     b = batch.Batch(None, points, {}, ["x"], ["x"], np.zeros(2), {}, None, None)  # type: ignore
     calls = []
 
-    def confirm(k: int, name: str) -> float:
-        calls.append(k)
-        return 1.0 + 1e-17
+    def confirm(rows: list[int], name: str) -> list[float]:
+        calls.append(rows)
+        return [[1.0 + 1e-17, 4.0][k] for k in rows]
     v = batch._compare("x", np.array([1.0, 5.0]), np.array([1.0 + 1e-6, 4.0]),
-                       np.zeros(2, dtype=bool), b, 1e-9, 1e-12,
-                       lambda k, name: [1.0, 4.0][k] if k else confirm(k, name))
-    assert calls == [0]
+                       np.zeros(2, dtype=bool), b, 1e-9, 1e-12, confirm)
+    assert calls == [[0, 1]]
     assert v.counts == {"ok": 1, "mismatch": 1, "undefined": 0}
     assert v.worst["row"] == 2 and v.worst["symbolic"] == 4.0
 

@@ -18,6 +18,7 @@ import difflib
 import io
 import math
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -391,8 +392,8 @@ def _compare(name: str, tape: np.ndarray, sym: np.ndarray, undefined: np.ndarray
     undef, err, tol, ok = verdicts()
     bad = np.flatnonzero(~ok & ~undef)
     if bad.size and confirm is not None:
-        for k in bad[:CONFIRM_ROWS]:
-            s = confirm(int(k), name)
+        rows = [int(k) for k in bad[:CONFIRM_ROWS]]
+        for k, s in zip(rows, confirm(rows, name), strict=True):
             sym[k] = math.nan if isinstance(s, complex) else s
         undef, err, tol, ok = verdicts()
         bad = np.flatnonzero(~ok & ~undef)
@@ -416,6 +417,7 @@ def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_
                 timeout: float = DEFAULT_TIMEOUT, of: str | None = None,
                 use_cache: bool = True) -> BatchCheck:
     """Compare every partial at every row with the symbolic derivatives."""
+    from .check import run_with_budget
     from .derivatives import on_columns
 
     inputs = batch.inputs()
@@ -428,12 +430,17 @@ def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_
                                       for w in batch.wrt}, reason=reason, rtol=rtol, atol=atol)
     program, outputs = result["program"], result["outputs"]
 
-    def confirm(k: int, name: str) -> Any:
-        if program is None:
-            return math.nan
+    deadline = time.monotonic() + timeout
+
+    def confirm(rows: list[int], name: str) -> list[Any]:
+        """mpmath values of one output at these rows (under what is left of the budget; the
+        float64 values stand where it runs out)."""
         index = 0 if name == "value" else 1 + batch.wrt.index(name)
-        point = row_bindings(batch, k)
-        return compiled.evaluate_mp(program, [outputs[index]], point)[0]
+        sym = result["value"] if name == "value" else result["partials"][name][1]
+        status, values = run_with_budget(lambda: [compiled.evaluate_mp(
+            program, [outputs[index]], row_bindings(batch, k))[0] for k in rows],
+            max(0.0, deadline - time.monotonic()))
+        return values if status == "ok" else [float(sym[k]) for k in rows]
 
     confirm_fn = None if program is None else confirm
     kinks = _kink_rows(batch)

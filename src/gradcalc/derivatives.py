@@ -19,8 +19,9 @@ from .syntax import Program
 
 
 def _derive(program: Program, names: Sequence[str], wrt: Sequence[str], of: str | None,
-            fallback: Any) -> dict[str, Any]:
-    """In the child: derivatives with SymPy, compiled to a program (or fallback values)."""
+            fallback: Any, finish: Any) -> dict[str, Any]:
+    """In the child: derivatives with SymPy, compiled to a program and evaluated by finish
+    (or, when they cannot be compiled, evaluated by fallback with SymPy itself)."""
     from . import symbolic
 
     expr = symbolic.program_to_sympy(program, names, of)
@@ -29,24 +30,35 @@ def _derive(program: Program, names: Sequence[str], wrt: Sequence[str], of: str 
     try:
         prog, outputs = compiled.compile_sympy([expr, *derivs], names)
     except compiled.Unsupported:
-        return {"forms": forms, "program": None, "fallback": fallback(expr, derivs)}
-    return {"forms": forms, "program": prog, "outputs": outputs}
+        return {"forms": forms, "program": None, "values": fallback(expr, derivs)}
+    values = None if finish is None else finish(prog, outputs)
+    return {"forms": forms, "program": prog, "outputs": outputs, "values": values}
 
 
 def obtain(program: Program, names: Sequence[str], wrt: Sequence[str], of: str | None,
-           timeout: float, use_cache: bool, fallback: Any) -> tuple[str, Any]:
-    """("ok", dict with forms, program, outputs or fallback), ("timeout", None) or
-    ("error", message). Reads and fills the cache unless use_cache is False."""
+           timeout: float, use_cache: bool, fallback: Any, finish: Any = None
+           ) -> tuple[str, Any]:
+    """Derivatives from the cache or SymPy, evaluated by finish(program, outputs) under the
+    time budget (in a forked child either way, so a pathological evaluation cannot hang):
+    ("ok", dict with forms, program, outputs, values), ("timeout", None) or ("error", msg).
+    Reads and fills the cache unless use_cache is False."""
     from .check import run_with_budget
 
     key = cache.make_key(program.source, names, wrt, of)
     if use_cache:
         entry = cache.load(key)
         if entry is not None:
-            return "ok", {"forms": entry.forms, "program": entry.program,
-                          "outputs": entry.outputs}
-    status, result = run_with_budget(lambda: _derive(program, names, wrt, of, fallback),
-                                     timeout)
+            result = {"forms": entry.forms, "program": entry.program,
+                      "outputs": entry.outputs, "values": None}
+            if finish is not None:
+                status, values = run_with_budget(
+                    lambda: finish(entry.program, entry.outputs), timeout)
+                if status != "ok":
+                    return status, values
+                result["values"] = values
+            return "ok", result
+    status, result = run_with_budget(
+        lambda: _derive(program, names, wrt, of, fallback, finish), timeout)
     if status == "ok" and use_cache and result["program"] is not None:
         cache.store(key, cache.Entry(result["forms"], result["program"], result["outputs"]))
     return status, result
@@ -62,18 +74,13 @@ def at_point(program: Program, names: Sequence[str], wrt: Sequence[str],
         from . import symbolic
         return [symbolic.evaluate(e, point) for e in (expr, *derivs)]
 
-    deadline = time.monotonic() + timeout
-    status, result = obtain(program, names, wrt, of, timeout, use_cache, fallback)
+    def finish(prog: compiled.Program, outputs: list[int]) -> list[Any]:
+        return compiled.evaluate_mp(prog, outputs, point)
+
+    status, result = obtain(program, names, wrt, of, timeout, use_cache, fallback, finish)
     if status != "ok":
         return status, result
-    if result["program"] is None:
-        values = result["fallback"]
-    else:
-        try:
-            values = compiled.evaluate_mp(result["program"], result["outputs"], point, deadline)
-        except TimeoutError:
-            return "timeout", None
-    forms = result["forms"]
+    values, forms = result["values"], result["forms"]
     return "ok", {"value": values[0],
                   "partials": {n: (forms[n], v) for n, v in zip(wrt, values[1:], strict=True)}}
 
@@ -107,7 +114,7 @@ def on_columns(program: Program, names: Sequence[str], wrt: Sequence[str],
     if status != "ok":
         return status, result
     if result["program"] is None:
-        values = result["fallback"]
+        values = result["values"]
     else:
         try:
             values = compiled.evaluate_np(result["program"], result["outputs"], columns, n,
