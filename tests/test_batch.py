@@ -73,7 +73,7 @@ def test_batch_equals_per_point_runs_and_mpmath(gradcalc, points_file, expr, hea
         mp_point = {n: mpmath.mpf(float(v)) for n, v in zip(header, point, strict=True)}
         assert got[0] == pytest.approx(float(reference(**mp_point)), rel=1e-12)
         for j, name in enumerate(header):
-            def f(t, name=name):
+            def f(t, name=name, mp_point=mp_point):
                 return reference(**{**mp_point, name: t})
             want_d = float(mpmath.diff(f, mp_point[name]))
             assert got[1 + j] == pytest.approx(want_d, rel=1e-9, abs=1e-12), (k, name)

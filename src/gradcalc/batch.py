@@ -27,7 +27,7 @@ import click
 import numpy as np
 
 from . import compiled, ops
-from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, close
+from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT
 from .errors import InputError
 from .evaluate import Run, nonfinite, run
 from .report import csv_header, fmt, jnum
