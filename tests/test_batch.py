@@ -30,6 +30,12 @@ CASES = [
     ("sigmoid(x*y) + softplus(y) + hypot(x, y) + max(x, y, 0.5)", ["x", "y"], (-2.0, 2.0),
      lambda x, y: 1 / (1 + mpmath.exp(-x * y)) + mpmath.log(1 + mpmath.exp(y))
      + mpmath.sqrt(x**2 + y**2) + max(x, y, mpmath.mpf(0.5))),
+    # the output's own VJPs see the unit seed: add passes it on, neg and / transform it
+    ("relu(x) + relu(x) - y + -x/y", ["x", "y"], (0.2, 2.0),
+     lambda x, y: 2 * max(x, 0) - y - x / y),
+    ("x", ["x"], (-1.0, 1.0), lambda x: x),
+    ("-x", ["x"], (-1.0, 1.0), lambda x: -x),
+    ("1/x", ["x"], (0.5, 1.0), lambda x: 1 / x),
 ]
 
 

@@ -35,6 +35,7 @@ from .syntax import Program
 from .tape import Node
 
 PROGRESS_WORK = 20_000_000   # rows x tape nodes above which a terminal gets a progress bar
+CHUNK = 1 << 14              # rows replayed at a time (intermediates stay in cache)
 CONFIRM_ROWS = 200           # apparent mismatches re-evaluated with mpmath, per partial
 TEXT_ROWS = 10               # rows shown at each end of the text table
 
@@ -172,8 +173,8 @@ class Batch:
     gradient: dict[str, np.ndarray | None]
     first: Run                         # the recording at the first row
     output_name: str | None
-    values: list[Any] = field(default_factory=list)   # replayed node values
-    warnings: list[str] = field(default_factory=list)
+    kinks: dict[str, np.ndarray] = field(default_factory=dict)  # rows where a partial is
+    warnings: list[str] = field(default_factory=list)            # undefined (abs at 0, ...)
 
     @property
     def n(self) -> int:
@@ -191,15 +192,44 @@ def _progress(total: int, work: int) -> Any:
     return click.progressbar(length=total, label="replaying tape", file=sys.stderr)
 
 
+class _Unit:
+    """The seed adjoint: exactly 1 at every row. Multiplying by it returns the other operand
+    (as float64) instead of making a pass over the column, so the output node's VJPs cost no
+    arithmetic. VJPs are written `g * ...`, `-g * ...` or `g / ...`, or return g itself
+    (add); those are the operations defined here. numpy defers to it (__array_ufunc__ = None).
+    """
+
+    __array_ufunc__ = None
+
+    def __mul__(self, other: Any) -> Any:
+        return self if isinstance(other, _Unit) else np.asarray(other, dtype=np.float64)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Any:
+        return np.float64(-1.0)
+
+    def __truediv__(self, other: Any) -> Any:
+        return np.divide(1.0, other)
+
+    def __add__(self, other: Any) -> Any:
+        return np.float64(2.0) if isinstance(other, _Unit) else other + 1.0
+
+    __radd__ = __add__
+
+
+UNIT = _Unit()
+
+
 def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
            sources: Sequence[int], n: int) -> tuple[list[Any], list[Any]]:
-    """One forward and one backward pass of the tape over whole columns.
+    """One forward and one backward pass of the tape over whole columns of n rows.
 
     leaves: watched node id -> its column. Returns the node values and the adjoints (None
-    where no gradient reached) for nodes up to target. Adjoints accumulate, never assign.
+    where no gradient reached; interior adjoints are dropped once spent) for nodes up to
+    target; an adjoint may be UNIT or a scalar where it is the same at every row. Adjoints
+    accumulate, never assign.
     """
-    bar = _progress(2 * (target + 1), n * (target + 1))
-    step = max(1, (target + 1) // 200)
     values: list[Any] = [None] * (target + 1)
     with np.errstate(all="ignore"):
         for node in nodes[: target + 1]:
@@ -208,8 +238,6 @@ def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
             else:
                 args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
                 values[node.id] = node.prim.forward(*args)
-            if bar is not None and node.id % step == 0:
-                bar.update(step)
         needs = bytearray(target + 1)
         for s in sources:
             if s <= target:
@@ -221,12 +249,10 @@ def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
         adj: list[Any] = [None] * (target + 1)
         keep = set(sources)
         if needs[target]:
-            adj[target] = np.ones(n)
+            adj[target] = UNIT
         for j in range(target, -1, -1):
             g = adj[j]
             node = nodes[j]
-            if bar is not None and j % step == 0:
-                bar.update(step)
             if g is None or node.prim is None:
                 continue
             args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
@@ -241,14 +267,34 @@ def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
                 adj[ref] = c if prev is None else prev + c
             if j not in keep:
                 adj[j] = None  # free interior adjoints as soon as they are spent
-    if bar is not None:
-        bar.render_finish()
     return values, adj
+
+
+def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, list[str]]]:
+    """The nodes with a kink (abs, relu, max, ...) on a differentiable path from a wrt name,
+    and those names: where such a node sits at its kink, the names' partials are undefined."""
+    bit = {first.tape.node_of(first.sources[w]).id: 1 << k  # type: ignore[union-attr]
+           for k, w in enumerate(wrt)}
+    masks = [0] * (target + 1)
+    plan = []
+    for node in first.nodes[: target + 1]:
+        if node.prim is None:
+            masks[node.id] = bit.get(node.id, 0)
+            continue
+        m = 0
+        for i, ref in enumerate(node.inputs):
+            if isinstance(ref, int) and node.prim.vjp(i) is not None:
+                m |= masks[ref]
+        masks[node.id] = m
+        if m and node.prim.kink is not None:
+            plan.append((node, [w for k, w in enumerate(wrt) if m >> k & 1]))
+    return plan
 
 
 def run_batch(program: Program, points: Points, at: Mapping[str, float],
               wrt: Sequence[str] | None, of: str | None) -> Batch:
-    """Record at the first row, replay over every row."""
+    """Record at the first row, then replay over every row, CHUNK rows at a time (so the
+    intermediates of one chunk stay in cache and memory is bounded by the chunk)."""
     for name in at:
         if name in points.columns:
             raise InputError(f"'{name}' is bound twice: by --at and by a column of "
@@ -271,23 +317,44 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
         value = np.full(n, float(first.value))
         return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
                      first.output_name, warnings=first.warnings)
-    leaves: dict[int, np.ndarray] = {}
-    ids: dict[str, int] = {}
-    for name in names:
-        node = first.tape.node_of(first.sources[name])
-        assert node is not None
-        ids[name] = node.id
-        col = points.columns.get(name)
-        leaves[node.id] = col if col is not None else np.full(n, float(at[name]))
-    values, adj = replay(nodes, leaves, target, [ids[w] for w in wrt_list], n)
-    for name in wrt_list:
-        i = ids[name]
-        g = adj[i] if i <= target else None
-        gradient[name] = None if g is None else np.broadcast_to(
-            np.asarray(g, dtype=np.float64), (n,))
-    value = np.broadcast_to(np.asarray(values[target], dtype=np.float64), (n,))
+    ids = {name: first.tape.node_of(first.sources[name]).id  # type: ignore[union-attr]
+           for name in names}
+    columns = {ids[name]: points.columns[name] for name in points.names}
+    constants = {ids[name]: float(at[name]) for name in at}
+    sources = [ids[w] for w in wrt_list]
+    plan = _kink_plan(first, wrt_list, target)
+    value = np.empty(n)
+    kinks: dict[str, np.ndarray] = {}
+    bar = _progress(n, n * (target + 1))
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        leaves = {i: col[lo:hi] for i, col in columns.items()}
+        leaves.update({i: np.full(hi - lo, v) for i, v in constants.items()})
+        values, adj = replay(nodes, leaves, target, sources, hi - lo)
+        value[lo:hi] = values[target]
+        for w in wrt_list:
+            g = adj[ids[w]] if ids[w] <= target else None
+            if g is None:
+                continue  # not connected (the same at every row)
+            if isinstance(g, _Unit):
+                g = 1.0
+            if gradient[w] is None:
+                gradient[w] = np.empty(n)
+            gradient[w][lo:hi] = g  # type: ignore[index]
+        with np.errstate(all="ignore"):
+            for node, affected in plan:
+                args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
+                hit = np.asarray(node.prim.kink(*args), dtype=bool)  # type: ignore[union-attr]
+                if hit.any():
+                    for w in affected:
+                        mask = kinks.setdefault(w, np.zeros(n, dtype=bool))
+                        mask[lo:hi] |= hit
+        if bar is not None:
+            bar.update(hi - lo)
+    if bar is not None:
+        bar.render_finish()
     return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
-                 first.output_name, values, first.warnings)
+                 first.output_name, kinks, first.warnings)
 
 
 def row_bindings(batch: Batch, k: int) -> dict[str, float]:
@@ -339,37 +406,6 @@ class BatchCheck:
     reason: str = ""
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
-
-
-def _kink_rows(batch: Batch) -> dict[str, np.ndarray]:
-    """Per wrt name, the rows where a kink (abs at 0, ...) on its path makes it undefined."""
-    first = batch.first
-    target = first.target_id()
-    out: dict[str, np.ndarray] = {}
-    if target is None or not batch.values:
-        return out
-    nodes = first.nodes
-    bit = {first.tape.node_of(first.sources[w]).id: 1 << k  # type: ignore[union-attr]
-           for k, w in enumerate(batch.wrt)}
-    masks = [0] * (target + 1)
-    for node in nodes[: target + 1]:
-        if node.prim is None:
-            masks[node.id] = bit.get(node.id, 0)
-            continue
-        m = 0
-        for i, ref in enumerate(node.inputs):
-            if isinstance(ref, int) and node.prim.vjp(i) is not None:
-                m |= masks[ref]
-        masks[node.id] = m
-        if not m or node.prim.kink is None:
-            continue
-        args = [batch.values[r] if isinstance(r, int) else r.value for r in node.inputs]
-        hit = np.broadcast_to(np.asarray(node.prim.kink(*args), dtype=bool), (batch.n,))
-        if hit.any():
-            for k, w in enumerate(batch.wrt):
-                if m >> k & 1:
-                    out[w] = out[w] | hit if w in out else hit.copy()
-    return out
 
 
 def _compare(name: str, tape: np.ndarray, sym: np.ndarray, undefined: np.ndarray,
@@ -443,7 +479,7 @@ def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_
         return values if status == "ok" else [float(sym[k]) for k in rows]
 
     confirm_fn = None if program is None else confirm
-    kinks = _kink_rows(batch)
+    kinks = batch.kinks
     no_rows = np.zeros(batch.n, dtype=bool)
     partials: dict[str, ColumnVerdict] = {}
     for w in batch.wrt:

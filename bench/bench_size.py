@@ -1,0 +1,50 @@
+"""Size: gradient vs evaluation for 1k, 10k and 100k-node expressions (cheap-gradient
+principle: the gradient costs a small constant multiple of one evaluation), and linear growth.
+
+Evaluation: one forward pass of the parsed expression through gradcalc's evaluator with no tape
+recording. Gradient: run() - the forward pass recorded on the tape, then the backward pass for
+both partials. Parsing is outside both timings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common import REPEATS, Row, median_time, print_table
+
+SIZES = [1_000, 10_000, 100_000]
+
+
+def expression(nodes: int) -> str:
+    """A sum of terms sin(x*c)*y + x/c: about 8 tape nodes per term."""
+    terms = max(1, nodes // 8)
+    return "+".join(f"sin(x*{1 + k % 7})*y + x/{2 + k % 5}" for k in range(terms))
+
+
+def main() -> None:
+    from gradcalc.evaluate import evaluate_expr, run
+    from gradcalc.syntax import parse
+
+    rows = []
+    grad_times = {}
+    env = {"x": np.float64(0.3), "y": np.float64(1.7)}
+    bindings = {"x": 0.3, "y": 1.7}
+    for size in SIZES:
+        program = parse(expression(size))
+        expr = program.statements[0]
+        nodes = len(run(program, bindings).nodes)
+        repeats = REPEATS if size < 100_000 else min(REPEATS, 3)
+        evaluation = median_time(lambda e=expr: evaluate_expr(e, env), repeats)
+        gradient = median_time(lambda p=program: run(p, bindings), repeats)
+        grad_times[size] = gradient
+        rows.append(Row(f"gradient, {nodes:,} tape nodes", gradient, "evaluation (no tape)",
+                        evaluation, "<= 5x" if size >= 10_000 else ""))
+    for small, big in zip(SIZES, SIZES[1:], strict=False):
+        rows.append(Row(f"gradient at {big:,} nodes", grad_times[big],
+                        f"{big // small} x gradient at {small:,}",
+                        grad_times[small] * big / small, "~1x (linear)"))
+    print_table("size: gradient vs evaluation", rows)
+
+
+if __name__ == "__main__":
+    main()
