@@ -62,7 +62,7 @@ def test_batch_equals_per_point_runs_and_mpmath(gradcalc, points_file, expr, hea
                                                 reference) -> None:
     rng = np.random.default_rng(5)
     pts = rng.uniform(*interval, size=(6, len(header)))
-    r = gradcalc(expr, "--points", points_file(_csv(header, pts)), "--format", "csv")
+    r = gradcalc("--points", points_file(_csv(header, pts)), "--format", "csv", "--", expr)
     assert r.status == 0, r.err
     rows = _rows(r.out)
     assert rows[0] == ["value"] + [f"d_{n}" for n in header]
@@ -70,7 +70,7 @@ def test_batch_equals_per_point_runs_and_mpmath(gradcalc, points_file, expr, hea
     for k, point in enumerate(pts):
         # independently: the ordinary single-point run at this row
         at = ",".join(f"{n}={float(v)!r}" for n, v in zip(header, point, strict=True))
-        one = gradcalc(expr, "--at", at, "--format", "csv", "--no-check")
+        one = gradcalc("--at", at, "--format", "csv", "--no-check", "--", expr)
         assert one.status == 0
         got = [float(c) for c in rows[k + 1]]
         want = [float(c) for c in _rows(one.out)[1]]
