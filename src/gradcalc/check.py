@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from . import symbolic
 from .evaluate import Run
 from .syntax import Program
 
@@ -72,6 +71,8 @@ def close(a: float, b: float, rtol: float, atol: float) -> bool:
 def symbolic_partials(program: Program, names: Sequence[str], wrt: Sequence[str],
                       point: Mapping[str, float], of: str | None = None) -> dict[str, Any]:
     """Symbolic value and, per name in wrt, the derivative's form and value at the point."""
+    from . import symbolic  # not needed on the --no-check path: keep start-up light
+
     expr = symbolic.program_to_sympy(program, names, of)
     out: dict[str, Any] = {"value": symbolic.evaluate(expr, point), "partials": {}}
     for name in wrt:
