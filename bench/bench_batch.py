@@ -19,7 +19,15 @@ import tracemalloc
 import numpy as np
 
 import common
-from common import REPEATS, Row, command_time, gradcalc_argv, median_time, print_table
+from common import (
+    REPEATS,
+    Row,
+    gradcalc_argv,
+    median_time,
+    paired_command_times,
+    paired_times,
+    print_table,
+)
 
 N = 1_000_000
 LOOP_POINTS = 5_000
@@ -49,8 +57,7 @@ def main() -> None:
         c = cols
         return c["tax"] * (c["a"] * c["an"] + c["o"] * c["on"])
 
-    ours = median_time(replay, repeats)
-    base = median_time(floor, repeats)
+    ours, base = paired_times(replay, floor, repeats)
 
     # the per-point loop: the same recorded tape, replayed one point at a time
     first = replay()
@@ -79,10 +86,10 @@ def main() -> None:
             rows = zip(*(small[n].tolist() for n in NAMES), strict=True)
             fh.write("".join(",".join(map(repr, r)) + "\n" for r in rows))
         e2e_repeats = min(REPEATS, 3)
-        e2e = command_time(gradcalc_argv(SEED, "--points", path, "--format", "csv"),
-                           e2e_repeats)
-        copy = command_time([sys.executable, "-c", "import csv, sys; csv.writer(sys.stdout)"
-                             ".writerows(csv.reader(open(sys.argv[1])))", path], e2e_repeats)
+        e2e, copy = paired_command_times(
+            gradcalc_argv(SEED, "--points", path, "--format", "csv"),
+            [sys.executable, "-c", "import csv, sys; csv.writer(sys.stdout)"
+             ".writerows(csv.reader(open(sys.argv[1])))", path], e2e_repeats)
         del common.ENV["XDG_CACHE_HOME"]
 
     print_table(f"batch: {N:,} points of {SEED}, value + 5 partials", [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import REPEATS, Row, median_time, print_table
+from common import REPEATS, Row, paired_times, print_table
 
 SIZES = [1_000, 10_000, 100_000]
 
@@ -34,8 +34,8 @@ def main() -> None:
         expr = program.statements[0]
         nodes = len(run(program, bindings).nodes)
         repeats = REPEATS if size < 100_000 else min(REPEATS, 3)
-        evaluation = median_time(lambda e=expr: evaluate_expr(e, env), repeats)
-        gradient = median_time(lambda p=program: run(p, bindings), repeats)
+        gradient, evaluation = paired_times(lambda p=program: run(p, bindings),
+                                            lambda e=expr: evaluate_expr(e, env), repeats)
         grad_times[size] = gradient
         rows.append(Row(f"gradient, {nodes:,} tape nodes", gradient, "evaluation (no tape)",
                         evaluation, "<= 5x" if size >= 10_000 else ""))

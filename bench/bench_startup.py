@@ -1,6 +1,6 @@
 """Start-up: a script that calls gradcalc thousands of times feels every millisecond.
 
-Scenarios (each against its baseline, measured side by side in this run):
+Scenarios (each against its baseline, run alternately in this run so both see the same load):
 - `--no-check` call vs `python -c "import numpy, click"` (target <= 1.3x);
 - checked call with SymPy (cache bypassed with --no-cache) vs `python -c "import numpy, sympy,
   click"` (target <= 1.3x);
@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 import common
-from common import Row, command_time, gradcalc_argv, print_table
+from common import Row, command_time, gradcalc_argv, paired_command_times, print_table
 
 EXPR = "x^2"
 
@@ -24,13 +24,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         common.ENV["XDG_CACHE_HOME"] = tmp
         py = sys.executable
-        no_check = command_time(gradcalc_argv(EXPR, "--at", "x=3", "--no-check"))
-        import_nc = command_time([py, "-c", "import numpy, click"])
-        checked = command_time(gradcalc_argv(EXPR, "--at", "x=3", "--no-cache"))
-        import_nsc = command_time([py, "-c", "import numpy, sympy, click"])
+        no_check, import_nc = paired_command_times(
+            gradcalc_argv(EXPR, "--at", "x=3", "--no-check"), [py, "-c", "import numpy, click"])
+        checked, import_nsc = paired_command_times(
+            gradcalc_argv(EXPR, "--at", "x=3", "--no-cache"),
+            [py, "-c", "import numpy, sympy, click"])
         command_time(gradcalc_argv(EXPR, "--at", "x=3"), repeats=1)  # fill the cache
-        cached = command_time(gradcalc_argv(EXPR, "--at", "x=4.5"))
-        no_check_again = command_time(gradcalc_argv(EXPR, "--at", "x=3", "--no-check"))
+        cached, no_check_again = paired_command_times(
+            gradcalc_argv(EXPR, "--at", "x=4.5"), gradcalc_argv(EXPR, "--at", "x=3", "--no-check"))
         del common.ENV["XDG_CACHE_HOME"]
     print_table("start-up (wall time of one call)", [
         Row('gradcalc "x^2" --at x=3 --no-check', no_check, 'python -c "import numpy, click"',

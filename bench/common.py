@@ -40,6 +40,37 @@ def command_time(argv: Sequence[str], repeats: int = REPEATS, stdin: bytes | Non
     return median_time(run, repeats)
 
 
+def paired_times(fn_a: Callable[[], object], fn_b: Callable[[], object],
+                 repeats: int = REPEATS, warmup: int = 1) -> tuple[float, float]:
+    """Median wall times of fn_a() and fn_b(), run alternately (a, b, a, b, ...) so that both
+    see the same machine load; after `warmup` unmeasured rounds."""
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        for fn, times in ((fn_a, times_a), (fn_b, times_b)):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def _runner(argv: Sequence[str], stdin: bytes | None = None) -> Callable[[], None]:
+    def run() -> None:
+        proc = subprocess.run(list(argv), input=stdin, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=ENV)
+        if proc.returncode not in (0, 1, 3):
+            raise RuntimeError(f"{argv} failed with status {proc.returncode}")
+    return run
+
+
+def paired_command_times(argv_a: Sequence[str], argv_b: Sequence[str],
+                         repeats: int = REPEATS) -> tuple[float, float]:
+    """Median wall times of two commands, run alternately (see paired_times)."""
+    return paired_times(_runner(argv_a), _runner(argv_b), repeats)
+
+
 def gradcalc_argv(*args: str) -> list[str]:
     """argv that runs this checkout's gradcalc with the current interpreter."""
     return [sys.executable, "-m", "gradcalc", *args]
@@ -67,7 +98,8 @@ def print_table(title: str, rows: Sequence[Row]) -> None:
     print("|---|---:|---|---:|---:|---|")
     for r in rows:
         print(f"| {r.scenario} | {_fmt(r.ours)} | {r.baseline_name} | {_fmt(r.baseline)} | "
-              f"{r.ratio:.2f}x | {r.target} |")
+              f"{r.ratio:.2f}x | {r.target} |" if r.ratio >= 0.1 else
+              f"{r.ratio:.2g}x | {r.target} |")
     sys.stdout.flush()
 
 
