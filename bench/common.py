@@ -97,9 +97,9 @@ def print_table(title: str, rows: Sequence[Row]) -> None:
     print("| scenario | gradcalc | baseline | baseline time | ratio | target |")
     print("|---|---:|---|---:|---:|---|")
     for r in rows:
+        ratio = f"{r.ratio:.2f}x" if r.ratio >= 0.1 else f"{r.ratio:.2g}x"
         print(f"| {r.scenario} | {_fmt(r.ours)} | {r.baseline_name} | {_fmt(r.baseline)} | "
-              f"{r.ratio:.2f}x | {r.target} |" if r.ratio >= 0.1 else
-              f"{r.ratio:.2g}x | {r.target} |")
+              f"{ratio} | {r.target} |")
     sys.stdout.flush()
 
 

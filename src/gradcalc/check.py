@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import select
-import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -84,6 +82,9 @@ def symbolic_partials(program: Program, names: Sequence[str], wrt: Sequence[str]
 def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
     """Run fn in a forked child with a hard time limit: ("ok", result), ("timeout", None) or
     ("error", message). Falls back to running in-process where fork is unavailable."""
+    import select  # imported where used: not on the --no-check path
+    import signal
+
     if not hasattr(os, "fork"):
         try:
             return "ok", fn()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +55,13 @@ class Run:
         return out
 
 
+def _close_matches(word: str, possibilities: Sequence[str], n: int = 1) -> list[str]:
+    """difflib's close matches, imported only on this error path (start-up cost)."""
+    import difflib
+
+    return difflib.get_close_matches(word, possibilities, n=n)
+
+
 def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None) -> Any:
     """Run one expression forward (recording on active tapes); env maps names to values."""
 
@@ -83,7 +89,7 @@ def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None)
 
 def _unbound(node: Name, env: Mapping[str, Any], source: str | None) -> InputError:
     known = [n for n in env] + list(ops.CONSTANTS)
-    close = difflib.get_close_matches(node.id, known, n=1)
+    close = _close_matches(node.id, known, n=1)
     hint = f"did you mean {close[0]}?" if close else f"bind it with --at {node.id}=VALUE"
     return InputError(f"unbound name '{node.id}'", node.span, source, hint)
 
@@ -100,7 +106,7 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
     wrt = names if wrt is None else list(wrt)
     for name in wrt:
         if name not in bindings:
-            close = difflib.get_close_matches(name, names, n=1)
+            close = _close_matches(name, names, n=1)
             hint = f"did you mean {close[0]}?" if close else "bound names: " + (
                 ", ".join(names) or "none")
             raise InputError(f"--wrt names '{name}', which is not bound", hint=hint)
@@ -134,7 +140,7 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
     if of is not None:
         if of not in env:
             known = [n for n in env]
-            close = difflib.get_close_matches(of, known, n=1)
+            close = _close_matches(of, known, n=1)
             raise InputError(f"--of names '{of}', which the program never assigns",
                              hint=f"did you mean {close[0]}?" if close else
                              "assigned names: " + (", ".join(n for n in env if n not in bindings)

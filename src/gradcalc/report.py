@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -180,6 +178,8 @@ def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
         }
     if show_tape:
         obj["tape"] = tape_records(run)
+    import json  # imported where used: start-up cost of the CLI
+
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 
@@ -197,6 +197,8 @@ def csv_cell(x: Any) -> str:
 def to_csv(run: Run) -> str:
     """Header plus one row for the run's point."""
     buf = io.StringIO()
+    import csv  # imported where used: start-up cost of the CLI
+
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(csv_header(run.wrt))
     grad = run.gradient()

@@ -7,7 +7,6 @@ limited only by memory and MAX_SOURCE.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -277,6 +276,8 @@ def _number(tok: Token, source: str) -> Num:
 
 
 def _unknown_function(tok: Token, source: str) -> InputError:
+    import difflib  # only on errors: start-up cost of the CLI
+
     close = difflib.get_close_matches(tok.text, list(ops.FUNCTIONS), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}?" if close else f"to multiply, write {tok.text}*(...)"
     return InputError(f"unknown function '{tok.text}'", tok.span, source, hint)
