@@ -135,7 +135,10 @@ def evaluate(expr: Any, point: Mapping[str, float]) -> complex | float:
     not real there, or nan where it is undefined (e.g. zoo)."""
     sp = namespace()
     subs = {symbol(n): sp.Float(v, PRECISION) for n, v in point.items()}
-    value = expr.evalf(PRECISION, subs=subs)
+    try:
+        value = expr.evalf(PRECISION, subs=subs)
+    except ZeroDivisionError:  # mpmath divides by an exact zero, e.g. 1/sqrt(z) at z = 0
+        return float("nan")
     if value.has(sp.zoo, sp.nan):
         return float("nan")
     if value == sp.oo:
