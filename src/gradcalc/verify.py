@@ -278,11 +278,11 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
         est = numeric.partial(run.program, point, name, of) if with_numeric else None
         sym = p.expected if p is not None and p.status != "skipped" else None
         op = _opinions(name, g, sym, est, expected.get(name), rtol, atol)
-        if p is not None and p.status == "undefined":
+        if domain:
+            op.status, op.reason = "undefined", f"the function is not defined here: {domain}"
+        elif p is not None and p.status == "undefined":
             op.status, op.reason = "undefined", p.reason + (
                 f"; yours {expected[name]:.15g}" if name in expected else "")
-        elif domain:
-            op.status, op.reason = "undefined", f"the function is not defined here: {domain}"
         elif p is not None and p.status == "mismatch" and op.status == "ok":
             op.status, op.reason = "mismatch", p.reason
         elif p is not None and p.status == "null" and op.status == "ok":

@@ -29,9 +29,11 @@ def claim_verdict(v: ClaimVerdict) -> str:
     if v.status == "proved":
         text = "proved equal"
     elif v.status == "equal":
-        text = (f"equal at {v.points} random points (a difference on "
-                f"{MISS_FRACTION:.0%} of the sampled region would be missed with probability "
-                f"{v.miss_probability:.2g}); SymPy could not prove it")
+        miss = v.miss_probability
+        chance = f"{miss:.2%}" if miss >= 1e-4 else f"{miss:.1e}"
+        text = (f"equal at {v.points} random points (a difference on {MISS_FRACTION:.0%} of the "
+                f"sampled region would be missed with probability {chance}); SymPy could not "
+                "prove it")
         if v.reason:
             text += f": {v.reason}"
     elif v.status == "differs":
@@ -92,12 +94,10 @@ def summary(ver: Verification) -> str:
     parts = []
     if ver.partials:
         bad = sum(p.status == "mismatch" for p in ver.partials.values())
-        parts.append(f"{bad} of {len(ver.partials)} partial{'s' if len(ver.partials) != 1 else ''}"
-                     " disagree")
+        parts.append(f"partials in disagreement: {bad} of {len(ver.partials)}")
     if ver.claims:
         bad = sum(v.status == "differs" for v in ver.claims)
-        parts.append(f"{bad} of {len(ver.claims)} claim{'s' if len(ver.claims) != 1 else ''} "
-                     "differ")
+        parts.append(f"claims that differ: {bad} of {len(ver.claims)}")
     word = "ok" if ver.status == "ok" else "MISMATCH"
     return f"verify: {word}: {', '.join(parts)} ({tolerances(ver)})"
 
