@@ -108,7 +108,8 @@ def _claim_json(v: ClaimVerdict) -> dict[str, Any]:
     return {
         "name": v.claim.name, "claim": v.claim.formula, "source": v.claim.label,
         "true": v.true_form, "status": v.status, "verdict": claim_verdict(v),
-        "points": v.points, "miss_probability": v.miss_probability if v.points else None,
+        "points": v.points, "miss_probability": v.miss_probability
+        if v.points and v.status in ("equal", "proved") else None,
         "counterexample": None if c is None else {
             "at": {n: jnum(x) for n, x in c["at"].items()}, "yours": jnum(c["yours"]),
             "true": jnum(c["true"])},
