@@ -7,6 +7,7 @@ import dataclasses
 import json
 import random
 import re
+import time
 from pathlib import Path
 
 import mpmath
@@ -359,3 +360,30 @@ def test_no_dynamic_code_in_src() -> None:
         code = path.read_text()
         for word in (r"\beval\(", r"\bexec\(", r"\bsympify\b", r"\bgetattr\("):
             assert not re.search(word, code), (path, word)
+
+
+def test_slow_points_do_not_hang_a_claim(gradcalc) -> None:
+    # 9^9^9^9 is too slow to evaluate: that point is skipped, others still decide the claim
+    start = time.monotonic()
+    r = gradcalc("9^9^9^x", "--at", "x=9", "--claim", "x: 1", "--check-timeout", "2",
+                 "--format", "json")
+    assert time.monotonic() - start < 60
+    claim = r.json()["check"]["claims"][0]
+    assert claim["status"] in ("differs", "skipped") and r.status in (1, 3)
+    if claim["status"] == "differs":
+        assert claim["counterexample"]["at"]["x"] < 1 and r.status == 1
+
+
+def test_readme_worked_example_is_real_output(gradcalc, tmp_path: Path, monkeypatch) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Verifying a gradient you derived by hand", 1)[1]
+    claims = section.split("```\n", 2)[1]
+    (tmp_path / "grad.txt").write_text(claims)
+    monkeypatch.chdir(tmp_path)
+    block = section.split('$ gradcalc "x^y*sin(x)" --claims grad.txt\n', 1)[1].split("```")[0]
+    r = gradcalc("x^y*sin(x)", "--claims", "grad.txt")
+    assert r.status == 1 and r.out == block
+    block = section.split("--numeric --rtol 1e-3\n...\n", 1)[1].split("```")[0]
+    r = gradcalc("x^y*sin(x)", "--at", "x=2,y=3", "--expect", "x=7.58,y=5.04", "--numeric",
+                 "--rtol", "1e-3")
+    assert r.status == 0 and r.out.endswith(block)

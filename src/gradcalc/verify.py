@@ -15,7 +15,9 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Mapping, Sequence
+import signal
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ from .syntax import Assign, Expr, Name, Program, names, parse_expression, postor
 NUMERIC_SAFETY = 10.0   # a numeric estimate agrees within this many times its error estimate
 CLAIM_POINTS = 100      # random points per claim
 MISS_FRACTION = 0.05    # the probability bound is stated for a difference on 5% of the region
+POINT_SECONDS = 0.25    # a point whose evaluation takes longer is skipped (e.g. 9^9^9^x at 9)
 
 
 # ---------------------------------------------------------------- input
@@ -308,6 +311,29 @@ def _draw(rng: random.Random) -> float:
     return rng.choice((-1.0, 1.0)) * 10 ** rng.uniform(-2.0, math.log10(30.0))
 
 
+class _Slow(Exception):
+    """One point's evaluation ran over POINT_SECONDS."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise _Slow inside the block after `seconds` (where the platform has interval timers)."""
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _Slow
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def _search(program: Program, variables: Sequence[str], claim: Claim, point: Mapping[str, float]
             | None, rtol: float, atol: float, points: int, of: str | None) -> dict[str, Any]:
     """In the child: the true derivative's form, both sides at the --at point, and a search for
@@ -320,12 +346,16 @@ def _search(program: Program, variables: Sequence[str], claim: Claim, point: Map
                            "points": 0}
 
     def sides(pt: Mapping[str, float]) -> tuple[Any, Any] | None:
-        if _real(symbolic.evaluate(f, pt)) is None:
-            return None  # outside the function's domain
-        t = _real(symbolic.evaluate(true, pt))
-        if t is None:
-            return None  # the derivative is undefined there
-        return symbolic.evaluate(mine, pt), t
+        try:
+            with _time_limit(POINT_SECONDS):
+                if _real(symbolic.evaluate(f, pt)) is None:
+                    return None  # outside the function's domain
+                t = _real(symbolic.evaluate(true, pt))
+                if t is None:
+                    return None  # the derivative is undefined there
+                return symbolic.evaluate(mine, pt), t
+        except _Slow:
+            return None  # too slow to evaluate here: try another point
 
     def differs(yours: Any, t: float) -> bool:
         y = _real(yours)
