@@ -211,6 +211,10 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
             p.status = "undefined"
             p.reason = ("the derivative is not real here" if isinstance(expected, complex)
                         else "the symbolic derivative is undefined here")
+        elif math.isinf(expected) and float(g) != expected:
+            p.status = "undefined"
+            p.reason = (f"the derivative is {expected:g} here; the tape's {float(g):g} is "
+                        "its convention at this point")
         else:
             t = float(g)
             p.error = abs(t - expected) if math.isfinite(t) and math.isfinite(expected) \

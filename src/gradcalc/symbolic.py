@@ -137,8 +137,11 @@ def evaluate(expr: Any, point: Mapping[str, float]) -> complex | float:
     subs = {symbol(n): sp.Float(v, PRECISION) for n, v in point.items()}
     try:
         value = expr.evalf(PRECISION, subs=subs)
-    except ZeroDivisionError:  # mpmath divides by an exact zero, e.g. 1/sqrt(z) at z = 0
-        return float("nan")
+    except (ArithmeticError, ValueError, TypeError):
+        try:  # evalf's substitution can fail where plain substitution is fine (e.g. 0^0)
+            value = expr.xreplace(subs).evalf(PRECISION)
+        except (ArithmeticError, ValueError, TypeError):
+            return float("nan")
     if value.has(sp.zoo, sp.nan):
         return float("nan")
     if value == sp.oo:
