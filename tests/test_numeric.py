@@ -64,6 +64,12 @@ PROGRAMS = [
     ("hypot(x, y) + atan2(y, x)", {"x": -0.5, "y": 1.2},
      lambda x, y: mpmath.sqrt(x**2 + y**2) + mpmath.atan2(y, x), numeric.RICHARDSON),
     ("log(x)", {"x": 0.001}, mpmath.log, numeric.COMPLEX_STEP),
+    # structure on a scale much finer than 1: a kink 0.9e-3 away, a steep softplus, a tiny hypot
+    ("abs(x - 0.001)", {"x": 1e-4}, lambda x: abs(x - mpmath.mpf("0.001")), numeric.RICHARDSON),
+    ("softplus(1000*x)", {"x": 1e-4}, lambda x: mpmath.log(1 + mpmath.exp(1000 * x)),
+     numeric.RICHARDSON),
+    ("hypot(x, 1e-8)", {"x": 1e-4}, lambda x: mpmath.sqrt(x**2 + mpmath.mpf("1e-16")),
+     numeric.RICHARDSON),
 ]
 
 

@@ -152,8 +152,30 @@ def partial(program: Program, point: Mapping[str, float], name: str,
         v = at(t)
         return float(v) if np.isrealobj(v) else math.nan
 
-    h = 0.1 * scale
-    while h > 1e-8 * scale and not (math.isfinite(real(x + h)) and math.isfinite(real(x - h))):
-        h /= 10  # stay inside the domain (log near 0, sqrt near 0, asin near 1)
-    value, error = ridders(real, x, h)
+    value, error = central(real, x, scale)
     return Estimate(value, error, RICHARDSON)
+
+
+def central(f: Callable[[float], float], x: float, scale: float = 1.0,
+            starts: int = 6) -> tuple[float, float]:
+    """f'(x) from Ridders' tableau started at h = scale/10, scale/100, ... (`starts` of them).
+
+    A start whose steps reach past a kink or out of the domain gives a poor estimate, and one
+    that is too small loses digits to rounding, so the result is the smaller-step estimate of
+    the two neighbouring starts that agree best; the error is the larger of its own error
+    estimate and their disagreement. Ties go to the smaller steps (the more local estimate).
+    """
+    estimates = [ridders(f, x, scale * 10.0 ** -k) for k in range(1, starts + 1)]
+    best: tuple[float, float] | None = None
+    best_gap = math.inf
+    for k in range(starts - 1, 0, -1):  # smallest steps first
+        big, (small, small_err) = estimates[k - 1][0], estimates[k]
+        if not (math.isfinite(big) and math.isfinite(small)):
+            continue
+        gap = abs(big - small)
+        if gap < best_gap:
+            best, best_gap = (small, max(small_err, gap)), gap
+    if best is not None:
+        return best
+    finite = [e for e in reversed(estimates) if math.isfinite(e[0])]
+    return finite[0] if finite else (math.nan, math.inf)
