@@ -379,3 +379,16 @@ def test_readme_worked_example_is_real_output(gradcalc, tmp_path: Path, monkeypa
     r = gradcalc("x^y*sin(x)", "--at", "x=2,y=3", "--expect", "x=7.58,y=5.04", "--numeric",
                  "--rtol", "1e-3")
     assert r.status == 0 and r.out.endswith(block)
+
+
+def test_claim_may_be_written_as_a_derivative(gradcalc) -> None:
+    r = gradcalc("x*y", "--claim", "d/dx: y", "--claim", "d/dy: x", "--format", "json")
+    assert r.status == 0
+    assert [c["name"] for c in r.json()["check"]["claims"]] == ["x", "y"]
+
+
+def test_claims_with_at_carry_the_opinions_per_partial(gradcalc) -> None:
+    obj = gradcalc("x*y", "--at", "x=1,y=2", "--claim", "x: y", "--format", "json").json()
+    p = obj["check"]["partials"]["y"]
+    assert (p["tape"], p["symbolic"], p["numeric"], p["expected"], p["status"]) == \
+        (1.0, 1.0, None, None, "ok")

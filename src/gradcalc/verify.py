@@ -90,8 +90,9 @@ class Claim:
 
 def parse_claims(options: Sequence[str], file_text: str | None = None,
                  file_name: str = "") -> list[Claim]:
-    """Claims from --claim texts and a claims file (one `NAME: FORMULA` per line; blank lines
-    and # comments are skipped). Formulas are parsed with the expression parser."""
+    """Claims from --claim texts and a claims file (one `NAME: FORMULA` or `d/dNAME: FORMULA`
+    per line; blank lines and # comments are skipped). Formulas are parsed with the expression
+    parser."""
     items: list[tuple[str, int, int, str]] = [(text, 0, len(text), "--claim") for text in options]
     if file_text is not None:
         start = 0
@@ -117,6 +118,9 @@ def _claim(source: str, lo: int, hi: int, label: str) -> Claim:
                    "e.g. --claim 'a: an*tax'")
     name = text[:colon].strip()
     name_span = Span(lo + lead, lo + lead + max(1, len(name)))
+    if name.startswith("d/d"):  # `d/da: an*tax` says the same as `a: an*tax`
+        name = name[3:]
+        name_span = Span(name_span.start + 3, name_span.end)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise fail(f"'{name}' is not a variable name" if name else "no variable before ':'",
                    name_span, "a claim looks like  a: an*tax")
@@ -276,7 +280,7 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
     value_bad = not bool(np.all(np.isfinite(run.value)))
     domain = nonfinite(run)[0] if value_bad and nonfinite(run) else ""
     partials: dict[str, Opinions] = {}
-    for name, g in gradient.items() if expected or with_numeric else ():
+    for name, g in gradient.items():
         p = chk.partials.get(name) if chk is not None else None
         est = numeric.partial(run.program, point, name, of) if with_numeric else None
         sym = p.expected if p is not None and p.status != "skipped" else None

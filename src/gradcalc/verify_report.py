@@ -57,7 +57,7 @@ def _numeric(p: Opinions) -> str:
 def text(ver: Verification) -> str:
     """The verification section: a table of opinions per partial, the claims, a summary."""
     out: list[str] = []
-    if ver.partials:
+    if ver.numeric or any(p.expected is not None for p in ver.partials.values()):
         note = f"; numeric within {NUMERIC_SAFETY:g}x its error estimate" if ver.numeric else ""
         out.append(f"verify ({tolerances(ver)}{note}):")
         rows = [["partial", "tape", "symbolic"] + (["numeric"] if ver.numeric else [])
@@ -92,7 +92,8 @@ def text(ver: Verification) -> str:
 def summary(ver: Verification) -> str:
     """One line: the overall verdict, what disagreed, and the tolerances."""
     parts = []
-    if ver.partials:
+    if ver.numeric or any(p.expected is not None or p.status == "mismatch"
+                          for p in ver.partials.values()):
         bad = sum(p.status == "mismatch" for p in ver.partials.values())
         parts.append(f"partials in disagreement: {bad} of {len(ver.partials)}")
     if ver.claims:
