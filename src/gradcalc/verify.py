@@ -277,8 +277,8 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
     check_claim_names(claims, list(run.bindings))
     gradient = run.gradient()
     point = {n: float(v) for n, v in run.bindings.items()}
-    value_bad = not bool(np.all(np.isfinite(run.value)))
-    domain = nonfinite(run)[0] if value_bad and nonfinite(run) else ""
+    problems = nonfinite(run) if not np.all(np.isfinite(run.value)) else []
+    domain = problems[0] if problems else ""
     partials: dict[str, Opinions] = {}
     for name, g in gradient.items():
         p = chk.partials.get(name) if chk is not None else None
@@ -289,7 +289,7 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
             op.status, op.reason = "undefined", f"the function is not defined here: {domain}"
         elif p is not None and p.status == "undefined":
             op.status, op.reason = "undefined", p.reason + (
-                f"; yours {expected[name]:.15g}" if name in expected else "")
+                f"; yours {expected[name]:.15g} is not compared" if name in expected else "")
         elif p is not None and p.status == "mismatch" and op.status == "ok":
             op.status, op.reason = "mismatch", p.reason
         elif p is not None and p.status == "null" and op.status == "ok":
