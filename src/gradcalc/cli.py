@@ -73,7 +73,7 @@ Examples:
   gradcalc "a*b" --at a=2,b=3 --expect a=3,b=2 --numeric
 
 \b
-Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
+Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
 3 a value or partial is not finite (stderr names the tape node).
 """,
 )
