@@ -329,7 +329,11 @@ def _time_limit(seconds: float) -> Iterator[None]:
     def on_alarm(signum: int, frame: Any) -> None:
         raise _Slow
 
-    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        old = signal.signal(signal.SIGALRM, on_alarm)
+    except ValueError:  # not the main thread: no per-point limit, the overall budget still holds
+        yield
+        return
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
