@@ -77,8 +77,8 @@ def text(ver: Verification) -> str:
                                                  for m, n in methods.items()))
         out.append("")
     if ver.claims:
-        out.append(f"claims (counterexample search at random points, then SymPy "
-                   f"simplification; {tolerances(ver)}):")
+        out.append(f"claims (counterexample search at random points in [-30, 30] per "
+                   f"variable, then SymPy simplification; {tolerances(ver)}):")
         rows = [["partial", "yours", "true", "verdict"]]
         for v in ver.claims:
             rows.append([f"d/d{v.claim.name}", _shorten(v.claim.formula),
