@@ -77,8 +77,8 @@ def _extremum_vjp(i: int, g: Any, ans: Any, *args: Any) -> Any:
 
 
 _TIE_CONVENTION = ("at a tie the tape splits the gradient evenly between the tied arguments, "
-                   "as JAX and PyTorch's maximum/minimum do (TensorFlow gives it all to one "
-                   "argument)")
+                   "as JAX and PyTorch's maximum/minimum do (TensorFlow gives it all to the "
+                   "first argument)")
 
 
 def _arith(name: str, symbol: str, forward, vjps, sympy, sample=((-2.0, 2.0),)) -> Primitive:
