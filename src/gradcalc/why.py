@@ -260,13 +260,13 @@ def explain(tape: Tape, target: Any, source: Tensor, output_gradients: Any = Non
             if not depends:
                 text += f" (and {tname} does not depend on it)"
             return Reason("unwatched", text)
-        return Reason("unconnected", f"{tname} does not depend on {sname}")
+        return Reason("unconnected", f"not connected: {tname} does not depend on {sname}")
     if tnode is None:
         if depends:
             return Reason("outside_tape", f"{tname} was computed {OUTSIDE}, so the tape has "
                           f"no record of how it depends on {sname}: compute it inside the "
                           "with block")
-        return Reason("unconnected", f"{tname} does not depend on {sname}")
+        return Reason("unconnected", f"not connected: {tname} does not depend on {sname}")
 
     reach_all, reach_diff = _reach(tape.nodes, snode.id, tnode.id)
     if snode.id > tnode.id or not reach_diff[tnode.id]:
@@ -279,7 +279,8 @@ def explain(tape: Tape, target: Any, source: Tensor, output_gradients: Any = Non
             return Reason("outside_tape", f"{tname} depends on {sname} only through a value "
                           f"({_num(off)}) computed {OUTSIDE}, which the tape treats as a "
                           "constant")
-        return Reason("unconnected", f"{sname} does not occur in the history of {tname}")
+        return Reason("unconnected", f"not connected: {sname} does not occur in the history "
+                      f"of {tname}")
 
     seed = np.ones_like(tnode.value) if output_gradients is None else output_gradients
     result = backward(tape.nodes, tnode.id, [snode.id], seed)
