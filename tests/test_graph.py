@@ -168,6 +168,16 @@ def test_docs_seed_files_are_the_tools_output(seed_dot, gradcalc, tmp_path) -> N
     assert mmd.read_text() in blocks     # README's picture is generated, not hand-drawn
 
 
+def test_docs_seed_svg_was_rendered_from_the_seed_dot(seed_dot) -> None:
+    graph, _ = seed_dot
+    svg = (ROOT / "docs" / "seed.svg").read_text()
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    want = [line for attrs in graph["nodes"].values() for line in attrs["label"].split("\n")]
+    assert sorted(t for t in texts if t not in ("source", "output") and "&#160;" not in t) \
+        == sorted(want)
+    assert texts.count("source") == 5 and texts.count("output") == 1
+
+
 def test_mermaid_has_the_same_graph(gradcalc, tmp_path) -> None:
     path = tmp_path / "seed.mmd"
     assert gradcalc(SEED[0], "--at", SEED[1], "--graph", str(path)).status == 0
