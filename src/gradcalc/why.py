@@ -99,20 +99,19 @@ def _place(node: Node, words: Wording) -> str:
 # ---------------------------------------------------------------- provenance and reachability
 
 
-def _ancestry(tape: Tape, target: Tensor, source: Tensor) -> tuple[bool, Tensor | None]:
-    """Whether target was computed from source (recorded or not), and if some such path leaves
-    the recording (a value the tape saw as a constant, or a watched value's own history), the
-    first tensor where it does."""
+def _ancestry(tape: Tape, target: Tensor) -> tuple[set[int], dict[int, Tensor]]:
+    """Every tensor target was computed from, recorded or not (by uid), and for those reached
+    along a path that leaves the recording (a value the tape took as a constant, or a watched
+    value's own history), the first tensor where that path leaves it."""
     queue: deque[tuple[Tensor, Tensor | None]] = deque([(target, None)])
     seen = {(target.uid, False)}
-    depends = False
+    reached: set[int] = set()
+    off_at: dict[int, Tensor] = {}
     while queue:
         t, off = queue.popleft()
-        if t is source:
-            depends = True
-            if off is not None:
-                return True, off
-            continue
+        reached.add(t.uid)
+        if off is not None:
+            off_at.setdefault(t.uid, off)
         node = tape.node_of(t) if off is None else None
         for p in t.parents:
             p_off = off
@@ -125,7 +124,25 @@ def _ancestry(tape: Tape, target: Tensor, source: Tensor) -> tuple[bool, Tensor 
             if key not in seen:
                 seen.add(key)
                 queue.append((p, p_off))
-    return depends, None
+    return reached, off_at
+
+
+def _reach_masks(nodes: Sequence[Node], target: int) -> tuple[list[int], list[int]]:
+    """Per node up to target, as bit masks over the watched leaves (bit = leaf node id): the
+    leaves it is reached from along any recorded edge, and along edges that carry a gradient."""
+    reach_all, reach_diff = [0] * (target + 1), [0] * (target + 1)
+    for node in nodes[:target + 1]:
+        if node.prim is None:
+            reach_all[node.id] = reach_diff[node.id] = 1 << node.id
+            continue
+        m_all = m_diff = 0
+        for i, ref in enumerate(node.inputs):
+            if isinstance(ref, int):
+                m_all |= reach_all[ref]
+                if node.prim.vjp(i) is not None:
+                    m_diff |= reach_diff[ref]
+        reach_all[node.id], reach_diff[node.id] = m_all, m_diff
+    return reach_all, reach_diff
 
 
 def _reach(nodes: Sequence[Node], source: int, target: int) -> tuple[list[bool], list[bool]]:
@@ -172,20 +189,28 @@ def stop_gradient_cuts(nodes: Sequence[Node], source: int, target: int) -> list[
 # ---------------------------------------------------------------- zero gradients
 
 
-def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any], source: int, target: int,
-                sname: str, tname: str, words: Wording) -> Reason:
-    """Why the adjoint reaching source is exactly 0: search from the source toward the target
-    through the nodes whose adjoint is 0, for where contributions cancel and where a local
-    derivative is 0. The reason names the cause nearest the source, and the others after it."""
+def _consumers(nodes: Sequence[Node], adj: Sequence[Any], target: int
+               ) -> dict[int, list[tuple[int, int]]]:
+    """node id -> (consumer id, argument index) for every gradient-carrying use up to target."""
     consumers: dict[int, list[tuple[int, int]]] = {}
-    for node in nodes[source + 1:target + 1]:
+    for node in nodes[:target + 1]:
         if node.prim is None or adj[node.id] is None:
             continue
         for i, ref in enumerate(node.inputs):
             if isinstance(ref, int) and node.prim.vjp(i) is not None:
                 consumers.setdefault(ref, []).append((node.id, i))
+    return consumers
+
+
+def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any],
+                consumers: dict[int, list[tuple[int, int]]], source: int, target: int,
+                sname: str, tname: str, words: Wording) -> Reason:
+    """Why the adjoint reaching source is exactly 0: search from the source toward the target
+    through the nodes whose adjoint is 0, for where contributions cancel and where a local
+    derivative is 0. The reason names the cause nearest the source, and the others after it."""
     causes: list[Reason] = []
     short: list[str] = []
+    reported: set[int] = set()
     frontier, seen = [source], {source}
     with np.errstate(all="ignore"):
         while frontier and len(causes) < 3:
@@ -212,6 +237,8 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any], source: int, target: 
                 short.append(f"contributions cancel at {_node_name(nodes[current])}")
                 continue
             for j, i, _ in contributions:
+                if j in reported:
+                    continue
                 if not _zero(adj[j]):
                     node = nodes[j]
                     arg = node.inputs[i]
@@ -221,6 +248,7 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any], source: int, target: 
                         f"zero local derivative: {_place(node, words)} passes 0 back to its "
                         f"argument {i + 1} ({argname}) at this point", j))
                     short.append(f"zero local derivative at {_node_name(node)}")
+                    reported.add(j)
                 elif j not in seen:
                     seen.add(j)
                     frontier.append(j)
@@ -234,78 +262,131 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any], source: int, target: 
 # ---------------------------------------------------------------- the one entry point
 
 
+class Explainer:
+    """Explains d target / d source for any number of sources of one tape and target, sharing
+    the work that does not depend on the source (provenance, reachability, adjoints)."""
+
+    def __init__(self, tape: Tape, target: Any, output_gradients: Any = None,
+                 words: Wording | None = None, target_name: str | None = None,
+                 adjoints: Sequence[Any] | None = None):
+        """adjoints: the backward pass of target with the seed output_gradients (default
+        ones) over all watched leaves, if already computed."""
+        self.tape, self.target, self.words = tape, target, words or Wording()
+        self.tnode = tape.node_of(target) if isinstance(target, Tensor) else None
+        self.tname = target_name or (target.name if isinstance(target, Tensor) else None) or \
+            (self.tnode.label if self.tnode and self.tnode.label else None) or "the target"
+        self.seed = output_gradients
+        if self.tnode is not None and self.seed is None:
+            self.seed = np.ones_like(self.tnode.value)
+        self._adjoints = adjoints
+        self._ancestry: tuple[set[int], dict[int, Tensor]] | None = None
+        self._masks: tuple[list[int], list[int]] | None = None
+        self._consumers: dict[int, list[tuple[int, int]]] | None = None
+
+    def ancestry(self) -> tuple[set[int], dict[int, Tensor]]:
+        if self._ancestry is None:
+            self._ancestry = _ancestry(self.tape, self.target) \
+                if isinstance(self.target, Tensor) else (set(), {})
+        return self._ancestry
+
+    def masks(self) -> tuple[list[int], list[int]]:
+        if self._masks is None:
+            assert self.tnode is not None
+            self._masks = _reach_masks(self.tape.nodes, self.tnode.id)
+        return self._masks
+
+    def adjoints(self) -> Sequence[Any]:
+        if self._adjoints is None:
+            assert self.tnode is not None
+            leaves = [n.id for n in self.tape.nodes[:self.tnode.id + 1] if n.prim is None]
+            self._adjoints = backward(self.tape.nodes, self.tnode.id, leaves,
+                                      self.seed).adjoints
+        return self._adjoints
+
+    def explain(self, source: Tensor, source_name: str | None = None) -> Reason | None:
+        """Why d target / d source is None or exactly 0; None if it is neither."""
+        if not isinstance(source, Tensor):
+            raise TypeError(f"the source must be a tensor, not {type(source).__name__}")
+        tape, words, tnode, tname = self.tape, self.words, self.tnode, self.tname
+        snode = tape.node_of(source)
+        sname = source_name or source.name or (snode.label if snode and snode.label else None) \
+            or "the source"
+        reached, off_at = self.ancestry()
+        depends, off = source.uid in reached, off_at.get(source.uid)
+
+        if snode is None:
+            accessed = isinstance(source, Variable) and tape.watch_accessed_variables
+            if depends and accessed:
+                return Reason("outside_tape", f"{tname} was computed from {sname} {OUTSIDE}, "
+                              "so the tape has no record of it: compute it inside the with "
+                              "block")
+            if not accessed:
+                text = words.unwatched.format(name=sname)
+                if not depends:
+                    text += f" (and {tname} does not depend on it)"
+                return Reason("unwatched", text)
+            return Reason("unconnected", f"not connected: {tname} does not depend on {sname}")
+        if tnode is None:
+            if depends:
+                return Reason("outside_tape", f"{tname} was computed {OUTSIDE}, so the tape "
+                              f"has no record of how it depends on {sname}: compute it inside "
+                              "the with block")
+            return Reason("unconnected", f"not connected: {tname} does not depend on {sname}")
+
+        bit = 1 << snode.id
+        reach_all, reach_diff = self.masks()
+        if not reach_diff[tnode.id] & bit:
+            if reach_all[tnode.id] & bit:
+                cuts = stop_gradient_cuts(tape.nodes, snode.id, tnode.id)
+                places = ", ".join(where(c, words.source_text) for c in cuts)
+                return Reason("stop_gradient", f"{sname} occurs in {tname} only under "
+                              f"stop_gradient (at {places})", cuts[0].id if cuts else None)
+            if off is not None:
+                return Reason("outside_tape", f"{tname} depends on {sname} only through a "
+                              f"value ({_num(off)}) computed {OUTSIDE}, which the tape treats "
+                              "as a constant")
+            return Reason("unconnected", f"not connected: {sname} does not occur in the "
+                          f"history of {tname}")
+
+        adj = self.adjoints()
+        g = adj[snode.id]
+        if g is None or not _zero(g):
+            return None
+        if off is not None:
+            return Reason("dummy_use", f"silent 0: the tape recorded only uses of {sname} "
+                          f"that contribute nothing; {tname} depends on {sname} through a "
+                          f"value ({_num(off)}) computed {OUTSIDE}, which the tape treats as "
+                          "a constant")
+        if _zero(self.seed):
+            return Reason("zero_seed", "the output gradient (seed) is 0", tnode.id)
+        if self._consumers is None:
+            self._consumers = _consumers(tape.nodes, adj, tnode.id)
+        reason = _zero_cause(tape.nodes, adj, self._consumers, snode.id, tnode.id, sname,
+                             tname, words)
+        if reach_all[tnode.id] & bit and any(
+                n.op == "stop_gradient" for n in tape.nodes[snode.id:tnode.id + 1]):
+            cuts = stop_gradient_cuts(tape.nodes, snode.id, tnode.id)
+            if cuts:
+                places = ", ".join(where(c, words.source_text) for c in cuts)
+                reason = Reason(reason.kind, f"{reason.text}; also under stop_gradient (at "
+                                f"{places})", reason.node)
+        return reason
+
+
 def explain(tape: Tape, target: Any, source: Tensor, output_gradients: Any = None,
             words: Wording | None = None, target_name: str | None = None,
             source_name: str | None = None) -> Reason | None:
     """Why d target / d source on this tape is None or exactly 0; None if it is neither."""
-    if not isinstance(source, Tensor):
-        raise TypeError(f"the source must be a tensor, not {type(source).__name__}")
-    words = words or Wording()
-    snode = tape.node_of(source)
-    tnode = tape.node_of(target) if isinstance(target, Tensor) else None
-    sname = source_name or source.name or (snode.label if snode and snode.label else None) \
-        or "the source"
-    tname = target_name or (target.name if isinstance(target, Tensor) else None) or \
-        (tnode.label if tnode and tnode.label else None) or "the target"
-    depends, off = _ancestry(tape, target, source) if isinstance(target, Tensor) \
-        else (False, None)
-
-    if snode is None:
-        accessed = isinstance(source, Variable) and tape.watch_accessed_variables
-        if depends and accessed:
-            return Reason("outside_tape", f"{tname} was computed from {sname} {OUTSIDE}, "
-                          "so the tape has no record of it: compute it inside the with block")
-        if not accessed:
-            text = words.unwatched.format(name=sname)
-            if not depends:
-                text += f" (and {tname} does not depend on it)"
-            return Reason("unwatched", text)
-        return Reason("unconnected", f"not connected: {tname} does not depend on {sname}")
-    if tnode is None:
-        if depends:
-            return Reason("outside_tape", f"{tname} was computed {OUTSIDE}, so the tape has "
-                          f"no record of how it depends on {sname}: compute it inside the "
-                          "with block")
-        return Reason("unconnected", f"not connected: {tname} does not depend on {sname}")
-
-    reach_all, reach_diff = _reach(tape.nodes, snode.id, tnode.id)
-    if snode.id > tnode.id or not reach_diff[tnode.id]:
-        if snode.id <= tnode.id and reach_all[tnode.id]:
-            cuts = stop_gradient_cuts(tape.nodes, snode.id, tnode.id)
-            places = ", ".join(where(c, words.source_text) for c in cuts)
-            return Reason("stop_gradient", f"{sname} occurs in {tname} only under "
-                          f"stop_gradient (at {places})", cuts[0].id if cuts else None)
-        if off is not None:
-            return Reason("outside_tape", f"{tname} depends on {sname} only through a value "
-                          f"({_num(off)}) computed {OUTSIDE}, which the tape treats as a "
-                          "constant")
-        return Reason("unconnected", f"not connected: {sname} does not occur in the history "
-                      f"of {tname}")
-
-    seed = np.ones_like(tnode.value) if output_gradients is None else output_gradients
-    result = backward(tape.nodes, tnode.id, [snode.id], seed)
-    g = result.adjoints[snode.id]
-    if g is None or not _zero(g):
-        return None
-    if off is not None:
-        return Reason("dummy_use", f"silent 0: the tape recorded only uses of {sname} that "
-                      f"contribute nothing; {tname} depends on {sname} through a value "
-                      f"({_num(off)}) computed {OUTSIDE}, which the tape treats as a constant")
-    if _zero(seed):
-        return Reason("zero_seed", "the output gradient (seed) is 0", tnode.id)
-    reason = _zero_cause(tape.nodes, result.adjoints, snode.id, tnode.id, sname, tname, words)
-    cuts = stop_gradient_cuts(tape.nodes, snode.id, tnode.id)
-    if cuts:
-        places = ", ".join(where(c, words.source_text) for c in cuts)
-        reason = Reason(reason.kind, f"{reason.text}; also under stop_gradient (at {places})",
-                        reason.node)
-    return reason
+    return Explainer(tape, target, output_gradients, words, target_name).explain(
+        source, source_name)
 
 
 def explain_run(run: Run) -> dict[str, Reason]:
     """Per bound name whose partial is null or exactly 0, or that --wrt leaves out: why."""
-    words = Wording(run.program.source)
     target_name = f"the output {run.output_name}" if run.output_name else "the output"
+    adjoints = run.backward.adjoints if run.backward is not None else None
+    explainer = Explainer(run.tape, run.output, None, Wording(run.program.source), target_name,
+                          adjoints)
     gradient = run.gradient()
     reasons: dict[str, Reason] = {}
     for name in run.bindings:
@@ -316,8 +397,7 @@ def explain_run(run: Run) -> dict[str, Reason]:
         g = gradient[name]
         if g is not None and not _zero(g):
             continue
-        reason = explain(run.tape, run.output, run.sources[name], words=words,
-                         target_name=target_name, source_name=name)
+        reason = explainer.explain(run.sources[name], name)
         if reason is not None:
             reasons[name] = reason
     return reasons
