@@ -256,3 +256,19 @@ def test_bad_graph_paths(gradcalc, tmp_path, name, message) -> None:
     r = gradcalc(SEED[0], "--at", SEED[1], "--graph", str(tmp_path / name))
     assert r.status == 2 and r.out == "" and message in r.err
     assert len(r.err.splitlines()) == 1
+
+
+def test_titles_with_quotes_and_backslashes_are_escaped(gradcalc, tmp_path) -> None:
+    program = 'y = x * 2  # a "quoted" \\ comment\nz = y + 1'
+    dot, mmd = tmp_path / "p.dot", tmp_path / "p.mmd"
+    assert gradcalc(program, "--at", "x=1", "--graph", str(dot)).status == 0
+    assert gradcalc(program, "--at", "x=1", "--graph", str(mmd)).status == 0
+    graph = parse_dot(dot.read_text())
+    assert 'a "quoted" \\ comment' in graph["graph"]["label"]
+    assert graph["nodes"]["t2"]["label"].split("\n")[0] == "t2 z"
+    assert "#quot;quoted#quot;" in mmd.read_text().splitlines()[1]
+
+
+def test_help_mentions_graph(gradcalc) -> None:
+    out = gradcalc("--help").out
+    assert "--graph FILE" in out and "Mermaid" in out

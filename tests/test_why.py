@@ -146,3 +146,10 @@ def test_nonzero_partials_have_no_reason(gradcalc) -> None:
 def test_reasons_also_without_the_check(gradcalc) -> None:
     out = gradcalc("x^2", "--at", "x=3,y=2", "--no-check").out
     assert "why d/dy = null: not connected" in out
+
+
+def test_many_cancelling_contributions_stay_one_short_line(gradcalc) -> None:
+    expr = "+".join(["x"] * 50) + "-50*x + y"
+    obj = _why(gradcalc, expr, "x=1,y=2")
+    assert obj["gradient"]["x"] == 0.0 and obj["why"]["x"]["kind"] == "cancel"
+    assert "and 47 more" in obj["why"]["x"]["reason"] and len(obj["why"]["x"]["reason"]) < 300

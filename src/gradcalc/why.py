@@ -226,7 +226,9 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any],
             if nonzero:
                 parts = ", ".join(f"{_signed(c)} via {nodes[j].op} {_node_name(nodes[j])}"
                                   f"{f' argument {i + 1}' if len(nodes[j].inputs) > 1 else ''}"
-                                  for j, i, c in nonzero)
+                                  for j, i, c in nonzero[:4])
+                if len(nonzero) > 4:
+                    parts += f", and {len(nonzero) - 4} more"
                 if current == source:
                     text = (f"contributions cancel: {sname} reaches {tname} along "
                             f"{len(nonzero)} paths whose contributions ({parts}) sum to 0")
