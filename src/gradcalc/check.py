@@ -22,6 +22,7 @@ import numpy as np
 from . import symbolic
 from .evaluate import Run
 from .syntax import Program
+from .why import stop_gradient_cuts, where
 
 DEFAULT_RTOL = 1e-9
 DEFAULT_ATOL = 1e-12
@@ -189,8 +190,6 @@ def _column(run: Run, offset: int) -> str:
 def _cut(run: Run, p: Partial, form: str, value: Any, rtol: float, atol: float) -> None:
     """Record the true derivative (stop_gradient read as identity); a partial that agrees with
     the stop_gradient-aware derivative but not with the true one is `cut`, not a tape bug."""
-    from .why import stop_gradient_cuts, where
-
     p.true_symbolic, p.true_value = form, value
     if p.status not in ("ok", "null") or isinstance(value, complex) or math.isnan(value):
         return
