@@ -286,18 +286,21 @@ class Explainer:
         self._consumers: dict[int, list[tuple[int, int]]] | None = None
 
     def ancestry(self) -> tuple[set[int], dict[int, Tensor]]:
+        """What the target was computed from, and where such paths leave the recording."""
         if self._ancestry is None:
             self._ancestry = _ancestry(self.tape, self.target) \
                 if isinstance(self.target, Tensor) else (set(), {})
         return self._ancestry
 
     def masks(self) -> tuple[list[int], list[int]]:
+        """Per node, the watched leaves reaching it along any edge and along gradient edges."""
         if self._masks is None:
             assert self.tnode is not None
             self._masks = _reach_masks(self.tape.nodes, self.tnode.id)
         return self._masks
 
     def adjoints(self) -> Sequence[Any]:
+        """The target's adjoints per node, over every watched leaf."""
         if self._adjoints is None:
             assert self.tnode is not None
             leaves = [n.id for n in self.tape.nodes[:self.tnode.id + 1] if n.prim is None]
