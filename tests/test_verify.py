@@ -325,6 +325,7 @@ def test_exit_statuses(gradcalc) -> None:
     (["x", "--numeric"], "--numeric needs a point: give --at"),
     (["x*y", "--claims", "/nonexistent/claims"], "--claims: cannot read /nonexistent/claims"),
     (["y = x", "--claim", "x: 1", "--of", "q"], "--of names 'q'"),
+    (["x*y", "--claim", "x: y", "--graph", "g.dot"], "--graph needs --at"),
 ])
 def test_bad_verification_input_is_one_error_line(gradcalc, argv, message) -> None:
     r = gradcalc(*argv)
@@ -407,3 +408,12 @@ def test_claims_and_numeric_follow_of(gradcalc) -> None:
     assert p["numeric"] == pytest.approx(3 + float(mpmath.cos(0.5)), rel=1e-13)
     r = gradcalc(program, "--at", "x=0.5", "--of", "y", "--numeric", "--format", "json")
     assert r.json()["check"]["partials"]["x"]["numeric"] == pytest.approx(1.0, rel=1e-13)
+
+
+def test_stop_gradient_cut_is_kept_with_numeric(gradcalc) -> None:
+    # the numeric opinion holds stop_gradient at the point, like the tape: d/dx = x = 3
+    r = gradcalc("stop_gradient(x)*x", "--at", "x=3", "--numeric", "--expect", "x=3",
+                 "--format", "json")
+    assert r.status == 0
+    p = r.json()["check"]["partials"]["x"]
+    assert p["status"] == "cut" and p["numeric"] == pytest.approx(3.0, rel=1e-12)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from . import __version__, verify_report
+from . import graph as graphs
 from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from .errors import InputError
 from .evaluate import nonfinite, parse_bindings, run
@@ -97,6 +98,9 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               help="Time budget of the SymPy check; over it the check is skipped.")
 @click.option("-f", "--file", "file", type=str, metavar="PATH",
               help="Read the expression or program from a file.")
+@click.option("--graph", "graph", metavar="FILE",
+              help="Write the computation graph (op, value, adjoint per node): .dot/.gv "
+                   "Graphviz, .mmd Mermaid, or .svg/.png/.pdf rendered by Graphviz's dot.")
 @click.option("--expect", multiple=True, metavar="NAME=VALUE[,...]",
               help="Your values of the partials at the --at point; compared with tape and "
               "symbolic (and numeric). Repeatable.")
@@ -113,7 +117,7 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
             show_tape: bool, no_check: bool, rtol: float, atol: float, check_timeout: float,
-            file: str | None, expect: Sequence[str], claims: Sequence[str],
+            file: str | None, graph: str | None, expect: Sequence[str], claims: Sequence[str],
             claims_file: str | None, claim_points: int, numeric: bool) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
@@ -123,11 +127,15 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
     """
     source = _read_source(expr, file)
     bindings = parse_bindings(at)
+    if graph is not None:
+        graphs.plan(graph)
     claim_list = parse_claims(claims, *_read_claims(claims_file))
     if not at and (expect or numeric):
         raise click.UsageError(f"{'--expect' if expect else '--numeric'} needs a point: "
                                "give --at")
     if claim_list and not at:
+        if graph is not None:
+            raise click.UsageError("--graph needs --at (claims without a point have no tape)")
         return _claims_only(source, claim_list, fmt, rtol, atol, check_timeout, of, claim_points)
     try:
         program = parse(source)
@@ -137,6 +145,8 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
     for warning in result.warnings:
         click.echo(warning, err=True)
     chk = None if no_check else check(result, rtol, atol, check_timeout, of)
+    if graph is not None:
+        graphs.write(result, graph)
     ver = None
     if expect or numeric or claim_list:
         ver = verify(result, chk, parse_expect(expect, result.wrt), numeric, claim_list, rtol,

@@ -292,8 +292,8 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
                 f"; yours {expected[name]:.15g} is not compared" if name in expected else "")
         elif p is not None and p.status == "mismatch" and op.status == "ok":
             op.status, op.reason = "mismatch", p.reason
-        elif p is not None and p.status == "null" and op.status == "ok":
-            op.status, op.reason = "null", p.reason
+        elif p is not None and p.status in ("null", "cut") and op.status == "ok":
+            op.status, op.reason = p.status, p.reason
         elif (p is None or p.status == "skipped") and op.status == "ok" and len(op.agree) < 2 \
                 and name not in expected:
             op.status = "skipped"
