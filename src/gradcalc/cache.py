@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,13 @@ class Key:
 @dataclass
 class Entry:
     """Cached derivatives: printed form per wrt name, and the program computing the output's
-    value (outputs[0]) and each partial (outputs[1:], in wrt order)."""
+    value (outputs[0]), each partial (then, in wrt order) and, when the program uses
+    stop_gradient, each true partial (last, with true_forms)."""
 
     forms: dict[str, str]
     program: compiled.Program
     outputs: list[int]
+    true_forms: dict[str, str] = field(default_factory=dict)
 
 
 def _canonical(obj: Any) -> str:
@@ -86,23 +88,27 @@ def load(key: Key) -> Entry | None:
         if any(payload.get(k) != v for k, v in key.material().items()):
             return None
         forms, program, outputs = payload["forms"], payload["program"], payload["outputs"]
-        if not isinstance(forms, dict) or list(forms) != list(key.wrt) or not all(
-                isinstance(v, str) for v in forms.values()):
+        true_forms = payload["true_forms"]
+        for table in (forms, true_forms):
+            if not isinstance(table, dict) or list(table) not in (list(key.wrt), []) or not all(
+                    isinstance(v, str) for v in table.values()):
+                return None
+        if list(forms) != list(key.wrt):
             return None
-        if not isinstance(outputs, list) or len(outputs) != 1 + len(key.wrt):
+        if not isinstance(outputs, list) or len(outputs) != 1 + len(key.wrt) + len(true_forms):
             return None
         compiled.validate(program, outputs, key.names)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
             compiled.Invalid):
         return None
-    return Entry(dict(forms), program, list(outputs))
+    return Entry(dict(forms), program, list(outputs), dict(true_forms))
 
 
 def store(key: Key, entry: Entry) -> bool:
     """Write the entry atomically (temporary file + os.replace); False if the cache is not
     writable. Never raises for file-system problems: the cache is an optimisation."""
-    payload = {**key.material(), "forms": entry.forms, "program": entry.program,
-               "outputs": entry.outputs}
+    payload = {**key.material(), "forms": entry.forms, "true_forms": entry.true_forms,
+               "program": entry.program, "outputs": entry.outputs}
     text = _canonical({"checksum": hashlib.sha256(_canonical(payload).encode()).hexdigest(),
                        "payload": payload})
     directory = cache_dir()

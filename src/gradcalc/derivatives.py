@@ -21,18 +21,27 @@ from .syntax import Program
 def _derive(program: Program, names: Sequence[str], wrt: Sequence[str], of: str | None,
             fallback: Any, finish: Any) -> dict[str, Any]:
     """In the child: derivatives with SymPy, compiled to a program and evaluated by finish
-    (or, when they cannot be compiled, evaluated by fallback with SymPy itself)."""
+    (or, when they cannot be compiled, evaluated by fallback with SymPy itself).
+
+    Outputs, in order: the value, each partial, and - when the program uses stop_gradient -
+    each true partial (stop_gradient(e) read as e)."""
     from . import symbolic
 
     expr = symbolic.program_to_sympy(program, names, of)
     derivs = [symbolic.derivative(expr, n) for n in wrt]
+    true_expr = symbolic.without_stop_gradient(expr)
+    true_derivs = [] if true_expr is None else [symbolic.derivative(true_expr, n) for n in wrt]
     forms = {n: str(d) for n, d in zip(wrt, derivs, strict=True)}
+    true_forms = {n: str(d) for n, d in zip(wrt, true_derivs, strict=False)}
+    exprs = [expr, *derivs, *true_derivs]
     try:
-        prog, outputs = compiled.compile_sympy([expr, *derivs], names)
+        prog, outputs = compiled.compile_sympy(exprs, names)
     except compiled.Unsupported:
-        return {"forms": forms, "program": None, "values": fallback(expr, derivs)}
+        return {"forms": forms, "true_forms": true_forms, "program": None,
+                "values": fallback(exprs)}
     values = None if finish is None else finish(prog, outputs)
-    return {"forms": forms, "program": prog, "outputs": outputs, "values": values}
+    return {"forms": forms, "true_forms": true_forms, "program": prog, "outputs": outputs,
+            "values": values}
 
 
 def obtain(program: Program, names: Sequence[str], wrt: Sequence[str], of: str | None,
@@ -48,8 +57,8 @@ def obtain(program: Program, names: Sequence[str], wrt: Sequence[str], of: str |
     if use_cache:
         entry = cache.load(key)
         if entry is not None:
-            result = {"forms": entry.forms, "program": entry.program,
-                      "outputs": entry.outputs, "values": None}
+            result = {"forms": entry.forms, "true_forms": entry.true_forms,
+                      "program": entry.program, "outputs": entry.outputs, "values": None}
             if finish is not None:
                 status, values = run_with_budget(
                     lambda: finish(entry.program, entry.outputs), timeout)
@@ -60,7 +69,8 @@ def obtain(program: Program, names: Sequence[str], wrt: Sequence[str], of: str |
     status, result = run_with_budget(
         lambda: _derive(program, names, wrt, of, fallback, finish), timeout)
     if status == "ok" and use_cache and result["program"] is not None:
-        cache.store(key, cache.Entry(result["forms"], result["program"], result["outputs"]))
+        cache.store(key, cache.Entry(result["forms"], result["program"], result["outputs"],
+                                     result["true_forms"]))
     return status, result
 
 
@@ -68,11 +78,12 @@ def at_point(program: Program, names: Sequence[str], wrt: Sequence[str],
              point: Mapping[str, float], of: str | None, timeout: float,
              use_cache: bool = True) -> tuple[str, Any]:
     """The symbolic value and partials at one point, in check.symbolic_partials' shape:
-    ("ok", {"value": v, "partials": {name: (form, v)}}), ("timeout", None) or ("error", msg)."""
+    ("ok", {"value": v, "partials": {name: (form, v)}, "true": {name: (form, v)}}),
+    ("timeout", None) or ("error", msg)."""
 
-    def fallback(expr: Any, derivs: Sequence[Any]) -> list[Any]:
+    def fallback(exprs: Sequence[Any]) -> list[Any]:
         from . import symbolic
-        return [symbolic.evaluate(e, point) for e in (expr, *derivs)]
+        return [symbolic.evaluate(e, point) for e in exprs]
 
     def finish(prog: compiled.Program, outputs: list[int]) -> list[Any]:
         return compiled.evaluate_mp(prog, outputs, point)
@@ -80,9 +91,13 @@ def at_point(program: Program, names: Sequence[str], wrt: Sequence[str],
     status, result = obtain(program, names, wrt, of, timeout, use_cache, fallback, finish)
     if status != "ok":
         return status, result
-    values, forms = result["values"], result["forms"]
+    values, forms, true_forms = result["values"], result["forms"], result["true_forms"]
+    k = len(wrt)
     return "ok", {"value": values[0],
-                  "partials": {n: (forms[n], v) for n, v in zip(wrt, values[1:], strict=True)}}
+                  "partials": {n: (forms[n], v) for n, v in zip(wrt, values[1:1 + k],
+                                                                strict=True)},
+                  "true": {n: (true_forms[n], v) for n, v in zip(true_forms, values[1 + k:],
+                                                                 strict=True)}}
 
 
 def on_columns(program: Program, names: Sequence[str], wrt: Sequence[str],
@@ -93,7 +108,7 @@ def on_columns(program: Program, names: Sequence[str], wrt: Sequence[str],
     or ("timeout", None) or ("error", msg). Without a program, SymPy's lambdify (numpy) ran in
     the child instead."""
 
-    def fallback(expr: Any, derivs: Sequence[Any]) -> list[Any]:
+    def fallback(exprs: Sequence[Any]) -> list[Any]:
         import numpy as np
 
         from . import symbolic
@@ -101,7 +116,7 @@ def on_columns(program: Program, names: Sequence[str], wrt: Sequence[str],
         syms = [symbolic.symbol(name) for name in names]
         out = []
         with np.errstate(all="ignore"):
-            for e in (expr, *derivs):
+            for e in exprs[:1 + len(wrt)]:
                 fn = sp.lambdify(syms, e, modules="numpy")
                 v = np.asarray(fn(*(columns[name] for name in names)))
                 if np.iscomplexobj(v):
@@ -124,5 +139,5 @@ def on_columns(program: Program, names: Sequence[str], wrt: Sequence[str],
     forms = result["forms"]
     return "ok", {"value": values[0], "program": result["program"],
                   "outputs": result.get("outputs"),
-                  "partials": {n_: (forms[n_], v) for n_, v in zip(wrt, values[1:],
+                  "partials": {n_: (forms[n_], v) for n_, v in zip(wrt, values[1:1 + len(wrt)],
                                                                     strict=True)}}

@@ -54,6 +54,13 @@ class Run:
             out[name] = None if adj is None else np.float64(adj) if np.ndim(adj) == 0 else adj
         return out
 
+    def reasons(self) -> dict[str, Any]:
+        """Why each partial that is null or exactly 0 is so, and why a bound name that --wrt
+        leaves out has none: name -> why.Reason."""
+        from .why import explain_run
+
+        return explain_run(self)
+
 
 def _close_matches(word: str, possibilities: Sequence[str], n: int = 1) -> list[str]:
     """difflib's close matches, imported only on this error path (start-up cost)."""
