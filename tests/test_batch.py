@@ -266,3 +266,11 @@ def test_json_is_strict_with_non_finite_values(gradcalc, points_file) -> None:
     assert r.status == 3
     obj = json.loads(r.out, parse_constant=lambda c: pytest.fail(f"non-strict token {c}"))
     assert obj["value"] == [0.0, "-inf"] and obj["gradient"]["x"] == [1.0, "inf"]
+
+
+@pytest.mark.parametrize("extra", [["--expect", "x=1"], ["--numeric"], ["--claim", "x: 2*x"],
+                                   ["--graph", "g.dot"]])
+def test_points_with_verification_options_is_a_usage_error(gradcalc, points_file, extra
+                                                            ) -> None:
+    r = gradcalc("x^2", "--points", points_file("x\n1\n"), *extra)
+    assert r.status == 2 and r.out == "" and "--points cannot be combined" in r.err

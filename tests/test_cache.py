@@ -65,7 +65,8 @@ def test_hit_and_miss_give_identical_output(gradcalc, fmt) -> None:
 def test_hit_with_new_values_and_special_points(gradcalc) -> None:
     exprs = [("abs(x)*y + sqrt(x^2 + y)", ["x=0,y=2", "x=-1.5,y=0.25", "x=3,y=-20"]),
              ("max(x, y)^2 + log(y, 3) - atan2(y, x)", ["x=1,y=2", "x=2,y=2", "x=-1,y=0.5"]),
-             ("c = x*y; c *= sigmoid(c); d = c / (1 + x^2)", ["x=0.5,y=-2", "x=3,y=0"])]
+             ("c = x*y; c *= sigmoid(c); d = c / (1 + x^2)", ["x=0.5,y=-2", "x=3,y=0"]),
+             ("stop_gradient(x)*y + x^2", ["x=2,y=3", "x=-1,y=0.5"])]  # the 'cut' verdict
     for expr, points in exprs:
         for at in points:
             miss = gradcalc(expr, "--at", at, "--format", "json", "--no-cache")

@@ -17,6 +17,7 @@ import csv
 import difflib
 import io
 import math
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ PROGRESS_WORK = 20_000_000   # rows x tape nodes above which a terminal gets a p
 CHUNK = 1 << 14              # rows replayed at a time (intermediates stay in cache)
 CONFIRM_ROWS = 200           # apparent mismatches re-evaluated with mpmath, per partial
 TEXT_ROWS = 10               # rows shown at each end of the text table
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # as for --at
 
 
 @dataclass
@@ -130,7 +132,7 @@ def _check_header(names: list[str], fail: Any, line: int) -> None:
     for name in names:
         if not name:
             raise fail("empty name in the header", line)
-        if not name.isidentifier() or not name.isascii() or name.startswith("__"):
+        if not _NAME.match(name):
             raise fail(f"'{name}' in the header is not a valid name (names look like x, w_1)",
                        line)
         if name in ops.FUNCTIONS:
