@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,6 +17,13 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 # subprocesses run this checkout's gradcalc, whatever is installed
 ENV = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+# ...with bytecode caching, as an installed package has (pip writes .pyc files), even where
+# PYTHONDONTWRITEBYTECODE is set: otherwise every call would recompile gradcalc from source
+# while numpy and click load their installed .pyc. The cache lives in a temporary directory
+# (filled by each measurement's warm-up run) and applies to baselines and gradcalc alike.
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+ENV["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="gradcalc-bench-pyc-")
+atexit.register(shutil.rmtree, ENV["PYTHONPYCACHEPREFIX"], True)
 
 
 def median_time(fn: Callable[[], object], repeats: int = REPEATS, warmup: int = 1) -> float:
