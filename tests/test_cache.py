@@ -205,3 +205,19 @@ def test_batch_uses_the_cache_too(gradcalc, tmp_path) -> None:
     assert len(_entries()) == 1
     hit = gradcalc("x^2*sin(y)", "--points", str(path), "--format", "json")
     assert hit.out == miss.out and hit.json()["check"]["status"] == "ok"
+
+
+def test_plain_calls_import_only_what_they_use() -> None:
+    probe = PROBE.replace('print("SYMPY', 'print(sorted(m for m in sys.modules if m.startswith('
+                          '"gradcalc.")), file=sys.stderr)\nprint("SYMPY')
+    proc = _python(probe, "x^2", "--at", "x=3", "--no-check")
+    assert proc.returncode == 0
+    loaded = proc.stderr
+    for lazy in ("gradcalc.verify", "gradcalc.graph", "gradcalc.batch", "gradcalc.cache",
+                 "gradcalc.symbolic", "gradcalc.numeric"):
+        assert f"'{lazy}'" not in loaded, lazy
+
+
+def test_claim_points_default_matches_verify() -> None:
+    from gradcalc import cli, verify
+    assert cli.CLAIM_POINTS == verify.CLAIM_POINTS

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from . import __version__, verify_report
-from . import graph as graphs
+from . import __version__
 from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from .errors import InputError
 from .evaluate import nonfinite, parse_bindings, run
 from .report import text, to_csv, to_json
 from .syntax import parse
-from .verify import CLAIM_POINTS, Claim, parse_claims, parse_expect, verify, verify_claims_only
+
+if TYPE_CHECKING:
+    from .verify import Claim
+
+# The verification and graph modules are imported only when their options are used: a script
+# calling gradcalc thousands of times pays for what it uses (python -X importtime).
+CLAIM_POINTS = 100  # the default of --claim-points: verify.CLAIM_POINTS (a test checks)
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_NONFINITE = 0, 1, 2, 3
 
@@ -148,8 +154,12 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         return run_points(program, points, bindings, _names(wrt), of, fmt, show_tape, no_check,
                           rtol, atol, check_timeout, not no_cache)
     if graph is not None:
+        from . import graph as graphs
         graphs.plan(graph)
-    claim_list = parse_claims(claims, *_read_claims(claims_file))
+    claim_list: list[Claim] = []
+    if claims or claims_file is not None:
+        from .verify import parse_claims
+        claim_list = parse_claims(claims, *_read_claims(claims_file))
     if not at and (expect or numeric):
         raise click.UsageError(f"{'--expect' if expect else '--numeric'} needs a point: "
                                "give --at")
@@ -169,6 +179,8 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         graphs.write(result, graph)
     ver = None
     if expect or numeric or claim_list:
+        from . import verify_report
+        from .verify import parse_expect, verify
         ver = verify(result, chk, parse_expect(expect, result.wrt), numeric, claim_list, rtol,
                      atol, check_timeout, of, claim_points)
     if fmt == "json":
@@ -215,6 +227,9 @@ def _claims_only(source: str, claims: Sequence[Claim], fmt: str, rtol: float, at
         program = parse(source)
     except InputError as exc:
         raise exc.with_source(source) from None
+    from . import verify_report
+    from .verify import verify_claims_only
+
     ver = verify_claims_only(program, claims, rtol, atol, timeout, of, points)
     if fmt == "json":
         click.echo(verify_report.claims_only_json(program, ver, of), nl=False)
