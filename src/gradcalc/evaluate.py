@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -13,6 +15,8 @@ from . import ops
 from .errors import InputError
 from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary, fold, postorder
 from .tape import Backward, Node, Tape, Tensor, apply, backward, constant, first_nonfinite
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -101,6 +105,25 @@ def _unbound(node: Name, env: Mapping[str, Any], source: str | None) -> InputErr
     return InputError(f"unbound name '{node.id}'", node.span, source, hint)
 
 
+def _pausing_gc(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run fn with Python's cyclic garbage collector paused. A tape of n nodes allocates O(n)
+    objects that form no cycles to reclaim; the collector's repeated scans of them made a
+    100,000-node run superlinear (about 1.4x per decade of size). Restores the previous state."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was:
+                gc.enable()
+
+    return wrapper
+
+
+@_pausing_gc
 def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None = None,
         of: str | None = None) -> Run:
     """Run a program forward on a fresh tape with the given bindings, then backward.
