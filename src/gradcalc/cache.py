@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,14 +39,15 @@ class Key:
     """What a cache entry depends on."""
 
     source: str
-    names: tuple[str, ...]
+    names: Any                  # list of names, or {name: symbol or [component symbols]}
+    symbols: tuple[str, ...]    # every symbol a program may read
     wrt: tuple[str, ...]
     of: str | None
 
     def material(self) -> dict[str, Any]:
         """The key as JSON data, including the format and gradcalc versions."""
         return {"format": FORMAT, "gradcalc": __version__, "source": self.source,
-                "names": list(self.names), "wrt": list(self.wrt), "of": self.of}
+                "names": self.names, "wrt": list(self.wrt), "of": self.of}
 
     def digest(self) -> str:
         """SHA-256 of the key material: the entry's file name."""
@@ -97,7 +98,7 @@ def load(key: Key) -> Entry | None:
             return None
         if not isinstance(outputs, list) or len(outputs) != 1 + len(key.wrt) + len(true_forms):
             return None
-        compiled.validate(program, outputs, key.names)
+        compiled.validate(program, outputs, key.symbols)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
             compiled.Invalid):
         return None
@@ -131,6 +132,14 @@ def store(key: Key, entry: Entry) -> bool:
                 pass
 
 
-def make_key(source: str, names: Sequence[str], wrt: Sequence[str], of: str | None) -> Key:
-    """The key of an expression's derivatives."""
-    return Key(source, tuple(names), tuple(wrt), of)
+def make_key(source: str, names: Sequence[str] | Mapping[str, str | list[str]],
+             wrt: Sequence[str], of: str | None) -> Key:
+    """The key of an expression's derivatives. names: the bound names, or a mapping from each
+    to its symbol name or its vector's component symbol names (vectors.symbol_names)."""
+    if isinstance(names, Mapping):
+        material: Any = {n: v if isinstance(v, str) else list(v) for n, v in names.items()}
+        symbols = [s for v in names.values() for s in ([v] if isinstance(v, str) else v)]
+    else:
+        material = list(names)
+        symbols = list(names)
+    return Key(source, material, tuple(symbols), tuple(wrt), of)

@@ -18,7 +18,18 @@ from . import cache, compiled
 from .syntax import Program
 
 
-def _derive(program: Program, names: Sequence[str], wrt: Sequence[str], of: str | None,
+def symbol_names(names: Sequence[str] | Mapping[str, str | list[str]]) -> list[str]:
+    """Every SymPy symbol's name: the bound names, or (for a mapping as in
+    vectors.symbol_names) each name's symbol or its vector's component symbols."""
+    if not isinstance(names, Mapping):
+        return list(names)
+    out: list[str] = []
+    for value in names.values():
+        out.extend([value] if isinstance(value, str) else value)
+    return out
+
+
+def _derive(program: Program, names: Any, wrt: Sequence[str], of: str | None,
             fallback: Any, finish: Any) -> dict[str, Any]:
     """In the child: derivatives with SymPy, compiled to a program and evaluated by finish
     (or, when they cannot be compiled, evaluated by fallback with SymPy itself).
@@ -35,7 +46,7 @@ def _derive(program: Program, names: Sequence[str], wrt: Sequence[str], of: str 
     true_forms = {n: str(d) for n, d in zip(wrt, true_derivs, strict=False)}
     exprs = [expr, *derivs, *true_derivs]
     try:
-        prog, outputs = compiled.compile_sympy(exprs, names)
+        prog, outputs = compiled.compile_sympy(exprs, symbol_names(names))
     except compiled.Unsupported:
         return {"forms": forms, "true_forms": true_forms, "program": None,
                 "values": fallback(exprs)}
@@ -44,7 +55,7 @@ def _derive(program: Program, names: Sequence[str], wrt: Sequence[str], of: str 
             "values": values}
 
 
-def obtain(program: Program, names: Sequence[str], wrt: Sequence[str], of: str | None,
+def obtain(program: Program, names: Any, wrt: Sequence[str], of: str | None,
            timeout: float, use_cache: bool, fallback: Any, finish: Any = None
            ) -> tuple[str, Any]:
     """Derivatives from the cache or SymPy, evaluated by finish(program, outputs) under the
@@ -74,7 +85,7 @@ def obtain(program: Program, names: Sequence[str], wrt: Sequence[str], of: str |
     return status, result
 
 
-def at_point(program: Program, names: Sequence[str], wrt: Sequence[str],
+def at_point(program: Program, names: Any, wrt: Sequence[str],
              point: Mapping[str, float], of: str | None, timeout: float,
              use_cache: bool = True) -> tuple[str, Any]:
     """The symbolic value and partials at one point, in check.symbolic_partials' shape:
@@ -100,7 +111,7 @@ def at_point(program: Program, names: Sequence[str], wrt: Sequence[str],
                                                                  strict=True)}}
 
 
-def on_columns(program: Program, names: Sequence[str], wrt: Sequence[str],
+def on_columns(program: Program, names: Any, wrt: Sequence[str],
                columns: Mapping[str, Any], n: int, of: str | None, timeout: float,
                use_cache: bool = True) -> tuple[str, Any]:
     """The symbolic value and partials over whole columns (float64 arrays of length n):
