@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import pickle
 import select
 import signal
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import symbolic
+from . import symbolic, vectors
 from .evaluate import Run
 from .syntax import Program
 
@@ -52,6 +53,7 @@ class Check:
     reason: str = ""
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
+    sampled: dict[str, list[int]] = field(default_factory=dict)  # vector -> checked components
 
     @property
     def largest_error(self) -> float | None:
@@ -69,9 +71,11 @@ def close(a: float, b: float, rtol: float, atol: float) -> bool:
 # ---------------------------------------------------------------- the symbolic side
 
 
-def symbolic_partials(program: Program, names: Sequence[str], wrt: Sequence[str],
-                      point: Mapping[str, float], of: str | None = None) -> dict[str, Any]:
-    """Symbolic value and, per name in wrt, the derivative's form and value at the point."""
+def symbolic_partials(program: Program, names: Sequence[str] | Mapping[str, str | list[str]],
+                      wrt: Sequence[str], point: Mapping[str, float], of: str | None = None
+                      ) -> dict[str, Any]:
+    """Symbolic value and, per symbol name in wrt, the derivative's form and value at the point
+    (names and point as for symbolic.program_to_sympy: vectors have a symbol per component)."""
     expr = symbolic.program_to_sympy(program, names, of)
     out: dict[str, Any] = {"value": symbolic.evaluate(expr, point), "partials": {}}
     for name in wrt:
@@ -182,22 +186,39 @@ def _column(run: Run, offset: int) -> str:
 def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
           timeout: float = DEFAULT_TIMEOUT, of: str | None = None) -> Check:
     """Compare every partial of the run with SymPy's derivative at the same point."""
-    gradient = run.gradient()
-    point = {n: float(v) for n, v in run.bindings.items()}
-    names = list(run.bindings)
+    gradient = vectors.components(run.wrt, run.bindings, run.gradient())
+    symbols = vectors.symbol_names(run.bindings)
+    point: dict[str, float] = {}
+    for n, v in run.bindings.items():
+        point.update(zip(vectors.symbol_list(symbols[n]), np.ravel(v).tolist(), strict=True))
+    sampled = {n: sample(vectors.length(run.bindings[n]) or 0, n) for n in run.wrt
+               if (vectors.length(run.bindings[n]) or 0) > SAMPLE_ABOVE}
+    checked: dict[str, str] = {}  # component label -> symbol name, for the partials checked
+    for name in run.wrt:
+        for k, (label, sym) in enumerate(zip(vectors.labels(name, run.bindings[name]),
+                                             vectors.symbol_list(symbols[name]), strict=True)):
+            if name not in sampled or k in sampled[name]:
+                checked[label] = sym
     status, result = run_with_budget(
-        lambda: symbolic_partials(run.program, names, run.wrt, point, of), timeout)
+        lambda: symbolic_partials(run.program, symbols, list(checked.values()), point, of),
+        timeout)
     if status != "ok":
         reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
                   else str(result))
-        partials = {n: Partial(n, g, "skipped", reason=reason) for n, g in gradient.items()}
+        partials = {n: Partial(n, g, "skipped", reason=reason) for n, g in gradient}
         return Check("skipped", partials, reason=reason, rtol=rtol, atol=atol)
 
     why = kinks(run)
     partials: dict[str, Partial] = {}
-    for name, g in gradient.items():
-        form, expected = result["partials"][name]
-        p = Partial(name, g, "ok", form, expected)
+    for label, g in gradient:
+        name = label.partition("[")[0]
+        if label not in checked:
+            partials[label] = Partial(label, g, "skipped", reason=f"not sampled ({name} has "
+                                      f"{vectors.length(run.bindings[name]):,} components; "
+                                      f"{len(sampled[name])} are checked)")
+            continue
+        form, expected = result["partials"][checked[label]]
+        p = Partial(label, g, "ok", form, expected)
         if g is None:
             # not on the tape's path: the symbolic derivative must be identically zero
             p.status = "null" if form == "0" else "mismatch"
@@ -221,7 +242,7 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
             if not close(t, expected, rtol, atol):
                 p.status = "mismatch"
                 p.reason = f"tape {t!r} but SymPy {expected!r}"
-        partials[name] = p
+        partials[label] = p
 
     value = result["value"]
     tv = float(run.value) if np.ndim(run.value) == 0 else math.nan
@@ -231,4 +252,15 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
         value_status = "ok" if close(tv, value, rtol, atol) else "mismatch"
     overall = "mismatch" if value_status == "mismatch" or any(
         p.status == "mismatch" for p in partials.values()) else "ok"
-    return Check(overall, partials, value, value_status, rtol=rtol, atol=atol)
+    return Check(overall, partials, value, value_status, rtol=rtol, atol=atol, sampled=sampled)
+
+
+SAMPLE_ABOVE = 40   # vectors longer than this have only SAMPLE_SIZE components checked
+SAMPLE_SIZE = 20
+
+
+def sample(n: int, name: str) -> list[int]:
+    """The components of a long vector the check looks at: the first, the last and a fixed
+    pseudo-random choice of the others (the same on every run)."""
+    rng = random.Random(f"gradcalc:{name}:{n}")
+    return sorted({0, n - 1, *rng.sample(range(1, n - 1), SAMPLE_SIZE - 2)})

@@ -84,6 +84,8 @@ Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
               show_default=True, help="Output format.")
 @click.option("--tape", "show_tape", is_flag=True, help="Also show the recorded tape.")
+@click.option("--collapse", is_flag=True,
+              help="With --tape: show each call of a program's function as one row.")
 @click.option("--no-check", is_flag=True, help="Skip the SymPy cross-check.")
 @click.option("--rtol", type=float, default=DEFAULT_RTOL, show_default=True,
               callback=_positive, help="Relative tolerance of the check.")
@@ -96,7 +98,7 @@ Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
               help="Read the expression or program from a file.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
-            show_tape: bool, no_check: bool, rtol: float, atol: float, check_timeout: float,
+            show_tape: bool, collapse: bool, no_check: bool, rtol: float, atol: float, check_timeout: float,
             file: str | None) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
@@ -121,7 +123,7 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         if show_tape:
             click.echo("note: --tape is shown only in text and json formats", err=True)
     else:
-        click.echo(text(result, chk, show_tape), nl=False)
+        click.echo(text(result, chk, show_tape, collapse), nl=False)
     problems = nonfinite(result)
     for message in problems:
         click.echo(f"non-finite: {message}", err=True)
