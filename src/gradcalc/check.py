@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import pickle
+import random
 import select
 import signal
 import sys

@@ -98,8 +98,8 @@ Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
               help="Read the expression or program from a file.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
-            show_tape: bool, collapse: bool, no_check: bool, rtol: float, atol: float, check_timeout: float,
-            file: str | None) -> int:
+            show_tape: bool, collapse: bool, no_check: bool, rtol: float, atol: float,
+            check_timeout: float, file: str | None) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 

@@ -158,8 +158,9 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
                                                    or "none"))
         output, output_name = env[of], of
     if vectors.length(output) is not None:
-        raise vectors.output_error(output_name, output, None if of is not None
-                                   else program.statements[-1].span, source)
+        last = program.statements[-1]
+        raise vectors.output_error(output_name, output, None if of is not None else last.span,
+                                   source, None if isinstance(last, Assign) else last)
     result = Run(program, tape, output, output_name, dict(bindings), list(wrt), sources, env,
                  warnings=warnings, calls=recorder.calls)
     target = result.target_id()
@@ -235,7 +236,6 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
     `[v1, v2, ...]` of them (a 1-D float array).
     """
     from .errors import Span
-    from .syntax import parse_expression
 
     out: dict[str, Any] = {}
     for text in options:

@@ -237,7 +237,8 @@ DOT = _red("dot", lambda u, v: np.sum(np.multiply(u, v)),
 NORM = _red("norm", lambda x: np.sqrt(np.sum(np.multiply(x, x))),
             [lambda g, ans, x: g * x / ans],
             lambda sp, x: sp.sqrt(sp.Add(*(c * c for c in _comps(x)))),
-            kink=lambda x: np.all(x == 0), kink_note="norm is not differentiable at the zero vector")
+            kink=lambda x: np.all(x == 0),
+            kink_note="norm is not differentiable at the zero vector")
 MAX_OF = _red("max_of", np.max, [_arg_extremum_vjp], lambda sp, x: sp.Max(*_comps(x)),
               spelling="max", kink=lambda x: np.sum(x == np.max(x)) > 1,
               kink_note="max is not differentiable where components tie")

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from . import vectors
 from .check import Check
 from .evaluate import Run
-from . import vectors
 from .tape import Const, Node, Tensor
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import ops
 from .errors import InputError, Span
-from .syntax import Binary, Call, Expr, Index, to_source
+from .syntax import Binary, Call, Expr, Index, Name, to_source
 from .tape import Tensor
 
 
@@ -76,10 +76,13 @@ def index(node: Index, base: Any, source: str | None) -> int:
 
 
 def output_error(name: str | None, value: Any, span: Span | None, source: str | None,
-                 ) -> InputError:
-    """The error for a vector where a gradient needs a scalar output."""
+                 expr: Expr | None = None) -> InputError:
+    """The error for a vector where a gradient needs a scalar output (name: the output's name;
+    expr: the output expression when it has no name)."""
     what = f"'{name}'" if name else "the output"
-    ref = name or "(...)"
+    text = to_source(expr) if expr is not None and not name else ""
+    ref = name or (text if len(text) <= 30 and isinstance(expr, (Name, Call)) else
+                   f"({text})" if len(text) <= 30 else "...")
     return InputError(f"{what} is a vector ({length(value)} components), but a gradient needs a "
                       "scalar output", span, source,
                       f"reduce it, e.g. sum({ref}), mean({ref}), norm({ref}), or take "
