@@ -115,6 +115,9 @@ def summary(chk: Check | None) -> str:
     for p in chk.partials.values():
         counts[p.status] = counts.get(p.status, 0) + 1
     parts = [f"{counts[s]} {s}" for s in ("ok", "mismatch", "undefined", "null") if s in counts]
+    unsampled = sum(1 for p in chk.partials.values() if p.reason.startswith("not sampled"))
+    if unsampled:
+        parts.append(f"{unsampled:,} not sampled")
     err = chk.largest_error
     tol = f"rtol {chk.rtol:g}, atol {chk.atol:g}"
     largest = f"largest error {err:.3g}; " if err is not None else ""

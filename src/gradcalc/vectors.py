@@ -81,12 +81,12 @@ def output_error(name: str | None, value: Any, span: Span | None, source: str | 
     expr: the output expression when it has no name)."""
     what = f"'{name}'" if name else "the output"
     text = to_source(expr) if expr is not None and not name else ""
-    ref = name or (text if len(text) <= 30 and isinstance(expr, (Name, Call)) else
-                   f"({text})" if len(text) <= 30 else "...")
+    ref = name or (text if len(text) <= 30 else "...")
+    item = ref if name or isinstance(expr, (Name, Call)) else f"({ref})"
     return InputError(f"{what} is a vector ({length(value)} components), but a gradient needs a "
                       "scalar output", span, source,
                       f"reduce it, e.g. sum({ref}), mean({ref}), norm({ref}), or take "
-                      f"{ref}[0]; for a Jacobian, assign scalar outputs and name them with "
+                      f"{item}[0]; for a Jacobian, assign scalar outputs and name them with "
                       "--of y1,y2")
 
 
