@@ -157,3 +157,12 @@ def test_binding_a_function_name_is_an_error(gradcalc) -> None:
 def test_parse_errors_do_not_leak_definitions() -> None:
     with pytest.raises(InputError):
         parse("f(x) = x +")
+
+
+def test_json_tape_lists_the_calls(gradcalc) -> None:
+    obj = gradcalc("--at", SEED_AT, "--tape", "--format", "json", "--", TWO_LEVEL).json()
+    calls = {c["path"]: c for c in obj["calls"]}
+    assert set(calls) == {"calc/cost", "calc"}
+    assert calls["calc"]["nodes"] == [5, 8] and calls["calc"]["inputs"] == [
+        "a", "an", "o", "on", "tax"]
+    assert [c["nodes"] for c in obj["calls"] if c["path"] == "calc/cost"] == [[5, 5], [6, 6]]

@@ -67,6 +67,7 @@ Examples:
   gradcalc "sin(x)*y" --at x=pi/4 --at y=2 --wrt x --tape
   gradcalc "c = a*b; d = c + sin(a)" --at a=1,b=2 --format csv
   echo "exp(-x^2)" | gradcalc - --at x=0.5
+  gradcalc "sq(t) = t*t; loss = sum(sq(w*x - y))" --at "w=[0.5,-1],x=[1,2],y=[1,0]"
   gradcalc --at x=2 -- "-x^3"      (an EXPR starting with '-' goes after --)
 
 \b

@@ -234,6 +234,9 @@ def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
                                        for n, k in chk.sampled.items()}
     if show_tape:
         obj["tape"] = tape_records(run)
+        obj["calls"] = [{"function": c.func, "path": "/".join(c.path),
+                         "nodes": [c.first, c.end - 1] if c.end > c.first else None,
+                         "inputs": [_value_name(run, a) for a in c.args]} for c in run.calls]
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 

@@ -119,7 +119,7 @@ class Program:
 
     statements: tuple[Assign | Expr, ...]
     source: str
-    functions: dict[str, FuncDef] = field(default_factory=dict)  # by name, in definition order
+    functions: dict[str, FuncDef] = field(default_factory=dict, compare=False)  # by name, in order
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
