@@ -23,6 +23,7 @@ import numpy as np
 from . import symbolic, vectors
 from .evaluate import Run
 from .syntax import Program
+from .why import stop_gradient_cuts, where
 
 DEFAULT_RTOL = 1e-9
 DEFAULT_ATOL = 1e-12
@@ -40,6 +41,8 @@ class Partial:
     expected: Any = None            # the symbolic value at the point (float, complex or nan)
     error: float | None = None      # |tape - symbolic|
     reason: str = ""
+    true_symbolic: str | None = None  # with stop_gradient(e) read as e: the true derivative
+    true_value: Any = None
 
 
 @dataclass
@@ -75,12 +78,18 @@ def symbolic_partials(program: Program, names: Sequence[str] | Mapping[str, str 
                       wrt: Sequence[str], point: Mapping[str, float], of: str | None = None
                       ) -> dict[str, Any]:
     """Symbolic value and, per symbol name in wrt, the derivative's form and value at the point
-    (names and point as for symbolic.program_to_sympy: vectors have a symbol per component)."""
+    (names and point as for symbolic.program_to_sympy: vectors have a symbol per component);
+    with stop_gradient in the program, also the true derivative's (stop_gradient(e) read as e).
+    """
     expr = symbolic.program_to_sympy(program, names, of)
-    out: dict[str, Any] = {"value": symbolic.evaluate(expr, point), "partials": {}}
+    true_expr = symbolic.without_stop_gradient(expr)
+    out: dict[str, Any] = {"value": symbolic.evaluate(expr, point), "partials": {}, "true": {}}
     for name in wrt:
         d = symbolic.derivative(expr, name)
         out["partials"][name] = (str(d), symbolic.evaluate(d, point))
+        if true_expr is not None:
+            d = symbolic.derivative(true_expr, name)
+            out["true"][name] = (str(d), symbolic.evaluate(d, point))
     return out
 
 
@@ -183,6 +192,27 @@ def _column(run: Run, offset: int) -> str:
 # ---------------------------------------------------------------- verdicts
 
 
+def _cut(run: Run, p: Partial, form: str, value: Any, rtol: float, atol: float) -> None:
+    """Record the true derivative (stop_gradient read as identity); a partial that agrees with
+    the stop_gradient-aware derivative but not with the true one is `cut`, not a tape bug."""
+    p.true_symbolic, p.true_value = form, value
+    if p.status not in ("ok", "null") or isinstance(value, complex) or math.isnan(value):
+        return
+    if p.status == "null":
+        differs = form != "0"
+    else:
+        differs = not close(float(p.tape), value, rtol, atol)
+    if not differs:
+        return
+    name = p.name.partition("[")[0]  # a vector component's partial is labelled w[0]
+    source, target = run.tape.node_of(run.sources[name]), run.target_id()
+    cuts = [] if source is None or target is None else \
+        stop_gradient_cuts(run.nodes, source.id, target)
+    at = ", ".join(where(c, run.program.source) for c in cuts) or "?"
+    p.status = "cut"
+    p.reason = f"cut by stop_gradient at {at} (true derivative {value:.15g})"
+
+
 def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
           timeout: float = DEFAULT_TIMEOUT, of: str | None = None) -> Check:
     """Compare every partial of the run with SymPy's derivative at the same point."""
@@ -242,6 +272,8 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
             if not close(t, expected, rtol, atol):
                 p.status = "mismatch"
                 p.reason = f"tape {t!r} but SymPy {expected!r}"
+        if checked[label] in result.get("true", {}):
+            _cut(run, p, *result["true"][checked[label]], rtol, atol)
         partials[label] = p
 
     value = result["value"]

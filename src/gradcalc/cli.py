@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import click
 
 from . import __version__
+from . import graph as graphs
 from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from .errors import InputError
 from .evaluate import nonfinite, parse_bindings, run
@@ -97,10 +98,13 @@ Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
               help="Time budget of the SymPy check; over it the check is skipped.")
 @click.option("-f", "--file", "file", type=str, metavar="PATH",
               help="Read the expression or program from a file.")
+@click.option("--graph", "graph", metavar="FILE",
+              help="Write the computation graph (op, value, adjoint per node): .dot/.gv "
+                   "Graphviz, .mmd Mermaid, or .svg/.png/.pdf rendered by Graphviz's dot.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
             show_tape: bool, collapse: bool, no_check: bool, rtol: float, atol: float,
-            check_timeout: float, file: str | None) -> int:
+            check_timeout: float, file: str | None, graph: str | None) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -109,6 +113,8 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
     """
     source = _read_source(expr, file)
     bindings = parse_bindings(at)
+    if graph is not None:
+        graphs.plan(graph)
     try:
         program = parse(source)
         result = run(program, bindings, _names(wrt), of)
@@ -117,6 +123,8 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
     for warning in result.warnings:
         click.echo(warning, err=True)
     chk = None if no_check else check(result, rtol, atol, check_timeout, of)
+    if graph is not None:
+        graphs.write(result, graph)
     if fmt == "json":
         click.echo(to_json(result, chk, show_tape), nl=False)
     elif fmt == "csv":

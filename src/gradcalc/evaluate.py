@@ -12,7 +12,7 @@ import numpy as np
 
 from . import ops, vectors
 from .errors import InputError
-from .functions import CallRecord, CallRecorder, Hooks, fold_calls
+from .inline import CallRecord, CallRecorder, Hooks, fold_calls
 from .syntax import Assign, Binary, Call, Expr, FuncDef, Index, Name, Num, Program, Unary, postorder
 from .tape import Backward, Node, Tape, Tensor, apply, backward, constant, first_nonfinite
 
@@ -56,6 +56,13 @@ class Run:
             adj = None if node is None else self.backward.adjoints[node.id]
             out[name] = None if adj is None else np.float64(adj) if np.ndim(adj) == 0 else adj
         return out
+
+    def reasons(self) -> dict[str, Any]:
+        """Why each partial that is null or exactly 0 is so, and why a bound name that --wrt
+        leaves out has none: name -> why.Reason."""
+        from .why import explain_run
+
+        return explain_run(self)
 
 
 def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None,

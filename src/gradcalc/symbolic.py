@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from . import ops
-from .functions import fold_calls
+from .inline import fold_calls
 from .syntax import Assign, Binary, Call, Expr, FuncDef, Index, Name, Num, Program, Unary
 
 PRECISION = 30  # significant digits for evaluating symbolic results
@@ -196,6 +196,15 @@ def evaluate(expr: Any, point: Mapping[str, float]) -> complex | float:
     if im_f != 0.0:
         return complex(re_f, im_f)
     return re_f
+
+
+def without_stop_gradient(expr: Any) -> Any | None:
+    """The expression with every stop_gradient(e) replaced by e (the function it computes),
+    or None if it has no stop_gradient."""
+    sg = namespace().StopGradient
+    if not expr.has(sg):
+        return None
+    return expr.replace(sg, lambda arg: arg)
 
 
 def derivative(expr: Any, name: str) -> Any:
