@@ -210,3 +210,40 @@ def test_vector_output_error_suggests_a_reduction_and_of(gradcalc) -> None:
     assert "sum(v)" in r.err and "v[0]" in r.err and "--of" in r.err
     r = gradcalc("v = w*2; s = sum(v)", "--at", "w=[1,2]", "--of", "v")
     assert r.status == 2 and r.err.startswith("error: 'v' is a vector")
+
+
+@pytest.mark.parametrize("name, f, hessian", [
+    ("sum", lambda F, x: F.sum(x * x * x), lambda x: np.diag(6 * x)),
+    ("mean", lambda F, x: F.mean(x * x * x), lambda x: np.diag(6 * x) / 3),
+    ("dot", lambda F, x: F.dot(x, x * x), lambda x: np.diag(6 * x)),
+    ("norm", lambda F, x: F.norm(x),
+     lambda x: (np.eye(3) - np.outer(x, x) / (x @ x)) / np.sqrt(x @ x)),
+    ("prod", lambda F, x: F.prod(x),
+     lambda x: np.array([[0 if i == j else np.prod(np.delete(x, [i, j])) for j in range(3)]
+                         for i in range(3)])),
+    ("max", lambda F, x: F.max(x * x), None),
+])
+def test_second_derivatives_through_reductions(name, f, hessian) -> None:
+    """The reductions' VJPs run on recorded tensors, so nested tapes differentiate them again
+    (row i of the Hessian: the gradient of the i-th component of the gradient, taken with the
+    index primitive, so its VJP is exercised on recorded tensors too)."""
+    from gradcalc import Tape, Variable, functions
+    from gradcalc import ops as gops
+    from gradcalc.tape import apply
+
+    x0 = np.array([0.5, -1.5, 2.0])
+    rows = []
+    for i in range(3):
+        x = Variable(x0)
+        with Tape() as outer:
+            with Tape() as inner:
+                y = f(functions, x)
+            g = inner.gradient(y, x)
+            gi = apply(gops.INDEX, g, np.float64(i))
+        rows.append(np.asarray(outer.gradient(gi, x).value))
+    if hessian is None:  # max(x*x): the largest square is x[2]^2, so only d2/dx2^2 = 2
+        want = np.zeros((3, 3))
+        want[2, 2] = 2.0
+    else:
+        want = hessian(x0)
+    np.testing.assert_allclose(np.array(rows), want, rtol=1e-12, atol=1e-14)

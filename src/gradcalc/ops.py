@@ -228,7 +228,7 @@ def _red(name: str, forward, vjps, sympy, **kw) -> Primitive:
 
 
 SUM = _red("sum", np.sum, [lambda g, ans, x: g * _ones(x)], lambda sp, x: sp.Add(*_comps(x)))
-MEAN = _red("mean", np.mean, [lambda g, ans, x: g * _ones(x) / np.size(x)],
+MEAN = _red("mean", np.mean, [lambda g, ans, x: g * _ones(x) / np.shape(x)[0]],
             lambda sp, x: sp.Add(*_comps(x)) / len(_comps(x)))
 PROD = _red("prod", np.prod, [_prod_others], lambda sp, x: sp.Mul(*_comps(x)))
 DOT = _red("dot", lambda u, v: np.sum(np.multiply(u, v)),
