@@ -133,6 +133,8 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
             click.echo("note: --tape is shown only in text and json formats", err=True)
     else:
         click.echo(text(result, chk, show_tape, collapse), nl=False)
+    if collapse and not show_tape:
+        click.echo("note: --collapse applies to the --tape listing", err=True)
     problems = nonfinite(result)
     for message in problems:
         click.echo(f"non-finite: {message}", err=True)

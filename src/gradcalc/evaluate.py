@@ -127,7 +127,8 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
         if name in program.functions:
             raise InputError(f"'{name}' is bound with --at but the program defines it as a "
                              "function", program.functions[name].name_span, source)
-    recorder = CallRecorder(tape := Tape(persistent=True, watch_accessed_variables=False))
+    tape = Tape(persistent=True, watch_accessed_variables=False)
+    recorder = CallRecorder(tape)
     env: dict[str, Any] = {}
     sources: dict[str, Tensor] = {}
     for name in names:

@@ -106,16 +106,11 @@ def _elementwise(node: Expr, args: list[Any]) -> tuple[Any, ...]:
     """An elementwise node applied per component, broadcasting scalars over vectors."""
     sp = namespace()
     n = max(len(a) for a in args if isinstance(a, tuple))
+    rows = [[a[k] if isinstance(a, tuple) else a for a in args] for k in range(n)]
     if isinstance(node, Unary):
-        fn: Any = (lambda x: x) if node.op == "+" else (lambda x: -x)
-    elif isinstance(node, Binary):
-        prim = ops.BINARY[node.op]
-        fn = lambda *xs: prim.sympy(sp, *xs)  # noqa: E731
-    else:
-        assert isinstance(node, Call)
-        prim = _prim(node, args)
-        fn = lambda *xs: prim.sympy(sp, *xs)  # noqa: E731
-    return tuple(fn(*(a[k] if isinstance(a, tuple) else a for a in args)) for k in range(n))
+        return tuple(row[0] if node.op == "+" else -row[0] for row in rows)
+    prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
+    return tuple(prim.sympy(sp, *row) for row in rows)
 
 
 class _Chain:
