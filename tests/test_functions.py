@@ -166,3 +166,13 @@ def test_json_tape_lists_the_calls(gradcalc) -> None:
     assert calls["calc"]["nodes"] == [5, 8] and calls["calc"]["inputs"] == [
         "a", "an", "o", "on", "tax"]
     assert [c["nodes"] for c in obj["calls"] if c["path"] == "calc/cost"] == [[5, 5], [6, 6]]
+
+
+def test_numeric_and_claims_see_through_functions(gradcalc) -> None:
+    # issue 4's third opinion re-runs the program from the op table: calls are expanded there too
+    r = gradcalc("--at", SEED_AT, "--numeric", "--expect", "tax=650", "--format", "json", "--",
+                 TWO_LEVEL)
+    assert r.status == 0, r.err
+    assert r.out.count('"numeric_method": "complex step"') == 5
+    r = gradcalc("--at", "a=3", "--claim", "a: 2*a", "--", "f(x) = x^2\ny = f(a)")
+    assert r.status == 0 and "proved equal" in r.out

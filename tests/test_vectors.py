@@ -247,3 +247,10 @@ def test_second_derivatives_through_reductions(name, f, hessian) -> None:
     else:
         want = hessian(x0)
     np.testing.assert_allclose(np.array(rows), want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("extra", [["--numeric"], ["--expect", "w=1"], ["--claim", "w: 2*w"]])
+def test_verification_options_take_scalar_bindings_only(gradcalc, extra) -> None:
+    r = gradcalc("sum(w*w)", "--at", "w=[1,2]", *extra)
+    assert r.status == 2 and r.out == ""
+    assert r.err.startswith("error: ") and "vector" in r.err.splitlines()[0]

@@ -178,7 +178,9 @@ def kinks(run: Run) -> dict[str, str]:
                                           else "")
             for k, name in enumerate(run.wrt):
                 if m >> k & 1 and name not in reasons:
-                    reasons[name] = f"{node.prim.kink_note} ({where})"
+                    reasons[name] = f"{node.prim.kink_note} ({where}): the true " \
+                        "derivative is undefined here" + (
+                            f"; {node.prim.convention}" if node.prim.convention else "")
     return reasons
 
 
