@@ -254,3 +254,18 @@ def test_verification_options_take_scalar_bindings_only(gradcalc, extra) -> None
     r = gradcalc("sum(w*w)", "--at", "w=[1,2]", *extra)
     assert r.status == 2 and r.out == ""
     assert r.err.startswith("error: ") and "vector" in r.err.splitlines()[0]
+
+
+@pytest.mark.parametrize("expr, at, undefined", [
+    ("sum(abs(w))", "w=[0,2,-1]", [True, False, False]),          # abs kink at w[0] only
+    ("max(w) + abs(w[2])", "w=[0,2,2]", [False, True, True]),     # w[1], w[2] tie for max
+    ("min(w*w)", "w=[1,-1,3]", [True, True, False]),              # w[0]^2 = w[1]^2 tie
+    ("sum(relu(w))*x", "w=[1,0,-1],x=2", [False, True, False]),
+    ("norm(w - w)", "w=[1,2,3]", [True, True, True]),             # the zero vector
+])
+def test_kinks_are_attributed_to_the_components_that_reach_them(gradcalc, expr, at,
+                                                                undefined) -> None:
+    obj = gradcalc(expr, "--at", at, "--format", "json").json()
+    statuses = [p["status"] for p in obj["check"]["partials"]["w"]]
+    assert [s == "undefined" for s in statuses] == undefined, statuses
+    assert "mismatch" not in statuses

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import symbolic, vectors
+from . import ops, symbolic, vectors
 from .evaluate import Run
 from .syntax import Program
 from .why import stop_gradient_cuts, where
@@ -149,8 +149,8 @@ def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
 
 
 def kinks(run: Run) -> dict[str, str]:
-    """Per watched name, why its partial is undefined: the first non-differentiable point
-    (a kink such as abs at 0) on a path from it to the output."""
+    """Per watched name (per component `w[k]` of a vector), why its partial is undefined: the
+    first non-differentiable point (a kink such as abs at 0) on a path from it to the output."""
     target = run.target_id()
     if target is None:
         return {}
@@ -173,14 +173,32 @@ def kinks(run: Run) -> dict[str, str]:
         if not m or kink is None or adj[node.id] is None:
             continue
         values = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
-        if bool(np.any(kink(*values))):
+        at_kink = kink(*values)
+        if bool(np.any(at_kink)):
             where = f"node t{node.id}" + (f", {_column(run, node.span.start)}" if node.span
                                           else "")
+            reach: dict[int, Any] | None = None
             for k, name in enumerate(run.wrt):
-                if m >> k & 1 and name not in reasons:
-                    reasons[name] = f"{node.prim.kink_note} ({where}): the true " \
-                        "derivative is undefined here" + (
-                            f"; {node.prim.convention}" if node.prim.convention else "")
+                if not m >> k & 1:
+                    continue
+                labels = [name]
+                if vectors.length(run.bindings[name]) is not None:
+                    # only the components that reach the kinked elements are undefined
+                    if reach is None:
+                        start, mask = node.id, at_kink
+                        if node.prim in (ops.MAX_OF, ops.MIN_OF) and isinstance(
+                                node.inputs[0], int):
+                            # a tie of components: only the tied ones are at the kink
+                            start, mask = node.inputs[0], values[0] == node.value
+                        reach = vectors.influence(nodes, start, mask)
+                    src = run.tape.node_of(run.sources[name])
+                    hit = reach.get(src.id) if src is not None else None
+                    labels = [] if hit is None else [f"{name}[{c}]" for c in np.flatnonzero(hit)]
+                for label in labels:
+                    reasons.setdefault(label, f"{node.prim.kink_note} ({where}): the true "
+                                       "derivative is undefined here" + (
+                                           f"; {node.prim.convention}" if node.prim.convention
+                                           else ""))
     return reasons
 
 
@@ -257,8 +275,8 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
             p.reason = ("not connected: the output does not depend on " + name
                         if form == "0" else "the tape has no path but SymPy's derivative is "
                         "not zero")
-        elif name in why:
-            p.status, p.reason = "undefined", why[name]
+        elif label in why:
+            p.status, p.reason = "undefined", why[label]
         elif isinstance(expected, complex) or math.isnan(expected):
             p.status = "undefined"
             p.reason = ("the derivative is not real here" if isinstance(expected, complex)

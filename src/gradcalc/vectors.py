@@ -163,3 +163,30 @@ def symbol_names(bindings: Mapping[str, Any]) -> dict[str, list[str] | str]:
 def symbol_list(symbols: str | list[str]) -> list[str]:
     """The symbol names of one bound name as a list (one for a scalar)."""
     return [symbols] if isinstance(symbols, str) else symbols
+
+
+def influence(nodes: Sequence[Any], start: int, mask: Any) -> dict[int, Any]:
+    """Which elements of each earlier node reach the elements of node `start` selected by mask
+    (a boolean array shaped like its value), following differentiable inputs backward: node
+    id -> boolean array shaped like that node's value. Used to tell which components of a
+    vector a kink (abs at 0, a tie in max) actually involves."""
+    reach: dict[int, Any] = {start: np.broadcast_to(np.asarray(mask, dtype=bool),
+                                                    np.shape(nodes[start].value))}
+    for j in range(start, -1, -1):
+        g = reach.get(j)
+        node = nodes[j]
+        if g is None or node.prim is None or not g.any():
+            continue
+        for i, ref in enumerate(node.inputs):
+            if not isinstance(ref, int) or node.prim.vjp(i) is None:
+                continue
+            shape = np.shape(nodes[ref].value)
+            if node.prim is ops.INDEX:
+                c = np.zeros(shape, dtype=bool)
+                c[int(node.inputs[1].value)] = True
+            elif node.prim.reduction or shape != g.shape:
+                c = np.full(shape, bool(g.any()))
+            else:
+                c = g
+            reach[ref] = c if ref not in reach else reach[ref] | c
+    return reach
