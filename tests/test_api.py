@@ -194,6 +194,12 @@ CALLS = {
     "sigmoid": (lambda f, x: f.sigmoid(x), lambda x: 1 / (1 + mpmath.exp(-x))),
     "softplus": (lambda f, x: f.softplus(x), lambda x: mpmath.log(1 + mpmath.exp(x))),
     "stop_gradient": (lambda f, x: f.stop_gradient(x) * x, lambda x: 0.3 * x),
+    # reductions, on a vector made from the scalar variable
+    "sum": (lambda f, x: f.sum(x * np.array([1.0, 2.0])), lambda x: 3 * x),
+    "mean": (lambda f, x: f.mean(x * np.array([1.0, 2.0])), lambda x: 1.5 * x),
+    "prod": (lambda f, x: f.prod(x * np.array([1.0, 2.0])), lambda x: 2 * x * x),
+    "dot": (lambda f, x: f.dot(x * np.array([1.0, 2.0]), np.array([3.0, -1.0])), lambda x: x),
+    "norm": (lambda f, x: f.norm(x * np.array([3.0, 4.0])), lambda x: 5 * x),
 }
 
 

@@ -274,3 +274,16 @@ def test_points_with_verification_options_is_a_usage_error(gradcalc, points_file
                                                             ) -> None:
     r = gradcalc("x^2", "--points", points_file("x\n1\n"), *extra)
     assert r.status == 2 and r.out == "" and "--points cannot be combined" in r.err
+
+
+def test_vector_at_binding_is_refused_with_points(gradcalc, points_file) -> None:
+    r = gradcalc("x*sum(w)", "--points", points_file("x\n1\n"), "--at", "w=[1,2]")
+    assert r.status == 2 and r.out == "" and "--points rows are scalars" in r.err
+
+
+def test_program_functions_replay_per_row(gradcalc, points_file) -> None:
+    r = gradcalc("sq(t) = t*t; z = sq(x) + sq(y)", "--points", points_file("x,y\n1,2\n3,-1\n"),
+                 "--format", "csv")
+    assert r.status == 0, r.err
+    assert _rows(r.out) == [["value", "d_x", "d_y"], ["5.0", "2.0", "4.0"],
+                            ["10.0", "6.0", "-2.0"]]

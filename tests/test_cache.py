@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcalc import cache
+from gradcalc import cache, vectors
 
 SEED = ("tax*(a*an+o*on)", "a=100,an=2,o=150,on=3,tax=1.1")
 ENV_PATH = os.pathsep.join(sys.path)
@@ -66,7 +66,8 @@ def test_hit_with_new_values_and_special_points(gradcalc) -> None:
     exprs = [("abs(x)*y + sqrt(x^2 + y)", ["x=0,y=2", "x=-1.5,y=0.25", "x=3,y=-20"]),
              ("max(x, y)^2 + log(y, 3) - atan2(y, x)", ["x=1,y=2", "x=2,y=2", "x=-1,y=0.5"]),
              ("c = x*y; c *= sigmoid(c); d = c / (1 + x^2)", ["x=0.5,y=-2", "x=3,y=0"]),
-             ("stop_gradient(x)*y + x^2", ["x=2,y=3", "x=-1,y=0.5"])]  # the 'cut' verdict
+             ("stop_gradient(x)*y + x^2", ["x=2,y=3", "x=-1,y=0.5"]),  # the 'cut' verdict
+             ("sum(w*w)*x + max(w)", ["w=[1,2,3],x=2", "w=[3,3,-1],x=0.5"])]  # vectors
     for expr, points in exprs:
         for at in points:
             miss = gradcalc(expr, "--at", at, "--format", "json", "--no-cache")
@@ -193,8 +194,8 @@ def test_concurrent_runs_leave_one_valid_entry(tmp_path) -> None:
     assert len({o for o, _ in outs}) == 1
     files = list(cache.cache_dir().iterdir())
     assert [f.suffix for f in files] == [".json"]  # no temporary files left behind
-    key = cache.make_key(SEED[0], ["a", "an", "o", "on", "tax"],
-                         ["a", "an", "o", "on", "tax"], None)
+    names = ["a", "an", "o", "on", "tax"]
+    key = cache.make_key(SEED[0], vectors.symbol_names(dict.fromkeys(names, 1.0)), names, None)
     assert cache.load(key) is not None
 
 

@@ -36,12 +36,26 @@ REFERENCE = {
     "stop_gradient": lambda x: x,
 }
 
+# Independent definitions of the reductions, on lists of mpmath numbers (index: a fixed k = 1).
+REDUCTIONS = {
+    "sum": lambda x: mpmath.fsum(x),
+    "mean": lambda x: mpmath.fsum(x) / len(x),
+    "prod": lambda x: mpmath.fprod(x),
+    "dot": lambda u, v: mpmath.fdot(u, v),
+    "norm": lambda x: mpmath.sqrt(mpmath.fsum(c * c for c in x)),
+    "max_of": lambda x: max(x),
+    "min_of": lambda x: min(x),
+    "index": lambda x: x[1],
+}
+ELEMENTWISE = [p for p in ops.PRIMITIVES if not p.reduction]
+
 CONVENTIONS_FUNCTIONS = ("sin cos tan asin acos atan atan2 sinh cosh tanh exp log log2 log10 "
                          "sqrt abs pow hypot min max relu sigmoid softplus stop_gradient").split()
 
 
 def test_every_primitive_has_a_reference() -> None:
-    assert set(REFERENCE) == set(ops.BY_NAME)
+    assert set(REFERENCE) | set(REDUCTIONS) == set(ops.BY_NAME)
+    assert {p.name for p in ops.PRIMITIVES if p.reduction} == set(REDUCTIONS)
 
 
 def test_every_documented_function_is_spelled() -> None:
@@ -55,7 +69,7 @@ def _points(prim: ops.Primitive, n: int = 5) -> list[list[float]]:
     return [[rng.uniform(*prim.sample_interval(i)) for i in range(nargs)] for _ in range(n)]
 
 
-CASES = [(p, pt) for p in ops.PRIMITIVES for pt in _points(p)]
+CASES = [(p, pt) for p in ELEMENTWISE for pt in _points(p)]
 
 
 
@@ -95,7 +109,7 @@ def test_sympy_counterpart_matches_mpmath(prim: ops.Primitive, point: list[float
     assert float(expr.evalf(30)) == pytest.approx(float(want), rel=1e-13, abs=1e-15)
 
 
-@pytest.mark.parametrize("prim", ops.PRIMITIVES, ids=lambda p: p.name)
+@pytest.mark.parametrize("prim", ELEMENTWISE, ids=lambda p: p.name)
 def test_rules_broadcast_over_arrays(prim: ops.Primitive) -> None:
     pts = np.array(_points(prim, 4))  # shape (4, nargs)
     args = list(pts.T)
@@ -129,3 +143,66 @@ def test_pow_conventions_at_zero() -> None:
     dx = ops.POW.vjp(0)(1.0, 1.0, np.float64(0.0), np.float64(0.0))
     dy = ops.POW.vjp(1)(1.0, 0.0, np.float64(0.0), np.float64(2.0))
     assert dx == 0.0 and dy == 0.0
+
+
+# ---------------------------------------------------------------- reductions over vectors
+
+
+def _vectors(prim: ops.Primitive, n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(len(prim.name) * 1000 + n)
+    return [rng.uniform(-2.0, 2.0, n) for _ in range(1 if prim.arity == 1 or
+                                                      prim is ops.INDEX else 2)]
+
+
+def _call(prim: ops.Primitive, vecs: list[np.ndarray]) -> list[np.ndarray | np.float64]:
+    return [*vecs, np.float64(1.0)] if prim is ops.INDEX else vecs
+
+
+REDUCTION_CASES = [(p, n) for p in ops.PRIMITIVES if p.reduction for n in (2, 3, 7)]
+
+
+@pytest.mark.parametrize("prim, n", REDUCTION_CASES, ids=lambda c: getattr(c, "name", c))
+def test_reduction_forward_and_vjp_match_mpmath(prim: ops.Primitive, n: int) -> None:
+    vecs = _vectors(prim, n)
+    args = _call(prim, vecs)
+    ans = prim.forward(*args)
+    mp = [[mpmath.mpf(float(c)) for c in v] for v in vecs]
+    assert np.ndim(ans) == 0
+    assert ans == pytest.approx(float(REDUCTIONS[prim.name](*mp)), rel=1e-13, abs=1e-15)
+    g = np.float64(0.75)
+    for i in range(len(vecs)):
+        got = prim.vjp(i)(g, ans, *args)
+        assert np.shape(got) == (n,)
+        for k in range(n):
+            def f(t: mpmath.mpf, i: int = i, k: int = k) -> mpmath.mpf:
+                xs = [list(v) for v in mp]
+                xs[i][k] = t
+                return REDUCTIONS[prim.name](*xs)
+
+            want = 0.75 * float(mpmath.diff(f, mp[i][k]))
+            assert got[k] == pytest.approx(want, rel=1e-9, abs=1e-12), (i, k)
+
+
+@pytest.mark.parametrize("prim, n", REDUCTION_CASES, ids=lambda c: getattr(c, "name", c))
+def test_reduction_sympy_counterpart_matches_mpmath(prim: ops.Primitive, n: int) -> None:
+    sp = namespace()
+    vecs = _vectors(prim, n)
+    comps = [tuple(sp.Float(float(c), 30) for c in v) for v in vecs]
+    args = [*comps, 1] if prim is ops.INDEX else comps
+    got = prim.sympy(sp, *args)
+    want = REDUCTIONS[prim.name](*[[mpmath.mpf(float(c)) for c in v] for v in vecs])
+    assert float(got.evalf(30)) == pytest.approx(float(want), rel=1e-13, abs=1e-15)
+
+
+def test_prod_vjp_is_exact_at_zero_components() -> None:
+    x = np.array([2.0, 0.0, 3.0, 0.0])
+    assert list(ops.PROD.vjp(0)(1.0, ops.PROD.forward(x), x)) == [0.0, 0.0, 0.0, 0.0]
+    x = np.array([2.0, 0.0, 3.0])
+    assert list(ops.PROD.vjp(0)(1.0, ops.PROD.forward(x), x)) == [0.0, 6.0, 0.0]
+
+
+def test_max_of_one_vector_splits_ties() -> None:
+    x = np.array([1.0, 3.0, 3.0])
+    assert list(ops.MAX_OF.vjp(0)(1.0, ops.MAX_OF.forward(x), x)) == [0.0, 0.5, 0.5]
+    assert ops.MAX_OF.kink(x) and not ops.MAX_OF.kink(np.array([1.0, 3.0]))
+    assert ops.resolve("max", 1) is ops.MAX_OF and ops.resolve("max", 2) is ops.MAX

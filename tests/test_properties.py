@@ -50,9 +50,10 @@ BINARY_MP = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b:
              "/": lambda a, b: a / b, "^": mpmath.power}
 
 # Every spelled primitive except stop_gradient (finite differences see through it) and the
-# piecewise ones whose kinks make finite differences meaningless near ties.
+# piecewise ones whose kinks make finite differences meaningless near ties; not the reductions,
+# which take vectors.
 SMOOTH_CALLS = sorted({(p.spelling, p.arity or 2) for p in ops.PRIMITIVES
-                       if p.spelling and p.name not in ("stop_gradient",)})
+                       if p.spelling and p.name not in ("stop_gradient",) and not p.reduction})
 
 
 def _squash(text: str, lo: float, hi: float) -> str:

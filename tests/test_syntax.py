@@ -95,7 +95,7 @@ def _error(text: str) -> InputError:
     ("x)", "unexpected ')'", 2),
     ("atan2(1)", "atan2() takes 2 arguments, got 1", 1),
     ("sin(1, 2)", "sin() takes 1 argument, got 2", 1),
-    ("max(1)", "max() takes 2 or more arguments, got 1", 1),
+    ("max()", "max() takes 1 or more arguments, got 0", 1),
     ("x +", "expression ends too early", 4),
     ("1e999", "too large", 1),
     ("1.2.3", "malformed number", 1),

@@ -298,6 +298,9 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
     """Record at the first row, then replay over every row, CHUNK rows at a time (so the
     intermediates of one chunk stay in cache and memory is bounded by the chunk)."""
     for name in at:
+        if np.ndim(at[name]):
+            raise InputError(f"--at binds '{name}' to a vector, but --points rows are scalars; "
+                             "bind vectors only without --points")
         if name in points.columns:
             raise InputError(f"'{name}' is bound twice: by --at and by a column of "
                              f"--points {points.where}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import random
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import ops, vectors
 from .evaluate import Run
 from .syntax import Program
 from .why import stop_gradient_cuts, where
@@ -52,6 +54,7 @@ class Check:
     reason: str = ""
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
+    sampled: dict[str, list[int]] = field(default_factory=dict)  # vector -> checked components
 
     @property
     def largest_error(self) -> float | None:
@@ -69,10 +72,13 @@ def close(a: float, b: float, rtol: float, atol: float) -> bool:
 # ---------------------------------------------------------------- the symbolic side
 
 
-def symbolic_partials(program: Program, names: Sequence[str], wrt: Sequence[str],
-                      point: Mapping[str, float], of: str | None = None) -> dict[str, Any]:
-    """Symbolic value and, per name in wrt, the derivative's form and value at the point; with
-    stop_gradient in the program, also the true derivative's (stop_gradient(e) read as e)."""
+def symbolic_partials(program: Program, names: Sequence[str] | Mapping[str, str | list[str]],
+                      wrt: Sequence[str], point: Mapping[str, float], of: str | None = None
+                      ) -> dict[str, Any]:
+    """Symbolic value and, per symbol name in wrt, the derivative's form and value at the point
+    (names and point as for symbolic.program_to_sympy: vectors have a symbol per component);
+    with stop_gradient in the program, also the true derivative's (stop_gradient(e) read as e).
+    """
     from . import symbolic  # not needed on the --no-check path: keep start-up light
 
     expr = symbolic.program_to_sympy(program, names, of)
@@ -146,8 +152,8 @@ def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
 
 
 def kinks(run: Run) -> dict[str, str]:
-    """Per watched name, why its partial is undefined: the first non-differentiable point
-    (a kink such as abs at 0) on a path from it to the output."""
+    """Per watched name (per component `w[k]` of a vector), why its partial is undefined: the
+    first non-differentiable point (a kink such as abs at 0) on a path from it to the output."""
     target = run.target_id()
     if target is None:
         return {}
@@ -170,14 +176,32 @@ def kinks(run: Run) -> dict[str, str]:
         if not m or kink is None or adj[node.id] is None:
             continue
         values = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
-        if bool(np.any(kink(*values))):
+        at_kink = kink(*values)
+        if bool(np.any(at_kink)):
             where = f"node t{node.id}" + (f", {_column(run, node.span.start)}" if node.span
                                           else "")
+            reach: dict[int, Any] | None = None
             for k, name in enumerate(run.wrt):
-                if m >> k & 1 and name not in reasons:
-                    reasons[name] = f"{node.prim.kink_note} ({where}): the true " \
-                        "derivative is undefined here" + (
-                            f"; {node.prim.convention}" if node.prim.convention else "")
+                if not m >> k & 1:
+                    continue
+                labels = [name]
+                if vectors.length(run.bindings[name]) is not None:
+                    # only the components that reach the kinked elements are undefined
+                    if reach is None:
+                        start, mask = node.id, at_kink
+                        if node.prim in (ops.MAX_OF, ops.MIN_OF) and isinstance(
+                                node.inputs[0], int):
+                            # a tie of components: only the tied ones are at the kink
+                            start, mask = node.inputs[0], values[0] == node.value
+                        reach = vectors.influence(nodes, start, mask)
+                    src = run.tape.node_of(run.sources[name])
+                    hit = reach.get(src.id) if src is not None else None
+                    labels = [] if hit is None else [f"{name}[{c}]" for c in np.flatnonzero(hit)]
+                for label in labels:
+                    reasons.setdefault(label, f"{node.prim.kink_note} ({where}): the true "
+                                       "derivative is undefined here" + (
+                                           f"; {node.prim.convention}" if node.prim.convention
+                                           else ""))
     return reasons
 
 
@@ -203,7 +227,8 @@ def _cut(run: Run, p: Partial, form: str, value: Any, rtol: float, atol: float) 
         differs = not close(float(p.tape), value, rtol, atol)
     if not differs:
         return
-    source, target = run.tape.node_of(run.sources[p.name]), run.target_id()
+    name = p.name.partition("[")[0]  # a vector component's partial is labelled w[0]
+    source, target = run.tape.node_of(run.sources[name]), run.target_id()
     cuts = [] if source is None or target is None else \
         stop_gradient_cuts(run.nodes, source.id, target)
     at = ", ".join(where(c, run.program.source) for c in cuts) or "?"
@@ -218,29 +243,46 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
     cache: read and fill the disk cache of derivatives (a hit imports no SymPy)."""
     from .derivatives import at_point
 
-    gradient = run.gradient()
-    point = {n: float(v) for n, v in run.bindings.items()}
-    names = list(run.bindings)
-    status, result = at_point(run.program, names, run.wrt, point, of, timeout, cache)
+    gradient = vectors.components(run.wrt, run.bindings, run.gradient())
+    symbols = vectors.symbol_names(run.bindings)
+    point: dict[str, float] = {}
+    for n, v in run.bindings.items():
+        point.update(zip(vectors.symbol_list(symbols[n]), np.ravel(v).tolist(), strict=True))
+    sampled = {n: sample(vectors.length(run.bindings[n]) or 0, n) for n in run.wrt
+               if (vectors.length(run.bindings[n]) or 0) > SAMPLE_ABOVE}
+    checked: dict[str, str] = {}  # component label -> symbol name, for the partials checked
+    for name in run.wrt:
+        for k, (label, sym) in enumerate(zip(vectors.labels(name, run.bindings[name]),
+                                             vectors.symbol_list(symbols[name]), strict=True)):
+            if name not in sampled or k in sampled[name]:
+                checked[label] = sym
+    status, result = at_point(run.program, symbols, list(checked.values()), point, of, timeout,
+                              cache)
     if status != "ok":
         reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
                   else str(result))
-        partials = {n: Partial(n, g, "skipped", reason=reason) for n, g in gradient.items()}
+        partials = {n: Partial(n, g, "skipped", reason=reason) for n, g in gradient}
         return Check("skipped", partials, reason=reason, rtol=rtol, atol=atol)
 
     why = kinks(run)
     partials: dict[str, Partial] = {}
-    for name, g in gradient.items():
-        form, expected = result["partials"][name]
-        p = Partial(name, g, "ok", form, expected)
+    for label, g in gradient:
+        name = label.partition("[")[0]
+        if label not in checked:
+            partials[label] = Partial(label, g, "skipped", reason=f"not sampled ({name} has "
+                                      f"{vectors.length(run.bindings[name]):,} components; "
+                                      f"{len(sampled[name])} are checked)")
+            continue
+        form, expected = result["partials"][checked[label]]
+        p = Partial(label, g, "ok", form, expected)
         if g is None:
             # not on the tape's path: the symbolic derivative must be identically zero
             p.status = "null" if form == "0" else "mismatch"
             p.reason = ("not connected: the output does not depend on " + name
                         if form == "0" else "the tape has no path but SymPy's derivative is "
                         "not zero")
-        elif name in why:
-            p.status, p.reason = "undefined", why[name]
+        elif label in why:
+            p.status, p.reason = "undefined", why[label]
         elif isinstance(expected, complex) or math.isnan(expected):
             p.status = "undefined"
             p.reason = ("the derivative is not real here" if isinstance(expected, complex)
@@ -256,9 +298,9 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
             if not close(t, expected, rtol, atol):
                 p.status = "mismatch"
                 p.reason = f"tape {t!r} but SymPy {expected!r}"
-        if name in result.get("true", {}):
-            _cut(run, p, *result["true"][name], rtol, atol)
-        partials[name] = p
+        if checked[label] in result.get("true", {}):
+            _cut(run, p, *result["true"][checked[label]], rtol, atol)
+        partials[label] = p
 
     value = result["value"]
     tv = float(run.value) if np.ndim(run.value) == 0 else math.nan
@@ -268,4 +310,15 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
         value_status = "ok" if close(tv, value, rtol, atol) else "mismatch"
     overall = "mismatch" if value_status == "mismatch" or any(
         p.status == "mismatch" for p in partials.values()) else "ok"
-    return Check(overall, partials, value, value_status, rtol=rtol, atol=atol)
+    return Check(overall, partials, value, value_status, rtol=rtol, atol=atol, sampled=sampled)
+
+
+SAMPLE_ABOVE = 40   # vectors longer than this have only SAMPLE_SIZE components checked
+SAMPLE_SIZE = 20
+
+
+def sample(n: int, name: str) -> list[int]:
+    """The components of a long vector the check looks at: the first, the last and a fixed
+    pseudo-random choice of the others (the same on every run)."""
+    rng = random.Random(f"gradcalc:{name}:{n}")
+    return sorted({0, n - 1, *rng.sample(range(1, n - 1), SAMPLE_SIZE - 2)})

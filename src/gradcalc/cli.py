@@ -75,6 +75,7 @@ Examples:
   gradcalc "sin(x)*y" --at x=pi/4 --at y=2 --wrt x --tape
   gradcalc "c = a*b; d = c + sin(a)" --at a=1,b=2 --format csv
   echo "exp(-x^2)" | gradcalc - --at x=0.5
+  gradcalc "sq(t) = t*t; loss = sum(sq(w*x - y))" --at "w=[0.5,-1],x=[1,2],y=[1,0]"
   gradcalc --at x=2 -- "-x^3"      (an EXPR starting with '-' goes after --)
   gradcalc "x*abs(x)" --claim "x: 2*abs(x)"          (a hand-derived formula, no --at)
   gradcalc "a*b" --at a=2,b=3 --expect a=3,b=2 --numeric
@@ -95,6 +96,8 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
               show_default=True, help="Output format.")
 @click.option("--tape", "show_tape", is_flag=True, help="Also show the recorded tape.")
+@click.option("--collapse", is_flag=True,
+              help="With --tape: show each call of a program's function as one row.")
 @click.option("--no-check", is_flag=True, help="Skip the SymPy cross-check.")
 @click.option("--rtol", type=float, default=DEFAULT_RTOL, show_default=True,
               callback=_positive, help="Relative tolerance of the check.")
@@ -128,10 +131,10 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               "Richardson extrapolation, each with an error estimate.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
-            show_tape: bool, no_check: bool, rtol: float, atol: float, check_timeout: float,
-            file: str | None, graph: str | None, expect: Sequence[str], claims: Sequence[str],
-            claims_file: str | None, claim_points: int, numeric: bool, points: str | None,
-            no_cache: bool) -> int:
+            show_tape: bool, collapse: bool, no_check: bool, rtol: float, atol: float,
+            check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
+            claims: Sequence[str], claims_file: str | None, claim_points: int,
+            numeric: bool, points: str | None, no_cache: bool) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -192,11 +195,13 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         if show_tape:
             click.echo("note: --tape is shown only in text and json formats", err=True)
     else:
-        click.echo(text(result, chk, show_tape), nl=False)
+        click.echo(text(result, chk, show_tape, collapse), nl=False)
         if ver is not None:
             click.echo("\n" + verify_report.text(ver), nl=False)
     if ver is not None and fmt == "csv":
         click.echo(verify_report.summary(ver), err=True)
+    if collapse and not show_tape:
+        click.echo("note: --collapse applies to the --tape listing", err=True)
     problems = nonfinite(result)
     for message in problems:
         click.echo(f"non-finite: {message}", err=True)

@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import ops
+from . import ops, vectors
 from .errors import InputError
-from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary, fold, postorder
+from .inline import CallRecord, CallRecorder, Hooks, fold_calls
+from .syntax import Assign, Binary, Call, Expr, FuncDef, Index, Name, Num, Program, Unary, postorder
 from .tape import Backward, Node, Tape, Tensor, apply, backward, constant, first_nonfinite
 
 T = TypeVar("T")
@@ -33,6 +34,7 @@ class Run:
     env: dict[str, Any] = field(default_factory=dict)
     backward: Backward | None = None
     warnings: list[str] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)  # calls of the program's functions
 
     @property
     def value(self) -> Any:
@@ -73,29 +75,37 @@ def _close_matches(word: str, possibilities: Sequence[str], n: int = 1) -> list[
     return difflib.get_close_matches(word, possibilities, n=n)
 
 
-def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None) -> Any:
-    """Run one expression forward (recording on active tapes); env maps names to values."""
+def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None,
+                  functions: Mapping[str, FuncDef] | None = None,
+                  hooks: Hooks | None = None) -> Any:
+    """Run one expression forward (recording on active tapes); env maps names to values.
+    Calls of the program's own functions are expanded inline (hooks see each call)."""
 
-    def visit(node: Expr, args: list[Any]) -> Any:
+    def visit(node: Expr, args: list[Any], scope: Mapping[str, Any]) -> Any:
         if isinstance(node, Num):
             return np.float64(node.value)
         if isinstance(node, Name):
-            if node.id in env:
-                return env[node.id]
+            if node.id in scope:
+                return scope[node.id]
             if node.id in ops.CONSTANTS:
                 return constant(ops.CONSTANTS[node.id][0], node.id)
-            raise _unbound(node, env, source)
+            raise _unbound(node, scope, source)
         if isinstance(node, Binary):
+            vectors.check_args(ops.BINARY[node.op], node, args, source)
             return apply(ops.BINARY[node.op], *args, span=node.span)
         if isinstance(node, Unary):
             return args[0] if node.op == "+" else apply(ops.NEG, args[0], span=node.span)
         if isinstance(node, Call):
             prim = ops.resolve(node.func, len(args))
             assert prim is not None  # the parser checked the arity
+            vectors.check_args(prim, node, args, source)
             return apply(prim, *args, span=node.span)
+        if isinstance(node, Index):
+            k = vectors.index(node, args[0], source)
+            return apply(ops.INDEX, args[0], np.float64(k), span=node.span)
         raise TypeError(f"unknown syntax node {type(node).__name__}")
 
-    return fold(expr, visit)
+    return fold_calls(expr, env, functions or {}, visit, hooks, source=source)
 
 
 def _unbound(node: Name, env: Mapping[str, Any], source: str | None) -> InputError:
@@ -142,7 +152,12 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
             raise InputError(f"--wrt names '{name}', which is not bound", hint=hint)
     warnings = [f"warning: binding '{n}' shadows the constant {n}" for n in names
                 if n in ops.CONSTANTS]
+    for name in names:
+        if name in program.functions:
+            raise InputError(f"'{name}' is bound with --at but the program defines it as a "
+                             "function", program.functions[name].name_span, source)
     tape = Tape(persistent=True, watch_accessed_variables=False)
+    recorder = CallRecorder(tape)
     env: dict[str, Any] = {}
     sources: dict[str, Tensor] = {}
     for name in names:
@@ -157,15 +172,18 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
     with tape:
         for stmt in program.statements:
             if isinstance(stmt, Assign):
-                output = _assign(stmt, env, bindings, source)
+                output = _assign(stmt, env, bindings, source, program.functions, recorder)
                 counts[stmt.target] = counts.get(stmt.target, 0) + 1
                 label = stmt.target if counts[stmt.target] == 1 else \
                     f"{stmt.target}#{counts[stmt.target]}"
                 if isinstance(output, Tensor):
+                    node = tape.node_of(output)
+                    if node is not None and node.label and "/" in node.label:
+                        node.label = None  # a call's result takes the assigned name
                     tape.name(output, label)
                 output_name = stmt.target
             else:
-                output = evaluate_expr(stmt, env, source)
+                output = evaluate_expr(stmt, env, source, program.functions, recorder)
                 output_name = None
     if of is not None:
         if of not in env:
@@ -176,8 +194,12 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
                              "assigned names: " + (", ".join(n for n in env if n not in bindings)
                                                    or "none"))
         output, output_name = env[of], of
+    if vectors.length(output) is not None:
+        last = program.statements[-1]
+        raise vectors.output_error(output_name, output, None if of is not None else last.span,
+                                   source, None if isinstance(last, Assign) else last)
     result = Run(program, tape, output, output_name, dict(bindings), list(wrt), sources, env,
-                 warnings=warnings)
+                 warnings=warnings, calls=recorder.calls)
     target = result.target_id()
     if target is None:
         result.backward = Backward([None] * len(tape.nodes), None)
@@ -188,17 +210,20 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
     return result
 
 
-def _assign(stmt: Assign, env: dict[str, Any], bindings: Mapping[str, Any], source: str) -> Any:
+def _assign(stmt: Assign, env: dict[str, Any], bindings: Mapping[str, Any], source: str,
+            functions: Mapping[str, FuncDef], hooks: Hooks) -> Any:
     name = stmt.target
     if name in bindings:
         raise InputError(f"cannot assign to '{name}': it is bound with --at", stmt.target_span,
                          source)
-    value = evaluate_expr(stmt.value, env, source)
+    value = evaluate_expr(stmt.value, env, source, functions, hooks)
     if stmt.op != "=":
         if name not in env:
             raise InputError(f"'{name}' is not defined yet", stmt.target_span, source,
                              f"write {name} = ... first")
         prim = ops.BINARY[stmt.op[0]]
+        vectors.check_args(prim, stmt, [env[name], value], source,
+                           (Name(name, stmt.target_span), stmt.value))
         value = apply(prim, env[name], value, span=stmt.span)
     env[name] = value
     return value
@@ -229,15 +254,27 @@ def split_top_level(text: str) -> list[tuple[int, str]]:
     return pieces
 
 
-def parse_bindings(options: Sequence[str]) -> dict[str, float]:
-    """Bindings from --at option texts `NAME=VALUE[,NAME=VALUE...]`, in order.
-
-    VALUE is a constant expression (numbers, pi, e, operators and functions).
-    """
-    from .errors import Span
+def _constant_text(text: str) -> float:
+    """The value of a constant expression given as text; errors are located in that text."""
     from .syntax import parse_expression
 
-    out: dict[str, float] = {}
+    expr = parse_expression(text)
+    for node in postorder(expr):
+        if isinstance(node, Name) and node.id not in ops.CONSTANTS:
+            raise InputError(f"'{node.id}' is not a constant", node.span, text,
+                             "a value may use numbers, pi, e, operators and functions")
+    return constant_value(expr, text)
+
+
+def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
+    """Bindings from --at option texts `NAME=VALUE[,NAME=VALUE...]`, in order.
+
+    VALUE is a constant expression (numbers, pi, e, operators and functions), or a vector
+    `[v1, v2, ...]` of them (a 1-D float array).
+    """
+    from .errors import Span
+
+    out: dict[str, Any] = {}
     for text in options:
         for offset, piece in split_top_level(text):
             lead = len(piece) - len(piece.lstrip())
@@ -264,19 +301,16 @@ def parse_bindings(options: Sequence[str]) -> dict[str, float]:
             if not value_text.strip():
                 raise fail(f"no value for '{name}'", Span(value_at - 1, value_at))
             try:
-                expr = parse_expression(value_text)
-                for node in postorder(expr):
-                    if isinstance(node, Name) and node.id not in ops.CONSTANTS:
-                        raise InputError(f"'{node.id}' is not a constant", node.span,
-                                         value_text, "a value may use numbers, pi, e, "
-                                         "operators and functions")
-                value = constant_value(expr, value_text)
+                if value_text.strip().startswith("["):
+                    value: Any = vectors.parse_vector(value_text, _constant_text)
+                else:
+                    value = _constant_text(value_text)
             except InputError as exc:
                 span = exc.span or Span(0, len(value_text))
                 raise InputError(f"--at: {exc.message} in the value of '{name}'",
                                  Span(value_at + span.start, value_at + span.end), text,
                                  exc.hint) from None
-            if not np.isfinite(value):
+            if not np.all(np.isfinite(value)):
                 raise fail(f"the value of '{name}' is not finite ({value_text.strip()} = "
                            f"{value})")
             out[name] = value

@@ -107,13 +107,40 @@ def hypot(x: Any, y: Any) -> Tensor:
 
 
 def min(*args: Any) -> Tensor:  # noqa: A001
-    """The smallest argument; ties split the gradient evenly."""
-    return apply(ops.MIN, *args)
+    """The smallest argument, or the smallest component of a single vector; ties split the
+    gradient evenly."""
+    return apply(ops.MIN_OF, *args) if len(args) == 1 else apply(ops.MIN, *args)
 
 
 def max(*args: Any) -> Tensor:  # noqa: A001
-    """The largest argument; ties split the gradient evenly."""
-    return apply(ops.MAX, *args)
+    """The largest argument, or the largest component of a single vector; ties split the
+    gradient evenly."""
+    return apply(ops.MAX_OF, *args) if len(args) == 1 else apply(ops.MAX, *args)
+
+
+def sum(x: Any) -> Tensor:  # noqa: A001
+    """The sum of a vector's components."""
+    return apply(ops.SUM, x)
+
+
+def mean(x: Any) -> Tensor:
+    """The mean of a vector's components."""
+    return apply(ops.MEAN, x)
+
+
+def prod(x: Any) -> Tensor:
+    """The product of a vector's components."""
+    return apply(ops.PROD, x)
+
+
+def dot(u: Any, v: Any) -> Tensor:
+    """The dot product of two vectors of the same length."""
+    return apply(ops.DOT, u, v)
+
+
+def norm(x: Any) -> Tensor:
+    """The Euclidean norm of a vector."""
+    return apply(ops.NORM, x)
 
 
 def relu(x: Any) -> Tensor:

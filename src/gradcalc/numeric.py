@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary, fold
+from .inline import fold_calls
+from .syntax import Assign, Binary, Call, Expr, FuncDef, Index, Name, Num, Program, Unary
 
 EPS = float(np.finfo(float).eps)
 COMPLEX_STEP = "complex step"
@@ -54,16 +55,19 @@ class _Frozen:
         return out
 
 
-def _eval_expr(expr: Expr, env: Mapping[str, Any], frozen: _Frozen) -> Any:
-    def visit(node: Expr, args: list[Any]) -> Any:
+def _eval_expr(expr: Expr, env: Mapping[str, Any], frozen: _Frozen,
+               functions: Mapping[str, FuncDef]) -> Any:
+    def visit(node: Expr, args: list[Any], scope: Mapping[str, Any]) -> Any:
         if isinstance(node, Num):
             return node.value
         if isinstance(node, Name):
-            if node.id in env:
-                return env[node.id]
+            if node.id in scope:
+                return scope[node.id]
             return ops.CONSTANTS[node.id][0]
         if isinstance(node, Unary):
             return args[0] if node.op == "+" else -args[0]
+        if isinstance(node, Index):
+            return ops.INDEX.forward(args[0], node.index)
         prim = ops.BINARY[node.op] if isinstance(node, Binary) else \
             ops.resolve(node.func, len(args)) if isinstance(node, Call) else None
         if prim is None:
@@ -74,7 +78,7 @@ def _eval_expr(expr: Expr, env: Mapping[str, Any], frozen: _Frozen) -> Any:
             raise _NotAnalytic(prim.name)
         return prim.forward(*args)
 
-    return fold(expr, visit)
+    return fold_calls(expr, env, functions, visit)
 
 
 def evaluate_program(program: Program, point: Mapping[str, Any], of: str | None = None,
@@ -86,12 +90,12 @@ def evaluate_program(program: Program, point: Mapping[str, Any], of: str | None 
     with np.errstate(all="ignore"):
         for stmt in program.statements:
             if isinstance(stmt, Assign):
-                value = _eval_expr(stmt.value, env, frozen)
+                value = _eval_expr(stmt.value, env, frozen, program.functions)
                 if stmt.op != "=":
                     value = ops.BINARY[stmt.op[0]].forward(env[stmt.target], value)
                 env[stmt.target] = out = value
             else:
-                out = _eval_expr(stmt, env, frozen)
+                out = _eval_expr(stmt, env, frozen, program.functions)
     return env[of] if of is not None else out
 
 

@@ -50,6 +50,7 @@ class Primitive:
     sample: tuple[tuple[float, float], ...] = field(default=((-2.0, 2.0),))
     analytic: bool = False
     convention: str = ""
+    reduction: bool = False
 
     def vjp(self, i: int) -> VJP | None:
         """The VJP for argument i (a variadic op's single rule also receives i first)."""
@@ -227,6 +228,61 @@ STOP_GRADIENT = _fn("stop_gradient", lambda x: np.array(x, dtype=float, copy=Tru
                     if np.ndim(x) else np.float64(x), [None],
                     lambda sp, x: sp.StopGradient(x))
 
+# ---------------------------------------------------------------- reductions over one vector
+# Arguments are 1-D arrays (the evaluator refuses scalars); the SymPy counterparts receive
+# tuples of components. Not batchable: a --points row stays scalar.
+
+
+def _comps(x: Any) -> tuple[Any, ...]:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _ones(x: Any) -> Any:
+    return np.ones(np.shape(x))
+
+
+def _prod_others(g: Any, ans: Any, x: Any) -> Any:
+    # the product of the other components, exact where some are zero (no division)
+    if not isinstance(x, np.ndarray):  # a recorded tensor (higher derivatives): stay recorded
+        return g * ans / x
+    left = np.concatenate(([1.0], np.cumprod(x[:-1])))
+    right = np.concatenate((np.cumprod(x[::-1][:-1])[::-1], [1.0]))
+    return g * left * right
+
+
+def _arg_extremum_vjp(g: Any, ans: Any, x: Any) -> Any:
+    hits = x == ans
+    return g * hits / np.sum(hits)
+
+
+def _red(name: str, forward, vjps, sympy, **kw) -> Primitive:
+    return Primitive(name, len(vjps), forward, tuple(vjps), sympy,
+                     spelling=kw.pop("spelling", name), reduction=True, **kw)
+
+
+SUM = _red("sum", np.sum, [lambda g, ans, x: g * _ones(x)], lambda sp, x: sp.Add(*_comps(x)))
+MEAN = _red("mean", np.mean, [lambda g, ans, x: g * _ones(x) / np.shape(x)[0]],
+            lambda sp, x: sp.Add(*_comps(x)) / len(_comps(x)))
+PROD = _red("prod", np.prod, [_prod_others], lambda sp, x: sp.Mul(*_comps(x)))
+DOT = _red("dot", lambda u, v: np.sum(np.multiply(u, v)),
+           [lambda g, ans, u, v: g * v, lambda g, ans, u, v: g * u],
+           lambda sp, u, v: sp.Add(*(a * b for a, b in zip(_comps(u), _comps(v), strict=True))))
+NORM = _red("norm", lambda x: np.sqrt(np.sum(np.multiply(x, x))),
+            [lambda g, ans, x: g * x / ans],
+            lambda sp, x: sp.sqrt(sp.Add(*(c * c for c in _comps(x)))),
+            kink=lambda x: np.all(x == 0),
+            kink_note="norm is not differentiable at the zero vector")
+MAX_OF = _red("max_of", np.max, [_arg_extremum_vjp], lambda sp, x: sp.Max(*_comps(x)),
+              spelling="max", kink=lambda x: np.sum(x == np.max(x)) > 1,
+              kink_note="max is not differentiable where components tie")
+MIN_OF = _red("min_of", np.min, [_arg_extremum_vjp], lambda sp, x: sp.Min(*_comps(x)),
+              spelling="min", kink=lambda x: np.sum(x == np.min(x)) > 1,
+              kink_note="min is not differentiable where components tie")
+# w[i]: the index is a constant argument (a whole number the parser checked); no gradient to it
+INDEX = Primitive("index", 2, lambda x, i: x[int(i)],
+                  (lambda g, ans, x, i: g * (np.arange(np.shape(x)[0]) == i), None),
+                  lambda sp, x, i: _comps(x)[int(i)], symbol="[]", reduction=True)
+
 # ---------------------------------------------------------------- the table
 
 PRIMITIVES: tuple[Primitive, ...] = (
@@ -237,6 +293,7 @@ PRIMITIVES: tuple[Primitive, ...] = (
     ABS, HYPOT, MIN, MAX, RELU,
     SIGMOID, SOFTPLUS,
     STOP_GRADIENT,
+    SUM, MEAN, PROD, DOT, NORM, MAX_OF, MIN_OF, INDEX,
 )
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 
@@ -266,7 +323,7 @@ def arities(spelling: str) -> str:
     """Human description of the argument counts a function accepts, e.g. '1 or 2'."""
     counts = sorted(FUNCTIONS[spelling], key=lambda a: -1 if a is None else a)
     if None in counts:
-        return "2 or more"
+        return "1 or more" if 1 in counts else "2 or more"
     return " or ".join(str(c) for c in counts)
 
 

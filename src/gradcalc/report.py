@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from . import vectors
 from .check import Check
 from .evaluate import Run
-from .tape import Const, Node
+from .tape import Const, Node, Tensor
 
 
 def fmt(x: Any) -> str:
@@ -70,10 +71,10 @@ def _input_name(nodes: Sequence[Node], ref: int | Const) -> str:
 # ---------------------------------------------------------------- text
 
 
-def text(run: Run, chk: Check | None, show_tape: bool = False) -> str:
+def text(run: Run, chk: Check | None, show_tape: bool = False, collapse: bool = False) -> str:
     """The human report: value, one row per partial, the verdict, and the tape on request."""
     out = [f"value  {fmt(run.value)}"]
-    grad = run.gradient()
+    grad = dict(vectors.components(run.wrt, run.bindings, run.gradient()))
     if grad:
         out.append("")
         header = ["partial", "tape"] + (["symbolic", "check"] if chk else [])
@@ -97,7 +98,7 @@ def text(run: Run, chk: Check | None, show_tape: bool = False) -> str:
     out.append(summary(chk))
     if show_tape:
         out.append("")
-        out.append(tape_text(run))
+        out.append(tape_text(run, collapse))
     return "\n".join(out) + "\n"
 
 
@@ -132,29 +133,69 @@ def summary(chk: Check | None) -> str:
         counts[p.status] = counts.get(p.status, 0) + 1
     parts = [f"{counts[s]} {s}" for s in ("ok", "cut", "mismatch", "undefined", "null")
              if s in counts]
+    unsampled = sum(1 for p in chk.partials.values() if p.reason.startswith("not sampled"))
+    if unsampled:
+        parts.append(f"{unsampled:,} not sampled")
     err = chk.largest_error
     tol = f"rtol {chk.rtol:g}, atol {chk.atol:g}"
     largest = f"largest error {err:.3g}; " if err is not None else ""
     value = "" if chk.value_status in ("ok", "skipped") else f"; value {chk.value_status}"
     verdict = "tape and SymPy agree" if chk.status == "ok" else "tape and SymPy DISAGREE"
-    return f"check: {chk.status}: {verdict} ({', '.join(parts) or 'no partials'}{value}; " \
+    line = f"check: {chk.status}: {verdict} ({', '.join(parts) or 'no partials'}{value}; " \
            f"{largest}{tol})"
+    for name, picked in chk.sampled.items():
+        line += (f"\ncheck: sampled {len(picked)} of the {_vector_length(chk, name):,} "
+                 f"components of {name} (the rest are not checked): "
+                 + ", ".join(str(k) for k in picked))
+    return line
 
 
-def tape_text(run: Run) -> str:
-    """The tape as a table: id, name, op, inputs, value, adjoint; like a jaxpr listing."""
+def _vector_length(chk: Check, name: str) -> int:
+    return sum(1 for label in chk.partials if label.startswith(name + "["))
+
+
+def tape_text(run: Run, collapse: bool = False) -> str:
+    """The tape as a table: id, name, op, inputs, value, adjoint; like a jaxpr listing.
+
+    collapse: show each top-level call of a program's function as one row (op = the function,
+    inputs = its arguments) instead of the nodes its body recorded.
+    """
     nodes = run.nodes
     adj = run.backward.adjoints if run.backward else [None] * len(nodes)
     target = run.target_id()
     title = f"tape: {len(nodes)} node{'s' if len(nodes) != 1 else ''}"
     if target is not None:
         title += f", output t{target}" + (f" ({run.output_name})" if run.output_name else "")
+    calls = {c.first: c for c in run.calls if len(c.path) == 1 and c.end > c.first} \
+        if collapse else {}
     rows = [["id", "name", "op", "inputs", "value", "adjoint"]]
+    skip_to = 0
     for node in nodes:
+        if node.id < skip_to:
+            continue
+        call = calls.get(node.id)
+        if call is not None:
+            skip_to = call.end
+            last = nodes[call.end - 1]
+            rows.append([f"t{call.first}..t{last.id}" if call.end - call.first > 1
+                         else f"t{last.id}", last.label or "-", call.func,
+                         ", ".join(_value_name(run, a) for a in call.args), fmt(last.value),
+                         "-" if adj[last.id] is None else fmt(adj[last.id])])
+            continue
         rows.append([f"t{node.id}", node.label or "-", node.op,
                      ", ".join(_input_name(nodes, r) for r in node.inputs),
                      fmt(node.value), "-" if adj[node.id] is None else fmt(adj[node.id])])
     return "\n".join([title] + _table(rows))
+
+
+def _value_name(run: Run, value: Any) -> str:
+    """How an argument value is called on the tape: its node's name, or the number."""
+    node = run.tape.node_of(value) if isinstance(value, Tensor) else None
+    if node is not None:
+        return node_name(node)
+    if isinstance(value, Tensor):
+        return value.name or fmt(value.value)
+    return fmt(value)
 
 
 # ---------------------------------------------------------------- JSON and CSV
@@ -182,24 +223,41 @@ def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
         "value": jnum(run.value),
         "gradient": {n: jnum(g) for n, g in run.gradient().items()},
     }
+
+    def per_name(fn: Any) -> dict[str, Any]:
+        # one entry per scalar name, a list per vector name
+        out: dict[str, Any] = {}
+        for name in run.wrt:
+            items = [fn(chk.partials[label]) for label in vectors.labels(name,
+                                                                          run.bindings[name])]
+            out[name] = items if vectors.length(run.bindings[name]) is not None else items[0]
+        return out
+
     if chk is None:
         obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
     else:
         obj["check"] = {
             "status": chk.status,
-            "symbolic": {n: p.symbolic for n, p in chk.partials.items()},
+            "symbolic": per_name(lambda p: p.symbolic),
             "reason": chk.reason or None,
             "value": {"status": chk.value_status, "symbolic": jnum(chk.value)},
-            "partials": {n: {"status": p.status, "symbolic_value": jnum(p.expected),
-                             "error": jnum(p.error), "reason": p.reason or None,
-                             "true_symbolic": p.true_symbolic, "true_value": jnum(p.true_value)}
-                         for n, p in chk.partials.items()},
+            "partials": per_name(lambda p: {"status": p.status,
+                                            "symbolic_value": jnum(p.expected),
+                                            "error": jnum(p.error), "reason": p.reason or None,
+                                            "true_symbolic": p.true_symbolic,
+                                            "true_value": jnum(p.true_value)}),
             "rtol": chk.rtol,
             "atol": chk.atol,
         }
+        if chk.sampled:
+            obj["check"]["sampled"] = {n: {"components": _vector_length(chk, n), "checked": k}
+                                       for n, k in chk.sampled.items()}
     obj["why"] = why_records(run)
     if show_tape:
         obj["tape"] = tape_records(run)
+        obj["calls"] = [{"function": c.func, "path": "/".join(c.path),
+                         "nodes": [c.first, c.end - 1] if c.end > c.first else None,
+                         "inputs": [_value_name(run, a) for a in c.args]} for c in run.calls]
     import json  # imported where used: start-up cost of the CLI
 
     return json.dumps(obj, indent=2, allow_nan=False) + "\n"
@@ -222,7 +280,7 @@ def to_csv(run: Run) -> str:
     import csv  # imported where used: start-up cost of the CLI
 
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(csv_header(run.wrt))
-    grad = run.gradient()
-    w.writerow([csv_cell(run.value)] + [csv_cell(grad[n]) for n in run.wrt])
+    grad = vectors.components(run.wrt, run.bindings, run.gradient())
+    w.writerow(csv_header([label for label, _ in grad]))
+    w.writerow([csv_cell(run.value)] + [csv_cell(g) for _, g in grad])
     return buf.getvalue()

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from . import ops
-from .syntax import Assign, Binary, Call, Expr, Name, Num, Program, Unary, fold
+from .inline import fold_calls
+from .syntax import Assign, Binary, Call, Expr, FuncDef, Index, Name, Num, Program, Unary
 
 PRECISION = 30  # significant digits for evaluating symbolic results
 
@@ -54,20 +55,28 @@ def _number(node: Num) -> Any:
                                                                           f.denominator)
 
 
-def expr_to_sympy(expr: Expr, env: Mapping[str, Any]) -> Any:
-    """The SymPy expression of one syntax tree; env maps names to SymPy expressions.
+def expr_to_sympy(expr: Expr, env: Mapping[str, Any],
+                  functions: Mapping[str, FuncDef] | None = None) -> Any:
+    """The SymPy expression of one syntax tree; env maps names to SymPy expressions, or to
+    tuples of them for vectors (the result is then a tuple where it is a vector). Calls of the
+    program's functions are inlined.
 
     Chains of + and - become one Add and chains of * and / one Mul, so long sums stay flat.
     """
     sp = namespace()
 
-    def visit(node: Expr, args: list[Any]) -> Any:
+    def visit(node: Expr, args: list[Any], scope: Mapping[str, Any]) -> Any:
         if isinstance(node, Num):
             return _number(node)
         if isinstance(node, Name):
-            if node.id in env:
-                return env[node.id]
+            if node.id in scope:
+                return scope[node.id]
             return ops.CONSTANTS[node.id][1](sp)
+        if isinstance(node, Index):
+            return ops.INDEX.sympy(sp, args[0], node.index)
+        if any(isinstance(a, tuple) for a in args) and not (
+                isinstance(node, Call) and _prim(node, args).reduction):
+            return _elementwise(node, [_done(a) for a in args])
         if isinstance(node, Unary):
             return args[0] if node.op == "+" else -args[0]
         if isinstance(node, Binary):
@@ -81,12 +90,27 @@ def expr_to_sympy(expr: Expr, env: Mapping[str, Any]) -> Any:
                 return _Chain(sp.Mul, factors)
             return ops.POW.sympy(sp, _done(left), _done(right))
         if isinstance(node, Call):
-            prim = ops.resolve(node.func, len(args))
-            assert prim is not None
-            return prim.sympy(sp, *(_done(a) for a in args))
+            return _prim(node, args).sympy(sp, *(_done(a) for a in args))
         raise TypeError(f"unknown syntax node {type(node).__name__}")
 
-    return _done(fold(expr, visit))
+    return _done(fold_calls(expr, env, functions or {}, visit, bind=_done))
+
+
+def _prim(node: Call, args: list[Any]) -> ops.Primitive:
+    prim = ops.resolve(node.func, len(args))
+    assert prim is not None
+    return prim
+
+
+def _elementwise(node: Expr, args: list[Any]) -> tuple[Any, ...]:
+    """An elementwise node applied per component, broadcasting scalars over vectors."""
+    sp = namespace()
+    n = max(len(a) for a in args if isinstance(a, tuple))
+    rows = [[a[k] if isinstance(a, tuple) else a for a in args] for k in range(n)]
+    if isinstance(node, Unary):
+        return tuple(row[0] if node.op == "+" else -row[0] for row in rows)
+    prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
+    return tuple(prim.sympy(sp, *row) for row in rows)
 
 
 class _Chain:
@@ -113,20 +137,32 @@ def _done(x: Any) -> Any:
     return x.kind(*x.items) if isinstance(x, _Chain) else x
 
 
-def program_to_sympy(program: Program, names: Sequence[str], of: str | None = None) -> Any:
-    """The SymPy expression of a program's output, with assignments inlined."""
-    env: dict[str, Any] = {n: symbol(n) for n in names}
+def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str | list[str]],
+                     of: str | None = None) -> Any:
+    """The SymPy expression of a program's output, with assignments and calls inlined.
+
+    names: the bound names; or a mapping from each bound name to its symbol's name, or to the
+    list of its components' symbol names for a vector (see vectors.symbol_names).
+    """
+    if not isinstance(names, Mapping):
+        names = {n: n for n in names}
+    env: dict[str, Any] = {n: symbol(s) if isinstance(s, str) else tuple(symbol(c) for c in s)
+                           for n, s in names.items()}
     out = None
     for stmt in program.statements:
         if isinstance(stmt, Assign):
-            value = expr_to_sympy(stmt.value, env)
+            value = expr_to_sympy(stmt.value, env, program.functions)
             if stmt.op != "=":
-                old = env[stmt.target]
-                value = {"+": old + value, "-": old - value, "*": old * value,
-                         "/": old / value}[stmt.op[0]]
+                old, op = env[stmt.target], stmt.op[0]
+                if isinstance(old, tuple) or isinstance(value, tuple):
+                    value = _elementwise(Binary(op, stmt.value, stmt.value, stmt.span),
+                                         [old, value])
+                else:
+                    value = {"+": old + value, "-": old - value, "*": old * value,
+                             "/": old / value}[op]
             env[stmt.target] = out = value
         else:
-            out = expr_to_sympy(stmt, env)
+            out = expr_to_sympy(stmt, env, program.functions)
     return env[of] if of is not None else out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from . import ops
@@ -67,7 +67,38 @@ class Call:
     name_span: Span
 
 
-Expr = Num | Name | Unary | Binary | Call
+@dataclass(frozen=True, slots=True)
+class UserCall:
+    """A call of a function defined earlier in the program (expanded inline when run)."""
+
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """A component of a vector: `base[index]`, the index a whole-number literal."""
+
+    base: Expr
+    index: int
+    span: Span
+    index_span: Span
+
+
+Expr = Num | Name | Unary | Binary | Call | UserCall | Index
+
+
+@dataclass(frozen=True, slots=True)
+class FuncDef:
+    """A function definition `name(param, ...) = body`; the body sees only its parameters."""
+
+    name: str
+    params: tuple[str, ...]
+    body: Expr
+    span: Span
+    name_span: Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +118,7 @@ class Program:
 
     statements: tuple[Assign | Expr, ...]
     source: str
+    functions: dict[str, FuncDef] = field(default_factory=dict, compare=False)  # by name, in order
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
@@ -95,8 +127,10 @@ def children(node: Expr) -> tuple[Expr, ...]:
         return (node.left, node.right)
     if isinstance(node, Unary):
         return (node.operand,)
-    if isinstance(node, Call):
+    if isinstance(node, (Call, UserCall)):
         return node.args
+    if isinstance(node, Index):
+        return (node.base,)
     return ()
 
 
@@ -152,8 +186,11 @@ def to_source(root: Expr) -> str:
             return node.text, _ATOM
         if isinstance(node, Name):
             return node.id, _ATOM
-        if isinstance(node, Call):
+        if isinstance(node, (Call, UserCall)):
             return f"{node.func}({', '.join(t for t, _ in kids)})", _ATOM
+        if isinstance(node, Index):
+            text, prec = kids[0]
+            return (text if prec == _ATOM else f"({text})") + f"[{node.index}]", _ATOM
         if isinstance(node, Unary):
             text, prec = kids[0]
             if prec <= _UNARY_PREC:
@@ -275,14 +312,6 @@ def _number(tok: Token, source: str) -> Num:
     return Num(value, tok.text, tok.span)
 
 
-def _unknown_function(tok: Token, source: str) -> InputError:
-    import difflib  # only on errors: start-up cost of the CLI
-
-    close = difflib.get_close_matches(tok.text, list(ops.FUNCTIONS), n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}?" if close else f"to multiply, write {tok.text}*(...)"
-    return InputError(f"unknown function '{tok.text}'", tok.span, source, hint)
-
-
 def _describe(tok: Token) -> str:
     if tok.kind == "end":
         return "end of input"
@@ -296,6 +325,14 @@ class _Parser:
         self.source = source
         self.tokens = tokenize(source)
         self.pos = 0
+        self.functions: dict[str, FuncDef] = {}   # defined so far
+        self.defining: str | None = None           # the function whose body is being parsed
+        defs = _definitions(self.tokens)           # name tokens of definition statements
+        self.def_starts = {t.start for t in defs}
+        self.later: dict[str, Token] = {}          # each defined name's first definition
+        for t in defs:
+            self.later.setdefault(t.text, t)
+        self.assigned: set[str] = set()
 
     def error(self, message: str, span: Span) -> InputError:
         return InputError(message, span, self.source)
@@ -316,19 +353,83 @@ class _Parser:
             if statements and not isinstance(statements[-1], Assign):
                 raise self.error("only the last statement may be a bare expression; "
                                  "assign it to a name", _span_of(statements[-1]))
-            statements.append(self.statement())
+            if tok.kind == "name" and tok.start in self.def_starts:
+                fdef = self.definition()
+                self.functions[fdef.name] = fdef
+            else:
+                statements.append(self.statement())
             nxt = self.peek()
             if nxt.kind not in ("sep", "end"):
                 raise self.error(f"unexpected {_describe(nxt)}", nxt.span)
         if not statements:
+            if self.functions:
+                raise self.error("the program only defines functions; add a statement that "
+                                 "uses them", Span(0, max(1, len(self.source))))
             raise self.error("empty expression", Span(0, max(1, len(self.source))))
-        return Program(tuple(statements), self.source)
+        return Program(tuple(statements), self.source, dict(self.functions))
+
+    def is_function(self, name: str) -> bool:
+        """Whether name is a built-in function or one defined earlier in the program."""
+        return name in ops.FUNCTIONS or name in self.functions
+
+    def definition(self) -> FuncDef:
+        """`name(param, ...) = body`: parameters are plain, distinct names; the body may use
+        only them and constants, and call built-ins and functions defined before this one."""
+        name_tok = self.peek()
+        name = name_tok.text
+        if name in ops.FUNCTIONS:
+            raise self.error(f"cannot define '{name}': it is a built-in function", name_tok.span)
+        if name in ops.CONSTANTS:
+            raise self.error(f"cannot define '{name}': it is a constant", name_tok.span)
+        if name in self.functions:
+            raise self.error(f"function '{name}' is already defined", name_tok.span)
+        if name in self.assigned:
+            raise self.error(f"cannot define function '{name}': it is already a variable",
+                             name_tok.span)
+        self.pos += 2  # name (
+        params: list[str] = []
+        while True:
+            tok = self.peek()
+            if tok.kind == "op" and tok.text == ")" and not params:
+                break
+            if tok.kind != "name":
+                raise self.error(f"a parameter must be a name, not {_describe(tok)}", tok.span)
+            if tok.text in params:
+                raise self.error(f"duplicate parameter '{tok.text}'", tok.span)
+            if self.is_function(tok.text) or tok.text in ops.CONSTANTS:
+                kind = "constant" if tok.text in ops.CONSTANTS else "function"
+                raise self.error(f"parameter '{tok.text}' would hide the {kind} {tok.text}",
+                                 tok.span)
+            params.append(tok.text)
+            sep = self.peek(1)
+            self.pos += 2
+            if sep.text == ")":
+                break
+            if sep.text != ",":
+                raise self.error(f"unexpected {_describe(sep)} in the parameter list",
+                                 sep.span)
+        eq = self.peek()
+        if eq.text != "=":
+            raise self.error(f"a function is defined with '=', not {_describe(eq)}", eq.span)
+        self.pos += 1
+        self.defining = name
+        try:
+            body = self.expression()
+        finally:
+            self.defining = None
+        for node in postorder(body):
+            if isinstance(node, Name) and node.id not in params and node.id not in ops.CONSTANTS:
+                raise InputError(f"'{node.id}' is not a parameter of {name}(); a function "
+                                 "sees only its parameters", node.span, self.source,
+                                 f"add {node.id} to them and pass it in")
+        return FuncDef(name, tuple(params), body, name_tok.span.join(body.span), name_tok.span)
 
     def statement(self) -> Assign | Expr:
         tok, nxt = self.peek(), self.peek(1)
         if tok.kind == "name" and nxt.kind == "op" and nxt.text in _ASSIGN_OPS:
-            if tok.text in ops.FUNCTIONS:
+            if self.is_function(tok.text):
                 raise self.error(f"cannot assign to '{tok.text}': it is a function", tok.span)
+            self.assigned.add(tok.text)
             self.pos += 2
             value = self.expression()
             return Assign(tok.text, nxt.text, value, tok.span.join(_span_of(value)), tok.span)
@@ -372,12 +473,12 @@ class _Parser:
                 elif tok.kind == "name":
                     nxt = self.peek(1)
                     if nxt.kind == "op" and nxt.text == "(":
-                        if tok.text not in ops.FUNCTIONS:
-                            raise _unknown_function(tok, source)
+                        if not self.is_function(tok.text):
+                            raise self.unknown_function(tok)
                         stack.append(_Open(nxt, tok.text, tok, 0, len(operands)))
                         self.pos += 1
                         tok = nxt
-                    elif tok.text in ops.FUNCTIONS:
+                    elif self.is_function(tok.text):
                         raise self.error(f"'{tok.text}' is a function; call it as "
                                          f"{tok.text}(...)", tok.span)
                     else:
@@ -387,6 +488,10 @@ class _Parser:
                     stack.append(_Open(tok, base=len(operands)))
                 elif tok.kind == "op" and tok.text in ("-", "+"):
                     stack.append(("neg", tok.text, tok))
+                elif tok.kind == "op" and tok.text == "[":
+                    raise InputError("unexpected '[' (vector literals are not part of the "
+                                     "language)", tok.span, source,
+                                     "bind a vector with --at w=[1,2,3]")
                 elif (tok.kind == "op" and tok.text == ")" and stack
                       and isinstance(stack[-1], _Open) and stack[-1].func is not None
                       and len(operands) == stack[-1].base and prev is stack[-1].token):
@@ -403,6 +508,11 @@ class _Parser:
                 continue
 
             # expecting an operator
+            if tok.kind == "op" and tok.text == "[":
+                operands.append(self.index(operands.pop()))
+                prev = self.peek()
+                self.pos += 1
+                continue
             if tok.kind == "op" and tok.text in _BINARY:
                 op = "^" if tok.text == "**" else tok.text
                 prec = _PREC[op]
@@ -460,11 +570,67 @@ class _Parser:
         args = tuple(operands[len(operands) - argc:]) if argc else ()
         if argc:
             del operands[len(operands) - argc:]
+        if open_.func in self.functions:
+            params = self.functions[open_.func].params
+            if argc != len(params):
+                raise self.error(f"{open_.func}() takes {len(params)} argument"
+                                 f"{'' if len(params) == 1 else 's'} "
+                                 f"({', '.join(params)}), got {argc}",
+                                 name_tok.span.join(close.span))
+            operands.append(UserCall(open_.func, args, name_tok.span.join(close.span),
+                                     name_tok.span))
+            return
         if ops.resolve(open_.func, argc) is None:
             raise self.error(f"{open_.func}() takes {ops.arities(open_.func)} argument"
                              f"{'' if ops.arities(open_.func) == '1' else 's'}, got {argc}",
                              name_tok.span.join(close.span))
         operands.append(Call(open_.func, args, name_tok.span.join(close.span), name_tok.span))
+
+
+    def index(self, base: Expr) -> Index:
+        """`base[k]` with the '[' at the current token: k must be a whole-number literal."""
+        open_tok, num, close = self.peek(), self.peek(1), self.peek(2)
+        if num.kind != "num" or not num.text.isdigit():
+            raise self.error("an index must be a whole number, counting from 0, as in w[0]",
+                             num.span if num.kind not in ("end", "sep") else open_tok.span)
+        if close.text != "]":
+            raise self.error(f"expected ']' to close the index, not {_describe(close)}",
+                             close.span)
+        self.pos += 2  # the caller steps over ']'
+        return Index(base, int(num.text), base.span.join(close.span), num.span)
+
+    def unknown_function(self, tok: Token) -> InputError:
+        """The error for a call of a name that is not a function (yet)."""
+        name = tok.text
+        if name == self.defining:
+            return self.error(f"recursion is not supported: {name}() calls itself", tok.span)
+        if name in self.later:
+            where = self.later[name]
+            line = self.source.count("\n", 0, where.start) + 1
+            return InputError(f"{name}() is called before its definition on line {line}",
+                              tok.span, self.source, "define a function before calling it "
+                              "(functions cannot call each other in a cycle)")
+        import difflib  # only on errors: start-up cost of the CLI
+
+        close = difflib.get_close_matches(name, [*ops.FUNCTIONS, *self.functions], n=1,
+                                          cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else f"to multiply, write {name}*(...)"
+        return InputError(f"unknown function '{name}'", tok.span, self.source, hint)
+
+
+def _definitions(tokens: list[Token]) -> list[Token]:
+    """The name token of each statement shaped like a definition, `name(...) =`."""
+    found: list[Token] = []
+    start = True
+    for i, tok in enumerate(tokens):
+        if start and tok.kind == "name" and tokens[i + 1].text == "(":
+            j = i + 2
+            while tokens[j].kind not in ("sep", "end") and tokens[j].text not in ("(", ")"):
+                j += 1
+            if tokens[j].text == ")" and tokens[j + 1].text in _ASSIGN_OPS:
+                found.append(tok)
+        start = tok.kind == "sep"
+    return found
 
 
 def _span_of(node: Assign | Expr) -> Span:

@@ -64,6 +64,9 @@ def parse_expect(options: Sequence[str], wrt: Sequence[str]) -> dict[str, float]
         # the --at parser, reused: its messages name the option they came from
         exc.message = re.sub(r"^--at:", "--expect:", exc.message)
         raise
+    for name, value in values.items():
+        if np.ndim(value):
+            raise InputError(f"--expect: the value of '{name}' must be a number, not a vector")
     for text in options:
         for offset, piece in split_top_level(text):
             name = piece.partition("=")[0]
@@ -275,6 +278,10 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
            of: str | None = None, points: int = CLAIM_POINTS) -> Verification:
     """Verdicts at the run's point for every differentiated name, and on every claim."""
     check_claim_names(claims, list(run.bindings))
+    for name, value in run.bindings.items():
+        if np.ndim(value):
+            raise InputError(f"--expect, --claim and --numeric take scalar bindings only, but "
+                             f"'{name}' is a vector")
     gradient = run.gradient()
     point = {n: float(v) for n, v in run.bindings.items()}
     problems = nonfinite(run) if not np.all(np.isfinite(run.value)) else []
