@@ -2,17 +2,32 @@
 principle: the gradient costs a small constant multiple of one evaluation), and linear growth.
 
 Evaluation: one forward pass of the parsed expression through gradcalc's evaluator with no tape
-recording. Gradient: run() - the forward pass recorded on the tape, then the backward pass for
-both partials. Parsing is outside both timings.
+recording (with the cyclic GC paused, as run() pauses it). Gradient: run() - the forward pass
+recorded on the tape, then the backward pass for both partials. Parsing is outside both.
 """
 
 from __future__ import annotations
+
+import gc
 
 import numpy as np
 
 from common import REPEATS, Row, paired_times, print_table
 
 SIZES = [1_000, 10_000, 100_000]
+
+
+def evaluate(expr: object, env: dict[str, object]) -> object:
+    """The baseline: one forward pass with the cyclic GC paused, as run() pauses it."""
+    from gradcalc.evaluate import evaluate_expr
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return evaluate_expr(expr, env)  # type: ignore[arg-type]
+    finally:
+        if was:
+            gc.enable()
 
 
 def expression(nodes: int) -> str:
@@ -22,7 +37,7 @@ def expression(nodes: int) -> str:
 
 
 def main() -> None:
-    from gradcalc.evaluate import evaluate_expr, run
+    from gradcalc.evaluate import run
     from gradcalc.syntax import parse
 
     rows = []
@@ -35,7 +50,7 @@ def main() -> None:
         nodes = len(run(program, bindings).nodes)
         repeats = REPEATS if size < 100_000 else min(REPEATS, 3)
         gradient, evaluation = paired_times(lambda p=program: run(p, bindings),
-                                            lambda e=expr: evaluate_expr(e, env), repeats)
+                                            lambda e=expr: evaluate(e, env), repeats)
         grad_times[size] = gradient
         rows.append(Row(f"gradient, {nodes:,} tape nodes", gradient, "evaluation (no tape)",
                         evaluation, "<= 5x" if size >= 10_000 else ""))
