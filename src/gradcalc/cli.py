@@ -7,22 +7,22 @@ from collections.abc import Sequence
 
 import click
 
-from . import __version__
+from . import __version__, higher, report_higher
 from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from .errors import InputError
-from .evaluate import nonfinite, parse_bindings, run
-from .report import text, to_csv, to_json
+from .evaluate import Run, nonfinite, parse_bindings, run
+from .report import dumps, text, to_csv, to_json
 from .syntax import parse
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_NONFINITE = 0, 1, 2, 3
 
 
-def _names(value: str | None) -> list[str] | None:
+def _names(value: str | None, option: str = "--wrt") -> list[str] | None:
     if value is None:
         return None
     names = [n.strip() for n in value.split(",")]
     if not all(names):
-        raise InputError(f"--wrt: empty name in '{value}'")
+        raise InputError(f"{option}: empty name in '{value}'")
     return names
 
 
@@ -71,8 +71,9 @@ Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
               help="Bind names; repeatable. VALUE is a number or constant expression (pi/4).")
 @click.option("--wrt", metavar="NAME[,...]",
               help="Differentiate with respect to these names (default: every bound name).")
-@click.option("--of", "of", metavar="NAME",
-              help="Differentiate this assigned name instead of the program's output.")
+@click.option("--of", "of", metavar="NAME[,...]",
+              help="Differentiate this assigned name instead of the program's output; several "
+                   "names give the Jacobian (one gradient row per output).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
               show_default=True, help="Output format.")
 @click.option("--tape", "show_tape", is_flag=True, help="Also show the recorded tape.")
@@ -86,10 +87,12 @@ Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
               help="Time budget of the SymPy check; over it the check is skipped.")
 @click.option("-f", "--file", "file", type=str, metavar="PATH",
               help="Read the expression or program from a file.")
+@click.option("--hessian", is_flag=True,
+              help="Also compute the Hessian (second partials), checked against SymPy.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
             show_tape: bool, no_check: bool, rtol: float, atol: float, check_timeout: float,
-            file: str | None) -> int:
+            file: str | None, hessian: bool) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -98,6 +101,11 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
     """
     source = _read_source(expr, file)
     bindings = parse_bindings(at)
+    outputs = _names(of, "--of")
+    if outputs is not None and len(outputs) > 1:
+        if hessian:
+            raise InputError(f"--hessian needs a single output, but --of names {len(outputs)}")
+        of = None
     try:
         program = parse(source)
         result = run(program, bindings, _names(wrt), of)
@@ -105,6 +113,10 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         raise exc.with_source(source) from None
     for warning in result.warnings:
         click.echo(warning, err=True)
+    if outputs is not None and len(outputs) > 1:
+        return _jacobian(result, outputs, fmt, show_tape, no_check, rtol, atol, check_timeout)
+    if hessian:
+        return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout)
     chk = None if no_check else check(result, rtol, atol, check_timeout, of)
     if fmt == "json":
         click.echo(to_json(result, chk, show_tape), nl=False)
@@ -122,6 +134,46 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
     if problems:
         return EXIT_NONFINITE
     return EXIT_OK
+
+
+def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: bool,
+             rtol: float, atol: float, timeout: float) -> int:
+    """--hessian: the first-order report plus the Hessian and its check."""
+    hess = higher.hessian(result)
+    chk = None if no_check else check(result, rtol, atol, timeout, of)
+    hchk = None if no_check else higher.check_hessian(result, hess, rtol, atol, timeout, of)
+    if fmt == "json":
+        click.echo(dumps(report_higher.hessian_json(result, chk, hess, hchk, show_tape)),
+                   nl=False)
+    elif fmt == "csv":
+        click.echo(report_higher.hessian_csv(result, hess), nl=False)
+    else:
+        click.echo(report_higher.hessian_text(result, chk, hess, hchk, show_tape), nl=False)
+    problems = nonfinite(result) + hess.nonfinite
+    for message in problems:
+        click.echo(f"non-finite: {message}", err=True)
+    if any(c is not None and c.status == "mismatch" for c in (chk, hchk)):
+        return EXIT_MISMATCH
+    return EXIT_NONFINITE if problems else EXIT_OK
+
+
+def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_check: bool,
+              rtol: float, atol: float, timeout: float) -> int:
+    """--of y1,y2: one gradient row per output, each checked."""
+    rows = higher.jacobian(result, outputs)
+    checks = None if no_check else higher.check_all(rows, rtol, atol, timeout)
+    if fmt == "json":
+        click.echo(dumps(report_higher.jacobian_json(rows, checks, show_tape)), nl=False)
+    elif fmt == "csv":
+        click.echo(report_higher.jacobian_csv(rows), nl=False)
+    else:
+        click.echo(report_higher.jacobian_text(rows, checks, show_tape), nl=False)
+    problems = [f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)]
+    for message in problems:
+        click.echo(f"non-finite: {message}", err=True)
+    if checks is not None and any(c.status == "mismatch" for c in checks):
+        return EXIT_MISMATCH
+    return EXIT_NONFINITE if problems else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -157,6 +157,16 @@ def tape_records(run: Run) -> list[dict[str, Any]]:
 
 def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
     """The contract's JSON object (strict JSON)."""
+    return dumps(json_object(run, chk, show_tape))
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    """Strict, indented JSON text of an object, with a final newline."""
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+
+
+def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[str, Any]:
+    """The contract's JSON object, as a dict (to_json writes it)."""
     obj: dict[str, Any] = {
         "expression": run.program.source,
         "at": {n: jnum(v) for n, v in run.bindings.items()},
@@ -180,7 +190,7 @@ def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
         }
     if show_tape:
         obj["tape"] = tape_records(run)
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+    return obj
 
 
 def csv_header(names: Sequence[str]) -> list[str]:
