@@ -44,8 +44,9 @@ class SecondOrder:
 
     gradient[i]: d target / d source i, None if not connected. hessian[i][j]: the second
     partial, None when the target does not depend on source i or j (a true zero is 0.0).
-    nonfinite: where a non-finite second partial first appeared: (outer tape node, whether it is
-    a replayed forward node, its original node id or None, argument index); None if none.
+    nonfinite: where the second backward pass first produced a non-finite contribution: (outer
+    tape node, the id of the replayed node it copies or None for a node of the recorded backward
+    pass, argument index); None if none.
     """
 
     gradient: list[Any]
@@ -155,15 +156,55 @@ def _hessian_nonfinite(run: Run, names: list[str], matrix: dict[str, dict[str, A
         return []
     what = "hessian entr" + ("y " if len(bad) == 1 else "ies ") + ", ".join(bad[:6]) + \
         (", ..." if len(bad) > 6 else "")
-    if so.nonfinite is None:
-        return [f"{what} not finite"]
-    node, original, arg = so.nonfinite
-    if original is not None:
-        at = f"at {where(run, run.nodes[original])}"
-    else:
-        at = f"at a {node.op} computed by the backward pass (the derivative of a derivative rule)"
-    return [f"{what} not finite; it first appears in the second backward pass {at}, in the "
-            f"derivative with respect to its argument {arg + 1}"]
+    culprit = _first_nonfinite_second_order(run, target_of(run))
+    if culprit is not None:
+        return [f"{what} not finite; it first appears at {where(run, culprit)}, whose second "
+                "derivative is not finite at its inputs"]
+    if so.nonfinite is not None:
+        node, original, arg = so.nonfinite
+        if original is not None:
+            return [f"{what} not finite; it first appears in the second backward pass at "
+                    f"{where(run, run.nodes[original])}, in the derivative with respect to its "
+                    f"argument {arg + 1}"]
+        return [f"{what} not finite; it first appears in the second backward pass, at a "
+                f"{node.op} computed by a derivative rule"]
+    return [f"{what} not finite"]
+
+
+def target_of(run: Run) -> int:
+    """The run's output node id (the caller knows the output is on the tape)."""
+    target = run.target_id()
+    assert target is not None
+    return target
+
+
+def _first_nonfinite_second_order(run: Run, target: int) -> Node | None:
+    """The first node on the output's path whose own second derivatives (the Hessian of its
+    primitive at its input values) are not finite although its inputs are: where a non-finite
+    Hessian entry comes from, as first_nonfinite finds where a non-finite value comes from."""
+    adjoints = run.backward.adjoints if run.backward else []
+    nodes = run.nodes
+    for node in nodes[: target + 1]:
+        prim = node.prim
+        if prim is None or adjoints[node.id] is None:
+            continue
+        values = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+        if not all(np.all(np.isfinite(v)) for v in values):
+            continue
+        tracked = [k for k, r in enumerate(node.inputs)
+                   if isinstance(r, int) and prim.vjp(k) is not None]
+        leaves = [Tensor(v) for v in values]
+        with Tape(persistent=True, watch_accessed_variables=False) as local:
+            local.watch(*leaves)
+            out = apply(prim, *leaves)
+        out_node = local.node_of(out)
+        if out_node is None:
+            continue
+        so = second_order(local.nodes, out_node.id,
+                          [local.node_of(leaves[k]).id for k in tracked])  # type: ignore[union-attr]
+        if any(h is not None and not np.all(np.isfinite(h)) for row in so.hessian for h in row):
+            return node
+    return None
 
 
 def jacobian(run: Run, outputs: Sequence[str]) -> list[Run]:
