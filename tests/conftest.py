@@ -7,8 +7,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from gradcalc.cli import main
+
+# Hypothesis profiles: "ci" (default, derandomized so CI is reproducible) and "slow" (--slow).
+settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None)
+settings.register_profile("slow", max_examples=3000, deadline=None)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="run thousands of property examples")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings.load_profile("slow" if config.getoption("--slow") else "ci")
 
 
 @dataclass

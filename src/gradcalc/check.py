@@ -229,6 +229,10 @@ def verdict(name: str, value: Any, form: str, expected: Any, kink: str | None, r
         p.status = "undefined"
         p.reason = ("the derivative is not real here" if isinstance(expected, complex)
                     else "the symbolic derivative is undefined here")
+    elif math.isinf(expected) and float(value) != expected:
+        p.status = "undefined"
+        p.reason = (f"the derivative is {expected:g} here; the tape's {float(value):g} is "
+                    "its convention at this point")
     else:
         t = float(value)
         p.error = abs(t - expected) if math.isfinite(t) and math.isfinite(expected) \

@@ -31,17 +31,25 @@ def _read_source(expr: str | None, file: str | None) -> str:
         raise click.UsageError("give either EXPR or --file, not both")
     if file is not None:
         try:
-            with open(file, encoding="utf-8") as fh:
-                return fh.read()
+            with open(file, "rb") as fh:
+                return _decode(fh.read(), file)
         except OSError as exc:
             raise InputError(f"cannot read {file}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise InputError(f"cannot read {file}: not UTF-8 text") from None
     if expr is None:
         raise click.UsageError("missing EXPR (an expression, a program, or - for stdin)")
     if expr == "-":
-        return sys.stdin.read()
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        return _decode(data, "stdin")
     return expr
+
+
+def _decode(data: bytes | str, where: str) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"cannot read {where}: not UTF-8 text (byte {exc.start + 1})") from None
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float:

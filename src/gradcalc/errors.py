@@ -72,7 +72,8 @@ class InputError(Exception):
         hi = min(len(text), col + width + _WINDOW)
         prefix = "..." if lo > 0 else ""
         suffix = "..." if hi < len(text) else ""
-        shown = prefix + text[lo:hi] + suffix
+        # one printable character per source character keeps the caret aligned
+        shown = prefix + "".join(c if c.isprintable() else "?" for c in text[lo:hi]) + suffix
         pad = len(prefix) + col - lo
         caret = "^" + "~" * (min(width, hi - col) - 1)
         return f"{head}\n  {shown}\n  {' ' * pad}{caret}"

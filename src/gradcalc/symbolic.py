@@ -135,7 +135,13 @@ def evaluate(expr: Any, point: Mapping[str, float]) -> complex | float:
     not real there, or nan where it is undefined (e.g. zoo)."""
     sp = namespace()
     subs = {symbol(n): sp.Float(v, PRECISION) for n, v in point.items()}
-    value = expr.evalf(PRECISION, subs=subs)
+    try:
+        value = expr.evalf(PRECISION, subs=subs)
+    except (ArithmeticError, ValueError, TypeError):
+        try:  # evalf's substitution can fail where plain substitution is fine (e.g. 0^0)
+            value = expr.xreplace(subs).evalf(PRECISION)
+        except (ArithmeticError, ValueError, TypeError):
+            return float("nan")
     if value.has(sp.zoo, sp.nan):
         return float("nan")
     if value == sp.oo:
