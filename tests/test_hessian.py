@@ -288,3 +288,17 @@ def test_vector_output_is_refused() -> None:
     result = run(parse("x*x"), {"x": np.array([1.0, 2.0])})
     with pytest.raises(InputError, match="scalar output"):
         hessian(result)
+
+
+def test_text_lists_disagreeing_entries_including_an_asymmetric_one(gradcalc,
+                                                                    monkeypatch) -> None:
+    # d/dx (x*y) taken with y's plain value: the tape's d2/dxdy is 0, its d2/dydx is 1
+    bad = dataclasses.replace(ops.MUL, vjps=(
+        lambda g, ans, x, y: g * (y.value if isinstance(y, Tensor) else y), ops.MUL.vjps[1]))
+    monkeypatch.setitem(ops.BINARY, "*", bad)
+    r = gradcalc("x*y", "--at", "x=2,y=3", "--hessian")
+    assert r.status == 1
+    rows = {line.split()[0]: line for line in r.out.splitlines() if line.startswith("  d2/")}
+    assert "mismatch: tape 0.0 but SymPy 1.0" in rows["d2/dxdy"]
+    assert "d2/dydx" not in rows  # agrees with SymPy, so it is not listed
+    assert "hessian check: mismatch: tape and SymPy DISAGREE (3 ok, 1 mismatch" in r.out

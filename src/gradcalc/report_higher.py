@@ -37,8 +37,12 @@ def hessian_text(run: Run, chk: Check | None, hess: Hessian, hchk: HessianCheck 
         rows += [[name] + [fmt(hess.matrix[name][j]) for j in names] for name in names]
         out += _table(rows, indent="")
     if hchk is not None:
+        # the upper triangle, and a lower entry only where it differs from its mirror
         notable = [(i, j, p) for i, row in hchk.entries.items() for j, p in row.items()
-                   if p.status not in ("ok", "skipped") and names.index(i) <= names.index(j)]
+                   if p.status not in ("ok", "skipped") and (
+                       names.index(i) <= names.index(j)
+                       or (p.status, fmt(p.tape)) != (hchk.entries[j][i].status,
+                                                      fmt(hchk.entries[j][i].tape)))]
         if notable:
             out.append("")
             rows = [["entry", "tape", "symbolic", "check"]]
