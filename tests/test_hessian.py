@@ -302,3 +302,26 @@ def test_text_lists_disagreeing_entries_including_an_asymmetric_one(gradcalc,
     assert "mismatch: tape 0.0 but SymPy 1.0" in rows["d2/dxdy"]
     assert "d2/dydx" not in rows  # agrees with SymPy, so it is not listed
     assert "hessian check: mismatch: tape and SymPy DISAGREE (3 ok, 1 mismatch" in r.out
+
+
+# other rules at points where their derivative rules divide by or mask something:
+# (expression, bindings, {entry: value by hand})
+AWKWARD = [
+    ("hypot(x, y)", {"x": 0.0, "y": 2.0}, {("x", "x"): 0.5, ("x", "y"): 0.0, ("y", "y"): 0.0}),
+    ("sigmoid(x)", {"x": 0.0}, {("x", "x"): 0.0}),
+    ("tanh(x) + atan(x) + sin(x)", {"x": 0.0}, {("x", "x"): 0.0}),
+    ("abs(x)*x", {"x": -1.5}, {("x", "x"): -2.0}),
+    ("relu(x)*x", {"x": 1.5}, {("x", "x"): 2.0}),
+    ("max(x, y)^2", {"x": 1.0, "y": 3.0}, {("x", "x"): 0.0, ("x", "y"): 0.0, ("y", "y"): 2.0}),
+    ("x / y", {"x": 0.0, "y": 2.0}, {("x", "x"): 0.0, ("x", "y"): -0.25, ("y", "y"): 0.0}),
+    ("log(x, b)", {"x": 1.0, "b": math.e}, {("x", "x"): -1.0, ("x", "b"): -1 / math.e,
+                                                  ("b", "b"): 0.0}),
+]
+
+
+@pytest.mark.parametrize("expr, at, want", AWKWARD, ids=[a[0] for a in AWKWARD])
+def test_second_order_at_awkward_points(expr, at, want) -> None:
+    h = hessian(run(parse(expr), at)).matrix
+    for (i, j), w in want.items():
+        assert float(h[i][j]) == pytest.approx(w, rel=1e-14, abs=1e-15), (i, j)
+        assert float(h[j][i]) == pytest.approx(w, rel=1e-14, abs=1e-15), (j, i)

@@ -68,6 +68,8 @@ Examples:
   gradcalc "c = a*b; d = c + sin(a)" --at a=1,b=2 --format csv
   echo "exp(-x^2)" | gradcalc - --at x=0.5
   gradcalc --at x=2 -- "-x^3"      (an EXPR starting with '-' goes after --)
+  gradcalc "(1-x)^2 + 100*(y-x^2)^2" --at x=1.5,y=0.7 --hessian
+  gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
 
 \b
 Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
