@@ -25,6 +25,7 @@ from .check import (
     DEFAULT_TIMEOUT,
     Check,
     Partial,
+    check,
     kinks,
     run_with_budget,
     verdict,
@@ -314,8 +315,6 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
 def check_all(rows: Sequence[Run], rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
               timeout: float = DEFAULT_TIMEOUT) -> list[Check]:
     """The first-order check of each Jacobian row (each under its own time budget)."""
-    from .check import check
-
     if len(rows) > 1:
         symbolic.namespace()  # import SymPy once here, so the forked checks share it
     return [check(row, rtol, atol, timeout, row.output_name) for row in rows]
