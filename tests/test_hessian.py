@@ -11,6 +11,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy
+from hypothesis import HealthCheck, assume, given, settings
 
 from gradcalc import Tape, Variable, ops
 from gradcalc.errors import InputError
@@ -325,3 +326,49 @@ def test_second_order_at_awkward_points(expr, at, want) -> None:
     for (i, j), w in want.items():
         assert float(h[i][j]) == pytest.approx(w, rel=1e-14, abs=1e-15), (i, j)
         assert float(h[j][i]) == pytest.approx(w, rel=1e-14, abs=1e-15), (j, i)
+
+
+# ---------------------------------------------------------------- random expressions
+
+
+def _property_helpers():
+    import test_properties
+
+    return test_properties
+
+
+PROPS = _property_helpers()
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(PROPS.expressions(), PROPS.points)
+def test_random_hessians_match_mpmath_and_are_symmetric(source: str, point) -> None:
+    result = run(parse(source), point)
+    assume(math.isfinite(float(result.value)) and abs(float(result.value)) < 1e6)
+    h = hessian(result).matrix
+    values = [0.0 if v is None else float(v) for row in h.values() for v in row.values()]
+    assume(all(math.isfinite(v) and abs(v) < 1e6 for v in values))
+    names = list(point)
+    at = [mpmath.mpf(point[n]) for n in names]
+
+    def f(*args):
+        return PROPS.mp_eval(source, dict(zip(names, args, strict=True)))
+
+    scale = max([1.0] + [abs(v) for v in values])
+    for a, i in enumerate(names):
+        for b, j in enumerate(names):
+            tape = 0.0 if h[i][j] is None else float(h[i][j])
+            if b >= a:
+                order = [0, 0, 0]
+                order[a] += 1
+                order[b] += 1
+                want = float(mpmath.diff(f, at, order))
+                assert abs(tape - want) <= 1e-7 * max(scale, abs(want)), (i, j, tape, want)
+            mirror = 0.0 if h[j][i] is None else float(h[j][i])
+            assert abs(tape - mirror) <= 1e-12 * scale, (i, j)
+
+
+def test_output_that_is_a_bound_name() -> None:
+    # the output is the first leaf; the other names are watched after it
+    h = hessian(run(parse("x"), {"x": 1.0, "y": 2.0})).matrix
+    assert h == {"x": {"x": 0.0, "y": None}, "y": {"x": None, "y": None}}

@@ -64,10 +64,13 @@ def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> 
     """
     outer = Tape(persistent=True, watch_accessed_variables=False)
     inner = Tape(persistent=True, watch_accessed_variables=False)
-    mapped: list[Any] = [None] * (target + 1)
+    last = max([target, *sources])  # a source may be watched after the target was computed
+    mapped: list[Any] = [None] * (last + 1)
     original: dict[int, int] = {}  # outer node id -> replayed node id
     with outer, inner:
-        for node in nodes[: target + 1]:
+        for node in nodes[: last + 1]:
+            if node.prim is not None and node.id > target:
+                continue
             if node.prim is None:
                 t = Tensor(node.value, node.label or node.tensor.name)
                 outer.watch(t)
