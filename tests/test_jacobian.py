@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 
 import pytest
 import sympy
+from hypothesis import HealthCheck, assume, given, settings
 
 from gradcalc import higher, ops
 from gradcalc.evaluate import run
@@ -116,3 +118,33 @@ def test_bad_outputs_are_one_error_line(gradcalc, argv, message) -> None:
     r = gradcalc(*argv)
     assert r.status == 2 and r.out == ""
     assert r.err.startswith("error: ") and message in r.err and len(r.err.splitlines()) == 1
+
+
+def _props():
+    import test_properties
+
+    return test_properties
+
+
+PROPS = _props()
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(PROPS.expressions(depth=2), PROPS.expressions(depth=2), PROPS.points)
+def test_random_jacobians_match_mpmath(first: str, second: str, point) -> None:
+    result = run(parse(f"u = {first}\nv = u * ({second}) + {second}"), point)
+    rows = higher.jacobian(result, ["v", "u"])
+    for row, source in ((rows[0], f"({first}) * ({second}) + {second}"), (rows[1], first)):
+        assume(math.isfinite(float(row.value)) and abs(float(row.value)) < 1e6)
+        grad = row.gradient()
+        assume(all(g is None or (math.isfinite(g) and abs(g) < 1e6) for g in grad.values()))
+        for name in point:
+            want = PROPS.mp_partial(source, point, name)
+            tape = 0.0 if grad[name] is None else float(grad[name])
+            assert PROPS.agree(tape, want, abs(float(row.value))), (row.output_name, name)
+
+
+def test_an_output_that_is_a_bound_name(gradcalc) -> None:
+    obj = gradcalc("y = x*z", "--at", "x=2,z=5", "--of", "y,z", "--format", "json").json()
+    assert obj["jacobian"] == {"y": {"x": 5.0, "z": 2.0}, "z": {"x": None, "z": 1.0}}
+    assert obj["check"]["status"] == "ok"
