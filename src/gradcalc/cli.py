@@ -116,6 +116,8 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         if hessian:
             raise InputError(f"--hessian needs a single output, but --of names {len(outputs)}")
         of = None
+    elif outputs is not None:
+        of = outputs[0]
     try:
         program = parse(source)
         result = run(program, bindings, _names(wrt), of)
@@ -157,6 +159,8 @@ def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: b
                    nl=False)
     elif fmt == "csv":
         click.echo(report_higher.hessian_csv(result, hess), nl=False)
+        if show_tape:
+            click.echo("note: --tape is shown only in text and json formats", err=True)
     else:
         click.echo(report_higher.hessian_text(result, chk, hess, hchk, show_tape), nl=False)
     problems = nonfinite(result) + hess.nonfinite
@@ -176,6 +180,8 @@ def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_che
         click.echo(dumps(report_higher.jacobian_json(rows, checks, show_tape)), nl=False)
     elif fmt == "csv":
         click.echo(report_higher.jacobian_csv(rows), nl=False)
+        if show_tape:
+            click.echo("note: --tape is shown only in text and json formats", err=True)
     else:
         click.echo(report_higher.jacobian_text(rows, checks, show_tape), nl=False)
     problems = [f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)]
