@@ -278,6 +278,7 @@ def test_hessian_of_an_intermediate(gradcalc) -> None:
     (["y1 = x; y2 = x*x", "--at", "x=1", "--of", "y1,y2", "--hessian"],
      "--hessian needs a single output"),
     (["y = x", "--at", "x=1", "--of", "q", "--hessian"], "--of names 'q'"),
+    (["x*y", "--at", "x=1,y=2", "--hessian", "--expect", "x=2"], "not with --hessian"),
 ])
 def test_bad_hessian_input_is_one_error_line(gradcalc, argv, message) -> None:
     r = gradcalc(*argv)

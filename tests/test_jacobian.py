@@ -113,6 +113,8 @@ def test_nonfinite_row_names_output_and_node(gradcalc) -> None:
     (["a = x; b = x*x", "--at", "x=1", "--of", "a,c"], "--of names 'c', which the program"),
     (["a = x; b = x*x", "--at", "x=1", "--of", "a,a"], "--of names 'a' twice"),
     (["a = x; b = x*x", "--at", "x=1", "--of", "a,"], "--of: empty name"),
+    (["a = x; b = x*x", "--at", "x=1", "--of", "a,b", "--claim", "x: 1"],
+     "not with several --of outputs"),
 ])
 def test_bad_outputs_are_one_error_line(gradcalc, argv, message) -> None:
     r = gradcalc(*argv)

@@ -22,6 +22,7 @@ import numpy as np
 from . import symbolic
 from .evaluate import Run
 from .syntax import Program
+from .why import stop_gradient_cuts, where
 
 DEFAULT_RTOL = 1e-9
 DEFAULT_ATOL = 1e-12
@@ -39,6 +40,8 @@ class Partial:
     expected: Any = None            # the symbolic value at the point (float, complex or nan)
     error: float | None = None      # |tape - symbolic|
     reason: str = ""
+    true_symbolic: str | None = None  # with stop_gradient(e) read as e: the true derivative
+    true_value: Any = None
 
 
 @dataclass
@@ -71,12 +74,17 @@ def close(a: float, b: float, rtol: float, atol: float) -> bool:
 
 def symbolic_partials(program: Program, names: Sequence[str], wrt: Sequence[str],
                       point: Mapping[str, float], of: str | None = None) -> dict[str, Any]:
-    """Symbolic value and, per name in wrt, the derivative's form and value at the point."""
+    """Symbolic value and, per name in wrt, the derivative's form and value at the point; with
+    stop_gradient in the program, also the true derivative's (stop_gradient(e) read as e)."""
     expr = symbolic.program_to_sympy(program, names, of)
-    out: dict[str, Any] = {"value": symbolic.evaluate(expr, point), "partials": {}}
+    true_expr = symbolic.without_stop_gradient(expr)
+    out: dict[str, Any] = {"value": symbolic.evaluate(expr, point), "partials": {}, "true": {}}
     for name in wrt:
         d = symbolic.derivative(expr, name)
         out["partials"][name] = (str(d), symbolic.evaluate(d, point))
+        if true_expr is not None:
+            d = symbolic.derivative(true_expr, name)
+            out["true"][name] = (str(d), symbolic.evaluate(d, point))
     return out
 
 
@@ -165,7 +173,9 @@ def kinks(run: Run) -> dict[str, str]:
                                           else "")
             for k, name in enumerate(run.wrt):
                 if m >> k & 1 and name not in reasons:
-                    reasons[name] = f"{node.prim.kink_note} ({where})"
+                    reasons[name] = f"{node.prim.kink_note} ({where}): the true " \
+                        "derivative is undefined here" + (
+                            f"; {node.prim.convention}" if node.prim.convention else "")
     return reasons
 
 
@@ -177,6 +187,26 @@ def _column(run: Run, offset: int) -> str:
 
 
 # ---------------------------------------------------------------- verdicts
+
+
+def _cut(run: Run, p: Partial, form: str, value: Any, rtol: float, atol: float) -> None:
+    """Record the true derivative (stop_gradient read as identity); a partial that agrees with
+    the stop_gradient-aware derivative but not with the true one is `cut`, not a tape bug."""
+    p.true_symbolic, p.true_value = form, value
+    if p.status not in ("ok", "null") or isinstance(value, complex) or math.isnan(value):
+        return
+    if p.status == "null":
+        differs = form != "0"
+    else:
+        differs = not close(float(p.tape), value, rtol, atol)
+    if not differs:
+        return
+    source, target = run.tape.node_of(run.sources[p.name]), run.target_id()
+    cuts = [] if source is None or target is None else \
+        stop_gradient_cuts(run.nodes, source.id, target)
+    at = ", ".join(where(c, run.program.source) for c in cuts) or "?"
+    p.status = "cut"
+    p.reason = f"cut by stop_gradient at {at} (true derivative {value:.15g})"
 
 
 def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
@@ -197,7 +227,10 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
     partials: dict[str, Partial] = {}
     for name, g in gradient.items():
         form, expected = result["partials"][name]
-        partials[name] = verdict(name, g, form, expected, why.get(name), rtol, atol)
+        p = verdict(name, g, form, expected, why.get(name), rtol, atol)
+        if name in result.get("true", {}):
+            _cut(run, p, *result["true"][name], rtol, atol)
+        partials[name] = p
 
     value = result["value"]
     tv = float(run.value) if np.ndim(run.value) == 0 else math.nan

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 
 import click
 
-from . import __version__, higher, report_higher
+from . import __version__, higher, report_higher, verify_report
+from . import graph as graphs
 from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from .errors import InputError
 from .evaluate import Run, nonfinite, parse_bindings, run
 from .report import dumps, text, to_csv, to_json
 from .syntax import parse
+from .verify import CLAIM_POINTS, Claim, parse_claims, parse_expect, verify, verify_claims_only
 
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_NONFINITE = 0, 1, 2, 3
 
@@ -68,11 +70,13 @@ Examples:
   gradcalc "c = a*b; d = c + sin(a)" --at a=1,b=2 --format csv
   echo "exp(-x^2)" | gradcalc - --at x=0.5
   gradcalc --at x=2 -- "-x^3"      (an EXPR starting with '-' goes after --)
+  gradcalc "x*abs(x)" --claim "x: 2*abs(x)"          (a hand-derived formula, no --at)
+  gradcalc "a*b" --at a=2,b=3 --expect a=3,b=2 --numeric
   gradcalc "(1-x)^2 + 100*(y-x^2)^2" --at x=1.5,y=0.7 --hessian
   gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
 
 \b
-Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
+Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
 3 a value or partial is not finite (stderr names the tape node).
 """,
 )
@@ -97,12 +101,29 @@ Exit status: 0 computed and checked, 1 a check disagrees, 2 bad input,
               help="Time budget of the SymPy check; over it the check is skipped.")
 @click.option("-f", "--file", "file", type=str, metavar="PATH",
               help="Read the expression or program from a file.")
+@click.option("--graph", "graph", metavar="FILE",
+              help="Write the computation graph (op, value, adjoint per node): .dot/.gv "
+                   "Graphviz, .mmd Mermaid, or .svg/.png/.pdf rendered by Graphviz's dot.")
+@click.option("--expect", multiple=True, metavar="NAME=VALUE[,...]",
+              help="Your values of the partials at the --at point; compared with tape and "
+              "symbolic (and numeric). Repeatable.")
+@click.option("--claim", "claims", multiple=True, metavar="'NAME: FORMULA'",
+              help="Your formula for d/dNAME, checked against the true derivative everywhere "
+              "(random points, then simplification). Repeatable; works without --at.")
+@click.option("--claims", "claims_file", metavar="PATH",
+              help="Read claims from a file, one 'NAME: FORMULA' per line (# comments).")
+@click.option("--claim-points", type=click.IntRange(1, 10_000), default=CLAIM_POINTS,
+              show_default=True, metavar="N", help="Random points per claim.")
+@click.option("--numeric", is_flag=True,
+              help="Add a numeric third opinion: complex step, or central differences with "
+              "Richardson extrapolation, each with an error estimate.")
 @click.option("--hessian", is_flag=True,
               help="Also compute the Hessian (second partials), checked against SymPy.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
             show_tape: bool, no_check: bool, rtol: float, atol: float, check_timeout: float,
-            file: str | None, hessian: bool) -> int:
+            file: str | None, graph: str | None, expect: Sequence[str], claims: Sequence[str],
+            claims_file: str | None, claim_points: int, numeric: bool, hessian: bool) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -112,12 +133,23 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
     source = _read_source(expr, file)
     bindings = parse_bindings(at)
     outputs = _names(of, "--of")
-    if outputs is not None and len(outputs) > 1:
-        if hessian:
-            raise InputError(f"--hessian needs a single output, but --of names {len(outputs)}")
-        of = None
-    elif outputs is not None:
-        of = outputs[0]
+    several = outputs is not None and len(outputs) > 1
+    if several and hessian:
+        raise InputError(f"--hessian needs a single output, but --of names {len(outputs)}")
+    of = None if outputs is None or several else outputs[0]
+    if graph is not None:
+        graphs.plan(graph)
+    claim_list = parse_claims(claims, *_read_claims(claims_file))
+    if (several or hessian) and (expect or numeric or claim_list):
+        raise click.UsageError("--expect, --claim and --numeric check one gradient: not with "
+                               + ("--hessian" if hessian else "several --of outputs"))
+    if not at and (expect or numeric):
+        raise click.UsageError(f"{'--expect' if expect else '--numeric'} needs a point: "
+                               "give --at")
+    if claim_list and not at:
+        if graph is not None:
+            raise click.UsageError("--graph needs --at (claims without a point have no tape)")
+        return _claims_only(source, claim_list, fmt, rtol, atol, check_timeout, of, claim_points)
     try:
         program = parse(source)
         result = run(program, bindings, _names(wrt), of)
@@ -125,23 +157,38 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         raise exc.with_source(source) from None
     for warning in result.warnings:
         click.echo(warning, err=True)
-    if outputs is not None and len(outputs) > 1:
-        return _jacobian(result, outputs, fmt, show_tape, no_check, rtol, atol, check_timeout)
+    if several:
+        assert outputs is not None
+        return _jacobian(result, outputs, fmt, show_tape, no_check, rtol, atol, check_timeout,
+                         graph)
     if hessian:
-        return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout)
+        return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout, graph)
     chk = None if no_check else check(result, rtol, atol, check_timeout, of)
+    if graph is not None:
+        graphs.write(result, graph)
+    ver = None
+    if expect or numeric or claim_list:
+        ver = verify(result, chk, parse_expect(expect, result.wrt), numeric, claim_list, rtol,
+                     atol, check_timeout, of, claim_points)
     if fmt == "json":
-        click.echo(to_json(result, chk, show_tape), nl=False)
+        document = to_json(result, chk, show_tape)
+        click.echo(document if ver is None else verify_report.extend_json(document, ver),
+                   nl=False)
     elif fmt == "csv":
         click.echo(to_csv(result), nl=False)
         if show_tape:
             click.echo("note: --tape is shown only in text and json formats", err=True)
     else:
         click.echo(text(result, chk, show_tape), nl=False)
+        if ver is not None:
+            click.echo("\n" + verify_report.text(ver), nl=False)
+    if ver is not None and fmt == "csv":
+        click.echo(verify_report.summary(ver), err=True)
     problems = nonfinite(result)
     for message in problems:
         click.echo(f"non-finite: {message}", err=True)
-    if chk is not None and chk.status == "mismatch":
+    if chk is not None and chk.status == "mismatch" or ver is not None and \
+            ver.status == "mismatch":
         return EXIT_MISMATCH
     if problems:
         return EXIT_NONFINITE
@@ -149,10 +196,12 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
 
 
 def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: bool,
-             rtol: float, atol: float, timeout: float) -> int:
+             rtol: float, atol: float, timeout: float, graph: str | None) -> int:
     """--hessian: the first-order report plus the Hessian and its check."""
     hess = higher.hessian(result)
     chk = None if no_check else check(result, rtol, atol, timeout, of)
+    if graph is not None:
+        graphs.write(result, graph)
     hchk = None if no_check else higher.check_hessian(result, hess, rtol, atol, timeout, of)
     if fmt == "json":
         click.echo(dumps(report_higher.hessian_json(result, chk, hess, hchk, show_tape)),
@@ -172,10 +221,12 @@ def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: b
 
 
 def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_check: bool,
-              rtol: float, atol: float, timeout: float) -> int:
-    """--of y1,y2: one gradient row per output, each checked."""
+              rtol: float, atol: float, timeout: float, graph: str | None) -> int:
+    """--of y1,y2: one gradient row per output, each checked (--graph: the last output's)."""
     rows = higher.jacobian(result, outputs)
     checks = None if no_check else higher.check_all(rows, rtol, atol, timeout)
+    if graph is not None:
+        graphs.write(rows[-1], graph)
     if fmt == "json":
         click.echo(dumps(report_higher.jacobian_json(rows, checks, show_tape)), nl=False)
     elif fmt == "csv":
@@ -190,6 +241,35 @@ def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_che
     if checks is not None and any(c.status == "mismatch" for c in checks):
         return EXIT_MISMATCH
     return EXIT_NONFINITE if problems else EXIT_OK
+
+
+def _read_claims(path: str | None) -> tuple[str | None, str]:
+    if path is None:
+        return None, ""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read(), path
+    except OSError as exc:
+        raise InputError(f"--claims: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"--claims: cannot read {path}: not UTF-8 text") from None
+
+
+def _claims_only(source: str, claims: Sequence[Claim], fmt: str, rtol: float, atol: float,
+                 timeout: float, of: str | None, points: int) -> int:
+    """Claims about the whole function, without --at: no point, so no tape run."""
+    try:
+        program = parse(source)
+    except InputError as exc:
+        raise exc.with_source(source) from None
+    ver = verify_claims_only(program, claims, rtol, atol, timeout, of, points)
+    if fmt == "json":
+        click.echo(verify_report.claims_only_json(program, ver, of), nl=False)
+    elif fmt == "csv":
+        raise click.UsageError("--format csv needs --at (claims without a point have no row)")
+    else:
+        click.echo(verify_report.text(ver), nl=False)
+    return EXIT_MISMATCH if ver.status == "mismatch" else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

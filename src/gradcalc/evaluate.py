@@ -55,6 +55,13 @@ class Run:
             out[name] = None if adj is None else np.float64(adj) if np.ndim(adj) == 0 else adj
         return out
 
+    def reasons(self) -> dict[str, Any]:
+        """Why each partial that is null or exactly 0 is so, and why a bound name that --wrt
+        leaves out has none: name -> why.Reason."""
+        from .why import explain_run
+
+        return explain_run(self)
+
 
 def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None) -> Any:
     """Run one expression forward (recording on active tapes); env maps names to values."""

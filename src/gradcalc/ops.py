@@ -29,8 +29,11 @@ class Primitive:
     reused for every further argument of a variadic op); None means no gradient flows to it.
     sympy: (sp, *args) -> SymPy expression. spelling: the function name users write (None for
     operators); symbol: the operator symbol, if any. kink: mask of points where the primitive is
-    not differentiable. domain: mask of points outside its real domain, with domain_note saying
-    why. sample: intervals per argument where the primitive is smooth and finite (for tests).
+    not differentiable, with kink_note saying where and convention saying which value the
+    tape's rule gives there. domain: mask of points outside its real domain, with domain_note
+    saying why. sample: intervals per argument where the primitive is smooth and finite (for
+    tests). analytic: holomorphic near the real line and its forward accepts complex input, so
+    a complex-step derivative through it is exact (numeric.py).
     """
 
     name: str
@@ -45,6 +48,8 @@ class Primitive:
     domain: Callable[..., Any] | None = None
     domain_note: str = ""
     sample: tuple[tuple[float, float], ...] = field(default=((-2.0, 2.0),))
+    analytic: bool = False
+    convention: str = ""
 
     def vjp(self, i: int) -> VJP | None:
         """The VJP for argument i (a variadic op's single rule also receives i first)."""
@@ -71,8 +76,14 @@ def _extremum_vjp(i: int, g: Any, ans: Any, *args: Any) -> Any:
     return g * (args[i] == ans) / _ties(args, ans)
 
 
+_TIE_CONVENTION = ("at a tie the tape splits the gradient evenly between the tied arguments, "
+                   "as JAX and PyTorch's maximum/minimum do (TensorFlow gives it all to the "
+                   "first argument)")
+
+
 def _arith(name: str, symbol: str, forward, vjps, sympy, sample=((-2.0, 2.0),)) -> Primitive:
-    return Primitive(name, len(vjps), forward, tuple(vjps), sympy, symbol=symbol, sample=sample)
+    return Primitive(name, len(vjps), forward, tuple(vjps), sympy, symbol=symbol, sample=sample,
+                     analytic=True)
 
 
 def _fn(name: str, forward, vjps, sympy, spelling: str | None = None, **kw) -> Primitive:
@@ -92,7 +103,8 @@ MUL = _arith("mul", "*", np.multiply,
 DIV = _arith("div", "/", np.true_divide,
              [lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * x / (y * y)],
              lambda sp, x, y: x / y, sample=((-2.0, 2.0), (0.5, 2.0)))
-NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x, symbol="-")
+NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x, symbol="-",
+                analytic=True)
 # x^y: x^(y-1) is taken with exponent 0 where x == 0 and y == 0, and log(x) with x = 1 where
 # x == 0 (JAX's convention), so that 0^0 and x^0 have finite partials. Only 0^0 is masked:
 # masking y == 0 alone would make the rule's own derivative in y wrong at y = 0, x != 0.
@@ -103,79 +115,98 @@ POW = Primitive(
     lambda sp, x, y: x ** y, spelling="pow", symbol="^",
     domain=lambda x, y: (x < 0) & (y != np.round(y)),
     domain_note="a negative number to a non-integer power is not real",
-    sample=((0.5, 2.0), (-2.0, 2.0)),
+    sample=((0.5, 2.0), (-2.0, 2.0)), analytic=True,
 )
 
 # ---------------------------------------------------------------- trigonometric
 
-SIN = _fn("sin", np.sin, [lambda g, ans, x: g * np.cos(x)], lambda sp, x: sp.sin(x))
-COS = _fn("cos", np.cos, [lambda g, ans, x: -g * np.sin(x)], lambda sp, x: sp.cos(x))
+SIN = _fn("sin", np.sin, [lambda g, ans, x: g * np.cos(x)], lambda sp, x: sp.sin(x),
+          analytic=True)
+COS = _fn("cos", np.cos, [lambda g, ans, x: -g * np.sin(x)], lambda sp, x: sp.cos(x),
+          analytic=True)
 TAN = _fn("tan", np.tan, [lambda g, ans, x: g * (1 + ans * ans)], lambda sp, x: sp.tan(x),
-          sample=((-1.2, 1.2),))
+          sample=((-1.2, 1.2),), analytic=True)
 ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt(1 - x * x)],
            lambda sp, x: sp.asin(x), domain=lambda x: np.abs(x) > 1,
-           domain_note="asin is only defined on [-1, 1]", sample=((-0.9, 0.9),))
+           domain_note="asin is only defined on [-1, 1]", sample=((-0.9, 0.9),),
+           analytic=True)
 ACOS = _fn("acos", np.arccos, [lambda g, ans, x: -g / np.sqrt(1 - x * x)],
            lambda sp, x: sp.acos(x), domain=lambda x: np.abs(x) > 1,
-           domain_note="acos is only defined on [-1, 1]", sample=((-0.9, 0.9),))
-ATAN = _fn("atan", np.arctan, [lambda g, ans, x: g / (1 + x * x)], lambda sp, x: sp.atan(x))
+           domain_note="acos is only defined on [-1, 1]", sample=((-0.9, 0.9),),
+           analytic=True)
+ATAN = _fn("atan", np.arctan, [lambda g, ans, x: g / (1 + x * x)], lambda sp, x: sp.atan(x),
+           analytic=True)
 ATAN2 = _fn("atan2", np.arctan2,
             [lambda g, ans, y, x: g * x / (x * x + y * y),
              lambda g, ans, y, x: -g * y / (x * x + y * y)],
             lambda sp, y, x: sp.atan2(y, x),
             kink=lambda y, x: (x == 0) & (y == 0),
             kink_note="atan2 is not differentiable at (0, 0)",
+            convention="the tape's rule gives 0/0 = nan there",
             sample=((0.5, 2.0), (0.5, 2.0)))
 
 # ---------------------------------------------------------------- hyperbolic
 
-SINH = _fn("sinh", np.sinh, [lambda g, ans, x: g * np.cosh(x)], lambda sp, x: sp.sinh(x))
-COSH = _fn("cosh", np.cosh, [lambda g, ans, x: g * np.sinh(x)], lambda sp, x: sp.cosh(x))
-TANH = _fn("tanh", np.tanh, [lambda g, ans, x: g * (1 - ans * ans)], lambda sp, x: sp.tanh(x))
+SINH = _fn("sinh", np.sinh, [lambda g, ans, x: g * np.cosh(x)], lambda sp, x: sp.sinh(x),
+           analytic=True)
+COSH = _fn("cosh", np.cosh, [lambda g, ans, x: g * np.sinh(x)], lambda sp, x: sp.cosh(x),
+           analytic=True)
+TANH = _fn("tanh", np.tanh, [lambda g, ans, x: g * (1 - ans * ans)], lambda sp, x: sp.tanh(x),
+           analytic=True)
 
 # ---------------------------------------------------------------- exponential and logarithmic
 
-EXP = _fn("exp", np.exp, [lambda g, ans, x: g * ans], lambda sp, x: sp.exp(x))
+EXP = _fn("exp", np.exp, [lambda g, ans, x: g * ans], lambda sp, x: sp.exp(x),
+          analytic=True)
 LOG = _fn("log", np.log, [lambda g, ans, x: g / x], lambda sp, x: sp.log(x),
           domain=lambda x: x <= 0, domain_note="log is only defined for positive numbers",
-          sample=((0.2, 3.0),))
+          sample=((0.2, 3.0),), analytic=True)
 LOGB = _fn("logb", lambda x, b: np.log(x) / np.log(b),
            [lambda g, ans, x, b: g / (x * np.log(b)),
             lambda g, ans, x, b: -g * ans / (b * np.log(b))],
            lambda sp, x, b: sp.log(x) / sp.log(b), spelling="log",
            domain=lambda x, b: (x <= 0) | (b <= 0) | (b == 1),
            domain_note="log(x, base) needs x > 0 and a positive base other than 1",
-           sample=((0.2, 3.0), (1.5, 4.0)))
+           sample=((0.2, 3.0), (1.5, 4.0)), analytic=True)
 LOG2 = _fn("log2", np.log2, [lambda g, ans, x: g / (x * np.log(2.0))],
            lambda sp, x: sp.log(x, 2), domain=lambda x: x <= 0,
-           domain_note="log2 is only defined for positive numbers", sample=((0.2, 3.0),))
+           domain_note="log2 is only defined for positive numbers", sample=((0.2, 3.0),),
+           analytic=True)
 LOG10 = _fn("log10", np.log10, [lambda g, ans, x: g / (x * np.log(10.0))],
             lambda sp, x: sp.log(x, 10), domain=lambda x: x <= 0,
-            domain_note="log10 is only defined for positive numbers", sample=((0.2, 3.0),))
+            domain_note="log10 is only defined for positive numbers", sample=((0.2, 3.0),),
+            analytic=True)
 SQRT = _fn("sqrt", np.sqrt, [lambda g, ans, x: g * 0.5 / ans], lambda sp, x: sp.sqrt(x),
            domain=lambda x: x < 0, domain_note="sqrt is only defined for non-negative numbers",
-           sample=((0.2, 3.0),))
+           kink=lambda x: x == 0, kink_note="sqrt is not differentiable at 0 (its slope is "
+           "infinite)", convention="the tape gives sqrt'(0) = inf, as PyTorch and TensorFlow do",
+           sample=((0.2, 3.0),), analytic=True)
 
 # ---------------------------------------------------------------- piecewise
 
 ABS = _fn("abs", np.abs, [lambda g, ans, x: g * np.sign(x)], lambda sp, x: sp.Abs(x),
           kink=lambda x: x == 0, kink_note="abs is not differentiable at 0",
+          convention="the tape uses abs'(0) = 0, as PyTorch and TensorFlow do",
           sample=((0.2, 2.0),))
 HYPOT = _fn("hypot", np.hypot, [lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans],
             lambda sp, x, y: sp.sqrt(x * x + y * y),
             kink=lambda x, y: (x == 0) & (y == 0),
-            kink_note="hypot is not differentiable at (0, 0)")
+            kink_note="hypot is not differentiable at (0, 0)",
+            convention="the tape's rule gives 0/0 = nan there")
 MIN = Primitive("min", None, lambda *a: functools.reduce(np.minimum, a),
                 (_extremum_vjp,), lambda sp, *a: sp.Min(*a),
                 spelling="min", kink=lambda *a: _ties(a, functools.reduce(np.minimum, a)) > 1,
-                kink_note="min is not differentiable where arguments tie")
+                kink_note="min is not differentiable where arguments tie",
+                convention=_TIE_CONVENTION)
 MAX = Primitive("max", None, lambda *a: functools.reduce(np.maximum, a),
                 (_extremum_vjp,), lambda sp, *a: sp.Max(*a),
                 spelling="max", kink=lambda *a: _ties(a, functools.reduce(np.maximum, a)) > 1,
-                kink_note="max is not differentiable where arguments tie")
+                kink_note="max is not differentiable where arguments tie",
+                convention=_TIE_CONVENTION)
 RELU = _fn("relu", lambda x: np.maximum(x, 0.0), [lambda g, ans, x: g * (x > 0)],
            lambda sp, x: sp.Max(0, x), kink=lambda x: x == 0,
-           kink_note="relu is not differentiable at 0", sample=((0.2, 2.0),))
+           kink_note="relu is not differentiable at 0", sample=((0.2, 2.0),),
+           convention="the tape uses relu'(0) = 0, as PyTorch and TensorFlow do")
 
 # ---------------------------------------------------------------- smooth activations
 
@@ -185,11 +216,13 @@ def _sigmoid(x: Any) -> Any:
 
 
 SIGMOID = _fn("sigmoid", _sigmoid, [lambda g, ans, x: g * ans * (1 - ans)],
-              lambda sp, x: 1 / (1 + sp.exp(-x)))
+              lambda sp, x: 1 / (1 + sp.exp(-x)), analytic=True)
 SOFTPLUS = _fn("softplus", lambda x: np.logaddexp(0.0, x), [lambda g, ans, x: g * _sigmoid(x)],
                lambda sp, x: sp.log(1 + sp.exp(x)))
 
 # ---------------------------------------------------------------- gradient control
+# (softplus above is analytic in mathematics, but np.logaddexp refuses complex input, so the
+# complex step does not go through it; numeric.py treats stop_gradient itself.)
 
 STOP_GRADIENT = _fn("stop_gradient", lambda x: np.array(x, dtype=float, copy=True)
                     if np.ndim(x) else np.float64(x), [None],

@@ -86,22 +86,41 @@ def text(run: Run, chk: Check | None, show_tape: bool = False) -> str:
                 p = chk.partials[name]
                 verdict = p.status + (f": {p.reason}" if p.reason else "")
                 if p.status == "null":
+                    verdict = "null"
+                elif p.status == "cut":
                     verdict = p.reason
                 row += [_shorten(p.symbolic or "-"), verdict]
             elif g is None:
                 row[1] = "null"
             rows.append(row)
         out += _table(rows)
-        if not chk:
-            nulls = [n for n, g in grad.items() if g is None]
-            if nulls:
-                out.append("  (null: the output does not depend on " + ", ".join(nulls) + ")")
+    out += why_lines(run)
     out.append("")
     out.append(summary(chk))
     if show_tape:
         out.append("")
         out.append(tape_text(run))
     return "\n".join(out) + "\n"
+
+
+def why_lines(run: Run) -> list[str]:
+    """One line per partial that is null or exactly 0 saying why, and one for the names that
+    --wrt leaves out."""
+    grad = run.gradient()
+    lines, unwatched = [], []
+    for name, reason in run.reasons().items():
+        if reason.kind == "unwatched" and name not in grad:
+            unwatched.append(name)
+        else:
+            lines.append(f"  why d/d{name} = {fmt(grad.get(name))}: {reason.text}")
+    if unwatched:
+        lines.append(f"  not differentiated (not in --wrt, held constant): {', '.join(unwatched)}")
+    return ([""] if lines else []) + lines
+
+
+def why_records(run: Run) -> dict[str, Any]:
+    """The reasons as JSON: name -> {kind, reason}."""
+    return {name: {"kind": r.kind, "reason": r.text} for name, r in run.reasons().items()}
 
 
 def summary(chk: Check | None) -> str:
@@ -113,7 +132,8 @@ def summary(chk: Check | None) -> str:
     counts: dict[str, int] = {}
     for p in chk.partials.values():
         counts[p.status] = counts.get(p.status, 0) + 1
-    parts = [f"{counts[s]} {s}" for s in ("ok", "mismatch", "undefined", "null") if s in counts]
+    parts = [f"{counts[s]} {s}" for s in ("ok", "cut", "mismatch", "undefined", "null")
+             if s in counts]
     err = chk.largest_error
     tol = f"rtol {chk.rtol:g}, atol {chk.atol:g}"
     largest = f"largest error {err:.3g}; " if err is not None else ""
@@ -183,11 +203,13 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
             "reason": chk.reason or None,
             "value": {"status": chk.value_status, "symbolic": jnum(chk.value)},
             "partials": {n: {"status": p.status, "symbolic_value": jnum(p.expected),
-                             "error": jnum(p.error), "reason": p.reason or None}
+                             "error": jnum(p.error), "reason": p.reason or None,
+                             "true_symbolic": p.true_symbolic, "true_value": jnum(p.true_value)}
                          for n, p in chk.partials.items()},
             "rtol": chk.rtol,
             "atol": chk.atol,
         }
+    obj["why"] = why_records(run)
     if show_tape:
         obj["tape"] = tape_records(run)
     return obj

@@ -157,6 +157,15 @@ def evaluate(expr: Any, point: Mapping[str, float]) -> complex | float:
     return re_f
 
 
+def without_stop_gradient(expr: Any) -> Any | None:
+    """The expression with every stop_gradient(e) replaced by e (the function it computes),
+    or None if it has no stop_gradient."""
+    sg = namespace().StopGradient
+    if not expr.has(sg):
+        return None
+    return expr.replace(sg, lambda arg: arg)
+
+
 def derivative(expr: Any, name: str) -> Any:
     """d expr / d name."""
     return expr.diff(symbol(name))

@@ -35,7 +35,7 @@ def _as_value(x: Any) -> Any:
 class Tensor:
     """A value that tapes can record: a float64 scalar or array with an identity."""
 
-    __slots__ = ("value", "uid", "name")
+    __slots__ = ("value", "uid", "name", "parents")
     __array_priority__ = 1000
     __hash__ = object.__hash__
 
@@ -43,6 +43,9 @@ class Tensor:
         self.value = value.value if isinstance(value, Tensor) else _as_value(value)
         self.uid = next(_uids)
         self.name = name
+        # the tensors this one was computed from, recorded or not: lets explain() tell work
+        # done outside a tape from a true lack of dependence
+        self.parents: tuple[Tensor, ...] = ()
 
     def numpy(self) -> Any:
         """The plain numpy value."""
@@ -161,6 +164,7 @@ def apply(prim: Primitive, *args: Any, span: Span | None = None) -> Tensor:
     values = [_raw(a) for a in args]
     with np.errstate(all="ignore"):
         out = Tensor(prim.forward(*values))
+    out.parents = tuple(a for a in args if isinstance(a, Tensor))
     for tape in _ACTIVE:
         if tape._recording:
             tape._record(prim, args, out, span)
@@ -171,12 +175,16 @@ class Tape:
     """Records operations on watched tensors so that gradients can be taken in reverse mode.
 
     persistent: allow more than one gradient() call. watch_accessed_variables: watch every
-    Variable used while recording (as TensorFlow does).
+    Variable used while recording (as TensorFlow does). unconnected: what gradient() gives for
+    a source the target does not depend on, "none" (None) or "zero" (zeros of its shape).
     """
 
-    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True,
+                 unconnected: str = "none"):
+        _check_unconnected(unconnected)
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
+        self.unconnected = unconnected
         self.nodes: list[Node] = []
         self._index: dict[int, int] = {}  # tensor uid -> node id
         self._recording = False
@@ -249,15 +257,20 @@ class Tape:
             t.name = label
 
     def gradient(self, target: Tensor, sources: Any, output_gradients: Any = None,
-                 unconnected_gradients: str = "none") -> Any:
+                 unconnected_gradients: str | None = None, *,
+                 unconnected: str | None = None) -> Any:
         """d target / d sources; sources may be a tensor, a list/tuple or a dict of tensors.
 
-        A source the target does not depend on gets None, or zeros with
-        unconnected_gradients="zero". If another tape is recording, the computation is itself
-        recorded there, so gradients can be differentiated again.
+        A source the target does not depend on gets None, or zeros with unconnected="zero"
+        (TensorFlow's spelling unconnected_gradients= works too; the default is the tape's).
+        If another tape is recording, the computation is itself recorded there, so gradients
+        can be differentiated again. explain(target, source) says why a gradient is None or 0.
         """
-        if unconnected_gradients not in ("none", "zero"):
-            raise ValueError("unconnected_gradients must be 'none' or 'zero'")
+        if unconnected is not None and unconnected_gradients is not None \
+                and unconnected != unconnected_gradients:
+            raise ValueError("give unconnected or unconnected_gradients, not both")
+        mode = unconnected or unconnected_gradients or self.unconnected
+        _check_unconnected(mode)
         if self._used and not self.persistent:
             raise RuntimeError("a non-persistent Tape can only compute one gradient; "
                                "use Tape(persistent=True)")
@@ -278,10 +291,24 @@ class Tape:
                 if i is not None and result.adjoints[i] is not None:
                     g = result.adjoints[i]
                     grads[k] = g if isinstance(g, Tensor) else Tensor(g)
-        if unconnected_gradients == "zero":
+        if mode == "zero":
             grads = [Tensor(np.zeros_like(s.value)) if g is None else g
                      for g, s in zip(grads, flat, strict=True)]
         return rebuild(grads)
+
+
+    def explain(self, target: Any, source: Any) -> str | None:
+        """Why d target / d source is None or exactly 0 on this tape, in one line; None when
+        the gradient is neither. Does not count as a gradient() call."""
+        from .why import explain
+
+        reason = explain(self, target, source)
+        return None if reason is None else reason.text
+
+
+def _check_unconnected(mode: str) -> None:
+    if mode not in ("none", "zero"):
+        raise ValueError(f"unconnected must be 'none' or 'zero', not {mode!r}")
 
 
 def _flatten(sources: Any) -> tuple[list[Tensor], Any]:

@@ -1,0 +1,136 @@
+"""The functions of the op table for the Python API: each records its primitive on the active
+tapes, on Variables, tensors or plain numbers alike.
+
+    from gradcalc import Tape, Variable, functions as F
+    x = Variable(0.5)
+    with Tape() as tape:
+        y = F.relu(x) + F.stop_gradient(x) * x
+    tape.gradient(y, x)            # 1.5: stop_gradient's factor is a constant
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ops
+from .tape import Tensor, apply
+
+
+def sin(x: Any) -> Tensor:
+    """sin(x)."""
+    return apply(ops.SIN, x)
+
+
+def cos(x: Any) -> Tensor:
+    """cos(x)."""
+    return apply(ops.COS, x)
+
+
+def tan(x: Any) -> Tensor:
+    """tan(x)."""
+    return apply(ops.TAN, x)
+
+
+def asin(x: Any) -> Tensor:
+    """arcsine, defined on [-1, 1]."""
+    return apply(ops.ASIN, x)
+
+
+def acos(x: Any) -> Tensor:
+    """arccosine, defined on [-1, 1]."""
+    return apply(ops.ACOS, x)
+
+
+def atan(x: Any) -> Tensor:
+    """arctangent."""
+    return apply(ops.ATAN, x)
+
+
+def atan2(y: Any, x: Any) -> Tensor:
+    """The angle of the point (x, y)."""
+    return apply(ops.ATAN2, y, x)
+
+
+def sinh(x: Any) -> Tensor:
+    """sinh(x)."""
+    return apply(ops.SINH, x)
+
+
+def cosh(x: Any) -> Tensor:
+    """cosh(x)."""
+    return apply(ops.COSH, x)
+
+
+def tanh(x: Any) -> Tensor:
+    """tanh(x)."""
+    return apply(ops.TANH, x)
+
+
+def exp(x: Any) -> Tensor:
+    """e to the x."""
+    return apply(ops.EXP, x)
+
+
+def log(x: Any, base: Any = None) -> Tensor:
+    """Natural logarithm, or the logarithm to a base."""
+    return apply(ops.LOG, x) if base is None else apply(ops.LOGB, x, base)
+
+
+def log2(x: Any) -> Tensor:
+    """Base-2 logarithm."""
+    return apply(ops.LOG2, x)
+
+
+def log10(x: Any) -> Tensor:
+    """Base-10 logarithm."""
+    return apply(ops.LOG10, x)
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root."""
+    return apply(ops.SQRT, x)
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 - the language's name for it
+    """|x|; its derivative at 0 is taken as 0."""
+    return apply(ops.ABS, x)
+
+
+def pow(x: Any, y: Any) -> Tensor:  # noqa: A001
+    """x to the y."""
+    return apply(ops.POW, x, y)
+
+
+def hypot(x: Any, y: Any) -> Tensor:
+    """sqrt(x^2 + y^2)."""
+    return apply(ops.HYPOT, x, y)
+
+
+def min(*args: Any) -> Tensor:  # noqa: A001
+    """The smallest argument; ties split the gradient evenly."""
+    return apply(ops.MIN, *args)
+
+
+def max(*args: Any) -> Tensor:  # noqa: A001
+    """The largest argument; ties split the gradient evenly."""
+    return apply(ops.MAX, *args)
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0)."""
+    return apply(ops.RELU, x)
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + exp(-x))."""
+    return apply(ops.SIGMOID, x)
+
+
+def softplus(x: Any) -> Tensor:
+    """log(1 + exp(x))."""
+    return apply(ops.SOFTPLUS, x)
+
+
+def stop_gradient(x: Any) -> Tensor:
+    """x's value, with no gradient flowing back through it."""
+    return apply(ops.STOP_GRADIENT, x)

@@ -1,0 +1,215 @@
+"""The Python API in TensorFlow GradientTape terms (issue 3): watch, persistent, unconnected,
+work outside the tape, and explain() telling the two classic pitfalls apart."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+from gradcalc import Tape, Tensor, Variable, constant, functions, ops, stop_gradient
+from gradcalc.why import KINDS, explain
+
+mpmath.mp.dps = 30
+
+
+def test_issue_example() -> None:
+    x = Variable(5.0)
+    with Tape() as tape:
+        y = x ** 2
+    assert float(tape.gradient(y, x)) == 10.0
+    c = constant(5.0)
+    with Tape() as tape:
+        y = c ** 2
+    assert tape.gradient(y, c) is None            # constants are not watched ...
+    with Tape() as tape:
+        tape.watch(c)
+        y = c ** 2
+    assert float(tape.gradient(y, c)) == 10.0     # ... unless watched
+
+
+def test_constant_not_watched_is_explained() -> None:
+    c = constant(5.0, name="c")
+    with Tape() as tape:
+        y = c ** 2
+    reason = explain(tape, y, c)
+    assert reason is not None and reason.kind == "unwatched"
+    assert tape.explain(y, c) == "c was not watched: a constant is watched only after tape.watch()"
+
+
+def test_watch_accessed_variables_false_is_unwatched() -> None:
+    x = Variable(2.0)
+    with Tape(watch_accessed_variables=False) as tape:
+        y = x * x
+    assert tape.gradient(y, x) is None
+    assert explain(tape, y, x).kind == "unwatched"
+
+
+def test_pitfall_computation_before_the_tape_gives_none() -> None:
+    x = Variable(3.0, name="x")
+    y = x * x                       # before the with block: not recorded
+    with Tape() as tape:
+        pass
+    assert tape.gradient(y, x) is None
+    reason = explain(tape, y, x)
+    assert reason.kind == "outside_tape"
+    assert "outside this tape's recording" in reason.text and "compute it inside" in reason.text
+
+
+def test_pitfall_dummy_use_inside_the_tape_gives_a_silent_zero() -> None:
+    x = Variable(3.0, name="x")
+    y = x * x                       # before the with block
+    with Tape() as tape:
+        z = y + 0 * x               # one dummy use: x is now watched and connected
+    assert float(tape.gradient(z, x)) == 0.0     # not None: a silent, wrong 0
+    reason = explain(tape, z, x)
+    assert reason.kind == "dummy_use"
+    assert reason.text.startswith("silent 0:") and "(9)" in reason.text  # names y's value
+    # the two pitfalls are told apart
+    with Tape() as other:
+        pass
+    assert explain(other, y, x).kind == "outside_tape"
+
+
+def test_watched_source_but_target_computed_before() -> None:
+    x = Variable(3.0)
+    y = x * 2
+    with Tape() as tape:
+        tape.watch(x)
+    assert tape.gradient(y, x) is None
+    assert explain(tape, y, x).kind == "outside_tape"
+
+
+def test_stop_recording_is_outside_the_tape() -> None:
+    x = Variable(3.0)
+    with Tape() as tape:
+        y = x * x
+        with tape.stop_recording():
+            z = y * 2
+    assert tape.gradient(z, x) is None
+    assert explain(tape, z, x).kind == "outside_tape"
+
+
+def test_unrelated_variable_is_unconnected() -> None:
+    x, w = Variable(1.0), Variable(2.0)
+    with Tape() as tape:
+        y = x * 3 + w * 0
+        v = x * 2
+    assert explain(tape, v, w).kind == "unconnected"
+    assert explain(tape, y, x) is None  # a real, non-zero gradient needs no explanation
+
+
+def test_stop_gradient_cancel_and_zero_derivative_via_api() -> None:
+    x = Variable(0.5)
+    with Tape(persistent=True) as tape:
+        a = stop_gradient(x) * 3
+        b = x - x
+        c = functions.relu(x - 1)
+    assert tape.gradient(a, x) is None and explain(tape, a, x).kind == "stop_gradient"
+    assert float(tape.gradient(b, x)) == 0.0 and explain(tape, b, x).kind == "cancel"
+    assert float(tape.gradient(c, x)) == 0.0 and explain(tape, c, x).kind == "zero_derivative"
+    assert {explain(tape, t, x).kind for t in (a, b, c)} <= set(KINDS)
+
+
+def test_explain_does_not_use_up_a_non_persistent_tape() -> None:
+    x = Variable(2.0)
+    with Tape() as tape:
+        y = x - x
+    assert tape.explain(y, x).startswith("contributions cancel")
+    assert float(tape.gradient(y, x)) == 0.0
+
+
+def test_one_source_or_a_list() -> None:
+    a, b = Variable(2.0), Variable(5.0)
+    with Tape(persistent=True) as tape:
+        y = a * b
+    assert isinstance(tape.gradient(y, a), Tensor)
+    ga, gb = tape.gradient(y, [a, b])
+    assert (float(ga), float(gb)) == (5.0, 2.0)
+    assert isinstance(tape.gradient(y, [a]), list)
+
+
+def test_persistent_allows_several_gradient_calls() -> None:
+    x = Variable(3.0)
+    with Tape(persistent=True) as tape:
+        y = x * x
+        z = y * x
+    assert float(tape.gradient(y, x)) == 6.0 and float(tape.gradient(z, x)) == 27.0
+    with Tape() as once:
+        y = x * x
+    once.gradient(y, x)
+    with pytest.raises(RuntimeError, match="persistent"):
+        once.gradient(y, x)
+
+
+def test_unconnected_none_or_zero() -> None:
+    x, w = Variable(1.0), Variable(np.array([1.0, 2.0]))
+    with Tape(persistent=True) as tape:
+        y = x * 3
+    assert tape.gradient(y, w) is None
+    assert tape.gradient(y, w, unconnected="none") is None
+    np.testing.assert_array_equal(tape.gradient(y, w, unconnected="zero").value, [0.0, 0.0])
+    assert float(tape.gradient(y, [x, w], unconnected_gradients="zero")[0]) == 3.0
+    with Tape(unconnected="zero") as zero_tape:
+        y = x * 3
+    assert float(zero_tape.gradient(y, Variable(4.0))) == 0.0
+    with pytest.raises(ValueError):
+        tape.gradient(y, x, unconnected="zeros")
+    with pytest.raises(ValueError):
+        tape.gradient(y, x, unconnected="zero", unconnected_gradients="none")
+    with pytest.raises(ValueError):
+        Tape(unconnected="nan")
+
+
+def test_operator_overloading_on_variables() -> None:
+    x, y = Variable(1.5), Variable(-0.5)
+    with Tape() as tape:
+        z = (2 - x) * y / (1 + x) ** 2 + abs(y) - (-x) + 3 / x + 2 ** y
+    gx, gy = tape.gradient(z, [x, y])
+
+    def f(x, y):
+        return (2 - x) * y / (1 + x) ** 2 + abs(y) + x + 3 / x + mpmath.power(2, y)
+
+    assert float(gx) == pytest.approx(float(mpmath.diff(lambda t: f(t, y.value), 1.5)), rel=1e-13)
+    assert float(gy) == pytest.approx(float(mpmath.diff(lambda t: f(x.value, t), -0.5)),
+                                      rel=1e-13)
+
+
+# every function of the op table through gradcalc.functions, against mpmath
+CALLS = {
+    "sin": (lambda f, x: f.sin(x), mpmath.sin), "cos": (lambda f, x: f.cos(x), mpmath.cos),
+    "tan": (lambda f, x: f.tan(x), mpmath.tan), "asin": (lambda f, x: f.asin(x), mpmath.asin),
+    "acos": (lambda f, x: f.acos(x), mpmath.acos), "atan": (lambda f, x: f.atan(x), mpmath.atan),
+    "atan2": (lambda f, x: f.atan2(x, 2.0), lambda x: mpmath.atan2(x, 2)),
+    "sinh": (lambda f, x: f.sinh(x), mpmath.sinh), "cosh": (lambda f, x: f.cosh(x), mpmath.cosh),
+    "tanh": (lambda f, x: f.tanh(x), mpmath.tanh), "exp": (lambda f, x: f.exp(x), mpmath.exp),
+    "log": (lambda f, x: f.log(x) + f.log(x, 3.0), lambda x: mpmath.log(x) + mpmath.log(x, 3)),
+    "log2": (lambda f, x: f.log2(x), lambda x: mpmath.log(x, 2)),
+    "log10": (lambda f, x: f.log10(x), mpmath.log10), "sqrt": (lambda f, x: f.sqrt(x), mpmath.sqrt),
+    "abs": (lambda f, x: f.abs(x), abs), "pow": (lambda f, x: f.pow(x, 2.5), lambda x: x ** 2.5),
+    "hypot": (lambda f, x: f.hypot(x, 2.0), lambda x: mpmath.sqrt(x * x + 4)),
+    "min": (lambda f, x: f.min(x, 2.0, 3.0), lambda x: min(x, 2)),
+    "max": (lambda f, x: f.max(x, -2.0), lambda x: max(x, -2)),
+    "relu": (lambda f, x: f.relu(x), lambda x: max(x, 0)),
+    "sigmoid": (lambda f, x: f.sigmoid(x), lambda x: 1 / (1 + mpmath.exp(-x))),
+    "softplus": (lambda f, x: f.softplus(x), lambda x: mpmath.log(1 + mpmath.exp(x))),
+    "stop_gradient": (lambda f, x: f.stop_gradient(x) * x, lambda x: 0.3 * x),
+}
+
+
+def test_every_function_of_the_table_is_in_the_api() -> None:
+    assert set(CALLS) == set(ops.FUNCTIONS)
+    assert all(callable(vars(functions)[name]) for name in ops.FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_functions_work_on_variables(name: str) -> None:
+    call, reference = CALLS[name]
+    x = Variable(0.3)
+    with Tape() as tape:
+        y = call(functions, x)
+    assert isinstance(y, Tensor)
+    assert float(y) == pytest.approx(float(reference(mpmath.mpf("0.3")) if name != "stop_gradient"
+                                           else 0.09), rel=1e-14)
+    assert float(tape.gradient(y, x)) == pytest.approx(
+        float(mpmath.diff(reference, mpmath.mpf("0.3"))), rel=1e-12)
