@@ -274,30 +274,8 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                                       f"{len(sampled[name])} are checked)")
             continue
         form, expected = result["partials"][checked[label]]
-        p = Partial(label, g, "ok", form, expected)
-        if g is None:
-            # not on the tape's path: the symbolic derivative must be identically zero
-            p.status = "null" if form == "0" else "mismatch"
-            p.reason = ("not connected: the output does not depend on " + name
-                        if form == "0" else "the tape has no path but SymPy's derivative is "
-                        "not zero")
-        elif label in why:
-            p.status, p.reason = "undefined", why[label]
-        elif isinstance(expected, complex) or math.isnan(expected):
-            p.status = "undefined"
-            p.reason = ("the derivative is not real here" if isinstance(expected, complex)
-                        else "the symbolic derivative is undefined here")
-        elif math.isinf(expected) and float(g) != expected:
-            p.status = "undefined"
-            p.reason = (f"the derivative is {expected:g} here; the tape's {float(g):g} is "
-                        "its convention at this point")
-        else:
-            t = float(g)
-            p.error = abs(t - expected) if math.isfinite(t) and math.isfinite(expected) \
-                else (0.0 if t == expected else math.inf)
-            if not close(t, expected, rtol, atol):
-                p.status = "mismatch"
-                p.reason = f"tape {t!r} but SymPy {expected!r}"
+        p = verdict(label, g, form, expected, why.get(label), rtol, atol,
+                    unconnected="not connected: the output does not depend on " + name)
         if checked[label] in result.get("true", {}):
             _cut(run, p, *result["true"][checked[label]], rtol, atol)
         partials[label] = p
@@ -311,6 +289,39 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
     overall = "mismatch" if value_status == "mismatch" or any(
         p.status == "mismatch" for p in partials.values()) else "ok"
     return Check(overall, partials, value, value_status, rtol=rtol, atol=atol, sampled=sampled)
+
+
+def verdict(name: str, value: Any, form: str, expected: Any, kink: str | None, rtol: float,
+            atol: float, unconnected: str = "") -> Partial:
+    """The verdict on one derivative (first or higher order): value is the tape's (None if not
+    connected), form and expected SymPy's form and value at the point, kink why it is undefined
+    (None if it is not). unconnected: the reason given for a null (default: the output does not
+    depend on name)."""
+    p = Partial(name, value, "ok", form, expected)
+    if value is None:
+        # not on the tape's path: the symbolic derivative must be identically zero
+        p.status = "null" if form == "0" else "mismatch"
+        p.reason = ((unconnected or "not connected: the output does not depend on " + name)
+                    if form == "0" else "the tape has no path but SymPy's derivative is "
+                    "not zero")
+    elif kink:
+        p.status, p.reason = "undefined", kink
+    elif isinstance(expected, complex) or math.isnan(expected):
+        p.status = "undefined"
+        p.reason = ("the derivative is not real here" if isinstance(expected, complex)
+                    else "the symbolic derivative is undefined here")
+    elif math.isinf(expected) and float(value) != expected:
+        p.status = "undefined"
+        p.reason = (f"the derivative is {expected:g} here; the tape's {float(value):g} is "
+                    "its convention at this point")
+    else:
+        t = float(value)
+        p.error = abs(t - expected) if math.isfinite(t) and math.isfinite(expected) \
+            else (0.0 if t == expected else math.inf)
+        if not close(t, expected, rtol, atol):
+            p.status = "mismatch"
+            p.reason = f"tape {t!r} but SymPy {expected!r}"
+    return p
 
 
 SAMPLE_ABOVE = 40   # vectors longer than this have only SAMPLE_SIZE components checked

@@ -11,8 +11,8 @@ import click
 from . import __version__
 from .check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from .errors import InputError
-from .evaluate import nonfinite, parse_bindings, run
-from .report import text, to_csv, to_json
+from .evaluate import Run, nonfinite, parse_bindings, run
+from .report import dumps, text, to_csv, to_json
 from .syntax import parse
 
 if TYPE_CHECKING:
@@ -25,12 +25,12 @@ CLAIM_POINTS = 100  # the default of --claim-points: verify.CLAIM_POINTS (a test
 EXIT_OK, EXIT_MISMATCH, EXIT_INPUT, EXIT_NONFINITE = 0, 1, 2, 3
 
 
-def _names(value: str | None) -> list[str] | None:
+def _names(value: str | None, option: str = "--wrt") -> list[str] | None:
     if value is None:
         return None
     names = [n.strip() for n in value.split(",")]
     if not all(names):
-        raise InputError(f"--wrt: empty name in '{value}'")
+        raise InputError(f"{option}: empty name in '{value}'")
     return names
 
 
@@ -80,6 +80,8 @@ Examples:
   gradcalc "x*abs(x)" --claim "x: 2*abs(x)"          (a hand-derived formula, no --at)
   gradcalc "a*b" --at a=2,b=3 --expect a=3,b=2 --numeric
   printf 'x,y\n1,2\n3,4\n' | gradcalc "x*sin(y)" --points - --format csv
+  gradcalc "(1-x)^2 + 100*(y-x^2)^2" --at x=1.5,y=0.7 --hessian
+  gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
 
 \b
 Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
@@ -91,8 +93,9 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               help="Bind names; repeatable. VALUE is a number or constant expression (pi/4).")
 @click.option("--wrt", metavar="NAME[,...]",
               help="Differentiate with respect to these names (default: every bound name).")
-@click.option("--of", "of", metavar="NAME",
-              help="Differentiate this assigned name instead of the program's output.")
+@click.option("--of", "of", metavar="NAME[,...]",
+              help="Differentiate this assigned name instead of the program's output; several "
+                   "names give the Jacobian (one gradient row per output).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
               show_default=True, help="Output format.")
 @click.option("--tape", "show_tape", is_flag=True, help="Also show the recorded tape.")
@@ -129,12 +132,14 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("--numeric", is_flag=True,
               help="Add a numeric third opinion: complex step, or central differences with "
               "Richardson extrapolation, each with an error estimate.")
+@click.option("--hessian", is_flag=True,
+              help="Also compute the Hessian (second partials), checked against SymPy.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
             show_tape: bool, collapse: bool, no_check: bool, rtol: float, atol: float,
             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
             claims: Sequence[str], claims_file: str | None, claim_points: int,
-            numeric: bool, points: str | None, no_cache: bool) -> int:
+            numeric: bool, points: str | None, no_cache: bool, hessian: bool) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -145,10 +150,16 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         raise click.UsageError("EXPR and --points cannot both read stdin")
     source = _read_source(expr, file)
     bindings = parse_bindings(at)
+    outputs = _names(of, "--of")
+    several = outputs is not None and len(outputs) > 1
+    if several and hessian:
+        raise InputError(f"--hessian needs a single output, but --of names {len(outputs)}")
+    of = None if outputs is None or several else outputs[0]
     if points is not None:
-        if graph is not None or expect or claims or claims_file or numeric:
+        if graph is not None or expect or claims or claims_file or numeric or hessian or several:
             raise click.UsageError("--points cannot be combined with --graph, --expect, "
-                                   "--claim, --claims or --numeric")
+                                   "--claim, --claims, --numeric, --hessian or several --of "
+                                   "outputs")
         from .batch import run_points
         try:
             program = parse(source)
@@ -163,6 +174,9 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
     if claims or claims_file is not None:
         from .verify import parse_claims
         claim_list = parse_claims(claims, *_read_claims(claims_file))
+    if (several or hessian) and (expect or numeric or claim_list):
+        raise click.UsageError("--expect, --claim and --numeric check one gradient: not with "
+                               + ("--hessian" if hessian else "several --of outputs"))
     if not at and (expect or numeric):
         raise click.UsageError(f"{'--expect' if expect else '--numeric'} needs a point: "
                                "give --at")
@@ -177,6 +191,12 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         raise exc.with_source(source) from None
     for warning in result.warnings:
         click.echo(warning, err=True)
+    if several:
+        assert outputs is not None
+        return _jacobian(result, outputs, fmt, show_tape, no_check, rtol, atol, check_timeout,
+                         graph)
+    if hessian:
+        return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout, graph)
     chk = None if no_check else check(result, rtol, atol, check_timeout, of, cache=not no_cache)
     if graph is not None:
         graphs.write(result, graph)
@@ -211,6 +231,60 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
     if problems:
         return EXIT_NONFINITE
     return EXIT_OK
+
+
+def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: bool,
+             rtol: float, atol: float, timeout: float, graph: str | None) -> int:
+    """--hessian: the first-order report plus the Hessian and its check."""
+    from . import graph as graphs
+    from . import higher, report_higher
+
+    hess = higher.hessian(result)
+    chk = None if no_check else check(result, rtol, atol, timeout, of)
+    if graph is not None:
+        graphs.write(result, graph)
+    hchk = None if no_check else higher.check_hessian(result, hess, rtol, atol, timeout, of)
+    if fmt == "json":
+        click.echo(dumps(report_higher.hessian_json(result, chk, hess, hchk, show_tape)),
+                   nl=False)
+    elif fmt == "csv":
+        click.echo(report_higher.hessian_csv(result, hess), nl=False)
+        if show_tape:
+            click.echo("note: --tape is shown only in text and json formats", err=True)
+    else:
+        click.echo(report_higher.hessian_text(result, chk, hess, hchk, show_tape), nl=False)
+    problems = nonfinite(result) + hess.nonfinite
+    for message in problems:
+        click.echo(f"non-finite: {message}", err=True)
+    if any(c is not None and c.status == "mismatch" for c in (chk, hchk)):
+        return EXIT_MISMATCH
+    return EXIT_NONFINITE if problems else EXIT_OK
+
+
+def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_check: bool,
+              rtol: float, atol: float, timeout: float, graph: str | None) -> int:
+    """--of y1,y2: one gradient row per output, each checked (--graph: the last output's)."""
+    from . import graph as graphs
+    from . import higher, report_higher
+
+    rows = higher.jacobian(result, outputs)
+    checks = None if no_check else higher.check_all(rows, rtol, atol, timeout)
+    if graph is not None:
+        graphs.write(rows[-1], graph)
+    if fmt == "json":
+        click.echo(dumps(report_higher.jacobian_json(rows, checks, show_tape)), nl=False)
+    elif fmt == "csv":
+        click.echo(report_higher.jacobian_csv(rows), nl=False)
+        if show_tape:
+            click.echo("note: --tape is shown only in text and json formats", err=True)
+    else:
+        click.echo(report_higher.jacobian_text(rows, checks, show_tape), nl=False)
+    problems = [f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)]
+    for message in problems:
+        click.echo(f"non-finite: {message}", err=True)
+    if checks is not None and any(c.status == "mismatch" for c in checks):
+        return EXIT_MISMATCH
+    return EXIT_NONFINITE if problems else EXIT_OK
 
 
 def _read_claims(path: str | None) -> tuple[str | None, str]:

@@ -106,11 +106,12 @@ DIV = _arith("div", "/", np.true_divide,
              lambda sp, x, y: x / y, sample=((-2.0, 2.0), (0.5, 2.0)))
 NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x, symbol="-",
                 analytic=True)
-# x^y: as in JAX, x^(y-1) is taken with exponent 0 where y == 0 and log(x) with x = 1 where
-# x == 0, so that 0^0 and x^0 have finite partials.
+# x^y: x^(y-1) is taken with exponent 0 where x == 0 and y == 0, and log(x) with x = 1 where
+# x == 0 (JAX's convention), so that 0^0 and x^0 have finite partials. Only 0^0 is masked:
+# masking y == 0 alone would make the rule's own derivative in y wrong at y = 0, x != 0.
 POW = Primitive(
     "pow", 2, np.power,
-    (lambda g, ans, x, y: g * y * x ** (y - 1 + (y == 0)),
+    (lambda g, ans, x, y: g * y * x ** (y - 1 + (y == 0) * (x == 0)),
      lambda g, ans, x, y: g * ans * np.log(x + (x == 0))),
     lambda sp, x, y: x ** y, spelling="pow", symbol="^",
     domain=lambda x, y: (x < 0) & (y != np.round(y)),

@@ -216,6 +216,18 @@ def tape_records(run: Run) -> list[dict[str, Any]]:
 
 def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
     """The contract's JSON object (strict JSON)."""
+    return dumps(json_object(run, chk, show_tape))
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    """Strict, indented JSON text of an object, with a final newline."""
+    import json  # imported where used: start-up cost of the CLI
+
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+
+
+def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[str, Any]:
+    """The contract's JSON object, as a dict (to_json writes it)."""
     obj: dict[str, Any] = {
         "expression": run.program.source,
         "at": {n: jnum(v) for n, v in run.bindings.items()},
@@ -258,9 +270,7 @@ def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
         obj["calls"] = [{"function": c.func, "path": "/".join(c.path),
                          "nodes": [c.first, c.end - 1] if c.end > c.first else None,
                          "inputs": [_value_name(run, a) for a in c.args]} for c in run.calls]
-    import json  # imported where used: start-up cost of the CLI
-
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+    return obj
 
 
 def csv_header(names: Sequence[str]) -> list[str]:

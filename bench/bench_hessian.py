@@ -1,0 +1,63 @@
+"""Hessian cost against gradient cost, measured in the same run: the Hessian of an n-variable
+function (reverse over reverse) should cost about n backward passes of the first-order tape.
+
+`python bench/run.py hessian` or `python bench/bench_hessian.py`.
+"""
+
+from __future__ import annotations
+
+import common
+
+
+def rosenbrock(n: int) -> str:
+    """The extended Rosenbrock function of x0..x{n-1} (a banded Hessian)."""
+    return " + ".join(f"100*(x{i + 1} - x{i}^2)^2 + (1 - x{i})^2" for i in range(n - 1))
+
+
+def dense(n: int) -> str:
+    """A function whose Hessian is dense: exp of the mean times a sum of squares and sines."""
+    mean = "(" + " + ".join(f"x{i}" for i in range(n)) + f")/{n}"
+    terms = " + ".join(f"x{i}^2*sin(x{i})" for i in range(n))
+    return f"m = {mean}\ns = {terms}\nf = exp(m) * s"
+
+
+def scenarios(n: int) -> list[common.Row]:
+    """Hessian vs gradient rows for both functions with n variables."""
+    from gradcalc.evaluate import run
+    from gradcalc.higher import hessian
+    from gradcalc.syntax import parse
+    from gradcalc.tape import backward
+
+    rows = []
+    for label, source in (("extended Rosenbrock", rosenbrock(n)), ("dense", dense(n))):
+        program = parse(source)
+        point = {f"x{i}": 0.5 + 0.01 * i for i in range(n)}
+        result = run(program, point)
+        target = result.target_id()
+        sources = [result.tape.node_of(result.sources[k]).id for k in result.wrt]
+
+        def one_backward(result=result, target=target, sources=sources) -> None:
+            backward(result.nodes, target, sources)
+
+        t_back = common.median_time(one_backward)
+        t_grad = common.median_time(lambda program=program, point=point: run(program, point))
+        t_hess = common.median_time(lambda result=result: hessian(result))
+        name = f"{label}, n = {n} ({len(result.nodes)} tape nodes): Hessian"
+        rows.append(common.Row(name, t_hess, "n x first-order backward pass", n * t_back,
+                               "a small constant (<= 10x)"))
+        rows.append(common.Row(name, t_hess, "1 gradient (forward + backward)", t_grad,
+                               f"<= n x ({n}x)"))
+    return rows
+
+
+def main() -> None:
+    rows = scenarios(10) + scenarios(100)
+    common.print_table("Hessian (reverse over reverse) vs first-order costs of the same "
+                       "function, in-process, no check", rows)
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+    main()
