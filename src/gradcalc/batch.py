@@ -650,7 +650,7 @@ def run_points(program: Program, points_path: str, at: Mapping[str, float],
     for warning in batch.warnings:
         click.echo(warning, err=True)
     chk = None if no_check else check_batch(batch, rtol, atol, timeout, of, use_cache)
-    stdout = click.get_text_stream("stdout")
+    stdout = sys.stdout
     if fmt_ == "csv":
         write_csv(batch, stdout)
     elif fmt_ == "json":

@@ -90,7 +90,8 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 )
 @click.argument("expr", required=False, metavar="EXPR")
 @click.option("--at", "at", multiple=True, metavar="NAME=VALUE[,...]",
-              help="Bind names; repeatable. VALUE is a number or constant expression (pi/4).")
+              help="Bind names; repeatable. VALUE is a number, a constant expression (pi/4) "
+                   "or a vector [v1,v2,...].")
 @click.option("--wrt", metavar="NAME[,...]",
               help="Differentiate with respect to these names (default: every bound name).")
 @click.option("--of", "of", metavar="NAME[,...]",
