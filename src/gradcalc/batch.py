@@ -33,7 +33,7 @@ from .errors import InputError
 from .evaluate import Run, nonfinite, run
 from .report import csv_header, fmt, jnum
 from .syntax import Program
-from .tape import Node
+from .tape import Node, source_masks
 
 PROGRESS_WORK = 20_000_000   # rows x tape nodes above which a terminal gets a progress bar
 CHUNK = 1 << 14              # rows replayed at a time (intermediates stay in cache)
@@ -277,18 +277,11 @@ def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, 
     and those names: where such a node sits at its kink, the names' partials are undefined."""
     bit = {first.tape.node_of(first.sources[w]).id: 1 << k  # type: ignore[union-attr]
            for k, w in enumerate(wrt)}
-    masks = [0] * (target + 1)
+    masks = source_masks(first.nodes, bit, target)
     plan = []
     for node in first.nodes[: target + 1]:
-        if node.prim is None:
-            masks[node.id] = bit.get(node.id, 0)
-            continue
-        m = 0
-        for i, ref in enumerate(node.inputs):
-            if isinstance(ref, int) and node.prim.vjp(i) is not None:
-                m |= masks[ref]
-        masks[node.id] = m
-        if m and node.prim.kink is not None:
+        m = masks[node.id]
+        if m and node.prim is not None and node.prim.kink is not None:
             plan.append((node, [w for k, w in enumerate(wrt) if m >> k & 1]))
     return plan
 

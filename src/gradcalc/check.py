@@ -21,6 +21,7 @@ import numpy as np
 from . import ops, vectors
 from .evaluate import Run
 from .syntax import Program
+from .tape import source_masks
 from .why import stop_gradient_cuts, where
 
 DEFAULT_RTOL = 1e-9
@@ -161,17 +162,12 @@ def kinks(run: Run) -> dict[str, str]:
     adj = run.backward.adjoints if run.backward else []
     bit = {node.id: 1 << k for k, name in enumerate(run.wrt)
            if (node := run.tape.node_of(run.sources[name])) is not None}
-    masks = [0] * (target + 1)
+    masks = source_masks(nodes, bit, target)
     reasons: dict[str, str] = {}
     for node in nodes[: target + 1]:
         if node.prim is None:
-            masks[node.id] = bit.get(node.id, 0)
             continue
-        m = 0
-        for i, ref in enumerate(node.inputs):
-            if isinstance(ref, int) and node.prim.vjp(i) is not None:
-                m |= masks[ref]
-        masks[node.id] = m
+        m = masks[node.id]
         kink = node.prim.kink
         if not m or kink is None or adj[node.id] is None:
             continue

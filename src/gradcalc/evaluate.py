@@ -45,6 +45,17 @@ class Run:
     def nodes(self) -> list[Node]:
         return self.tape.nodes
 
+    def backprop(self) -> None:
+        """Run the backward pass from the output to the watched names (sets self.backward)."""
+        target = self.target_id()
+        if target is None:
+            self.backward = Backward([None] * len(self.nodes), None)
+            return
+        seed = np.ones_like(self.nodes[target].value)
+        self.backward = backward(self.nodes, target,
+                                 [self.tape.node_of(self.sources[n]).id  # type: ignore[union-attr]
+                                  for n in self.wrt], seed)
+
     def target_id(self) -> int | None:
         """The tape node of the output, or None if the output depends on nothing watched."""
         node = self.tape.node_of(self.output) if isinstance(self.output, Tensor) else None
@@ -200,13 +211,7 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
                                    source, None if isinstance(last, Assign) else last)
     result = Run(program, tape, output, output_name, dict(bindings), list(wrt), sources, env,
                  warnings=warnings, calls=recorder.calls)
-    target = result.target_id()
-    if target is None:
-        result.backward = Backward([None] * len(tape.nodes), None)
-    else:
-        seed = np.ones_like(tape.nodes[target].value)
-        result.backward = backward(tape.nodes, target,
-                                   [tape.node_of(sources[n]).id for n in wrt], seed)  # type: ignore[union-attr]
+    result.backprop()
     return result
 
 

@@ -34,7 +34,7 @@ from .errors import InputError
 from .evaluate import Run
 from .evaluate import _where as where
 from .syntax import Program
-from .tape import Backward, Node, Tape, Tensor, apply, backward
+from .tape import Node, Tape, Tensor, apply, backward
 
 # ---------------------------------------------------------------- the engine
 
@@ -225,14 +225,7 @@ def jacobian(run: Run, outputs: Sequence[str]) -> list[Run]:
         if name not in run.env:
             raise unknown_output(name, run)
         row = dataclasses.replace(run, output=run.env[name], output_name=name, backward=None)
-        target = row.target_id()
-        if target is None:
-            row.backward = Backward([None] * len(run.nodes), None)
-        else:
-            seed = np.ones_like(run.nodes[target].value)
-            row.backward = backward(run.nodes, target,
-                                    [run.tape.node_of(run.sources[n]).id  # type: ignore[union-attr]
-                                     for n in run.wrt], seed)
+        row.backprop()
         rows.append(row)
     return rows
 

@@ -403,6 +403,22 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
     return Backward(adj, nonfinite)
 
 
+def source_masks(nodes: Sequence[Node], bits: dict[int, int], target: int) -> list[int]:
+    """Per node up to target, the union of the bits (keyed by source node id) of the sources it
+    depends on through arguments a gradient flows through."""
+    masks = [0] * (target + 1)
+    for node in nodes[: target + 1]:
+        if node.prim is None:
+            masks[node.id] = bits.get(node.id, 0)
+            continue
+        m = 0
+        for i, ref in enumerate(node.inputs):
+            if isinstance(ref, int) and node.prim.vjp(i) is not None:
+                m |= masks[ref]
+        masks[node.id] = m
+    return masks
+
+
 def first_nonfinite(nodes: Sequence[Node]) -> Node | None:
     """The first node whose value is not finite although all its inputs are."""
     for node in nodes:
