@@ -316,3 +316,11 @@ def test_console_script_installed() -> None:
     proc = subprocess.run([exe, "x^2", "--at", "x=5", "--format", "csv"], capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.splitlines()[1] == "25.0,10.0"
+
+
+def test_partial_outside_the_domain_is_undefined_not_ok(gradcalc) -> None:
+    r = gradcalc("log(x)*y", "--at", "x=-1,y=2", "--format", "json")
+    assert r.status == 3
+    part = r.json()["check"]["partials"]["x"]
+    assert part["status"] == "undefined"
+    assert "log is only defined for positive numbers (node t2, column 1)" in part["reason"]

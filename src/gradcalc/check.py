@@ -168,6 +168,17 @@ def kinks(run: Run) -> dict[str, str]:
         if node.prim is None:
             continue
         m = masks[node.id]
+        domain = node.prim.domain
+        if m and domain is not None and adj[node.id] is not None:
+            args = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+            if bool(np.any(domain(*args))):
+                where = f"node t{node.id}" + (f", {_column(run, node.span.start)}"
+                                              if node.span else "")
+                for k, name in enumerate(run.wrt):
+                    if m >> k & 1:
+                        for label in vectors.labels(name, run.bindings[name]):
+                            reasons.setdefault(label, f"the function is not defined here: "
+                                               f"{node.prim.domain_note} ({where})")
         kink = node.prim.kink
         if not m or kink is None or adj[node.id] is None:
             continue
