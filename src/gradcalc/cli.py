@@ -197,7 +197,8 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         return _jacobian(result, outputs, fmt, show_tape, no_check, rtol, atol, check_timeout,
                          graph)
     if hessian:
-        return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout, graph)
+        return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout, graph,
+                        not no_cache)
     chk = None if no_check else check(result, rtol, atol, check_timeout, of, cache=not no_cache)
     if graph is not None:
         graphs.write(result, graph)
@@ -223,25 +224,27 @@ def command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None
         click.echo(verify_report.summary(ver), err=True)
     if collapse and not show_tape:
         click.echo("note: --collapse applies to the --tape listing", err=True)
-    problems = nonfinite(result)
+    return _finish(nonfinite(result), any(c is not None and c.status == "mismatch"
+                                           for c in (chk, ver)))
+
+
+def _finish(problems: list[str], mismatch: bool) -> int:
+    """Name each non-finite value on stderr and choose the exit status (a mismatch wins)."""
     for message in problems:
         click.echo(f"non-finite: {message}", err=True)
-    if chk is not None and chk.status == "mismatch" or ver is not None and \
-            ver.status == "mismatch":
+    if mismatch:
         return EXIT_MISMATCH
-    if problems:
-        return EXIT_NONFINITE
-    return EXIT_OK
+    return EXIT_NONFINITE if problems else EXIT_OK
 
 
 def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: bool,
-             rtol: float, atol: float, timeout: float, graph: str | None) -> int:
+             rtol: float, atol: float, timeout: float, graph: str | None, cache: bool) -> int:
     """--hessian: the first-order report plus the Hessian and its check."""
     from . import graph as graphs
     from . import higher, report_higher
 
     hess = higher.hessian(result)
-    chk = None if no_check else check(result, rtol, atol, timeout, of)
+    chk = None if no_check else check(result, rtol, atol, timeout, of, cache=cache)
     if graph is not None:
         graphs.write(result, graph)
     hchk = None if no_check else higher.check_hessian(result, hess, rtol, atol, timeout, of)
@@ -254,12 +257,8 @@ def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: b
             click.echo("note: --tape is shown only in text and json formats", err=True)
     else:
         click.echo(report_higher.hessian_text(result, chk, hess, hchk, show_tape), nl=False)
-    problems = nonfinite(result) + hess.nonfinite
-    for message in problems:
-        click.echo(f"non-finite: {message}", err=True)
-    if any(c is not None and c.status == "mismatch" for c in (chk, hchk)):
-        return EXIT_MISMATCH
-    return EXIT_NONFINITE if problems else EXIT_OK
+    return _finish(nonfinite(result) + hess.nonfinite,
+                   any(c is not None and c.status == "mismatch" for c in (chk, hchk)))
 
 
 def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_check: bool,
@@ -280,12 +279,8 @@ def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_che
             click.echo("note: --tape is shown only in text and json formats", err=True)
     else:
         click.echo(report_higher.jacobian_text(rows, checks, show_tape), nl=False)
-    problems = [f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)]
-    for message in problems:
-        click.echo(f"non-finite: {message}", err=True)
-    if checks is not None and any(c.status == "mismatch" for c in checks):
-        return EXIT_MISMATCH
-    return EXIT_NONFINITE if problems else EXIT_OK
+    return _finish([f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)],
+                   checks is not None and any(c.status == "mismatch" for c in checks))
 
 
 def _read_claims(path: str | None) -> tuple[str | None, str]:
