@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from . import ops, vectors
+from .errors import location
 from .evaluate import Run
 from .syntax import Program
-from .tape import source_masks
+from .tape import Node, source_masks
 from .why import stop_gradient_cuts, where
 
 DEFAULT_RTOL = 1e-9
@@ -152,6 +153,13 @@ def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
 # ---------------------------------------------------------------- kinks
 
 
+def _place(run: Run, node: Node) -> str:
+    """`node tN, column C` (or `line L, column C`) for verdict reasons."""
+    if node.span is None:
+        return f"node t{node.id}"
+    return f"node t{node.id}, {location(run.program.source, node.span.start)}"
+
+
 def kinks(run: Run) -> dict[str, str]:
     """Per watched name (per component `w[k]` of a vector), why its partial is undefined: the
     first non-differentiable point (a kink such as abs at 0) on a path from it to the output."""
@@ -172,8 +180,7 @@ def kinks(run: Run) -> dict[str, str]:
         if m and domain is not None and adj[node.id] is not None:
             args = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
             if bool(np.any(domain(*args))):
-                where = f"node t{node.id}" + (f", {_column(run, node.span.start)}"
-                                              if node.span else "")
+                where = _place(run, node)
                 for k, name in enumerate(run.wrt):
                     if m >> k & 1:
                         for label in vectors.labels(name, run.bindings[name]):
@@ -185,8 +192,7 @@ def kinks(run: Run) -> dict[str, str]:
         values = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
         at_kink = kink(*values)
         if bool(np.any(at_kink)):
-            where = f"node t{node.id}" + (f", {_column(run, node.span.start)}" if node.span
-                                          else "")
+            where = _place(run, node)
             reach: dict[int, Any] | None = None
             for k, name in enumerate(run.wrt):
                 if not m >> k & 1:
@@ -210,13 +216,6 @@ def kinks(run: Run) -> dict[str, str]:
                                            f"; {node.prim.convention}" if node.prim.convention
                                            else ""))
     return reasons
-
-
-def _column(run: Run, offset: int) -> str:
-    src = run.program.source
-    line = src.count("\n", 0, offset) + 1
-    col = offset - (src.rfind("\n", 0, offset) + 1) + 1
-    return f"line {line}, column {col}" if "\n" in src.strip() else f"column {col}"
 
 
 # ---------------------------------------------------------------- verdicts

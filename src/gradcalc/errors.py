@@ -20,6 +20,15 @@ class Span:
 _WINDOW = 60
 
 
+def location(source: str, offset: int) -> str:
+    """Where an offset is, 1-based: `line L, column C` in a multi-line source, else `column C`."""
+    line = source.count("\n", 0, offset) + 1
+    col = offset - (source.rfind("\n", 0, offset) + 1) + 1
+    if "\n" in source.rstrip():  # leading blank lines still count: the line number matters
+        return f"line {line}, column {col}"
+    return f"column {col}"
+
+
 class InputError(Exception):
     """Bad user input: rendered as `error: ...` with an optional caret excerpt; exit status 2."""
 
@@ -41,12 +50,7 @@ class InputError(Exception):
         """`column C` or `line L, column C` (1-based) for the span, or '' without one."""
         if self.span is None or self.source is None:
             return ""
-        before = self.source[: self.span.start]
-        line = before.count("\n") + 1
-        col = self.span.start - (before.rfind("\n") + 1) + 1
-        if "\n" in self.source.rstrip("\n"):
-            return f"line {line}, column {col}"
-        return f"column {col}"
+        return location(self.source, self.span.start)
 
     def render(self) -> str:
         """The full message: a first line `error: ...`, then the source line and a caret."""

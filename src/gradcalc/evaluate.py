@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import ops, vectors
-from .errors import InputError
+from .errors import InputError, location
 from .inline import CallRecord, CallRecorder, Hooks, fold_calls
 from .syntax import Assign, Binary, Call, Expr, FuncDef, Index, Name, Num, Program, Unary, postorder
 from .tape import Backward, Node, Tape, Tensor, apply, backward, constant, first_nonfinite
@@ -328,11 +328,7 @@ def _where(run: Run, node: Node) -> str:
         where += f" ({node.label})"
     where += f" = {node.op}"
     if node.span is not None:
-        src = run.program.source
-        line = src.count("\n", 0, node.span.start) + 1
-        col = node.span.start - (src.rfind("\n", 0, node.span.start) + 1) + 1
-        where += f" at line {line}, column {col}" if "\n" in src.strip() else \
-            f" at column {col}"
+        where += f" at {location(run.program.source, node.span.start)}"
     return where
 
 

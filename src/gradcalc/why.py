@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import location
 from .tape import Node, Tape, Tensor, Variable, backward
 
 if TYPE_CHECKING:
@@ -59,12 +60,7 @@ def where(node: Node, source_text: str | None = None) -> str:
     """A node's place: `line L, column C` (programs), `column C` (one line), else `tN`."""
     if node.span is None or source_text is None:
         return f"t{node.id}"
-    start = node.span.start
-    line = source_text.count("\n", 0, start) + 1
-    col = start - (source_text.rfind("\n", 0, start) + 1) + 1
-    if "\n" in source_text.strip():
-        return f"line {line}, column {col}"
-    return f"column {col}"
+    return location(source_text, node.span.start)
 
 
 def _num(x: Any) -> str:
