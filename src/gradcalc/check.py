@@ -22,7 +22,7 @@ from . import ops, vectors
 from .errors import location
 from .evaluate import Run
 from .syntax import Program
-from .tape import Node, source_masks
+from .tape import Node, input_values, source_masks
 from .why import stop_gradient_cuts, where
 
 DEFAULT_RTOL = 1e-9
@@ -178,7 +178,7 @@ def kinks(run: Run) -> dict[str, str]:
         m = masks[node.id]
         domain = node.prim.domain
         if m and domain is not None and adj[node.id] is not None:
-            args = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+            args = input_values(nodes, node)
             if bool(np.any(domain(*args))):
                 where = _place(run, node)
                 for k, name in enumerate(run.wrt):
@@ -189,7 +189,7 @@ def kinks(run: Run) -> dict[str, str]:
         kink = node.prim.kink
         if not m or kink is None or adj[node.id] is None:
             continue
-        values = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+        values = input_values(nodes, node)
         at_kink = kink(*values)
         if bool(np.any(at_kink)):
             where = _place(run, node)

@@ -15,7 +15,17 @@ from . import ops, vectors
 from .errors import InputError, location
 from .inline import CallRecord, CallRecorder, Hooks, fold_calls
 from .syntax import Assign, Binary, Call, Expr, FuncDef, Index, Name, Num, Program, Unary, postorder
-from .tape import Backward, Node, Tape, Tensor, apply, backward, constant, first_nonfinite
+from .tape import (
+    Backward,
+    Node,
+    Tape,
+    Tensor,
+    apply,
+    backward,
+    constant,
+    first_nonfinite,
+    input_values,
+)
 
 T = TypeVar("T")
 
@@ -342,7 +352,7 @@ def nonfinite(run: Run) -> list[str]:
         if node is None:
             messages.append(what)
         else:
-            values = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+            values = input_values(nodes, node)
             note = ""
             prim = node.prim
             if prim is not None and prim.domain is not None and np.any(prim.domain(*values)):

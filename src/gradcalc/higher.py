@@ -34,7 +34,7 @@ from .errors import InputError
 from .evaluate import Run
 from .evaluate import _where as where
 from .syntax import Program
-from .tape import Node, Tape, Tensor, apply, backward
+from .tape import Node, Tape, Tensor, apply, backward, input_values
 
 # ---------------------------------------------------------------- the engine
 
@@ -192,7 +192,7 @@ def _first_nonfinite_second_order(run: Run, target: int) -> Node | None:
         prim = node.prim
         if prim is None or adjoints[node.id] is None:
             continue
-        values = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+        values = input_values(nodes, node)
         if not all(np.all(np.isfinite(v)) for v in values):
             continue
         tracked = [k for k, r in enumerate(node.inputs)

@@ -419,11 +419,16 @@ def source_masks(nodes: Sequence[Node], bits: dict[int, int], target: int) -> li
     return masks
 
 
+def input_values(nodes: Sequence[Node], node: Node) -> list[Any]:
+    """The values a node's primitive was applied to (recorded inputs and constants)."""
+    return [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+
+
 def first_nonfinite(nodes: Sequence[Node]) -> Node | None:
     """The first node whose value is not finite although all its inputs are."""
     for node in nodes:
         if node.prim is not None and not _finite(node.value):
-            inputs = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+            inputs = input_values(nodes, node)
             if all(_finite(v) for v in inputs):
                 return node
     return None

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import location
-from .tape import Node, Tape, Tensor, Variable, backward
+from .tape import Node, Tape, Tensor, Variable, backward, input_values
 
 if TYPE_CHECKING:
     from .evaluate import Run
@@ -216,7 +216,7 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any],
             for j, i in consumers.get(current, []):
                 node = nodes[j]
                 rule = node.prim.vjp(i)  # type: ignore[union-attr]
-                args = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+                args = input_values(nodes, node)
                 contributions.append((j, i, rule(adj[j], node.value, *args)))  # type: ignore[misc]
             nonzero = [c for c in contributions if not _zero(c[2])]
             if nonzero:
