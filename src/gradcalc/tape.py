@@ -403,18 +403,18 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
     return Backward(adj, nonfinite)
 
 
-def source_masks(nodes: Sequence[Node], bits: dict[int, int], target: int) -> list[int]:
+def source_masks(nodes: Sequence[Node], bits: dict[int, int], target: int,
+                 all_edges: bool = False) -> list[int]:
     """Per node up to target, the union of the bits (keyed by source node id) of the sources it
-    depends on through arguments a gradient flows through."""
+    depends on: through arguments a gradient flows through, or through any recorded argument
+    with all_edges."""
     masks = [0] * (target + 1)
     for node in nodes[: target + 1]:
-        if node.prim is None:
-            masks[node.id] = bits.get(node.id, 0)
-            continue
-        m = 0
-        for i, ref in enumerate(node.inputs):
-            if isinstance(ref, int) and node.prim.vjp(i) is not None:
-                m |= masks[ref]
+        m = bits.get(node.id, 0)
+        if node.prim is not None:
+            for i, ref in enumerate(node.inputs):
+                if isinstance(ref, int) and (all_edges or node.prim.vjp(i) is not None):
+                    m |= masks[ref]
         masks[node.id] = m
     return masks
 

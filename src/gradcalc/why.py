@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import location
-from .tape import Node, Tape, Tensor, Variable, backward, input_values
+from .tape import Node, Tape, Tensor, Variable, backward, input_values, source_masks
 
 if TYPE_CHECKING:
     from .evaluate import Run
@@ -126,37 +126,17 @@ def _ancestry(tape: Tape, target: Tensor) -> tuple[set[int], dict[int, Tensor]]:
 def _reach_masks(nodes: Sequence[Node], target: int) -> tuple[list[int], list[int]]:
     """Per node up to target, as bit masks over the watched leaves (bit = leaf node id): the
     leaves it is reached from along any recorded edge, and along edges that carry a gradient."""
-    reach_all, reach_diff = [0] * (target + 1), [0] * (target + 1)
-    for node in nodes[:target + 1]:
-        if node.prim is None:
-            reach_all[node.id] = reach_diff[node.id] = 1 << node.id
-            continue
-        m_all = m_diff = 0
-        for i, ref in enumerate(node.inputs):
-            if isinstance(ref, int):
-                m_all |= reach_all[ref]
-                if node.prim.vjp(i) is not None:
-                    m_diff |= reach_diff[ref]
-        reach_all[node.id], reach_diff[node.id] = m_all, m_diff
-    return reach_all, reach_diff
+    bits = {node.id: 1 << node.id for node in nodes[:target + 1] if node.prim is None}
+    return (source_masks(nodes, bits, target, all_edges=True),
+            source_masks(nodes, bits, target))
 
 
 def _reach(nodes: Sequence[Node], source: int, target: int) -> tuple[list[bool], list[bool]]:
     """Per node up to target: reached from source along any recorded edge, and along edges
     that carry a gradient (the ones backward uses)."""
-    n = target + 1
-    reach_all, reach_diff = [False] * n, [False] * n
-    if source < n:
-        reach_all[source] = reach_diff[source] = True
-    for node in nodes[source + 1:n]:
-        if node.prim is None:
-            continue
-        for i, ref in enumerate(node.inputs):
-            if isinstance(ref, int):
-                reach_all[node.id] |= reach_all[ref]
-                if node.prim.vjp(i) is not None:
-                    reach_diff[node.id] |= reach_diff[ref]
-    return reach_all, reach_diff
+    bits = {source: 1}
+    return ([m == 1 for m in source_masks(nodes, bits, target, all_edges=True)],
+            [m == 1 for m in source_masks(nodes, bits, target)])
 
 
 def stop_gradient_cuts(nodes: Sequence[Node], source: int, target: int) -> list[Node]:
