@@ -42,8 +42,8 @@ def _columns(n: int) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
-    from gradcalc import batch
-    from gradcalc.syntax import parse
+    from gradcalc.batch import rows as batch
+    from gradcalc.lang.syntax import parse
 
     program = parse(SEED)
     cols = _columns(N)

@@ -30,9 +30,9 @@ CASES = {
 
 
 def main() -> None:
-    from gradcalc import graph, svg
-    from gradcalc.evaluate import run
-    from gradcalc.syntax import parse
+    from gradcalc.engine.evaluate import run
+    from gradcalc.lang.syntax import parse
+    from gradcalc.render import graph, svg
 
     dot = shutil.which("dot")
     rows = []

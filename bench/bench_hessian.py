@@ -23,10 +23,10 @@ def dense(n: int) -> str:
 
 def scenarios(n: int) -> list[common.Row]:
     """Hessian vs gradient rows for both functions with n variables."""
-    from gradcalc.evaluate import run
-    from gradcalc.higher import hessian
-    from gradcalc.syntax import parse
-    from gradcalc.tape import backward
+    from gradcalc.engine.evaluate import run
+    from gradcalc.engine.tape import backward
+    from gradcalc.judge.higher import hessian
+    from gradcalc.lang.syntax import parse
 
     rows = []
     for label, source in (("extended Rosenbrock", rosenbrock(n)), ("dense", dense(n))):

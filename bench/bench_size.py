@@ -19,7 +19,7 @@ SIZES = [1_000, 10_000, 100_000]
 
 def evaluate(expr: object, env: dict[str, object]) -> object:
     """The baseline: one forward pass with the cyclic GC paused, as run() pauses it."""
-    from gradcalc.evaluate import evaluate_expr
+    from gradcalc.engine.evaluate import evaluate_expr
 
     was = gc.isenabled()
     gc.disable()
@@ -37,8 +37,8 @@ def expression(nodes: int) -> str:
 
 
 def main() -> None:
-    from gradcalc.evaluate import run
-    from gradcalc.syntax import parse
+    from gradcalc.engine.evaluate import run
+    from gradcalc.lang.syntax import parse
 
     rows = []
     grad_times = {}

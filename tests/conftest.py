@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from gradcalc.cli import main
+from gradcalc.cli.main import main
 
 # Hypothesis profiles: "ci" (default, derandomized so CI is reproducible) and "slow" (--slow).
 settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None)

@@ -25,9 +25,10 @@ import mpmath
 import numpy as np
 import pytest
 
-from gradcalc import compiled, ops
-from gradcalc.symbolic import namespace, symbol
-from gradcalc.tape import Tensor
+from gradcalc import ops
+from gradcalc.engine.tape import Tensor
+from gradcalc.symbolic import compiled
+from gradcalc.symbolic.convert import namespace, symbol
 
 DPS = 60  # significant digits of the reference (raised where the result cancels, see _reference)
 MAX = np.finfo(np.float64).max
@@ -460,8 +461,8 @@ def test_prod_gradient_and_its_derivatives_at_a_zero_component() -> None:
     """prod's gradient at [0, 2, 3] is [6, 0, 0] whether or not an outer tape records it; the
     Hessian (by hand: x_k for the pair i, j) and a third derivative (1) come out exact."""
     from gradcalc import Tape, Variable
-    from gradcalc import functions as F
-    from gradcalc.tape import apply
+    from gradcalc.engine import functions as F
+    from gradcalc.engine.tape import apply
 
     x0 = np.array([0.0, 2.0, 3.0])
     x = Variable(x0)
@@ -503,7 +504,7 @@ NEW = [
 @pytest.mark.parametrize("expr, at, reference", NEW, ids=[c[0] for c in NEW])
 def test_new_primitives_check_cache_and_batch(gradcalc, points_file, expr, at, reference
                                               ) -> None:
-    from gradcalc import cache
+    from gradcalc.symbolic import cache
 
     r = gradcalc(expr, "--at", at, "--format", "json")
     assert r.status == 0, r.err

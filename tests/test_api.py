@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gradcalc import Tape, Tensor, Variable, constant, functions, ops, stop_gradient
-from gradcalc.why import KINDS, explain
+from gradcalc.engine.why import KINDS, explain
 
 mpmath.mp.dps = 30
 
@@ -175,7 +175,7 @@ def test_operator_overloading_on_variables() -> None:
                                       rel=1e-13)
 
 
-# every function of the op table through gradcalc.functions, against mpmath
+# every function of the op table through gradcalc.engine.functions, against mpmath
 CALLS = {
     "sin": (lambda f, x: f.sin(x), mpmath.sin), "cos": (lambda f, x: f.cos(x), mpmath.cos),
     "tan": (lambda f, x: f.tan(x), mpmath.tan), "asin": (lambda f, x: f.asin(x), mpmath.asin),

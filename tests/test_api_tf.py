@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gradcalc import Tape, Tensor, UnconnectedGradients, Variable, constant
-from gradcalc import functions as F
+from gradcalc.engine import functions as F
 
 # ---------------------------------------------------------------- gradient(): targets and sources
 

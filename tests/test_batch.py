@@ -13,7 +13,8 @@ import mpmath
 import numpy as np
 import pytest
 
-from gradcalc import compiled, ops, progress
+from gradcalc import ops, progress
+from gradcalc.symbolic import compiled
 
 mpmath.mp.dps = 40
 

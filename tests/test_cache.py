@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gradcalc import cache, vectors
+from gradcalc.engine import vectors
+from gradcalc.symbolic import cache
 
 SEED = ("tax*(a*an+o*on)", "a=100,an=2,o=150,on=3,tax=1.1")
 ENV_PATH = os.pathsep.join(sys.path)
@@ -33,7 +34,7 @@ BLOCKED = "import sys\nsys.modules['sympy'] = None\n"
 # runs the CLI in a fresh interpreter and reports whether SymPy got imported
 PROBE = """
 import sys
-from gradcalc.cli import main
+from gradcalc.cli.main import main
 status = main(sys.argv[1:])
 print("SYMPY-LOADED" if sys.modules.get("sympy") else "SYMPY-ABSENT", file=sys.stderr)
 sys.exit(status)
@@ -214,11 +215,12 @@ def test_plain_calls_import_only_what_they_use() -> None:
     proc = _python(probe, "x^2", "--at", "x=3", "--no-check")
     assert proc.returncode == 0
     loaded = proc.stderr
-    for lazy in ("gradcalc.verify", "gradcalc.graph", "gradcalc.batch", "gradcalc.cache",
-                 "gradcalc.symbolic", "gradcalc.numeric"):
+    for lazy in ("gradcalc.judge.claims", "gradcalc.render.graph", "gradcalc.batch.rows",
+                 "gradcalc.symbolic.cache", "gradcalc.symbolic.convert", "gradcalc.judge.numeric"):
         assert f"'{lazy}'" not in loaded, lazy
 
 
 def test_claim_points_default_matches_verify() -> None:
-    from gradcalc import cli, verify
+    from gradcalc.cli import main as cli
+    from gradcalc.judge import claims as verify
     assert cli.CLAIM_POINTS == verify.CLAIM_POINTS

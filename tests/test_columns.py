@@ -12,9 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gradcalc import batch, columns, progress
+from gradcalc import progress
+from gradcalc.batch import columns
+from gradcalc.batch import rows as batch
 from gradcalc.errors import InputError
-from gradcalc.syntax import parse
+from gradcalc.lang.syntax import parse
 
 # ---------------------------------------------------------------- cells: Arrow vs repr
 

@@ -7,7 +7,7 @@ import mpmath
 import pytest
 
 from gradcalc.errors import InputError
-from gradcalc.syntax import FuncDef, UserCall, parse, to_source
+from gradcalc.lang.syntax import FuncDef, UserCall, parse, to_source
 
 mpmath.mp.dps = 40
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcalc.cli import main
+from gradcalc.cli.main import main
 
 SEEDS = [
     "tax*(a*an+o*on)", "-x^2 + x**3 - 2^-x", "c = x*y\nc += sin(c); d = c/2", "max(x, y, 1)",

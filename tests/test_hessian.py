@@ -14,11 +14,11 @@ import sympy
 from hypothesis import HealthCheck, assume, given, settings
 
 from gradcalc import Tape, Variable, ops
+from gradcalc.engine.evaluate import run
+from gradcalc.engine.tape import Tensor, apply
 from gradcalc.errors import InputError
-from gradcalc.evaluate import run
-from gradcalc.higher import hessian, second_order
-from gradcalc.syntax import parse
-from gradcalc.tape import Tensor, apply
+from gradcalc.judge.higher import hessian, second_order
+from gradcalc.lang.syntax import parse
 
 mpmath.mp.dps = 40
 

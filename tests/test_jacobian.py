@@ -11,9 +11,10 @@ import pytest
 import sympy
 from hypothesis import HealthCheck, assume, given, settings
 
-from gradcalc import higher, ops
-from gradcalc.evaluate import run
-from gradcalc.syntax import parse
+from gradcalc import ops
+from gradcalc.engine.evaluate import run
+from gradcalc.judge import higher
+from gradcalc.lang.syntax import parse
 
 PROGRAM = "r = sqrt(x*x + y*y)\ntheta = atan2(y, x)\nq = exp(-r) * sin(theta)"
 AT = {"x": 0.6, "y": -1.3}
@@ -54,7 +55,7 @@ def test_three_outputs_and_order_is_kept(gradcalc) -> None:
 
 
 def test_one_backward_pass_per_output(monkeypatch) -> None:
-    import gradcalc.evaluate as evaluate
+    import gradcalc.engine.evaluate as evaluate
 
     result = run(parse(PROGRAM), AT)
     calls: list[int] = []

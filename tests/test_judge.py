@@ -13,8 +13,11 @@ import mpmath
 import numpy as np
 import pytest
 
-from gradcalc import batch, check, ops, syntax
-from gradcalc.evaluate import run
+from gradcalc import ops
+from gradcalc.batch import rows as batch
+from gradcalc.engine.evaluate import run
+from gradcalc.judge import check
+from gradcalc.lang import syntax
 
 
 def _true_partial(f, point: dict[str, float], name: str) -> float:
@@ -269,7 +272,8 @@ def test_a_flipped_vjp_sign_is_caught_at_ordinary_and_extreme_points(gradcalc,
                          ids=lambda p: p.name)
 def test_each_primitives_guards_agree_with_its_domain_mask(prim) -> None:
     # the judge reads a primitive's domain from its guards; the tape from its domain mask
-    from gradcalc import judge, reference
+    from gradcalc.judge import reference
+    from gradcalc.judge import verdict as judge
 
     assert prim.guards, f"{prim.name} has a domain mask but no guards"
     values = [-2.5, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0]
@@ -294,7 +298,7 @@ def test_each_primitives_guards_agree_with_its_domain_mask(prim) -> None:
 def test_reference_encloses_the_true_value_tightly(op, x) -> None:
     # each function the interval context lacks is evaluated at the working precision itself:
     # 1 - tanh(22.16)^2 needs more than float64's digits, and the enclosure must hold them
-    from gradcalc import reference
+    from gradcalc.judge import reference
 
     with mpmath.workprec(53):   # as in the CLI: the global context at its default precision
         enc = reference.evaluate([["sym", "x"], [op, 0]], [1], {"x": x}, 96)[0]

@@ -18,9 +18,9 @@ import random
 import mpmath
 import pytest
 
-from gradcalc import check
-from gradcalc.evaluate import run
-from gradcalc.syntax import parse
+from gradcalc.engine.evaluate import run
+from gradcalc.judge import check
+from gradcalc.lang.syntax import parse
 
 CASES = 40
 SLOW_CASES = 5000

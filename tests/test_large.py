@@ -13,9 +13,10 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from gradcalc import compiled, syntax
-from gradcalc.evaluate import run
-from gradcalc.report import tape_text, to_json
+from gradcalc.engine.evaluate import run
+from gradcalc.lang import syntax
+from gradcalc.render.report import tape_text, to_json
+from gradcalc.symbolic import compiled
 
 DEEP = 10_000
 

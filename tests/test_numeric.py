@@ -9,8 +9,9 @@ import mpmath
 import numpy as np
 import pytest
 
-from gradcalc import numeric, ops
-from gradcalc.syntax import parse
+from gradcalc import ops
+from gradcalc.judge import numeric
+from gradcalc.lang.syntax import parse
 from test_ops import REFERENCE
 
 mpmath.mp.dps = 40

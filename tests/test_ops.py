@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gradcalc import ops
-from gradcalc.symbolic import namespace
+from gradcalc.symbolic.convert import namespace
 
 mpmath.mp.dps = 40
 

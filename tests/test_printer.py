@@ -10,10 +10,11 @@ import mpmath
 import pytest
 import sympy as sp
 
-from gradcalc import ops, symbolic
-from gradcalc.evaluate import run
-from gradcalc.printer import to_text
-from gradcalc.syntax import parse
+from gradcalc import ops
+from gradcalc.engine.evaluate import run
+from gradcalc.lang.syntax import parse
+from gradcalc.symbolic import convert as symbolic
+from gradcalc.symbolic.printer import to_text
 
 POINT = {"x": 0.3, "y": 0.7}  # inside the domain of every function of the table
 CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]*\(")  # SymPy's own functions, as printed

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from gradcalc import ops, symbolic
-from gradcalc.evaluate import run
-from gradcalc.syntax import (
+from gradcalc import ops
+from gradcalc.engine.evaluate import run
+from gradcalc.lang.syntax import (
     Binary,
     Call,
     Name,
@@ -29,6 +29,7 @@ from gradcalc.syntax import (
     postorder,
     to_source,
 )
+from gradcalc.symbolic import convert as symbolic
 
 mpmath.mp.dps = 50
 NAMES = ("x", "y", "z")

@@ -189,7 +189,7 @@ def test_program_title_keeps_line_breaks_and_is_escaped(gradcalc, tmp_path) -> N
 
 
 def test_a_long_program_title_shows_its_first_lines(gradcalc, tmp_path) -> None:
-    from gradcalc.graph import TITLE_LINES
+    from gradcalc.render.graph import TITLE_LINES
 
     program = "\n".join(f"y{k} = x + {k}" for k in range(TITLE_LINES + 20))
     r, path = draw(gradcalc, tmp_path, program, "x=1")
@@ -299,7 +299,7 @@ def test_collapse_keeps_a_nan_inside_a_call_visible(gradcalc, tmp_path) -> None:
 
 
 def test_large_graphs_are_capped_with_a_note(gradcalc, tmp_path) -> None:
-    from gradcalc.graph import MAX_BOXES
+    from gradcalc.render.graph import MAX_BOXES
 
     n = MAX_BOXES  # n sine terms: over 2n boxes
     expr = "sqrt(x - 5) + " + " + ".join(f"sin({k}*x)" for k in range(1, n + 1))
@@ -496,7 +496,7 @@ def test_real_graphviz_layout(gradcalc, tmp_path, monkeypatch) -> None:
 
 def test_the_layout_library_is_imported_only_for_pictures(tmp_path) -> None:
     target = str(tmp_path / "g.dot")
-    code = ("import sys; from gradcalc.cli import main; "
+    code = ("import sys; from gradcalc.cli.main import main; "
             f"main(['x*y', '--at', 'x=1,y=2', '--no-check', '--graph', {target!r}]); "
             "sys.stdout.write(str(sorted(m for m in sys.modules if m.startswith('grandalf'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

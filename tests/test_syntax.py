@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gradcalc.errors import InputError
-from gradcalc.syntax import (
+from gradcalc.lang.syntax import (
     Assign,
     Binary,
     Call,

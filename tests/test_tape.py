@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gradcalc import Tape, Tensor, Variable, constant
-from gradcalc.tape import backward
+from gradcalc.engine.tape import backward
 
 
 def test_gradient_of_a_polynomial() -> None:
@@ -52,7 +52,7 @@ def test_watch_accessed_variables_off() -> None:
 
 def test_stop_gradient_blocks_flow() -> None:
     from gradcalc import ops
-    from gradcalc.tape import apply
+    from gradcalc.engine.tape import apply
 
     x = Variable(3.0)
     with Tape() as tape:

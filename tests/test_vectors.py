@@ -230,7 +230,7 @@ def test_second_derivatives_through_reductions(name, f, hessian) -> None:
     index primitive, so its VJP is exercised on recorded tensors too)."""
     from gradcalc import Tape, Variable, functions
     from gradcalc import ops as gops
-    from gradcalc.tape import apply
+    from gradcalc.engine.tape import apply
 
     x0 = np.array([0.5, -1.5, 2.0])
     rows = []

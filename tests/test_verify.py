@@ -13,9 +13,11 @@ from pathlib import Path
 import mpmath
 import pytest
 
-from gradcalc import numeric, ops, verify
-from gradcalc.check import Partial
-from gradcalc.numeric import Estimate
+from gradcalc import ops
+from gradcalc.judge import claims as verify
+from gradcalc.judge import numeric
+from gradcalc.judge.check import Partial
+from gradcalc.judge.numeric import Estimate
 
 mpmath.mp.dps = 40
 

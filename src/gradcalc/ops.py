@@ -90,7 +90,7 @@ def _call(prim: Primitive, *args: Any) -> Any:
     recorded tensor (a VJP running under a nested tape, so it can be differentiated again),
     plain numpy otherwise. Both give the same numbers."""
     if any(hasattr(a, "uid") for a in args):  # a tape.Tensor (ops cannot import tape)
-        from .tape import apply
+        from .engine.tape import apply
 
         return apply(prim, *args)
     return prim.forward(*args)

@@ -1,0 +1,907 @@
+"""`--points FILE`: the value and every partial at each row of a CSV file.
+
+The program is recorded on a tape once, at the first row, with every bound name watched (so
+everything that depends on a row is a tape node, and only true constants are `Const`s). Then the
+tape is replayed over whole numpy columns: one forward and one backward pass over arrays, never a
+Python loop per point. The tape has no control flow (min, max, abs are primitives), so the tape
+recorded at one row is the computation at every row.
+
+The check evaluates the symbolic derivatives over the same columns (compiled program or SymPy's
+lambdify, see derivatives.py), confirms apparent disagreements with mpmath, and reports the worst
+point per partial.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, TextIO
+
+import click
+import numpy as np
+
+from .. import ops
+from ..engine.evaluate import Run, nonfinite, run
+from ..engine.tape import Node, source_masks
+from ..errors import InputError
+from ..judge import verdict as judge
+from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, Check
+from ..lang.syntax import Program
+from ..render.report import csv_header, fmt, jnum
+
+CHUNK = 1 << 14              # rows replayed at a time (intermediates stay in cache)
+TEXT_ROWS = 10               # rows shown at each end of the text table
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # as for --at
+
+
+@dataclass
+class Points:
+    """The columns of a --points file: names in header order, float64 arrays, and the file
+    line of each row (for messages)."""
+
+    where: str
+    names: list[str]
+    columns: dict[str, np.ndarray]
+    lines: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.lines)
+
+
+# ---------------------------------------------------------------- reading the CSV
+
+
+def read_points(path: str, stdin: TextIO | None = None) -> Points:
+    """Read a CSV file with a header of names and one row of numbers per point, or the
+    numeric columns of a Parquet file (by the extension .parquet or .pq).
+
+    Every problem (unreadable file, bad header, a row with a missing or extra field, text, a
+    non-finite number) is an InputError naming the line (Parquet: the row); nothing is
+    computed before the whole file has been read. CSV goes through Arrow's columnar reader;
+    what it cannot vouch for is read again by the reference reader (_read_text), which decides
+    and words every error.
+    """
+    from ..batch import columns as cio
+    from ..progress import Progress
+
+    where = "stdin" if path == "-" else path
+
+    def fail(message: str, line: int | None = None) -> InputError:
+        at = f" line {line}:" if line is not None else ":"
+        return InputError(f"--points {where}{at} {message}")
+
+    if cio.is_parquet(path):
+        def fail_row(message: str, row: int | None = None) -> InputError:
+            at = f" row {row}:" if row is not None else ":"
+            return InputError(f"--points {where}{at} {message}")
+
+        names, cols, lines = cio.read_parquet(path, fail_row)
+        _check_header(names, lambda m, _line: fail_row(m), 0)
+        if not lines.size:
+            raise fail_row("no rows")
+        return Points(where, names, cols, lines)
+    data: Any = None
+    if path == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+        if isinstance(data, str):
+            return _read_text(where, data, fail)
+        size = len(data)
+    else:
+        try:
+            size = os.stat(path).st_size
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
+    try:
+        with Progress(f"reading {where}", size, "bytes") as bar:
+            names, cols, lines = cio.read_csv(
+                path if data is None else data,
+                lambda names, line: _check_header(names, fail, line),
+                lambda _rows, nbytes: bar.update(nbytes))
+        return Points(where, names, cols, lines)
+    except cio.Fallback:
+        pass
+    if data is None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
+    try:
+        text_ = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"--points: {where} is not UTF-8 text (byte {exc.start + 1})"
+                         ) from None
+    return _read_text(where, text_, fail)
+
+
+def _read_text(where: str, data: str, fail: Any) -> Points:
+    """The reference CSV reader (Python's csv module): slow, exact, and the one that names
+    the line and cell of every problem."""
+    reader = csv.reader(io.StringIO(data, newline=""))
+    try:
+        header = next(reader, None)
+        while header is not None and not any(c.strip() for c in header):
+            header = next(reader, None)
+        if header is None:
+            raise fail("empty file; expected a header of names, e.g. x,y")
+        header_line = reader.line_num
+        names = [c.strip() for c in header]
+        _check_header(names, fail, header_line)
+        width = len(names)
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for row in reader:
+            if len(row) != width:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                which = "missing field" if len(row) < width else "extra field"
+                raise fail(f"{which}: expected {width} ({','.join(names)}), got {len(row)}",
+                           reader.line_num)
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise fail(f"malformed CSV ({exc})", reader.line_num) from None
+    if not rows:
+        raise fail("no data rows after the header", header_line)
+    line_arr = np.asarray(lines, dtype=np.int64)
+    columns: dict[str, np.ndarray] = {}
+    for j, (name, cells) in enumerate(zip(names, zip(*rows, strict=True), strict=True)):
+        try:
+            col = np.array(cells, dtype=np.float64)
+        except ValueError:
+            col = None
+        if col is None or not np.all(np.isfinite(col)):
+            raise _bad_cell(rows, j, name, lines, fail)
+        columns[name] = col
+    return Points(where, names, columns, line_arr)
+
+
+def _check_header(names: list[str], fail: Any, line: int) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if not name:
+            raise fail("empty name in the header", line)
+        if not _NAME.match(name):
+            raise fail(f"'{name}' in the header is not a valid name (names look like x, w_1)",
+                       line)
+        if name in ops.FUNCTIONS:
+            raise fail(f"'{name}' in the header is a function and cannot be bound", line)
+        if name in seen:
+            raise fail(f"duplicate column '{name}' in the header", line)
+        seen.add(name)
+
+
+def _bad_cell(rows: list[list[str]], j: int, name: str, lines: list[int], fail: Any
+              ) -> InputError:
+    """The error for the first cell of column j that is not a finite number."""
+    for row, line in zip(rows, lines, strict=True):
+        text = row[j].strip()
+        if not text:
+            return fail(f"missing value for '{name}'", line)
+        try:
+            value = float(text)
+        except ValueError:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            return fail(f"'{shown}' is not a number (column '{name}')", line)
+        if not math.isfinite(value):
+            return fail(f"the value of '{name}' is not finite ({text})", line)
+    return fail(f"column '{name}' has a value that is not a number")
+
+
+# ---------------------------------------------------------------- replaying the tape
+
+
+@dataclass
+class Batch:
+    """The value and partials at every point of a --points file."""
+
+    program: Program
+    points: Points
+    at: dict[str, float]               # --at constants, the same for every row
+    names: list[str]                   # every bound name: columns, then --at
+    wrt: list[str]
+    value: np.ndarray
+    gradient: dict[str, np.ndarray | None]
+    first: Run                         # the recording at the first row
+    output_name: str | None
+    kinks: dict[str, np.ndarray] = field(default_factory=dict)  # rows where a partial is
+    warnings: list[str] = field(default_factory=list)            # undefined (abs at 0, ...)
+
+    @property
+    def n(self) -> int:
+        return self.points.n
+
+    def inputs(self) -> dict[str, Any]:
+        """Every bound name's values: a column, or a --at constant (a float)."""
+        return {**self.points.columns, **self.at}
+
+
+class _Unit:
+    """The seed adjoint: exactly 1 at every row. Multiplying by it returns the other operand
+    (as float64) instead of making a pass over the column, so the output node's VJPs cost no
+    arithmetic. VJPs are written `g * ...`, `-g * ...` or `g / ...`, or return g itself
+    (add); those are the operations defined here. numpy defers to it (__array_ufunc__ = None).
+    """
+
+    __array_ufunc__ = None
+
+    def __mul__(self, other: Any) -> Any:
+        return self if isinstance(other, _Unit) else np.asarray(other, dtype=np.float64)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Any:
+        return np.float64(-1.0)
+
+    def __truediv__(self, other: Any) -> Any:
+        return np.divide(1.0, other)
+
+    def __add__(self, other: Any) -> Any:
+        return np.float64(2.0) if isinstance(other, _Unit) else other + 1.0
+
+    __radd__ = __add__
+
+
+UNIT = _Unit()
+
+
+def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
+           sources: Sequence[int], n: int) -> tuple[list[Any], list[Any]]:
+    """One forward and one backward pass of the tape over whole columns of n rows.
+
+    leaves: watched node id -> its column. Returns the node values and the adjoints (None
+    where no gradient reached; interior adjoints are dropped once spent) for nodes up to
+    target; an adjoint may be UNIT or a scalar where it is the same at every row. Adjoints
+    accumulate, never assign.
+    """
+    values: list[Any] = [None] * (target + 1)
+    with np.errstate(all="ignore"):
+        for node in nodes[: target + 1]:
+            if node.prim is None:
+                values[node.id] = leaves[node.id]
+            else:
+                args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
+                values[node.id] = node.prim.forward(*args)
+        needs = bytearray(target + 1)
+        for s in sources:
+            if s <= target:
+                needs[s] = 1
+        for node in nodes[: target + 1]:
+            if node.prim is not None and not needs[node.id]:
+                needs[node.id] = any(isinstance(r, int) and needs[r] and node.prim.vjp(i)
+                                     is not None for i, r in enumerate(node.inputs))
+        adj: list[Any] = [None] * (target + 1)
+        keep = set(sources)
+        if needs[target]:
+            adj[target] = UNIT
+        for j in range(target, -1, -1):
+            g = adj[j]
+            node = nodes[j]
+            if g is None or node.prim is None:
+                continue
+            args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
+            for i, ref in enumerate(node.inputs):
+                if not isinstance(ref, int) or not needs[ref]:
+                    continue
+                rule = node.prim.vjp(i)
+                if rule is None:
+                    continue
+                c = rule(g, values[j], *args)
+                prev = adj[ref]
+                adj[ref] = c if prev is None else prev + c
+            if j not in keep:
+                adj[j] = None  # free interior adjoints as soon as they are spent
+    return values, adj
+
+
+def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, list[str]]]:
+    """The nodes with a kink (abs, relu, max, ...) on a differentiable path from a wrt name,
+    and those names: where such a node sits at its kink, the names' partials are undefined."""
+    bit = {first.tape.node_of(first.sources[w]).id: 1 << k  # type: ignore[union-attr]
+           for k, w in enumerate(wrt)}
+    masks = source_masks(first.nodes, bit, target)
+    plan = []
+    for node in first.nodes[: target + 1]:
+        m = masks[node.id]
+        if m and node.prim is not None and node.prim.kink is not None:
+            plan.append((node, [w for k, w in enumerate(wrt) if m >> k & 1]))
+    return plan
+
+
+def run_batch(program: Program, points: Points, at: Mapping[str, float],
+              wrt: Sequence[str] | None, of: str | None) -> Batch:
+    """Record at the first row, then replay over every row, CHUNK rows at a time (so the
+    intermediates of one chunk stay in cache and memory is bounded by the chunk)."""
+    for name in at:
+        if np.ndim(at[name]):
+            raise InputError(f"--at binds '{name}' to a vector, but --points rows are scalars; "
+                             "bind vectors only without --points")
+        if name in points.columns:
+            raise InputError(f"'{name}' is bound twice: by --at and by a column of "
+                             f"--points {points.where}")
+    names = list(points.names) + list(at)
+    wrt_list = names if wrt is None else list(wrt)
+    for name in wrt_list:
+        if name not in names:
+            close_ = difflib.get_close_matches(name, names, n=1)
+            raise InputError(f"--wrt names '{name}', which is not bound",
+                             hint=f"did you mean {close_[0]}?" if close_ else
+                             "bound names: " + ", ".join(names))
+    n = points.n
+    row0 = {name: float(points.columns[name][0]) for name in points.names}
+    first = run(program, {**row0, **at}, names, of)   # every name watched
+    nodes = first.nodes
+    target = first.target_id()
+    gradient: dict[str, np.ndarray | None] = dict.fromkeys(wrt_list)
+    if target is None:  # the output depends on no bound name
+        value = np.full(n, float(first.value))
+        return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
+                     first.output_name, warnings=first.warnings)
+    ids = {name: first.tape.node_of(first.sources[name]).id  # type: ignore[union-attr]
+           for name in names}
+    columns = {ids[name]: points.columns[name] for name in points.names}
+    constants = {ids[name]: float(at[name]) for name in at}
+    sources = [ids[w] for w in wrt_list]
+    plan = _kink_plan(first, wrt_list, target)
+    value = np.empty(n)
+    kinks: dict[str, np.ndarray] = {}
+    from ..progress import Progress
+
+    bar = Progress("replaying tape", n)
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        leaves = {i: col[lo:hi] for i, col in columns.items()}
+        leaves.update({i: np.full(hi - lo, v) for i, v in constants.items()})
+        values, adj = replay(nodes, leaves, target, sources, hi - lo)
+        value[lo:hi] = values[target]
+        for w in wrt_list:
+            g = adj[ids[w]] if ids[w] <= target else None
+            if g is None:
+                continue  # not connected (the same at every row)
+            if isinstance(g, _Unit):
+                g = 1.0
+            if gradient[w] is None:
+                gradient[w] = np.empty(n)
+            gradient[w][lo:hi] = g  # type: ignore[index]
+        with np.errstate(all="ignore"):
+            for node, affected in plan:
+                args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
+                hit = np.asarray(node.prim.kink(*args), dtype=bool)  # type: ignore[union-attr]
+                if hit.any():
+                    for w in affected:
+                        mask = kinks.setdefault(w, np.zeros(n, dtype=bool))
+                        mask[lo:hi] |= hit
+        bar.update(hi - lo)
+    bar.close()
+    return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
+                 first.output_name, kinks, first.warnings)
+
+
+def row_bindings(batch: Batch, k: int) -> dict[str, float]:
+    """The bindings of row k (0-based), in binding order."""
+    return {**{n: float(batch.points.columns[n][k]) for n in batch.points.names}, **batch.at}
+
+
+def nonfinite_rows(batch: Batch, of: str | None) -> list[str]:
+    """Messages for the first row whose value or a partial is not finite (empty if none):
+    the row is rerun on its own so the message names the tape node, as for --at."""
+    bad = ~np.isfinite(batch.value)
+    for g in batch.gradient.values():
+        if g is not None:
+            bad |= ~np.isfinite(g)
+    rows = np.flatnonzero(bad)
+    if rows.size == 0:
+        return []
+    k = int(rows[0])
+    single = run(batch.program, row_bindings(batch, k), batch.wrt, of)
+    more = f" ({rows.size - 1} more row{'s' if rows.size != 2 else ''} not finite)" \
+        if rows.size > 1 else ""
+    where = f"row {k + 1} (line {batch.points.lines[k]})"
+    found = nonfinite(single) or ["not finite"]
+    return [f"{where}: {m}" + (more if i == 0 else "") for i, m in enumerate(found)]
+
+
+# ---------------------------------------------------------------- the check
+
+
+@dataclass
+class ColumnVerdict:
+    """The check of one partial (or the value) over every row."""
+
+    name: str
+    status: str                   # ok, mismatch, undefined, null, skipped
+    symbolic: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)   # rows per verdict
+    worst: dict[str, Any] | None = None                    # the worst row
+    reason: str = ""
+    statuses: Any = None                                   # the verdict at each row
+
+
+@dataclass
+class BatchCheck:
+    """The verdict over the whole batch. confirmed: rows judged at full precision, by why
+    (the screen could not vouch for them, or a random sample); unconfirmed: rows the screen
+    could not vouch for that the budget left unjudged (their verdict is skipped)."""
+
+    status: str
+    partials: dict[str, ColumnVerdict] = field(default_factory=dict)
+    value: ColumnVerdict | None = None
+    reason: str = ""
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    confirmed: dict[str, int] = field(default_factory=dict)
+    unconfirmed: int = 0
+
+
+def _screen(tape: np.ndarray, sym: np.ndarray, err: np.ndarray, rtol: float,
+            atol: float) -> np.ndarray:
+    """Rows where the float64 screen proves the tape within tolerance: within rtol*|v| + atol
+    of every v within the screen's error bound of its value (a stricter test than the point
+    check's, whose floor is never below atol)."""
+    with np.errstate(all="ignore"):
+        ok = np.abs(tape - sym) + err <= rtol * np.maximum(np.abs(sym) - err, 0.0) + atol
+        ok |= (tape == sym) & (err == 0)
+    return ok & np.isfinite(sym) & np.isfinite(err) & np.isfinite(tape)
+
+
+def _guard_rows(kind: str, args: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Rows where the screen proves a domain condition holds (judge.guard_holds' kinds)."""
+    v, e = args[0]
+    with np.errstate(all="ignore"):
+        if kind == "positive":
+            return v - e > 0
+        if kind == "nonzero":
+            return np.abs(v) > e
+        if kind == "nonnegative":
+            return v - e >= 0
+        if kind == "unit":
+            return (v - e >= -1) & (v + e <= 1)
+        if kind == "above_minus_one":
+            return v - e > -1
+        if kind == "base":
+            return (v - e > 0) & (np.abs(v - 1) > e)
+        if kind == "pow":
+            y, ey = args[1]
+            whole = (ey == 0) & (y == np.round(y))
+            return (v - e > 0) | whole | ((v == 0) & (e == 0) & (y - ey >= 0))
+    return np.zeros(np.shape(v), dtype=bool)
+
+
+def _confirm(batch: Batch, rows: Sequence[int], rtol: float, atol: float, deadline: float,
+             of: str | None, derived: Mapping[str, Any]) -> dict[int, Check]:
+    """The point check's own verdicts (check.plan, judge.judge_point, check.assemble) at these
+    rows, as many as the budget allows, all judged in one budgeted child on the derivatives
+    already compiled for the screen (derived: on_columns' result)."""
+    from ..judge.check import assemble, plan, run_with_budget
+
+    plans = []
+    prepare_until = time.monotonic() + 0.5 * max(0.0, deadline - time.monotonic())
+    for k in rows:
+        if time.monotonic() > prepare_until:
+            break
+        single = run(batch.program, row_bindings(batch, k), batch.wrt, of)
+        plans.append((k, plan(single, rtol, atol)))
+    if not plans:
+        return {}
+    judge_until = deadline - 0.05 * max(0.0, deadline - time.monotonic())
+
+    def judge_rows(program: Any, outputs: list[int], guards: list[list[Any]]) -> Any:
+        done = []
+        for k, pl in plans:
+            if time.monotonic() > judge_until:
+                break
+            done.append((k, pl.judge_fn(judge_until)(program, outputs, guards)))
+        return done
+
+    program, outputs, guards = derived["program"], derived["outputs"], derived["guards"][0]
+    status, done = run_with_budget(lambda: judge_rows(program, outputs, guards),
+                                   max(0.0, deadline - time.monotonic()))
+    if status != "ok":
+        return {}
+    by_row = dict(plans)
+    forms = {w: derived["partials"][w][0] for w in batch.wrt}
+    out: dict[int, Check] = {}
+    for k, judged in done:
+        out[k] = assemble(by_row[k], forms, derived["true_forms"], judged)
+    return out
+
+
+SAMPLE_ROWS = 16   # rows always judged at full precision, whatever the screen says
+
+
+def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                timeout: float = DEFAULT_TIMEOUT, of: str | None = None,
+                use_cache: bool = True) -> BatchCheck:
+    """Every partial at every row, judged as the point check judges it.
+
+    A float64 evaluation of the symbolic derivatives, with a running bound on its own rounding
+    error, is only a screen: a row the screen cannot prove within tolerance (it disagrees, is
+    ill-conditioned, sits at a kink or near a domain edge) is judged by the point check at that
+    row, and so is a random sample of rows. Rows the budget leaves unjudged are skipped."""
+    from ..symbolic.derivatives import on_columns
+
+    deadline = time.monotonic() + timeout
+    inputs = batch.inputs()
+    status, result = on_columns(batch.program, batch.names, batch.wrt, inputs, batch.n, of,
+                                timeout, use_cache)
+    if status != "ok":
+        reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
+                  else str(result))
+        return BatchCheck("skipped", {w: ColumnVerdict(w, "skipped", reason=reason)
+                                      for w in batch.wrt}, reason=reason, rtol=rtol, atol=atol)
+    n = batch.n
+    screened: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}   # tape, sym, ok
+    sym, err = result["value"]
+    screened["value"] = (np.asarray(batch.value), sym, _screen(batch.value, sym, err, rtol,
+                                                                atol))
+    for w in batch.wrt:
+        _, sym, err = result["partials"][w]
+        g = batch.gradient[w]
+        if g is not None:
+            screened[w] = (np.asarray(g), sym, _screen(np.asarray(g), sym, err, rtol, atol))
+    vouched = np.ones(n, dtype=bool)
+    for _, _, ok in screened.values():
+        vouched &= ok
+    for mask in batch.kinks.values():
+        vouched &= ~mask
+    meta, guard_values = result["guards"]
+    at = 0
+    for g in meta:
+        vouched &= _guard_rows(g[0], guard_values[at:at + g[4]])
+        at += g[4]
+    if result["program"] is None:
+        vouched[:] = False
+    suspects = [int(k) for k in np.flatnonzero(~vouched)]
+    rng = np.random.default_rng(n)
+    sample = sorted(set(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False).tolist())
+                    - set(suspects))
+    confirmed = _confirm(batch, sample + suspects, rtol, atol, deadline, of, result) \
+        if result["program"] is not None else {}
+    unconfirmed = sum(1 for k in suspects if k not in confirmed)
+    partials: dict[str, ColumnVerdict] = {}
+    for w in batch.wrt:
+        form = result["partials"][w][0]
+        if batch.gradient[w] is None:
+            st = "null" if form == "0" else "mismatch"
+            reason = ("not connected: the output does not depend on " + w if form == "0"
+                      else "the tape has no path but the derivative is not zero")
+            partials[w] = ColumnVerdict(w, st, form, reason=reason)
+            continue
+        partials[w] = _column(w, screened[w], vouched, confirmed, batch,
+                              lambda c, w=w: c.partials[w])
+        partials[w].symbolic = form
+    value = _column("value", screened["value"], vouched, confirmed, batch, None)
+    overall = judge.status_of([v.status for v in partials.values()] + [value.status])
+    how = {"screen could not vouch": sum(1 for k in suspects if k in confirmed),
+           "random sample": sum(1 for k in sample if k in confirmed)}
+    return BatchCheck(overall, partials, value, rtol=rtol, atol=atol, confirmed=how,
+                      unconfirmed=unconfirmed)
+
+
+def _column(name: str, screened: tuple[np.ndarray, np.ndarray, np.ndarray],
+            vouched: np.ndarray, confirmed: Mapping[int, Check], batch: Batch,
+            pick: Any) -> ColumnVerdict:
+    """One column's verdict per row: the point check's where it ran, ok where the screen
+    vouched, skipped where neither."""
+    tape, sym, _ = screened
+    status = np.where(vouched, "ok", "skipped").astype(object)
+    reference = np.array(sym, dtype=np.float64)
+    for k, chk in confirmed.items():
+        if pick is None:
+            status[k], reference[k] = chk.value_status, chk.value
+        else:
+            p = pick(chk)
+            status[k] = p.status
+            if p.expected is not None:
+                reference[k] = p.expected
+    counts = {s: int(np.count_nonzero(status == s)) for s in
+              ("ok", "mismatch", "undefined", "cut", "skipped")}
+    counts = {s: c for s, c in counts.items() if c or s in ("ok", "mismatch", "undefined")}
+    with np.errstate(all="ignore"):
+        err = np.abs(tape - reference)
+    worst = None
+    candidates = np.flatnonzero(status == "mismatch")
+    if candidates.size == 0:
+        candidates = np.flatnonzero((status == "ok") & np.isfinite(err))
+    if candidates.size:
+        k = int(candidates[np.argmax(np.nan_to_num(err[candidates], nan=np.inf))])
+        worst = {"row": k + 1, "line": int(batch.points.lines[k]), "tape": float(tape[k]),
+                 "symbolic": float(reference[k]), "error": float(err[k])}
+    return ColumnVerdict(name, judge.status_of([s for s, c in counts.items() if c]),
+                         counts=counts, worst=worst, statuses=status)
+
+
+# ---------------------------------------------------------------- output
+
+
+def write_csv(batch: Batch, out: TextIO | BinaryIO, chunk: int = 1 << 13) -> None:
+    """The contract's CSV: header value,d_<name>,... and one row per input row, written in
+    chunks of rows as they are formatted (by Arrow, see columns.py), so the text of the whole
+    table is never held. (Two threads were no faster on two cores, and held more memory.)"""
+    from ..batch import columns as cio
+    from ..progress import Progress
+
+    binary: Any = out
+    if hasattr(out, "encoding"):  # a text stream: write to its bytes layer, if it has one
+        binary = out.buffer if hasattr(out, "buffer") else None
+    if binary is not None and binary is not out:
+        out.flush()  # the text layer's pending writes go first
+
+    def put(data: Any) -> None:
+        if binary is not None:
+            binary.write(data)
+        else:
+            out.write(bytes(data).decode("ascii"))  # type: ignore[arg-type]
+
+    put((",".join(csv_header(batch.wrt)) + "\n").encode())
+    cols = [batch.value] + [batch.gradient[w] for w in batch.wrt]
+    n = batch.n
+    try:
+        import pyarrow  # noqa: F401
+        arrow = True
+    except ImportError:  # a broken install: per-cell repr, slower, the same text
+        arrow = False
+    with Progress("writing CSV", n) as bar:
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            part = [None if c is None else c[lo:hi] for c in cols]
+            if arrow:
+                for data in cio.csv_chunks(part, hi - lo, chunk):
+                    put(data)
+            else:
+                cells = [[""] * (hi - lo) if c is None else [repr(v) for v in c.tolist()]
+                         for c in part]
+                put("".join(",".join(r) + "\n" for r in zip(*cells, strict=True)).encode())
+            bar.update(hi - lo)
+    if binary is not None and binary is not out:
+        binary.flush()
+
+
+def _writable(path: str) -> None:
+    """An --output path's problems before any work: its directory, and pyarrow for Parquet."""
+    from ..batch import columns as cio
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"--output: cannot write {path}: no directory {folder}")
+    if os.path.isdir(path):
+        raise InputError(f"--output: {path} is a directory")
+    if cio.is_parquet(path):
+        cio.need_pyarrow("--output " + path)
+
+
+def write_table(batch: Batch, path: str) -> None:
+    """--output FILE: the value and partials (the CSV's columns) as Parquet (.parquet, .pq)
+    or as the contract's CSV, to a file."""
+    from ..batch import columns as cio
+
+    names = csv_header(batch.wrt)
+    cols = [batch.value] + [batch.gradient[w] for w in batch.wrt]
+    try:
+        if cio.is_parquet(path):
+            cio.write_parquet(path, names, cols, batch.n)
+        else:
+            with open(path, "wb") as fh:
+                write_csv(batch, fh)
+    except OSError as exc:
+        raise InputError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _jarray(x: np.ndarray | None) -> Any:
+    if x is None:
+        return None
+    values = np.asarray(x, dtype=np.float64).tolist()
+    if np.all(np.isfinite(x)):
+        return values
+    return [jnum(v) for v in values]
+
+
+def _jarray_text(x: np.ndarray) -> str:
+    """The JSON text json.dumps gives for _jarray(x): '[1.5, "nan", 2.0]', made by Arrow's
+    kernels instead of a Python float per cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..batch import columns as cio
+
+    cells = cio.repr_strings(x)
+    if not np.all(np.isfinite(x)):
+        cells = pc.binary_join_element_wise(
+            pc.if_else(pa.array(np.isfinite(x)), "", '"'), cells,
+            pc.if_else(pa.array(np.isfinite(x)), "", '"'), "")
+    whole = pa.ListArray.from_arrays(pa.array([0, len(cells)], pa.int32()), cells)
+    return "[" + pc.binary_join(whole, ", ")[0].as_py() + "]"
+
+
+def _verdict_json(v: ColumnVerdict) -> dict[str, Any]:
+    worst = None if v.worst is None else {k: x if k in ("row", "line") else jnum(x)
+                                          for k, x in v.worst.items()}
+    return {"status": v.status, "rows": v.counts or None, "worst": worst,
+            "reason": v.reason or None}
+
+
+def to_json(batch: Batch, chk: BatchCheck | None) -> str:
+    """One strict JSON object; value and each partial are arrays with one entry per row."""
+    import json
+    import secrets
+
+    spliced: list[str] = []          # arrays' JSON text, put in place of their markers
+    mark = "array-" + secrets.token_hex(8)
+
+    def _jarray_or_text(x: np.ndarray | None) -> Any:
+        if x is None or len(x) < 1000:
+            return _jarray(x)
+        try:
+            spliced.append(_jarray_text(np.asarray(x, dtype=np.float64)))
+        except ImportError:
+            return _jarray(x)
+        return f"{mark} {len(spliced) - 1}"
+
+    obj: dict[str, Any] = {
+        "expression": batch.program.source,
+        "points": {"file": batch.points.where, "rows": batch.n, "names": batch.points.names},
+        "at": {n: jnum(v) for n, v in batch.at.items()},
+        "output": batch.output_name,
+        "value": _jarray_or_text(batch.value),
+        "gradient": {w: _jarray_or_text(g) for w, g in batch.gradient.items()},
+    }
+    if chk is None:
+        obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+    else:
+        obj["check"] = {
+            "status": chk.status,
+            "symbolic": {w: v.symbolic for w, v in chk.partials.items()},
+            "reason": chk.reason or None,
+            "value": None if chk.value is None else _verdict_json(chk.value),
+            "partials": {w: _verdict_json(v) for w, v in chk.partials.items()},
+            "rtol": chk.rtol,
+            "atol": chk.atol,
+            "confirmed": chk.confirmed,
+            "unconfirmed": chk.unconfirmed,
+        }
+    text_ = json.dumps(obj, indent=None, allow_nan=False) + "\n"
+    if not spliced:
+        return text_
+    pieces = text_.split(f'"{mark} ')
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        k, rest = piece.split('"', 1)
+        out += [spliced[int(k)], rest]
+    return "".join(out)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
+
+
+def text(batch: Batch, chk: BatchCheck | None) -> str:
+    """The human report: the first and last rows, then the check per partial with its worst
+    point, and a summary line."""
+    n = batch.n
+    out = [f"points  {n:,} row{'s' if n != 1 else ''} from {batch.points.where}"]
+    if batch.at:
+        out.append("at      " + ", ".join(f"{k}={fmt(v)}" for k, v in batch.at.items()))
+    header = ["row"] + batch.points.names + ["value"] + [f"d/d{w}" for w in batch.wrt]
+    shown = list(range(n)) if n <= 2 * TEXT_ROWS else \
+        list(range(TEXT_ROWS)) + [-1] + list(range(n - TEXT_ROWS, n))
+    rows = [header]
+    for k in shown:
+        if k < 0:
+            rows.append(["..."] + [""] * (len(header) - 1))
+            continue
+        rows.append([str(k + 1)] + [fmt(batch.points.columns[c][k]) for c in batch.points.names]
+                    + [fmt(batch.value[k])] + [fmt(None if g is None else g[k])
+                                               for g in batch.gradient.values()])
+    out.append("")
+    out += _table(rows)
+    out.append("")
+    out += summary_lines(batch, chk)
+    return "\n".join(out) + "\n"
+
+
+def summary_lines(batch: Batch, chk: BatchCheck | None) -> list[str]:
+    """The check per partial (symbolic form, rows per verdict, worst point), then one line."""
+    if chk is None:
+        return ["check: skipped (--no-check)"]
+    if chk.status == "skipped":
+        return [f"check: skipped: {chk.reason}"]
+    rows = [["partial", "symbolic", "check", "worst point"]]
+    for w, v in chk.partials.items():
+        counts = ", ".join(f"{c} {s}" for s, c in v.counts.items() if c)
+        verdict = v.reason if v.status == "null" else f"{v.status} ({counts})"
+        worst = "-" if v.worst is None else (
+            f"row {v.worst['row']} (line {v.worst['line']}): tape {fmt(v.worst['tape'])}, "
+            f"symbolic {fmt(v.worst['symbolic'])}, error {v.worst['error']:.3g}")
+        form = v.symbolic or "-"
+        rows.append([f"d/d{w}", form if len(form) <= 40 else form[:37] + "...", verdict, worst])
+    lines = _table(rows)
+    errors = [v.worst["error"] for v in chk.partials.values() if v.worst is not None]
+    largest = f"largest error {max(errors):.3g}; " if errors else ""
+    value = ""
+    if chk.value is not None and chk.value.status == "mismatch":
+        value = f"; value mismatch at {chk.value.counts['mismatch']} rows"
+    verdict = {"ok": "tape and SymPy agree", "mismatch": "tape and SymPy DISAGREE"}.get(
+        chk.status, "not every partial is defined at every point")
+    lines += ["", f"check: {chk.status}: {verdict} at {batch.n:,} points{value} ({largest}"
+                  f"rtol {chk.rtol:g}, atol {chk.atol:g})", confirmed_line(chk)]
+    return lines
+
+
+def confirmed_line(chk: BatchCheck) -> str:
+    """How many rows were judged at full precision, and why."""
+    total = sum(chk.confirmed.values())
+    why = ", ".join(f"{c:,} {k}" for k, c in chk.confirmed.items() if c)
+    line = (f"check: {total:,} rows judged at full precision (proven enclosures: {why}); "
+            "the float64 screen vouched for the rest")
+    if chk.unconfirmed:
+        line += f"; {chk.unconfirmed:,} rows could not be judged within the budget (skipped)"
+    return line
+
+
+# ---------------------------------------------------------------- the command
+
+
+def run_points(program: Program, points_path: str, at: Mapping[str, float],
+               wrt: Sequence[str] | None, of: str | None, fmt_: str, show_tape: bool,
+               no_check: bool, rtol: float, atol: float, timeout: float, use_cache: bool,
+               output: str | None = None, dask: str | None = None) -> int:
+    """`gradcalc EXPR --points FILE`: compute, check, print; returns the exit status.
+
+    Nothing is written to stdout before the whole file has been read and computed, so bad
+    input leaves no partial output. output: also write the value and partials to this file
+    (Parquet or CSV by its extension); stdout then gets no CSV table.
+    """
+    from ..progress import Ticking
+
+    if dask is not None:
+        from ..batch.cluster import run_dask
+
+        if not no_check:
+            click.echo("note: the check is skipped with --dask (it holds whole columns on one "
+                       "machine); run a sample without --dask to check it", err=True)
+        return run_dask(program, points_path, at, wrt, of, dask, output, fmt_)
+    if output is not None:
+        _writable(output)
+    points = read_points(points_path)
+    try:
+        batch = run_batch(program, points, at, wrt, of)
+    except InputError as exc:
+        raise exc.with_source(program.source) from None
+    for warning in batch.warnings:
+        click.echo(warning, err=True)
+    chk = None
+    if not no_check:
+        with Ticking("checking", timeout):
+            chk = check_batch(batch, rtol, atol, timeout, of, use_cache)
+    stdout = sys.stdout
+    if output is not None:
+        write_table(batch, output)
+    if fmt_ == "csv":
+        if output is None:
+            write_csv(batch, stdout)
+    elif fmt_ == "json":
+        stdout.write(to_json(batch, chk))
+    else:
+        stdout.write(text(batch, chk))
+    stdout.flush()
+    if show_tape:
+        click.echo("note: --tape is not shown with --points", err=True)
+    problems = nonfinite_rows(batch, of)
+    for message in problems:
+        click.echo(f"non-finite: {message}", err=True)
+    status = None if chk is None else chk.status
+    return judge.exit_status(status == "mismatch", status == "undecided", bool(problems))

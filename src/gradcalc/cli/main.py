@@ -1,0 +1,514 @@
+"""The gradcalc command: reads options, calls the engine, renders, chooses the exit status."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..engine.evaluate import Run, nonfinite, parse_bindings, run
+from ..errors import InputError
+from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
+from ..lang.syntax import parse
+from ..render import report
+from ..render.report import dumps, text, to_csv, to_json
+from ..version import __version__
+from . import usage
+
+if TYPE_CHECKING:
+    from ..judge.check import Check
+    from ..judge.claims import Claim, Verification
+    from ..lang.syntax import Program
+
+# The verification and graph modules are imported only when their options are used: a script
+# calling gradcalc thousands of times pays for what it uses (python -X importtime).
+CLAIM_POINTS = 100  # the default of --claim-points: verify.CLAIM_POINTS (a test checks)
+
+EXIT_OK, EXIT_INPUT = 0, 2   # the other statuses are the judge's (judge.exit_status)
+FORMATS = ["text", "json", "jsonl", "csv"]
+
+
+def _names(value: str | None, option: str = "--wrt") -> list[str] | None:
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",")]
+    if not all(names):
+        raise InputError(f"{option}: empty name in '{value}'")
+    return names
+
+
+def _read_source(expr: str | None, file: str | None) -> str:
+    if file is not None and expr is not None:
+        raise click.UsageError("give either EXPR or --file, not both")
+    if file == "-":
+        return _read_stdin()
+    if file is not None:
+        try:
+            with open(file, "rb") as fh:
+                return _decode(fh.read(), file)
+        except OSError as exc:
+            raise InputError(f"cannot read {file}: {exc.strerror}") from None
+    if expr is None:
+        raise click.UsageError("missing EXPR (an expression, a program, or - for stdin); "
+                               "gradcalc -h shows the options and examples")
+    if expr == "-":
+        return _read_stdin()
+    return expr
+
+
+def _read_stdin() -> str:
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    return _decode(data, "stdin")
+
+
+def _decode(data: bytes | str, where: str) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"cannot read {where}: not UTF-8 text (byte {exc.start + 1})") from None
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not value >= 0 or value != value:
+        raise click.BadParameter("must be a non-negative number")
+    return value
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  gradcalc "tax*(a*an+o*on)" --at a=100,an=2,o=150,on=3,tax=1.1
+  gradcalc "x^2" --at x=5 --format json
+  gradcalc "sin(x)*y" --at x=pi/4 --at y=2 --wrt x --tape
+  gradcalc "c = a*b; d = c + sin(a)" --at a=1,b=2 --format csv
+  echo "exp(-x^2)" | gradcalc - --at x=0.5
+  gradcalc "sq(t) = t*t; loss = sum(sq(w*x - y))" --at "w=[0.5,-1],x=[1,2],y=[1,0]"
+  gradcalc "-x^3" --at x=2         (an EXPR may start with '-')
+  gradcalc "x*abs(x)" --claim "x: 2*abs(x)"          (a hand-derived formula, no --at)
+  gradcalc "a*b" --at a=2,b=3 --expect a=3,b=2 --numeric
+  printf 'x,y\n1,2\n3,4\n' | gradcalc "x*sin(y)" --points - --format csv
+  gradcalc "(1-x)^2 + 100*(y-x^2)^2" --at x=1.5,y=0.7 --hessian
+  gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
+
+\b
+Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
+3 a value or partial is not finite (stderr names the tape node).
+""",
+)
+@click.argument("words", nargs=-1, metavar="EXPR")
+@click.option("--at", "at", multiple=True, metavar="NAME=VALUE[,...]",
+              help="Bind names; repeatable. VALUE is a number, a constant expression (pi/4) "
+                   "or a vector [v1,v2,...].")
+@click.option("--wrt", metavar="NAME[,...]",
+              help="Differentiate with respect to these names (default: every bound name).")
+@click.option("--of", "of", metavar="NAME[,...]",
+              help="Differentiate this assigned name instead of the program's output; several "
+                   "names give the Jacobian (one gradient row per output).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False),
+              default="text", show_default=True,
+              help="Output format; jsonl is the json object on one line.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print nothing on stdout: the exit status is the answer (errors still go "
+                   "to stderr).")
+@click.option("--tape", "show_tape", is_flag=True, help="Also show the recorded tape.")
+@click.option("--collapse", is_flag=True,
+              help="With --tape or --graph: show each call of a program's function as one row.")
+@click.option("--no-check", is_flag=True, help="Skip the SymPy cross-check.")
+@click.option("--rtol", type=float, default=DEFAULT_RTOL, show_default=True,
+              callback=_positive,
+              help="Relative tolerance of every verdict: ok when |tape - true| <= "
+                   "RTOL*|true| + max(ATOL, floor) for every value the true derivative's "
+                   "proven enclosure allows (README: How the verdict is decided).")
+@click.option("--atol", type=float, default=DEFAULT_ATOL, show_default=True,
+              callback=_positive,
+              help="Absolute floor of the tolerance; the default 0 leaves the floor "
+                   "derived from the backward pass's magnitudes.")
+@click.option("--check-timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
+              callback=_positive, metavar="SECONDS",
+              help="Time budget of the SymPy check (and of each claim); over it the "
+                   "check is skipped and a claim is undecided.")
+@click.option("-f", "--file", "file", type=str, metavar="PATH",
+              help="Read the expression or program from a file (- for stdin).")
+@click.option("--points", metavar="FILE",
+              help="Evaluate at every row of a CSV file with a header of names (- for stdin); "
+                   "--at values are the same for every row. A .parquet/.pq file is read as "
+                   "Parquet.")
+@click.option("--output", "output", metavar="FILE",
+              help="With --points: write the value and partials to FILE, Parquet for "
+                   ".parquet/.pq, else CSV (instead of the CSV on stdout).")
+@click.option("--dask", "dask", metavar="SCHEDULER",
+              help="With --points FILES --output DIR: run the batch on Dask, one part file per "
+                   "input file; SCHEDULER is local (a LocalCluster), threads, processes, sync, "
+                   "or a scheduler address such as tcp://host:8786. Needs gradcalc[dask].")
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write the disk cache of symbolic derivatives.")
+@click.option("--graph", "graph", metavar="FILE",
+              help="Write the computation graph (op, value, adjoint per node): .svg or .html "
+                   "(drawn without Graphviz), .dot/.gv, .mmd Mermaid, .png/.pdf (need dot).")
+@click.option("--expect", multiple=True, metavar="NAME=VALUE[,...]",
+              help="Your values of the partials at the --at point; compared with tape and "
+              "symbolic (and numeric). Repeatable.")
+@click.option("--claim", "claims", multiple=True, metavar="'NAME: FORMULA'",
+              help="Your formula for d/dNAME, checked against the true derivative everywhere "
+              "(random points, then simplification). Repeatable; works without --at.")
+@click.option("--claims", "claims_file", metavar="PATH",
+              help="Read claims from a file, one 'NAME: FORMULA' per line (# comments).")
+@click.option("--claim-points", type=click.IntRange(1, 10_000), default=CLAIM_POINTS,
+              show_default=True, metavar="N", help="Random points per claim.")
+@click.option("--numeric", is_flag=True,
+              help="Add a numeric third opinion: complex step, or central differences with "
+              "Richardson extrapolation, each with an error estimate.")
+@click.option("--hessian", is_flag=True,
+              help="Also compute the Hessian (second partials), checked against SymPy.")
+@click.version_option(__version__, "--version", prog_name="gradcalc")
+def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | None,
+            fmt: str, quiet: bool, show_tape: bool, collapse: bool, no_check: bool,
+            rtol: float, atol: float,
+            check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
+            claims: Sequence[str], claims_file: str | None, claim_points: int,
+            numeric: bool, points: str | None, no_cache: bool, hessian: bool,
+            output: str | None, dask: str | None) -> int:
+    """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
+    each partial against SymPy's symbolic derivative.
+
+    EXPR is an expression or a program (statements separated by newlines or ';'); use - to
+    read it from stdin.
+    """
+    moved = (click.get_current_context().obj or {}).get("moved", [])
+    for word in moved:
+        usage.dash_expression(word, None if len(words) > 1 else _bound_names(at), command)
+    if len(words) > 1:
+        usage.extra_words(words, at, wrt)
+    expr = words[0] if words else None
+    usage.bindings_text(at)
+    fmt = fmt.lower()
+    if fmt == "jsonl":
+        fmt, _OUT.compact = "json", True
+    _OUT.colour = not quiet and _colour(sys.stdout)
+    if quiet:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (main closes it)
+    try:
+        return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
+                        check_timeout, file, graph, expect, claims, claims_file, claim_points,
+                        numeric, points, no_cache, hessian, output, dask)
+    except BrokenPipeError:  # caught here: click would turn it into exit status 1
+        _quiet_pipe()
+        return EXIT_OK
+
+
+class _Output:
+    """How results are written: compact JSON (--format jsonl), colour on a terminal."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Plain output: indented JSON, no colour."""
+        self.compact = False
+        self.colour = False
+
+
+_OUT = _Output()
+
+
+def _colour(stream: object) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    try:
+        terminal = bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+    return terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _bound_names(at: Sequence[str]) -> set[str]:
+    """The names --at binds, read loosely (only to tell `-x` the expression from an option)."""
+    names = set()
+    for value in at:
+        for piece in usage.top_level(value):
+            name, eq, _ = piece.partition("=")
+            if eq:
+                names.add(name.strip())
+    return names
+
+
+def _emit(document: str) -> None:
+    """Write a result to stdout (JSON compact on one line with --format jsonl)."""
+    if _OUT.compact and document.lstrip().startswith("{"):
+        import json
+
+        document = json.dumps(json.loads(document), separators=(",", ":"),
+                              allow_nan=False) + "\n"
+    click.echo(document, nl=False)
+
+
+def _emit_text(render: object, *args: object, **kwargs: object) -> None:
+    """Render a text report and write it; say so when a number was rounded for display."""
+    report.NOTES.clear()
+    out = render(*args, colour=_OUT.colour, **kwargs)  # type: ignore[operator]
+    click.echo(out + "".join(note + "\n" for note in report.notes()), nl=False)
+
+
+def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
+             show_tape: bool, collapse: bool, no_check: bool, rtol: float, atol: float,
+             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
+             claims: Sequence[str], claims_file: str | None, claim_points: int,
+             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
+             output: str | None = None, dask: str | None = None) -> int:
+    """The command, once the command line's words are understood."""
+    if points == "-" and (expr == "-" or file == "-"):
+        raise click.UsageError("EXPR and --points cannot both read stdin")
+    source = _read_source(expr, file)
+    bindings = parse_bindings(at)
+    outputs = _names(of, "--of")
+    several = outputs is not None and len(outputs) > 1
+    if several and hessian:
+        raise InputError(f"--hessian needs a single output, but --of names {len(outputs)}")
+    of = None if outputs is None or several else outputs[0]
+    if output is not None and points is None:
+        raise click.UsageError("--output needs --points (it writes the table of a batch)")
+    if dask is not None and points is None:
+        raise click.UsageError("--dask needs --points (it distributes a batch)")
+    if points is not None:
+        if graph is not None or expect or claims or claims_file or numeric or hessian or several:
+            raise click.UsageError("--points cannot be combined with --graph, --expect, "
+                                   "--claim, --claims, --numeric, --hessian or several --of "
+                                   "outputs")
+        from ..batch.rows import run_points
+        program = _parse(source, file)
+        report.NOTES.clear()
+        status = run_points(program, points, bindings, _names(wrt), of, fmt, show_tape,
+                            no_check, rtol, atol, check_timeout, not no_cache, output, dask)
+        if fmt == "text":
+            for note in report.notes():
+                click.echo(note)
+        return status
+    if graph is not None:
+        from ..render import graph as graphs
+        graphs.plan(graph)
+    claim_list: list[Claim] = []
+    if claims or claims_file is not None:
+        from ..judge.claims import parse_claims
+        claim_list = parse_claims(claims, *_read_claims(claims_file))
+    if (several or hessian) and (expect or numeric or claim_list):
+        raise click.UsageError("--expect, --claim and --numeric check one gradient: not with "
+                               + ("--hessian" if hessian else "several --of outputs"))
+    if not at and (expect or numeric):
+        raise click.UsageError(f"{'--expect' if expect else '--numeric'} needs a point: "
+                               "give --at")
+    if claim_list and not at:
+        if graph is not None:
+            raise click.UsageError("--graph needs --at (claims without a point have no tape)")
+        return _claims_only(source, claim_list, fmt, rtol, atol, check_timeout, of, claim_points)
+    program = _parse(source, file)
+    try:
+        result = run(program, bindings, _names(wrt), of)
+    except InputError as exc:
+        raise usage.refine(exc.with_source(source), source, file is not None, program,
+                           bindings) from None
+    for warning in result.warnings:
+        click.echo(warning, err=True)
+    if several:
+        assert outputs is not None
+        return _jacobian(result, outputs, fmt, show_tape, no_check, rtol, atol, check_timeout,
+                         graph)
+    if hessian:
+        return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout, graph,
+                        not no_cache)
+    chk = None if no_check else check(result, rtol, atol, check_timeout, of, cache=not no_cache)
+    if graph is not None:
+        graphs.write(result, graph, collapse)
+    ver = None
+    if expect or numeric or claim_list:
+        from ..judge.claims import parse_expect, verify
+        from ..render import claims as verify_report
+        ver = verify(result, chk, parse_expect(expect, result.wrt), numeric, claim_list, rtol,
+                     atol, check_timeout, of, claim_points)
+    if fmt == "json":
+        document = to_json(result, chk, show_tape)
+        _emit(document if ver is None else verify_report.extend_json(document, ver))
+    elif fmt == "csv":
+        _emit(to_csv(result))
+        if show_tape:
+            click.echo("note: --tape is shown only in text and json formats", err=True)
+    else:
+        _emit_text(_text_with_verify, result, chk, show_tape, collapse, ver)
+    if ver is not None and fmt == "csv":
+        click.echo(verify_report.summary(ver), err=True)
+    if collapse and not show_tape and graph is None:
+        click.echo("note: --collapse applies to the --tape listing", err=True)
+    return _finish(nonfinite(result), chk, ver)
+
+
+def _parse(source: str, file: str | None) -> Program:
+    """The program, or its syntax error with the shell-level cause where there is one."""
+    try:
+        return parse(source)
+    except InputError as exc:
+        raise usage.refine(exc.with_source(source), source, file is not None) from None
+
+
+def _text_with_verify(result: Run, chk: Check | None, show_tape: bool, collapse: bool,
+                      ver: Verification | None, colour: bool = False) -> str:
+    """The text report, then the verification's section."""
+    out = text(result, chk, show_tape, collapse, colour=colour)
+    if ver is not None:
+        from ..render import claims as verify_report
+
+        out += "\n" + verify_report.text(ver, colour=colour)
+    return out
+
+
+def _finish(problems: list[str], *checks: Any) -> int:
+    """Name each non-finite value on stderr; the exit status is the judge's (judge.exit_status)
+    from the checks that ran (None: did not run) and whether anything is not finite."""
+    from ..judge.verdict import exit_status
+
+    for message in problems:
+        click.echo(f"non-finite: {message}", err=True)
+    statuses = {c.status for c in checks if c is not None}
+    return exit_status("mismatch" in statuses, "undecided" in statuses, bool(problems))
+
+
+def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: bool,
+             rtol: float, atol: float, timeout: float, graph: str | None, cache: bool) -> int:
+    """--hessian: the first-order report plus the Hessian and its check."""
+    from ..judge import higher
+    from ..render import graph as graphs
+    from ..render import higher as report_higher
+
+    hess = higher.hessian(result)
+    chk = None if no_check else check(result, rtol, atol, timeout, of, cache=cache)
+    if graph is not None:
+        graphs.write(result, graph)
+    hchk = None if no_check else higher.check_hessian(result, hess, rtol, atol, timeout, of)
+    if fmt == "json":
+        _emit(dumps(report_higher.hessian_json(result, chk, hess, hchk, show_tape)))
+    elif fmt == "csv":
+        _emit(report_higher.hessian_csv(result, hess))
+        if show_tape:
+            click.echo("note: --tape is shown only in text and json formats", err=True)
+    else:
+        _emit_text(report_higher.hessian_text, result, chk, hess, hchk, show_tape)
+    return _finish(nonfinite(result) + hess.nonfinite, chk, hchk)
+
+
+def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_check: bool,
+              rtol: float, atol: float, timeout: float, graph: str | None) -> int:
+    """--of y1,y2: one gradient row per output, each checked (--graph: the last output's)."""
+    from ..judge import higher
+    from ..render import graph as graphs
+    from ..render import higher as report_higher
+
+    rows = higher.jacobian(result, outputs)
+    checks = None if no_check else higher.check_all(rows, rtol, atol, timeout)
+    if graph is not None:
+        graphs.write(rows[-1], graph)
+    if fmt == "json":
+        _emit(dumps(report_higher.jacobian_json(rows, checks, show_tape)))
+    elif fmt == "csv":
+        _emit(report_higher.jacobian_csv(rows))
+        if show_tape:
+            click.echo("note: --tape is shown only in text and json formats", err=True)
+    else:
+        _emit_text(report_higher.jacobian_text, rows, checks, show_tape)
+    return _finish([f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)],
+                   *(checks or []))
+
+
+def _read_claims(path: str | None) -> tuple[str | None, str]:
+    if path is None:
+        return None, ""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read(), path
+    except OSError as exc:
+        raise InputError(f"--claims: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"--claims: cannot read {path}: not UTF-8 text") from None
+
+
+def _claims_only(source: str, claims: Sequence[Claim], fmt: str, rtol: float, atol: float,
+                 timeout: float, of: str | None, points: int) -> int:
+    """Claims about the whole function, without --at: no point, so no tape run."""
+    program = _parse(source, None)
+    from ..judge.claims import verify_claims_only
+    from ..render import claims as verify_report
+
+    if fmt == "csv":
+        raise click.UsageError("--format csv needs --at (claims without a point have no row)")
+    ver = verify_claims_only(program, claims, rtol, atol, timeout, of, points)
+    if fmt == "json":
+        _emit(verify_report.claims_only_json(program, ver, of))
+    else:
+        _emit_text(verify_report.text, ver)
+    return _finish([], ver)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the command and map every failure to an exit status."""
+    _OUT.reset()  # each call starts plain (tests call main many times in one process)
+    args = list(argv) if argv is not None else sys.argv[1:]
+    args, moved = usage.move_dash_words(args, command)
+    stdout = sys.stdout
+    try:
+        status = command.main(args=args, prog_name="gradcalc", standalone_mode=False,
+                              obj={"moved": moved})
+    except InputError as exc:
+        _error(exc.render())
+        return EXIT_INPUT
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.NoSuchOption as exc:
+        hint = usage.option_hint(exc.option_name, command) if exc.option_name else None
+        hint = hint or (f"did you mean {exc.possibilities[0]}?" if exc.possibilities else "")
+        _error(f"error: unknown option '{exc.option_name}'" + (f"; {hint}" if hint else ""))
+        return EXIT_INPUT
+    except click.ClickException as exc:
+        _error(f"error: {exc.format_message()}")
+        return EXIT_INPUT
+    except click.exceptions.Abort:
+        _error("error: aborted")
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        _quiet_pipe()
+        return EXIT_OK
+    finally:
+        if sys.stdout is not stdout:  # --quiet
+            sys.stdout.close()
+            sys.stdout = stdout
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_pipe()
+    return status if isinstance(status, int) else EXIT_OK
+
+
+def _error(message: str) -> None:
+    """An error on stderr: the word `error:` in red on a terminal (never with NO_COLOR)."""
+    if message.startswith("error:") and _colour(sys.stderr):
+        message = click.style("error:", fg="red", bold=True) + message[len("error:"):]
+    click.echo(message, err=True)
+
+
+def _quiet_pipe() -> None:
+    """The reader closed stdout (`| head`): point stdout at /dev/null, so that the final
+    flush at exit cannot fail again, and end quietly (exit 0)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file descriptor (tests capture stdout): nothing to flush at exit
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

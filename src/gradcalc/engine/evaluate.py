@@ -1,0 +1,400 @@
+"""Syntax tree -> a forward run on a tape, and the partials from its backward pass."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .. import ops
+from ..engine import vectors
+from ..engine.tape import (
+    Backward,
+    Node,
+    Tape,
+    Tensor,
+    apply,
+    backward,
+    constant,
+    first_nonfinite,
+    input_values,
+)
+from ..errors import InputError, UnboundName, foreign_name, location
+from ..lang.inline import CallRecord, CallRecorder, Hooks, fold_calls
+from ..lang.syntax import (
+    Assign,
+    Binary,
+    Call,
+    Expr,
+    FuncDef,
+    Index,
+    Name,
+    Num,
+    Program,
+    Unary,
+    postorder,
+)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Run:
+    """A program run on a tape: its output, the watched sources and the partials."""
+
+    program: Program
+    tape: Tape
+    output: Any                       # Tensor or plain value
+    output_name: str | None
+    bindings: dict[str, Any]          # name -> bound value, in binding order
+    wrt: list[str]
+    sources: dict[str, Tensor]        # watched name -> tensor
+    env: dict[str, Any] = field(default_factory=dict)
+    backward: Backward | None = None
+    warnings: list[str] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)  # calls of the program's functions
+
+    @property
+    def value(self) -> Any:
+        """The output's numeric value."""
+        return self.output.value if isinstance(self.output, Tensor) else np.float64(self.output)
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.tape.nodes
+
+    def backprop(self) -> None:
+        """Run the backward pass from the output to the watched names (sets self.backward)."""
+        target = self.target_id()
+        if target is None:
+            self.backward = Backward([None] * len(self.nodes), None)
+            return
+        seed = np.ones_like(self.nodes[target].value)
+        self.backward = backward(self.nodes, target,
+                                 [self.tape.node_of(self.sources[n]).id  # type: ignore[union-attr]
+                                  for n in self.wrt], seed)
+
+    def target_id(self) -> int | None:
+        """The tape node of the output, or None if the output depends on nothing watched."""
+        node = self.tape.node_of(self.output) if isinstance(self.output, Tensor) else None
+        return None if node is None else node.id
+
+    def gradient(self) -> dict[str, Any]:
+        """Partial of the output per watched name; None where not connected."""
+        assert self.backward is not None
+        out: dict[str, Any] = {}
+        for name in self.wrt:
+            node = self.tape.node_of(self.sources[name])
+            adj = None if node is None else self.backward.adjoints[node.id]
+            out[name] = None if adj is None else np.float64(adj) if np.ndim(adj) == 0 else adj
+        return out
+
+    def reasons(self) -> dict[str, Any]:
+        """Why each partial that is null or exactly 0 is so, and why a bound name that --wrt
+        leaves out has none: name -> why.Reason."""
+        from ..engine.why import explain_run
+
+        return explain_run(self)
+
+
+def _close_matches(word: str, possibilities: Sequence[str], n: int = 1) -> list[str]:
+    """difflib's close matches, imported only on this error path (start-up cost)."""
+    import difflib
+
+    return difflib.get_close_matches(word, possibilities, n=n)
+
+
+def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None,
+                  functions: Mapping[str, FuncDef] | None = None,
+                  hooks: Hooks | None = None) -> Any:
+    """Run one expression forward (recording on active tapes); env maps names to values.
+    Calls of the program's own functions are expanded inline (hooks see each call)."""
+
+    def visit(node: Expr, args: list[Any], scope: Mapping[str, Any]) -> Any:
+        if isinstance(node, Num):
+            return np.float64(node.value)
+        if isinstance(node, Name):
+            if node.id in scope:
+                return scope[node.id]
+            if node.id in ops.CONSTANTS:
+                return constant(ops.CONSTANTS[node.id][0], node.id)
+            raise _unbound(node, scope, source)
+        if isinstance(node, Binary):
+            vectors.check_args(ops.BINARY[node.op], node, args, source)
+            return apply(ops.BINARY[node.op], *args, span=node.span)
+        if isinstance(node, Unary):
+            return args[0] if node.op == "+" else apply(ops.NEG, args[0], span=node.span)
+        if isinstance(node, Call):
+            prim = ops.resolve(node.func, len(args))
+            assert prim is not None  # the parser checked the arity
+            vectors.check_args(prim, node, args, source)
+            return apply(prim, *args, span=node.span)
+        if isinstance(node, Index):
+            k = vectors.index(node, args[0], source)
+            return apply(ops.INDEX, args[0], np.float64(k), span=node.span)
+        raise TypeError(f"unknown syntax node {type(node).__name__}")
+
+    return fold_calls(expr, env, functions or {}, visit, hooks, source=source)
+
+
+def _unbound(node: Name, env: Mapping[str, Any], source: str | None) -> InputError:
+    known = [n for n in env] + list(ops.CONSTANTS)
+    close = _close_matches(node.id, known, n=1)
+    hint = foreign_name(node.id) or (f"did you mean {close[0]}?" if close
+                                     else f"bind it with --at {node.id}=VALUE")
+    return UnboundName(node.id, f"unbound name '{node.id}'", node.span, source, hint)
+
+
+def _pausing_gc(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run fn with Python's cyclic garbage collector paused. A tape of n nodes allocates O(n)
+    objects that form no cycles to reclaim; the collector's repeated scans of them made a
+    100,000-node run superlinear (about 1.4x per decade of size). Restores the previous state."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was:
+                gc.enable()
+
+    return wrapper
+
+
+@_pausing_gc
+def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None = None,
+        of: str | None = None) -> Run:
+    """Run a program forward on a fresh tape with the given bindings, then backward.
+
+    wrt: names to differentiate with respect to (default: every binding); the others are
+    constants. of: the named intermediate to take as output (default: the program's output).
+    """
+    source = program.source
+    names = list(bindings)
+    wrt = names if wrt is None else list(wrt)
+    for name in wrt:
+        if name not in bindings:
+            close = _close_matches(name, names, n=1)
+            hint = f"did you mean {close[0]}?" if close else "bound names: " + (
+                ", ".join(names) or "none")
+            raise InputError(f"--wrt names '{name}', which is not bound", hint=hint)
+    warnings = [f"warning: binding '{n}' shadows the constant {n}" for n in names
+                if n in ops.CONSTANTS]
+    for name in names:
+        if name in program.functions:
+            raise InputError(f"'{name}' is bound with --at but the program defines it as a "
+                             "function", program.functions[name].name_span, source)
+    tape = Tape(persistent=True, watch_accessed_variables=False)
+    recorder = CallRecorder(tape)
+    env: dict[str, Any] = {}
+    sources: dict[str, Tensor] = {}
+    for name in names:
+        t = constant(bindings[name], name)
+        env[name] = t
+        if name in wrt:
+            sources[name] = t
+    tape.watch(*(sources[n] for n in wrt))
+    output: Any = None
+    output_name: str | None = None
+    counts: dict[str, int] = {}
+    with tape:
+        for stmt in program.statements:
+            if isinstance(stmt, Assign):
+                output = _assign(stmt, env, bindings, source, program.functions, recorder)
+                counts[stmt.target] = counts.get(stmt.target, 0) + 1
+                label = stmt.target if counts[stmt.target] == 1 else \
+                    f"{stmt.target}#{counts[stmt.target]}"
+                if isinstance(output, Tensor):
+                    node = tape.node_of(output)
+                    if node is not None and node.label and "/" in node.label:
+                        node.label = None  # a call's result takes the assigned name
+                    tape.name(output, label)
+                output_name = stmt.target
+            else:
+                output = evaluate_expr(stmt, env, source, program.functions, recorder)
+                output_name = None
+    if of is not None:
+        if of not in env:
+            known = [n for n in env]
+            close = _close_matches(of, known, n=1)
+            raise InputError(f"--of names '{of}', which the program never assigns",
+                             hint=f"did you mean {close[0]}?" if close else
+                             "assigned names: " + (", ".join(n for n in env if n not in bindings)
+                                                   or "none"))
+        output, output_name = env[of], of
+    if vectors.length(output) is not None:
+        last = program.statements[-1]
+        raise vectors.output_error(output_name, output, None if of is not None else last.span,
+                                   source, None if isinstance(last, Assign) else last)
+    result = Run(program, tape, output, output_name, dict(bindings), list(wrt), sources, env,
+                 warnings=warnings, calls=recorder.calls)
+    result.backprop()
+    return result
+
+
+def _assign(stmt: Assign, env: dict[str, Any], bindings: Mapping[str, Any], source: str,
+            functions: Mapping[str, FuncDef], hooks: Hooks) -> Any:
+    name = stmt.target
+    if name in bindings:
+        raise InputError(f"cannot assign to '{name}': it is bound with --at", stmt.target_span,
+                         source)
+    value = evaluate_expr(stmt.value, env, source, functions, hooks)
+    if stmt.op != "=":
+        if name not in env:
+            raise InputError(f"'{name}' is not defined yet", stmt.target_span, source,
+                             f"write {name} = ... first")
+        prim = ops.BINARY[stmt.op[0]]
+        vectors.check_args(prim, stmt, [env[name], value], source,
+                           (Name(name, stmt.target_span), stmt.value))
+        value = apply(prim, env[name], value, span=stmt.span)
+    env[name] = value
+    return value
+
+
+def constant_value(expr: Expr, source: str | None = None) -> float:
+    """The value of a constant expression (numbers, pi, e): for --at values."""
+    value = evaluate_expr(expr, {}, source)
+    return float(value.value if isinstance(value, Tensor) else value)
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def split_top_level(text: str) -> list[tuple[int, str]]:
+    """Split at commas outside brackets and parentheses: (offset, piece) pairs."""
+    pieces: list[tuple[int, str]] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            pieces.append((start, text[start:i]))
+            start = i + 1
+    pieces.append((start, text[start:]))
+    return pieces
+
+
+def _constant_text(text: str) -> float:
+    """The value of a constant expression given as text; errors are located in that text."""
+    from ..lang.syntax import parse_expression
+
+    expr = parse_expression(text)
+    for node in postorder(expr):
+        if isinstance(node, Name) and node.id not in ops.CONSTANTS:
+            raise InputError(f"'{node.id}' is not a constant", node.span, text,
+                             "a value may use numbers, pi, e, operators and functions")
+    return constant_value(expr, text)
+
+
+def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
+    """Bindings from --at option texts `NAME=VALUE[,NAME=VALUE...]`, in order.
+
+    VALUE is a constant expression (numbers, pi, e, operators and functions), or a vector
+    `[v1, v2, ...]` of them (a 1-D float array).
+    """
+    from ..errors import Span
+
+    out: dict[str, Any] = {}
+    for text in options:
+        for offset, piece in split_top_level(text):
+            lead = len(piece) - len(piece.lstrip())
+            item = piece.strip()
+            at = Span(offset + lead, offset + lead + max(1, len(item)))
+
+            def fail(message: str, span: Span = at, hint: str = "", text: str = text
+                     ) -> InputError:
+                return InputError(f"--at: {message}", span, text, hint)
+
+            if not item:
+                raise fail("empty binding", hint="expected NAME=VALUE")
+            name, eq, value_text = item.partition("=")
+            name = name.strip()
+            if not eq:
+                raise fail(f"binding '{item}' has no '='", hint="expected NAME=VALUE")
+            if not _IDENT.match(name):
+                raise fail(f"'{name}' is not a valid name", hint="names look like x, w_1, tax")
+            if name in ops.FUNCTIONS:
+                raise fail(f"'{name}' is a function and cannot be bound")
+            if name in out:
+                raise fail(f"duplicate binding for '{name}'")
+            value_at = offset + lead + item.index("=") + 1
+            if not value_text.strip():
+                raise fail(f"no value for '{name}'", Span(value_at - 1, value_at))
+            try:
+                if value_text.strip().startswith("["):
+                    value: Any = vectors.parse_vector(value_text, _constant_text)
+                else:
+                    value = _constant_text(value_text)
+            except InputError as exc:
+                span = exc.span or Span(0, len(value_text))
+                raise InputError(f"--at: {exc.message} in the value of '{name}'",
+                                 Span(value_at + span.start, value_at + span.end), text,
+                                 exc.hint) from None
+            if not np.all(np.isfinite(value)):
+                raise fail(f"the value of '{name}' is not finite ({value_text.strip()} = "
+                           f"{value})")
+            out[name] = value
+    return out
+
+
+def _where(run: Run, node: Node) -> str:
+    where = f"node t{node.id}"
+    if node.label:
+        where += f" ({node.label})"
+    where += f" = {node.op}"
+    if node.span is not None:
+        where += f" at {location(run.program.source, node.span.start)}"
+    return where
+
+
+def nonfinite(run: Run) -> list[str]:
+    """Messages naming where a non-finite value or partial first appeared (empty if none)."""
+    messages: list[str] = []
+    nodes = run.nodes
+    if not np.all(np.isfinite(run.value)):
+        node = first_nonfinite(nodes)
+        what = f"the value is {_kind(run.value)}"
+        if node is None:
+            messages.append(what)
+        else:
+            values = input_values(nodes, node)
+            note = ""
+            prim = node.prim
+            if prim is not None and prim.domain is not None and np.any(prim.domain(*values)):
+                note = f": {prim.domain_note}"
+            elif node.op == "div" and np.any(np.asarray(values[1]) == 0):
+                note = ": division by zero"
+            elif np.any(np.isinf(node.value)):
+                note = ": overflow"
+            messages.append(f"{what}; it first appears at {_where(run, node)}{note}")
+    bad = [n for n, g in run.gradient().items()
+           if g is not None and not np.all(np.isfinite(g))]
+    if bad:
+        what = ", ".join(f"d/d{n}" for n in bad)
+        origin = run.backward.nonfinite if run.backward else None
+        if origin is None:
+            messages.append(f"partial {what} is not finite")
+        else:
+            node = nodes[origin[0]]
+            messages.append(f"partial {what} is not finite; it first appears in the backward "
+                            f"pass at {_where(run, node)}, in the derivative with respect to "
+                            f"its argument {origin[1] + 1}")
+    return messages
+
+
+def _kind(x: Any) -> str:
+    v = np.asarray(x)
+    if np.any(np.isnan(v)):
+        return "nan"
+    return "inf" if np.all(v[~np.isfinite(v)] > 0) else "-inf"
+
+

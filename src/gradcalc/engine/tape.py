@@ -1,0 +1,770 @@
+"""The reverse-mode tape: tensors, the Wengert list that records primitives as they run, and an
+iterative backward pass, with TensorFlow's GradientTape semantics (watch, persistent, nested tapes,
+unconnected gradients None or zero, structured targets summed, jacobian and batch_jacobian,
+Variables with assign). Indexing, @ and numpy functions on tensors are in arrays.py.
+
+    x = Variable(3.0)
+    with Tape() as tape:
+        y = x * x
+    tape.gradient(y, x)            # Tensor(6.0)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..errors import Span
+from ..ops import Primitive
+
+_uids = itertools.count()
+_ACTIVE: list[Tape] = []  # tapes currently recording, innermost last
+
+
+def _as_value(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return x.astype(np.float64, copy=False)
+    return np.float64(x)
+
+
+class Tensor:
+    """A value that tapes can record: a float64 scalar or array with an identity."""
+
+    __slots__ = ("value", "uid", "name", "parents")
+    __array_priority__ = 1000
+    __hash__ = object.__hash__
+
+    def __init__(self, value: Any, name: str | None = None):
+        self.value = value.value if isinstance(value, Tensor) else _as_value(value)
+        self.uid = next(_uids)
+        self.name = name
+        # the tensors this one was computed from, recorded or not: lets explain() tell work
+        # done outside a tape from a true lack of dependence
+        self.parents: tuple[Tensor, ...] = ()
+
+    def numpy(self) -> Any:
+        """The plain numpy value (a float64 scalar or array), not recorded."""
+        return self.value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(self.value)
+
+    @property
+    def ndim(self) -> int:
+        return np.ndim(self.value)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.result_type(self.value)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec) if spec else str(self)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        # np.asarray(t) gives the value, as for a TensorFlow tensor (not recorded)
+        return np.array(self.value, dtype=dtype, copy=True if copy else None)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a scalar tensor: it has no components")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        n = len(self) if self.shape else None
+        if n is None:
+            raise TypeError("cannot iterate over a scalar tensor")
+        return (self[i] for i in range(n))
+
+    def __getitem__(self, key: Any) -> Any:
+        from ..engine.arrays import getitem
+
+        return getitem(self, key)
+
+    def __matmul__(self, o: Any) -> Any:
+        from ..engine.arrays import matmul
+
+        return matmul(self, o)
+
+    def __rmatmul__(self, o: Any) -> Any:
+        from ..engine.arrays import matmul
+
+        return matmul(o, self)
+
+    def __repr__(self) -> str:
+        label = f", name={self.name!r}" if self.name else ""
+        return f"{type(self).__name__}({self.value.tolist()!r}{label})"
+
+    # arithmetic records primitives
+    def __add__(self, o: Any) -> Tensor: return apply(ops.ADD, self, o)
+    def __radd__(self, o: Any) -> Tensor: return apply(ops.ADD, o, self)
+    def __sub__(self, o: Any) -> Tensor: return apply(ops.SUB, self, o)
+    def __rsub__(self, o: Any) -> Tensor: return apply(ops.SUB, o, self)
+    def __mul__(self, o: Any) -> Tensor: return apply(ops.MUL, self, o)
+    def __rmul__(self, o: Any) -> Tensor: return apply(ops.MUL, o, self)
+    def __truediv__(self, o: Any) -> Tensor: return apply(ops.DIV, self, o)
+    def __rtruediv__(self, o: Any) -> Tensor: return apply(ops.DIV, o, self)
+    def __pow__(self, o: Any) -> Tensor: return apply(ops.POW, self, o)
+    def __rpow__(self, o: Any) -> Tensor: return apply(ops.POW, o, self)
+    def __neg__(self) -> Tensor: return apply(ops.NEG, self)
+    def __pos__(self) -> Tensor: return self
+    def __abs__(self) -> Tensor: return apply(ops.ABS, self)
+
+    # comparisons are piecewise constant: plain float arrays, never recorded
+    def __eq__(self, o: Any) -> Any: return _cmp(np.equal, self, o)  # type: ignore[override]
+    def __ne__(self, o: Any) -> Any: return _cmp(np.not_equal, self, o)  # type: ignore[override]
+    def __lt__(self, o: Any) -> Any: return _cmp(np.less, self, o)
+    def __le__(self, o: Any) -> Any: return _cmp(np.less_equal, self, o)
+    def __gt__(self, o: Any) -> Any: return _cmp(np.greater, self, o)
+    def __ge__(self, o: Any) -> Any: return _cmp(np.greater_equal, self, o)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs:
+            prim = _UFUNCS.get(ufunc)
+            if prim is not None:
+                return apply(prim, *inputs)
+            if ufunc in _PIECEWISE_CONSTANT:
+                return _cmp(ufunc, *inputs)
+            if ufunc is np.positive:
+                return inputs[0]
+        from ..engine.arrays import array_ufunc  # np.matmul, or a TypeError naming what is recorded
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if not all(issubclass(t, (Tensor, np.ndarray)) for t in types):
+            return NotImplemented
+        from ..engine.arrays import array_function  # recorded, value-only, or a TypeError
+
+        return array_function(func, args, kwargs)
+
+
+class Variable(Tensor):
+    """A tensor with state: tapes watch it automatically when it is used (unless it is not
+    trainable or the tape is told not to), and assign() changes its value in place."""
+
+    __slots__ = ("trainable",)
+
+    def __init__(self, value: Any, name: str | None = None, trainable: bool = True):
+        super().__init__(value, name)
+        self.trainable = trainable
+
+    def assign(self, value: Any) -> Variable:
+        """Set a new value of the same shape; returns the Variable. Tapes that recorded the old
+        value keep differentiating at it."""
+        new = np.array(_raw(value), dtype=np.float64)  # a copy: never an alias of the caller's
+        if new.shape != self.shape:
+            raise ValueError(f"cannot assign a value of shape {new.shape} to {self._label()} of "
+                             f"shape {self.shape}: a Variable keeps its shape (make a new one)")
+        for tape in _ACTIVE:
+            if self.uid in tape._index:
+                raise RuntimeError(f"cannot assign to {self._label()} inside the with block of a "
+                                   "tape that has used it: the tape would differentiate later "
+                                   "uses at the old value; assign after the block")
+        self.value = np.float64(new) if new.ndim == 0 else new
+        return self
+
+    def assign_add(self, delta: Any) -> Variable:
+        """Add delta to the value (see assign); returns the Variable."""
+        return self.assign(self.value + _raw(delta))
+
+    def assign_sub(self, delta: Any) -> Variable:
+        """Subtract delta from the value (see assign); returns the Variable."""
+        return self.assign(self.value - _raw(delta))
+
+    def _label(self) -> str:
+        return f"Variable {self.name!r}" if self.name else "a Variable"
+
+
+def constant(value: Any, name: str | None = None) -> Tensor:
+    """A tensor that no tape watches unless asked to."""
+    return Tensor(value, name)
+
+
+def _raw(x: Any) -> Any:
+    return x.value if isinstance(x, Tensor) else x
+
+
+def _cmp(ufunc: Any, *args: Any) -> Any:
+    return np.asarray(ufunc(*(_raw(a) for a in args)), dtype=np.float64)
+
+
+_UFUNCS: dict[Any, Primitive] = {
+    np.add: ops.ADD, np.subtract: ops.SUB, np.multiply: ops.MUL, np.true_divide: ops.DIV,
+    np.power: ops.POW, np.negative: ops.NEG, np.sin: ops.SIN, np.cos: ops.COS, np.tan: ops.TAN,
+    np.arcsin: ops.ASIN, np.arccos: ops.ACOS, np.arctan: ops.ATAN, np.arctan2: ops.ATAN2,
+    np.sinh: ops.SINH, np.cosh: ops.COSH, np.tanh: ops.TANH, np.exp: ops.EXP, np.log: ops.LOG,
+    np.log2: ops.LOG2, np.log10: ops.LOG10, np.sqrt: ops.SQRT, np.absolute: ops.ABS,
+    np.hypot: ops.HYPOT, np.maximum: ops.MAX, np.minimum: ops.MIN, np.expm1: ops.EXPM1,
+    np.log1p: ops.LOG1P, np.logaddexp: ops.LOGADDEXP,
+}
+_PIECEWISE_CONSTANT = {np.equal, np.not_equal, np.less, np.less_equal, np.greater,
+                       np.greater_equal, np.sign, np.isfinite, np.isnan, np.floor, np.ceil}
+
+
+# ---------------------------------------------------------------- recording
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A tape input that is not watched: a literal or an unwatched tensor."""
+
+    value: Any
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class Node:
+    """One tape entry: `id = prim(inputs)`; leaves (watched sources) have prim None."""
+
+    id: int
+    prim: Primitive | None
+    inputs: tuple[int | Const, ...]
+    value: Any
+    tensor: Tensor
+    label: str | None = None
+    span: Span | None = None
+
+    @property
+    def op(self) -> str:
+        """The op name: a primitive's name, or 'input' for a watched source."""
+        return self.prim.name if self.prim is not None else "input"
+
+
+def apply(prim: Primitive, *args: Any, span: Span | None = None) -> Tensor:
+    """Run a primitive on tensors or numbers, recording it on every active tape that tracks an
+    input."""
+    values = [_raw(a) for a in args]
+    with np.errstate(all="ignore"):
+        out = Tensor(prim.forward(*values))
+    out.parents = tuple(a for a in args if isinstance(a, Tensor))
+    for tape in _ACTIVE:
+        if tape._recording:
+            tape._record(prim, args, out, span)
+    return out
+
+
+class Tape:
+    """Records operations on watched tensors so that gradients can be taken in reverse mode.
+
+    persistent: allow more than one gradient() call. watch_accessed_variables: watch every
+    Variable used while recording (as TensorFlow does). unconnected: what gradient() gives for
+    a source the target does not depend on, "none" (None) or "zero" (zeros of its shape).
+    """
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True,
+                 unconnected: str = "none"):
+        _check_unconnected(unconnected)
+        self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self.unconnected = unconnected
+        self.nodes: list[Node] = []
+        self._index: dict[int, int] = {}  # tensor uid -> node id
+        self._recording = False
+        self._used = False
+
+    def __enter__(self) -> Tape:
+        _ACTIVE.append(self)
+        self._recording = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._recording = False
+        if self in _ACTIVE:  # a used non-persistent tape has already left (_use)
+            _ACTIVE.remove(self)
+
+    def _use(self) -> None:
+        # as in TensorFlow, a non-persistent tape stops recording once it is used, even inside
+        # its with block: an optimizer step there (v.assign_sub(...)) is not on any tape
+        self._used = True
+        if not self.persistent:
+            self._recording = False
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+
+    @contextmanager
+    def stop_recording(self) -> Iterator[None]:
+        """Operations inside this block are not recorded on this tape."""
+        was, self._recording = self._recording, False
+        try:
+            yield
+        finally:
+            self._recording = was
+
+    def watch(self, *tensors: Any) -> None:
+        """Track these tensors (or lists, tuples and dicts of them): operations on them are
+        recorded and they can be sources."""
+        flat: list[Any] = []
+        for t in tensors:
+            flat.extend(_flatten(t)[0])
+        for t in flat:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"can only watch Tensors and Variables, not {type(t).__name__} "
+                                f"{t!r}: wrap a number with constant(value)")
+            if t.uid not in self._index:
+                self._add(None, (), t, None)
+
+    def watched_variables(self) -> tuple[Variable, ...]:
+        """The Variables this tape watches, in the order they were first watched or used."""
+        return tuple(n.tensor for n in self.nodes
+                     if n.prim is None and isinstance(n.tensor, Variable))
+
+    def reset(self) -> None:
+        """Forget everything recorded, as if the with block were entered with a new tape."""
+        self.nodes.clear()
+        self._index.clear()
+        self._used = False
+
+    def watched(self) -> list[Tensor]:
+        """The watched source tensors, in the order they were watched."""
+        return [n.tensor for n in self.nodes if n.prim is None]
+
+    def node_of(self, t: Tensor) -> Node | None:
+        """The tape node that produced (or watches) this tensor, if any."""
+        i = self._index.get(t.uid) if isinstance(t, Tensor) else None
+        return None if i is None else self.nodes[i]
+
+    def _add(self, prim: Primitive | None, inputs: tuple[int | Const, ...], out: Tensor,
+             span: Span | None) -> None:
+        node = Node(len(self.nodes), prim, inputs, out.value, out, out.name, span)
+        self._index[out.uid] = node.id
+        self.nodes.append(node)
+
+    def _record(self, prim: Primitive, args: Sequence[Any], out: Tensor, span: Span | None) -> None:
+        if self.watch_accessed_variables:
+            for a in args:
+                if isinstance(a, Variable) and a.uid not in self._index and a.trainable:
+                    self._add(None, (), a, None)
+        refs: list[int | Const] = []
+        tracked = False
+        for a in args:
+            i = self._index.get(a.uid) if isinstance(a, Tensor) else None
+            if i is None:
+                refs.append(Const(_raw(a), a.name if isinstance(a, Tensor) else None))
+            else:
+                refs.append(i)
+                tracked = True
+        if tracked:
+            self._add(prim, tuple(refs), out, span)
+
+    def name(self, t: Tensor, label: str) -> None:
+        """Give the node that produced t a user-facing label (first label wins)."""
+        node = self.node_of(t)
+        if node is not None and node.label is None:
+            node.label = label
+        if t.name is None:
+            t.name = label
+
+    def gradient(self, target: Any, sources: Any, output_gradients: Any = None,
+                 unconnected_gradients: str | None = None, *,
+                 unconnected: str | None = None) -> Any:
+        """d target / d sources, in the structure of sources (a tensor, or lists, tuples and
+        dicts of tensors).
+
+        A target that is a list, tuple or dict of tensors, or a tensor with several components,
+        gives the gradient of the sum of all its components (TensorFlow's rule);
+        output_gradients weights them (one array of the target's shape per target). A source
+        the target does not depend on gets None, or zeros with unconnected="zero"
+        (TensorFlow's spelling unconnected_gradients= works too; the default is the tape's).
+        If another tape is recording, or this persistent tape is still recording, the
+        computation is itself recorded there, so gradients can be differentiated again.
+        explain(target, source) says why a gradient is None or 0.
+        """
+        mode = self._mode(unconnected, unconnected_gradients)
+        self._check_usable()
+        if target is None:
+            raise TypeError("target must be a Tensor, or a list, tuple or dict of Tensors, not "
+                            "None")
+        targets = _flatten(target)[0]
+        seeds = _seeds(target, targets, output_gradients)
+        flat, rebuild = _sources(sources)
+        self._use()
+        grads = self._adjoints(targets, seeds, flat)
+        out = [None if g is None else g if isinstance(g, Tensor) else Tensor(g) for g in grads]
+        if mode == "zero":
+            out = [Tensor(np.zeros_like(s.value)) if g is None else g
+                   for g, s in zip(out, flat, strict=True)]
+        return rebuild(out)
+
+    def jacobian(self, target: Tensor, sources: Any, unconnected_gradients: str | None = None,
+                 parallel_iterations: int | None = None, experimental_use_pfor: bool = True,
+                 *, unconnected: str | None = None) -> Any:
+        """d target[i...] / d source[j...] for each source, of shape target.shape +
+        source.shape, in the structure of sources; None for an unconnected source (zeros with
+        unconnected="zero"). One backward pass per component of the target; recorded on a
+        recording tape as gradient() is. The last two arguments are TensorFlow's and ignored.
+        """
+        mode = self._mode(unconnected, unconnected_gradients)
+        self._check_usable()
+        if not isinstance(target, Tensor):
+            raise TypeError("jacobian needs one Tensor target, not "
+                            f"{type(target).__name__}: call it once per target on a "
+                            "Tape(persistent=True)")
+        flat, rebuild = _sources(sources)
+        self._use()
+        shape = target.shape
+        rows = self._rows(target, flat, [np.unravel_index(k, shape)
+                                         for k in range(_size(shape))])
+        out = [_assemble(r, shape, s.shape, 0, mode) for r, s in zip(rows, flat, strict=True)]
+        return rebuild(out)
+
+    def batch_jacobian(self, target: Tensor, source: Tensor,
+                       unconnected_gradients: str | None = None,
+                       parallel_iterations: int | None = None,
+                       experimental_use_pfor: bool = True, *,
+                       unconnected: str | None = None) -> Any:
+        """Per-example Jacobians: for a target of shape (b, y...) whose row i depends only on
+        row i of a source of shape (b, x...), the (b, y..., x...) tensor of d target[i, y] /
+        d source[i, x]. As in TensorFlow, that independence is the caller's promise: it is not
+        checked. One backward pass per component of a target row."""
+        mode = self._mode(unconnected, unconnected_gradients)
+        self._check_usable()
+        if not isinstance(target, Tensor) or not isinstance(source, Tensor):
+            raise TypeError("batch_jacobian needs a Tensor target and a Tensor source")
+        tshape, sshape = target.shape, source.shape
+        if len(tshape) < 2 or len(sshape) < 2:
+            raise ValueError(f"batch_jacobian needs a target and a source of rank 2 or more "
+                             f"(a batch of rows), got shapes {tshape} and {sshape}: use "
+                             "jacobian for one example")
+        if tshape[0] != sshape[0]:
+            raise ValueError(f"batch_jacobian: the first dimension (the batch) of the target "
+                             f"{tshape} and of the source {sshape} must match")
+        self._use()
+        inner = tshape[1:]
+        rows = self._rows(target, [source],
+                          [(slice(None),) + np.unravel_index(k, inner)
+                           for k in range(_size(inner))])[0]
+        return _assemble(rows, inner, sshape, 1, mode)
+
+    def _rows(self, target: Tensor, flat: list[Tensor], keys: list[Any]) -> list[list[Any]]:
+        """Per source, the gradient of target[key] for each key (None where unconnected)."""
+        rows: list[list[Any]] = [[] for _ in flat]
+        for key in keys:
+            seed = np.zeros(target.shape)
+            seed[key] = 1.0
+            for row, g in zip(rows, self._adjoints([target], [seed], flat), strict=True):
+                row.append(g)
+        return rows
+
+    def _adjoints(self, targets: list[Any], seeds: list[Any], flat: list[Tensor]) -> list[Any]:
+        """One backward sweep from all targets at once; the adjoint of each source or None."""
+        starts: list[tuple[int, Any]] = []
+        for t, seed in zip(targets, seeds, strict=True):
+            i = self._index.get(t.uid) if isinstance(t, Tensor) else None
+            if i is not None:
+                starts.append((i, np.ones_like(t.value) if seed is None else seed))
+        if not starts:
+            return [None] * len(flat)
+        source_ids = [self._index.get(s.uid) for s in flat]
+        own = self.persistent and self._recording
+        graph = own or any(t is not self and t._recording for t in _ACTIVE)
+        if graph:
+            self._check_unassigned()
+        (first, seed), more = starts[0], starts[1:]
+        sources = [i for i in source_ids if i is not None]
+        if own:  # recorded on this tape too: the caller can differentiate the gradient
+            result = backward(self.nodes, first, sources, seed, graph=True, more=more)
+        else:
+            with self.stop_recording():
+                result = backward(self.nodes, first, sources, seed, graph=graph, more=more)
+        return [None if i is None else result.adjoints[i] for i in source_ids]
+
+    def _check_unassigned(self) -> None:
+        # a recorded gradient computes with the source tensors themselves, not the values
+        # the tape recorded: a Variable assigned since then would give wrong numbers
+        for node in self.nodes:
+            if node.prim is None and node.tensor.value is not node.value:
+                t = node.tensor
+                label = t._label() if isinstance(t, Variable) else "a tensor"
+                raise RuntimeError(f"{label} was assigned after this tape used it, so a "
+                                   "recorded (higher-order) gradient would use the new value: "
+                                   "record the computation again on a new tape")
+
+    def _check_usable(self) -> None:
+        if self._used and not self.persistent:
+            raise RuntimeError("a non-persistent Tape can only compute one gradient (or "
+                               "jacobian); use Tape(persistent=True)")
+
+    def _mode(self, unconnected: str | None, unconnected_gradients: str | None) -> str:
+        if unconnected is not None and unconnected_gradients is not None \
+                and unconnected != unconnected_gradients:
+            raise ValueError("give unconnected or unconnected_gradients, not both")
+        mode = unconnected or unconnected_gradients or self.unconnected
+        _check_unconnected(mode)
+        return mode
+
+    def explain(self, target: Any, source: Any) -> str | None:
+        """Why d target / d source is None or exactly 0 on this tape, in one line; None when
+        the gradient is neither. Does not count as a gradient() call."""
+        from ..engine.why import explain
+
+        reason = explain(self, target, source)
+        return None if reason is None else reason.text
+
+
+class UnconnectedGradients(str, Enum):
+    """TensorFlow's names for what an unconnected source gets; equal to "none" and "zero"."""
+
+    NONE = "none"
+    ZERO = "zero"
+
+
+def _check_unconnected(mode: str) -> None:
+    if mode not in ("none", "zero"):
+        raise ValueError(f"unconnected must be 'none' or 'zero', not {mode!r}")
+
+
+def _flatten(obj: Any) -> tuple[list[Any], Any]:
+    """The leaves of nested lists, tuples and dicts (anything else is a leaf), and a function
+    that rebuilds the structure from new leaves."""
+    if isinstance(obj, dict):
+        keys = list(obj)
+        parts = [_flatten(obj[k]) for k in keys]
+    elif isinstance(obj, (list, tuple)):
+        keys = None
+        parts = [_flatten(o) for o in obj]
+    else:
+        return [obj], lambda leaves: leaves[0]
+    sizes = [len(p[0]) for p in parts]
+    leaves = [leaf for p in parts for leaf in p[0]]
+
+    def rebuild(new: list[Any]) -> Any:
+        out, k = [], 0
+        for (_, build), n in zip(parts, sizes, strict=True):
+            out.append(build(new[k:k + n]))
+            k += n
+        if keys is not None:
+            return dict(zip(keys, out, strict=True))
+        if isinstance(obj, tuple):
+            return type(obj)(*out) if hasattr(obj, "_fields") else type(obj)(out)
+        return out
+
+    return leaves, rebuild
+
+
+def _sources(sources: Any) -> tuple[list[Tensor], Any]:
+    flat, rebuild = _flatten(sources)
+    for s in flat:
+        if not isinstance(s, Tensor):
+            raise TypeError("sources must be Tensors or Variables (or a list, tuple or dict of "
+                            f"them), not {type(s).__name__} {s!r}: differentiate with respect "
+                            "to a Variable, or a constant(...) passed to tape.watch()")
+    return flat, rebuild
+
+
+def _seeds(target: Any, targets: list[Any], output_gradients: Any) -> list[Any]:
+    """One seed per target (None: ones), each checked against its target's shape."""
+    if output_gradients is None:
+        return [None] * len(targets)
+    if isinstance(target, Tensor):
+        og = output_gradients
+        if isinstance(og, (list, tuple)) and len(og) == 1 and \
+                np.shape(_raw(og[0])) == target.shape:
+            og = og[0]  # TF's list of one gradient per target
+        given = [og]
+    else:
+        given = _flatten(output_gradients)[0]
+        if len(given) != len(targets):
+            raise ValueError(f"output_gradients has {len(given)} arrays for {len(targets)} "
+                             "targets: give one per target, in the target's structure")
+    seeds: list[Any] = []
+    graph = any(t._recording for t in _ACTIVE)
+    for t, g in zip(targets, given, strict=True):
+        if g is None or not isinstance(t, Tensor):
+            seeds.append(None)
+            continue
+        if not isinstance(g, Tensor) or not graph:
+            g = np.asarray(_raw(g), dtype=np.float64)
+        if np.shape(_raw(g)) != t.shape:
+            raise ValueError(f"output_gradients has shape {np.shape(_raw(g))}, but the target "
+                             f"has shape {t.shape}: give an array of the target's shape "
+                             f"(the default is np.ones({t.shape}))")
+        seeds.append(g)
+    return seeds
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _assemble(rows: list[Any], tshape: tuple[int, ...], sshape: tuple[int, ...], axis: int,
+              mode: str) -> Any:
+    """Gradient rows (one per target component) as one Jacobian tensor of shape
+    tshape + sshape, or (batch,) + tshape + sshape[1:] when stacked along axis 1."""
+    from ..engine.arrays import reshape, stack
+
+    if axis == 0:
+        shape = tshape + sshape
+        zero_shape = sshape
+    else:
+        shape = sshape[:1] + tshape + sshape[1:]
+        zero_shape = sshape
+    if not rows:  # a target with no components
+        return Tensor(np.zeros(shape))
+    if all(g is None for g in rows):
+        return Tensor(np.zeros(shape)) if mode == "zero" else None
+    rows = [np.zeros(zero_shape) if g is None else g for g in rows]
+    j = stack(rows, axis=axis)
+    return j if j.shape == shape else reshape(j, shape)
+
+
+# ---------------------------------------------------------------- the backward pass
+
+
+@dataclass(slots=True)
+class Backward:
+    """Adjoints per node id (None where no gradient reached), and where the first non-finite
+    adjoint came from: (node id whose VJP produced it, argument index), if any."""
+
+    adjoints: list[Any]
+    nonfinite: tuple[int, int] | None
+
+
+def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a contribution over the axes that broadcasting added to an input of this shape."""
+    if isinstance(c, Tensor):  # recorded (graph mode): sum with a recorded operation
+        if c.shape == shape:
+            return c
+        from ..engine.arrays import sum_to
+
+        return sum_to(c, shape)
+    if np.shape(c) == shape:
+        return c
+    return unbroadcast_value(c, shape)
+
+
+def unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
+    """A plain array summed over the axes that broadcasting added to one of this shape."""
+    c = np.asarray(c)
+    while c.ndim > len(shape):
+        c = c.sum(axis=0)
+    for axis, n in enumerate(shape):
+        if n == 1 and c.shape[axis] != 1:
+            c = c.sum(axis=axis, keepdims=True)
+    return c
+
+
+def _finite(x: Any) -> bool:
+    return bool(np.all(np.isfinite(_raw(x))))
+
+
+def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: Any = 1.0,
+             graph: bool = False, more: Sequence[tuple[int, Any]] = (),
+             magnitude: bool = False) -> Backward:
+    """Accumulate adjoints from target back to sources, in one reverse sweep over the tape.
+
+    Linear in tape length, no recursion. Only nodes that depend on a source (through
+    differentiable arguments) receive adjoints. With graph=True the VJPs run on the recorded
+    tensors, so an enclosing tape records the backward pass too (higher-order derivatives).
+    more: further (target, seed) pairs, swept together: the adjoints of the sum of the targets.
+    With magnitude=True every contribution is replaced by its absolute value: each adjoint is
+    then the sum of the absolute values of the terms the plain pass adds up (the scale of the
+    rounding error of that sum; judge.floor).
+    """
+    top = max(target, *(t for t, _ in more)) if more else target
+    n = top + 1
+    needs = bytearray(n)
+    for s in sources:
+        if s < n:
+            needs[s] = 1
+    for node in nodes[:n]:
+        prim = node.prim
+        if prim is None or needs[node.id]:
+            continue
+        for i, ref in enumerate(node.inputs):
+            if isinstance(ref, int) and needs[ref] and prim.vjp(i) is not None:
+                needs[node.id] = 1
+                break
+    adj: list[Any] = [None] * len(nodes)
+    if not needs[target] and not any(needs[t] for t, _ in more):
+        return Backward(adj, None)
+    adj[target] = seed
+    for t, s in more:
+        adj[t] = s if adj[t] is None else adj[t] + s
+    nonfinite: tuple[int, int] | None = None
+    with np.errstate(all="ignore"):
+        for j in range(top, -1, -1):
+            g = adj[j]
+            node = nodes[j]
+            prim = node.prim
+            if g is None or prim is None:
+                continue
+            if graph:
+                args = [nodes[r].tensor if isinstance(r, int) else r.value for r in node.inputs]
+                ans: Any = node.tensor
+            else:
+                args = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+                ans = node.value
+            for i, ref in enumerate(node.inputs):
+                if not isinstance(ref, int) or not needs[ref]:
+                    continue
+                rule = prim.vjp(i)
+                if rule is None:
+                    continue
+                c = _unbroadcast(rule(g, ans, *args), np.shape(nodes[ref].value))
+                if magnitude:
+                    c = np.abs(c)
+                if nonfinite is None and not _finite(c) and _finite(g):
+                    nonfinite = (j, i)
+                prev = adj[ref]
+                adj[ref] = c if prev is None else prev + c
+    return Backward(adj, nonfinite)
+
+
+def depth(nodes: Sequence[Node], target: int) -> int:
+    """The number of operations on the longest path into target."""
+    d = [0] * (target + 1)
+    for node in nodes[: target + 1]:
+        if node.prim is not None:
+            d[node.id] = 1 + max((d[r] for r in node.inputs if isinstance(r, int)), default=0)
+    return d[target]
+
+
+def source_masks(nodes: Sequence[Node], bits: dict[int, int], target: int,
+                 all_edges: bool = False) -> list[int]:
+    """Per node up to target, the union of the bits (keyed by source node id) of the sources it
+    depends on: through arguments a gradient flows through, or through any recorded argument
+    with all_edges."""
+    masks = [0] * (target + 1)
+    for node in nodes[: target + 1]:
+        m = bits.get(node.id, 0)
+        if node.prim is not None:
+            for i, ref in enumerate(node.inputs):
+                if isinstance(ref, int) and (all_edges or node.prim.vjp(i) is not None):
+                    m |= masks[ref]
+        masks[node.id] = m
+    return masks
+
+
+def input_values(nodes: Sequence[Node], node: Node) -> list[Any]:
+    """The values a node's primitive was applied to (recorded inputs and constants)."""
+    return [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+
+
+def first_nonfinite(nodes: Sequence[Node]) -> Node | None:
+    """The first node whose value is not finite although all its inputs are."""
+    for node in nodes:
+        if node.prim is not None and not _finite(node.value):
+            inputs = input_values(nodes, node)
+            if all(_finite(v) for v in inputs):
+                return node
+    return None

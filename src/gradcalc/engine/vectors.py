@@ -1,0 +1,192 @@
+"""Vector variables: shape rules of the evaluator, `--at w=[...]` values, and the per-component
+view of a gradient (labels `w[0]`, SymPy symbols `w_0`) shared by the check and the reports.
+
+A vector is a 1-D float64 array. Elementwise operators and functions broadcast a vector with
+scalars as numpy does; two vectors must have the same length. Reductions (sum, mean, prod, dot,
+norm, max/min of one argument) and indexing take vectors and give scalars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..engine.tape import Tensor
+from ..errors import InputError, Span
+from ..lang.syntax import Binary, Call, Expr, Index, Name, to_source
+
+
+def length(value: Any) -> int | None:
+    """The number of components of a vector value, None for a scalar."""
+    v = value.value if isinstance(value, Tensor) else value
+    shape = np.shape(v)
+    return shape[0] if shape else None
+
+
+def describe(expr: Expr) -> str:
+    """A short quotation of a sub-expression for messages."""
+    text = to_source(expr)
+    return f"'{text}'" if len(text) <= 30 else f"'{text[:27]}...'"
+
+
+def operands(node: Expr) -> tuple[Expr, ...]:
+    """The sub-expressions whose values a node combines."""
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str | None,
+               exprs: Sequence[Expr] | None = None) -> None:
+    """Refuse vectors of different lengths (naming both) and reductions of scalars."""
+    exprs = operands(node) if exprs is None else exprs
+    lengths = [length(a) for a in args]
+    if prim.reduction:
+        what = f"{prim.spelling}()"
+        for n, e in zip(lengths, exprs, strict=False):
+            if n is None:
+                hint = (f"{prim.spelling} of numbers takes 2 or more arguments"
+                        if prim.spelling in ("max", "min") else "")
+                raise InputError(f"{what} needs a vector, but {describe(e)} is a scalar",
+                                 e.span, source, hint)
+    sized = [(n, e) for n, e in zip(lengths, exprs, strict=False) if n is not None]
+    for n, e in sized[1:]:
+        if n != sized[0][0]:
+            m, first = sized[0]
+            raise InputError(f"vectors of different lengths: {describe(first)} has {m} "
+                             f"components, {describe(e)} has {n}", node.span, source)
+
+
+def index(node: Index, base: Any, source: str | None) -> int:
+    """The checked index of `base[k]`."""
+    n = length(base)
+    if n is None:
+        raise InputError(f"{describe(node.base)} is a scalar and cannot be indexed", node.span,
+                         source)
+    if node.index >= n:
+        raise InputError(f"index {node.index} is out of range: {describe(node.base)} has {n} "
+                         f"component{'s' if n != 1 else ''} (indices 0 to {n - 1})",
+                         node.index_span, source)
+    return node.index
+
+
+def output_error(name: str | None, value: Any, span: Span | None, source: str | None,
+                 expr: Expr | None = None) -> InputError:
+    """The error for a vector where a gradient needs a scalar output (name: the output's name;
+    expr: the output expression when it has no name)."""
+    what = f"'{name}'" if name else "the output"
+    text = to_source(expr) if expr is not None and not name else ""
+    ref = name or (text if len(text) <= 30 else "...")
+    item = ref if name or isinstance(expr, (Name, Call)) else f"({ref})"
+    return InputError(f"{what} is a vector ({length(value)} components), but a gradient needs a "
+                      "scalar output", span, source,
+                      f"reduce it, e.g. sum({ref}), mean({ref}), norm({ref}), or take "
+                      f"{item}[0]; for a Jacobian, assign scalar outputs and name them with "
+                      "--of y1,y2")
+
+
+def parse_vector(text: str, element: Callable[[str], float]) -> Any:
+    """The vector `[v1, v2, ...]` of an --at value; element(text) evaluates one component.
+    Errors are located in text."""
+    from ..engine.evaluate import split_top_level
+
+    lead = len(text) - len(text.lstrip())
+    body = text.rstrip()
+    if not body.endswith("]"):
+        raise InputError("a vector needs a closing ']'", Span(lead, lead + 1), text,
+                         "write w=[1,2,3]")
+    inner = body[lead + 1:-1]
+    if not inner.strip():
+        raise InputError("an empty vector", Span(lead, len(body)), text,
+                         "a vector needs at least one component")
+    values: list[float] = []
+    for offset, piece in split_top_level(inner):
+        at = lead + 1 + offset
+        if not piece.strip():
+            raise InputError("an empty component", Span(at, at + max(1, len(piece))), text)
+        try:
+            values.append(element(piece))
+        except InputError as exc:
+            span = exc.span or Span(0, len(piece))
+            raise InputError(exc.message, Span(at + span.start, at + span.end), text,
+                             exc.hint) from None
+    return np.array(values, dtype=np.float64)
+
+
+# ---------------------------------------------------------------- components
+
+
+def labels(name: str, value: Any) -> list[str]:
+    """The user-facing component labels of a bound name: ['x'] or ['w[0]', 'w[1]', ...]."""
+    n = length(value)
+    return [name] if n is None else [f"{name}[{k}]" for k in range(n)]
+
+
+def components(names: Sequence[str], bindings: Mapping[str, Any],
+               gradient: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(label, partial) per component of each name, in order; None stays None per component."""
+    out: list[tuple[str, Any]] = []
+    for name in names:
+        g = gradient.get(name)
+        n = length(bindings[name])
+        if n is None:
+            out.append((name, g))
+        else:
+            out += [(f"{name}[{k}]", None if g is None else np.float64(np.ravel(g)[k]))
+                    for k in range(n)]
+    return out
+
+
+def symbol_names(bindings: Mapping[str, Any]) -> dict[str, list[str] | str]:
+    """SymPy symbol names per bound name: the name for a scalar, `w_0, w_1, ...` for a vector
+    (with more underscores, `w__0`, where `w_0` would clash with another name)."""
+    taken = {n for n, v in bindings.items() if length(v) is None}
+    out: dict[str, list[str] | str] = {}
+    for name, value in bindings.items():
+        n = length(value)
+        if n is None:
+            out[name] = name
+            continue
+        sep = "_"
+        while any(f"{name}{sep}{k}" in taken for k in range(n)):
+            sep += "_"
+        out[name] = [f"{name}{sep}{k}" for k in range(n)]
+        taken.update(out[name])
+    return out
+
+
+def symbol_list(symbols: str | list[str]) -> list[str]:
+    """The symbol names of one bound name as a list (one for a scalar)."""
+    return [symbols] if isinstance(symbols, str) else symbols
+
+
+def influence(nodes: Sequence[Any], start: int, mask: Any) -> dict[int, Any]:
+    """Which elements of each earlier node reach the elements of node `start` selected by mask
+    (a boolean array shaped like its value), following differentiable inputs backward: node
+    id -> boolean array shaped like that node's value. Used to tell which components of a
+    vector a kink (abs at 0, a tie in max) actually involves."""
+    reach: dict[int, Any] = {start: np.broadcast_to(np.asarray(mask, dtype=bool),
+                                                    np.shape(nodes[start].value))}
+    for j in range(start, -1, -1):
+        g = reach.get(j)
+        node = nodes[j]
+        if g is None or node.prim is None or not g.any():
+            continue
+        for i, ref in enumerate(node.inputs):
+            if not isinstance(ref, int) or node.prim.vjp(i) is None:
+                continue
+            shape = np.shape(nodes[ref].value)
+            if node.prim is ops.INDEX:
+                c = np.zeros(shape, dtype=bool)
+                c[int(node.inputs[1].value)] = True
+            elif node.prim.reduction or shape != g.shape:
+                c = np.full(shape, bool(g.any()))
+            else:
+                c = g
+            reach[ref] = c if ref not in reach else reach[ref] | c
+    return reach

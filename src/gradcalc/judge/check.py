@@ -1,0 +1,572 @@
+"""Cross-check of the tape's partials against SymPy's symbolic derivatives, with verdicts.
+
+The symbolic work runs in a forked child process under a hard time budget, so a pathological
+input (9^9^9^9, a 10,000-term sum) ends in a verdict instead of a hang.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pickle
+import random
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..engine import vectors
+from ..engine.evaluate import Run
+from ..engine.tape import Node, backward, depth, input_values, source_masks
+from ..engine.why import stop_gradient_cuts, where
+from ..errors import location
+from ..judge import verdict as judge
+
+DEFAULT_RTOL = judge.DEFAULT_RTOL
+DEFAULT_ATOL = judge.DEFAULT_ATOL
+DEFAULT_TIMEOUT = 10.0  # seconds for the whole symbolic check
+
+
+@dataclass
+class Partial:
+    """The verdict on one partial: status is ok, mismatch, undefined, null or skipped."""
+
+    name: str
+    tape: Any
+    status: str
+    symbolic: str | None = None     # the symbolic form
+    expected: Any = None            # the symbolic value at the point (float, complex or nan)
+    error: float | None = None      # |tape - symbolic|
+    reason: str = ""
+    true_symbolic: str | None = None  # with stop_gradient(e) read as e: the true derivative
+    true_value: Any = None
+    floor: float | None = None      # the absolute part of its tolerance (judge.floor)
+    certified: bool | None = None   # decided by a proven enclosure of the true value
+
+
+@dataclass
+class Check:
+    """The verdict on a whole run."""
+
+    status: str                     # ok, mismatch, skipped
+    partials: dict[str, Partial] = field(default_factory=dict)
+    value: Any = None               # the symbolic value of the output
+    value_status: str = "skipped"
+    reason: str = ""
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    sampled: dict[str, list[int]] = field(default_factory=dict)  # vector -> checked components
+
+    @property
+    def largest_error(self) -> float | None:
+        errors = [p.error for p in self.partials.values() if p.error is not None]
+        return max(errors) if errors else None
+
+
+# ---------------------------------------------------------------- the symbolic side
+
+
+def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
+    """Run fn in a forked child with a hard time limit: ("ok", result), ("timeout", None) or
+    ("error", message). Falls back to running in-process where fork is unavailable."""
+    import select  # imported where used: not on the --no-check path
+    import signal
+
+    if not hasattr(os, "fork"):
+        try:
+            return "ok", fn()
+        except RecursionError:
+            return "error", "expression too deeply nested for SymPy"
+        except Exception as exc:  # noqa: BLE001 - any SymPy failure becomes a verdict
+            return "error", f"SymPy failed: {type(exc).__name__}"
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        try:
+            payload = pickle.dumps(("ok", fn()))
+        except RecursionError:
+            payload = pickle.dumps(("error", "expression too deeply nested for SymPy"))
+        except BaseException as exc:  # noqa: BLE001
+            payload = pickle.dumps(("error", f"SymPy failed: {type(exc).__name__}: {exc}"[:200]))
+        with os.fdopen(write_fd, "wb") as w:
+            w.write(payload)
+        os._exit(0)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout", None
+            ready, _, _ = select.select([read_fd], [], [], min(left, 3600.0))
+            if not ready:
+                continue  # an unbounded budget (inf) waits in steps the platform accepts
+            chunk = os.read(read_fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+    if not chunks:
+        return "error", "the symbolic check crashed"
+    return pickle.loads(b"".join(chunks))
+
+
+# ---------------------------------------------------------------- kinks
+
+
+def _place(run: Run, node: Node) -> str:
+    """`node tN, column C` (or `line L, column C`) for verdict reasons."""
+    if node.span is None:
+        return f"node t{node.id}"
+    return f"node t{node.id}, {location(run.program.source, node.span.start)}"
+
+
+def kinks(run: Run) -> dict[str, str]:
+    """Per watched name (per component `w[k]` of a vector), why its partial is undefined: the
+    first non-differentiable point (a kink such as abs at 0) on a path from it to the output."""
+    target = run.target_id()
+    if target is None:
+        return {}
+    nodes = run.nodes
+    adj = run.backward.adjoints if run.backward else []
+    bit = {node.id: 1 << k for k, name in enumerate(run.wrt)
+           if (node := run.tape.node_of(run.sources[name])) is not None}
+    masks = source_masks(nodes, bit, target)
+    reasons: dict[str, str] = {}
+    for node in nodes[: target + 1]:
+        if node.prim is None:
+            continue
+        m = masks[node.id]
+        domain = node.prim.domain
+        if m and domain is not None and adj[node.id] is not None:
+            args = input_values(nodes, node)
+            if bool(np.any(domain(*args))):
+                where = _place(run, node)
+                for k, name in enumerate(run.wrt):
+                    if m >> k & 1:
+                        for label in vectors.labels(name, run.bindings[name]):
+                            reasons.setdefault(label, f"the function is not defined here: "
+                                               f"{node.prim.domain_note} ({where})")
+        kink = node.prim.kink
+        if not m or kink is None or adj[node.id] is None:
+            continue
+        values = input_values(nodes, node)
+        at_kink = kink(*values)
+        if bool(np.any(at_kink)):
+            where = _place(run, node)
+            reach: dict[int, Any] | None = None
+            for k, name in enumerate(run.wrt):
+                if not m >> k & 1:
+                    continue
+                labels = [name]
+                if vectors.length(run.bindings[name]) is not None:
+                    # only the components that reach the kinked elements are undefined
+                    if reach is None:
+                        start, mask = node.id, at_kink
+                        if node.prim in (ops.MAX_OF, ops.MIN_OF) and isinstance(
+                                node.inputs[0], int):
+                            # a tie of components: only the tied ones are at the kink
+                            start, mask = node.inputs[0], values[0] == node.value
+                        reach = vectors.influence(nodes, start, mask)
+                    src = run.tape.node_of(run.sources[name])
+                    hit = reach.get(src.id) if src is not None else None
+                    labels = [] if hit is None else [f"{name}[{c}]" for c in np.flatnonzero(hit)]
+                for label in labels:
+                    reasons.setdefault(label, f"{node.prim.kink_note} ({where})" + (
+                        f"; {node.prim.convention}" if node.prim.convention else ""))
+    return reasons
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+def _floors(run: Run, atol: float) -> tuple[dict[str, float], float]:
+    """The absolute floor of the tolerance per component label (see judge.floor), and the
+    value's: eps * depth * the largest magnitude on the tape."""
+    target = run.target_id()
+    if target is None:
+        return {}, atol
+    nodes = run.nodes
+    sources = [run.tape.node_of(run.sources[n]) for n in run.wrt]
+    mags = backward(nodes, target, [s.id for s in sources if s is not None],
+                    np.ones_like(nodes[target].value), magnitude=True).adjoints
+    d = depth(nodes, target)
+    out: dict[str, float] = {}
+    for name, src in zip(run.wrt, sources, strict=True):
+        m = None if src is None else mags[src.id]
+        labels = vectors.labels(name, run.bindings[name])
+        values = [0.0] * len(labels) if m is None else np.ravel(m).tolist()
+        for label, v in zip(labels, values, strict=True):
+            out[label] = judge.floor(atol, float(v), d)
+    biggest = 0.0
+    with np.errstate(all="ignore"):
+        for node in nodes[: target + 1]:
+            v = np.max(np.abs(node.value)) if np.size(node.value) else 0.0
+            if np.isfinite(v):
+                biggest = max(biggest, float(v))
+    return out, judge.floor(atol, biggest, d)
+
+
+def domain_reason(run: Run, failure: judge.DomainFailure) -> str:
+    prim = ops.BY_NAME.get(failure.op)
+    text = prim.domain_note if prim is not None and prim.domain_note else \
+        judge.GUARD_TEXT[failure.kind]
+    node = next((n for n in run.nodes if n.span is not None and failure.start is not None
+                 and n.span.start == failure.start and n.op == failure.op), None)
+    if node is not None:
+        where = f" ({_place(run, node)})"
+    elif failure.start is not None:
+        where = f" ({location(run.program.source, failure.start)})"
+    else:
+        where = ""
+    if not failure.certain:
+        return f"at the edge of the domain, undecided at every precision: {text}{where}"
+    return f"the function is not defined here: {text}{where}"
+
+
+@dataclass
+class Plan:
+    """What the point check asks at one point: each component's symbol, the tape's values and
+    the floors of their tolerances."""
+
+    run: Run
+    point: dict[str, float]
+    symbols: dict[str, Any]
+    gradient: list[tuple[str, Any]]
+    checked: dict[str, str]           # component label -> symbol name, for the partials checked
+    sampled: dict[str, list[int]]
+    value: float
+    rtol: float
+    atol: float
+    _floors: tuple[dict[str, float], float] | None = None
+
+    @property
+    def floors(self) -> dict[str, float]:
+        """The absolute floor of each checked component's tolerance (judge.floor): a second,
+        absolute-valued backward pass, so computed only when a verdict needs it."""
+        if self._floors is None:
+            self._floors = _floors(self.run, self.atol)
+        return self._floors[0]
+
+    @property
+    def value_floor(self) -> float:
+        """The floor of the value's tolerance."""
+        if self._floors is None:
+            self._floors = _floors(self.run, self.atol)
+        return self._floors[1]
+
+    def judge_fn(self, deadline: float) -> Callable[..., Any]:
+        """The function the budgeted child runs on the derivatives' program: the domain at the
+        point, then a verdict per question (judge.judge_point)."""
+        labels = list(self.checked)
+        n = len(labels)
+        tapes = dict(self.gradient)
+
+        atol = self.atol   # the floors are applied afterwards, to mismatches only (assemble)
+
+        def judge_fn(program: Any, outputs: list[int], guards: list[list[Any]]) -> Any:
+            questions = [judge.Question(0, self.value, self.rtol, atol)]
+            has_true = len(outputs) - 1 - n - sum(g[4] for g in guards) == n
+            for k, label in enumerate(labels):
+                t = tapes[label]
+                fl = atol
+                side = (self.checked[label],)
+                words = {self.checked[label]: label}
+                if t is not None:
+                    questions.append(judge.Question(1 + k, t, self.rtol, fl, side=side,
+                                                    labels=words))
+                if has_true:  # also when not connected on the tape: is the true one 0?
+                    questions.append(judge.Question(1 + n + k, 0.0 if t is None else t,
+                                                    self.rtol, fl, side=side, labels=words))
+            first_guard = 1 + n + (n if has_true else 0)
+            return judge.judge_point(program, outputs, guards, first_guard, self.point,
+                                     questions, deadline)
+
+        return judge_fn
+
+
+def plan(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> Plan:
+    """The questions of the point check for this run."""
+    gradient = vectors.components(run.wrt, run.bindings, run.gradient())
+    symbols = vectors.symbol_names(run.bindings)
+    point: dict[str, float] = {}
+    for n, v in run.bindings.items():
+        point.update(zip(vectors.symbol_list(symbols[n]), np.ravel(v).tolist(), strict=True))
+    sampled = {n: sample(vectors.length(run.bindings[n]) or 0, n) for n in run.wrt
+               if (vectors.length(run.bindings[n]) or 0) > SAMPLE_ABOVE}
+    checked: dict[str, str] = {}
+    for name in run.wrt:
+        for k, (label, sym) in enumerate(zip(vectors.labels(name, run.bindings[name]),
+                                             vectors.symbol_list(symbols[name]), strict=True)):
+            if name not in sampled or k in sampled[name]:
+                checked[label] = sym
+    tv = float(run.value) if np.ndim(run.value) == 0 else math.nan
+    return Plan(run, point, symbols, gradient, checked, sampled, tv, rtol, atol)
+
+
+def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+          timeout: float = DEFAULT_TIMEOUT, of: str | None = None, cache: bool = True) -> Check:
+    """Judge every partial of the run (and its value) against the true derivative at the same
+    point (judge.py: a proven enclosure, a tolerance that scales, domains and kinks).
+
+    cache: read and fill the disk cache of derivatives (a hit imports no SymPy)."""
+    from ..symbolic.derivatives import at_point
+
+    pl = plan(run, rtol, atol)
+    status, result = at_point(run.program, pl.symbols, list(pl.checked.values()), pl.point, of,
+                              timeout, cache, pl.judge_fn(time.monotonic() + timeout))
+    if status != "ok":
+        reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
+                  else str(result))
+        return skipped(pl, reason)
+    judged = result["judged"]
+    if judged is None:
+        judged = _fallback_answers(result["fallback"], pl, bool(result["true_forms"]))
+    return assemble(pl, result["forms"], result["true_forms"], judged)
+
+
+def skipped(pl: Plan, reason: str) -> Check:
+    """Every partial skipped for one reason (over budget, SymPy failed)."""
+    partials = {n_: Partial(n_, g, "skipped", reason=reason) for n_, g in pl.gradient}
+    return Check("skipped", partials, reason=reason, rtol=pl.rtol, atol=pl.atol)
+
+
+def assemble(pl: Plan, forms: Mapping[str, str], true_forms: Mapping[str, str],
+             judged: tuple[judge.DomainFailure | None, list[judge.Answer]]) -> Check:
+    """The Check of one point from the judge's answers to the plan's questions."""
+    run = pl.run
+    failure, answers = judged
+    checked, sampled = pl.checked, pl.sampled
+    if any(a.status == "mismatch" for a in answers):
+        answers = _with_floors(pl, answers, bool(true_forms))
+    why = kinks(run)
+    partials: dict[str, Partial] = {}
+    it = iter(answers)
+    value_answer = next(it, None)
+    for label, g in pl.gradient:
+        name = label.partition("[")[0]
+        if label not in checked:
+            partials[label] = Partial(label, g, "skipped", reason=f"not sampled ({name} has "
+                                      f"{vectors.length(run.bindings[name]):,} components; "
+                                      f"{len(sampled[name])} are checked)")
+            continue
+        form = forms[checked[label]]
+        p = Partial(label, g, "ok", form,
+                    floor=pl.floors.get(label) if pl._floors is not None else None)
+        if g is None:
+            p.status = "null" if form == "0" else "mismatch"
+            p.reason = ("not connected: the output does not depend on " + name) \
+                if form == "0" else "the tape has no path but the derivative is not zero"
+            t = next(it) if true_forms and failure is None else None
+            if t is not None:
+                p.true_symbolic, p.true_value = true_forms[checked[label]], t.value
+                if p.status == "null" and t.status == "mismatch":
+                    mark_cut(run, p, t.value)
+            partials[label] = p
+            continue
+        if failure is not None:
+            p.status, p.reason = "undefined", domain_reason(run, failure)
+        else:
+            a = next(it)
+            t = next(it) if true_forms else None
+            apply_answer(p, a, why.get(label), float(g))
+            if t is not None:
+                p.true_symbolic, p.true_value = true_forms[checked[label]], t.value
+                if p.status in ("ok", "null") and t.status == "mismatch":
+                    mark_cut(run, p, t.value)
+        partials[label] = p
+    if failure is not None:
+        value_status, value = "undefined", math.nan
+    elif value_answer is None:
+        value_status, value = "skipped", math.nan
+    else:
+        value_status, value = value_answer.status, value_answer.value
+    overall = judge.status_of([p.status for p in partials.values()] + [value_status])
+    reason = domain_reason(run, failure) if failure is not None else ""
+    if overall == "mismatch":
+        lost = cancellation(run)
+        if lost:
+            reason = lost
+            for p in partials.values():
+                if p.status == "mismatch":
+                    p.reason += f"; {lost}"
+    return Check(overall, partials, value, value_status, reason=reason, rtol=pl.rtol,
+                 atol=pl.atol, sampled=sampled)
+
+
+LOST_DIGITS = 4   # a sum that loses this many digits to cancellation is named in a mismatch
+
+
+def cancellation(run: Run) -> str:
+    """Where the tape lost the most digits to cancellation (an add or sub of nearly opposite
+    numbers on the way to the output), with the stable form to use; "" if nowhere."""
+    target = run.target_id()
+    if target is None:
+        return ""
+    nodes = run.nodes
+    worst, lost = None, 0.0
+    with np.errstate(all="ignore"):
+        for node in nodes[: target + 1]:
+            if node.prim not in (ops.ADD, ops.SUB) or np.ndim(node.value):
+                continue
+            a, b = (abs(float(v)) for v in input_values(nodes, node))
+            terms, result = a + b, abs(float(node.value))
+            if not (math.isfinite(terms) and terms > 0) or min(a, b) == 0:
+                continue
+            digits = 16.0 if result == 0 else math.log10(terms / result)
+            if digits > lost:
+                worst, lost = node, digits
+    if worst is None or lost < LOST_DIGITS:
+        return ""
+    text = ""
+    if worst.span is not None:
+        text = " " + run.program.source[worst.span.start:worst.span.end].strip()
+    at = ", ".join(f"{n}={v:.6g}" for n, v in run.bindings.items() if np.ndim(v) == 0)
+    hint = _stable_form(run, worst)
+    return (f"t{worst.id} = {worst.op}:{text} loses {min(lost, 16):.0f} digits to cancellation"
+            + (f" at {at}" if at else "") + (f"; {hint}" if hint else ""))
+
+
+def _stable_form(run: Run, node: Node) -> str:
+    """A stable rewrite for a cancelling sum, when its shape is a known one."""
+    nodes, source = run.nodes, run.program.source
+    consts = [r.value for r in node.inputs if not isinstance(r, int)]
+    one = any(np.ndim(c) == 0 and float(c) == 1.0 for c in consts)
+    for r in node.inputs:
+        if not isinstance(r, int) or not one:
+            continue
+        inner = nodes[r]
+        text = source[inner.span.start:inner.span.end] if inner.span is not None else ""
+        if inner.op == "exp":
+            return f"write {'expm1' + text[3:] if text.startswith('exp') else 'expm1(u)'} " \
+                   f"for {text or 'exp(u)'} - 1"
+        if inner.op == "cos":
+            arg = text[3:] if text.startswith("cos") else "(u)"
+            return f"write 2*sin({arg}/2)^2 for 1 - {text or 'cos(u)'}"
+    return "rewrite it so that nearly equal numbers are not subtracted"
+
+
+def apply_answer(p: Partial, a: judge.Answer, kink: str | None, t: float) -> None:
+    """Fill a partial's verdict from the judge's answer."""
+    p.expected = a.value
+    p.status = a.status
+    p.certified = a.certified
+    if a.status in ("ok", "mismatch") and math.isfinite(a.value):
+        p.error = abs(t - a.value) if math.isfinite(t) else math.inf
+    if a.status == "mismatch":
+        p.reason = f"tape {t!r} but the true derivative is {a.value!r}"
+        if not a.certified:
+            p.reason += f" ({a.reason})"
+    elif a.status == "undefined":
+        reason = a.reason or "the derivative is not defined here"
+        p.reason = f"{kink}: {reason}" if kink else reason
+    elif a.status == "skipped":
+        p.reason = a.reason
+
+
+def mark_cut(run: Run, p: Partial, true_value: float, name: str | None = None) -> None:
+    """A partial that agrees with the stop_gradient-aware derivative but not with the true one
+    is `cut`, not a tape bug. name: the variable whose path is cut (default: the partial's)."""
+    name = name or p.name.partition("[")[0]  # a vector component's partial is labelled w[0]
+    source, target = run.tape.node_of(run.sources[name]), run.target_id()
+    cuts = [] if source is None or target is None else \
+        stop_gradient_cuts(run.nodes, source.id, target)
+    at = ", ".join(where(c, run.program.source) for c in cuts) or "?"
+    p.status = "cut"
+    p.reason = f"cut by stop_gradient at {at} (true derivative {true_value:.15g})"
+
+
+def _with_floors(pl: Plan, answers: list[judge.Answer], has_true: bool) -> list[judge.Answer]:
+    """The answers with each mismatch judged again with its partial's full floor: the child
+    judged with the floor atol, and a mismatch whose excess over the relative tolerance is
+    within the floor is ok (the tape's own rounding of a sum that cancels)."""
+    floors = [pl.value_floor]
+    tapes = dict(pl.gradient)
+    for label in pl.checked:
+        if tapes[label] is not None:
+            floors.append(pl.floors[label])
+        if has_true:
+            floors.append(pl.floors[label])
+    out = []
+    for a, fl in zip(answers, floors, strict=True):
+        if a.status == "mismatch" and a.excess is not None and a.excess <= fl:
+            a = dataclasses.replace(a, status="ok")
+        out.append(a)
+    return out
+
+
+def _fallback_answers(values: list[Any], pl: Plan, has_true: bool
+                      ) -> tuple[None, list[judge.Answer]]:
+    """Answers from SymPy's own float values, for derivatives the program format cannot
+    express (not certified)."""
+    labels = list(pl.checked)
+    tapes = dict(pl.gradient)
+    n = len(labels)
+
+    def answer(t: Any, v: Any, fl: float) -> judge.Answer:
+        if isinstance(v, complex) or v is None or math.isnan(v):
+            return judge.Answer("undefined", math.nan, False, "the derivative is not real here")
+        ok = judge.within(float(t), float(v), pl.rtol, fl)
+        return judge.Answer("ok" if ok else "mismatch", float(v), False,
+                            "not certified: evaluated by SymPy in floating point")
+
+    out = [answer(pl.value, values[0], pl.value_floor)]
+    for k, label in enumerate(labels):
+        t = tapes[label]
+        if t is not None:
+            out.append(answer(t, values[1 + k], pl.floors[label]))
+        if has_true:
+            out.append(answer(0.0 if t is None else t, values[1 + n + k], pl.floors[label]))
+    return None, out
+
+
+def verdict(name: str, value: Any, form: str, expected: Any, kink: str | None, rtol: float,
+            atol: float, unconnected: str = "") -> Partial:
+    """The verdict on one derivative from a plain reference value (first or higher order):
+    value is the tape's (None if not connected), form and expected the symbolic form and value,
+    kink why it is undefined (None if it is not)."""
+    p = Partial(name, value, "ok", form, expected)
+    if value is None:
+        p.status = "null" if form == "0" else "mismatch"
+        p.reason = ((unconnected or "not connected: the output does not depend on " + name)
+                    if form == "0" else "the tape has no path but the derivative is not zero")
+    elif kink:
+        p.status, p.reason = "undefined", kink
+    elif isinstance(expected, complex) or math.isnan(expected):
+        p.status = "undefined"
+        p.reason = ("the derivative is not real here" if isinstance(expected, complex)
+                    else "the derivative is not defined here")
+    else:
+        t = float(value)
+        p.error = abs(t - expected) if math.isfinite(t) and math.isfinite(expected) \
+            else (0.0 if t == expected else math.inf)
+        if not judge.within(t, expected, rtol, atol):
+            p.status = "mismatch"
+            p.reason = f"tape {t!r} but the true derivative is {expected!r}"
+    return p
+
+
+SAMPLE_ABOVE = 40   # vectors longer than this have only SAMPLE_SIZE components checked
+SAMPLE_SIZE = 20
+
+
+def sample(n: int, name: str) -> list[int]:
+    """The components of a long vector the check looks at: the first, the last and a fixed
+    pseudo-random choice of the others (the same on every run)."""
+    rng = random.Random(f"gradcalc:{name}:{n}")
+    return sorted({0, n - 1, *rng.sample(range(1, n - 1), SAMPLE_SIZE - 2)})

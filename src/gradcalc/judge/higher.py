@@ -1,0 +1,395 @@
+"""Higher order: Hessians by reverse-over-reverse on nested tapes, Jacobians by one backward pass
+per output, and their cross-check against SymPy's derivatives.
+
+Hessian: the run's tape (a Wengert list) is replayed under two nested tapes; the inner tape's
+gradient is taken in graph mode, so the outer tape records the backward pass itself; then one
+backward pass of the outer tape per differentiated name gives one row of the matrix. Cost: one
+replay, one recorded gradient and n backward passes over a tape a few times the forward's length
+(no symbolic expansion anywhere).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..engine.evaluate import Run
+from ..engine.evaluate import _where as where
+from ..engine.tape import Node, Tape, Tensor, apply, backward, depth, input_values
+from ..errors import InputError
+from ..judge.check import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    DEFAULT_TIMEOUT,
+    Check,
+    Partial,
+    apply_answer,
+    check,
+    domain_reason,
+    kinks,
+    mark_cut,
+    run_with_budget,
+    verdict,
+)
+from ..lang.syntax import Program
+from ..symbolic import convert as symbolic
+
+# ---------------------------------------------------------------- the engine
+
+
+@dataclass
+class SecondOrder:
+    """Gradient and Hessian of one tape node with respect to leaf nodes.
+
+    gradient[i]: d target / d source i, None if not connected. hessian[i][j]: the second
+    partial, None when the target does not depend on source i or j (a true zero is 0.0).
+    nonfinite: where the second backward pass first produced a non-finite contribution: (outer
+    tape node, the id of the replayed node it copies or None for a node of the recorded backward
+    pass, argument index); None if none.
+    """
+
+    gradient: list[Any]
+    hessian: list[list[Any]]
+    nonfinite: tuple[Node, int | None, int] | None = None
+
+
+def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> SecondOrder:
+    """Hessian of node `target` with respect to the leaf nodes `sources` (reverse over reverse).
+
+    The tape up to the target is replayed under an outer and an inner tape; the inner gradient
+    runs in graph mode, recorded on the outer tape; one backward pass of the outer tape per
+    source gives each row. Loops only, no recursion.
+    """
+    outer = Tape(persistent=True, watch_accessed_variables=False)
+    inner = Tape(persistent=True, watch_accessed_variables=False)
+    last = max([target, *sources])  # a source may be watched after the target was computed
+    mapped: list[Any] = [None] * (last + 1)
+    original: dict[int, int] = {}  # outer node id -> replayed node id
+    with outer, inner:
+        for node in nodes[: last + 1]:
+            if node.prim is not None and node.id > target:
+                continue
+            if node.prim is None:
+                t = Tensor(node.value, node.label or node.tensor.name)
+                outer.watch(t)
+                inner.watch(t)
+            else:
+                args = [mapped[r] if isinstance(r, int) else r.value for r in node.inputs]
+                t = apply(node.prim, *args, span=node.span)
+            mapped[node.id] = t
+            replayed = outer.node_of(t)
+            if replayed is not None:
+                original[replayed.id] = node.id
+                replayed.label = node.label
+        leaves = [mapped[s] for s in sources]
+    with outer:
+        grads = inner.gradient(mapped[target], leaves)
+    leaf_ids = [outer.node_of(t).id for t in leaves]  # type: ignore[union-attr]
+    n = len(sources)
+    hessian: list[list[Any]] = []
+    nonfinite: tuple[Node, int | None, int] | None = None
+    for g in grads:
+        if g is None:
+            hessian.append([None] * n)
+            continue
+        node = outer.node_of(g)
+        if node is None:  # the gradient is a constant: its derivatives are true zeros
+            row = [_plain(np.zeros_like(g.value)) for _ in range(n)]
+        else:
+            result = backward(outer.nodes, node.id, leaf_ids, np.ones_like(g.value))
+            row = [_plain(np.zeros_like(g.value)) if result.adjoints[i] is None
+                   else _plain(result.adjoints[i]) for i in leaf_ids]
+            if nonfinite is None and result.nonfinite is not None:
+                j, arg = result.nonfinite
+                nonfinite = (outer.nodes[j], original.get(j), arg)
+        hessian.append(row)
+    gradient = [None if g is None else _plain(g) for g in grads]
+    for i in range(n):
+        for j in range(n):
+            if gradient[i] is None or gradient[j] is None:
+                hessian[i][j] = None
+    return SecondOrder(gradient, hessian, nonfinite)
+
+
+def _plain(x: Any) -> Any:
+    v = x.value if isinstance(x, Tensor) else x
+    return np.float64(v) if np.ndim(v) == 0 else np.asarray(v)
+
+
+@dataclass
+class Hessian:
+    """The Hessian of a run's output: matrix[i][j] per pair of differentiated names."""
+
+    names: list[str]
+    matrix: dict[str, dict[str, Any]]
+    nonfinite: list[str] = field(default_factory=list)  # messages, empty if all finite
+
+
+def hessian(run: Run) -> Hessian:
+    """The Hessian of the run's (scalar) output with respect to its differentiated names.
+
+    Raises InputError for a vector output or vector variables.
+    """
+    if np.ndim(run.value):
+        raise InputError(f"--hessian needs a scalar output, but {run.output_name or 'the output'}"
+                         f" is a vector of length {np.size(run.value)}")
+    vectors = [n for n in run.wrt if np.ndim(run.bindings[n])]
+    if vectors:
+        raise InputError(f"--hessian works with scalar variables; {vectors[0]} is a vector")
+    names = list(run.wrt)
+    matrix: dict[str, dict[str, Any]] = {i: {j: None for j in names} for i in names}
+    target = run.target_id()
+    if target is None:
+        return Hessian(names, matrix)
+    ids = [run.tape.node_of(run.sources[n]) for n in names]
+    present = [k for k, node in enumerate(ids) if node is not None]
+    so = second_order(run.nodes, target, [ids[k].id for k in present])  # type: ignore[union-attr]
+    for a, ka in enumerate(present):
+        for b, kb in enumerate(present):
+            matrix[names[ka]][names[kb]] = so.hessian[a][b]
+    return Hessian(names, matrix, _hessian_nonfinite(run, names, matrix, so))
+
+
+def _hessian_nonfinite(run: Run, names: list[str], matrix: dict[str, dict[str, Any]],
+                       so: SecondOrder) -> list[str]:
+    bad = [f"d2/d{i}d{j}" for i in names for j in names
+           if matrix[i][j] is not None and not np.all(np.isfinite(matrix[i][j]))]
+    if not bad:
+        return []
+    what = "hessian entr" + ("y " if len(bad) == 1 else "ies ") + ", ".join(bad[:6]) + \
+        (", ..." if len(bad) > 6 else "")
+    culprit = _first_nonfinite_second_order(run, target_of(run))
+    if culprit is not None:
+        return [f"{what} not finite; it first appears at {where(run, culprit)}, whose second "
+                "derivative is not finite at its inputs"]
+    if so.nonfinite is not None:
+        node, original, arg = so.nonfinite
+        if original is not None:
+            return [f"{what} not finite; it first appears in the second backward pass at "
+                    f"{where(run, run.nodes[original])}, in the derivative with respect to its "
+                    f"argument {arg + 1}"]
+        return [f"{what} not finite; it first appears in the second backward pass, at a "
+                f"{node.op} computed by a derivative rule"]
+    return [f"{what} not finite"]
+
+
+def target_of(run: Run) -> int:
+    """The run's output node id (the caller knows the output is on the tape)."""
+    target = run.target_id()
+    assert target is not None
+    return target
+
+
+def _first_nonfinite_second_order(run: Run, target: int) -> Node | None:
+    """The first node on the output's path whose own second derivatives (the Hessian of its
+    primitive at its input values) are not finite although its inputs are: where a non-finite
+    Hessian entry comes from, as first_nonfinite finds where a non-finite value comes from."""
+    adjoints = run.backward.adjoints if run.backward else []
+    nodes = run.nodes
+    for node in nodes[: target + 1]:
+        prim = node.prim
+        if prim is None or adjoints[node.id] is None:
+            continue
+        values = input_values(nodes, node)
+        if not all(np.all(np.isfinite(v)) for v in values):
+            continue
+        tracked = [k for k, r in enumerate(node.inputs)
+                   if isinstance(r, int) and prim.vjp(k) is not None]
+        leaves = [Tensor(v) for v in values]
+        with Tape(persistent=True, watch_accessed_variables=False) as local:
+            local.watch(*leaves)
+            out = apply(prim, *leaves)
+        out_node = local.node_of(out)
+        if out_node is None:
+            continue
+        so = second_order(local.nodes, out_node.id,
+                          [local.node_of(leaves[k]).id for k in tracked])  # type: ignore[union-attr]
+        if any(h is not None and not np.all(np.isfinite(h)) for row in so.hessian for h in row):
+            return node
+    return None
+
+
+def jacobian(run: Run, outputs: Sequence[str]) -> list[Run]:
+    """One run per output, sharing the forward tape of `run`: one backward pass each.
+
+    Raises InputError for an output name the program never assigns, or a repeated one.
+    """
+    seen: set[str] = set()
+    rows: list[Run] = []
+    for name in outputs:
+        if name in seen:
+            raise InputError(f"--of names '{name}' twice")
+        seen.add(name)
+        if name not in run.env:
+            raise unknown_output(name, run)
+        row = dataclasses.replace(run, output=run.env[name], output_name=name, backward=None)
+        row.backprop()
+        rows.append(row)
+    return rows
+
+
+def unknown_output(name: str, run: Run) -> InputError:
+    """The error for --of naming something the program never assigns."""
+    assigned = [n for n in run.env if n not in run.bindings]
+    close = difflib.get_close_matches(name, list(run.env), n=1)
+    return InputError(f"--of names '{name}', which the program never assigns",
+                      hint=f"did you mean {close[0]}?" if close else
+                      "assigned names: " + (", ".join(assigned) or "none"))
+
+
+# ---------------------------------------------------------------- the cross-check
+
+
+@dataclass
+class HessianCheck:
+    """Verdicts per Hessian entry, as for first-order partials."""
+
+    status: str                                   # ok, mismatch, skipped
+    entries: dict[str, dict[str, Partial]] = field(default_factory=dict)
+    reason: str = ""
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+
+    def as_check(self) -> Check:
+        """The same verdicts as a flat Check (entries keyed 'i,j'), for summaries."""
+        flat = {f"{i},{j}": p for i, row in self.entries.items() for j, p in row.items()}
+        return Check(self.status, flat, value_status="skipped", reason=self.reason,
+                     rtol=self.rtol, atol=self.atol)
+
+
+def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
+                   point: dict[str, float], of: str | None, tapes: dict[tuple[str, str], Any],
+                   floors: dict[tuple[str, str], float], rtol: float, deadline: float
+                   ) -> dict[str, Any]:
+    """In the child: SymPy's second derivative per pair (i <= j in wrt order) and, with
+    stop_gradient, the true one; each judged against the tape's entry (judge.judge_point)."""
+    from ..judge import verdict as judge
+    from ..symbolic import compiled
+
+    guards: list[symbolic.Guard] = []
+    expr = symbolic.program_to_sympy(program, names, of, guards)
+    true_expr = symbolic.without_stop_gradient(expr)
+    pairs = [(i, j) for a, i in enumerate(wrt) for j in wrt[a:]]
+    seconds = [symbolic.derivative(symbolic.derivative(expr, i), j) for i, j in pairs]
+    trues = [] if true_expr is None else [
+        symbolic.derivative(symbolic.derivative(true_expr, i), j) for i, j in pairs]
+    forms = {pair: symbolic.form(d, names) for pair, d in zip(pairs, seconds, strict=True)}
+    meta = [[g.kind, g.op, None if g.span is None else g.span.start,
+             None if g.span is None else g.span.end, len(g.args)] for g in guards]
+    exprs = [expr, *seconds, *trues, *(a for g in guards for a in g.args)]
+    try:
+        prog, outputs = compiled.compile_sympy(exprs, list(names), symbolic.constants_of(exprs))
+    except compiled.Unsupported:
+        values = [symbolic.evaluate(e, point) for e in exprs]
+        return {"forms": forms, "pairs": pairs, "fallback": values, "judged": None}
+    questions: list[judge.Question] = []
+    index = {pair: k for k, pair in enumerate(pairs)}
+    for entry in tapes:   # every ordered pair: the tape's Hessian need not be symmetric
+        k = index[entry if entry in index else (entry[1], entry[0])]
+        t = tapes[entry]
+        side = tuple(dict.fromkeys(entry))
+        if t is not None:
+            questions.append(judge.Question(1 + k, t, rtol, floors[entry], side=side))
+        if trues:
+            questions.append(judge.Question(1 + len(pairs) + k, 0.0 if t is None else t, rtol,
+                                            floors[entry], side=side))
+    first = 1 + len(pairs) * (2 if trues else 1)
+    judged = judge.judge_point(prog, outputs, meta, first, point, questions, deadline)
+    return {"forms": forms, "pairs": pairs, "judged": judged, "has_true": bool(trues),
+            "true_forms": {pair: symbolic.form(d, names) for pair, d in zip(pairs, trues,
+                                                                      strict=False)}}
+
+
+def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
+                  atol: float = DEFAULT_ATOL, timeout: float = DEFAULT_TIMEOUT,
+                  of: str | None = None) -> HessianCheck:
+    """Judge every Hessian entry against the true second derivative at the same point (as
+    check.check judges first-order partials); of: the output name given with --of, if any."""
+    import time
+
+    from ..judge import verdict as judge
+
+    point = {n: float(v) for n, v in run.bindings.items()}
+    names = list(run.bindings)
+    target = run.target_id()
+    d = 1 if target is None else 2 * depth(run.nodes, target)
+    tapes: dict[tuple[str, str], Any] = {}
+    floors: dict[tuple[str, str], float] = {}
+    for i in hess.names:
+        for j in hess.names:
+            tapes[(i, j)] = hess.matrix[i][j]
+            scale = max([abs(float(v)) for v in (*hess.matrix[i].values(),
+                                                  *hess.matrix[j].values())
+                         if v is not None and np.isfinite(v)] or [0.0])
+            floors[(i, j)] = judge.floor(atol, scale, d)
+    deadline = time.monotonic() + timeout
+    status, result = run_with_budget(
+        lambda: _judge_hessian(run.program, names, hess.names, point, of, tapes, floors, rtol,
+                               deadline), timeout)
+    entries: dict[str, dict[str, Partial]] = {i: {} for i in hess.names}
+    if status != "ok":
+        reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
+                  else str(result))
+        for i in hess.names:
+            for j in hess.names:
+                entries[i][j] = Partial(f"{i},{j}", hess.matrix[i][j], "skipped", reason=reason)
+        return HessianCheck("skipped", entries, reason, rtol, atol)
+    why = kinks(run)
+    gradient = run.gradient()
+    index = {pair: k for k, pair in enumerate(result["pairs"])}
+
+    def sym(entry: tuple[str, str]) -> tuple[str, str]:
+        return entry if entry in index else (entry[1], entry[0])
+
+    decided: dict[tuple[str, str], Partial] = {}
+    if result["judged"] is None:
+        values = result["fallback"]
+        for pair in tapes:
+            i, j = pair
+            free = i if gradient[i] is None else j
+            decided[pair] = verdict(
+                f"{i},{j}", tapes[pair], result["forms"][sym(pair)],
+                values[1 + index[sym(pair)]], None, rtol, floors[pair],
+                unconnected=f"not connected: the output does not depend on {free}")
+    else:
+        failure, answers = result["judged"]
+        it = iter(answers)
+        for pair in tapes:
+            i, j = pair
+            t = tapes[pair]
+            form = result["forms"][sym(pair)]
+            p = Partial(f"{i},{j}", t, "ok", form)
+            free = i if gradient[i] is None else j
+            if t is None:
+                p.status = "null" if form == "0" else "mismatch"
+                p.reason = (f"not connected: the output does not depend on {free}"
+                            if form == "0" else "the tape has no path but the derivative is "
+                            "not zero")
+            elif failure is not None:
+                p.status, p.reason = "undefined", domain_reason(run, failure)
+            else:
+                apply_answer(p, next(it), why.get(i) or why.get(j), float(t))
+            if result["has_true"] and failure is None:
+                tr = next(it)
+                p.true_symbolic, p.true_value = result["true_forms"][sym(pair)], tr.value
+                if p.status in ("ok", "null") and tr.status == "mismatch":
+                    mark_cut(run, p, tr.value, i)
+            decided[pair] = p
+    for i in hess.names:
+        for j in hess.names:
+            entries[i][j] = decided[(i, j)]
+    overall = judge.status_of([p.status for row in entries.values() for p in row.values()])
+    return HessianCheck(overall, entries, rtol=rtol, atol=atol)
+
+
+def check_all(rows: Sequence[Run], rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+              timeout: float = DEFAULT_TIMEOUT) -> list[Check]:
+    """The first-order check of each Jacobian row (each under its own time budget)."""
+    if len(rows) > 1:
+        symbolic.namespace()  # import SymPy once here, so the forked checks share it
+    return [check(row, rtol, atol, timeout, row.output_name) for row in rows]

@@ -1,0 +1,221 @@
+"""A third opinion on a partial derivative: numbers only, no tape and no SymPy.
+
+The program is re-run on plain numpy values straight from the op table's forward functions.
+When every op that the perturbed variable reaches is analytic (ops.Primitive.analytic), the
+complex step Im f(x + ih) / h gives the derivative to rounding error; otherwise central
+differences with Richardson extrapolation (Ridders' tableau) give it with an error estimate.
+stop_gradient holds its argument at the value it has at the unperturbed point, as the tape does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..lang.inline import fold_calls
+from ..lang.syntax import Assign, Binary, Call, Expr, FuncDef, Index, Name, Num, Program, Unary
+
+EPS = float(np.finfo(float).eps)
+COMPLEX_STEP = "complex step"
+RICHARDSON = "central differences + Richardson"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A numeric derivative: its value, an estimate of its absolute error, and the method."""
+
+    value: float
+    error: float
+    method: str
+    trusted: bool = True   # False: the differences reached across a kink or domain edge
+
+
+class _NotAnalytic(Exception):
+    """A complex value reached an op whose forward is not analytic."""
+
+
+class _Frozen:
+    """The values of stop_gradient calls at the base point, replayed in perturbed runs; and
+    the trace of one run: at each primitive with a kink or a domain, which side of it the
+    arguments were on (a stencil whose trace differs from the base point's crossed one)."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self.replay = False
+        self.k = 0
+        self.trace: list[Any] = []
+
+    def take(self, value: Any) -> Any:
+        if not self.replay:
+            self.values.append(np.real(value))
+            return self.values[-1]
+        out = self.values[self.k]
+        self.k += 1
+        return out
+
+
+def _eval_expr(expr: Expr, env: Mapping[str, Any], frozen: _Frozen,
+               functions: Mapping[str, FuncDef]) -> Any:
+    def visit(node: Expr, args: list[Any], scope: Mapping[str, Any]) -> Any:
+        if isinstance(node, Num):
+            return node.value
+        if isinstance(node, Name):
+            if node.id in scope:
+                return scope[node.id]
+            return ops.CONSTANTS[node.id][0]
+        if isinstance(node, Unary):
+            return args[0] if node.op == "+" else -args[0]
+        if isinstance(node, Index):
+            return ops.INDEX.forward(args[0], node.index)
+        prim = ops.BINARY[node.op] if isinstance(node, Binary) else \
+            ops.resolve(node.func, len(args)) if isinstance(node, Call) else None
+        if prim is None:
+            raise TypeError(f"unknown syntax node {type(node).__name__}")
+        if prim is ops.STOP_GRADIENT:
+            return frozen.take(args[0])
+        if prim.kink is not None or prim.domain is not None:
+            frozen.trace.append(_side(prim, args))
+        if not prim.analytic and any(np.iscomplexobj(a) for a in args):
+            raise _NotAnalytic(prim.name)
+        return prim.forward(*args)
+
+    return fold_calls(expr, env, functions, visit)
+
+
+def _side(prim: ops.Primitive, args: list[Any]) -> Any:
+    """Which side of its kinks and domain edges a primitive's arguments are on."""
+    real = [float(np.real(a)) if np.ndim(a) == 0 else tuple(np.real(a).ravel().tolist())
+            for a in args]
+    if prim.name in ("max", "min"):
+        pick = max if prim.name == "max" else min
+        best = pick(real)
+        return (prim.name, tuple(v == best for v in real))
+    if prim.name in ("asin", "acos"):
+        return (prim.name, np.sign(1 - abs(real[0])))
+    return (prim.name, tuple(np.sign(v).tolist() if isinstance(v, tuple) else float(np.sign(v))
+                             for v in real))
+
+
+def evaluate_program(program: Program, point: Mapping[str, Any], of: str | None = None,
+                     frozen: _Frozen | None = None) -> Any:
+    """The program's output at a point (float or complex), from the ops' forward functions."""
+    frozen = frozen or _Frozen()
+    env: dict[str, Any] = dict(point)
+    out: Any = None
+    with np.errstate(all="ignore"):
+        for stmt in program.statements:
+            if isinstance(stmt, Assign):
+                value = _eval_expr(stmt.value, env, frozen, program.functions)
+                if stmt.op != "=":
+                    value = ops.BINARY[stmt.op[0]].forward(env[stmt.target], value)
+                env[stmt.target] = out = value
+            else:
+                out = _eval_expr(stmt, env, frozen, program.functions)
+    return env[of] if of is not None else out
+
+
+def ridders(f: Callable[[float], float], x: float, h: float, shrink: float = 1.4,
+            steps: int = 12) -> tuple[float, float]:
+    """f'(x) by central differences at steps h, h/shrink, ... extrapolated to step 0
+    (Richardson); returns the best estimate and its error estimate, the change between the
+    tableau's neighbouring entries."""
+    table: list[list[float]] = []
+    best, err = math.nan, math.inf
+    c2 = shrink * shrink
+    for i in range(steps):
+        row = [(f(x + h) - f(x - h)) / (2 * h)]
+        if not math.isfinite(row[0]):
+            break
+        factor = c2
+        for j in range(1, i + 1):
+            row.append((row[j - 1] * factor - table[i - 1][j - 1]) / (factor - 1))
+            factor *= c2
+            e = max(abs(row[j] - row[j - 1]), abs(row[j] - table[i - 1][j - 1]))
+            if e <= err:
+                best, err = row[j], e
+        if i == 0:
+            best = row[0]
+        elif abs(row[i] - table[i - 1][i - 1]) >= 2 * err:
+            table.append(row)
+            break  # rounding error now dominates: higher orders only get worse
+        table.append(row)
+        h /= shrink
+    return best, err
+
+
+def partial(program: Program, point: Mapping[str, float], name: str,
+            of: str | None = None) -> Estimate:
+    """A numeric estimate of d output / d name at the point."""
+    frozen = _Frozen()
+    base = evaluate_program(program, point, of, frozen)
+    frozen.replay = True
+
+    def at(x: Any) -> Any:
+        frozen.k = 0
+        return evaluate_program(program, {**point, name: x}, of, frozen)
+
+    x = float(point[name])
+    scale = max(1.0, abs(x))
+    if not np.isfinite(base):
+        return Estimate(math.nan, math.inf, RICHARDSON)
+    try:
+        steps = [1e-20 * scale, 1e-10 * scale]
+        values = [float(np.imag(at(complex(x, h)))) / h for h in steps]
+        if all(math.isfinite(v) for v in values):
+            d = values[0]
+            return Estimate(d, max(abs(values[0] - values[1]), 8 * EPS * abs(d)), COMPLEX_STEP)
+    except _NotAnalytic:
+        pass
+
+    def real(t: float) -> float:
+        v = at(t)
+        return float(v) if np.isrealobj(v) else math.nan
+
+    value, error, h = central(real, x, scale)
+    return Estimate(value, error, RICHARDSON, _same_side(at, x, h, frozen))
+
+
+def _same_side(at: Callable[[Any], Any], x: float, h: float, frozen: _Frozen) -> bool:
+    """Whether the stencil x +- h stays on the base point's side of every kink and domain
+    edge (and is finite there)."""
+    frozen.trace = []
+    at(x)
+    base = frozen.trace
+    for t in (x - h, x + h):
+        frozen.trace = []
+        v = at(t)
+        if frozen.trace != base or not np.isfinite(v):
+            return False
+    return True
+
+
+def central(f: Callable[[float], float], x: float, scale: float = 1.0,
+            starts: int = 6) -> tuple[float, float, float]:
+    """f'(x) from Ridders' tableau started at h = scale/10, scale/100, ... (`starts` of them).
+
+    A start whose steps reach past a kink or out of the domain gives a poor estimate, and one
+    that is too small loses digits to rounding, so the result is the smaller-step estimate of
+    the two neighbouring starts that agree best; the error is the larger of its own error
+    estimate and their disagreement. Ties go to the smaller steps (the more local estimate).
+    """
+    steps = [scale * 10.0 ** -k for k in range(1, starts + 1)]
+    estimates = [ridders(f, x, h) for h in steps]
+    best: tuple[float, float, float] | None = None
+    best_gap = math.inf
+    for k in range(starts - 1, 0, -1):  # smallest steps first
+        big, (small, small_err) = estimates[k - 1][0], estimates[k]
+        if not (math.isfinite(big) and math.isfinite(small)):
+            continue
+        gap = abs(big - small)
+        if gap < best_gap:
+            best, best_gap = (small, max(small_err, gap), steps[k - 1]), gap
+    if best is not None:
+        return best
+    finite = [(*e, h) for e, h in zip(reversed(estimates), reversed(steps), strict=True)
+              if math.isfinite(e[0])]
+    return finite[0] if finite else (math.nan, math.inf, steps[0])

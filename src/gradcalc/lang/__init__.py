@@ -1,0 +1,1 @@
+"""gradcalc.lang."""

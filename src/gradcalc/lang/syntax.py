@@ -1,0 +1,673 @@
+"""Text -> syntax tree: a tokenizer and an iterative operator-precedence parser.
+
+Deny by default: only the characters and forms of the expression language are accepted; anything
+else is an InputError pointing at its column. No recursion, so nesting depth and length are
+limited only by memory and MAX_SOURCE.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .. import ops
+from ..errors import FOREIGN_CHARS, InputError, Span, attribute_hint, foreign_function
+
+MAX_SOURCE = 1_000_000  # characters
+
+# ---------------------------------------------------------------- syntax tree
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    """A number literal."""
+
+    value: float
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A reference to a variable or constant."""
+
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    """A prefix operator: '-' or '+'."""
+
+    op: str
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """An infix operator: + - * / ^ (and ** written as ^)."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call of a function from the op table."""
+
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class UserCall:
+    """A call of a function defined earlier in the program (expanded inline when run)."""
+
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """A component of a vector: `base[index]`, the index a whole-number literal."""
+
+    base: Expr
+    index: int
+    span: Span
+    index_span: Span
+
+
+Expr = Num | Name | Unary | Binary | Call | UserCall | Index
+
+
+@dataclass(frozen=True, slots=True)
+class FuncDef:
+    """A function definition `name(param, ...) = body`; the body sees only its parameters."""
+
+    name: str
+    params: tuple[str, ...]
+    body: Expr
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """A statement `target op value` with op one of = += -= *= /=."""
+
+    target: str
+    op: str
+    value: Expr
+    span: Span
+    target_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """Statements in order; the last may be a bare expression (the output)."""
+
+    statements: tuple[Assign | Expr, ...]
+    source: str
+    functions: dict[str, FuncDef] = field(default_factory=dict, compare=False)  # by name, in order
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of a node, left to right."""
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, (Call, UserCall)):
+        return node.args
+    if isinstance(node, Index):
+        return (node.base,)
+    return ()
+
+
+def postorder(root: Expr) -> Iterator[Expr]:
+    """Every node of the tree, children before parents, left to right, without recursion."""
+    stack: list[tuple[Expr, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        kids = children(node)
+        if expanded or not kids:
+            yield node
+            continue
+        stack.append((node, True))
+        stack.extend((k, False) for k in reversed(kids))
+
+
+T = TypeVar("T")
+
+
+def fold(root: Expr, visit: Callable[[Expr, list[Any]], T]) -> T:
+    """Bottom-up evaluation: visit(node, results of its children) for every node, iteratively."""
+    results: list[Any] = []
+    for node in postorder(root):
+        n = len(children(node))
+        args = results[len(results) - n:] if n else []
+        if n:
+            del results[len(results) - n:]
+        results.append(visit(node, args))
+    return results[0]
+
+
+def free_names(program: Program) -> list[str]:
+    """The program's inputs: names used before any assignment to them, other than the
+    constants pi and e, in first-use order."""
+    assigned: set[str] = set()
+    seen: dict[str, None] = {}
+    for stmt in program.statements:
+        expr = stmt.value if isinstance(stmt, Assign) else stmt
+        for name in names(expr):
+            if name not in assigned and name not in ops.CONSTANTS:
+                seen.setdefault(name)
+        if isinstance(stmt, Assign):
+            if stmt.op != "=" and stmt.target not in assigned:
+                seen.setdefault(stmt.target)
+            assigned.add(stmt.target)
+    return list(seen)
+
+
+def names(root: Expr) -> list[str]:
+    """Names referenced in an expression, in first-use order."""
+    seen: dict[str, None] = {}
+    for node in postorder(root):
+        if isinstance(node, Name):
+            seen.setdefault(node.id)
+    return list(seen)
+
+
+# ---------------------------------------------------------------- printing
+
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4}
+_UNARY_PREC = 3
+_ATOM = 5
+
+
+def to_source(root: Expr) -> str:
+    """The expression in the language's own syntax, with only the parentheses it needs."""
+
+    def visit(node: Expr, kids: list[tuple[str, int]]) -> tuple[str, int]:
+        if isinstance(node, Num):
+            return node.text, _ATOM
+        if isinstance(node, Name):
+            return node.id, _ATOM
+        if isinstance(node, (Call, UserCall)):
+            return f"{node.func}({', '.join(t for t, _ in kids)})", _ATOM
+        if isinstance(node, Index):
+            text, prec = kids[0]
+            return (text if prec == _ATOM else f"({text})") + f"[{node.index}]", _ATOM
+        if isinstance(node, Unary):
+            text, prec = kids[0]
+            if prec <= _UNARY_PREC:
+                text = f"({text})"
+            return node.op + text, _UNARY_PREC
+        prec = _PREC[node.op]
+        (lt, lp), (rt, rp) = kids
+        right_assoc = node.op == "^"
+        if lp < prec or (lp == prec and right_assoc):
+            lt = f"({lt})"
+        if rp < prec or (rp == prec and not right_assoc):
+            rt = f"({rt})"
+        sep = "^" if node.op == "^" else f" {node.op} "
+        return f"{lt}{sep}{rt}", prec
+
+    return fold(root, visit)[0]
+
+
+# ---------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A lexical token: kind is num, name, op, sep (newline or ';') or end."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<skip>[ \t\r]+|\#[^\n]*)
+  | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<cmp>==|!=|<=|>=|<|>|!)
+  | (?P<op>\*\*|[-+*/]=|[-+*/^(),=\[\]])
+  | (?P<sep>[\n;])
+    """,
+    re.VERBOSE,
+)
+
+_LOOKALIKES = {
+    "\u2212": "-", "\u2013": "-", "\u2014": "-", "\u00d7": "*", "\u22c5": "*", "\u00b7": "*",
+    "\u00f7": "/", "\u2044": "/", "\uff08": "(", "\uff09": ")", "\u00b2": "^2", "\u00b3": "^3",
+}
+
+
+def _bad_char(source: str, i: int) -> InputError:
+    ch = source[i]
+    span = Span(i, i + 1)
+    if ch in _LOOKALIKES:
+        return InputError(f"unexpected character {ch!r} (U+{ord(ch):04X}); write "
+                          f"'{_LOOKALIKES[ch]}' instead", span, source)
+    if ch in "'\"`":
+        return InputError("strings are not part of the expression language", span, source)
+    if ch == ".":
+        return InputError("unexpected '.' (attribute access is not part of the language)",
+                          span, source, attribute_hint(source, i, [*ops.FUNCTIONS,
+                                                                    *ops.CONSTANTS]) or "")
+    if ch.isprintable() and not ch.isspace():
+        return InputError(f"unexpected character {ch!r}", span, source,
+                          FOREIGN_CHARS.get(ch, ""))
+    return InputError(f"unexpected character U+{ord(ch):04X}", span, source)
+
+
+def tokenize(source: str) -> list[Token]:
+    """Split source into tokens; the list always ends with an `end` token."""
+    if len(source) > MAX_SOURCE:
+        raise InputError(f"input is too long ({len(source):,} characters; the limit is "
+                         f"{MAX_SOURCE:,})")
+    tokens: list[Token] = []
+    pos, n = 0, len(source)
+    match = _TOKEN.match
+    while pos < n:
+        m = match(source, pos)
+        if m is None:
+            raise _bad_char(source, pos)
+        kind = m.lastgroup
+        end = m.end()
+        if kind == "cmp":
+            if m.group() == "!":
+                raise InputError("unexpected '!'", Span(pos, end), source, FOREIGN_CHARS["!"])
+            raise InputError(f"unexpected '{m.group()}' (comparisons are not part of the "
+                             "language)", Span(pos, end), source)
+        if kind == "num":
+            if end < n and (source[end] == "." or source[end].isdigit()):
+                raise InputError("malformed number", Span(pos, end + 1), source)
+        if kind != "skip":
+            assert kind is not None
+            tokens.append(Token(kind, m.group(), pos, end))
+        pos = end
+    tokens.append(Token("end", "", n, n))
+    return tokens
+
+
+# ---------------------------------------------------------------- parser
+
+_BINARY = {"+", "-", "*", "/", "^", "**"}
+_ASSIGN_OPS = {"=", "+=", "-=", "*=", "/="}
+
+
+@dataclass(slots=True)
+class _Open:
+    """An open parenthesis or call on the operator stack."""
+
+    token: Token
+    func: str | None = None
+    name_token: Token | None = None
+    argc: int = 0
+    base: int = 0  # operand-stack height when it opened
+
+
+def _number(tok: Token, source: str) -> Num:
+    value = float(tok.text)
+    if math.isinf(value):
+        raise InputError(f"number {tok.text} is too large for a float", tok.span, source)
+    return Num(value, tok.text, tok.span)
+
+
+def _describe(tok: Token) -> str:
+    if tok.kind == "end":
+        return "end of input"
+    if tok.kind == "sep":
+        return "end of line" if tok.text == "\n" else "';'"
+    return f"'{tok.text}'"
+
+
+class _Parser:
+    def __init__(self, source: str):
+        self.source = source
+        self.tokens = tokenize(source)
+        self.pos = 0
+        self.functions: dict[str, FuncDef] = {}   # defined so far
+        self.defining: str | None = None           # the function whose body is being parsed
+        defs = _definitions(self.tokens)           # name tokens of definition statements
+        self.def_starts = {t.start for t in defs}
+        self.later: dict[str, Token] = {}          # each defined name's first definition
+        for t in defs:
+            self.later.setdefault(t.text, t)
+        self.assigned: set[str] = set()
+
+    def error(self, message: str, span: Span) -> InputError:
+        return InputError(message, span, self.source)
+
+    def peek(self, k: int = 0) -> Token:
+        return self.tokens[min(self.pos + k, len(self.tokens) - 1)]
+
+    # -- statements
+
+    def program(self) -> Program:
+        statements: list[Assign | Expr] = []
+        while True:
+            while self.peek().kind == "sep":
+                self.pos += 1
+            tok = self.peek()
+            if tok.kind == "end":
+                break
+            if statements and not isinstance(statements[-1], Assign):
+                raise self.error("only the last statement may be a bare expression; "
+                                 "assign it to a name", _span_of(statements[-1]))
+            if tok.kind == "name" and tok.start in self.def_starts:
+                fdef = self.definition()
+                self.functions[fdef.name] = fdef
+            else:
+                statements.append(self.statement())
+            nxt = self.peek()
+            if nxt.kind not in ("sep", "end"):
+                raise self.error(f"unexpected {_describe(nxt)}", nxt.span)
+        if not statements:
+            if self.functions:
+                raise self.error("the program only defines functions; add a statement that "
+                                 "uses them", Span(0, max(1, len(self.source))))
+            raise self.error("empty expression", Span(0, max(1, len(self.source))))
+        return Program(tuple(statements), self.source, dict(self.functions))
+
+    def is_function(self, name: str) -> bool:
+        """Whether name is a built-in function or one defined earlier in the program."""
+        return name in ops.FUNCTIONS or name in self.functions
+
+    def definition(self) -> FuncDef:
+        """`name(param, ...) = body`: parameters are plain, distinct names; the body may use
+        only them and constants, and call built-ins and functions defined before this one."""
+        name_tok = self.peek()
+        name = name_tok.text
+        if name in ops.FUNCTIONS:
+            raise self.error(f"cannot define '{name}': it is a built-in function", name_tok.span)
+        if name in ops.CONSTANTS:
+            raise self.error(f"cannot define '{name}': it is a constant", name_tok.span)
+        if name in self.functions:
+            raise self.error(f"function '{name}' is already defined", name_tok.span)
+        if name in self.assigned:
+            raise self.error(f"cannot define function '{name}': it is already a variable",
+                             name_tok.span)
+        self.pos += 2  # name (
+        params: list[str] = []
+        while True:
+            tok = self.peek()
+            if tok.kind == "op" and tok.text == ")" and not params:
+                break
+            if tok.kind != "name":
+                raise self.error(f"a parameter must be a name, not {_describe(tok)}", tok.span)
+            if tok.text in params:
+                raise self.error(f"duplicate parameter '{tok.text}'", tok.span)
+            if self.is_function(tok.text) or tok.text in ops.CONSTANTS:
+                kind = "constant" if tok.text in ops.CONSTANTS else "function"
+                raise self.error(f"parameter '{tok.text}' would hide the {kind} {tok.text}",
+                                 tok.span)
+            params.append(tok.text)
+            sep = self.peek(1)
+            self.pos += 2
+            if sep.text == ")":
+                break
+            if sep.text != ",":
+                raise self.error(f"unexpected {_describe(sep)} in the parameter list",
+                                 sep.span)
+        eq = self.peek()
+        if eq.text != "=":
+            raise self.error(f"a function is defined with '=', not {_describe(eq)}", eq.span)
+        self.pos += 1
+        self.defining = name
+        try:
+            body = self.expression()
+        finally:
+            self.defining = None
+        for node in postorder(body):
+            if isinstance(node, Name) and node.id not in params and node.id not in ops.CONSTANTS:
+                raise InputError(f"'{node.id}' is not a parameter of {name}(); a function "
+                                 "sees only its parameters", node.span, self.source,
+                                 f"add {node.id} to them and pass it in")
+        return FuncDef(name, tuple(params), body, name_tok.span.join(body.span), name_tok.span)
+
+    def statement(self) -> Assign | Expr:
+        tok, nxt = self.peek(), self.peek(1)
+        if tok.kind == "name" and nxt.kind == "op" and nxt.text in _ASSIGN_OPS:
+            if self.is_function(tok.text):
+                raise self.error(f"cannot assign to '{tok.text}': it is a function", tok.span)
+            self.assigned.add(tok.text)
+            self.pos += 2
+            value = self.expression()
+            return Assign(tok.text, nxt.text, value, tok.span.join(_span_of(value)), tok.span)
+        return self.expression()
+
+    # -- expressions: operator precedence with explicit stacks
+
+    def expression(self) -> Expr:
+        source = self.source
+        operands: list[Expr] = []
+        # operator stack entries: ("bin", op, tok) | ("neg", op, tok) | _Open
+        stack: list[Any] = []
+        expect_operand = True
+        prev: Token | None = None
+
+        def reduce_top() -> None:
+            kind, op, tok = stack.pop()
+            if kind == "bin":
+                right = operands.pop()
+                left = operands.pop()
+                operands.append(Binary(op, left, right, _span_of(left).join(_span_of(right))))
+            else:
+                operand = operands.pop()
+                operands.append(Unary(op, operand, tok.span.join(_span_of(operand))))
+
+        def prec_of(entry: Any) -> int:
+            return _UNARY_PREC if entry[0] == "neg" else _PREC[entry[1]]
+
+        def depth() -> int:
+            return sum(1 for e in stack if isinstance(e, _Open))
+
+        while True:
+            tok = self.peek()
+            if tok.kind == "sep" and tok.text == "\n" and depth():
+                self.pos += 1  # newlines inside parentheses are whitespace
+                continue
+            if expect_operand:
+                if tok.kind == "num":
+                    operands.append(_number(tok, source))
+                    expect_operand = False
+                elif tok.kind == "name":
+                    nxt = self.peek(1)
+                    if nxt.kind == "op" and nxt.text == "(":
+                        if not self.is_function(tok.text):
+                            raise self.unknown_function(tok)
+                        stack.append(_Open(nxt, tok.text, tok, 0, len(operands)))
+                        self.pos += 1
+                        tok = nxt
+                    elif self.is_function(tok.text):
+                        raise self.error(f"'{tok.text}' is a function; call it as "
+                                         f"{tok.text}(...)", tok.span)
+                    else:
+                        operands.append(Name(tok.text, tok.span))
+                        expect_operand = False
+                elif tok.kind == "op" and tok.text == "(":
+                    stack.append(_Open(tok, base=len(operands)))
+                elif tok.kind == "op" and tok.text in ("-", "+"):
+                    stack.append(("neg", tok.text, tok))
+                elif tok.kind == "op" and tok.text == "[":
+                    raise InputError("unexpected '[' (vector literals are not part of the "
+                                     "language)", tok.span, source,
+                                     "bind a vector with --at w=[1,2,3]")
+                elif (tok.kind == "op" and tok.text == ")" and stack
+                      and isinstance(stack[-1], _Open) and stack[-1].func is not None
+                      and len(operands) == stack[-1].base and prev is stack[-1].token):
+                    self._close_call(stack.pop(), operands, tok, 0)
+                    expect_operand = False
+                elif tok.kind in ("end", "sep"):
+                    where = f"after {_describe(prev)}" if prev is not None else ""
+                    raise self.error(f"expression ends too early {where}".rstrip(), tok.span
+                                     if tok.kind == "sep" else Span(tok.start, tok.start + 1))
+                else:
+                    raise self.error(f"unexpected {_describe(tok)}", tok.span)
+                prev = tok
+                self.pos += 1
+                continue
+
+            # expecting an operator
+            if tok.kind == "op" and tok.text == "[":
+                operands.append(self.index(operands.pop()))
+                prev = self.peek()
+                self.pos += 1
+                continue
+            if tok.kind == "op" and tok.text in _BINARY:
+                op = "^" if tok.text == "**" else tok.text
+                prec = _PREC[op]
+                while stack and not isinstance(stack[-1], _Open):
+                    top = prec_of(stack[-1])
+                    if top > prec or (top == prec and op != "^"):
+                        reduce_top()
+                    else:
+                        break
+                stack.append(("bin", op, tok))
+                expect_operand = True
+            elif tok.kind == "op" and tok.text in (")", ","):
+                while stack and not isinstance(stack[-1], _Open):
+                    reduce_top()
+                if not stack:
+                    raise self.error(f"unexpected {_describe(tok)}"
+                                     + (" (no '(' to close)" if tok.text == ")" else
+                                        " (commas separate function arguments)"), tok.span)
+                top = stack[-1]
+                if tok.text == ",":
+                    if top.func is None:
+                        raise self.error("unexpected ',' (commas separate function arguments)",
+                                         tok.span)
+                    top.argc += 1
+                    expect_operand = True
+                else:
+                    stack.pop()
+                    if top.func is not None:
+                        self._close_call(top, operands, tok, top.argc + 1)
+            elif tok.kind in ("end", "sep"):
+                while stack and not isinstance(stack[-1], _Open):
+                    reduce_top()
+                if stack:
+                    open_tok = stack[-1].token
+                    raise self.error("'(' is never closed", open_tok.span)
+                return operands[0]
+            elif tok.kind == "op" and tok.text in _ASSIGN_OPS:
+                raise self.error(f"unexpected {_describe(tok)} (an assignment must be "
+                                 "`name = expression` at the start of a statement)", tok.span)
+            elif tok.kind in ("num", "name") or (tok.kind == "op" and tok.text == "("):
+                if prev is not None and prev.kind == "num" and tok.kind == "name":
+                    hint = f"write {prev.text}*{tok.text}"
+                else:
+                    hint = "multiplication must be written with *"
+                raise InputError(f"missing operator before {_describe(tok)}", tok.span, source,
+                                 hint)
+            else:
+                raise self.error(f"unexpected {_describe(tok)}", tok.span)
+            prev = tok
+            self.pos += 1
+
+    def _close_call(self, open_: _Open, operands: list[Expr], close: Token, argc: int) -> None:
+        assert open_.name_token is not None and open_.func is not None
+        name_tok = open_.name_token
+        args = tuple(operands[len(operands) - argc:]) if argc else ()
+        if argc:
+            del operands[len(operands) - argc:]
+        if open_.func in self.functions:
+            params = self.functions[open_.func].params
+            if argc != len(params):
+                raise self.error(f"{open_.func}() takes {len(params)} argument"
+                                 f"{'' if len(params) == 1 else 's'} "
+                                 f"({', '.join(params)}), got {argc}",
+                                 name_tok.span.join(close.span))
+            operands.append(UserCall(open_.func, args, name_tok.span.join(close.span),
+                                     name_tok.span))
+            return
+        if ops.resolve(open_.func, argc) is None:
+            raise self.error(f"{open_.func}() takes {ops.arities(open_.func)} argument"
+                             f"{'' if ops.arities(open_.func) == '1' else 's'}, got {argc}",
+                             name_tok.span.join(close.span))
+        operands.append(Call(open_.func, args, name_tok.span.join(close.span), name_tok.span))
+
+
+    def index(self, base: Expr) -> Index:
+        """`base[k]` with the '[' at the current token: k must be a whole-number literal."""
+        open_tok, num, close = self.peek(), self.peek(1), self.peek(2)
+        if num.kind != "num" or not num.text.isdigit():
+            raise self.error("an index must be a whole number, counting from 0, as in w[0]",
+                             num.span if num.kind not in ("end", "sep") else open_tok.span)
+        if close.text != "]":
+            raise self.error(f"expected ']' to close the index, not {_describe(close)}",
+                             close.span)
+        self.pos += 2  # the caller steps over ']'
+        return Index(base, int(num.text), base.span.join(close.span), num.span)
+
+    def unknown_function(self, tok: Token) -> InputError:
+        """The error for a call of a name that is not a function (yet)."""
+        name = tok.text
+        if name == self.defining:
+            return self.error(f"recursion is not supported: {name}() calls itself", tok.span)
+        if name in self.later:
+            where = self.later[name]
+            line = self.source.count("\n", 0, where.start) + 1
+            return InputError(f"{name}() is called before its definition on line {line}",
+                              tok.span, self.source, "define a function before calling it "
+                              "(functions cannot call each other in a cycle)")
+        import difflib  # only on errors: start-up cost of the CLI
+
+        close = difflib.get_close_matches(name, [*ops.FUNCTIONS, *self.functions], n=1,
+                                          cutoff=0.6)
+        hint = foreign_function(name, list(ops.FUNCTIONS)) or (
+            f"did you mean {close[0]}?" if close else f"to multiply, write {name}*(...)")
+        return InputError(f"unknown function '{name}'", tok.span, self.source, hint)
+
+
+def _definitions(tokens: list[Token]) -> list[Token]:
+    """The name token of each statement shaped like a definition, `name(...) =`."""
+    found: list[Token] = []
+    start = True
+    for i, tok in enumerate(tokens):
+        if start and tok.kind == "name" and tokens[i + 1].text == "(":
+            j = i + 2
+            while tokens[j].kind not in ("sep", "end") and tokens[j].text not in ("(", ")"):
+                j += 1
+            if tokens[j].text == ")" and tokens[j + 1].text in _ASSIGN_OPS:
+                found.append(tok)
+        start = tok.kind == "sep"
+    return found
+
+
+def _span_of(node: Assign | Expr) -> Span:
+    return node.span
+
+
+def parse(source: str) -> Program:
+    """Parse an expression or a program."""
+    return _Parser(source).program()
+
+
+def parse_expression(source: str) -> Expr:
+    """Parse a single expression (no assignments, one statement)."""
+    program = parse(source)
+    if len(program.statements) != 1 or isinstance(program.statements[0], Assign):
+        first = program.statements[0]
+        raise InputError("expected a single expression", first.span, source)
+    return program.statements[0]

@@ -1,0 +1,387 @@
+"""Renderings of a run and its check: text for people, JSON and CSV for scripts, the tape."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..engine import vectors
+from ..engine.evaluate import Run
+from ..engine.tape import Const, Node, Tensor
+from ..judge.check import Check, Partial
+
+WIDTH = 100  # verdict lines fit here: a long verdict moves under its table, wrapped
+ROUNDED_NOTE = "note: numbers rounded to 15 significant digits; --format json has every digit"
+# Notes a text rendering owes its reader, collected while it renders (fmt rounds a number);
+# the command clears them before rendering and prints them after.
+NOTES: set[str] = set()
+
+_STYLES = {"ok": {"fg": "green"}, "proved": {"fg": "green"}, "equal": {"fg": "green"},
+           "cut": {"fg": "cyan"}, "null": {"fg": "cyan"},
+           "mismatch": {"fg": "red", "bold": True}, "differs": {"fg": "red", "bold": True},
+           "MISMATCH": {"fg": "red", "bold": True},
+           "undefined": {"fg": "yellow"}, "undecided": {"fg": "yellow"},
+           "skipped": {"fg": "yellow"}}
+
+
+def fmt(x: Any) -> str:
+    """A number for people: 15 significant digits (noting in NOTES when that rounds it),
+    'null' for None."""
+    if x is None:
+        return "null"
+    if isinstance(x, complex):
+        NOTES.add(ROUNDED_NOTE)
+        return f"{x.real:.6g}{x.imag:+.6g}i"
+    if np.ndim(x):
+        return "[" + ", ".join(fmt(v) for v in np.ravel(x)) + "]"
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = f"{x:.15g}"
+    if float(text) != x:
+        NOTES.add(ROUNDED_NOTE)
+    return text
+
+
+def fit(line: str, indent: int = 4, width: int = WIDTH) -> list[str]:
+    """A line of prose wrapped to width columns; continuation lines indented by indent more
+    than the line's own indentation."""
+    if len(line) <= width:
+        return [line]
+    import textwrap
+
+    lead = line[: len(line) - len(line.lstrip())]
+    return textwrap.wrap(line, width, subsequent_indent=lead + " " * indent,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def paint(line: str, start: int, word: str, colour: bool) -> str:
+    """The line with `word` at column `start` coloured by its verdict (only when colour)."""
+    style = _STYLES.get(word)
+    if not colour or style is None or line[start:start + len(word)] != word:
+        return line
+    import click  # the CLI's own dependency; imported here so report stays light
+
+    return line[:start] + click.style(word, **style) + line[start + len(word):]
+
+
+def verdict_table(rows: Sequence[Sequence[str]], statuses: Sequence[str | None],
+                  colour: bool = False, indent: str = "  ") -> list[str]:
+    """A table whose last column is a verdict (statuses: one per row after the header), with
+    every line within WIDTH: a verdict too long for its row is replaced by its status and a
+    mark `[n]`, and is printed in full under the table, wrapped. The status word is coloured
+    when colour is set."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    start = len(indent) + sum(widths) + 2 * len(widths)
+    shown: list[list[str]] = [list(rows[0])]
+    details: list[str] = []
+    for row, status in zip(rows[1:], statuses, strict=True):
+        verdict = row[-1]
+        if start + len(verdict) > WIDTH:
+            details.append(f"{indent}[{len(details) + 1}] {row[0]}: {verdict}")
+            verdict = f"{status} [{len(details)}]"
+        shown.append([*row[:-1], verdict])
+    lines = _table(shown, indent)
+    out = [lines[0]] + [paint(line, start, status or "", colour)
+                        for line, status in zip(lines[1:], statuses, strict=True)]
+    if details:
+        out.append("")
+        for line in details:
+            out += fit(line, 4)
+    return out
+
+
+def notes() -> list[str]:
+    """The notes collected since NOTES was last cleared."""
+    return [n for n in (ROUNDED_NOTE,) if n in NOTES]
+
+
+def jnum(x: Any) -> Any:
+    """A number for strict JSON: full precision, 'nan'/'inf'/'-inf' as strings, None as null."""
+    if x is None:
+        return None
+    if isinstance(x, complex):
+        return {"re": jnum(x.real), "im": jnum(x.imag)}
+    if np.ndim(x):
+        return [jnum(v) for v in np.ravel(x)]
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def node_name(node: Node) -> str:
+    """How a node is called on the tape: its user label or t<id>."""
+    return node.label or f"t{node.id}"
+
+
+def _input_name(nodes: Sequence[Node], ref: int | Const) -> str:
+    if isinstance(ref, int):
+        return node_name(nodes[ref])
+    return ref.name or fmt(ref.value)
+
+
+# ---------------------------------------------------------------- text
+
+
+def text(run: Run, chk: Check | None, show_tape: bool = False, collapse: bool = False,
+         colour: bool = False) -> str:
+    """The human report: value, one row per partial, the verdict, and the tape on request.
+    Verdict lines fit WIDTH columns; colour: verdict words in colour (for a terminal)."""
+    out = [f"value  {fmt(run.value)}"]
+    grad = dict(vectors.components(run.wrt, run.bindings, run.gradient()))
+    if grad:
+        out.append("")
+        header = ["partial", "tape"] + (["symbolic", "check"] if chk else [])
+        rows = [header]
+        statuses: list[str | None] = []
+        for name, g in grad.items():
+            row = [f"d/d{name}", fmt(g)]
+            if chk:
+                p = chk.partials[name]
+                verdict = p.status + (f": {p.reason}" if p.reason else "")
+                if p.status == "null":
+                    verdict = "null"
+                elif p.status == "cut":
+                    verdict = p.reason
+                row += [_shorten(p.symbolic or "-"), verdict]
+                statuses.append(p.status)
+            elif g is None:
+                row[1] = "null"
+            rows.append(row)
+        out += verdict_table(rows, statuses, colour) if chk else _table(rows)
+    out += [part for line in why_lines(run) for part in fit(line, 4)]
+    out.append("")
+    out += summary_lines(chk, colour)
+    if show_tape:
+        out.append("")
+        out.append(tape_text(run, collapse))
+    return "\n".join(out) + "\n"
+
+
+def why_lines(run: Run) -> list[str]:
+    """One line per partial that is null or exactly 0 saying why, and one for the names that
+    --wrt leaves out."""
+    grad = run.gradient()
+    lines, unwatched = [], []
+    for name, reason in run.reasons().items():
+        if reason.kind == "unwatched" and name not in grad:
+            unwatched.append(name)
+        else:
+            lines.append(f"  why d/d{name} = {fmt(grad.get(name))}: {reason.text}")
+    if unwatched:
+        lines.append(f"  not differentiated (not in --wrt, held constant): {', '.join(unwatched)}")
+    return ([""] if lines else []) + lines
+
+
+def summary_lines(chk: Check | None, colour: bool = False, prefix: str = "") -> list[str]:
+    """The summary, each line fit to WIDTH, the verdict word coloured when colour is set."""
+    lines = [part for line in summary(chk).split("\n") for part in fit(prefix + line, 4)]
+    word = "skipped" if chk is None else chk.status
+    lines[0] = paint(lines[0], len(prefix) + len("check: "), word, colour)
+    return lines
+
+
+def partial_json(p: Partial) -> dict[str, Any]:
+    """One verdict as JSON, the same for a partial, a Hessian entry and a Jacobian entry."""
+    return {"status": p.status, "symbolic_value": jnum(p.expected), "error": jnum(p.error),
+            "reason": p.reason or None, "true_symbolic": p.true_symbolic,
+            "true_value": jnum(p.true_value), "floor": jnum(p.floor),
+            "certified": p.certified}
+
+
+def why_records(run: Run) -> dict[str, Any]:
+    """The reasons as JSON: name -> {kind, reason}."""
+    return {name: {"kind": r.kind, "reason": r.text} for name, r in run.reasons().items()}
+
+
+def summary(chk: Check | None) -> str:
+    """One line: the overall verdict with the largest error and the tolerances."""
+    if chk is None:
+        return "check: skipped (--no-check)"
+    if chk.status == "skipped":
+        return f"check: skipped: {chk.reason}"
+    counts: dict[str, int] = {}
+    for p in chk.partials.values():
+        counts[p.status] = counts.get(p.status, 0) + 1
+    parts = [f"{counts[s]} {s}" for s in ("ok", "cut", "mismatch", "undefined", "null")
+             if s in counts]
+    unsampled = sum(1 for p in chk.partials.values() if p.reason.startswith("not sampled"))
+    if unsampled:
+        parts.append(f"{unsampled:,} not sampled")
+    uncertified = sum(1 for p in chk.partials.values() if p.certified is False)
+    if uncertified:
+        parts.append(f"{uncertified:,} not certified")
+    err = chk.largest_error
+    tol = f"rtol {chk.rtol:g}, atol {chk.atol:g}"
+    largest = f"largest error {err:.3g}; " if err is not None else ""
+    value = "" if chk.value_status in ("ok", "skipped") else f"; value {chk.value_status}"
+    verdict = {"ok": "tape and SymPy agree", "mismatch": "tape and SymPy DISAGREE"}.get(
+        chk.status, "not every partial is defined here")
+    line = f"check: {chk.status}: {verdict} ({', '.join(parts) or 'no partials'}{value}; " \
+           f"{largest}{tol})"
+    for name, picked in chk.sampled.items():
+        line += (f"\ncheck: sampled {len(picked)} of the {_vector_length(chk, name):,} "
+                 f"components of {name} (the rest are not checked): "
+                 + ", ".join(str(k) for k in picked))
+    return line
+
+
+def _vector_length(chk: Check, name: str) -> int:
+    return sum(1 for label in chk.partials if label.startswith(name + "["))
+
+
+def tape_text(run: Run, collapse: bool = False) -> str:
+    """The tape as a table: id, name, op, inputs, value, adjoint; like a jaxpr listing.
+
+    collapse: show each top-level call of a program's function as one row (op = the function,
+    inputs = its arguments) instead of the nodes its body recorded.
+    """
+    nodes = run.nodes
+    adj = run.backward.adjoints if run.backward else [None] * len(nodes)
+    target = run.target_id()
+    title = f"tape: {len(nodes)} node{'s' if len(nodes) != 1 else ''}"
+    if target is not None:
+        title += f", output t{target}" + (f" ({run.output_name})" if run.output_name else "")
+    calls = {c.first: c for c in run.calls if len(c.path) == 1 and c.end > c.first} \
+        if collapse else {}
+    rows = [["id", "name", "op", "inputs", "value", "adjoint"]]
+    skip_to = 0
+    for node in nodes:
+        if node.id < skip_to:
+            continue
+        call = calls.get(node.id)
+        if call is not None:
+            skip_to = call.end
+            last = nodes[call.end - 1]
+            rows.append([f"t{call.first}..t{last.id}" if call.end - call.first > 1
+                         else f"t{last.id}", last.label or "-", call.func,
+                         ", ".join(_value_name(run, a) for a in call.args), fmt(last.value),
+                         "-" if adj[last.id] is None else fmt(adj[last.id])])
+            continue
+        rows.append([f"t{node.id}", node.label or "-", node.op,
+                     ", ".join(_input_name(nodes, r) for r in node.inputs),
+                     fmt(node.value), "-" if adj[node.id] is None else fmt(adj[node.id])])
+    return "\n".join([title] + _table(rows))
+
+
+def _value_name(run: Run, value: Any) -> str:
+    """How an argument value is called on the tape: its node's name, or the number."""
+    node = run.tape.node_of(value) if isinstance(value, Tensor) else None
+    if node is not None:
+        return node_name(node)
+    if isinstance(value, Tensor):
+        return value.name or fmt(value.value)
+    return fmt(value)
+
+
+# ---------------------------------------------------------------- JSON and CSV
+
+
+def tape_records(run: Run) -> list[dict[str, Any]]:
+    """The tape as JSON-ready records."""
+    adj = run.backward.adjoints if run.backward else [None] * len(run.nodes)
+    records = []
+    for node in run.nodes:
+        inputs: list[Any] = [r if isinstance(r, int) else {"const": jnum(r.value), "name": r.name}
+                             for r in node.inputs]
+        records.append({"id": node.id, "name": node.label, "op": node.op, "inputs": inputs,
+                        "value": jnum(node.value), "adjoint": jnum(adj[node.id]),
+                        "span": None if node.span is None else [node.span.start, node.span.end]})
+    return records
+
+
+def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
+    """The contract's JSON object (strict JSON)."""
+    return dumps(json_object(run, chk, show_tape))
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    """Strict, indented JSON text of an object, with a final newline."""
+    import json  # imported where used: start-up cost of the CLI
+
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+
+
+def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[str, Any]:
+    """The contract's JSON object, as a dict (to_json writes it)."""
+    obj: dict[str, Any] = {
+        "expression": run.program.source,
+        "at": {n: jnum(v) for n, v in run.bindings.items()},
+        "output": run.output_name,
+        "value": jnum(run.value),
+        "gradient": {n: jnum(g) for n, g in run.gradient().items()},
+    }
+
+    def per_name(fn: Any) -> dict[str, Any]:
+        # one entry per scalar name, a list per vector name
+        out: dict[str, Any] = {}
+        for name in run.wrt:
+            items = [fn(chk.partials[label]) for label in vectors.labels(name,
+                                                                          run.bindings[name])]
+            out[name] = items if vectors.length(run.bindings[name]) is not None else items[0]
+        return out
+
+    if chk is None:
+        obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+    else:
+        obj["check"] = {
+            "status": chk.status,
+            "symbolic": per_name(lambda p: p.symbolic),
+            "reason": chk.reason or None,
+            "value": {"status": chk.value_status, "symbolic": jnum(chk.value)},
+            "partials": per_name(partial_json),
+            "rtol": chk.rtol,
+            "atol": chk.atol,
+        }
+        if chk.sampled:
+            obj["check"]["sampled"] = {n: {"components": _vector_length(chk, n), "checked": k}
+                                       for n, k in chk.sampled.items()}
+    obj["why"] = why_records(run)
+    if show_tape:
+        obj["tape"] = tape_records(run)
+        obj["calls"] = [{"function": c.func, "path": "/".join(c.path),
+                         "nodes": [c.first, c.end - 1] if c.end > c.first else None,
+                         "inputs": [_value_name(run, a) for a in c.args]} for c in run.calls]
+    return obj
+
+
+def csv_header(names: Sequence[str]) -> list[str]:
+    """The contract's CSV header: value, then d_<name> per differentiated name."""
+    return ["value"] + [f"d_{n}" for n in names]
+
+
+def csv_cell(x: Any) -> str:
+    """One CSV field: repr-precision number, nan/inf/-inf, or empty for null."""
+    v = jnum(x)
+    return "" if v is None else str(v)
+
+
+def to_csv(run: Run) -> str:
+    """Header plus one row for the run's point."""
+    buf = io.StringIO()
+    import csv  # imported where used: start-up cost of the CLI
+
+    w = csv.writer(buf, lineterminator="\n")
+    grad = vectors.components(run.wrt, run.bindings, run.gradient())
+    w.writerow(csv_header([label for label, _ in grad]))
+    w.writerow([csv_cell(run.value)] + [csv_cell(g) for _, g in grad])
+    return buf.getvalue()

@@ -1,0 +1,339 @@
+"""Syntax tree -> SymPy expression (never from user text), derivatives and their values.
+
+SymPy is imported only when these functions run, so runs without the check start fast.
+
+Literal constants that float64 cannot hold exactly (`0.1`, `pi`, `e`) become symbols standing
+for the float64 number the tape computes with: the reference then evaluates the function the
+tape was given, and `display` prints them as written. Each domain-restricted primitive of the
+tree (division, log, sqrt, pow, asin, ...) leaves a Guard with its SymPy arguments before SymPy
+simplifies anything, so `x/x` keeps its domain (x != 0) after SymPy folds it to 1.
+"""
+
+from __future__ import annotations
+
+import fractions
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any
+
+from .. import ops
+from ..errors import Span
+from ..lang.inline import fold_calls
+from ..lang.syntax import (
+    Assign,
+    Binary,
+    Call,
+    Expr,
+    FuncDef,
+    Index,
+    Name,
+    Num,
+    Program,
+    Unary,
+)
+from ..lang.syntax import (
+    names as used_names,
+)
+
+PRECISION = 30  # significant digits for evaluating symbolic results
+
+
+@lru_cache(maxsize=1)
+def namespace() -> Any:
+    """The namespace the op table's SymPy counterparts use: sympy plus StopGradient."""
+    import sympy
+
+    class StopGradient(sympy.Function):
+        """Identity in value, zero derivative: the SymPy counterpart of stop_gradient."""
+
+        nargs = 1
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            return sympy.S.Zero
+
+        def _eval_evalf(self, prec: int) -> Any:
+            return self.args[0]._eval_evalf(prec)
+
+        def _eval_is_real(self) -> Any:
+            return self.args[0].is_real
+
+        def _sympystr(self, printer: Any) -> str:
+            return f"stop_gradient({printer._print(self.args[0])})"
+
+    return SimpleNamespace(**vars(sympy), StopGradient=StopGradient)
+
+
+def symbol(name: str) -> Any:
+    """The real SymPy symbol for a bound name."""
+    return namespace().Symbol(name, real=True)
+
+
+# symbol name -> (the SymPy number it displays as, the exact value of its float64)
+CONSTANT_VALUES: dict[str, tuple[Any, fractions.Fraction]] = {}
+
+
+def _rational(f: fractions.Fraction) -> Any:
+    sp = namespace()
+    return sp.Integer(f.numerator) if f.denominator == 1 else sp.Rational(f.numerator,
+                                                                          f.denominator)
+
+
+def _constant_symbol(key: str, display: Any, value: float) -> Any:
+    """A symbol for a constant whose float64 value differs from its exact value."""
+    name = "#" + key
+    CONSTANT_VALUES[name] = (display, fractions.Fraction(value))
+    return namespace().Symbol(name, real=True, positive=value > 0 or None,
+                              negative=value < 0 or None)
+
+
+def _number(node: Num) -> Any:
+    exact = fractions.Fraction(node.text)
+    as_float = float(node.value)
+    if exact == fractions.Fraction(as_float):
+        return _rational(exact)
+    return _constant_symbol(repr(as_float), _rational(exact), as_float)
+
+
+def _named_constant(name: str) -> Any:
+    value, counterpart = ops.CONSTANTS[name]
+    return _constant_symbol(name, counterpart(namespace()), value)
+
+
+def constants_of(exprs: Sequence[Any]) -> dict[str, str]:
+    """Exact values ("p/q") of the constant symbols in these expressions."""
+    out: dict[str, str] = {}
+    for e in exprs:
+        for s in e.free_symbols:
+            if s.name in CONSTANT_VALUES:
+                f = CONSTANT_VALUES[s.name][1]
+                out[s.name] = f"{f.numerator}/{f.denominator}"
+    return out
+
+
+def display(expr: Any) -> Any:
+    """The expression with each constant symbol replaced by the number as written."""
+    syms = {s: CONSTANT_VALUES[s.name][0] for s in expr.free_symbols
+            if s.name in CONSTANT_VALUES}
+    return expr.xreplace(syms) if syms else expr
+
+
+def form(expr: Any, names: Mapping[str, Any] | Sequence[str] | None = None) -> str:
+    """The printed form of a SymPy result in the input language, constants as written (names:
+    as for program_to_sympy, so vector components print as w[0])."""
+    from ..symbolic.printer import to_text
+
+    return to_text(display(expr), names)
+
+
+# ---------------------------------------------------------------- domain guards
+
+@dataclass(frozen=True)
+class Guard:
+    """A domain condition of one primitive in the tree: kind (see judge.guard_holds), the
+    primitive's name, where it is, and its SymPy arguments."""
+
+    kind: str
+    op: str
+    span: Span | None
+    args: tuple[Any, ...]
+
+
+def _guards_of(prim: ops.Primitive, node: Binary | Call, args: Sequence[Any],
+               out: list[Guard]) -> None:
+    rules = prim.guards
+    if not rules:
+        return
+    n = max((len(a) for a in args if isinstance(a, tuple)), default=0)
+    rows = [[a[k] if isinstance(a, tuple) else a for a in args] for k in range(n)] if n else \
+        [list(args)]
+    for row in rows:
+        for index, kind in rules:
+            chosen = tuple(row) if index is None else (row[index],)
+            out.append(Guard(kind, prim.name, node.span, chosen))
+
+
+def expr_to_sympy(expr: Expr, env: Mapping[str, Any],
+                  functions: Mapping[str, FuncDef] | None = None,
+                  guards: list[Guard] | None = None) -> Any:
+    """The SymPy expression of one syntax tree; env maps names to SymPy expressions, or to
+    tuples of them for vectors (the result is then a tuple where it is a vector). Calls of the
+    program's functions are inlined. guards, if given, receives the domain condition of every
+    domain-restricted primitive in the tree.
+
+    Chains of + and - become one Add and chains of * and / one Mul, so long sums stay flat.
+    """
+    sp = namespace()
+
+    def visit(node: Expr, args: list[Any], scope: Mapping[str, Any]) -> Any:
+        if isinstance(node, Num):
+            return _number(node)
+        if isinstance(node, Name):
+            if node.id in scope:
+                return scope[node.id]
+            return _named_constant(node.id)
+        if guards is not None and isinstance(node, (Binary, Call)):
+            prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
+            if prim.guards:   # (finishing a pending chain only where a guard needs it)
+                _guards_of(prim, node, [_done(a) for a in args], guards)
+        if isinstance(node, Index):
+            return ops.INDEX.sympy(sp, args[0], node.index)
+        if any(isinstance(a, tuple) for a in args) and not (
+                isinstance(node, Call) and _prim(node, args).reduction):
+            return _elementwise(node, [_done(a) for a in args])
+        if isinstance(node, Unary):
+            return args[0] if node.op == "+" else -args[0]
+        if isinstance(node, Binary):
+            left, right = args
+            if node.op in "+-":
+                terms = _terms(left, sp.Add) + _terms(-right if node.op == "-" else right, sp.Add)
+                return _Chain(sp.Add, terms)
+            if node.op in "*/":
+                factors = _terms(left, sp.Mul) + _terms(
+                    sp.Pow(_done(right), -1) if node.op == "/" else right, sp.Mul)
+                return _Chain(sp.Mul, factors)
+            return ops.POW.sympy(sp, _done(left), _done(right))
+        if isinstance(node, Call):
+            return _prim(node, args).sympy(sp, *(_done(a) for a in args))
+        raise TypeError(f"unknown syntax node {type(node).__name__}")
+
+    return _done(fold_calls(expr, env, functions or {}, visit, bind=_done))
+
+
+def _prim(node: Call, args: list[Any]) -> ops.Primitive:
+    prim = ops.resolve(node.func, len(args))
+    assert prim is not None
+    return prim
+
+
+def _elementwise(node: Expr, args: list[Any]) -> tuple[Any, ...]:
+    """An elementwise node applied per component, broadcasting scalars over vectors."""
+    sp = namespace()
+    n = max(len(a) for a in args if isinstance(a, tuple))
+    rows = [[a[k] if isinstance(a, tuple) else a for a in args] for k in range(n)]
+    if isinstance(node, Unary):
+        return tuple(row[0] if node.op == "+" else -row[0] for row in rows)
+    prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
+    return tuple(prim.sympy(sp, *row) for row in rows)
+
+
+class _Chain:
+    """A pending flat Add or Mul, built in one go when its parent needs it."""
+
+    __slots__ = ("kind", "items")
+
+    def __init__(self, kind: Any, items: list[Any]):
+        self.kind, self.items = kind, items
+
+    def __neg__(self) -> Any:
+        return -_done(self)
+
+
+def _terms(x: Any, kind: Any) -> list[Any]:
+    if isinstance(x, _Chain):
+        if x.kind is kind:
+            return x.items
+        return [_done(x)]
+    return [x]
+
+
+def _done(x: Any) -> Any:
+    return x.kind(*x.items) if isinstance(x, _Chain) else x
+
+
+def _needed(program: Program, of: str | None) -> list[bool]:
+    """Per statement, whether the output depends on it."""
+    stmts = program.statements
+    last = len(stmts) - 1
+    if of is not None:
+        last = max(i for i, s in enumerate(stmts) if isinstance(s, Assign) and s.target == of)
+    need: set[str] = set()
+    out = [False] * len(stmts)
+    for i in range(last, -1, -1):
+        stmt = stmts[i]
+        expr = stmt.value if isinstance(stmt, Assign) else stmt
+        if i == last or (isinstance(stmt, Assign) and stmt.target in need):
+            out[i] = True
+            if isinstance(stmt, Assign) and stmt.op == "=":
+                need.discard(stmt.target)
+            need.update(used_names(expr))
+    return out
+
+
+def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str | list[str]],
+                     of: str | None = None, guards: list[Guard] | None = None) -> Any:
+    """The SymPy expression of a program's output, with assignments and calls inlined.
+
+    names: the bound names; or a mapping from each bound name to its symbol's name, or to the
+    list of its components' symbol names for a vector (see vectors.symbol_names). guards, if
+    given, receives the domain conditions of the statements the output depends on.
+    """
+    if not isinstance(names, Mapping):
+        names = {n: n for n in names}
+    env: dict[str, Any] = {n: symbol(s) if isinstance(s, str) else tuple(symbol(c) for c in s)
+                           for n, s in names.items()}
+    out = None
+    needed = _needed(program, of) if guards is not None else []
+    for i, stmt in enumerate(program.statements):
+        g = guards if guards is not None and needed[i] else None
+        if isinstance(stmt, Assign):
+            value = expr_to_sympy(stmt.value, env, program.functions, g)
+            if stmt.op != "=":
+                old, op = env[stmt.target], stmt.op[0]
+                if isinstance(old, tuple) or isinstance(value, tuple):
+                    value = _elementwise(Binary(op, stmt.value, stmt.value, stmt.span),
+                                         [old, value])
+                else:
+                    value = {"+": old + value, "-": old - value, "*": old * value,
+                             "/": old / value}[op]
+            env[stmt.target] = out = value
+        else:
+            out = expr_to_sympy(stmt, env, program.functions, g)
+    return env[of] if of is not None else out
+
+
+def evaluate(expr: Any, point: Mapping[str, float]) -> complex | float:
+    """A SymPy expression's value at a point, to PRECISION digits: a float, a complex if it is
+    not real there, or nan where it is undefined (e.g. zoo)."""
+    sp = namespace()
+    subs = {symbol(n): sp.Float(v, PRECISION) for n, v in point.items()}
+    subs.update({s: _rational(CONSTANT_VALUES[s.name][1]) for s in expr.free_symbols
+                 if s.name in CONSTANT_VALUES})
+    try:
+        value = expr.evalf(PRECISION, subs=subs)
+    except (ArithmeticError, ValueError, TypeError):
+        try:  # evalf's substitution can fail where plain substitution is fine (e.g. 0^0)
+            value = expr.xreplace(subs).evalf(PRECISION)
+        except (ArithmeticError, ValueError, TypeError):
+            return float("nan")
+    if value.has(sp.zoo, sp.nan):
+        return float("nan")
+    if value == sp.oo:
+        return float("inf")
+    if value == -sp.oo:
+        return float("-inf")
+    if not value.is_number:
+        return float("nan")
+    re, im = value.as_real_imag()
+    try:
+        re_f, im_f = float(re), float(im)
+    except (TypeError, ValueError):
+        return float("nan")
+    if im_f != 0.0:
+        return complex(re_f, im_f)
+    return re_f
+
+
+def without_stop_gradient(expr: Any) -> Any | None:
+    """The expression with every stop_gradient(e) replaced by e (the function it computes),
+    or None if it has no stop_gradient."""
+    sg = namespace().StopGradient
+    if not expr.has(sg):
+        return None
+    return expr.replace(sg, lambda arg: arg)
+
+
+def derivative(expr: Any, name: str) -> Any:
+    """d expr / d name."""
+    return expr.diff(symbol(name))

@@ -1,0 +1,164 @@
+"""Symbolic derivatives for the check, from the disk cache or from SymPy under a time budget.
+
+A cache hit needs no SymPy: the cached program is evaluated with mpmath (one point) or numpy
+(a batch). A miss runs SymPy in the forked child of check.run_with_budget, which returns the
+printed forms and the compiled program; the parent stores it and evaluates it exactly as a hit
+would, so hit and miss give identical results. Derivatives the program format cannot express
+(rare: e.g. re/im of a non-real argument) fall back to SymPy's own evaluation in the child and
+are not cached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..lang.syntax import Program
+from ..symbolic import cache, compiled
+
+
+def symbol_names(names: Sequence[str] | Mapping[str, str | list[str]]) -> list[str]:
+    """Every SymPy symbol's name: the bound names, or (for a mapping as in
+    vectors.symbol_names) each name's symbol or its vector's component symbols."""
+    if not isinstance(names, Mapping):
+        return list(names)
+    out: list[str] = []
+    for value in names.values():
+        out.extend([value] if isinstance(value, str) else value)
+    return out
+
+
+def _derive(program: Program, names: Any, wrt: Sequence[str], of: str | None,
+            fallback: Any, finish: Any) -> dict[str, Any]:
+    """In the child: derivatives with SymPy, compiled to a program and evaluated by finish
+    (or, when they cannot be compiled, evaluated by fallback with SymPy itself).
+
+    Outputs, in order: the value, each partial, when the program uses stop_gradient each true
+    partial (stop_gradient(e) read as e), then the arguments of each domain guard."""
+    from ..symbolic import convert as symbolic
+
+    guards: list[symbolic.Guard] = []
+    expr = symbolic.program_to_sympy(program, names, of, guards)
+    derivs = [symbolic.derivative(expr, n) for n in wrt]
+    true_expr = symbolic.without_stop_gradient(expr)
+    true_derivs = [] if true_expr is None else [symbolic.derivative(true_expr, n) for n in wrt]
+    forms = {n: symbolic.form(d, names) for n, d in zip(wrt, derivs, strict=True)}
+    true_forms = {n: symbolic.form(d, names) for n, d in zip(wrt, true_derivs, strict=False)}
+    meta = [[g.kind, g.op, None if g.span is None else g.span.start,
+             None if g.span is None else g.span.end, len(g.args)] for g in guards]
+    exprs = [expr, *derivs, *true_derivs, *(a for g in guards for a in g.args)]
+    try:
+        prog, outputs = compiled.compile_sympy(exprs, symbol_names(names),
+                                               symbolic.constants_of(exprs))
+    except compiled.Unsupported:
+        return {"forms": forms, "true_forms": true_forms, "guards": meta, "program": None,
+                "values": fallback(exprs)}
+    values = None if finish is None else finish(prog, outputs, meta)
+    return {"forms": forms, "true_forms": true_forms, "guards": meta, "program": prog,
+            "outputs": outputs, "values": values}
+
+
+def obtain(program: Program, names: Any, wrt: Sequence[str], of: str | None,
+           timeout: float, use_cache: bool, fallback: Any, finish: Any = None
+           ) -> tuple[str, Any]:
+    """Derivatives from the cache or SymPy, evaluated by finish(program, outputs, guards)
+    under the time budget (in a forked child either way, so a pathological evaluation cannot
+    hang): ("ok", dict with forms, guards, program, outputs, values), ("timeout", None) or
+    ("error", msg). Reads and fills the cache unless use_cache is False."""
+    from ..judge.check import run_with_budget
+
+    key = cache.make_key(program.source, names, wrt, of)
+    if use_cache:
+        entry = cache.load(key)
+        if entry is not None:
+            result = {"forms": entry.forms, "true_forms": entry.true_forms,
+                      "guards": entry.guards, "program": entry.program,
+                      "outputs": entry.outputs, "values": None}
+            if finish is not None:
+                status, values = run_with_budget(
+                    lambda: finish(entry.program, entry.outputs, entry.guards), timeout)
+                if status != "ok":
+                    return status, values
+                result["values"] = values
+            return "ok", result
+    status, result = run_with_budget(
+        lambda: _derive(program, names, wrt, of, fallback, finish), timeout)
+    if status == "ok" and use_cache and result["program"] is not None:
+        cache.store(key, cache.Entry(result["forms"], result["program"], result["outputs"],
+                                     result["true_forms"], result["guards"]))
+    return status, result
+
+
+def at_point(program: Program, names: Any, wrt: Sequence[str],
+             point: Mapping[str, float], of: str | None, timeout: float,
+             use_cache: bool = True, judge_fn: Any = None) -> tuple[str, Any]:
+    """The derivatives judged at one point: judge_fn(program, outputs, guards) runs in the
+    child under the budget and returns its verdicts. ("ok", {"forms", "true_forms",
+    "guards", "judged"}) - judged is None when the derivatives could not be compiled, and
+    "fallback" then holds SymPy's own float values of every output - or ("timeout", None) or
+    ("error", msg)."""
+
+    def fallback(exprs: Sequence[Any]) -> list[Any]:
+        from ..symbolic import convert as symbolic
+        return [symbolic.evaluate(e, point) for e in exprs]
+
+    status, result = obtain(program, names, wrt, of, timeout, use_cache, fallback, judge_fn)
+    if status != "ok":
+        return status, result
+    compiled_ok = result["program"] is not None
+    return "ok", {"forms": result["forms"], "true_forms": result["true_forms"],
+                  "guards": result["guards"],
+                  "judged": result["values"] if compiled_ok else None,
+                  "fallback": None if compiled_ok else result["values"]}
+
+
+def on_columns(program: Program, names: Any, wrt: Sequence[str],
+               columns: Mapping[str, Any], n: int, of: str | None, timeout: float,
+               use_cache: bool = True) -> tuple[str, Any]:
+    """The symbolic value and partials over whole columns (float64 arrays of length n), each
+    with a bound on its float64 rounding error: ("ok", {"value": (array, bound), "partials":
+    {name: (form, array, bound)}, "guards": (meta, [(array, bound) per argument]), "program":
+    ..., "outputs": ...}) or ("timeout", None) or ("error", msg). Without a program, SymPy's
+    lambdify (numpy) ran in the child instead, and no bound is known (inf)."""
+
+    def fallback(exprs: Sequence[Any]) -> list[Any]:
+        import numpy as np
+
+        from ..symbolic import convert as symbolic
+        sp = symbolic.namespace()
+        syms = [symbolic.symbol(name) for name in names]
+        out = []
+        with np.errstate(all="ignore"):
+            for e in exprs[:1 + len(wrt)]:
+                fn = sp.lambdify(syms, symbolic.display(e), modules="numpy")
+                v = np.asarray(fn(*(columns[name] for name in names)))
+                if np.iscomplexobj(v):
+                    v = np.where(v.imag == 0, v.real, np.nan)
+                out.append(np.broadcast_to(v.astype(np.float64), (n,)))
+        return out
+
+    import numpy as np
+
+    deadline = time.monotonic() + timeout
+    status, result = obtain(program, names, wrt, of, timeout, use_cache, fallback)
+    if status != "ok":
+        return status, result
+    guards = result["guards"]
+    if result["program"] is None:
+        values = [(v, np.full(n, np.inf)) for v in result["values"]]
+        guard_values: list[Any] = []
+    else:
+        try:
+            values = compiled.evaluate_np(result["program"], result["outputs"], columns, n,
+                                          deadline, bounds=True)
+        except TimeoutError:
+            return "timeout", None
+        first = len(result["outputs"]) - sum(g[4] for g in guards)
+        guard_values = values[first:]
+    forms = result["forms"]
+    return "ok", {"value": values[0], "program": result["program"],
+                  "outputs": result.get("outputs"), "guards": (guards, guard_values),
+                  "true_forms": result["true_forms"],
+                  "partials": {n_: (forms[n_], *v) for n_, v in zip(wrt, values[1:1 + len(wrt)],
+                                                                     strict=True)}}

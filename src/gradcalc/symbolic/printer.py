@@ -1,0 +1,147 @@
+"""SymPy expressions printed in gradcalc's input language: `x^2`, `abs`, `relu`, `max`,
+`sigmoid`, `softplus`, `stop_gradient`, `e`, `w[0]`.
+
+A printed form can be pasted back as an expression or a `--claim` wherever the language has a
+spelling for it. What the language cannot spell is printed under SymPy's name with a capital
+initial, so it is never mistaken for a function of the language (whose names are all lower
+case): `Heaviside(x)` (0 below 0, 1 above, 1/2 at 0: the derivative of `relu` and of `max`),
+`Sign(x)` (the derivative of `abs`), `DiracDelta(x)`, `Derivative(...)`, `Piecewise(...)`,
+and `Infinity`, `ComplexInfinity`, `NaN`, `I` for SymPy's special numbers.
+
+SymPy is imported only inside these functions: the module is loaded by the check, which has
+SymPy loaded already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+
+def to_text(expr: Any, names: Mapping[str, Any] | Sequence[str] | None = None) -> str:
+    """expr in the input language. names: the bound names as given to
+    symbolic.program_to_sympy; a vector's component symbols (`w_0`) print as `w[0]`."""
+    printer = _printer_class()(_component_labels(names))
+    return printer.doprint(_language_functions(expr))
+
+
+def _component_labels(names: Mapping[str, Any] | Sequence[str] | None) -> dict[str, str]:
+    """Symbol name -> how the language writes it, for the components of vectors."""
+    labels: dict[str, str] = {}
+    if not isinstance(names, Mapping):
+        return labels
+    for name, symbols in names.items():
+        if isinstance(symbols, (list, tuple)):
+            for k, sym in enumerate(symbols):
+                labels[sym] = f"{name}[{k}]"
+    return labels
+
+
+@lru_cache(maxsize=1)
+def _language() -> Any:
+    """SymPy functions standing for the language's sigmoid and softplus (printing only)."""
+    import sympy
+
+    return sympy.Function("sigmoid"), sympy.Function("softplus")
+
+
+def _language_functions(expr: Any) -> Any:
+    """expr with 1/(1 + exp(-u)) written sigmoid(u) and log(1 + exp(u)) written softplus(u),
+    as the language spells the forms its op table gives SymPy. Only for printing."""
+    import sympy
+
+    if not isinstance(expr, sympy.Basic):
+        return expr
+    sigmoid, softplus = _language()
+
+    def one_plus_exp(e: Any) -> Any | None:
+        """u when e is 1 + exp(u), else None."""
+        if isinstance(e, sympy.Add) and len(e.args) == 2 and sympy.S.One in e.args:
+            other = e.args[0] if e.args[1] == sympy.S.One else e.args[1]
+            if isinstance(other, sympy.exp):
+                return other.args[0]
+        return None
+
+    def is_sigmoid_power(e: Any) -> bool:
+        if not (isinstance(e, sympy.Pow) and e.exp.is_Integer and e.exp < 0):
+            return False
+        u = one_plus_exp(e.base)
+        return u is not None and u.could_extract_minus_sign()
+
+    def sigmoid_power(e: Any) -> Any:
+        return sigmoid(-one_plus_exp(e.base)) ** (-e.exp)
+
+    def is_softplus(e: Any) -> bool:
+        return isinstance(e, sympy.log) and one_plus_exp(e.args[0]) is not None
+
+    expr = expr.replace(is_sigmoid_power, sigmoid_power)
+    return expr.replace(is_softplus, lambda e: softplus(one_plus_exp(e.args[0])))
+
+
+@lru_cache(maxsize=1)
+def _printer_class() -> type:
+    """The printer: SymPy's StrPrinter, speaking gradcalc's language."""
+    from sympy import S
+    from sympy.printing.precedence import precedence
+    from sympy.printing.str import StrPrinter
+
+    from .. import ops
+
+    language = set(ops.FUNCTIONS)
+    renamed = {"Abs": "abs", "Max": "max", "Min": "min"}
+
+    class LanguagePrinter(StrPrinter):
+        """StrPrinter with `^` for powers, the language's function names, and SymPy's own
+        functions capitalised."""
+
+        def __init__(self, labels: Mapping[str, str]):
+            super().__init__()
+            self.labels = labels
+
+        def _print_Pow(self, expr: Any, rational: bool = False) -> str:
+            text = super()._print_Pow(expr, rational)
+            if "**" not in text:  # sqrt(x), 1/sqrt(x), 1/x
+                return text
+            prec = precedence(expr)
+            base = self.parenthesize(expr.base, prec, strict=False)
+            exp = self.parenthesize(expr.exp, prec, strict=False)
+            return f"{base}^{exp}"
+
+        def _print_Function(self, expr: Any) -> str:
+            name = expr.func.__name__
+            args = [self._print(a) for a in expr.args]
+            if name == "Max" and len(expr.args) == 2 and S.Zero in expr.args:
+                other = expr.args[1] if expr.args[0] == S.Zero else expr.args[0]
+                return f"relu({self._print(other)})"
+            name = renamed.get(name, name)
+            if name not in language and name not in ("sigmoid", "softplus"):
+                name = name[:1].upper() + name[1:]
+            return f"{name}({', '.join(args)})"
+
+        _print_Max = _print_Function
+        _print_Min = _print_Function
+        _print_Abs = _print_Function
+
+        def _print_Heaviside(self, expr: Any) -> str:
+            return f"Heaviside({self._print(expr.args[0])})"
+
+        def _print_Exp1(self, expr: Any) -> str:
+            return "e"
+
+        def _print_Infinity(self, expr: Any) -> str:
+            return "Infinity"
+
+        def _print_NegativeInfinity(self, expr: Any) -> str:
+            return "-Infinity"
+
+        def _print_ComplexInfinity(self, expr: Any) -> str:
+            return "ComplexInfinity"
+
+        def _print_NaN(self, expr: Any) -> str:
+            return "NaN"
+
+        def _print_Symbol(self, expr: Any) -> str:
+            return self.labels.get(expr.name, expr.name)
+
+    return LanguagePrinter
