@@ -7,7 +7,7 @@ a numeric estimate also gets NUMERIC_SAFETY times its own error estimate.
 
 A claim `NAME: FORMULA` is about the whole function, not one point: gradcalc looks for a
 counterexample at random points of the domain, and if none turns up asks SymPy to simplify
-(claim - true derivative) to 0. Both steps run under check.run_with_budget.
+(claim - true derivative) to 0. Both steps run under sandbox.run_with_budget.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from ..engine.evaluate import Run, parse_bindings, split_top_level
 from ..errors import InputError, Span
 from ..judge import numeric
 from ..judge import verdict as judge
-from ..judge.check import Check, Partial, run_with_budget
+from ..judge.check import Check, Partial
 from ..lang.syntax import Assign, Expr, Name, Program, free_names, parse_expression, postorder
 from ..symbolic import convert as symbolic
+from ..symbolic.sandbox import run_with_budget
 
 NUMERIC_SAFETY = 10.0   # a numeric estimate agrees within this many times its error estimate
 CLAIM_POINTS = 100      # random points per claim

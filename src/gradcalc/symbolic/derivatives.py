@@ -1,7 +1,7 @@
 """Symbolic derivatives for the check, from the disk cache or from SymPy under a time budget.
 
 A cache hit needs no SymPy: the cached program is evaluated with mpmath (one point) or numpy
-(a batch). A miss runs SymPy in the forked child of check.run_with_budget, which returns the
+(a batch). A miss runs SymPy in the forked child of sandbox.run_with_budget, which returns the
 printed forms and the compiled program; the parent stores it and evaluates it exactly as a hit
 would, so hit and miss give identical results. Derivatives the program format cannot express
 (rare: e.g. re/im of a non-real argument) fall back to SymPy's own evaluation in the child and
@@ -16,6 +16,7 @@ from typing import Any
 
 from ..lang.syntax import Program
 from ..symbolic import cache, compiled
+from ..symbolic.sandbox import run_with_budget
 
 
 def symbol_names(names: Sequence[str] | Mapping[str, str | list[str]]) -> list[str]:
@@ -66,8 +67,6 @@ def obtain(program: Program, names: Any, wrt: Sequence[str], of: str | None,
     under the time budget (in a forked child either way, so a pathological evaluation cannot
     hang): ("ok", dict with forms, guards, program, outputs, values), ("timeout", None) or
     ("error", msg). Reads and fills the cache unless use_cache is False."""
-    from ..judge.check import run_with_budget
-
     key = cache.make_key(program.source, names, wrt, of)
     if use_cache:
         entry = cache.load(key)
