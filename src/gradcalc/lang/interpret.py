@@ -46,7 +46,8 @@ class Interpretation:
         return value
 
     def update(self, stmt: Assign, old: Any, value: Any) -> Any:
-        """The new value of `target op= value` (default: the operator's primitive)."""
+        """The new value of `target op= value` (default: the operator's primitive); old is
+        None when the target has no value yet."""
         return self.apply(ops.BINARY[stmt.op[0]], stmt, [old, value])
 
     def assigned(self, stmt: Assign, value: Any) -> Any:
@@ -102,7 +103,7 @@ def interpret(program: Program, env: dict[str, Any], interp: Interpretation,
         if isinstance(stmt, Assign):
             value = interpret_expr(stmt.value, env, functions, interp, source)
             if stmt.op != "=":
-                value = interp.update(stmt, env[stmt.target], value)
+                value = interp.update(stmt, env.get(stmt.target), value)
             env[stmt.target] = out = interp.assigned(stmt, value)
         else:
             out = interpret_expr(stmt, env, functions, interp, source)
