@@ -79,9 +79,9 @@ class _Numbers(Interpretation):
         return ops.INDEX.forward(value, node.index)
 
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
-        self.count += 1
         if self.count & 1023 == 0 and time.monotonic() > self.deadline:
-            raise TimeoutError
+            raise TimeoutError   # (checked at a run's first primitive, then every 1024)
+        self.count += 1
         if prim is ops.NEG:
             return -args[0]
         if prim is ops.STOP_GRADIENT:

@@ -248,7 +248,7 @@ def _done(x: Any) -> Any:
     return x.kind(*x.items) if isinstance(x, _Chain) else x
 
 
-def _needed(program: Program, of: str | None) -> list[bool]:
+def needed_statements(program: Program, of: str | None) -> list[bool]:
     """Per statement, whether the output depends on it."""
     stmts = program.statements
     last = len(stmts) - 1
@@ -279,7 +279,7 @@ def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str |
         names = {n: n for n in names}
     env: dict[str, Any] = {n: symbol(s) if isinstance(s, str) else tuple(symbol(c) for c in s)
                            for n, s in names.items()}
-    needed = _needed(program, of) if guards is not None else []
+    needed = needed_statements(program, of) if guards is not None else []
     interp = _SymPy()
 
     def before(i: int, stmt: Any) -> None:

@@ -15,8 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..lang.syntax import Program
-from ..symbolic import cache, compiled
+from ..symbolic import cache, compiled, reverse
 from ..symbolic.sandbox import run_with_budget
+
+# Programs with more primitive applications than this (vector components counted) get their
+# reference derivatives by reverse accumulation (reverse.py) instead of SymPy's diff of one
+# tree; smaller ones keep the tree, whose simplified derivative is also the form shown.
+TREE_MAX_NODES = 400
 
 
 def symbol_names(names: Sequence[str] | Mapping[str, str | list[str]]) -> list[str]:
@@ -39,6 +44,18 @@ def _derive(program: Program, names: Any, wrt: Sequence[str], of: str | None,
     partial (stop_gradient(e) read as e), then the arguments of each domain guard."""
     from ..symbolic import convert as symbolic
 
+    mapping = names if isinstance(names, Mapping) else {n: n for n in names}
+    sizes = {n: 1 if isinstance(s, str) else len(s) for n, s in mapping.items()}
+    if reverse.larger_than(program, sizes, TREE_MAX_NODES):
+        try:
+            dag = reverse.derive(program, mapping, wrt, of,
+                                 symbolic.needed_statements(program, of))
+        except compiled.Unsupported:
+            dag = None   # (rare: a constant SymPy cannot compile) the tree below decides
+        if dag is not None:
+            values = None if finish is None else finish(dag.program, dag.outputs, dag.guards)
+            return {"forms": dag.forms, "true_forms": dag.true_forms, "guards": dag.guards,
+                    "program": dag.program, "outputs": dag.outputs, "values": values}
     guards: list[symbolic.Guard] = []
     expr = symbolic.program_to_sympy(program, names, of, guards)
     derivs = [symbolic.derivative(expr, n) for n in wrt]
