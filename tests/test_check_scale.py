@@ -29,6 +29,12 @@ def _slow(*args, **kwargs):
     raise AssertionError("not reached")
 
 
+def _force(monkeypatch, tree: bool) -> None:
+    """Every program's derivatives from SymPy's tree (tree) or by reverse accumulation."""
+    monkeypatch.setattr(derivatives, "TREE_MAX_NODES", 10 ** 9 if tree else 0)
+    monkeypatch.setattr(derivatives, "TREE_MAX_FLAT", 10 ** 9 if tree else 0)
+
+
 def _timed_check(source: str, at: dict[str, float], budget: float) -> tuple[check.Check, float]:
     r = run(parse(source), at)
     t0 = time.monotonic()
@@ -61,7 +67,7 @@ def test_a_slow_phase_of_a_small_check_is_skipped_within_the_budget(monkeypatch,
 
 def test_a_slow_reverse_construction_is_skipped_within_the_budget(monkeypatch) -> None:
     monkeypatch.setattr(reverse, "derive", _slow)
-    monkeypatch.setattr(derivatives, "TREE_MAX_NODES", 0)
+    _force(monkeypatch, False)
     chk, took = _timed_check("sin(x)*y + x^2", {"x": 0.5, "y": 2.0}, 0.5)
     assert took < 0.5 + SLACK and chk.status == "skipped"
 
@@ -114,7 +120,7 @@ def test_numeric_within_budget_is_unchanged() -> None:
 
 
 def _statuses(source: str, at: dict[str, float], tree: bool, monkeypatch) -> dict[str, tuple]:
-    monkeypatch.setattr(derivatives, "TREE_MAX_NODES", 10 ** 9 if tree else 0)
+    _force(monkeypatch, tree)
     chk = check.check(run(parse(source), at), timeout=60, cache=False)
     return {n: (p.status, p.expected) for n, p in chk.partials.items()} | {
         "value": (chk.value_status, chk.value)}
@@ -150,7 +156,7 @@ def test_reverse_construction_is_honest_over_random_expressions(monkeypatch) -> 
     # the property test of the judge, with every reference built by reverse accumulation
     import test_judge_properties as props
 
-    monkeypatch.setattr(derivatives, "TREE_MAX_NODES", 0)
+    _force(monkeypatch, False)
     counts = props.tally(30, seed=5)
     assert counts["failures"] == [], counts["failures"][:5]
     assert counts["partials judged"] > 10
@@ -166,7 +172,7 @@ def test_reverse_construction_catches_a_flipped_vjp(monkeypatch) -> None:
 
     bad = dataclasses.replace(ops.SIN, vjps=(lambda g, ans, x: -g * np.cos(x),))
     monkeypatch.setitem(ops.FUNCTIONS, "sin", {1: bad})
-    monkeypatch.setattr(derivatives, "TREE_MAX_NODES", 0)
+    _force(monkeypatch, False)
     chk = check.check(run(parse("sin(x)*y"), {"x": 0.5, "y": 2.0}), timeout=60, cache=False)
     assert chk.partials["x"].status == "mismatch"
     assert chk.partials["x"].expected == pytest.approx(2 * math.cos(0.5), rel=1e-15)
@@ -216,3 +222,12 @@ def test_every_partial_of_a_10k_node_expression_is_checked() -> None:
         env = {k: mpmath.mpf(v) for k, v in at.items()}
         true = mpmath.diff(lambda t: f({**env, "a": t}), env["a"])
     assert chk.partials["a"].expected == pytest.approx(float(true), rel=1e-12)
+
+
+def test_wide_flat_sums_keep_the_tree_and_deep_programs_do_not() -> None:
+    flat = "+".join(f"sin(x*{1 + k % 7})*y" for k in range(300))
+    chk = check.check(run(parse(flat), {"x": 0.5, "y": 2.0}), timeout=60, cache=False)
+    assert chk.partials["y"].symbolic.startswith("43*sin(x)")   # SymPy's collected form
+    deep = "\n".join(f"a{i} = sin(a{i - 1})*y + x" if i else "a0 = x" for i in range(150))
+    chk = check.check(run(parse(deep), {"x": 0.5, "y": 2.0}), timeout=60, cache=False)
+    assert chk.status == "ok" and chk.partials["x"].symbolic == reverse.TOO_LARGE

@@ -18,10 +18,14 @@ from ..lang.syntax import Program
 from ..symbolic import cache, compiled, reverse
 from ..symbolic.sandbox import run_with_budget
 
-# Programs with more primitive applications than this (vector components counted) get their
-# reference derivatives by reverse accumulation (reverse.py) instead of SymPy's diff of one
-# tree; smaller ones keep the tree, whose simplified derivative is also the form shown.
+# SymPy's diff of one tree is used (and its simplified derivative shown) when the program's
+# output unfolds into a tree of at most TREE_MAX_NODES nodes (vector components counted), or
+# of at most TREE_MAX_FLAT nodes and TREE_MAX_DEPTH levels (chains of + or * count as one
+# level: wide flat sums are easy for SymPy). Larger ones get their reference derivatives by
+# reverse accumulation over each primitive's SymPy derivative (reverse.py).
 TREE_MAX_NODES = 400
+TREE_MAX_DEPTH = 8
+TREE_MAX_FLAT = 50_000
 
 
 def symbol_names(names: Sequence[str] | Mapping[str, str | list[str]]) -> list[str]:
@@ -46,7 +50,8 @@ def _derive(program: Program, names: Any, wrt: Sequence[str], of: str | None,
 
     mapping = names if isinstance(names, Mapping) else {n: n for n in names}
     sizes = {n: 1 if isinstance(s, str) else len(s) for n, s in mapping.items()}
-    if reverse.larger_than(program, sizes, TREE_MAX_NODES):
+    size, depth = reverse.tree_shape(program, sizes, of)
+    if size > TREE_MAX_NODES and (depth > TREE_MAX_DEPTH or size > TREE_MAX_FLAT):
         try:
             dag = reverse.derive(program, mapping, wrt, of,
                                  symbolic.needed_statements(program, of))

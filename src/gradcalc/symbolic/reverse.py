@@ -204,43 +204,41 @@ class _Emit(Interpretation):
         return compiled.compile_sympy([f, *parts], [d.name for d in dummies])
 
 
-class _Count(Interpretation):
-    """How many SymPy nodes the program unfolds into (a vector counts per component), to
-    choose between the tree and this construction; values are component counts."""
+_CAP = 10 ** 12   # unfolded sizes stop growing here (a program can unfold exponentially)
 
-    def __init__(self, limit: int):
-        self.total = 0
-        self.limit = limit
+
+class _Shape(Interpretation):
+    """The SymPy tree a program unfolds into (names replaced by their values): values are
+    (size, depth, kind, components), the size counting every vector component, the depth
+    counting a chain of + and - (or of * and /) as one level, as the conversion flattens it."""
 
     def number(self, node: Num) -> Any:
-        return 1
+        return (1, 0, None, 1)
 
     def free_name(self, node: Name, scope: Mapping[str, Any]) -> Any:
-        return 1
+        return (1, 0, None, 1)
 
     def index(self, node: Index, value: Any) -> Any:
-        return 1
+        size, depth, kind, comps = value
+        return (max(1, size // comps), depth, kind, 1)
 
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
-        n = max(args) if args else 1
-        self.total += sum(args) if prim.reduction else n
-        if self.total > self.limit:
-            raise _Large
-        return 1 if prim.reduction else n
+        kind = "add" if prim in (ops.ADD, ops.SUB) else "mul" if prim in (ops.MUL, ops.DIV) \
+            else None
+        comps = 1 if prim.reduction else max(a[3] for a in args)
+        size = min(_CAP, sum(a[0] for a in args) + comps)
+        depth = max(a[1] if kind is not None and a[2] == kind else a[1] + 1 for a in args)
+        return (size, depth, kind, comps)
 
 
-class _Large(Exception):
-    pass
-
-
-def larger_than(program: Program, sizes: Mapping[str, int], limit: int) -> bool:
-    """Whether the program has more than `limit` primitive applications (counted per
-    vector component; names: bound name -> component count, 1 for a scalar)."""
-    try:
-        interpret(program, dict(sizes), _Count(limit))
-    except _Large:
-        return True
-    return False
+def tree_shape(program: Program, sizes: Mapping[str, int], of: str | None = None
+               ) -> tuple[int, int]:
+    """The size and depth of the SymPy tree of the program's output (see _Shape); sizes:
+    bound name -> component count, 1 for a scalar."""
+    env: dict[str, Any] = {n: (k, 0, None, k) for n, k in sizes.items()}
+    out = interpret(program, env, _Shape())
+    size, depth, _, _ = env[of] if of is not None else out
+    return size, depth
 
 
 def derive(program: Program, names: Mapping[str, str | list[str]], wrt: Sequence[str],
