@@ -146,6 +146,8 @@ class _Emit(Interpretation):
                 flat.extend(a)
             elif a in self.const and not self.var[a]:
                 sig.append(("c", self.const[a]))
+            elif a in flat:   # the same value twice: one symbol, as SymPy sees x - x or
+                sig.append(("s", flat.index(a)))   # min(y, y) in the tree
             else:
                 sig.append(("v",))
                 flat.append(a)
@@ -197,6 +199,8 @@ class _Emit(Interpretation):
                 call.append(s[1])
             elif s[0] == "v":
                 call.append(dummy())
+            elif s[0] == "s":
+                call.append(dummies[s[1]])
             else:
                 call.append(tuple(dummy() for _ in range(s[1])))
         f = prim.sympy(sp, *call)
