@@ -316,7 +316,7 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     if several:
         assert outputs is not None
         return _jacobian(result, outputs, fmt, show_tape, no_check, rtol, atol, check_timeout,
-                         graph)
+                         graph, not no_cache)
     if hessian:
         return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout, graph,
                         not no_cache)
@@ -399,14 +399,15 @@ def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: b
 
 
 def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_check: bool,
-              rtol: float, atol: float, timeout: float, graph: str | None) -> int:
+              rtol: float, atol: float, timeout: float, graph: str | None,
+              cache: bool) -> int:
     """--of y1,y2: one gradient row per output, each checked (--graph: the last output's)."""
     from ..judge import higher
     from ..render import graph as graphs
     from ..render import higher as report_higher
 
     rows = higher.jacobian(result, outputs)
-    checks = None if no_check else higher.check_all(rows, rtol, atol, timeout)
+    checks = None if no_check else higher.check_all(rows, rtol, atol, timeout, cache)
     if graph is not None:
         graphs.write(rows[-1], graph)
     if fmt == "json":
