@@ -289,7 +289,7 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
                 click.echo(note)
         return status
     if graph is not None:
-        from ..render import graph as graphs
+        from ..render import figure as graphs
         graphs.plan(graph)
     claim_list: list[Claim] = []
     if claims or claims_file is not None:
@@ -379,7 +379,7 @@ def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: b
              rtol: float, atol: float, timeout: float, graph: str | None, cache: bool) -> int:
     """--hessian: the first-order report plus the Hessian and its check."""
     from ..judge import higher
-    from ..render import graph as graphs
+    from ..render import figure as graphs
     from ..render import higher as report_higher
 
     hess = higher.hessian(result)
@@ -403,7 +403,7 @@ def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_che
               cache: bool) -> int:
     """--of y1,y2: one gradient row per output, each checked (--graph: the last output's)."""
     from ..judge import higher
-    from ..render import graph as graphs
+    from ..render import figure as graphs
     from ..render import higher as report_higher
 
     rows = higher.jacobian(result, outputs)
