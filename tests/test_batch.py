@@ -266,12 +266,13 @@ def test_json_is_strict_with_non_finite_values(gradcalc, points_file) -> None:
     assert obj["value"] == [0.0, "-inf"] and obj["gradient"]["x"] == [1.0, "inf"]
 
 
-@pytest.mark.parametrize("extra", [["--expect", "x=1"], ["--numeric"], ["--claim", "x: 2*x"],
-                                   ["--graph", "g.dot"]])
-def test_points_with_verification_options_is_a_usage_error(gradcalc, points_file, extra
-                                                            ) -> None:
+@pytest.mark.parametrize(("extra", "why"), [
+    (["--claim", "x: 2*x"], "about the whole function"),
+    (["--graph", "g.dot"], "draws the tape at one point")])
+def test_points_with_claims_or_graph_is_a_usage_error(gradcalc, points_file, extra, why
+                                                      ) -> None:
     r = gradcalc("x^2", "--points", points_file("x\n1\n"), *extra)
-    assert r.status == 2 and r.out == "" and "--points cannot be combined" in r.err
+    assert r.status == 2 and r.out == "" and why in r.err and len(r.err.splitlines()) == 1
 
 
 def test_vector_at_binding_is_refused_with_points(gradcalc, points_file) -> None:

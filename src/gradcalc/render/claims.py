@@ -3,7 +3,6 @@ extra keys in the JSON object for scripts."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..judge.claims import MISS_FRACTION, NUMERIC_SAFETY, ClaimVerdict, Opinions, Verification
@@ -130,7 +129,9 @@ def _claim_json(v: ClaimVerdict) -> dict[str, Any]:
     }
 
 
-def _extend(check: dict[str, Any], ver: Verification) -> None:
+def extend(check: dict[str, Any], ver: Verification) -> None:
+    """Add the verification to a JSON object's "check": opinions per partial, claims, and
+    the overall verdict (a mismatch makes the check's status mismatch)."""
     partials = check.setdefault("partials", {})
     for name, p in ver.partials.items():
         entry = partials.setdefault(name, {})
@@ -150,25 +151,17 @@ def _extend(check: dict[str, Any], ver: Verification) -> None:
         check["status"] = "mismatch"
 
 
-def extend_json(document: str, ver: Verification) -> str:
-    """The run's JSON object with the verification added under "check"."""
-    obj = json.loads(document)
-    _extend(obj["check"], ver)
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
-
-
 def output_name(program: Program, of: str | None) -> str | None:
     """The name of the program's output, if it has one."""
     last = program.statements[-1]
     return of or (last.target if isinstance(last, Assign) else None)
 
 
-def claims_only_json(program: Program, ver: Verification, of: str | None) -> str:
+def claims_only_json(program: Program, ver: Verification, of: str | None) -> dict[str, Any]:
     """The JSON object for claims given without --at: no point, so no value and no gradient."""
     check: dict[str, Any] = {"status": ver.status, "symbolic": ver.true_forms,
                              "reason": "no --at: the claims were checked, there was no tape run",
                              "rtol": ver.rtol, "atol": ver.atol}
-    _extend(check, ver)
-    obj = {"expression": program.source, "at": {}, "output": output_name(program, of),
-           "value": None, "gradient": {}, "check": check}
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+    extend(check, ver)
+    return {"expression": program.source, "at": {}, "output": output_name(program, of),
+            "value": None, "gradient": {}, "check": check}
