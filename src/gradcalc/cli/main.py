@@ -90,7 +90,8 @@ Examples:
   gradcalc "-x^3" --at x=2         (an EXPR may start with '-')
   gradcalc "x*abs(x)" --claim "x: 2*abs(x)"          (a hand-derived formula, no --at)
   gradcalc "a*b" --at a=2,b=3 --expect a=3,b=2 --numeric
-  printf 'x,y\n1,2\n3,4\n' | gradcalc "x*sin(y)" --points - --format csv
+  printf 'x,y\\n1,2\\n3,4\\n' | gradcalc "x*sin(y)" --points - --format csv
+  printf 'x,y\\n1,2\\n3,4\\n' | gradcalc "x^2*y" --points - --hessian --format csv
   gradcalc "(1-x)^2 + 100*(y-x^2)^2" --at x=1.5,y=0.7 --hessian
   gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
 
@@ -136,7 +137,9 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("--points", metavar="FILE",
               help="Evaluate at every row of a CSV file with a header of names (- for stdin); "
                    "--at values are the same for every row. A .parquet/.pq file is read as "
-                   "Parquet.")
+                   "Parquet. One output row per point, columns named as at one point; "
+                   "combines with --of y1,y2 (columns y1,d_y1_x,...), --hessian, --expect "
+                   "and --numeric (each row judged as with --at at its bindings).")
 @click.option("--output", "output", metavar="FILE",
               help="With --points: write the value and partials to FILE, Parquet for "
                    ".parquet/.pq, else CSV (instead of the CSV on stdout).")

@@ -11,15 +11,15 @@ from ..engine.evaluate import Run
 from ..judge.check import Check
 from ..judge.higher import Hessian, HessianCheck
 from ..render.report import (
-    _shorten,
-    _table,
     csv_cell,
     csv_header,
     fmt,
     jnum,
     json_object,
     partial_json,
+    shorten,
     summary_lines,
+    table,
     tape_text,
     text,
     verdict_table,
@@ -37,7 +37,7 @@ def hessian_text(run: Run, chk: Check | None, hess: Hessian, hchk: HessianCheck 
     if names:
         rows = [["hessian"] + names]
         rows += [[name] + [fmt(hess.matrix[name][j]) for j in names] for name in names]
-        out += _table(rows, indent="")
+        out += table(rows, indent="")
     if hchk is not None:
         # the upper triangle, and a lower entry only where it differs from its mirror
         notable = [(i, j, p) for i, row in hchk.entries.items() for j, p in row.items()
@@ -49,7 +49,7 @@ def hessian_text(run: Run, chk: Check | None, hess: Hessian, hchk: HessianCheck 
             out.append("")
             rows = [["entry", "tape", "symbolic", "check"]]
             for i, j, p in notable:
-                rows.append([f"d2/d{i}d{j}", fmt(p.tape), _shorten(p.symbolic or "-"),
+                rows.append([f"d2/d{i}d{j}", fmt(p.tape), shorten(p.symbolic or "-"),
                              p.status + (f": {p.reason}" if p.reason else "")])
             out += verdict_table(rows, [p.status for _, _, p in notable], colour)
     out.append("")
@@ -126,11 +126,11 @@ def jacobian_text(rows: Sequence[Run], checks: Sequence[Check] | None,
     """The Jacobian as an aligned matrix (one row per output, with its value), then one line
     per entry with its symbolic form and verdict, and the summary."""
     names = rows[0].wrt if rows else []
-    table = [["jacobian", "value"] + [f"d/d{n}" for n in names]]
+    matrix = [["jacobian", "value"] + [f"d/d{n}" for n in names]]
     for r in rows:
         grad = r.gradient()
-        table.append([r.output_name or "-", fmt(r.value)] + [fmt(grad[n]) for n in names])
-    out = _table(table, indent="")
+        matrix.append([r.output_name or "-", fmt(r.value)] + [fmt(grad[n]) for n in names])
+    out = table(matrix, indent="")
     if checks is not None:
         out.append("")
         entries = [["entry", "symbolic", "check"]]
@@ -139,7 +139,7 @@ def jacobian_text(rows: Sequence[Run], checks: Sequence[Check] | None,
             for n, p in c.partials.items():
                 verdict = p.reason if p.status == "null" else \
                     p.status + (f": {p.reason}" if p.reason else "")
-                entries.append([f"d{r.output_name}/d{n}", _shorten(p.symbolic or "-"), verdict])
+                entries.append([f"d{r.output_name}/d{n}", shorten(p.symbolic or "-"), verdict])
                 statuses.append(p.status)
         out += verdict_table(entries, statuses, colour)
     out.append("")

@@ -13,6 +13,7 @@ from ..engine import vectors
 from ..engine.evaluate import Run
 from ..engine.tape import Const, Node, Tensor
 from ..judge.check import Check, Partial
+from ..judge.result import column_names
 
 WIDTH = 100  # verdict lines fit here: a long verdict moves under its table, wrapped
 ROUNDED_NOTE = "note: numbers rounded to 15 significant digits; --format json has every digit"
@@ -87,7 +88,7 @@ def verdict_table(rows: Sequence[Sequence[str]], statuses: Sequence[str | None],
             details.append(f"{indent}[{len(details) + 1}] {row[0]}: {verdict}")
             verdict = f"{status} [{len(details)}]"
         shown.append([*row[:-1], verdict])
-    lines = _table(shown, indent)
+    lines = table(shown, indent)
     out = [lines[0]] + [paint(line, start, status or "", colour)
                         for line, status in zip(lines[1:], statuses, strict=True)]
     if details:
@@ -118,13 +119,15 @@ def jnum(x: Any) -> Any:
     return x
 
 
-def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    """Rows as left-aligned columns two spaces apart, each line indented."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
             for r in rows]
 
 
-def _shorten(text: str, limit: int = 60) -> str:
+def shorten(text: str, limit: int = 60) -> str:
+    """The text, or its first limit-3 characters and '...'."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -162,12 +165,12 @@ def text(run: Run, chk: Check | None, show_tape: bool = False, collapse: bool = 
                     verdict = "null"
                 elif p.status == "cut":
                     verdict = p.reason
-                row += [_shorten(p.symbolic or "-"), verdict]
+                row += [shorten(p.symbolic or "-"), verdict]
                 statuses.append(p.status)
             elif g is None:
                 row[1] = "null"
             rows.append(row)
-        out += verdict_table(rows, statuses, colour) if chk else _table(rows)
+        out += verdict_table(rows, statuses, colour) if chk else table(rows)
     out += [part for line in why_lines(run) for part in fit(line, 4)]
     out.append("")
     out += summary_lines(chk, colour)
@@ -280,7 +283,7 @@ def tape_text(run: Run, collapse: bool = False) -> str:
         rows.append([f"t{node.id}", node.label or "-", node.op,
                      ", ".join(_input_name(nodes, r) for r in node.inputs),
                      fmt(node.value), "-" if adj[node.id] is None else fmt(adj[node.id])])
-    return "\n".join([title] + _table(rows))
+    return "\n".join([title] + table(rows))
 
 
 def _value_name(run: Run, value: Any) -> str:
@@ -366,7 +369,7 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
 
 def csv_header(names: Sequence[str]) -> list[str]:
     """The contract's CSV header: value, then d_<name> per differentiated name."""
-    return ["value"] + [f"d_{n}" for n in names]
+    return column_names(names)
 
 
 def csv_cell(x: Any) -> str:

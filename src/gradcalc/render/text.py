@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from ..judge.result import Result
 from ..judge.verdict import status_of
 from . import report
-from .report import fmt
+from .report import fmt, table
 
 TEXT_ROWS = 10               # rows of a --points table shown at each end
 
@@ -66,12 +65,6 @@ def body(result: Result, show_tape: bool = False, collapse: bool = False,
 # ---------------------------------------------------------------- --points
 
 
-def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-            for r in rows]
-
-
 def _shown(n: int) -> list[int]:
     """The rows a table shows: all, or the first and last TEXT_ROWS with -1 for the gap."""
     return list(range(n)) if n <= 2 * TEXT_ROWS else \
@@ -108,7 +101,7 @@ def _batch(result: Result) -> str:
                                         for g in b.gradient.values()]
         rows.append(row)
     out.append("")
-    out += _table(rows)
+    out += table(rows)
     for name, b, chk in parts:
         out.append("")
         lines = summary_lines(b, chk)
@@ -132,7 +125,7 @@ def summary_lines(batch: Any, chk: Any) -> list[str]:
             f"symbolic {fmt(v.worst['symbolic'])}, error {v.worst['error']:.3g}")
         form = v.symbolic or "-"
         rows.append([f"d/d{w}", form if len(form) <= 40 else form[:37] + "...", verdict, worst])
-    lines = _table(rows)
+    lines = table(rows)
     errors = [v.worst["error"] for v in chk.partials.values() if v.worst is not None]
     largest = f"largest error {max(errors):.3g}; " if errors else ""
     value = ""
@@ -165,15 +158,15 @@ def _rows(result: Result) -> str:
     rows = result.rows or []
     names = csvr.row_columns(rows[0]) if rows else []
     out = _head(pts, {})
-    table = [["row"] + pts.names + ["d/d" + n[2:] if n.startswith("d_") else n
+    grid = [["row"] + pts.names + ["d/d" + n[2:] if n.startswith("d_") else n
                                     for n in names]]
     for k in _shown(len(rows)):
         if k < 0:
-            table.append(["..."] + [""] * (len(table[0]) - 1))
+            grid.append(["..."] + [""] * (len(grid[0]) - 1))
             continue
-        table.append([str(k + 1)] + [fmt(pts.columns[c][k]) for c in pts.names]
+        grid.append([str(k + 1)] + [fmt(pts.columns[c][k]) for c in pts.names]
                      + [fmt(v) for v in csvr.row_values(rows[k])])
-    out += [""] + _table(table) + [""]
+    out += [""] + table(grid) + [""]
     counts: dict[str, int] = {}
     for k, row in enumerate(rows):
         word = _row_status(row)
