@@ -310,7 +310,7 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
                        check_timeout, not no_cache, hessian, expect, numeric, claim_list,
                        claim_points, graph, collapse)
-    return _finish(result, fmt, show_tape, collapse)
+    return _finish(result, fmt, show_tape, collapse, graph=graph)
 
 
 def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: bool,
@@ -470,7 +470,7 @@ def _parse(source: str, file: str | None) -> Program:
 
 
 def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
-            output: str | None = None) -> int:
+            output: str | None = None, graph: str | None = None) -> int:
     """Render the result in its format, write the notes it owes on stderr, name each
     non-finite value; the exit status is the result's (judge.verdict.exit_status)."""
     mode = result.mode
@@ -501,7 +501,7 @@ def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
         from ..render import claims as verify_report
 
         click.echo(verify_report.summary(result.verification), err=True)
-    if collapse and not show_tape and mode in ("point", "claims"):
+    if collapse and not show_tape and graph is None and mode == "point":
         click.echo("note: --collapse applies to the --tape listing", err=True)
     for message in result.problems:
         click.echo(f"non-finite: {message}", err=True)

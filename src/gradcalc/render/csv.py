@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import os
-from typing import Any, BinaryIO, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from ..engine import vectors
 from ..errors import InputError
 from ..judge.result import Result, column_names, hessian_names, output_columns
 from .report import csv_cell
+
+if TYPE_CHECKING:
+    from ..engine.evaluate import Run
 
 
 def render(result: Result) -> str:
@@ -19,10 +23,8 @@ def render(result: Result) -> str:
     a header, then one row per point (a Jacobian at one point: one row per output)."""
     mode = result.mode
     if mode == "jacobian":
-        from . import higher
-
         assert result.jacobian is not None
-        return higher.jacobian_csv(result.jacobian)
+        return jacobian(result.jacobian)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     rows = result.rows if mode == "rows" else [result]
@@ -64,6 +66,18 @@ def row_values(result: Result) -> list[Any]:
 
 def _labels(run: Any) -> list[str]:
     return [label for label, _ in vectors.components(run.wrt, run.bindings, run.gradient())]
+
+
+def jacobian(rows: Sequence[Run]) -> str:
+    """Header `output,value,d_<name>...` and one row per output."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    names = rows[0].wrt if rows else []
+    w.writerow(["output"] + column_names(names))
+    for r in rows:
+        grad = r.gradient()
+        w.writerow([r.output_name] + [csv_cell(r.value)] + [csv_cell(grad[n]) for n in names])
+    return buf.getvalue()
 
 
 # ---------------------------------------------------------------- --points columns

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,8 +9,6 @@ from ..engine.evaluate import Run
 from ..judge.check import Check
 from ..judge.higher import Hessian, HessianCheck
 from ..render.report import (
-    csv_cell,
-    csv_header,
     fmt,
     jnum,
     json_object,
@@ -22,6 +18,7 @@ from ..render.report import (
     table,
     tape_text,
     text,
+    unchecked_json,
     verdict_table,
 )
 
@@ -65,7 +62,7 @@ def hessian_json(run: Run, chk: Check | None, hess: Hessian, hchk: HessianCheck 
     obj = json_object(run, chk, show_tape)
     obj["hessian"] = {i: {j: jnum(hess.matrix[i][j]) for j in hess.names} for i in hess.names}
     if hchk is None:
-        verdicts: dict[str, Any] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+        verdicts: dict[str, Any] = unchecked_json()
     else:
         verdicts = {
             "status": hchk.status,
@@ -79,27 +76,6 @@ def hessian_json(run: Run, chk: Check | None, hess: Hessian, hchk: HessianCheck 
     if chk is not None and hchk is not None and hchk.status == "mismatch":
         obj["check"]["status"] = "mismatch"
     return obj
-
-
-def hessian_csv_header(names: Sequence[str]) -> list[str]:
-    """value, d_<name>..., then h_<i>_<j> for every pair (row-major)."""
-    return csv_header(names) + [f"h_{i}_{j}" for i in names for j in names]
-
-
-def hessian_csv_row(run: Run, hess: Hessian) -> list[str]:
-    """One CSV row: the value, the gradient and the Hessian (row-major); null is empty."""
-    grad = run.gradient()
-    return ([csv_cell(run.value)] + [csv_cell(grad[n]) for n in run.wrt]
-            + [csv_cell(hess.matrix[i][j]) for i in hess.names for j in hess.names])
-
-
-def hessian_csv(run: Run, hess: Hessian) -> str:
-    """Header plus one row for the run's point."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(hessian_csv_header(hess.names))
-    w.writerow(hessian_csv_row(run, hess))
-    return buf.getvalue()
 
 
 # ---------------------------------------------------------------- Jacobian
@@ -163,7 +139,7 @@ def jacobian_json(rows: Sequence[Run], checks: Sequence[Check] | None,
                      for r in rows},
     }
     if checks is None:
-        obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+        obj["check"] = unchecked_json()
     else:
         total = combined(rows, checks)
         obj["check"] = {
@@ -182,15 +158,3 @@ def jacobian_json(rows: Sequence[Run], checks: Sequence[Check] | None,
     if show_tape:
         obj["tape"] = json_object(rows[-1], None, True)["tape"]
     return obj
-
-
-def jacobian_csv(rows: Sequence[Run]) -> str:
-    """Header `output,value,d_<name>...` and one row per output."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    names = rows[0].wrt if rows else []
-    w.writerow(["output"] + csv_header(names))
-    for r in rows:
-        grad = r.gradient()
-        w.writerow([r.output_name] + [csv_cell(r.value)] + [csv_cell(grad[n]) for n in names])
-    return buf.getvalue()

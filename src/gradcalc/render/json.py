@@ -114,7 +114,7 @@ def _verdict_json(v: Any) -> dict[str, Any]:
 
 def _batch_check(chk: Any) -> dict[str, Any]:
     if chk is None:
-        return {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+        return report.unchecked_json()
     return {
         "status": chk.status,
         "symbolic": {w: v.symbolic for w, v in chk.partials.items()},

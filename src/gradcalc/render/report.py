@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +12,6 @@ from ..engine import vectors
 from ..engine.evaluate import Run
 from ..engine.tape import Const, Node, Tensor
 from ..judge.check import Check, Partial
-from ..judge.result import column_names
 
 WIDTH = 100  # verdict lines fit here: a long verdict moves under its table, wrapped
 ROUNDED_NOTE = "note: numbers rounded to 15 significant digits; --format json has every digit"
@@ -101,6 +99,11 @@ def verdict_table(rows: Sequence[Sequence[str]], statuses: Sequence[str | None],
 def notes() -> list[str]:
     """The notes collected since NOTES was last cleared."""
     return [n for n in (ROUNDED_NOTE,) if n in NOTES]
+
+
+def unchecked_json() -> dict[str, Any]:
+    """The JSON "check" of a call that skipped it (--no-check)."""
+    return {"status": "skipped", "reason": "--no-check", "symbolic": {}}
 
 
 def jnum(x: Any) -> Any:
@@ -312,20 +315,8 @@ def tape_records(run: Run) -> list[dict[str, Any]]:
     return records
 
 
-def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
-    """The contract's JSON object (strict JSON)."""
-    return dumps(json_object(run, chk, show_tape))
-
-
-def dumps(obj: dict[str, Any]) -> str:
-    """Strict, indented JSON text of an object, with a final newline."""
-    import json  # imported where used: start-up cost of the CLI
-
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
-
-
 def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[str, Any]:
-    """The contract's JSON object, as a dict (to_json writes it)."""
+    """The contract's JSON object at one point, as a dict (render/json.py writes it)."""
     obj: dict[str, Any] = {
         "expression": run.program.source,
         "at": {n: jnum(v) for n, v in run.bindings.items()},
@@ -344,7 +335,7 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
         return out
 
     if chk is None:
-        obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+        obj["check"] = unchecked_json()
     else:
         obj["check"] = {
             "status": chk.status,
@@ -367,24 +358,7 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
     return obj
 
 
-def csv_header(names: Sequence[str]) -> list[str]:
-    """The contract's CSV header: value, then d_<name> per differentiated name."""
-    return column_names(names)
-
-
 def csv_cell(x: Any) -> str:
     """One CSV field: repr-precision number, nan/inf/-inf, or empty for null."""
     v = jnum(x)
     return "" if v is None else str(v)
-
-
-def to_csv(run: Run) -> str:
-    """Header plus one row for the run's point."""
-    buf = io.StringIO()
-    import csv  # imported where used: start-up cost of the CLI
-
-    w = csv.writer(buf, lineterminator="\n")
-    grad = vectors.components(run.wrt, run.bindings, run.gradient())
-    w.writerow(csv_header([label for label, _ in grad]))
-    w.writerow([csv_cell(run.value)] + [csv_cell(g) for _, g in grad])
-    return buf.getvalue()

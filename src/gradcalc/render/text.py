@@ -113,7 +113,7 @@ def _batch(result: Result) -> str:
 def summary_lines(batch: Any, chk: Any) -> list[str]:
     """The check per partial (symbolic form, rows per verdict, worst point), then one line."""
     if chk is None:
-        return ["check: skipped (--no-check)"]
+        return [report.summary(None)]
     if chk.status == "skipped":
         return [f"check: skipped: {chk.reason}"]
     rows = [["partial", "symbolic", "check", "worst point"]]
