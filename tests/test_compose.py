@@ -138,3 +138,12 @@ def test_nonfinite_row_is_named(gradcalc, points_file) -> None:
                  "--format", "json")
     assert r.status == 3
     assert "row 2 (line 3)" in r.err and json.loads(r.out)["rows"][1]["value"] == "nan"
+
+
+def test_pointwise_rows_are_limited(gradcalc, points_file, monkeypatch) -> None:
+    from gradcalc.cli import main as cli
+
+    monkeypatch.setattr(cli, "POINTWISE_ROWS", 2)
+    r = gradcalc("x*y", "--points", points_file(POINTS), "--hessian")
+    assert r.status == 2 and r.out == ""
+    assert "has 3 rows" in r.err and "at most 2 rows" in r.err and "Traceback" not in r.err

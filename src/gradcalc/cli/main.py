@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 # calling gradcalc thousands of times pays for what it uses (python -X importtime).
 CLAIM_POINTS = 100  # the default of --claim-points: verify.CLAIM_POINTS (a test checks)
 
+# --points with --hessian, --expect or --numeric judges each row as at one point (about 0.05 s
+# a row, 0.6 s with --hessian's check): at most this many rows, so a big file is an error, not
+# hours of work
+POINTWISE_ROWS = 10_000
 EXIT_OK, EXIT_INPUT = 0, 2   # the other statuses are the judge's (judge.exit_status)
 FORMATS = ["text", "json", "jsonl", "csv"]
 
@@ -432,6 +436,12 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
     at that row's bindings computes and judges (each check under its own budget)."""
     from ..progress import Progress
 
+    if pts.n > POINTWISE_ROWS:
+        raise InputError(f"--points {pts.where} has {pts.n:,} rows, but --hessian, --expect "
+                         f"and --numeric judge each row as at one point: at most "
+                         f"{POINTWISE_ROWS:,} rows",
+                         hint="split the file, or leave the option out for the column-wise "
+                              "batch")
     for name in bindings:
         if name in pts.columns:
             raise InputError(f"'{name}' is bound twice: by --at and by a column of "
