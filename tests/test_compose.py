@@ -138,6 +138,10 @@ def test_nonfinite_row_is_named(gradcalc, points_file) -> None:
                  "--format", "json")
     assert r.status == 3
     assert "row 2 (line 3)" in r.err and json.loads(r.out)["rows"][1]["value"] == "nan"
+    many = gradcalc("log(x)*y", "--points", points_file("x,y\n1,2\n-1,2\n-2,1\n-3,1\n"),
+                    "--numeric")
+    assert many.status == 3 and "row 2 (line 3)" in many.err
+    assert "(2 more rows not finite)" in many.err
 
 
 def test_pointwise_rows_are_limited(gradcalc, points_file, monkeypatch) -> None:

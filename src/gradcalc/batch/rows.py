@@ -19,6 +19,7 @@ import io
 import math
 import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -95,11 +96,13 @@ def read_points(path: str, stdin: TextIO | None = None) -> Points:
         size = len(data)
     else:
         try:
-            size = os.stat(path).st_size
-            with open(path, "rb"):
-                pass
+            info = os.stat(path)
+            with open(path, "rb") as fh:
+                if not stat.S_ISREG(info.st_mode):  # a pipe (`<(cmd)`) can be read only once
+                    data = fh.read()
         except OSError as exc:
             raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
+        size = info.st_size if data is None else len(data)
     try:
         with Progress(f"reading {where}", size, "bytes") as bar:
             names, cols, lines = cio.read_csv(

@@ -448,6 +448,7 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
                              f"--points {pts.where}")
     rows: list[Result] = []
     problems: list[str] = []
+    bad = 0
     with Progress("rows", pts.n) as bar:
         for k in range(pts.n):
             at = {**{n: float(pts.columns[n][k]) for n in pts.names}, **bindings}
@@ -459,16 +460,17 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
                 click.echo(warning, err=True)
             row = _at_point(first, None, of, no_check, rtol, atol, timeout, cache, hessian,
                             expect, numeric, [], CLAIM_POINTS)
-            if row.problems and not problems:
-                where = f"row {k + 1} (line {int(pts.lines[k])})"
-                problems = [f"{where}: {m}" for m in row.problems]
-            row.problems = []
+            if row.problems:
+                bad += 1
+                if not problems:
+                    where = f"row {k + 1} (line {int(pts.lines[k])})"
+                    problems = [f"{where}: {m}" for m in row.problems]
+            row.problems = []  # named once, by the whole result
             rows.append(row)
             bar.update(1)
-    result = Result(program, of, rows=rows, points=pts, problems=problems)
-    if problems:
-        rows[0].problems = []  # counted once, by the whole result
-    return result
+    if bad > 1:
+        problems[0] += f" ({bad - 1} more row{'s' if bad != 2 else ''} not finite)"
+    return Result(program, of, rows=rows, points=pts, problems=problems)
 
 
 def _parse(source: str, file: str | None) -> Program:
