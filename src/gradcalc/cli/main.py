@@ -294,12 +294,12 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     if claim_list and not at:
         if graph is not None:
             raise click.UsageError("--graph needs --at (claims without a point have no tape)")
+        program = _parse(source, None)
         if fmt == "csv":
             raise click.UsageError("--format csv needs --at (claims without a point have no "
                                    "row)")
         from ..judge.claims import verify_claims_only
 
-        program = _parse(source, None)
         ver = verify_claims_only(program, claim_list, rtol, atol, check_timeout, of,
                                  claim_points)
         return _finish(Result(program, of, verification=ver), fmt, show_tape, collapse)
