@@ -7,16 +7,12 @@ from typing import Any
 
 from ..judge.claims import MISS_FRACTION, NUMERIC_SAFETY, ClaimVerdict, Opinions, Verification
 from ..lang.syntax import Assign, Program
-from ..render.report import fit, fmt, jnum, paint, verdict_table
+from ..render.report import fit, fmt, jnum, paint, shorten, verdict_table
 
 
 def tolerances(ver: Verification) -> str:
     """The tolerances every verdict was reached with."""
     return f"rtol {ver.rtol:g}, atol {ver.atol:g}"
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _point(at: dict[str, Any]) -> str:
@@ -80,8 +76,8 @@ def text(ver: Verification, colour: bool = False) -> str:
                    f"exists, then SymPy simplification; {tolerances(ver)}):", 4)
         rows = [["partial", "yours", "true", "verdict"]]
         for v in ver.claims:
-            rows.append([f"d/d{v.claim.name}", _shorten(v.claim.formula),
-                         _shorten(v.true_form or "-"), claim_verdict(v)])
+            rows.append([f"d/d{v.claim.name}", shorten(v.claim.formula, 40),
+                         shorten(v.true_form or "-", 40), claim_verdict(v)])
         out += verdict_table(rows, [_claim_word(v) for v in ver.claims], colour)
         out.append("")
     lines = fit(summary(ver), 4)

@@ -8,7 +8,7 @@ from typing import Any
 from ..judge.result import Result
 from ..judge.verdict import status_of
 from . import report
-from .report import fmt, table
+from .report import fmt, shorten, table
 
 TEXT_ROWS = 10               # rows of a --points table shown at each end
 
@@ -124,7 +124,7 @@ def summary_lines(batch: Any, chk: Any) -> list[str]:
             f"row {v.worst['row']} (line {v.worst['line']}): tape {fmt(v.worst['tape'])}, "
             f"symbolic {fmt(v.worst['symbolic'])}, error {v.worst['error']:.3g}")
         form = v.symbolic or "-"
-        rows.append([f"d/d{w}", form if len(form) <= 40 else form[:37] + "...", verdict, worst])
+        rows.append([f"d/d{w}", shorten(form, 40), verdict, worst])
     lines = table(rows)
     errors = [v.worst["error"] for v in chk.partials.values() if v.worst is not None]
     largest = f"largest error {max(errors):.3g}; " if errors else ""
