@@ -510,9 +510,9 @@ def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
     elif show_tape and fmt == "csv":
         click.echo("note: --tape is shown only in text and json formats", err=True)
     if result.verification is not None and fmt == "csv":
-        from ..render import claims as verify_report
+        from ..render import text as textr
 
-        click.echo(verify_report.summary(result.verification), err=True)
+        click.echo(textr.verify_summary(result.verification), err=True)
     if collapse and not show_tape and graph is None and mode == "point":
         click.echo("note: --collapse applies to the --tape listing", err=True)
     for message in result.problems:

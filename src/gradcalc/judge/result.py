@@ -107,3 +107,21 @@ class Result:
         """The process's exit status (verdict.exit_status of what was found)."""
         statuses = self.statuses()
         return exit_status("mismatch" in statuses, "undecided" in statuses, self.nonfinite())
+
+
+def jacobian_check(rows: Sequence[Run], checks: Sequence[Check]) -> Check:
+    """The per-output checks as one Check, partials keyed d<output>/d<name>."""
+    from .check import Check
+
+    partials = {f"d{r.output_name}/d{n}": p for r, c in zip(rows, checks, strict=True)
+                for n, p in c.partials.items()}
+    statuses = [c.status for c in checks]
+    status = "mismatch" if "mismatch" in statuses else \
+        "skipped" if statuses and all(s == "skipped" for s in statuses) else "ok"
+    values = [c.value_status for c in checks]
+    value_status = "mismatch" if "mismatch" in values else \
+        "undefined" if "undefined" in values else "ok"
+    reason = next((c.reason for c in checks if c.reason), "")
+    first = checks[0] if checks else Check("skipped")
+    return Check(status, partials, value_status=value_status, reason=reason, rtol=first.rtol,
+                 atol=first.atol)

@@ -4,14 +4,22 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..judge.result import Result
+from ..judge.result import Result, jacobian_check
 from ..judge.verdict import status_of
-from . import report
-from .report import jnum
+from ..lang.syntax import Assign, Program
+from . import report, text
+from .report import jnum, json_object, partial_json, unchecked_json
+
+if TYPE_CHECKING:
+    from ..engine.evaluate import Run
+    from ..judge.check import Check
+    from ..judge.claims import ClaimVerdict, Verification
+    from ..judge.higher import Hessian, HessianCheck
 
 
 def render(result: Result, show_tape: bool = False, compact: bool = False) -> str:
@@ -38,27 +46,19 @@ def document(result: Result, show_tape: bool = False) -> dict[str, Any]:
     if mode == "rows":
         return _rows(result, show_tape)
     if mode == "jacobian":
-        from . import higher
-
         assert result.jacobian is not None
-        return higher.jacobian_json(result.jacobian, result.checks, show_tape)
+        return jacobian_json(result.jacobian, result.checks, show_tape)
     if mode == "hessian":
-        from . import higher
-
         assert result.run is not None and result.hessian is not None
-        return higher.hessian_json(result.run, result.check, result.hessian,
+        return hessian_json(result.run, result.check, result.hessian,
                                    result.hessian_check, show_tape)
     if mode == "claims":
-        from . import claims
-
         assert result.verification is not None
-        return claims.claims_only_json(result.program, result.verification, result.of)
+        return claims_only_json(result.program, result.verification, result.of)
     assert result.run is not None
     obj = report.json_object(result.run, result.check, show_tape)
     if result.verification is not None:
-        from . import claims
-
-        claims.extend(obj["check"], result.verification)
+        extend(obj["check"], result.verification)
     return obj
 
 
@@ -74,6 +74,122 @@ def _rows(result: Result, show_tape: bool) -> dict[str, Any]:
     return {"expression": result.program.source,
             "points": {"file": pts.where, "rows": pts.n, "names": pts.names},
             "rows": rows}
+
+
+# ---------------------------------------------------------------- modes
+
+
+def _claim_json(v: ClaimVerdict) -> dict[str, Any]:
+    c = v.counterexample
+    at = v.at_point
+    return {
+        "name": v.claim.name, "claim": v.claim.formula, "source": v.claim.label,
+        "true": v.true_form, "status": v.status, "verdict": text.claim_verdict(v),
+        "points": v.points, "miss_probability": v.miss_probability
+        if v.points and v.status in ("equal", "proved") else None,
+        "counterexample": None if c is None else {
+            "at": {n: jnum(x) for n, x in c["at"].items()}, "yours": jnum(c["yours"]),
+            "true": jnum(c["true"])},
+        "at_point": None if at is None else {k: jnum(x) for k, x in at.items()},
+        "reason": v.reason or None,
+    }
+
+
+def extend(check: dict[str, Any], ver: Verification) -> None:
+    """Add the verification to a JSON object's "check": opinions per partial, claims, and
+    the overall verdict (a mismatch makes the check's status mismatch)."""
+    from ..judge import claims
+
+    partials = check.setdefault("partials", {})
+    for name, p in ver.partials.items():
+        entry = partials.setdefault(name, {})
+        entry.update({
+            "tape": jnum(p.tape), "symbolic": jnum(p.symbolic),
+            "numeric": None if p.numeric is None else jnum(p.numeric.value),
+            "numeric_error": None if p.numeric is None else jnum(p.numeric.error),
+            "numeric_method": None if p.numeric is None else p.numeric.method,
+            "expected": jnum(p.expected), "agree": p.agree, "status": p.status,
+            "reason": p.reason or None,
+        })
+    if ver.claims:
+        check["claims"] = [_claim_json(v) for v in ver.claims]
+    check["verify"] = {"status": ver.status, "rtol": ver.rtol, "atol": ver.atol,
+                       "numeric_safety": claims.NUMERIC_SAFETY if ver.numeric else None}
+    if ver.status == "mismatch":
+        check["status"] = "mismatch"
+
+
+def output_name(program: Program, of: str | None) -> str | None:
+    """The name of the program's output, if it has one."""
+    last = program.statements[-1]
+    return of or (last.target if isinstance(last, Assign) else None)
+
+
+def claims_only_json(program: Program, ver: Verification, of: str | None) -> dict[str, Any]:
+    """The JSON object for claims given without --at: no point, so no value and no gradient."""
+    check: dict[str, Any] = {"status": ver.status, "symbolic": ver.true_forms,
+                             "reason": "no --at: the claims were checked, there was no tape run",
+                             "rtol": ver.rtol, "atol": ver.atol}
+    extend(check, ver)
+    return {"expression": program.source, "at": {}, "output": output_name(program, of),
+            "value": None, "gradient": {}, "check": check}
+
+
+def hessian_json(run: Run, chk: Check | None, hess: Hessian, hchk: HessianCheck | None,
+                 show_tape: bool = False) -> dict[str, Any]:
+    """The contract's JSON object plus `hessian` (matrix by name) and `check.hessian`."""
+    obj = json_object(run, chk, show_tape)
+    obj["hessian"] = {i: {j: jnum(hess.matrix[i][j]) for j in hess.names} for i in hess.names}
+    if hchk is None:
+        verdicts: dict[str, Any] = unchecked_json()
+    else:
+        verdicts = {
+            "status": hchk.status,
+            "reason": hchk.reason or None,
+            "symbolic": {i: {j: p.symbolic for j, p in row.items()}
+                         for i, row in hchk.entries.items()},
+            "entries": {i: {j: partial_json(p) for j, p in row.items()}
+                        for i, row in hchk.entries.items()},
+        }
+    obj["check"]["hessian"] = verdicts
+    if chk is not None and hchk is not None and hchk.status == "mismatch":
+        obj["check"]["status"] = "mismatch"
+    return obj
+
+
+def jacobian_json(rows: Sequence[Run], checks: Sequence[Check] | None,
+                  show_tape: bool = False) -> dict[str, Any]:
+    """JSON for several outputs: `output` and `value` per output, `jacobian` (one gradient row
+    per output) and `check` with per-output symbolic forms and verdicts."""
+    first = rows[0]
+    obj: dict[str, Any] = {
+        "expression": first.program.source,
+        "at": {n: jnum(v) for n, v in first.bindings.items()},
+        "output": [r.output_name for r in rows],
+        "value": {r.output_name: jnum(r.value) for r in rows},
+        "jacobian": {r.output_name: {n: jnum(g) for n, g in r.gradient().items()}
+                     for r in rows},
+    }
+    if checks is None:
+        obj["check"] = unchecked_json()
+    else:
+        total = jacobian_check(rows, checks)
+        obj["check"] = {
+            "status": total.status,
+            "reason": total.reason or None,
+            "symbolic": {r.output_name: {n: p.symbolic for n, p in c.partials.items()}
+                         for r, c in zip(rows, checks, strict=True)},
+            "value": {r.output_name: {"status": c.value_status, "symbolic": jnum(c.value)}
+                      for r, c in zip(rows, checks, strict=True)},
+            "partials": {r.output_name: {
+                n: partial_json(p)
+                for n, p in c.partials.items()} for r, c in zip(rows, checks, strict=True)},
+            "rtol": total.rtol,
+            "atol": total.atol,
+        }
+    if show_tape:
+        obj["tape"] = json_object(rows[-1], None, True)["tape"]
+    return obj
 
 
 # ---------------------------------------------------------------- --points columns

@@ -3,12 +3,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..judge.result import Result
+from ..judge.result import Result, jacobian_check
 from ..judge.verdict import status_of
 from . import report
-from .report import fmt, shorten, table
+from .report import (
+    fit,
+    fmt,
+    paint,
+    shorten,
+    summary_lines,
+    table,
+    tape_text,
+    verdict_table,
+)
+
+if TYPE_CHECKING:
+    from ..engine.evaluate import Run
+    from ..judge.check import Check
+    from ..judge.claims import ClaimVerdict, Opinions, Verification
+    from ..judge.higher import Hessian, HessianCheck
 
 TEXT_ROWS = 10               # rows of a --points table shown at each end
 
@@ -24,7 +40,7 @@ def render(result: Result, show_tape: bool = False, collapse: bool = False,
 def body(result: Result, show_tape: bool = False, collapse: bool = False,
          colour: bool = False) -> str:
     """The report of a result, without the closing notes."""
-    # claims and higher (and what they import) are loaded only for their modes: start-up time
+    # judge.claims (and what it imports) is loaded only for its modes: start-up time
     mode = result.mode
     if mode == "batch":
         return _batch(result)
@@ -38,27 +54,19 @@ def body(result: Result, show_tape: bool = False, collapse: bool = False,
                 f"({d['dask']})\nwrote   {files} part file{s} to {d['output']}\n"
                 "check: skipped (--dask)\n")
     if mode == "claims":
-        from . import claims
-
         assert result.verification is not None
-        return claims.text(result.verification, colour=colour)
+        return verification(result.verification, colour=colour)
     if mode == "jacobian":
-        from . import higher
-
         assert result.jacobian is not None
-        return higher.jacobian_text(result.jacobian, result.checks, show_tape, colour=colour)
+        return jacobian_text(result.jacobian, result.checks, show_tape, colour=colour)
     assert result.run is not None
     if mode == "hessian":
-        from . import higher
-
         assert result.hessian is not None
-        return higher.hessian_text(result.run, result.check, result.hessian,
+        return hessian_text(result.run, result.check, result.hessian,
                                    result.hessian_check, show_tape, colour=colour)
     out = report.text(result.run, result.check, show_tape, collapse, colour=colour)
     if result.verification is not None:
-        from . import claims
-
-        out += "\n" + claims.text(result.verification, colour=colour)
+        out += "\n" + verification(result.verification, colour=colour)
     return out
 
 
@@ -104,13 +112,13 @@ def _batch(result: Result) -> str:
     out += table(rows)
     for name, b, chk in parts:
         out.append("")
-        lines = summary_lines(b, chk)
+        lines = batch_summary_lines(b, chk)
         out += [f"{name}: {line}" if several and line.startswith("check:") else line
                 for line in lines]
     return "\n".join(out) + "\n"
 
 
-def summary_lines(batch: Any, chk: Any) -> list[str]:
+def batch_summary_lines(batch: Any, chk: Any) -> list[str]:
     """The check per partial (symbolic form, rows per verdict, worst point), then one line."""
     if chk is None:
         return [report.summary(None)]
@@ -191,3 +199,173 @@ def _row_status(row: Result) -> str:
         if word in statuses:
             return word
     return "ok"
+
+
+# ---------------------------------------------------------------- verification
+
+
+def tolerances(ver: Verification) -> str:
+    """The tolerances every verdict was reached with."""
+    return f"rtol {ver.rtol:g}, atol {ver.atol:g}"
+
+
+def _point(at: dict[str, Any]) -> str:
+    return ", ".join(f"{n}={fmt(v)}" for n, v in at.items())
+
+
+def claim_verdict(v: ClaimVerdict) -> str:
+    """One claim's verdict in words."""
+    from ..judge import claims
+
+    if v.status == "proved":
+        text = "proved equal"
+    elif v.status == "equal":
+        miss = v.miss_probability
+        chance = f"{miss:.2%}" if miss >= 1e-4 else f"{miss:.1e}"
+        text = (f"equal at {v.points} random points (a difference on "
+                f"{claims.MISS_FRACTION:.0%} of the sampled region would be missed with "
+                f"probability {chance}); SymPy could not "
+                "prove it")
+        if v.reason:
+            text += f": {v.reason}"
+    elif v.status == "differs":
+        c = v.counterexample or {}
+        text = (f"differs: e.g. at {_point(c.get('at', {}))}, yours gives {fmt(c.get('yours'))}"
+                f", true is {fmt(c.get('true'))}")
+    else:
+        text = f"{v.status}: {v.reason}"
+    if v.at_point is not None and v.status != "differs":
+        text += (f"; at the --at point yours {fmt(v.at_point['yours'])}, true "
+                 f"{fmt(v.at_point['true'])}")
+    return text
+
+
+def _numeric(p: Opinions) -> str:
+    if p.numeric is None:
+        return "-"
+    return f"{fmt(p.numeric.value)} ± {p.numeric.error:.2g}"
+
+
+def verification(ver: Verification, colour: bool = False) -> str:
+    """The verification section: a table of opinions per partial, the claims, a summary."""
+    from ..judge import claims
+
+    out: list[str] = []
+    if ver.numeric or any(p.expected is not None for p in ver.partials.values()):
+        note = (f"; numeric within {claims.NUMERIC_SAFETY:g}x its error estimate"
+                if ver.numeric else "")
+        out.append(f"verify ({tolerances(ver)}{note}):")
+        rows = [["partial", "tape", "symbolic"] + (["numeric"] if ver.numeric else [])
+                + ["expected", "verdict"]]
+        for p in ver.partials.values():
+            verdict = p.status + (f": {p.reason}" if p.reason else "")
+            rows.append([f"d/d{p.name}", fmt(p.tape), "-" if p.symbolic is None else
+                         fmt(p.symbolic)] + ([_numeric(p)] if ver.numeric else [])
+                        + ["-" if p.expected is None else fmt(p.expected), verdict])
+        out += verdict_table(rows, [p.status for p in ver.partials.values()], colour)
+        if ver.numeric:
+            methods: dict[str, list[str]] = {}
+            for p in ver.partials.values():
+                if p.numeric is not None:
+                    methods.setdefault(p.numeric.method, []).append(p.name)
+            out.append("  numeric: " + "; ".join(f"{m} for {', '.join(n)}"
+                                                 for m, n in methods.items()))
+        out.append("")
+    if ver.claims:
+        out += fit(f"claims (counterexample search at random points where the derivative "
+                   f"exists, then SymPy simplification; {tolerances(ver)}):", 4)
+        rows = [["partial", "yours", "true", "verdict"]]
+        for v in ver.claims:
+            rows.append([f"d/d{v.claim.name}", shorten(v.claim.formula, 40),
+                         shorten(v.true_form or "-", 40), claim_verdict(v)])
+        out += verdict_table(rows, [_claim_word(v) for v in ver.claims], colour)
+        out.append("")
+    lines = fit(verify_summary(ver), 4)
+    lines[0] = paint(lines[0], len("verify: "), "ok" if ver.status == "ok" else "MISMATCH",
+                     colour)
+    out += lines
+    return "\n".join(out) + "\n"
+
+
+def _claim_word(v: ClaimVerdict) -> str:
+    """The first word of a claim's verdict: proved, equal, differs, or the status."""
+    return {"proved": "proved", "equal": "equal", "differs": "differs"}.get(v.status, v.status)
+
+
+def verify_summary(ver: Verification) -> str:
+    """One line: the overall verdict, what disagreed, and the tolerances."""
+    parts = []
+    if ver.numeric or any(p.expected is not None or p.status == "mismatch"
+                          for p in ver.partials.values()):
+        bad = sum(p.status == "mismatch" for p in ver.partials.values())
+        parts.append(f"partials in disagreement: {bad} of {len(ver.partials)}")
+    if ver.claims:
+        bad = sum(v.status == "differs" for v in ver.claims)
+        parts.append(f"claims that differ: {bad} of {len(ver.claims)}")
+        open_ = sum(v.status == "undecided" for v in ver.claims)
+        if open_:
+            parts.append(f"undecided: {open_} (not a success)")
+    word = {"ok": "ok", "mismatch": "MISMATCH"}.get(ver.status, "UNDECIDED")
+    return f"verify: {word}: {', '.join(parts)} ({tolerances(ver)})"
+
+
+# ---------------------------------------------------------------- Hessian and Jacobian
+
+
+def hessian_text(run: Run, chk: Check | None, hess: Hessian, hchk: HessianCheck | None,
+                 show_tape: bool = False, colour: bool = False) -> str:
+    """The first-order report, then the Hessian as an aligned matrix, the entries whose
+    verdict is not ok, and the Hessian check's summary line."""
+    out = [report.text(run, chk, False, colour=colour).rstrip("\n"), ""]
+    names = hess.names
+    if names:
+        rows = [["hessian"] + names]
+        rows += [[name] + [fmt(hess.matrix[name][j]) for j in names] for name in names]
+        out += table(rows, indent="")
+    if hchk is not None:
+        # the upper triangle, and a lower entry only where it differs from its mirror
+        notable = [(i, j, p) for i, row in hchk.entries.items() for j, p in row.items()
+                   if p.status not in ("ok", "skipped") and (
+                       names.index(i) <= names.index(j)
+                       or (p.status, fmt(p.tape)) != (hchk.entries[j][i].status,
+                                                      fmt(hchk.entries[j][i].tape)))]
+        if notable:
+            out.append("")
+            rows = [["entry", "tape", "symbolic", "check"]]
+            for i, j, p in notable:
+                rows.append([f"d2/d{i}d{j}", fmt(p.tape), shorten(p.symbolic or "-"),
+                             p.status + (f": {p.reason}" if p.reason else "")])
+            out += verdict_table(rows, [p.status for _, _, p in notable], colour)
+    out.append("")
+    out += summary_lines(None if hchk is None else hchk.as_check(), colour, "hessian ")
+    if show_tape:
+        out += ["", tape_text(run)]
+    return "\n".join(out) + "\n"
+
+
+def jacobian_text(rows: Sequence[Run], checks: Sequence[Check] | None,
+                  show_tape: bool = False, colour: bool = False) -> str:
+    """The Jacobian as an aligned matrix (one row per output, with its value), then one line
+    per entry with its symbolic form and verdict, and the summary."""
+    names = rows[0].wrt if rows else []
+    matrix = [["jacobian", "value"] + [f"d/d{n}" for n in names]]
+    for r in rows:
+        grad = r.gradient()
+        matrix.append([r.output_name or "-", fmt(r.value)] + [fmt(grad[n]) for n in names])
+    out = table(matrix, indent="")
+    if checks is not None:
+        out.append("")
+        entries = [["entry", "symbolic", "check"]]
+        statuses = []
+        for r, c in zip(rows, checks, strict=True):
+            for n, p in c.partials.items():
+                verdict = p.reason if p.status == "null" else \
+                    p.status + (f": {p.reason}" if p.reason else "")
+                entries.append([f"d{r.output_name}/d{n}", shorten(p.symbolic or "-"), verdict])
+                statuses.append(p.status)
+        out += verdict_table(entries, statuses, colour)
+    out.append("")
+    out += summary_lines(None if checks is None else jacobian_check(rows, checks), colour)
+    if show_tape and rows:
+        out += ["", tape_text(rows[-1])]
+    return "\n".join(out) + "\n"
