@@ -28,7 +28,7 @@ def shape_text(value: Any) -> str:
     if not shape:
         return "a scalar"
     if len(shape) == 1:
-        return f"a vector of {shape[0]}"
+        return f"a vector of {shape[0]} components"
     return f"{shape[0]}x{shape[1]}"
 
 

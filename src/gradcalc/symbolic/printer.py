@@ -32,7 +32,11 @@ def _component_labels(names: Mapping[str, Any] | Sequence[str] | None) -> dict[s
     if not isinstance(names, Mapping):
         return labels
     for name, symbols in names.items():
-        if isinstance(symbols, (list, tuple)):
+        shape = getattr(symbols, "shape", None)
+        if shape is not None and len(shape) == 2:  # a matrix's components: A[i,j]
+            for k, sym in enumerate(symbols):
+                labels[sym] = f"{name}[{k // shape[1]},{k % shape[1]}]"
+        elif isinstance(symbols, (list, tuple)):
             for k, sym in enumerate(symbols):
                 labels[sym] = f"{name}[{k}]"
     return labels
