@@ -208,6 +208,8 @@ CALLS = {
     # matrix functions, on matrices made from the scalar variable (M = [[1, 2], [3, 4]])
     "transpose": (lambda f, x: f.transpose(x * np.array([[1.0, 2.0], [3.0, 4.0]]))[0, 1],
                   lambda x: 3 * x),
+    "outer": (lambda f, x: f.outer(x * np.array([1.0, 2.0]), np.array([3.0, 4.0]))[1, 1],
+              lambda x: 8 * x),
     "trace": (lambda f, x: f.trace(x * np.array([[1.0, 2.0], [3.0, 4.0]])), lambda x: 5 * x),
     "det": (lambda f, x: f.det(x * np.array([[1.0, 2.0], [3.0, 4.0]])), lambda x: -2 * x * x),
     "inv": (lambda f, x: f.inv(x * np.array([[1.0, 2.0], [3.0, 4.0]]))[0, 0], lambda x: -2 / x),

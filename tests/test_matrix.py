@@ -367,3 +367,41 @@ def test_text_csv_and_tape_show_components_and_shapes(gradcalc) -> None:
     header, row = list(csv.reader(io.StringIO(r.out)))
     assert header == ["value", "d_A[0,0]", "d_A[0,1]", "d_A[1,0]", "d_A[1,1]"]
     assert [float(c) for c in row] == [29.0, 2.0, 6.0, 4.0, 8.0]
+
+
+# ---------------------------------------------------------------- claims in matrix notation
+
+LSQ = ["sum((X@w - y)^2)", "--at", "X=[[1,2],[3,4],[5,6]]", "--at", "w=[1,-1]",
+       "--at", "y=[0.5,1,2]"]
+
+
+def test_right_matrix_claims_exit_0(gradcalc) -> None:
+    r = gradcalc(*LSQ, "--claim", "w: 2*transpose(X)@(X@w - y)", "--claim",
+                 "X: 2*outer(X@w - y, w)", "--claim", "y: 2*(y - X@w)", "--format", "json")
+    assert r.status == 0, r.out + r.err
+    claims = r.json()["check"]["claims"]
+    assert [c["status"] for c in claims] == ["proved"] * 3
+
+
+def test_wrong_matrix_claim_exit_1_with_small_matrices(gradcalc) -> None:
+    # right at the --at point only by accident: y is X@w there, so (X@w - y) = 0 = X@w - X@w
+    r = gradcalc("sum((X@w - y)^2)", "--at", "X=[[1,2],[3,4]]", "--at", "w=[1,1]",
+                 "--at", "y=[3,7]", "--claim", "w: 2*transpose(X)@(X@w - y)*0", "--format",
+                 "json")
+    assert r.status == 1
+    obj = r.json()
+    claims = obj["check"]["claims"]
+    c = claims[0]
+    assert c["status"] == "differs"
+    at = c["counterexample"]["at"]
+    X, w, y = (np.array(at[n]) for n in ("X", "w", "y"))
+    assert np.all(X == np.round(X)) and np.abs(X).max() <= 2  # small whole numbers
+    np.testing.assert_allclose(c["counterexample"]["true"], 2 * X.T @ (X @ w - y))
+    assert np.any(2 * X.T @ (X @ w - y) != 0)
+
+
+def test_claim_of_the_wrong_shape_is_an_input_error(gradcalc) -> None:
+    r = gradcalc(*LSQ, "--claim", "X: 2*(X@w - y)")
+    assert r.status == 2 and r.out == ""
+    assert "is a vector of 3 components, but the gradient with respect to X is a 3x2 matrix" \
+        in r.err

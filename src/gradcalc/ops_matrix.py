@@ -263,7 +263,7 @@ MATMUL = _rec("matmul", 2, _matmul, [_matmul_da, _matmul_db], _sym_matmul, symbo
 OUTER = _rec("outer", 2, _outer,
              [lambda g, ans, u, v: _call(MATMUL, g, v),
               lambda g, ans, u, v: _call(MATMUL, u, g)],
-             lambda sp, u, v: tuple(tuple(a * b for b in v) for a in u))
+             lambda sp, u, v: tuple(tuple(a * b for b in v) for a in u), "outer")
 TRANSPOSE = _rec("transpose", 1, lambda a: np.transpose(a).copy(),
                  [lambda g, ans, a: _call(TRANSPOSE, g)], _sym_transpose, "transpose")
 TRACE = _rec("trace", 1, lambda a: np.float64(np.trace(a)), [_trace_vjp],

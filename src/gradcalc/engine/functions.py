@@ -201,6 +201,11 @@ def transpose(a: Any) -> Tensor:
     return apply(ops_matrix.TRANSPOSE, a)
 
 
+def outer(u: Any, v: Any) -> Tensor:
+    """The outer product of two vectors: the matrix of u[i]*v[j]."""
+    return apply(ops_matrix.OUTER, u, v)
+
+
 def trace(a: Any) -> Tensor:
     """The sum of a square matrix's diagonal."""
     return apply(ops_matrix.TRACE, a)

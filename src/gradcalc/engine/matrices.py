@@ -70,6 +70,8 @@ def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str 
                 raise InputError(f"{name}() needs a square matrix, but {both()}", span, source)
         elif name == "transpose" and len(a) != 2:
             raise InputError(f"transpose() needs a matrix, but {both()}", span, source)
+        elif name == "outer" and any(len(sh) != 1 for sh in shapes):
+            raise InputError(f"outer() needs two vectors, but {both()}", span, source)
         elif not a:
             raise InputError(f"{name}() needs a vector or matrix, but {both()}", span, source)
         return

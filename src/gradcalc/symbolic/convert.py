@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .. import ops, ops_matrix
+from ..engine.vectors import Grid
 from ..errors import Span
 from ..lang.inline import fold_calls
 from ..lang.syntax import (
@@ -307,7 +308,7 @@ def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str |
     """
     if not isinstance(names, Mapping):
         names = {n: n for n in names}
-    env: dict[str, Any] = {n: _bound_symbols(s) for n, s in names.items()}
+    env: dict[str, Any] = {n: bound_symbols(s) for n, s in names.items()}
     out = None
     needed = _needed(program, of) if guards is not None else []
     for i, stmt in enumerate(program.statements):
@@ -328,13 +329,13 @@ def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str |
     return env[of] if of is not None else out
 
 
-def _bound_symbols(s: Any) -> Any:
+def bound_symbols(s: Any) -> Any:
     """A bound name's SymPy value: its symbol, a tuple of component symbols for a vector, a
     tuple of rows for a matrix (a list of names with a 2-D `shape`, vectors.Grid)."""
     if isinstance(s, str):
         return symbol(s)
-    shape = getattr(s, "shape", None)
-    if shape is not None and len(shape) == 2:
+    if isinstance(s, Grid):
+        shape = s.shape
         cols = shape[1]
         return tuple(tuple(symbol(c) for c in s[i * cols:(i + 1) * cols])
                      for i in range(shape[0]))
