@@ -405,3 +405,55 @@ def test_claim_of_the_wrong_shape_is_an_input_error(gradcalc) -> None:
     assert r.status == 2 and r.out == ""
     assert "is a vector of 3 components, but the gradient with respect to X is a 3x2 matrix" \
         in r.err
+
+
+# ---------------------------------------------------------------- matrix notation, formulas out
+
+
+def test_matrix_notation_is_shown_beside_the_components(gradcalc) -> None:
+    r = gradcalc(LSQ[0] + " + logdet(A)", *LSQ[1:], "--at", "A=[[2,1],[1,3]]",
+                 "--format", "json")
+    matrix = r.json()["check"]["matrix"]
+    assert matrix["w"] == "2*transpose(X)@(X@w - y)"
+    assert matrix["X"] == "2*outer(X@w - y, w)"
+    assert matrix["A"] == "inv(transpose(A))"
+    text = gradcalc(*LSQ).out
+    assert "check: in matrix notation, d/dw = 2*transpose(X)@(X@w - y)" in text
+
+
+def test_elementwise_products_fall_back_to_components(gradcalc) -> None:
+    r = gradcalc("sum(A*B)", "--at", "A=[[1,2],[3,4]],B=[[2,1],[1,3]]", "--format", "json")
+    chk = r.json()["check"]
+    assert chk["status"] == "ok" and chk["matrix"] == {"A": None, "B": None}
+    assert "checked component by component" in chk["matrix_note"]
+
+
+def test_symbolic_python_is_a_numpy_function_of_the_right_gradient(gradcalc, tmp_path) -> None:
+    import importlib.util
+
+    X, w, y = RNG.normal(size=(4, 3)), RNG.normal(size=3), RNG.normal(size=4)
+    A = spd(3)
+    r = gradcalc("sum((X@w - y)^2) + logdet(A) + x*trace(A)", "--at", f"X={mat(X)}", "--at",
+                 f"w={mat(w)}", "--at", f"y={mat(y)}", "--at", f"A={mat(A)}", "--at", "x=2",
+                 "--symbolic", "python")
+    assert r.status == 0, r.err
+    path = tmp_path / "grads.py"
+    path.write_text("import numpy\n\n" + r.out)
+    spec = importlib.util.spec_from_file_location("grads", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # other matrices of the same shapes: the functions are formulas, not numbers
+    X2, w2, y2, A2 = RNG.normal(size=(4, 3)), RNG.normal(size=3), RNG.normal(size=4), spd(3)
+    res = X2 @ w2 - y2
+    np.testing.assert_allclose(module.grad_w(X2, w2, y2, A2, 1.5), 2 * X2.T @ res, rtol=1e-12)
+    np.testing.assert_allclose(module.grad_X(X2, w2, y2, A2, 1.5), 2 * np.outer(res, w2),
+                               rtol=1e-12)
+    np.testing.assert_allclose(module.grad_A(X2, w2, y2, A2, 1.5),
+                               np.linalg.inv(A2).T + 1.5 * np.eye(3), rtol=1e-12)
+    assert module.grad_x(X2, w2, y2, A2, 1.5) == pytest.approx(np.trace(A2), rel=1e-14)
+
+
+def test_symbolic_latex(gradcalc) -> None:
+    r = gradcalc(*LSQ, "--symbolic", "latex")
+    assert r.status == 0
+    assert "\\frac{\\partial f}{\\partial w} = 2 X^{T} \\left(X w - y\\right)" in r.out.splitlines()

@@ -61,6 +61,8 @@ class Check:
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
     sampled: dict[str, list[int]] = field(default_factory=dict)  # vector -> checked components
+    matrix: dict[str, str] = field(default_factory=dict)  # name -> gradient in matrix notation
+    matrix_note: str = ""           # why names are left to the per-component check
 
     @property
     def largest_error(self) -> float | None:

@@ -258,6 +258,13 @@ def summary(chk: Check | None) -> str:
         line += (f"\ncheck: sampled {len(picked)} of the {_vector_length(chk, name):,} "
                  f"components of {name} (the rest are not checked): "
                  + ", ".join(str(k) for k in picked))
+    for name, form in chk.matrix.items():
+        line += f"\ncheck: in matrix notation, d/d{name} = {form}"
+    if chk.matrix:
+        line += ("\ncheck: (SymPy's matrix calculus; the formulas give the tape's numbers "
+                 "here)")
+    if chk.matrix_note:
+        line += f"\ncheck: matrix notation: {chk.matrix_note}"
     return line
 
 
@@ -373,6 +380,10 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
             "rtol": chk.rtol,
             "atol": chk.atol,
         }
+        if chk.matrix or chk.matrix_note:
+            obj["check"]["matrix"] = {n: chk.matrix.get(n) for n in run.wrt
+                                      if np.ndim(run.bindings[n]) >= 1}
+            obj["check"]["matrix_note"] = chk.matrix_note or None
         if chk.sampled:
             obj["check"]["sampled"] = {n: {"components": _vector_length(chk, n), "checked": k}
                                        for n, k in chk.sampled.items()}

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engine import vectors
 from ..engine.evaluate import Run
-from ..judge.check import run_with_budget
+from ..judge.check import Check, run_with_budget
 from ..judge.claims import Claim, ClaimVerdict
 from ..symbolic import convert as symbolic
 
@@ -221,3 +221,92 @@ def _broadcast(x: Any, shape: tuple[int, ...]) -> list[Any]:
 def _shaped(values: Sequence[Any], shape: tuple[int, ...]) -> Any:
     arr = np.array([math.nan if v is None else v for v in values], dtype=float)
     return float(arr[0]) if not shape else arr.reshape(shape)
+
+
+# ---------------------------------------------------------------- matrix notation
+
+
+def add_matrix_notation(run: Run, chk: Check, of: str | None, timeout: float) -> None:
+    """Set chk.matrix (name -> the gradient in matrix notation, where SymPy's matrix calculus
+    gives a formula whose numbers equal the tape's here) and chk.matrix_note (why the other
+    vector and matrix names are left to the per-component check)."""
+    status, found = run_with_budget(lambda: _forms(run, of), timeout)
+    if status != "ok":
+        chk.matrix_note = ("over budget" if status == "timeout" else str(found)) + \
+            "; checked component by component"
+        return
+    forms, note = found
+    chk.matrix = {n: f.text for n, f in forms.items()}
+    chk.matrix_note = note
+
+
+def _forms(run: Run, of: str | None) -> tuple[dict[str, Any], str]:
+    from ..symbolic import matrix_form
+
+    return matrix_form.gradients(run.program, run.bindings, run.wrt, run.gradient(), of)
+
+
+def symbolic_gradient(run: Run, fmt: str, of: str | None, timeout: float
+                      ) -> tuple[list[str], int]:
+    """--symbolic: the gradient's formulas as text, LaTeX or numpy functions, in matrix
+    notation where SymPy's matrix calculus gives one (checked against the tape's numbers at
+    the point), else per component; and the exit status (1 when SymPy ran over budget)."""
+    status, found = run_with_budget(lambda: _all_forms(run, of, fmt), timeout)
+    if status != "ok":
+        reason = f"over budget ({timeout:g} s)" if status == "timeout" else str(found)
+        return [f"# no symbolic gradient: SymPy {reason}"], 1
+    return found, 0
+
+
+def _all_forms(run: Run, of: str | None, fmt: str) -> list[str]:
+    sp = symbolic.namespace()
+    forms, _ = _forms(run, of)
+    symbols = vectors.symbol_names(run.bindings)
+    expr = None
+    lines: list[str] = []
+    order = list(run.bindings)
+    for name in run.wrt:
+        if name in forms:
+            f = forms[name]
+            lines.append({"text": f"d/d{name} = {f.text}",
+                          "latex": f"\\frac{{\\partial f}}{{\\partial {name}}} = {f.latex}",
+                          "python": f.python + "\n"}[fmt])
+            continue
+        if expr is None:
+            expr = symbolic.program_to_sympy(run.program, symbols, of)
+        labels = vectors.labels(name, run.bindings[name])
+        comps = vectors.symbol_list(symbols[name])
+        derivs = [symbolic.display(symbolic.derivative(expr, c)) for c in comps]
+        if fmt == "text":
+            lines += [f"d/d{label} = {symbolic.form(d, symbols)}"
+                      for label, d in zip(labels, derivs, strict=True)]
+        elif fmt == "latex":
+            lines += [f"\\frac{{\\partial f}}{{\\partial {sp.latex(symbolic.symbol(c))}}} = "
+                      f"{sp.latex(d)}" for c, d in zip(comps, derivs, strict=True)]
+        else:
+            lines.append(_python_components(name, run.bindings, order, symbols, derivs) + "\n")
+    return lines
+
+
+def _python_components(name: str, bindings: Any, order: list[str], symbols: Any,
+                       derivs: list[Any]) -> str:
+    """A numpy function of the bindings giving d/dname from its per-component formulas."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    printer = NumPyPrinter({"fully_qualified_modules": True})
+    lines = [f"def grad_{name}({', '.join(order)}):",
+             f'    """d/d{name}, component by component."""']
+    for n in order:
+        comps = vectors.symbol_list(symbols[n])
+        shape = np.shape(bindings[n])
+        if shape:
+            lines.append(f"    {', '.join(comps)}, = numpy.ravel({n})")
+        elif comps[0] != n:
+            lines.append(f"    {comps[0]} = {n}")
+    body = [printer.doprint(d) for d in derivs]
+    shape = np.shape(bindings[name])
+    if not shape:
+        lines.append(f"    return {body[0]}")
+    else:
+        lines.append(f"    return numpy.reshape(numpy.array([{', '.join(body)}]), {shape})")
+    return "\n".join(lines)
