@@ -76,6 +76,13 @@ def _search(run: Run, claim: Claim, rtol: float, atol: float, of: str | None, po
     out: dict[str, Any] = {"true_form": None, "at_point": None, "counterexample": None,
                            "points": 0, "proved": False}
     mine = _broadcast(mine_value, shape)
+    try:  # the true gradient in matrix notation, where SymPy's matrix calculus gives it
+        from ..symbolic import matrix_form
+
+        forms, _ = matrix_form.gradients(run.program, bindings, [claim.name], run.gradient(), of)
+        out["true_form"] = forms[claim.name].text if claim.name in forms else None
+    except Exception:  # noqa: BLE001 - a missing formula only leaves the column empty
+        pass
     names = vectors.symbol_names(bindings)
     every = [s for n in bindings for s in vectors.symbol_list(names[n])]
     constants = {s: sp.Rational(v[1].numerator, v[1].denominator)
