@@ -346,8 +346,13 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     if expect or numeric or claim_list:
         from ..judge.claims import parse_expect, verify
         from ..render import claims as verify_report
-        ver = verify(result, chk, parse_expect(expect, result.wrt), numeric, claim_list, rtol,
-                     atol, check_timeout, of, claim_points)
+        if claim_list and not expect and not numeric and any(
+                vectors.length(v) for v in result.bindings.values()):
+            from ..judge import matrix  # claims in vector and matrix notation
+            ver = matrix.verify(result, claim_list, rtol, atol, check_timeout, of, claim_points)
+        else:
+            ver = verify(result, chk, parse_expect(expect, result.wrt), numeric, claim_list,
+                         rtol, atol, check_timeout, of, claim_points)
     if fmt == "json":
         document = to_json(result, chk, show_tape)
         _emit(document if ver is None else verify_report.extend_json(document, ver))

@@ -296,11 +296,6 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
         if np.ndim(value) and (expected or with_numeric):
             raise InputError(f"--expect and --numeric take scalar bindings only, but "
                              f"'{name}' is a {'matrix' if np.ndim(value) == 2 else 'vector'}")
-    if any(np.ndim(v) for v in run.bindings.values()):  # claims in vector or matrix notation
-        from ..judge import matrix as matrix_claims
-
-        verdicts = matrix_claims.check_claims(run, claims, rtol, atol, timeout, of, points)
-        return Verification({}, verdicts, rtol, atol, with_numeric)
     gradient = run.gradient()
     point = {n: float(v) for n, v in run.bindings.items()}
     partials: dict[str, Opinions] = {}

@@ -21,10 +21,18 @@ import numpy as np
 from ..engine import vectors
 from ..engine.evaluate import Run
 from ..judge.check import Check, run_with_budget
-from ..judge.claims import Claim, ClaimVerdict
+from ..judge.claims import Claim, ClaimVerdict, Verification, check_claim_names
 from ..symbolic import convert as symbolic
 
 DIGITS = 30
+
+
+def verify(run: Run, claims: Sequence[Claim], rtol: float, atol: float, timeout: float,
+           of: str | None, points: int) -> Verification:
+    """The verdicts on claims about a run with vector or matrix bindings."""
+    check_claim_names(claims, list(run.bindings))
+    return Verification({}, check_claims(run, claims, rtol, atol, timeout, of, points), rtol,
+                        atol)
 
 
 def check_claims(run: Run, claims: Sequence[Claim], rtol: float, atol: float, timeout: float,

@@ -36,9 +36,10 @@ def fmt(x: Any) -> str:
     if isinstance(x, complex):
         NOTES.add(ROUNDED_NOTE)
         return f"{x.real:.6g}{x.imag:+.6g}i"
-    if np.ndim(x) == 2:
+    nd = np.ndim(x)
+    if nd == 2:
         return _matrix_summary(np.asarray(x))
-    if np.ndim(x):
+    if nd:
         return "[" + ", ".join(fmt(v) for v in np.ravel(x)) + "]"
     x = float(x)
     if math.isnan(x):
