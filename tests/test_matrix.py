@@ -457,3 +457,14 @@ def test_symbolic_latex(gradcalc) -> None:
     r = gradcalc(*LSQ, "--symbolic", "latex")
     assert r.status == 0
     assert "\\frac{\\partial f}{\\partial w} = 2 X^{T} \\left(X w - y\\right)" in r.out.splitlines()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["logdet(A)", "--at", "A=[[2,1],[1,3]]", "--hessian"], "A is a matrix"),
+    (["sum(A)", "--at", "A=[[2,1],[1,3]]", "--at", "B=[[1,2],[]]"], "an empty row"),
+    (["sum(A)*x", "--at", "A=[[2,1],[1,3]]", "--points", "-"], "binds 'A' to a matrix"),
+])
+def test_matrix_refusals_say_matrix(gradcalc, monkeypatch, argv, words) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x\n1\n")))
+    r = gradcalc(*argv)
+    assert r.status == 2 and r.out == "" and words in r.err, r.err

@@ -135,6 +135,9 @@ def parse_matrix(text: str, element: Callable[[str], float],
             raise InputError("every row of a matrix is written [..]", Span(start, start + max(
                 1, len(row))), text, "write A=[[1,2],[3,4]]")
         values: list[float] = []
+        if not row[1:-1].strip():
+            raise InputError("an empty row", Span(start, start + len(row)), text,
+                             "every row of a matrix needs at least one component")
         for off2, cell in split(row[1:-1]):
             at2 = start + 1 + off2
             if not cell.strip():

@@ -124,7 +124,7 @@ def _convert(node: Expr, env: Mapping[str, tuple[str, Any]]) -> tuple[str, Any]:
         raise Unsupported(f"operator {node.op}")
     if isinstance(node, Call):
         return _call(node, env)
-    raise Unsupported(type(node).__name__)
+    raise Unsupported("indexing" if type(node).__name__ == "Index" else "user functions")
 
 
 def _call(node: Call, env: Mapping[str, tuple[str, Any]]) -> tuple[str, Any]:
@@ -142,7 +142,7 @@ def _call(node: Call, env: Mapping[str, tuple[str, Any]]) -> tuple[str, Any]:
             return "s", sp.sqrt(sp.Trace(e.T * e))
         if func == "sum" and kind == "v":
             return "s", sp.Trace(sp.OneMatrix(1, e.shape[0]) * e)
-        raise Unsupported(f"{func} of this argument")
+        raise Unsupported(f"{func}() of " + ("a matrix" if kind == "m" else "this argument"))
     args = [_convert(a, env) for a in node.args]
     if func in ("transpose", "trace", "inv", "det", "logdet") and len(args) == 1 \
             and args[0][0] == "m":
