@@ -468,3 +468,9 @@ def test_matrix_refusals_say_matrix(gradcalc, monkeypatch, argv, words) -> None:
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x\n1\n")))
     r = gradcalc(*argv)
     assert r.status == 2 and r.out == "" and words in r.err, r.err
+
+
+def test_matrix_claims_without_at_ask_for_the_shapes(gradcalc) -> None:
+    r = gradcalc("sum((X@w - y)^2)", "--claim", "w: 2*transpose(X)@(X@w - y)")
+    assert r.status == 2 and r.out == ""
+    assert r.err.startswith("error: claims in vector or matrix notation need --at")

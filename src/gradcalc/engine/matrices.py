@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops, ops_matrix
 from ..errors import InputError, Span
-from ..lang.syntax import Binary, Expr, Index, to_source
+from ..lang.syntax import Binary, Call, Expr, Index, postorder, to_source
 
 
 def _raw(x: Any) -> Any:
@@ -220,3 +220,14 @@ def reduce_args(prim: ops.Primitive, args: Sequence[Any], apply: Callable[..., A
         return list(args)
     return [apply(ops_matrix.RAVEL, a) if np.ndim(_raw(a)) == 2 else a for a in args]
 
+
+
+def matrix_operation(exprs: Sequence[Expr]) -> Expr | None:
+    """The first use of `@`, a matrix function or `A[i, j]` in these expressions, or None."""
+    spellings = {p.spelling for p in ops_matrix.MATRIX_PRIMITIVES if p.spelling}
+    for root in exprs:
+        for node in postorder(root):
+            if isinstance(node, Binary) and node.op == "@" or isinstance(node, Call) and \
+                    node.func in spellings or isinstance(node, Index) and node.column is not None:
+                return node
+    return None
