@@ -474,3 +474,11 @@ def test_matrix_claims_without_at_ask_for_the_shapes(gradcalc) -> None:
     r = gradcalc("sum((X@w - y)^2)", "--claim", "w: 2*transpose(X)@(X@w - y)")
     assert r.status == 2 and r.out == ""
     assert r.err.startswith("error: claims in vector or matrix notation need --at")
+
+
+def test_logdet_outside_its_domain_is_undefined_not_ok(gradcalc) -> None:
+    # det = -2: log(det) is not real, so no partial is defined (the formula inv(A)^T is finite)
+    r = gradcalc("logdet(A)", "--at", "A=[[1,2],[3,4]]", "--format", "json")
+    assert r.status == 3
+    statuses = [p["status"] for row in r.json()["check"]["partials"]["A"] for p in row]
+    assert statuses == ["undefined"] * 4

@@ -171,6 +171,11 @@ def expr_to_sympy(expr: Expr, env: Mapping[str, Any],
             if node.id in scope:
                 return scope[node.id]
             return _named_constant(node.id)
+        if guards is not None and isinstance(node, Call) and node.func in ("inv", "logdet") \
+                and ops_matrix.sym_ndim(args[0]) == 2:  # the domain is det(A) != 0, > 0
+            det = ops_matrix.DET.sympy(sp, args[0])
+            guards.append(Guard("nonzero" if node.func == "inv" else "positive", node.func,
+                                node.span, (det,)))
         if guards is not None and isinstance(node, (Binary, Call)):
             prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
             if prim.guards:   # (finishing a pending chain only where a guard needs it)
