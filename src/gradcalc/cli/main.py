@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..engine import vectors
 from ..engine.evaluate import Run, nonfinite, parse_bindings, run
 from ..errors import InputError
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
@@ -171,6 +172,10 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               "Richardson extrapolation, each with an error estimate.")
 @click.option("--hessian", is_flag=True,
               help="Also compute the Hessian (second partials), checked against SymPy.")
+@click.option("--symbolic", "symbolic", type=click.Choice(["text", "latex", "python"],
+                                                          case_sensitive=False),
+              help="Print only the symbolic gradient (matrix notation where SymPy's matrix "
+                   "calculus gives it), as text, LaTeX or a numpy function.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | None,
             fmt: str, quiet: bool, show_tape: bool, collapse: bool, no_check: bool,
@@ -178,7 +183,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-            output: str | None, dask: str | None) -> int:
+            output: str | None, dask: str | None, symbolic: str | None) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -201,7 +206,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
     try:
         return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
                         check_timeout, file, graph, expect, claims, claims_file, claim_points,
-                        numeric, points, no_cache, hessian, output, dask)
+                        numeric, points, no_cache, hessian, output, dask, symbolic)
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
         return EXIT_OK
@@ -252,7 +257,8 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
              check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
              claims: Sequence[str], claims_file: str | None, claim_points: int,
              numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-             output: str | None = None, dask: str | None = None) -> int:
+             output: str | None = None, dask: str | None = None,
+             symbolic: str | None = None) -> int:
     """The command, once the command line's words are understood: compute the result, render
     it in the chosen format, and return its exit status."""
     if points == "-" and (expr == "-" or file == "-"):
@@ -311,6 +317,16 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
                            bindings) from None
     for warning in first.warnings:
         click.echo(warning, err=True)
+    if symbolic is not None:
+        if several or hessian or graph is not None or expect or claim_list or numeric:
+            raise click.UsageError("--symbolic prints the gradient's formulas only: not with "
+                                   "--hessian, several --of outputs, --graph, --expect, "
+                                   "--claim or --numeric")
+        from ..judge.matrix import symbolic_gradient
+        lines, status = symbolic_gradient(first, symbolic.lower(), of, check_timeout)
+        for line in lines:
+            click.echo(line)
+        return status
     result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
                        check_timeout, not no_cache, hessian, expect, numeric, claim_list,
                        claim_points, graph, collapse)
@@ -341,6 +357,10 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
         result.hessian = higher.hessian(first)
         result.problems += result.hessian.nonfinite
     result.check = None if no_check else check(first, rtol, atol, timeout, of, cache=cache)
+    if result.check is not None and not hessian and any(
+            vectors.length(first.bindings[n]) for n in first.wrt):
+        from ..judge.matrix import add_matrix_notation
+        add_matrix_notation(first, result.check, of, timeout)
     if graph is not None:
         from ..render import figure
 
@@ -354,9 +374,15 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
     if expect or numeric or claim_list:
         from ..judge.claims import parse_expect, verify
 
-        result.verification = verify(first, result.check, parse_expect(expect, first.wrt),
-                                     numeric, claim_list, rtol, atol, timeout, of,
-                                     claim_points)
+        if claim_list and not expect and not numeric and any(
+                vectors.length(v) for v in first.bindings.values()):
+            from ..judge import matrix  # claims in vector and matrix notation
+            result.verification = matrix.verify(first, claim_list, rtol, atol, timeout, of,
+                                                claim_points)
+        else:
+            result.verification = verify(first, result.check, parse_expect(expect, first.wrt),
+                                         numeric, claim_list, rtol, atol, timeout, of,
+                                         claim_points)
     return result
 
 
