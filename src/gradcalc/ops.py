@@ -632,6 +632,8 @@ INDEX = Primitive("index", 2, lambda x, i: x[int(i)],
 
 # ---------------------------------------------------------------- the table
 
+from .ops_matrix import MATMUL, MATRIX_PRIMITIVES  # noqa: E402  (its records need Primitive)
+
 PRIMITIVES: tuple[Primitive, ...] = (
     ADD, SUB, MUL, DIV, NEG, POW,
     SIN, COS, TAN, ASIN, ACOS, ATAN, ATAN2,
@@ -642,11 +644,13 @@ PRIMITIVES: tuple[Primitive, ...] = (
     EXPM1, LOG1P, LOGADDEXP,
     STOP_GRADIENT,
     SUM, MEAN, PROD, PROD_OTHERS, DOT, NORM, MAX_OF, MIN_OF, INDEX,
+    *MATRIX_PRIMITIVES,
 )
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 
 # Binary and unary operators of the expression language.
-BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW}
+BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW,
+                                "@": MATMUL}
 UNARY: dict[str, Primitive] = {"-": NEG}
 
 # Named constants: value and SymPy counterpart.

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .. import ops
-from ..engine import vectors
+from .. import ops, ops_matrix
+from ..engine import matrices, vectors
 from ..engine.tape import (
     Backward,
     Node,
@@ -29,6 +29,7 @@ from ..lang.inline import CallRecord, CallRecorder, Hooks
 from ..lang.interpret import Interpretation, interpret, interpret_expr
 from ..lang.syntax import (
     Assign,
+    Call,
     Expr,
     FuncDef,
     Index,
@@ -130,9 +131,15 @@ class _Tape(Interpretation):
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
         if prim is not ops.NEG:
             vectors.check_args(prim, node, args, self.source)
+            if type(node) is Call:
+                args = matrices.reduce_args(prim, args, apply)
         return apply(prim, *args, span=node.span)
 
     def index(self, node: Index, value: Any) -> Any:
+        if node.column is not None or np.ndim(_value(value)) == 2:
+            key = matrices.index(node, value, self.source)
+            prim = ops_matrix.ROW if len(key) == 1 else ops_matrix.INDEX2
+            return apply(prim, value, *map(np.float64, key), span=node.span)
         k = vectors.index(node, value, self.source)
         return apply(ops.INDEX, value, np.float64(k), span=node.span)
 
@@ -169,6 +176,10 @@ def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None,
     """Run one expression forward (recording on active tapes); env maps names to values.
     Calls of the program's own functions are expanded inline (hooks see each call)."""
     return interpret_expr(expr, env, functions or {}, _Tape(source, hooks), source)
+
+
+def _value(x: Any) -> Any:
+    return x.value if isinstance(x, Tensor) else x
 
 
 def _unbound(node: Name, env: Mapping[str, Any], source: str | None) -> InputError:
@@ -294,8 +305,9 @@ def _constant_text(text: str) -> float:
 def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
     """Bindings from --at option texts `NAME=VALUE[,NAME=VALUE...]`, in order.
 
-    VALUE is a constant expression (numbers, pi, e, operators and functions), or a vector
-    `[v1, v2, ...]` of them (a 1-D float array).
+    VALUE is a constant expression (numbers, pi, e, operators and functions), a vector
+    `[v1, v2, ...]` of them (a 1-D float array), a matrix `[[a, b], [c, d]]` (2-D), or
+    `@path` of a .npy or headerless .csv file holding a vector or matrix.
     """
     from ..errors import Span
 
@@ -326,8 +338,13 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
             if not value_text.strip():
                 raise fail(f"no value for '{name}'", Span(value_at - 1, value_at))
             try:
-                if value_text.strip().startswith("["):
-                    value: Any = vectors.parse_vector(value_text, _constant_text)
+                stripped = value_text.strip()
+                if stripped.startswith("@"):
+                    value: Any = matrices.load(stripped[1:].strip())
+                elif stripped.startswith("[") and stripped[1:].lstrip().startswith("["):
+                    value = matrices.parse_matrix(value_text, _constant_text, split_top_level)
+                elif stripped.startswith("["):
+                    value = vectors.parse_vector(value_text, _constant_text)
                 else:
                     value = _constant_text(value_text)
             except InputError as exc:

@@ -18,7 +18,8 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
-from .. import ops
+from .. import ops, ops_matrix
+from ..engine.vectors import Grid
 from ..errors import Span
 from ..lang.interpret import Interpretation, interpret, interpret_expr
 from ..lang.syntax import (
@@ -142,10 +143,7 @@ def _guards_of(prim: ops.Primitive, node: Expr, args: Sequence[Any],
     rules = prim.guards
     if not rules:
         return
-    n = max((len(a) for a in args if isinstance(a, tuple)), default=0)
-    rows = [[a[k] if isinstance(a, tuple) else a for a in args] for k in range(n)] if n else \
-        [list(args)]
-    for row in rows:
+    for row in _broadcast_rows(args)[1]:
         for index, kind in rules:
             chosen = tuple(row) if index is None else (row[index],)
             out.append(Guard(kind, prim.name, node.span, chosen))
@@ -168,17 +166,35 @@ class _SymPy(Interpretation):
         return _named_constant(node.id)
 
     def index(self, node: Index, value: Any) -> Any:
-        return ops.INDEX.sympy(self.sp, value, node.index)
+        sp = self.sp
+        if node.column is not None:
+            return ops_matrix.INDEX2.sympy(sp, value, node.index, node.column)
+        if ops_matrix.sym_ndim(value) == 2:
+            return ops_matrix.ROW.sympy(sp, value, node.index)
+        return ops.INDEX.sympy(sp, value, node.index)
 
     def bind(self, value: Any) -> Any:
         return _done(value)
 
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
         sp = self.sp
-        if self.guards is not None and prim.guards:
+        guards = self.guards
+        if guards is not None and prim.name in ("inv", "logdet") \
+                and ops_matrix.sym_ndim(args[0]) == 2:  # the domain is det(A) != 0, > 0
+            det = ops_matrix.DET.sympy(sp, args[0])
+            guards.append(Guard("nonzero" if prim.name == "inv" else "positive", prim.name,
+                                node.span, (det,)))
+        if guards is not None and prim.guards:
             # (finishing a pending chain only where a guard needs it)
-            _guards_of(prim, node, [_done(a) for a in args], self.guards)
-        if not prim.reduction and any(isinstance(a, tuple) for a in args):
+            _guards_of(prim, node, [_done(a) for a in args], guards)
+        if prim is ops.MATMUL:
+            return prim.sympy(sp, _done(args[0]), _done(args[1]))
+        if prim.reduction:
+            if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix
+                args = [ops_matrix.RAVEL.sympy(sp, a) if ops_matrix.sym_ndim(a) == 2 else a
+                        for a in args]
+            return prim.sympy(sp, *(_done(a) for a in args))
+        if any(isinstance(a, tuple) for a in args):
             return _elementwise(prim, [_done(a) for a in args])
         if prim is ops.NEG:
             return -args[0]
@@ -216,12 +232,39 @@ def expr_to_sympy(expr: Expr, env: Mapping[str, Any],
     return _done(interpret_expr(expr, env, functions or {}, _SymPy(guards)))
 
 
+def _shape(x: Any) -> tuple[int, ...]:
+    if not isinstance(x, tuple):
+        return ()
+    return (len(x), len(x[0])) if x and isinstance(x[0], tuple) else (len(x),)
+
+
+def _broadcast_rows(args: Sequence[Any]) -> tuple[tuple[int, ...], list[list[Any]]]:
+    """The broadcast shape of scalars, vectors (tuples) and matrices (tuples of rows), and
+    one row of scalar arguments per component of it (numpy's broadcasting rules)."""
+    import numpy as np
+
+    shapes = [_shape(a) for a in args]
+    shape = tuple(np.broadcast_shapes(*shapes))
+    rows: list[list[Any]] = []
+    for at in np.ndindex(*shape) if shape else [()]:
+        row = []
+        for a, sh in zip(args, shapes, strict=True):
+            key = [0 if d == 1 else k for d, k in zip(sh, at[len(at) - len(sh):], strict=True)]
+            for k in key:
+                a = a[k]
+            row.append(a)
+        rows.append(row)
+    return shape, rows
+
+
 def _elementwise(prim: ops.Primitive, args: list[Any]) -> tuple[Any, ...]:
-    """An elementwise primitive applied per component, broadcasting scalars over vectors."""
+    """An elementwise primitive applied per component, broadcasting as numpy does."""
     sp = namespace()
-    n = max(len(a) for a in args if isinstance(a, tuple))
-    rows = [[a[k] if isinstance(a, tuple) else a for a in args] for k in range(n)]
-    return tuple(prim.sympy(sp, *row) for row in rows)
+    shape, rows = _broadcast_rows(args)
+    flat = [prim.sympy(sp, *row) for row in rows]
+    if len(shape) == 2:
+        return tuple(tuple(flat[i * shape[1]:(i + 1) * shape[1]]) for i in range(shape[0]))
+    return tuple(flat)
 
 
 class _Chain:
@@ -277,8 +320,7 @@ def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str |
     """
     if not isinstance(names, Mapping):
         names = {n: n for n in names}
-    env: dict[str, Any] = {n: symbol(s) if isinstance(s, str) else tuple(symbol(c) for c in s)
-                           for n, s in names.items()}
+    env: dict[str, Any] = {n: bound_symbols(s) for n, s in names.items()}
     needed = needed_statements(program, of) if guards is not None else []
     interp = _SymPy()
 
@@ -287,6 +329,19 @@ def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str |
 
     out = _done(interpret(program, env, interp, before=before))
     return env[of] if of is not None else out
+
+
+def bound_symbols(s: Any) -> Any:
+    """A bound name's SymPy value: its symbol, a tuple of component symbols for a vector, a
+    tuple of rows for a matrix (a list of names with a 2-D `shape`, vectors.Grid)."""
+    if isinstance(s, str):
+        return symbol(s)
+    if isinstance(s, Grid):
+        shape = s.shape
+        cols = shape[1]
+        return tuple(tuple(symbol(c) for c in s[i * cols:(i + 1) * cols])
+                     for i in range(shape[0]))
+    return tuple(symbol(c) for c in s)
 
 
 def evaluate(expr: Any, point: Mapping[str, float]) -> complex | float:

@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import ops
+from .. import ops, ops_matrix
+from ..engine.vectors import Grid
 from ..lang.interpret import Interpretation, interpret
 from ..lang.syntax import Assign, Expr, Index, Name, Num, Program
 from ..symbolic import compiled
@@ -106,6 +107,8 @@ class _Emit(Interpretation):
         return self.number_reg(fractions.Fraction(ops.CONSTANTS[node.id][0]))
 
     def index(self, node: Index, value: Any) -> Any:
+        if node.column is not None:
+            raise compiled.Unsupported("a matrix (the tree handles matrices)")
         return value[node.index]
 
     def update(self, stmt: Assign, old: Any, value: Any) -> Any:
@@ -116,6 +119,8 @@ class _Emit(Interpretation):
             self.guards = guards
 
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
+        if prim in ops_matrix.MATRIX_PRIMITIVES:
+            raise compiled.Unsupported("a matrix (the tree handles matrices)")
         if self.guards is not None and prim.guards:
             self._guard(prim, node, args)
         if not prim.reduction and any(isinstance(a, tuple) for a in args):
@@ -250,6 +255,8 @@ def derive(program: Program, names: Mapping[str, str | list[str]], wrt: Sequence
     """The value, the partials by each symbol in wrt and the guards of the needed statements
     (see convert._needed), by reverse accumulation over each primitive's SymPy derivative.
     names: bound name -> its symbol's name, or its components' for a vector."""
+    if any(isinstance(s, Grid) for s in names.values()):
+        raise compiled.Unsupported("a matrix (the tree handles matrices)")
     em = _Emit()
     env: dict[str, Any] = {n: em.symbol(s) if isinstance(s, str) else
                            tuple(em.symbol(c) for c in s) for n, s in names.items()}
