@@ -23,6 +23,7 @@ from ..engine.tape import (
     constant,
     first_nonfinite,
     input_values,
+    quiet,
 )
 from ..errors import InputError, UnboundName, foreign_name, location
 from ..lang.inline import CallRecord, CallRecorder, Hooks, fold_calls
@@ -160,7 +161,8 @@ def _pausing_gc(fn: Callable[..., T]) -> Callable[..., T]:
         was = gc.isenabled()
         gc.disable()
         try:
-            return fn(*args, **kwargs)
+            with quiet():  # numpy's warnings off once, not per recorded operation
+                return fn(*args, **kwargs)
         finally:
             if was:
                 gc.enable()

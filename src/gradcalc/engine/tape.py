@@ -12,7 +12,8 @@ Variables with assign). Indexing, @ and numpy functions on tensors are in arrays
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -29,6 +30,8 @@ _ACTIVE: list[Tape] = []  # tapes currently recording, innermost last
 
 
 def _as_value(x: Any) -> Any:
+    if type(x) is np.float64:  # the common case: a scalar result, already a value
+        return x
     if isinstance(x, np.ndarray):
         return x.astype(np.float64, copy=False)
     return np.float64(x)
@@ -247,12 +250,30 @@ class Node:
         return self.prim.name if self.prim is not None else "input"
 
 
+_QUIET = [0]  # > 0 inside quiet(): numpy's floating-point warnings are already off
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """numpy's floating-point warnings off (as apply() runs every primitive), once for a whole
+    block instead of once per recorded operation."""
+    with np.errstate(all="ignore"):
+        _QUIET[0] += 1
+        try:
+            yield
+        finally:
+            _QUIET[0] -= 1
+
+
 def apply(prim: Primitive, *args: Any, span: Span | None = None) -> Tensor:
     """Run a primitive on tensors or numbers, recording it on every active tape that tracks an
     input."""
-    values = [_raw(a) for a in args]
-    with np.errstate(all="ignore"):
+    values = [a.value if isinstance(a, Tensor) else a for a in args]
+    if _QUIET[0]:
         out = Tensor(prim.forward(*values))
+    else:
+        with np.errstate(all="ignore"):
+            out = Tensor(prim.forward(*values))
     out.parents = tuple(a for a in args if isinstance(a, Tensor))
     for tape in _ACTIVE:
         if tape._recording:
@@ -627,7 +648,7 @@ def _assemble(rows: list[Any], tshape: tuple[int, ...], sshape: tuple[int, ...],
     return j if j.shape == shape else reshape(j, shape)
 
 
-# ---------------------------------------------------------------- the backward pass
+# ---------------------------------------------------------------- the sweep
 
 
 @dataclass(slots=True)
@@ -639,6 +660,35 @@ class Backward:
     nonfinite: tuple[int, int] | None
 
 
+class Unit:
+    """The seed adjoint exactly 1 everywhere (at every row of a batch). Multiplying by it
+    returns the other operand (as float64) instead of making a pass over a column, so the
+    output node's VJPs cost no arithmetic. VJPs are written `g * ...`, `-g * ...` or `g / ...`,
+    or return g itself (add); those are the operations defined here. numpy defers to it
+    (__array_ufunc__ = None)."""
+
+    __array_ufunc__ = None
+
+    def __mul__(self, other: Any) -> Any:
+        return self if isinstance(other, Unit) else np.asarray(other, dtype=np.float64)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Any:
+        return np.float64(-1.0)
+
+    def __truediv__(self, other: Any) -> Any:
+        return np.divide(1.0, other)
+
+    def __add__(self, other: Any) -> Any:
+        return np.float64(2.0) if isinstance(other, Unit) else other + 1.0
+
+    __radd__ = __add__
+
+
+UNIT = Unit()
+
+
 def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
     """Sum a contribution over the axes that broadcasting added to an input of this shape."""
     if isinstance(c, Tensor):  # recorded (graph mode): sum with a recorded operation
@@ -647,7 +697,10 @@ def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
         from ..engine.arrays import sum_to
 
         return sum_to(c, shape)
-    if np.shape(c) == shape:
+    if isinstance(c, Unit):
+        return c
+    cs = np.shape(c)
+    if cs == shape or len(cs) < len(shape):  # fewer axes: a scalar that broadcasts later
         return c
     return unbroadcast_value(c, shape)
 
@@ -664,12 +717,31 @@ def unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _finite(x: Any) -> bool:
+    if isinstance(x, float):  # Python floats and numpy float64 scalars
+        return math.isfinite(x)
+    if isinstance(x, Unit):
+        return True
     return bool(np.all(np.isfinite(_raw(x))))
+
+
+def forward(nodes: Sequence[Node], leaves: Mapping[int, Any], target: int) -> list[Any]:
+    """The values of nodes[0..target] recomputed from new values of the watched sources (node
+    id -> value: e.g. whole columns, one row per element): the tape's forward replay."""
+    values: list[Any] = [None] * (target + 1)
+    with np.errstate(all="ignore"):
+        for node in nodes[: target + 1]:
+            if node.prim is None:
+                values[node.id] = leaves[node.id]
+            else:
+                args = [values[r] if type(r) is int else r.value for r in node.inputs]
+                values[node.id] = node.prim.forward(*args)
+    return values
 
 
 def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: Any = 1.0,
              graph: bool = False, more: Sequence[tuple[int, Any]] = (),
-             magnitude: bool = False) -> Backward:
+             magnitude: bool = False, *, values: Sequence[Any] | None = None,
+             free: bool = False, origins: bool = True) -> Backward:
     """Accumulate adjoints from target back to sources, in one reverse sweep over the tape.
 
     Linear in tape length, no recursion. Only nodes that depend on a source (through
@@ -679,6 +751,10 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
     With magnitude=True every contribution is replaced by its absolute value: each adjoint is
     then the sum of the absolute values of the terms the plain pass adds up (the scale of the
     rounding error of that sum; judge.floor).
+    values: node values to differentiate at instead of the recorded ones (from forward(): a
+    batch over columns, with seed UNIT). free: drop each adjoint other than the sources' once
+    it is spent (memory bounded by the live adjoints). origins=False skips looking for where
+    the first non-finite contribution came from (nonfinite is then None).
     """
     top = max(target, *(t for t, _ in more)) if more else target
     n = top + 1
@@ -691,42 +767,56 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
         if prim is None or needs[node.id]:
             continue
         for i, ref in enumerate(node.inputs):
-            if isinstance(ref, int) and needs[ref] and prim.vjp(i) is not None:
+            if type(ref) is int and needs[ref] and prim.vjp(i) is not None:
                 needs[node.id] = 1
                 break
-    adj: list[Any] = [None] * len(nodes)
+    adj: list[Any] = [None] * (len(nodes) if values is None else n)
     if not needs[target] and not any(needs[t] for t, _ in more):
         return Backward(adj, None)
     adj[target] = seed
     for t, s in more:
         adj[t] = s if adj[t] is None else adj[t] + s
+    keep = set(sources) if free else ()
     nonfinite: tuple[int, int] | None = None
     with np.errstate(all="ignore"):
         for j in range(top, -1, -1):
             g = adj[j]
+            if g is None:
+                continue
             node = nodes[j]
             prim = node.prim
-            if g is None or prim is None:
+            if prim is None:
                 continue
+            inputs = node.inputs
             if graph:
-                args = [nodes[r].tensor if isinstance(r, int) else r.value for r in node.inputs]
+                args = [nodes[r].tensor if type(r) is int else r.value for r in inputs]
                 ans: Any = node.tensor
-            else:
-                args = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+            elif values is None:
+                args = [nodes[r].value if type(r) is int else r.value for r in inputs]
                 ans = node.value
-            for i, ref in enumerate(node.inputs):
-                if not isinstance(ref, int) or not needs[ref]:
+            else:
+                args = [values[r] if type(r) is int else r.value for r in inputs]
+                ans = values[j]
+            fixed = prim.vjps if prim.arity is not None else None
+            for i, ref in enumerate(inputs):
+                if type(ref) is not int or not needs[ref]:
                     continue
-                rule = prim.vjp(i)
+                rule = fixed[i] if fixed is not None else prim.vjp(i)
                 if rule is None:
                     continue
-                c = _unbroadcast(rule(g, ans, *args), np.shape(nodes[ref].value))
+                c = rule(g, ans, *args)
+                if graph:
+                    c = _unbroadcast(c, np.shape(nodes[ref].value))
+                elif not (isinstance(c, float) and isinstance(args[i], float)):
+                    c = _unbroadcast(c, np.shape(args[i]))
                 if magnitude:
                     c = np.abs(c)
-                if nonfinite is None and not _finite(c) and _finite(g):
+                if origins and nonfinite is None and not _finite(c) and _finite(g):
                     nonfinite = (j, i)
                 prev = adj[ref]
                 adj[ref] = c if prev is None else prev + c
+            if free and j not in keep:
+                adj[j] = None  # spent
     return Backward(adj, nonfinite)
 
 
