@@ -39,6 +39,7 @@ from ..lang.syntax import (
     Program,
     Unary,
     postorder,
+    split_top_level,
 )
 
 T = TypeVar("T")
@@ -267,22 +268,6 @@ def constant_value(expr: Expr, source: str | None = None) -> float:
 
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-def split_top_level(text: str) -> list[tuple[int, str]]:
-    """Split at commas outside brackets and parentheses: (offset, piece) pairs."""
-    pieces: list[tuple[int, str]] = []
-    depth, start = 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            pieces.append((start, text[start:i]))
-            start = i + 1
-    pieces.append((start, text[start:]))
-    return pieces
 
 
 def _constant_text(text: str) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -27,6 +27,16 @@ from ..ops import Primitive
 
 _uids = itertools.count()
 _ACTIVE: list[Tape] = []  # tapes currently recording, innermost last
+
+# Array operations (indexing, @, reshaping, numpy's functions) and explanations build on this
+# module in arrays.py and why.py, which plug their entry points in here when imported
+# (gradcalc.engine imports both), so this module never imports them.
+_PLUGINS: dict[str, Callable[..., Any]] = {}
+
+
+def plug(name: str, fn: Callable[..., Any]) -> None:
+    """Install an entry point this module calls but does not define (see _PLUGINS)."""
+    _PLUGINS[name] = fn
 
 
 def _as_value(x: Any) -> Any:
@@ -96,19 +106,13 @@ class Tensor:
         return (self[i] for i in range(n))
 
     def __getitem__(self, key: Any) -> Any:
-        from ..engine.arrays import getitem
-
-        return getitem(self, key)
+        return _PLUGINS["getitem"](self, key)
 
     def __matmul__(self, o: Any) -> Any:
-        from ..engine.arrays import matmul
-
-        return matmul(self, o)
+        return _PLUGINS["matmul"](self, o)
 
     def __rmatmul__(self, o: Any) -> Any:
-        from ..engine.arrays import matmul
-
-        return matmul(o, self)
+        return _PLUGINS["matmul"](o, self)
 
     def __repr__(self) -> str:
         label = f", name={self.name!r}" if self.name else ""
@@ -146,16 +150,14 @@ class Tensor:
                 return _cmp(ufunc, *inputs)
             if ufunc is np.positive:
                 return inputs[0]
-        from ..engine.arrays import array_ufunc  # np.matmul, or a TypeError naming what is recorded
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
+        # np.matmul, or a TypeError naming what is recorded
+        return _PLUGINS["array_ufunc"](ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if not all(issubclass(t, (Tensor, np.ndarray)) for t in types):
             return NotImplemented
-        from ..engine.arrays import array_function  # recorded, value-only, or a TypeError
-
-        return array_function(func, args, kwargs)
+        # recorded, value-only, or a TypeError
+        return _PLUGINS["array_function"](func, args, kwargs)
 
 
 class Variable(Tensor):
@@ -200,8 +202,12 @@ def constant(value: Any, name: str | None = None) -> Tensor:
     return Tensor(value, name)
 
 
-def _raw(x: Any) -> Any:
+def raw(x: Any) -> Any:
+    """A tensor's value, or x itself."""
     return x.value if isinstance(x, Tensor) else x
+
+
+_raw = raw
 
 
 def _cmp(ufunc: Any, *args: Any) -> Any:
@@ -274,11 +280,14 @@ def apply(prim: Primitive, *args: Any, span: Span | None = None) -> Tensor:
     else:
         with np.errstate(all="ignore"):
             out = Tensor(prim.forward(*values))
-    out.parents = tuple(a for a in args if isinstance(a, Tensor))
+    out.parents = tuple([a for a in args if isinstance(a, Tensor)])
     for tape in _ACTIVE:
         if tape._recording:
             tape._record(prim, args, out, span)
     return out
+
+
+ops.use_recorder(apply)
 
 
 class Tape:
@@ -533,9 +542,7 @@ class Tape:
     def explain(self, target: Any, source: Any) -> str | None:
         """Why d target / d source is None or exactly 0 on this tape, in one line; None when
         the gradient is neither. Does not count as a gradient() call."""
-        from ..engine.why import explain
-
-        reason = explain(self, target, source)
+        reason = _PLUGINS["explain"](self, target, source)
         return None if reason is None else reason.text
 
 
@@ -631,8 +638,7 @@ def _assemble(rows: list[Any], tshape: tuple[int, ...], sshape: tuple[int, ...],
               mode: str) -> Any:
     """Gradient rows (one per target component) as one Jacobian tensor of shape
     tshape + sshape, or (batch,) + tshape + sshape[1:] when stacked along axis 1."""
-    from ..engine.arrays import reshape, stack
-
+    reshape, stack = _PLUGINS["reshape"], _PLUGINS["stack"]
     if axis == 0:
         shape = tshape + sshape
         zero_shape = sshape
@@ -694,9 +700,7 @@ def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
     if isinstance(c, Tensor):  # recorded (graph mode): sum with a recorded operation
         if c.shape == shape:
             return c
-        from ..engine.arrays import sum_to
-
-        return sum_to(c, shape)
+        return _PLUGINS["sum_to"](c, shape)
     if isinstance(c, Unit):
         return c
     cs = np.shape(c)

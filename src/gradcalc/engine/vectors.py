@@ -16,12 +16,14 @@ import numpy as np
 from .. import ops
 from ..engine.tape import Tensor
 from ..errors import InputError, Span
-from ..lang.syntax import Binary, Call, Expr, Index, Name, to_source
+from ..lang.syntax import Binary, Call, Expr, Index, Name, split_top_level, to_source
 
 
 def length(value: Any) -> int | None:
     """The number of components of a vector value, None for a scalar."""
     v = value.value if isinstance(value, Tensor) else value
+    if isinstance(v, float):  # Python floats and numpy float64 scalars
+        return None
     shape = np.shape(v)
     return shape[0] if shape else None
 
@@ -44,8 +46,10 @@ def operands(node: Expr) -> tuple[Expr, ...]:
 def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str | None,
                exprs: Sequence[Expr] | None = None) -> None:
     """Refuse vectors of different lengths (naming both) and reductions of scalars."""
-    exprs = operands(node) if exprs is None else exprs
     lengths = [length(a) for a in args]
+    if not prim.reduction and lengths.count(None) >= len(lengths) - 1:
+        return  # at most one vector: nothing to compare
+    exprs = operands(node) if exprs is None else exprs
     if prim.reduction:
         what = f"{prim.spelling}()"
         for n, e in zip(lengths, exprs, strict=False):
@@ -93,7 +97,6 @@ def output_error(name: str | None, value: Any, span: Span | None, source: str | 
 def parse_vector(text: str, element: Callable[[str], float]) -> Any:
     """The vector `[v1, v2, ...]` of an --at value; element(text) evaluates one component.
     Errors are located in text."""
-    from ..engine.evaluate import split_top_level
 
     lead = len(text) - len(text.lstrip())
     body = text.rstrip()

@@ -21,15 +21,21 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..engine.tape import Node, Tape, Tensor, Variable, backward, input_values, source_masks
+from ..engine.tape import (
+    Node,
+    Tape,
+    Tensor,
+    Variable,
+    backward,
+    input_values,
+    plug,
+    source_masks,
+)
 from ..errors import location
-
-if TYPE_CHECKING:
-    from ..engine.evaluate import Run
 
 KINDS = ("unwatched", "unconnected", "outside_tape", "dummy_use", "stop_gradient", "cancel",
          "zero_derivative", "zero_seed")
@@ -362,8 +368,9 @@ def explain(tape: Tape, target: Any, source: Tensor, output_gradients: Any = Non
         source, source_name)
 
 
-def explain_run(run: Run) -> dict[str, Reason]:
-    """Per bound name whose partial is null or exactly 0, or that --wrt leaves out: why."""
+def explain_run(run: Any) -> dict[str, Reason]:
+    """Per bound name whose partial is null or exactly 0, or that --wrt leaves out: why.
+    run: an evaluate.Run (not imported: evaluate uses this module)."""
     target_name = f"the output {run.output_name}" if run.output_name else "the output"
     adjoints = run.backward.adjoints if run.backward is not None else None
     explainer = Explainer(run.tape, run.output, None, Wording(run.program.source), target_name,
@@ -382,3 +389,6 @@ def explain_run(run: Run) -> dict[str, Reason]:
         if reason is not None:
             reasons[name] = reason
     return reasons
+
+
+plug("explain", explain)

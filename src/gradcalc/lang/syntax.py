@@ -671,3 +671,19 @@ def parse_expression(source: str) -> Expr:
         first = program.statements[0]
         raise InputError("expected a single expression", first.span, source)
     return program.statements[0]
+
+
+def split_top_level(text: str) -> list[tuple[int, str]]:
+    """Split at commas outside brackets and parentheses: (offset, piece) pairs."""
+    pieces: list[tuple[int, str]] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            pieces.append((start, text[start:i]))
+            start = i + 1
+    pieces.append((start, text[start:]))
+    return pieces
