@@ -333,8 +333,9 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _where(run: Run, node: Node) -> str:
-    where = f"node t{node.id}"
+def where(run: Run, node: Node) -> str:
+    """How an error names a tape node: `node t5 (y) = sqrt at line 2, column 5`."""
+    where = f"node {node.ref}"
     if node.label:
         where += f" ({node.label})"
     where += f" = {node.op}"
@@ -362,7 +363,7 @@ def nonfinite(run: Run) -> list[str]:
                 note = ": division by zero"
             elif np.any(np.isinf(node.value)):
                 note = ": overflow"
-            messages.append(f"{what}; it first appears at {_where(run, node)}{note}")
+            messages.append(f"{what}; it first appears at {where(run, node)}{note}")
     bad = [n for n, g in run.gradient().items()
            if g is not None and not np.all(np.isfinite(g))]
     if bad:
@@ -373,7 +374,7 @@ def nonfinite(run: Run) -> list[str]:
         else:
             node = nodes[origin[0]]
             messages.append(f"partial {what} is not finite; it first appears in the backward "
-                            f"pass at {_where(run, node)}, in the derivative with respect to "
+                            f"pass at {where(run, node)}, in the derivative with respect to "
                             f"its argument {origin[1] + 1}")
     return messages
 

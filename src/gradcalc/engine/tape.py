@@ -255,6 +255,17 @@ class Node:
         """The op name: a primitive's name, or 'input' for a watched source."""
         return self.prim.name if self.prim is not None else "input"
 
+    @property
+    def ref(self) -> str:
+        """The node's id as the tape listing and graphs show it: t<id>."""
+        return f"t{self.id}"
+
+    @property
+    def title(self) -> str:
+        """How messages name the node: its label (an assigned name, or call/t<id> inside a
+        function call), else t<id>."""
+        return self.label or f"t{self.id}"
+
 
 _QUIET = [0]  # > 0 inside quiet(): numpy's floating-point warnings are already off
 

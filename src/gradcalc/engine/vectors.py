@@ -124,23 +124,46 @@ def parse_vector(text: str, element: Callable[[str], float]) -> Any:
 # ---------------------------------------------------------------- components
 
 
-def labels(name: str, value: Any) -> list[str]:
-    """The user-facing component labels of a bound name: ['x'] or ['w[0]', 'w[1]', ...]."""
+class Component(str):
+    """One component of a bound name as data: name and k (None for a scalar). It is also its
+    user-facing label, `x` or `w[k]` (a str, so it keys tables and prints as that label); code
+    reads .name and .k instead of parsing the label."""
+
+    name: str
+    k: int | None
+
+    def __new__(cls, name: str, k: int | None = None) -> Component:
+        self = super().__new__(cls, name if k is None else f"{name}[{k}]")
+        self.name, self.k = name, k
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Component, (self.name, self.k))
+
+
+def labels(name: str, value: Any) -> list[Component]:
+    """The components of a bound name: [x] or [w[0], w[1], ...]."""
     n = length(value)
-    return [name] if n is None else [f"{name}[{k}]" for k in range(n)]
+    return [Component(name)] if n is None else [Component(name, k) for k in range(n)]
+
+
+def owner(label: str) -> str:
+    """The bound name a component label belongs to (the name itself for a scalar)."""
+    return label.name if isinstance(label, Component) else label
 
 
 def components(names: Sequence[str], bindings: Mapping[str, Any],
-               gradient: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """(label, partial) per component of each name, in order; None stays None per component."""
-    out: list[tuple[str, Any]] = []
+               gradient: Mapping[str, Any]) -> list[tuple[Component, Any]]:
+    """(component, partial) per component of each name, in order; None stays None per
+    component."""
+    out: list[tuple[Component, Any]] = []
     for name in names:
         g = gradient.get(name)
         n = length(bindings[name])
         if n is None:
-            out.append((name, g))
+            out.append((Component(name), g))
         else:
-            out += [(f"{name}[{k}]", None if g is None else np.float64(np.ravel(g)[k]))
+            out += [(Component(name, k), None if g is None else np.float64(np.ravel(g)[k]))
                     for k in range(n)]
     return out
 
