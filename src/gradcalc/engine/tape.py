@@ -392,17 +392,23 @@ class Tape:
             for a in args:
                 if isinstance(a, Variable) and a.uid not in self._index and a.trainable:
                     self._add(None, (), a, None)
+        index = self._index
         refs: list[int | Const] = []
         tracked = False
         for a in args:
-            i = self._index.get(a.uid) if isinstance(a, Tensor) else None
-            if i is None:
-                refs.append(Const(_raw(a), a.name if isinstance(a, Tensor) else None))
+            if isinstance(a, Tensor):
+                i = index.get(a.uid)
+                if i is not None:
+                    refs.append(i)
+                    tracked = True
+                    continue
+                refs.append(Const(a.value, a.name))
             else:
-                refs.append(i)
-                tracked = True
+                refs.append(Const(a, None))
         if tracked:
-            self._add(prim, tuple(refs), out, span)
+            nodes = self.nodes
+            index[out.uid] = len(nodes)
+            nodes.append(Node(len(nodes), prim, tuple(refs), out.value, out, out.name, span))
 
     def name(self, t: Tensor, label: str) -> None:
         """Give the node that produced t a user-facing label (first label wins)."""
