@@ -407,8 +407,9 @@ class Tape:
                 refs.append(Const(a, None))
         if tracked:
             nodes = self.nodes
-            index[out.uid] = len(nodes)
-            nodes.append(Node(len(nodes), prim, tuple(refs), out.value, out, out.name, span))
+            k = len(nodes)  # one int object shared by the index and the node
+            index[out.uid] = k
+            nodes.append(Node(k, prim, tuple(refs), out.value, out, out.name, span))
 
     def name(self, t: Tensor, label: str) -> None:
         """Give the node that produced t a user-facing label (first label wins)."""
