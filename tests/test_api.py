@@ -205,6 +205,21 @@ CALLS = {
     "prod": (lambda f, x: f.prod(x * np.array([1.0, 2.0])), lambda x: 2 * x * x),
     "dot": (lambda f, x: f.dot(x * np.array([1.0, 2.0]), np.array([3.0, -1.0])), lambda x: x),
     "norm": (lambda f, x: f.norm(x * np.array([3.0, 4.0])), lambda x: 5 * x),
+    # matrix functions, on matrices made from the scalar variable (M = [[1, 2], [3, 4]])
+    "transpose": (lambda f, x: f.transpose(x * np.array([[1.0, 2.0], [3.0, 4.0]]))[0, 1],
+                  lambda x: 3 * x),
+    "outer": (lambda f, x: f.outer(x * np.array([1.0, 2.0]), np.array([3.0, 4.0]))[1, 1],
+              lambda x: 8 * x),
+    "trace": (lambda f, x: f.trace(x * np.array([[1.0, 2.0], [3.0, 4.0]])), lambda x: 5 * x),
+    "det": (lambda f, x: f.det(x * np.array([[1.0, 2.0], [3.0, 4.0]])), lambda x: -2 * x * x),
+    "inv": (lambda f, x: f.inv(x * np.array([[1.0, 2.0], [3.0, 4.0]]))[0, 0], lambda x: -2 / x),
+    "logdet": (lambda f, x: f.logdet(x * np.array([[2.0, 1.0], [1.0, 3.0]])),
+               lambda x: mpmath.log(5 * x * x)),
+    "diag": (lambda f, x: f.diag(f.diag(x * np.array([1.0, 2.0])))[1], lambda x: 2 * x),
+    "softmax": (lambda f, x: f.softmax(x * np.array([1.0, 2.0]))[0],
+                lambda x: mpmath.exp(x) / (mpmath.exp(x) + mpmath.exp(2 * x))),
+    "logsumexp": (lambda f, x: f.logsumexp(x * np.array([1.0, 2.0])),
+                  lambda x: mpmath.log(mpmath.exp(x) + mpmath.exp(2 * x))),
 }
 
 

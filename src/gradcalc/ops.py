@@ -94,13 +94,16 @@ def use_recorder(record: Callable[..., Any]) -> None:
     _RECORDER[:] = [record]
 
 
-def _call(prim: Primitive, *args: Any) -> Any:
+def call(prim: Primitive, *args: Any) -> Any:
     """prim applied to args inside a rule: recorded on the active tapes when an argument is a
     recorded tensor (a VJP running under a nested tape, so it can be differentiated again),
     plain numpy otherwise. Both give the same numbers."""
     if _RECORDER and any(hasattr(a, "uid") for a in args):  # a tape.Tensor
         return _RECORDER[0](prim, *args)
     return prim.forward(*args)
+
+
+_call = call
 
 
 def _plain(x: Any) -> Any:
@@ -639,6 +642,8 @@ INDEX = Primitive("index", 2, lambda x, i: x[int(i)],
 
 # ---------------------------------------------------------------- the table
 
+from .ops_matrix import MATMUL, MATRIX_PRIMITIVES  # noqa: E402  (its records need Primitive)
+
 PRIMITIVES: tuple[Primitive, ...] = (
     ADD, SUB, MUL, DIV, NEG, POW,
     SIN, COS, TAN, ASIN, ACOS, ATAN, ATAN2,
@@ -649,11 +654,13 @@ PRIMITIVES: tuple[Primitive, ...] = (
     EXPM1, LOG1P, LOGADDEXP,
     STOP_GRADIENT,
     SUM, MEAN, PROD, PROD_OTHERS, DOT, NORM, MAX_OF, MIN_OF, INDEX,
+    *MATRIX_PRIMITIVES,
 )
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 
 # Binary and unary operators of the expression language.
-BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW}
+BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW,
+                                "@": MATMUL}
 UNARY: dict[str, Primitive] = {"-": NEG}
 
 # Named constants: value and SymPy counterpart.

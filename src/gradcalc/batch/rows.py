@@ -263,8 +263,9 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
     intermediates of one chunk stay in cache and memory is bounded by the chunk)."""
     for name in at:
         if np.ndim(at[name]):
-            raise InputError(f"--at binds '{name}' to a vector, but --points rows are scalars; "
-                             "bind vectors only without --points")
+            kind = "a matrix" if np.ndim(at[name]) == 2 else "a vector"
+            raise InputError(f"--at binds '{name}' to {kind}, but --points rows are scalars; "
+                             "bind vectors and matrices only without --points")
         if name in points.columns:
             raise InputError(f"'{name}' is bound twice: by --at and by a column of "
                              f"--points {points.where}")

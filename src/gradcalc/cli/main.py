@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..engine import vectors
 from ..engine.evaluate import Run, nonfinite, parse_bindings, run
 from ..errors import InputError
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
@@ -166,6 +167,10 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               "Richardson extrapolation, each with an error estimate.")
 @click.option("--hessian", is_flag=True,
               help="Also compute the Hessian (second partials), checked against SymPy.")
+@click.option("--symbolic", "symbolic", type=click.Choice(["text", "latex", "python"],
+                                                          case_sensitive=False),
+              help="Print only the symbolic gradient (matrix notation where SymPy's matrix "
+                   "calculus gives it), as text, LaTeX or a numpy function.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | None,
             fmt: str, quiet: bool, show_tape: bool, collapse: bool, no_check: bool,
@@ -173,7 +178,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-            output: str | None, dask: str | None) -> int:
+            output: str | None, dask: str | None, symbolic: str | None) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -196,7 +201,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
     try:
         return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
                         check_timeout, file, graph, expect, claims, claims_file, claim_points,
-                        numeric, points, no_cache, hessian, output, dask)
+                        numeric, points, no_cache, hessian, output, dask, symbolic)
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
         return EXIT_OK
@@ -259,7 +264,8 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
              check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
              claims: Sequence[str], claims_file: str | None, claim_points: int,
              numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-             output: str | None = None, dask: str | None = None) -> int:
+             output: str | None = None, dask: str | None = None,
+             symbolic: str | None = None) -> int:
     """The command, once the command line's words are understood."""
     if points == "-" and (expr == "-" or file == "-"):
         raise click.UsageError("EXPR and --points cannot both read stdin")
@@ -313,6 +319,16 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
                            bindings) from None
     for warning in result.warnings:
         click.echo(warning, err=True)
+    if symbolic is not None:
+        if several or hessian or graph is not None or expect or claim_list or numeric:
+            raise click.UsageError("--symbolic prints the gradient's formulas only: not with "
+                                   "--hessian, several --of outputs, --graph, --expect, "
+                                   "--claim or --numeric")
+        from ..judge.matrix import symbolic_gradient
+        lines, status = symbolic_gradient(result, symbolic.lower(), of, check_timeout)
+        for line in lines:
+            click.echo(line)
+        return status
     if several:
         assert outputs is not None
         return _jacobian(result, outputs, fmt, show_tape, no_check, rtol, atol, check_timeout,
@@ -321,14 +337,22 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout, graph,
                         not no_cache)
     chk = None if no_check else check(result, rtol, atol, check_timeout, of, cache=not no_cache)
+    if chk is not None and any(vectors.length(result.bindings[n]) for n in result.wrt):
+        from ..judge.matrix import add_matrix_notation
+        add_matrix_notation(result, chk, of, check_timeout)
     if graph is not None:
         graphs.write(result, graph, collapse)
     ver = None
     if expect or numeric or claim_list:
         from ..judge.claims import parse_expect, verify
         from ..render import claims as verify_report
-        ver = verify(result, chk, parse_expect(expect, result.wrt), numeric, claim_list, rtol,
-                     atol, check_timeout, of, claim_points)
+        if claim_list and not expect and not numeric and any(
+                vectors.length(v) for v in result.bindings.values()):
+            from ..judge import matrix  # claims in vector and matrix notation
+            ver = matrix.verify(result, claim_list, rtol, atol, check_timeout, of, claim_points)
+        else:
+            ver = verify(result, chk, parse_expect(expect, result.wrt), numeric, claim_list,
+                         rtol, atol, check_timeout, of, claim_points)
     if fmt == "json":
         document = to_json(result, chk, show_tape)
         _emit(document if ver is None else verify_report.extend_json(document, ver))

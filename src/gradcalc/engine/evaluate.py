@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .. import ops
-from ..engine import vectors
+from .. import ops, ops_matrix
+from ..engine import matrices, vectors
 from ..engine.tape import (
     Backward,
     Node,
@@ -135,13 +135,22 @@ def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None,
             prim = ops.resolve(node.func, len(args))
             assert prim is not None  # the parser checked the arity
             vectors.check_args(prim, node, args, source)
+            args = matrices.reduce_args(prim, args, apply)
             return apply(prim, *args, span=node.span)
         if isinstance(node, Index):
+            if node.column is not None or np.ndim(_value(args[0])) == 2:
+                key = matrices.index(node, args[0], source)
+                prim = ops_matrix.ROW if len(key) == 1 else ops_matrix.INDEX2
+                return apply(prim, args[0], *map(np.float64, key), span=node.span)
             k = vectors.index(node, args[0], source)
             return apply(ops.INDEX, args[0], np.float64(k), span=node.span)
         raise TypeError(f"unknown syntax node {type(node).__name__}")
 
     return fold_calls(expr, env, functions or {}, visit, hooks, source=source)
+
+
+def _value(x: Any) -> Any:
+    return x.value if isinstance(x, Tensor) else x
 
 
 def _unbound(node: Name, env: Mapping[str, Any], source: str | None) -> InputError:
@@ -285,8 +294,9 @@ def _constant_text(text: str) -> float:
 def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
     """Bindings from --at option texts `NAME=VALUE[,NAME=VALUE...]`, in order.
 
-    VALUE is a constant expression (numbers, pi, e, operators and functions), or a vector
-    `[v1, v2, ...]` of them (a 1-D float array).
+    VALUE is a constant expression (numbers, pi, e, operators and functions), a vector
+    `[v1, v2, ...]` of them (a 1-D float array), a matrix `[[a, b], [c, d]]` (2-D), or
+    `@path` of a .npy or headerless .csv file holding a vector or matrix.
     """
     from ..errors import Span
 
@@ -317,8 +327,13 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
             if not value_text.strip():
                 raise fail(f"no value for '{name}'", Span(value_at - 1, value_at))
             try:
-                if value_text.strip().startswith("["):
-                    value: Any = vectors.parse_vector(value_text, _constant_text)
+                stripped = value_text.strip()
+                if stripped.startswith("@"):
+                    value: Any = matrices.load(stripped[1:].strip())
+                elif stripped.startswith("[") and stripped[1:].lstrip().startswith("["):
+                    value = matrices.parse_matrix(value_text, _constant_text, split_top_level)
+                elif stripped.startswith("["):
+                    value = vectors.parse_vector(value_text, _constant_text)
                 else:
                     value = _constant_text(value_text)
             except InputError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import ops
+from .. import ops, ops_matrix
 from ..engine.tape import Tensor, apply
 
 # arrays.py (indexing, where, matrix products) is imported where used: not at start-up
@@ -191,6 +191,55 @@ def logaddexp(a: Any, b: Any) -> Tensor:
 def stop_gradient(x: Any) -> Tensor:
     """x's value, with no gradient flowing back through it."""
     return apply(ops.STOP_GRADIENT, x)
+
+
+# ---------------------------------------------------------------- matrices (ops_matrix)
+
+
+def transpose(a: Any) -> Tensor:
+    """The transpose of a matrix."""
+    return apply(ops_matrix.TRANSPOSE, a)
+
+
+def outer(u: Any, v: Any) -> Tensor:
+    """The outer product of two vectors: the matrix of u[i]*v[j]."""
+    return apply(ops_matrix.OUTER, u, v)
+
+
+def trace(a: Any) -> Tensor:
+    """The sum of a square matrix's diagonal."""
+    return apply(ops_matrix.TRACE, a)
+
+
+def det(a: Any) -> Tensor:
+    """The determinant of a square matrix."""
+    return apply(ops_matrix.DET, a)
+
+
+def inv(a: Any) -> Tensor:
+    """The inverse of a square matrix (inf where it is singular)."""
+    return apply(ops_matrix.INV, a)
+
+
+def logdet(a: Any) -> Tensor:
+    """log(det(a)) from the LU factors (slogdet): -inf where a is singular, nan where its
+    determinant is negative."""
+    return apply(ops_matrix.LOGDET, a)
+
+
+def diag(x: Any) -> Tensor:
+    """The diagonal matrix of a vector, or the diagonal of a square matrix."""
+    return apply(ops_matrix.DIAG, x)
+
+
+def softmax(x: Any) -> Tensor:
+    """exp(x) / sum(exp(x)) over all components, without overflow."""
+    return apply(ops_matrix.SOFTMAX, x)
+
+
+def logsumexp(x: Any) -> Tensor:
+    """log(sum(exp(x))) over all components, without overflow."""
+    return apply(ops_matrix.LOGSUMEXP, x)
 
 
 # ---------------------------------------------------------------- Python API only (arrays.py)

@@ -61,6 +61,8 @@ class Check:
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
     sampled: dict[str, list[int]] = field(default_factory=dict)  # vector -> checked components
+    matrix: dict[str, str] = field(default_factory=dict)  # name -> gradient in matrix notation
+    matrix_note: str = ""           # why names are left to the per-component check
 
     @property
     def largest_error(self) -> float | None:
@@ -185,8 +187,8 @@ def kinks(run: Run) -> dict[str, str]:
                         reach = vectors.influence(nodes, start, mask)
                     src = run.tape.node_of(run.sources[name])
                     hit = reach.get(src.id) if src is not None else None
-                    labels = [] if hit is None else [vectors.Component(name, int(c))
-                                                     for c in np.flatnonzero(hit)]
+                    every = vectors.labels(name, run.bindings[name])
+                    labels = [] if hit is None else [every[c] for c in np.flatnonzero(hit)]
                 for label in labels:
                     reasons.setdefault(label, f"{node.prim.kink_note} ({where})" + (
                         f"; {node.prim.convention}" if node.prim.convention else ""))

@@ -139,7 +139,8 @@ def hessian(run: Run) -> Hessian:
                          f" is a vector of length {np.size(run.value)}")
     vectors = [n for n in run.wrt if np.ndim(run.bindings[n])]
     if vectors:
-        raise InputError(f"--hessian works with scalar variables; {vectors[0]} is a vector")
+        kind = "a matrix" if np.ndim(run.bindings[vectors[0]]) == 2 else "a vector"
+        raise InputError(f"--hessian works with scalar variables; {vectors[0]} is {kind}")
     names = list(run.wrt)
     matrix: dict[str, dict[str, Any]] = {i: {j: None for j in names} for i in names}
     target = run.target_id()

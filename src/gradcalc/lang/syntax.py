@@ -80,12 +80,15 @@ class UserCall:
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    """A component of a vector: `base[index]`, the index a whole-number literal."""
+    """A component of a vector, `base[index]`, or of a matrix, `base[index, column]` (a row
+    when column is None): the indices are whole-number literals."""
 
     base: Expr
     index: int
     span: Span
     index_span: Span
+    column: int | None = None
+    column_span: Span | None = None
 
 
 Expr = Num | Name | Unary | Binary | Call | UserCall | Index
@@ -191,7 +194,7 @@ def names(root: Expr) -> list[str]:
 
 # ---------------------------------------------------------------- printing
 
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4}
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "^": 4}
 _UNARY_PREC = 3
 _ATOM = 5
 
@@ -208,7 +211,8 @@ def to_source(root: Expr) -> str:
             return f"{node.func}({', '.join(t for t, _ in kids)})", _ATOM
         if isinstance(node, Index):
             text, prec = kids[0]
-            return (text if prec == _ATOM else f"({text})") + f"[{node.index}]", _ATOM
+            at = f"{node.index}" if node.column is None else f"{node.index},{node.column}"
+            return (text if prec == _ATOM else f"({text})") + f"[{at}]", _ATOM
         if isinstance(node, Unary):
             text, prec = kids[0]
             if prec <= _UNARY_PREC:
@@ -250,7 +254,7 @@ _TOKEN = re.compile(
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<cmp>==|!=|<=|>=|<|>|!)
-  | (?P<op>\*\*|[-+*/]=|[-+*/^(),=\[\]])
+  | (?P<op>\*\*|[-+*/]=|[-+*/^(),=\[\]@])
   | (?P<sep>[\n;])
     """,
     re.VERBOSE,
@@ -312,7 +316,7 @@ def tokenize(source: str) -> list[Token]:
 
 # ---------------------------------------------------------------- parser
 
-_BINARY = {"+", "-", "*", "/", "^", "**"}
+_BINARY = {"+", "-", "*", "/", "@", "^", "**"}
 _ASSIGN_OPS = {"=", "+=", "-=", "*=", "/="}
 
 
@@ -615,11 +619,21 @@ class _Parser:
         if num.kind != "num" or not num.text.isdigit():
             raise self.error("an index must be a whole number, counting from 0, as in w[0]",
                              num.span if num.kind not in ("end", "sep") else open_tok.span)
+        column: Token | None = None
+        if close.text == ",":  # A[i, j]
+            column, close = self.peek(3), self.peek(4)
+            if column.kind != "num" or not column.text.isdigit():
+                raise self.error("a column index must be a whole number, counting from 0, as "
+                                 "in A[0,1]", column.span if column.kind not in ("end", "sep")
+                                 else num.span)
         if close.text != "]":
             raise self.error(f"expected ']' to close the index, not {_describe(close)}",
                              close.span)
-        self.pos += 2  # the caller steps over ']'
-        return Index(base, int(num.text), base.span.join(close.span), num.span)
+        self.pos += 2 if column is None else 4  # the caller steps over ']'
+        if column is None:
+            return Index(base, int(num.text), base.span.join(close.span), num.span)
+        return Index(base, int(num.text), base.span.join(close.span), num.span,
+                     int(column.text), column.span)
 
     def unknown_function(self, tok: Token) -> InputError:
         """The error for a call of a name that is not a function (yet)."""

@@ -36,7 +36,10 @@ def fmt(x: Any) -> str:
     if isinstance(x, complex):
         NOTES.add(ROUNDED_NOTE)
         return f"{x.real:.6g}{x.imag:+.6g}i"
-    if np.ndim(x):
+    nd = np.ndim(x)
+    if nd == 2:
+        return _matrix_summary(np.asarray(x))
+    if nd:
         return "[" + ", ".join(fmt(v) for v in np.ravel(x)) + "]"
     x = float(x)
     if math.isnan(x):
@@ -47,6 +50,20 @@ def fmt(x: Any) -> str:
     if float(text) != x:
         NOTES.add(ROUNDED_NOTE)
     return text
+
+
+def _matrix_summary(m: Any) -> str:
+    """A matrix for people: its shape, then its rows if it has at most 9 components, else the
+    range of its values (not thousands of numbers)."""
+    shape = f"{m.shape[0]}x{m.shape[1]}"
+    if m.size <= 9:
+        return f"{shape} [" + ", ".join("[" + ", ".join(fmt(v) for v in row) + "]"
+                                        for row in m) + "]"
+    finite = m[np.isfinite(m)]
+    if finite.size == 0:
+        return f"{shape} (no finite values)"
+    text = f"{shape} min {float(finite.min()):.6g} max {float(finite.max()):.6g}"
+    return text + ("" if finite.size == m.size else f" ({m.size - finite.size} not finite)")
 
 
 def fit(line: str, indent: int = 4, width: int = WIDTH) -> list[str]:
@@ -109,7 +126,7 @@ def jnum(x: Any) -> Any:
     if isinstance(x, complex):
         return {"re": jnum(x.real), "im": jnum(x.imag)}
     if np.ndim(x):
-        return [jnum(v) for v in np.ravel(x)]
+        return [jnum(v) for v in np.asarray(x)]  # nested lists for a matrix
     x = float(x)
     if math.isnan(x):
         return "nan"
@@ -242,6 +259,13 @@ def summary(chk: Check | None) -> str:
         line += (f"\ncheck: sampled {len(picked)} of the {_vector_length(chk, name):,} "
                  f"components of {name} (the rest are not checked): "
                  + ", ".join(str(k) for k in picked))
+    for name, form in chk.matrix.items():
+        line += f"\ncheck: in matrix notation, d/d{name} = {form}"
+    if chk.matrix:
+        line += ("\ncheck: (SymPy's matrix calculus; the formulas give the tape's numbers "
+                 "here)")
+    if chk.matrix_note:
+        line += f"\ncheck: matrix notation: {chk.matrix_note}"
     return line
 
 
@@ -306,6 +330,8 @@ def tape_records(run: Run) -> list[dict[str, Any]]:
         records.append({"id": node.id, "name": node.label, "op": node.op, "inputs": inputs,
                         "value": jnum(node.value), "adjoint": jnum(adj[node.id]),
                         "span": None if node.span is None else [node.span.start, node.span.end]})
+        if np.ndim(node.value) == 2:
+            records[-1]["shape"] = list(np.shape(node.value))
     return records
 
 
@@ -337,6 +363,9 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
         for name in run.wrt:
             items = [fn(chk.partials[label]) for label in vectors.labels(name,
                                                                           run.bindings[name])]
+            shape = np.shape(run.bindings[name])
+            if len(shape) == 2:  # a matrix: rows of components
+                items = [items[i * shape[1]:(i + 1) * shape[1]] for i in range(shape[0])]
             out[name] = items if vectors.length(run.bindings[name]) is not None else items[0]
         return out
 
@@ -352,6 +381,10 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
             "rtol": chk.rtol,
             "atol": chk.atol,
         }
+        if chk.matrix or chk.matrix_note:
+            obj["check"]["matrix"] = {n: chk.matrix.get(n) for n in run.wrt
+                                      if np.ndim(run.bindings[n]) >= 1}
+            obj["check"]["matrix_note"] = chk.matrix_note or None
         if chk.sampled:
             obj["check"]["sampled"] = {n: {"components": _vector_length(chk, n), "checked": k}
                                        for n, k in chk.sampled.items()}
