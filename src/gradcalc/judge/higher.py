@@ -388,8 +388,9 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
 
 
 def check_all(rows: Sequence[Run], rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-              timeout: float = DEFAULT_TIMEOUT) -> list[Check]:
-    """The first-order check of each Jacobian row (each under its own time budget)."""
+              timeout: float = DEFAULT_TIMEOUT, cache: bool = True) -> list[Check]:
+    """The first-order check of each Jacobian row (each under its own time budget); cache:
+    read and fill the disk cache of derivatives, as check.check."""
     if len(rows) > 1:
         symbolic.namespace()  # import SymPy once here, so the forked checks share it
-    return [check(row, rtol, atol, timeout, row.output_name) for row in rows]
+    return [check(row, rtol, atol, timeout, row.output_name, cache=cache) for row in rows]

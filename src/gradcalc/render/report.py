@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -104,7 +103,7 @@ def verdict_table(rows: Sequence[Sequence[str]], statuses: Sequence[str | None],
             details.append(f"{indent}[{len(details) + 1}] {row[0]}: {verdict}")
             verdict = f"{status} [{len(details)}]"
         shown.append([*row[:-1], verdict])
-    lines = _table(shown, indent)
+    lines = table(shown, indent)
     out = [lines[0]] + [paint(line, start, status or "", colour)
                         for line, status in zip(lines[1:], statuses, strict=True)]
     if details:
@@ -117,6 +116,11 @@ def verdict_table(rows: Sequence[Sequence[str]], statuses: Sequence[str | None],
 def notes() -> list[str]:
     """The notes collected since NOTES was last cleared."""
     return [n for n in (ROUNDED_NOTE,) if n in NOTES]
+
+
+def unchecked_json() -> dict[str, Any]:
+    """The JSON "check" of a call that skipped it (--no-check)."""
+    return {"status": "skipped", "reason": "--no-check", "symbolic": {}}
 
 
 def jnum(x: Any) -> Any:
@@ -135,13 +139,15 @@ def jnum(x: Any) -> Any:
     return x
 
 
-def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    """Rows as left-aligned columns two spaces apart, each line indented."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
             for r in rows]
 
 
-def _shorten(text: str, limit: int = 60) -> str:
+def shorten(text: str, limit: int = 60) -> str:
+    """The text, or its first limit-3 characters and '...'."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -179,12 +185,12 @@ def text(run: Run, chk: Check | None, show_tape: bool = False, collapse: bool = 
                     verdict = "null"
                 elif p.status == "cut":
                     verdict = p.reason
-                row += [_shorten(p.symbolic or "-"), verdict]
+                row += [shorten(p.symbolic or "-"), verdict]
                 statuses.append(p.status)
             elif g is None:
                 row[1] = "null"
             rows.append(row)
-        out += verdict_table(rows, statuses, colour) if chk else _table(rows)
+        out += verdict_table(rows, statuses, colour) if chk else table(rows)
     out += [part for line in why_lines(run) for part in fit(line, 4)]
     out.append("")
     out += summary_lines(chk, colour)
@@ -304,7 +310,7 @@ def tape_text(run: Run, collapse: bool = False) -> str:
         rows.append([f"t{node.id}", node.label or "-", node.op,
                      ", ".join(_input_name(nodes, r) for r in node.inputs),
                      fmt(node.value), "-" if adj[node.id] is None else fmt(adj[node.id])])
-    return "\n".join([title] + _table(rows))
+    return "\n".join([title] + table(rows))
 
 
 def _value_name(run: Run, value: Any) -> str:
@@ -335,20 +341,8 @@ def tape_records(run: Run) -> list[dict[str, Any]]:
     return records
 
 
-def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
-    """The contract's JSON object (strict JSON)."""
-    return dumps(json_object(run, chk, show_tape))
-
-
-def dumps(obj: dict[str, Any]) -> str:
-    """Strict, indented JSON text of an object, with a final newline."""
-    import json  # imported where used: start-up cost of the CLI
-
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
-
-
 def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[str, Any]:
-    """The contract's JSON object, as a dict (to_json writes it)."""
+    """The contract's JSON object at one point, as a dict (render/json.py writes it)."""
     obj: dict[str, Any] = {
         "expression": run.program.source,
         "at": {n: jnum(v) for n, v in run.bindings.items()},
@@ -370,7 +364,7 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
         return out
 
     if chk is None:
-        obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+        obj["check"] = unchecked_json()
     else:
         obj["check"] = {
             "status": chk.status,
@@ -397,24 +391,7 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
     return obj
 
 
-def csv_header(names: Sequence[str]) -> list[str]:
-    """The contract's CSV header: value, then d_<name> per differentiated name."""
-    return ["value"] + [f"d_{n}" for n in names]
-
-
 def csv_cell(x: Any) -> str:
     """One CSV field: repr-precision number, nan/inf/-inf, or empty for null."""
     v = jnum(x)
     return "" if v is None else str(v)
-
-
-def to_csv(run: Run) -> str:
-    """Header plus one row for the run's point."""
-    buf = io.StringIO()
-    import csv  # imported where used: start-up cost of the CLI
-
-    w = csv.writer(buf, lineterminator="\n")
-    grad = vectors.components(run.wrt, run.bindings, run.gradient())
-    w.writerow(csv_header([label for label, _ in grad]))
-    w.writerow([csv_cell(run.value)] + [csv_cell(g) for _, g in grad])
-    return buf.getvalue()
