@@ -85,15 +85,25 @@ _TIE_CONVENTION = ("at a tie the tape splits the gradient evenly between the tie
                    "first argument)")
 
 
-def _call(prim: Primitive, *args: Any) -> Any:
+_RECORDER: list[Callable[..., Any]] = []  # the tape's apply, once engine.tape is imported
+
+
+def use_recorder(record: Callable[..., Any]) -> None:
+    """Install the function that runs a primitive on tensors and records it (engine.tape's
+    apply): rules call it through _call, so this module never imports the tape."""
+    _RECORDER[:] = [record]
+
+
+def call(prim: Primitive, *args: Any) -> Any:
     """prim applied to args inside a rule: recorded on the active tapes when an argument is a
     recorded tensor (a VJP running under a nested tape, so it can be differentiated again),
     plain numpy otherwise. Both give the same numbers."""
-    if any(hasattr(a, "uid") for a in args):  # a tape.Tensor (ops cannot import tape)
-        from .engine.tape import apply
-
-        return apply(prim, *args)
+    if _RECORDER and any(hasattr(a, "uid") for a in args):  # a tape.Tensor
+        return _RECORDER[0](prim, *args)
     return prim.forward(*args)
+
+
+_call = call
 
 
 def _plain(x: Any) -> Any:

@@ -15,15 +15,7 @@ from typing import Any
 import numpy as np
 
 from .ops import Primitive
-
-
-def _call(prim: Primitive, *args: Any) -> Any:
-    """prim applied inside a rule: recorded when an argument is a recorded tensor."""
-    if any(hasattr(a, "uid") for a in args):  # a tape.Tensor (the root cannot import tape)
-        from .engine.tape import apply
-
-        return apply(prim, *args)
-    return prim.forward(*args)
+from .ops import call as _call  # recorded when an argument is a recorded tensor
 
 
 def _plain(x: Any) -> Any:

@@ -68,7 +68,8 @@ def _replay_part(frame: Any, plan: Mapping[str, Any], partition_info: Any = None
     import pandas as pd
 
     from ..batch import columns as cio
-    from ..batch.rows import CHUNK, _Unit, replay
+    from ..batch.rows import CHUNK, replay
+    from ..engine.tape import Unit
     from ..judge.result import column_names
 
     n = len(frame)
@@ -86,7 +87,7 @@ def _replay_part(frame: Any, plan: Mapping[str, Any], partition_info: Any = None
             g = adj[ids[w]] if ids[w] <= target else None
             if g is None:
                 continue
-            if isinstance(g, _Unit):
+            if isinstance(g, Unit):
                 g = 1.0
             if grads[w] is None:
                 grads[w] = np.empty(n)

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import ops
 from ..engine.evaluate import Run, nonfinite, run
-from ..engine.tape import Node, source_masks
+from ..engine.tape import UNIT, Node, Unit, backward, forward, source_masks
 from ..errors import InputError
 from ..judge import verdict as judge
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, Check
@@ -228,82 +228,19 @@ class Batch:
         return {**self.points.columns, **self.at}
 
 
-class _Unit:
-    """The seed adjoint: exactly 1 at every row. Multiplying by it returns the other operand
-    (as float64) instead of making a pass over the column, so the output node's VJPs cost no
-    arithmetic. VJPs are written `g * ...`, `-g * ...` or `g / ...`, or return g itself
-    (add); those are the operations defined here. numpy defers to it (__array_ufunc__ = None).
-    """
-
-    __array_ufunc__ = None
-
-    def __mul__(self, other: Any) -> Any:
-        return self if isinstance(other, _Unit) else np.asarray(other, dtype=np.float64)
-
-    __rmul__ = __mul__
-
-    def __neg__(self) -> Any:
-        return np.float64(-1.0)
-
-    def __truediv__(self, other: Any) -> Any:
-        return np.divide(1.0, other)
-
-    def __add__(self, other: Any) -> Any:
-        return np.float64(2.0) if isinstance(other, _Unit) else other + 1.0
-
-    __radd__ = __add__
-
-
-UNIT = _Unit()
-
-
 def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
            sources: Sequence[int], n: int) -> tuple[list[Any], list[Any]]:
-    """One forward and one backward pass of the tape over whole columns of n rows.
+    """The tape's own sweep over whole columns of n rows: one forward replay, then the backward
+    pass seeded with UNIT (1 at every row), dropping interior adjoints once spent.
 
     leaves: watched node id -> its column. Returns the node values and the adjoints (None
-    where no gradient reached; interior adjoints are dropped once spent) for nodes up to
-    target; an adjoint may be UNIT or a scalar where it is the same at every row. Adjoints
-    accumulate, never assign.
+    where no gradient reached) for nodes up to target; an adjoint may be UNIT or a scalar where
+    it is the same at every row. A non-finite row is rerun at its point (nonfinite_rows), which
+    names where it first went non-finite.
     """
-    values: list[Any] = [None] * (target + 1)
-    with np.errstate(all="ignore"):
-        for node in nodes[: target + 1]:
-            if node.prim is None:
-                values[node.id] = leaves[node.id]
-            else:
-                args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
-                values[node.id] = node.prim.forward(*args)
-        needs = bytearray(target + 1)
-        for s in sources:
-            if s <= target:
-                needs[s] = 1
-        for node in nodes[: target + 1]:
-            if node.prim is not None and not needs[node.id]:
-                needs[node.id] = any(isinstance(r, int) and needs[r] and node.prim.vjp(i)
-                                     is not None for i, r in enumerate(node.inputs))
-        adj: list[Any] = [None] * (target + 1)
-        keep = set(sources)
-        if needs[target]:
-            adj[target] = UNIT
-        for j in range(target, -1, -1):
-            g = adj[j]
-            node = nodes[j]
-            if g is None or node.prim is None:
-                continue
-            args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
-            for i, ref in enumerate(node.inputs):
-                if not isinstance(ref, int) or not needs[ref]:
-                    continue
-                rule = node.prim.vjp(i)
-                if rule is None:
-                    continue
-                c = rule(g, values[j], *args)
-                prev = adj[ref]
-                adj[ref] = c if prev is None else prev + c
-            if j not in keep:
-                adj[j] = None  # free interior adjoints as soon as they are spent
-    return values, adj
+    values = forward(nodes, leaves, target)
+    swept = backward(nodes, target, sources, UNIT, values=values, free=True, origins=False)
+    return values, swept.adjoints
 
 
 def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, list[str]]]:
@@ -371,7 +308,7 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
             g = adj[ids[w]] if ids[w] <= target else None
             if g is None:
                 continue  # not connected (the same at every row)
-            if isinstance(g, _Unit):
+            if isinstance(g, Unit):
                 g = 1.0
             if gradient[w] is None:
                 gradient[w] = np.empty(n)

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops, ops_matrix
-from ..engine.tape import Tensor, _raw, apply
+from ..engine.tape import Tensor, apply, plug, unbroadcast_value
+from ..engine.tape import raw as _raw
 from ..ops import Primitive
 
 
@@ -150,8 +151,6 @@ def _sum_to(shape: tuple[int, ...], big: tuple[int, ...]) -> Primitive:
 
 
 def _unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
-    from ..engine.tape import unbroadcast_value
-
     return _plain(unbroadcast_value(c, shape))
 
 
@@ -388,3 +387,9 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...],
         first = next(iter(kwargs))
         raise _refuse(f"{name}(..., {first}=...)", f"call {name} without {first}=")
     raise _refuse(name, f"for the value only, call {name} on t.numpy()")
+
+
+for _name, _fn in (("getitem", getitem), ("matmul", matmul), ("reshape", reshape),
+                   ("stack", stack), ("sum_to", sum_to), ("array_ufunc", array_ufunc),
+                   ("array_function", array_function)):
+    plug(_name, _fn)

@@ -23,6 +23,7 @@ from ..engine.tape import (
     constant,
     first_nonfinite,
     input_values,
+    quiet,
 )
 from ..errors import InputError, UnboundName, foreign_name, location
 from ..lang.inline import CallRecord, CallRecorder, Hooks
@@ -37,6 +38,7 @@ from ..lang.syntax import (
     Num,
     Program,
     postorder,
+    split_top_level,
 )
 
 T = TypeVar("T")
@@ -200,7 +202,8 @@ def _pausing_gc(fn: Callable[..., T]) -> Callable[..., T]:
         was = gc.isenabled()
         gc.disable()
         try:
-            return fn(*args, **kwargs)
+            with quiet():  # numpy's warnings off once, not per recorded operation
+                return fn(*args, **kwargs)
         finally:
             if was:
                 gc.enable()
@@ -274,22 +277,6 @@ def constant_value(expr: Expr, source: str | None = None) -> float:
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def split_top_level(text: str) -> list[tuple[int, str]]:
-    """Split at commas outside brackets and parentheses: (offset, piece) pairs."""
-    pieces: list[tuple[int, str]] = []
-    depth, start = 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            pieces.append((start, text[start:i]))
-            start = i + 1
-    pieces.append((start, text[start:]))
-    return pieces
-
-
 def _constant_text(text: str) -> float:
     """The value of a constant expression given as text; errors are located in that text."""
     from ..lang.syntax import parse_expression
@@ -359,8 +346,9 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _where(run: Run, node: Node) -> str:
-    where = f"node t{node.id}"
+def where(run: Run, node: Node) -> str:
+    """How an error names a tape node: `node t5 (y) = sqrt at line 2, column 5`."""
+    where = f"node {node.ref}"
     if node.label:
         where += f" ({node.label})"
     where += f" = {node.op}"
@@ -388,7 +376,7 @@ def nonfinite(run: Run) -> list[str]:
                 note = ": division by zero"
             elif np.any(np.isinf(node.value)):
                 note = ": overflow"
-            messages.append(f"{what}; it first appears at {_where(run, node)}{note}")
+            messages.append(f"{what}; it first appears at {where(run, node)}{note}")
     bad = [n for n, g in run.gradient().items()
            if g is not None and not np.all(np.isfinite(g))]
     if bad:
@@ -399,7 +387,7 @@ def nonfinite(run: Run) -> list[str]:
         else:
             node = nodes[origin[0]]
             messages.append(f"partial {what} is not finite; it first appears in the backward "
-                            f"pass at {_where(run, node)}, in the derivative with respect to "
+                            f"pass at {where(run, node)}, in the derivative with respect to "
                             f"its argument {origin[1] + 1}")
     return messages
 

@@ -16,7 +16,7 @@ import numpy as np
 from .. import ops
 from ..engine.tape import Tensor
 from ..errors import InputError, Span
-from ..lang.syntax import Binary, Call, Expr, Index, Name, to_source
+from ..lang.syntax import Binary, Call, Expr, Index, Name, split_top_level, to_source
 from ..ops_matrix import INDEX2, MATRIX_PRIMITIVES, ROW
 from . import matrices
 
@@ -28,6 +28,8 @@ def _raw(x: Any) -> Any:
 def length(value: Any) -> int | None:
     """The number of components of a vector or matrix value, None for a scalar."""
     v = value.value if isinstance(value, Tensor) else value
+    if isinstance(v, float):  # Python floats and numpy float64 scalars
+        return None
     shape = np.shape(v)
     return int(np.prod(shape)) if shape else None
 
@@ -50,11 +52,18 @@ def operands(node: Expr) -> tuple[Expr, ...]:
 def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str | None,
                exprs: Sequence[Expr] | None = None) -> None:
     """Refuse vectors of different lengths (naming both) and reductions of scalars."""
+    lengths = [length(a) for a in args]
+    if not prim.reduction and prim not in MATRIX_PRIMITIVES and \
+            all(n is None for n in lengths):
+        return  # scalars only: nothing to check
     exprs = operands(node) if exprs is None else exprs
     if prim in MATRIX_PRIMITIVES or any(np.ndim(_raw(a)) == 2 for a in args):
         matrices.check_args(prim, node, args, source, exprs)
         return
     lengths = [length(a) for a in args]
+    if not prim.reduction and lengths.count(None) >= len(lengths) - 1:
+        return  # at most one vector: nothing to compare
+    exprs = operands(node) if exprs is None else exprs
     if prim.reduction:
         what = f"{prim.spelling}()"
         for n, e in zip(lengths, exprs, strict=False):
@@ -103,7 +112,6 @@ def output_error(name: str | None, value: Any, span: Span | None, source: str | 
 def parse_vector(text: str, element: Callable[[str], float]) -> Any:
     """The vector `[v1, v2, ...]` of an --at value; element(text) evaluates one component.
     Errors are located in text."""
-    from ..engine.evaluate import split_top_level
 
     lead = len(text) - len(text.lstrip())
     body = text.rstrip()
@@ -131,25 +139,51 @@ def parse_vector(text: str, element: Callable[[str], float]) -> Any:
 # ---------------------------------------------------------------- components
 
 
-def labels(name: str, value: Any) -> list[str]:
-    """The user-facing component labels of a bound name: ['x'], ['w[0]', 'w[1]', ...] or,
-    for a matrix, ['A[0,0]', 'A[0,1]', ...] row by row."""
+class Component(str):
+    """One component of a bound name as data: name and k (None for a scalar, an int for a
+    vector, (i, j) for a matrix). It is also its user-facing label, `x`, `w[k]` or `A[i,j]` (a
+    str, so it keys tables and prints as that label); code reads .name and .k instead of
+    parsing the label."""
+
+    name: str
+    k: int | tuple[int, ...] | None
+
+    def __new__(cls, name: str, k: int | tuple[int, ...] | None = None) -> Component:
+        index = "" if k is None else f"[{k}]" if isinstance(k, int) else \
+            "[" + ",".join(str(i) for i in k) + "]"
+        self = super().__new__(cls, name + index)
+        self.name, self.k = name, k
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Component, (self.name, self.k))
+
+
+def labels(name: str, value: Any) -> list[Component]:
+    """The components of a bound name: [x], [w[0], w[1], ...] or, for a matrix, [A[0,0],
+    A[0,1], ...] row by row."""
     shape = np.shape(_raw(value))
     if len(shape) == 2:
-        return [f"{name}[{i},{j}]" for i in range(shape[0]) for j in range(shape[1])]
+        return [Component(name, (i, j)) for i in range(shape[0]) for j in range(shape[1])]
     n = length(value)
-    return [name] if n is None else [f"{name}[{k}]" for k in range(n)]
+    return [Component(name)] if n is None else [Component(name, k) for k in range(n)]
+
+
+def owner(label: str) -> str:
+    """The bound name a component label belongs to (the name itself for a scalar)."""
+    return label.name if isinstance(label, Component) else label
 
 
 def components(names: Sequence[str], bindings: Mapping[str, Any],
-               gradient: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """(label, partial) per component of each name, in order; None stays None per component."""
-    out: list[tuple[str, Any]] = []
+               gradient: Mapping[str, Any]) -> list[tuple[Component, Any]]:
+    """(component, partial) per component of each name, in order; None stays None per
+    component."""
+    out: list[tuple[Component, Any]] = []
     for name in names:
         g = gradient.get(name)
         n = length(bindings[name])
         if n is None:
-            out.append((name, g))
+            out.append((Component(name), g))
         else:
             flat = None if g is None else np.ravel(g)
             out += [(label, None if flat is None else np.float64(flat[k]))

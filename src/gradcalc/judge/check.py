@@ -301,7 +301,7 @@ def assemble(pl: Plan, forms: Mapping[str, str], true_forms: Mapping[str, str],
     it = iter(answers)
     value_answer = next(it, None)
     for label, g in pl.gradient:
-        name = label.partition("[")[0]
+        name = vectors.owner(label)
         if label not in checked:
             partials[label] = Partial(label, g, "skipped", reason=f"not sampled ({name} has "
                                       f"{vectors.length(run.bindings[name]):,} components; "
@@ -380,7 +380,7 @@ def cancellation(run: Run) -> str:
         text = " " + run.program.source[worst.span.start:worst.span.end].strip()
     at = ", ".join(f"{n}={v:.6g}" for n, v in run.bindings.items() if np.ndim(v) == 0)
     hint = _stable_form(run, worst)
-    return (f"t{worst.id} = {worst.op}:{text} loses {min(lost, 16):.0f} digits to cancellation"
+    return (f"{worst.ref} = {worst.op}:{text} loses {min(lost, 16):.0f} digits to cancellation"
             + (f" at {at}" if at else "") + (f"; {hint}" if hint else ""))
 
 
@@ -424,7 +424,7 @@ def apply_answer(p: Partial, a: judge.Answer, kink: str | None, t: float) -> Non
 def mark_cut(run: Run, p: Partial, true_value: float, name: str | None = None) -> None:
     """A partial that agrees with the stop_gradient-aware derivative but not with the true one
     is `cut`, not a tape bug. name: the variable whose path is cut (default: the partial's)."""
-    name = name or p.name.partition("[")[0]  # a vector component's partial is labelled w[0]
+    name = name or vectors.owner(p.name)
     source, target = run.tape.node_of(run.sources[name]), run.target_id()
     cuts = [] if source is None or target is None else \
         stop_gradient_cuts(run.nodes, source.id, target)

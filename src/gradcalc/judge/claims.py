@@ -25,12 +25,21 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..engine.evaluate import Run, parse_bindings, split_top_level
+from ..engine.evaluate import Run, parse_bindings
 from ..errors import InputError, Span
 from ..judge import numeric
 from ..judge import verdict as judge
 from ..judge.check import Check, Partial
-from ..lang.syntax import Assign, Expr, Name, Program, free_names, parse_expression, postorder
+from ..lang.syntax import (
+    Assign,
+    Expr,
+    Name,
+    Program,
+    free_names,
+    parse_expression,
+    postorder,
+    split_top_level,
+)
 from ..symbolic import convert as symbolic
 from ..symbolic.sandbox import run_with_budget
 

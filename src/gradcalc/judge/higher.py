@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.evaluate import Run
-from ..engine.evaluate import _where as where
+from ..engine.evaluate import Run, where
 from ..engine.tape import Node, Tape, Tensor, apply, backward, depth, input_values
 from ..errors import InputError
 from ..judge.check import (

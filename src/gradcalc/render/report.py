@@ -153,7 +153,7 @@ def shorten(text: str, limit: int = 60) -> str:
 
 def node_name(node: Node) -> str:
     """How a node is called on the tape: its user label or t<id>."""
-    return node.label or f"t{node.id}"
+    return node.title
 
 
 def _input_name(nodes: Sequence[Node], ref: int | Const) -> str:
