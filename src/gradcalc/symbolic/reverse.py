@@ -253,7 +253,7 @@ def tree_shape(program: Program, sizes: Mapping[str, int], of: str | None = None
 def derive(program: Program, names: Mapping[str, str | list[str]], wrt: Sequence[str],
            of: str | None, needed: Sequence[bool]) -> Derivatives:
     """The value, the partials by each symbol in wrt and the guards of the needed statements
-    (see convert._needed), by reverse accumulation over each primitive's SymPy derivative.
+    (see convert.needed_statements), by reverse accumulation over each primitive's SymPy derivative.
     names: bound name -> its symbol's name, or its components' for a vector."""
     if any(isinstance(s, Grid) for s in names.values()):
         raise compiled.Unsupported("a matrix (the tree handles matrices)")

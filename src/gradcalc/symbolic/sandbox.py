@@ -1,36 +1,17 @@
 """The budgeted sandbox every symbolic computation runs in: a forked child process with a hard
 time limit, so a pathological input (9^9^9^9, a 10,000-term sum) ends in a verdict instead of a
-hang, and a budget shared by the phases of one check.
+hang. Every phase of a check (conversion, differentiation, compilation, evaluation) runs in the
+one child, so one budget bounds them all.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
-
-
-class Budget:
-    """The time left of one budget of `seconds` started at creation: every phase of a check
-    (conversion, differentiation, compilation, evaluation) draws on the same one."""
-
-    __slots__ = ("seconds", "deadline")
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.deadline = time.monotonic() + seconds if math.isfinite(seconds) else math.inf
-
-    def left(self) -> float:
-        """Seconds left (0 when spent; inf for an unbounded budget)."""
-        return max(0.0, self.deadline - time.monotonic())
-
-    def spent(self) -> bool:
-        """Whether the budget has run out."""
-        return time.monotonic() >= self.deadline
 
 
 def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
