@@ -17,6 +17,14 @@ from .. import ops, ops_matrix
 from ..errors import InputError, Span
 from ..lang.syntax import Binary, Call, Expr, Index, postorder, to_source
 
+# by identity: the records are dataclasses whose == compares every field, far too slow per node
+_MATRIX_IDS = frozenset(id(p) for p in ops_matrix.MATRIX_PRIMITIVES)
+
+
+def is_matrix_primitive(prim: ops.Primitive) -> bool:
+    """Whether prim is one of the matrix operations (@, transpose, det, ...)."""
+    return id(prim) in _MATRIX_IDS
+
 
 def _raw(x: Any) -> Any:
     return x.value if hasattr(x, "uid") else x
@@ -62,7 +70,7 @@ def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str 
                              span, source, "the left's columns must match the right's rows; "
                              "transpose(...) one side?")
         return
-    if prim in ops_matrix.MATRIX_PRIMITIVES:
+    if is_matrix_primitive(prim):
         (a,) = shapes[:1]
         name = prim.spelling
         if name in ops_matrix.SQUARE or (name == "diag" and len(a) == 2):
@@ -216,7 +224,7 @@ def _read_csv(path: Path, path_text: str) -> Any:
 def reduce_args(prim: ops.Primitive, args: Sequence[Any], apply: Callable[..., Any]
                 ) -> list[Any]:
     """The arguments of a reduction over vectors, matrices raveled into their components."""
-    if prim in ops_matrix.MATRIX_PRIMITIVES or not prim.reduction or prim is ops.INDEX:
+    if not prim.reduction or is_matrix_primitive(prim) or prim is ops.INDEX:
         return list(args)
     return [apply(ops_matrix.RAVEL, a) if np.ndim(_raw(a)) == 2 else a for a in args]
 

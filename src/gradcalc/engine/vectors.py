@@ -17,7 +17,7 @@ from .. import ops
 from ..engine.tape import Tensor
 from ..errors import InputError, Span
 from ..lang.syntax import Binary, Call, Expr, Index, Name, split_top_level, to_source
-from ..ops_matrix import INDEX2, MATRIX_PRIMITIVES, ROW
+from ..ops_matrix import INDEX2, ROW
 from . import matrices
 
 
@@ -52,12 +52,12 @@ def operands(node: Expr) -> tuple[Expr, ...]:
 def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str | None,
                exprs: Sequence[Expr] | None = None) -> None:
     """Refuse vectors of different lengths (naming both) and reductions of scalars."""
-    lengths = [length(a) for a in args]
-    if not prim.reduction and prim not in MATRIX_PRIMITIVES and \
-            all(n is None for n in lengths):
+    matrix_prim = matrices.is_matrix_primitive(prim)
+    if not prim.reduction and not matrix_prim and \
+            all(type(a) is float or length(a) is None for a in args):
         return  # scalars only: nothing to check
     exprs = operands(node) if exprs is None else exprs
-    if prim in MATRIX_PRIMITIVES or any(np.ndim(_raw(a)) == 2 for a in args):
+    if matrix_prim or any(np.ndim(_raw(a)) == 2 for a in args):
         matrices.check_args(prim, node, args, source, exprs)
         return
     lengths = [length(a) for a in args]
