@@ -210,7 +210,8 @@ CALLS = {
 
 def test_every_function_of_the_table_is_in_the_api() -> None:
     assert set(CALLS) == set(ops.FUNCTIONS)
-    assert all(callable(vars(functions)[name]) for name in ops.FUNCTIONS)
+    assert all(callable(getattr(functions, name)) for name in ops.FUNCTIONS)
+    assert set(ops.FUNCTIONS) <= set(functions.__all__)
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))
