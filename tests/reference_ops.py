@@ -37,6 +37,7 @@ ELEMENTWISE: dict[str, Callable[..., Any]] = {
     "log_sigmoid": lambda x: -mpmath.log(1 + mpmath.exp(-x)),
     "expm1": mpmath.expm1, "log1p": mpmath.log1p,
     "logaddexp": lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b)),
+    "erf": mpmath.erf,
     "stop_gradient": lambda x: x,
 }
 

@@ -11,6 +11,7 @@ never imports sympy.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -571,6 +572,32 @@ LOGADDEXP = _fn("logaddexp", np.logaddexp, [_logaddexp_da, _logaddexp_db],
                 lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)), params=("a", "b"),
                 doc="log(exp(a) + exp(b)), without overflow or underflow.", commutative=True)
 
+# ---------------------------------------------------------------- special functions
+
+_MATH_ERF = np.vectorize(math.erf, otypes=[float])  # libm's erf, element by element
+
+
+def _erf(x: Any) -> Any:
+    return _scalar(_MATH_ERF(x))
+
+
+def _gauss(x: Any) -> Any:
+    # exp(-x^2) with x^2 = h + l split exactly (Dekker): exp(-h)*(1 - l), so that the rounding of
+    # x*x (x^2/2 ulps of it) is not multiplied into the result; |x| capped at 40, where
+    # exp(-x^2) is 0 anyway (and x * 2^27 + 1 cannot overflow)
+    a = np.minimum(np.abs(x), 40.0)
+    c = a * 134217729.0
+    ah = c - (c - a)
+    al = a - ah
+    h = a * a
+    lo = ((ah * ah - h) + 2 * ah * al) + al * al
+    return np.exp(-h) * (1 - lo)
+
+
+ERF = _fn("erf", _erf, [lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * _gauss(x)],
+          lambda sp, x: sp.erf(x), sympy_class="erf", monotone="increasing",
+          doc="The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0 to x.")
+
 # ---------------------------------------------------------------- gradient control
 # (softplus, log_sigmoid and logaddexp above are analytic in mathematics, but np.logaddexp
 # refuses complex input, so the complex step does not go through them; numeric.py treats
@@ -761,6 +788,7 @@ PRIMITIVES: tuple[Primitive, ...] = (
     ABS, HYPOT, MIN, MAX, RELU,
     SIGMOID, SOFTPLUS, LOG_SIGMOID,
     EXPM1, LOG1P, LOGADDEXP,
+    ERF,
     STOP_GRADIENT,
     SUM, MEAN, PROD, PROD_OTHERS, DOT, NORM, MAX_OF, MIN_OF, INDEX,
 )
