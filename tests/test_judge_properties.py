@@ -28,7 +28,7 @@ SLOW_CASES = 5000
 RTOL = 1e-9
 
 UNARY = {name: reference_ops.ELEMENTWISE[name] for name in (
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "atan", "sinh", "abs", "relu", "sigmoid")}
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "atan", "sinh", "abs", "relu", "sigmoid", "erf")}
 BINARY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
           "/": lambda a, b: a / b, "max": max, "min": min}
 POWERS = ["2", "3", "-1", "0.5"]
