@@ -34,7 +34,7 @@ def _erfc_dx(g: Any, ans: Any, x: Any) -> Any:
 # own (so compiled programs name its op), a decreasing mpmath reference and no numpy ufunc.
 ERFC = ops.Primitive("erfc", 1, _erfc, (_erfc_dx,), lambda sp, x: sp.erfc(x), spelling="erfc",
                      doc="The complementary error function 1 - erf(x).",
-                     sympy_class="erfc", monotone="decreasing")
+                     sympy_class="erfc", mpmath=lambda m: m.erfc, monotone="decreasing")
 # and one whose SymPy counterpart is built of other forms (x**3): nothing else to declare
 CUBE = ops.Primitive("cube", 1, lambda x: x * x * x, (lambda g, ans, x: g * 3 * x * x,),
                      lambda sp, x: x ** 3, spelling="cube", doc="x^3.")
@@ -194,7 +194,8 @@ def test_every_primitive_compiles_and_its_derived_evaluators_agree(prim: ops.Pri
     for k, ((got, err), enc) in enumerate(zip(screened, enclosures, strict=True)):
         assert got[0] == pytest.approx(forward[k], rel=1e-12), (prim.name, "numpy")
         assert np.isfinite(err[0]), f"{prim.name}: the float64 screen has no error bound"
-        assert enc.resolved and not enc.undefined, f"{prim.name}: no interval evaluator"
+        assert enc.resolved and not enc.undefined, \
+            f"{prim.name}: no interval evaluator (set its mpmath, monotone or interval)"
         assert enc.lo - abs(enc.lo) * 2.0 ** -50 <= forward[k] <= enc.hi + abs(enc.hi) * 2.0 ** -50
 
 

@@ -50,12 +50,13 @@ class Primitive:
     the following say how to evaluate it. compiled: numpy function of that op over float64
     columns (None: the forward). screen: (out, args, errs) -> first-order bound on the
     absolute error of the op's float64 result, its own rounding included (None: from the VJP,
-    |f'(x)| * err + 4 ulps, for one argument). mpmath: the name of mpmath's function with the
-    same values (default: the name). monotone: how the reference encloses it in interval
-    arithmetic: "increasing" or "decreasing" (mpmath at both ends of the interval), "even"
-    (decreasing below 0, increasing above, as cosh), or "" (mpmath.iv's own function);
-    its guards also say where the reference finds it undefined. interval: (ctx, *args) ->
-    enclosure, for what none of these describe (ctx: judge.reference's interval context).
+    |f'(x)| * err + 4 ulps, for one argument). mpmath: (an mpmath context) -> its function
+    with the same values there (lambda m: m.sin gives mpmath.mp's sin, or mpmath.iv's interval
+    sin). monotone: how the reference encloses it in interval arithmetic: "increasing" or
+    "decreasing" (mpmath at both ends of the interval), "even" (decreasing below 0, increasing
+    above, as cosh), or "" (mpmath.iv's own function); its guards also say where the reference
+    finds it undefined. interval: (ctx, *args) -> enclosure, for what none of these describe
+    (ctx: judge.reference's interval context).
     """
 
     name: str
@@ -80,7 +81,7 @@ class Primitive:
     sympy_class: str | None = None
     compiled: Callable[..., Any] | None = None
     screen: Callable[..., Any] | None = None
-    mpmath: str | None = None
+    mpmath: Callable[[Any], Any] | None = None
     monotone: str = ""
     interval: Callable[..., Any] | None = None
 
@@ -301,25 +302,27 @@ POW = Primitive(
 # ---------------------------------------------------------------- trigonometric
 
 SIN = _fn("sin", np.sin, [lambda g, ans, x: g * np.cos(x)], lambda sp, x: sp.sin(x),
-          sympy_class="sin", doc="sin(x).",
+          sympy_class="sin", mpmath=lambda m: m.sin, doc="sin(x).",
           analytic=True)
 COS = _fn("cos", np.cos, [lambda g, ans, x: -g * np.sin(x)], lambda sp, x: sp.cos(x),
-          sympy_class="cos", doc="cos(x).",
+          sympy_class="cos", mpmath=lambda m: m.cos, doc="cos(x).",
           analytic=True)
 TAN = _fn("tan", np.tan, [lambda g, ans, x: g * (1 + ans * ans)], lambda sp, x: sp.tan(x),
-          sympy_class="tan", doc="tan(x).",
+          sympy_class="tan", mpmath=lambda m: m.tan, doc="tan(x).",
           sample=((-1.2, 1.2),), analytic=True)
 # 1 - x*x as (1-x)*(1+x): exact near +-1, where x*x's rounding would swamp the difference
 ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt((1 - x) * (1 + x))],
            lambda sp, x: sp.asin(x),
-           sympy_class="asin", doc="arcsine, defined on [-1, 1].", monotone="increasing",
+           sympy_class="asin", mpmath=lambda m: m.asin,
+           doc="arcsine, defined on [-1, 1].", monotone="increasing",
            domain=lambda x: np.abs(x) > 1,
            domain_note="asin is only defined on [-1, 1]", sample=((-0.9, 0.9),),
            analytic=True,
            guards=((0, "unit"),))
 ACOS = _fn("acos", np.arccos, [lambda g, ans, x: -g / np.sqrt((1 - x) * (1 + x))],
            lambda sp, x: sp.acos(x),
-           sympy_class="acos", doc="arccosine, defined on [-1, 1].", monotone="decreasing",
+           sympy_class="acos", mpmath=lambda m: m.acos,
+           doc="arccosine, defined on [-1, 1].", monotone="decreasing",
            domain=lambda x: np.abs(x) > 1,
            domain_note="acos is only defined on [-1, 1]", sample=((-0.9, 0.9),),
            analytic=True,
@@ -413,7 +416,8 @@ def _hypot_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 
 ATAN = _fn("atan", np.arctan, [_atan_dx], lambda sp, x: sp.atan(x),
-           sympy_class="atan", doc="arctangent.", monotone="increasing", analytic=True)
+           sympy_class="atan", mpmath=lambda m: m.atan,
+           doc="arctangent.", monotone="increasing", analytic=True)
 ATAN2 = _fn("atan2", np.arctan2, [_atan2_dy, _atan2_dx],
             lambda sp, y, x: sp.atan2(y, x), sympy_class="atan2",
             doc="The angle of the point (x, y).", params=("y", "x"),
@@ -432,23 +436,24 @@ def _sech2(x: Any) -> Any:
 
 
 SINH = _fn("sinh", np.sinh, [lambda g, ans, x: g * np.cosh(x)], lambda sp, x: sp.sinh(x),
-           sympy_class="sinh", doc="sinh(x).", monotone="increasing",
+           sympy_class="sinh", mpmath=lambda m: m.sinh, doc="sinh(x).", monotone="increasing",
            analytic=True)
 COSH = _fn("cosh", np.cosh, [lambda g, ans, x: g * np.sinh(x)], lambda sp, x: sp.cosh(x),
-           sympy_class="cosh", doc="cosh(x).", monotone="even",
+           sympy_class="cosh", mpmath=lambda m: m.cosh, doc="cosh(x).", monotone="even",
            analytic=True)
 # tanh' = 1/cosh^2: 1 - tanh^2 cancels to 0 (or to noise) once |tanh| rounds near 1
 TANH = _fn("tanh", np.tanh, [lambda g, ans, x: g * _sech2(x)], lambda sp, x: sp.tanh(x),
-           sympy_class="tanh", doc="tanh(x).", monotone="increasing",
+           sympy_class="tanh", mpmath=lambda m: m.tanh, doc="tanh(x).", monotone="increasing",
            analytic=True)
 
 # ---------------------------------------------------------------- exponential and logarithmic
 
 EXP = _fn("exp", np.exp, [lambda g, ans, x: g * ans], lambda sp, x: sp.exp(x),
-          sympy_class="exp", doc="e to the x.",
+          sympy_class="exp", mpmath=lambda m: m.exp, doc="e to the x.",
           analytic=True)
 LOG = _fn("log", np.log, [lambda g, ans, x: g / x], lambda sp, x: sp.log(x),
-          sympy_class="log", doc="Natural logarithm, or the logarithm to a base.",
+          sympy_class="log", mpmath=lambda m: m.log,
+          doc="Natural logarithm, or the logarithm to a base.",
           domain=lambda x: x <= 0, domain_note="log is only defined for positive numbers",
           sample=((0.2, 3.0),), analytic=True,
            guards=((0, "positive"),))
@@ -595,7 +600,7 @@ def _gauss(x: Any) -> Any:
 
 
 ERF = _fn("erf", _erf, [lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * _gauss(x)],
-          lambda sp, x: sp.erf(x), sympy_class="erf", monotone="increasing",
+          lambda sp, x: sp.erf(x), sympy_class="erf", mpmath=lambda m: m.erf, monotone="increasing",
           doc="The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0 to x.")
 
 # ---------------------------------------------------------------- gradient control
