@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import reference_ops
-from gradcalc import Tape, Tensor, Variable, constant, functions, ops, stop_gradient
+from gradcalc import Tape, Tensor, Variable, constant, functions, ops, ops_matrix, stop_gradient
 from gradcalc.engine.why import KINDS, explain
 
 mpmath.mp.dps = 30
@@ -200,7 +200,25 @@ def _case(prim: ops.Primitive) -> tuple[Any, Any]:
             lambda x: reference_ops.ELEMENTWISE[prim.name](x, *map(mpmath.mpf, consts)))
 
 
-CALLS = {p.name: _case(p) for p in ops.PRIMITIVES if p.spelling is not None}
+# matrix functions, on matrices made from the scalar variable (M = [[1, 2], [3, 4]])
+MATRIX_CALLS = {
+    "transpose": (lambda f, x: f.transpose(x * np.array([[1.0, 2.0], [3.0, 4.0]]))[0, 1],
+                  lambda x: 3 * x),
+    "outer": (lambda f, x: f.outer(x * np.array([1.0, 2.0]), np.array([3.0, 4.0]))[1, 1],
+              lambda x: 8 * x),
+    "trace": (lambda f, x: f.trace(x * np.array([[1.0, 2.0], [3.0, 4.0]])), lambda x: 5 * x),
+    "det": (lambda f, x: f.det(x * np.array([[1.0, 2.0], [3.0, 4.0]])), lambda x: -2 * x * x),
+    "inv": (lambda f, x: f.inv(x * np.array([[1.0, 2.0], [3.0, 4.0]]))[0, 0], lambda x: -2 / x),
+    "logdet": (lambda f, x: f.logdet(x * np.array([[2.0, 1.0], [1.0, 3.0]])),
+               lambda x: mpmath.log(5 * x * x)),
+    "diag": (lambda f, x: f.diag(f.diag(x * np.array([1.0, 2.0])))[1], lambda x: 2 * x),
+    "softmax": (lambda f, x: f.softmax(x * np.array([1.0, 2.0]))[0],
+                lambda x: mpmath.exp(x) / (mpmath.exp(x) + mpmath.exp(2 * x))),
+    "logsumexp": (lambda f, x: f.logsumexp(x * np.array([1.0, 2.0])),
+                  lambda x: mpmath.log(mpmath.exp(x) + mpmath.exp(2 * x))),
+}
+CALLS = {p.name: MATRIX_CALLS[p.name] if p in ops_matrix.MATRIX_PRIMITIVES else _case(p)
+         for p in ops.PRIMITIVES if p.spelling is not None}
 
 
 def test_every_function_of_the_table_is_in_the_api() -> None:

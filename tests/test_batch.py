@@ -7,6 +7,9 @@ import dataclasses
 import io
 import json
 import math
+import os
+import shutil
+import subprocess
 import sys
 
 import mpmath
@@ -266,12 +269,13 @@ def test_json_is_strict_with_non_finite_values(gradcalc, points_file) -> None:
     assert obj["value"] == [0.0, "-inf"] and obj["gradient"]["x"] == [1.0, "inf"]
 
 
-@pytest.mark.parametrize("extra", [["--expect", "x=1"], ["--numeric"], ["--claim", "x: 2*x"],
-                                   ["--graph", "g.dot"]])
-def test_points_with_verification_options_is_a_usage_error(gradcalc, points_file, extra
-                                                            ) -> None:
+@pytest.mark.parametrize(("extra", "why"), [
+    (["--claim", "x: 2*x"], "about the whole function"),
+    (["--graph", "g.dot"], "draws the tape at one point")])
+def test_points_with_claims_or_graph_is_a_usage_error(gradcalc, points_file, extra, why
+                                                      ) -> None:
     r = gradcalc("x^2", "--points", points_file("x\n1\n"), *extra)
-    assert r.status == 2 and r.out == "" and "--points cannot be combined" in r.err
+    assert r.status == 2 and r.out == "" and why in r.err and len(r.err.splitlines()) == 1
 
 
 def test_vector_at_binding_is_refused_with_points(gradcalc, points_file) -> None:
@@ -285,3 +289,13 @@ def test_program_functions_replay_per_row(gradcalc, points_file) -> None:
     assert r.status == 0, r.err
     assert _rows(r.out) == [["value", "d_x", "d_y"], ["5.0", "2.0", "4.0"],
                             ["10.0", "6.0", "-2.0"]]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_points_from_a_pipe_read_once() -> None:
+    # `--points <(cmd)` passes a pipe (/dev/fd/63), which can be read only once
+    exe = os.path.join(os.path.dirname(sys.executable), "gradcalc")
+    proc = subprocess.run(["bash", "-c", f"{exe} 'x*y' --points <(printf 'x,y\\n1,2\\n3,4\\n') "
+                           "--format csv"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "value,d_x,d_y\n2.0,2.0,1.0\n12.0,4.0,3.0\n"

@@ -224,3 +224,16 @@ def test_claim_points_default_matches_verify() -> None:
     from gradcalc.cli import main as cli
     from gradcalc.judge import claims as verify
     assert cli.CLAIM_POINTS == verify.CLAIM_POINTS
+
+
+def test_no_cache_with_several_outputs_writes_nothing(gradcalc) -> None:
+    r = gradcalc("r = hypot(x, y); t = atan2(y, x)", "--at", "x=1,y=2", "--of", "r,t",
+                 "--no-cache")
+    assert r.status == 0 and _entries() == []
+    gradcalc("r = hypot(x, y); t = atan2(y, x)", "--at", "x=1,y=2", "--of", "r,t")
+    assert len(_entries()) == 2  # one entry per output when the cache is on
+
+
+def test_no_cache_with_hessian_writes_nothing(gradcalc) -> None:
+    r = gradcalc("x^2*y", "--at", "x=1,y=2", "--hessian", "--no-cache")
+    assert r.status == 0 and _entries() == []

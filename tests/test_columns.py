@@ -16,7 +16,9 @@ from gradcalc import progress
 from gradcalc.batch import columns
 from gradcalc.batch import rows as batch
 from gradcalc.errors import InputError
+from gradcalc.judge.result import Result
 from gradcalc.lang.syntax import parse
+from gradcalc.render.json import render as render_json
 
 # ---------------------------------------------------------------- cells: Arrow vs repr
 
@@ -321,7 +323,7 @@ def test_json_arrays_made_by_arrow_equal_json_dumps(tmp_path) -> None:
     b = batch.run_batch(parse("x"), pts, {}, None, None)
     b.value = x
     b.gradient["x"] = np.where(np.isfinite(x), -x, 1.0)
-    got = batch.to_json(b, None)
+    got = render_json(Result(b.program, batch=b))
     want = json.dumps({"value": [v if math.isfinite(v) else str(v) for v in x.tolist()]})
     assert json.loads(got)["value"] == json.loads(want)["value"]
     # byte for byte: the same object built the plain way

@@ -13,7 +13,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from gradcalc import ops
+from gradcalc import ops, ops_matrix
 from gradcalc.batch import rows as batch
 from gradcalc.engine.evaluate import run
 from gradcalc.judge import check
@@ -268,7 +268,8 @@ def test_a_flipped_vjp_sign_is_caught_at_ordinary_and_extreme_points(gradcalc,
         assert r.status == 1
 
 
-@pytest.mark.parametrize("prim", [p for p in ops.PRIMITIVES if p.domain is not None or p.guards],
+@pytest.mark.parametrize("prim", [p for p in ops.PRIMITIVES if (p.domain is not None or p.guards)
+                                  and p not in ops_matrix.MATRIX_PRIMITIVES],
                          ids=lambda p: p.name)
 def test_each_primitives_guards_agree_with_its_domain_mask(prim) -> None:
     # the judge reads a primitive's domain from its guards; the tape from its domain mask

@@ -16,7 +16,8 @@ import pytest
 import reference_ops
 from gradcalc.engine.evaluate import run
 from gradcalc.lang import syntax
-from gradcalc.render.report import tape_text, to_json
+from gradcalc.render.json import dumps
+from gradcalc.render.report import json_object, tape_text
 from gradcalc.symbolic import compiled
 
 DEEP = 10_000
@@ -73,7 +74,7 @@ def test_ten_thousand_deep_nesting_without_recursion(gradcalc, kind) -> None:
         result = run(program, {"x": 0.5})
         printed = syntax.to_source(program.statements[0])
         listing = tape_text(result)
-        obj = json.loads(to_json(result, None, show_tape=True))
+        obj = json.loads(dumps(json_object(result, None, show_tape=True)))
         again = syntax.to_source(syntax.parse(printed).statements[0])
     assert again == printed
     x, d = 0.5, 1.0

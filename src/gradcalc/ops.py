@@ -25,18 +25,18 @@ VJP = Callable[..., Any]
 class Primitive:
     """One differentiable primitive.
 
-    name: the op name shown on the tape. arity: number of arguments, None for variadic.
-    forward: numpy function of the argument values. vjps: one VJP per argument (the last one is
-    reused for every further argument of a variadic op); None means no gradient flows to it.
-    sympy: (sp, *args) -> SymPy expression. spelling: the function name users write (None for
-    operators). kink: mask of points where the primitive is
-    not differentiable, with kink_note saying where and convention saying which value the
-    tape's rule gives there. domain: mask of points outside its real domain, with domain_note
-    saying why. sample: intervals per argument where the primitive is smooth and finite (for
-    tests). analytic: holomorphic near the real line and its forward accepts complex input, so
-    a complex-step derivative through it is exact (numeric.py). guards: the domain as the
-    judge reads it from the syntax tree, (argument index, or None for all arguments; a kind of
-    judge.guard_holds) per condition.
+    name: the op name shown on the tape. arity: number of arguments, None for variadic. forward:
+    numpy function of the argument values. vjps: one VJP per argument (the last one is reused
+    for every further argument of a variadic op); None means no gradient flows to it. sympy:
+    (sp, *args) -> SymPy expression. spelling: the function name users write (None for
+    operators); symbol: the operator symbol, if any (messages name an operator by it). kink:
+    mask of points where the primitive is not differentiable, with kink_note saying where and
+    convention saying which value the tape's rule gives there. domain: mask of points outside
+    its real domain, with domain_note saying why. sample: intervals per argument where the
+    primitive is smooth and finite (for tests). analytic: holomorphic near the real line and its
+    forward accepts complex input, so a complex-step derivative through it is exact
+    (numeric.py). guards: the domain as the judge reads it from the syntax tree, (argument
+    index, or None for all arguments; a kind of judge.guard_holds) per condition.
 
     What the rest of gradcalc derives from the record (every field has a default, so a record
     that sets none of them still works where they are not needed):
@@ -65,6 +65,7 @@ class Primitive:
     vjps: tuple[VJP | None, ...]
     sympy: Callable[..., Any]
     spelling: str | None = None
+    symbol: str | None = None
     kink: Callable[..., Any] | None = None
     kink_note: str = ""
     domain: Callable[..., Any] | None = None
@@ -152,22 +153,25 @@ _TIE_CONVENTION = ("at a tie the tape splits the gradient evenly between the tie
                    "first argument)")
 
 
-_RECORDER: list[Callable[..., Any]] = []  # the tape's apply, set by engine.tape on import
+_RECORDER: list[Callable[..., Any]] = []  # the tape's apply, once engine.tape is imported
 
 
-def set_recorder(apply: Callable[..., Any]) -> None:
-    """Make apply(prim, *args) the way rules record primitives on recorded tensors (the tape
-    sets it: ops, below the engine, cannot import it)."""
-    _RECORDER[:] = [apply]
+def use_recorder(record: Callable[..., Any]) -> None:
+    """Install the function that runs a primitive on tensors and records it (engine.tape's
+    apply): rules call it through _call, so this module never imports the tape."""
+    _RECORDER[:] = [record]
 
 
-def _call(prim: Primitive, *args: Any) -> Any:
+def call(prim: Primitive, *args: Any) -> Any:
     """prim applied to args inside a rule: recorded on the active tapes when an argument is a
     recorded tensor (a VJP running under a nested tape, so it can be differentiated again),
     plain numpy otherwise. Both give the same numbers."""
     if _RECORDER and any(hasattr(a, "uid") for a in args):  # a tape.Tensor
         return _RECORDER[0](prim, *args)
     return prim.forward(*args)
+
+
+_call = call
 
 
 def _plain(x: Any) -> Any:
@@ -202,12 +206,12 @@ def _fn(name: str, forward, vjps, sympy, spelling: str | None = None, **kw) -> P
 # ---------------------------------------------------------------- arithmetic
 
 ADD = _arith("add", np.add, [lambda g, ans, x, y: g, lambda g, ans, x, y: g],
-             lambda sp, x, y: x + y, commutative=True)
+             lambda sp, x, y: x + y, symbol="+", commutative=True)
 SUB = _arith("sub", np.subtract, [lambda g, ans, x, y: g, lambda g, ans, x, y: -g],
-             lambda sp, x, y: x - y)
+             lambda sp, x, y: x - y, symbol="-")
 MUL = _arith("mul", np.multiply,
              [lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x],
-             lambda sp, x, y: x * y, commutative=True)
+             lambda sp, x, y: x * y, symbol="*", commutative=True)
 
 
 def _subnormal(v: Any) -> Any:
@@ -229,8 +233,8 @@ def _div_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 DIV = _arith("div", np.true_divide, [lambda g, ans, x, y: g / y, _div_dy],
              lambda sp, x, y: x / y, sample=((-2.0, 2.0), (0.5, 2.0)),
-             guards=((1, "nonzero"),))
-NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x,
+             guards=((1, "nonzero"),), symbol="/")
+NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x, symbol="-",
                 analytic=True)
 # x^y: x^(y-1) is taken with exponent 0 where x == 0 and y == 0, and log(x) with x = 1 where
 # x == 0 (JAX's convention), so that 0^0 and x^0 have finite partials. Only 0^0 is masked:
@@ -293,7 +297,7 @@ POW = Primitive(
     "pow", 2, np.power,
     (_pow_dx,
      _pow_dy),
-    lambda sp, x, y: x ** y, spelling="pow", doc="x to the y.",
+    lambda sp, x, y: x ** y, spelling="pow", symbol="^", doc="x to the y.",
     domain=lambda x, y: (x < 0) & (y != np.round(y)),
     domain_note="a negative number to a non-integer power is not real",
     sample=((0.5, 2.0), (-2.0, 2.0)), analytic=True, guards=((None, "pow"),),
@@ -781,9 +785,11 @@ MIN_OF = _red("min_of", np.min, [_arg_extremum_vjp], lambda sp, x: sp.Min(*_comp
 # w[i]: the index is a constant argument (a whole number the parser checked); no gradient to it
 INDEX = Primitive("index", 2, lambda x, i: x[int(i)],
                   (lambda g, ans, x, i: g * (np.arange(np.shape(x)[0]) == i), None),
-                  lambda sp, x, i: _comps(x)[int(i)], reduction=True)
+                  lambda sp, x, i: _comps(x)[int(i)], symbol="[]", reduction=True)
 
 # ---------------------------------------------------------------- the table
+
+from .ops_matrix import MATMUL, MATRIX_PRIMITIVES  # noqa: E402  (its records need Primitive)
 
 PRIMITIVES: tuple[Primitive, ...] = (
     ADD, SUB, MUL, DIV, NEG, POW,
@@ -796,11 +802,13 @@ PRIMITIVES: tuple[Primitive, ...] = (
     ERF,
     STOP_GRADIENT,
     SUM, MEAN, PROD, PROD_OTHERS, DOT, NORM, MAX_OF, MIN_OF, INDEX,
+    *MATRIX_PRIMITIVES,
 )
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 
 # Binary operators of the expression language (unary minus is NEG).
-BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW}
+BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW,
+                                "@": MATMUL}
 
 # Named constants: value and SymPy counterpart.
 CONSTANTS: dict[str, tuple[float, Callable[[Any], Any]]] = {

@@ -68,8 +68,9 @@ def _replay_part(frame: Any, plan: Mapping[str, Any], partition_info: Any = None
     import pandas as pd
 
     from ..batch import columns as cio
-    from ..batch.rows import CHUNK, _Unit, replay
-    from ..render.report import csv_header
+    from ..batch.rows import CHUNK, replay
+    from ..engine.tape import Unit
+    from ..judge.result import column_names
 
     n = len(frame)
     number = partition_info["number"] if partition_info else 0
@@ -86,13 +87,13 @@ def _replay_part(frame: Any, plan: Mapping[str, Any], partition_info: Any = None
             g = adj[ids[w]] if ids[w] <= target else None
             if g is None:
                 continue
-            if isinstance(g, _Unit):
+            if isinstance(g, Unit):
                 g = 1.0
             if grads[w] is None:
                 grads[w] = np.empty(n)
             grads[w][lo:hi] = g  # type: ignore[index]
     cols = [value] + [grads[w] for w in plan["wrt"]]
-    names = csv_header(plan["wrt"])
+    names = column_names(plan["wrt"])
     path = os.path.join(plan["out"], f"part-{number:05d}{plan['ext']}")
     if plan["ext"] == ".parquet":
         cio.write_parquet(path, names, cols, n)
@@ -110,9 +111,11 @@ def _replay_part(frame: Any, plan: Mapping[str, Any], partition_info: Any = None
 
 
 def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence[str] | None,
-             of: str | None, scheduler: str, output: str | None, fmt_: str) -> int:
+             of: str | None, scheduler: str, output: str | None
+             ) -> tuple[dict[str, Any], list[str]]:
     """Compute the value and partials of every row of every file on Dask, writing one part
-    file per input file into the --output directory; returns the exit status."""
+    file per input file into the --output directory; returns what was written (the keys of
+    the JSON output) and the non-finite rows found (messages, empty if none)."""
     try:
         import dask
         import dask.dataframe as dd
@@ -167,26 +170,17 @@ def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence
     summary = _compute(parts, scheduler, dask)
     rows = int(summary["rows"].sum())
     bad = [(files[k], int(s)) for k, s in enumerate(summary["first_bad"]) if s >= 0]
-    if fmt_ == "json":
-        import json
-
-        print(json.dumps({"expression": program.source,
-                          "points": {"files": files, "rows": rows, "names": names},
-                          "output": output, "parts": len(files), "dask": scheduler,
-                          "check": {"status": "skipped", "reason": "--dask"}}))
-    elif fmt_ != "csv":
-        print(f"points  {rows:,} rows from {len(files)} file{'s' if len(files) != 1 else ''} "
-              f"on Dask ({scheduler})\nwrote   {len(files)} part file"
-              f"{'s' if len(files) != 1 else ''} to {output}\ncheck: skipped (--dask)")
+    summary_ = {"expression": program.source,
+                "points": {"files": files, "rows": rows, "names": names},
+                "output": output, "parts": len(files), "dask": scheduler,
+                "check": {"status": "skipped", "reason": "--dask"}}
+    problems = []
     if bad:
-        import click
-
         total = int(summary["nonfinite"].sum())
         path, k = bad[0]
-        click.echo(f"non-finite: {total:,} rows have a value or partial that is not finite "
-                   f"(first: row {k + 1} of {path})", err=True)
-        return 3
-    return 0
+        problems.append(f"{total:,} rows have a value or partial that is not finite "
+                        f"(first: row {k + 1} of {path})")
+    return summary_, problems
 
 
 def _compute(parts: Any, scheduler: str, dask: Any) -> Any:

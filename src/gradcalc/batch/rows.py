@@ -19,26 +19,24 @@ import io
 import math
 import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, TextIO
+from typing import Any, TextIO
 
-import click
 import numpy as np
 
 from .. import ops
 from ..engine.evaluate import Run, nonfinite, run
-from ..engine.tape import Node, source_masks
+from ..engine.tape import UNIT, Node, Unit, backward, forward, source_masks
 from ..errors import InputError
 from ..judge import verdict as judge
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, Check
 from ..lang.syntax import Program
-from ..render.report import csv_header, fmt, jnum
 
 CHUNK = 1 << 14              # rows replayed at a time (intermediates stay in cache)
-TEXT_ROWS = 10               # rows shown at each end of the text table
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # as for --at
 
 
@@ -98,11 +96,13 @@ def read_points(path: str, stdin: TextIO | None = None) -> Points:
         size = len(data)
     else:
         try:
-            size = os.stat(path).st_size
-            with open(path, "rb"):
-                pass
+            info = os.stat(path)
+            with open(path, "rb") as fh:
+                if not stat.S_ISREG(info.st_mode):  # a pipe (`<(cmd)`) can be read only once
+                    data = fh.read()
         except OSError as exc:
             raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
+        size = info.st_size if data is None else len(data)
     try:
         with Progress(f"reading {where}", size, "bytes") as bar:
             names, cols, lines = cio.read_csv(
@@ -228,82 +228,19 @@ class Batch:
         return {**self.points.columns, **self.at}
 
 
-class _Unit:
-    """The seed adjoint: exactly 1 at every row. Multiplying by it returns the other operand
-    (as float64) instead of making a pass over the column, so the output node's VJPs cost no
-    arithmetic. VJPs are written `g * ...`, `-g * ...` or `g / ...`, or return g itself
-    (add); those are the operations defined here. numpy defers to it (__array_ufunc__ = None).
-    """
-
-    __array_ufunc__ = None
-
-    def __mul__(self, other: Any) -> Any:
-        return self if isinstance(other, _Unit) else np.asarray(other, dtype=np.float64)
-
-    __rmul__ = __mul__
-
-    def __neg__(self) -> Any:
-        return np.float64(-1.0)
-
-    def __truediv__(self, other: Any) -> Any:
-        return np.divide(1.0, other)
-
-    def __add__(self, other: Any) -> Any:
-        return np.float64(2.0) if isinstance(other, _Unit) else other + 1.0
-
-    __radd__ = __add__
-
-
-UNIT = _Unit()
-
-
 def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
            sources: Sequence[int], n: int) -> tuple[list[Any], list[Any]]:
-    """One forward and one backward pass of the tape over whole columns of n rows.
+    """The tape's own sweep over whole columns of n rows: one forward replay, then the backward
+    pass seeded with UNIT (1 at every row), dropping interior adjoints once spent.
 
     leaves: watched node id -> its column. Returns the node values and the adjoints (None
-    where no gradient reached; interior adjoints are dropped once spent) for nodes up to
-    target; an adjoint may be UNIT or a scalar where it is the same at every row. Adjoints
-    accumulate, never assign.
+    where no gradient reached) for nodes up to target; an adjoint may be UNIT or a scalar where
+    it is the same at every row. A non-finite row is rerun at its point (nonfinite_rows), which
+    names where it first went non-finite.
     """
-    values: list[Any] = [None] * (target + 1)
-    with np.errstate(all="ignore"):
-        for node in nodes[: target + 1]:
-            if node.prim is None:
-                values[node.id] = leaves[node.id]
-            else:
-                args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
-                values[node.id] = node.prim.forward(*args)
-        needs = bytearray(target + 1)
-        for s in sources:
-            if s <= target:
-                needs[s] = 1
-        for node in nodes[: target + 1]:
-            if node.prim is not None and not needs[node.id]:
-                needs[node.id] = any(isinstance(r, int) and needs[r] and node.prim.vjp(i)
-                                     is not None for i, r in enumerate(node.inputs))
-        adj: list[Any] = [None] * (target + 1)
-        keep = set(sources)
-        if needs[target]:
-            adj[target] = UNIT
-        for j in range(target, -1, -1):
-            g = adj[j]
-            node = nodes[j]
-            if g is None or node.prim is None:
-                continue
-            args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
-            for i, ref in enumerate(node.inputs):
-                if not isinstance(ref, int) or not needs[ref]:
-                    continue
-                rule = node.prim.vjp(i)
-                if rule is None:
-                    continue
-                c = rule(g, values[j], *args)
-                prev = adj[ref]
-                adj[ref] = c if prev is None else prev + c
-            if j not in keep:
-                adj[j] = None  # free interior adjoints as soon as they are spent
-    return values, adj
+    values = forward(nodes, leaves, target)
+    swept = backward(nodes, target, sources, UNIT, values=values, free=True, origins=False)
+    return values, swept.adjoints
 
 
 def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, list[str]]]:
@@ -326,8 +263,9 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
     intermediates of one chunk stay in cache and memory is bounded by the chunk)."""
     for name in at:
         if np.ndim(at[name]):
-            raise InputError(f"--at binds '{name}' to a vector, but --points rows are scalars; "
-                             "bind vectors only without --points")
+            kind = "a matrix" if np.ndim(at[name]) == 2 else "a vector"
+            raise InputError(f"--at binds '{name}' to {kind}, but --points rows are scalars; "
+                             "bind vectors and matrices only without --points")
         if name in points.columns:
             raise InputError(f"'{name}' is bound twice: by --at and by a column of "
                              f"--points {points.where}")
@@ -370,7 +308,7 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
             g = adj[ids[w]] if ids[w] <= target else None
             if g is None:
                 continue  # not connected (the same at every row)
-            if isinstance(g, _Unit):
+            if isinstance(g, Unit):
                 g = 1.0
             if gradient[w] is None:
                 gradient[w] = np.empty(n)
@@ -621,287 +559,3 @@ def _column(name: str, screened: tuple[np.ndarray, np.ndarray, np.ndarray],
                  "symbolic": float(reference[k]), "error": float(err[k])}
     return ColumnVerdict(name, judge.status_of([s for s, c in counts.items() if c]),
                          counts=counts, worst=worst, statuses=status)
-
-
-# ---------------------------------------------------------------- output
-
-
-def write_csv(batch: Batch, out: TextIO | BinaryIO, chunk: int = 1 << 13) -> None:
-    """The contract's CSV: header value,d_<name>,... and one row per input row, written in
-    chunks of rows as they are formatted (by Arrow, see columns.py), so the text of the whole
-    table is never held. (Two threads were no faster on two cores, and held more memory.)"""
-    from ..batch import columns as cio
-    from ..progress import Progress
-
-    binary: Any = out
-    if hasattr(out, "encoding"):  # a text stream: write to its bytes layer, if it has one
-        binary = out.buffer if hasattr(out, "buffer") else None
-    if binary is not None and binary is not out:
-        out.flush()  # the text layer's pending writes go first
-
-    def put(data: Any) -> None:
-        if binary is not None:
-            binary.write(data)
-        else:
-            out.write(bytes(data).decode("ascii"))  # type: ignore[arg-type]
-
-    put((",".join(csv_header(batch.wrt)) + "\n").encode())
-    cols = [batch.value] + [batch.gradient[w] for w in batch.wrt]
-    n = batch.n
-    try:
-        import pyarrow  # noqa: F401
-        arrow = True
-    except ImportError:  # a broken install: per-cell repr, slower, the same text
-        arrow = False
-    with Progress("writing CSV", n) as bar:
-        for lo in range(0, n, chunk):
-            hi = min(n, lo + chunk)
-            part = [None if c is None else c[lo:hi] for c in cols]
-            if arrow:
-                for data in cio.csv_chunks(part, hi - lo, chunk):
-                    put(data)
-            else:
-                cells = [[""] * (hi - lo) if c is None else [repr(v) for v in c.tolist()]
-                         for c in part]
-                put("".join(",".join(r) + "\n" for r in zip(*cells, strict=True)).encode())
-            bar.update(hi - lo)
-    if binary is not None and binary is not out:
-        binary.flush()
-
-
-def _writable(path: str) -> None:
-    """An --output path's problems before any work: its directory, and pyarrow for Parquet."""
-    from ..batch import columns as cio
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"--output: cannot write {path}: no directory {folder}")
-    if os.path.isdir(path):
-        raise InputError(f"--output: {path} is a directory")
-    if cio.is_parquet(path):
-        cio.need_pyarrow("--output " + path)
-
-
-def write_table(batch: Batch, path: str) -> None:
-    """--output FILE: the value and partials (the CSV's columns) as Parquet (.parquet, .pq)
-    or as the contract's CSV, to a file."""
-    from ..batch import columns as cio
-
-    names = csv_header(batch.wrt)
-    cols = [batch.value] + [batch.gradient[w] for w in batch.wrt]
-    try:
-        if cio.is_parquet(path):
-            cio.write_parquet(path, names, cols, batch.n)
-        else:
-            with open(path, "wb") as fh:
-                write_csv(batch, fh)
-    except OSError as exc:
-        raise InputError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _jarray(x: np.ndarray | None) -> Any:
-    if x is None:
-        return None
-    values = np.asarray(x, dtype=np.float64).tolist()
-    if np.all(np.isfinite(x)):
-        return values
-    return [jnum(v) for v in values]
-
-
-def _jarray_text(x: np.ndarray) -> str:
-    """The JSON text json.dumps gives for _jarray(x): '[1.5, "nan", 2.0]', made by Arrow's
-    kernels instead of a Python float per cell."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from ..batch import columns as cio
-
-    cells = cio.repr_strings(x)
-    if not np.all(np.isfinite(x)):
-        cells = pc.binary_join_element_wise(
-            pc.if_else(pa.array(np.isfinite(x)), "", '"'), cells,
-            pc.if_else(pa.array(np.isfinite(x)), "", '"'), "")
-    whole = pa.ListArray.from_arrays(pa.array([0, len(cells)], pa.int32()), cells)
-    return "[" + pc.binary_join(whole, ", ")[0].as_py() + "]"
-
-
-def _verdict_json(v: ColumnVerdict) -> dict[str, Any]:
-    worst = None if v.worst is None else {k: x if k in ("row", "line") else jnum(x)
-                                          for k, x in v.worst.items()}
-    return {"status": v.status, "rows": v.counts or None, "worst": worst,
-            "reason": v.reason or None}
-
-
-def to_json(batch: Batch, chk: BatchCheck | None) -> str:
-    """One strict JSON object; value and each partial are arrays with one entry per row."""
-    import json
-    import secrets
-
-    spliced: list[str] = []          # arrays' JSON text, put in place of their markers
-    mark = "array-" + secrets.token_hex(8)
-
-    def _jarray_or_text(x: np.ndarray | None) -> Any:
-        if x is None or len(x) < 1000:
-            return _jarray(x)
-        try:
-            spliced.append(_jarray_text(np.asarray(x, dtype=np.float64)))
-        except ImportError:
-            return _jarray(x)
-        return f"{mark} {len(spliced) - 1}"
-
-    obj: dict[str, Any] = {
-        "expression": batch.program.source,
-        "points": {"file": batch.points.where, "rows": batch.n, "names": batch.points.names},
-        "at": {n: jnum(v) for n, v in batch.at.items()},
-        "output": batch.output_name,
-        "value": _jarray_or_text(batch.value),
-        "gradient": {w: _jarray_or_text(g) for w, g in batch.gradient.items()},
-    }
-    if chk is None:
-        obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
-    else:
-        obj["check"] = {
-            "status": chk.status,
-            "symbolic": {w: v.symbolic for w, v in chk.partials.items()},
-            "reason": chk.reason or None,
-            "value": None if chk.value is None else _verdict_json(chk.value),
-            "partials": {w: _verdict_json(v) for w, v in chk.partials.items()},
-            "rtol": chk.rtol,
-            "atol": chk.atol,
-            "confirmed": chk.confirmed,
-            "unconfirmed": chk.unconfirmed,
-        }
-    text_ = json.dumps(obj, indent=None, allow_nan=False) + "\n"
-    if not spliced:
-        return text_
-    pieces = text_.split(f'"{mark} ')
-    out = [pieces[0]]
-    for piece in pieces[1:]:
-        k, rest = piece.split('"', 1)
-        out += [spliced[int(k)], rest]
-    return "".join(out)
-
-
-def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-            for r in rows]
-
-
-def text(batch: Batch, chk: BatchCheck | None) -> str:
-    """The human report: the first and last rows, then the check per partial with its worst
-    point, and a summary line."""
-    n = batch.n
-    out = [f"points  {n:,} row{'s' if n != 1 else ''} from {batch.points.where}"]
-    if batch.at:
-        out.append("at      " + ", ".join(f"{k}={fmt(v)}" for k, v in batch.at.items()))
-    header = ["row"] + batch.points.names + ["value"] + [f"d/d{w}" for w in batch.wrt]
-    shown = list(range(n)) if n <= 2 * TEXT_ROWS else \
-        list(range(TEXT_ROWS)) + [-1] + list(range(n - TEXT_ROWS, n))
-    rows = [header]
-    for k in shown:
-        if k < 0:
-            rows.append(["..."] + [""] * (len(header) - 1))
-            continue
-        rows.append([str(k + 1)] + [fmt(batch.points.columns[c][k]) for c in batch.points.names]
-                    + [fmt(batch.value[k])] + [fmt(None if g is None else g[k])
-                                               for g in batch.gradient.values()])
-    out.append("")
-    out += _table(rows)
-    out.append("")
-    out += summary_lines(batch, chk)
-    return "\n".join(out) + "\n"
-
-
-def summary_lines(batch: Batch, chk: BatchCheck | None) -> list[str]:
-    """The check per partial (symbolic form, rows per verdict, worst point), then one line."""
-    if chk is None:
-        return ["check: skipped (--no-check)"]
-    if chk.status == "skipped":
-        return [f"check: skipped: {chk.reason}"]
-    rows = [["partial", "symbolic", "check", "worst point"]]
-    for w, v in chk.partials.items():
-        counts = ", ".join(f"{c} {s}" for s, c in v.counts.items() if c)
-        verdict = v.reason if v.status == "null" else f"{v.status} ({counts})"
-        worst = "-" if v.worst is None else (
-            f"row {v.worst['row']} (line {v.worst['line']}): tape {fmt(v.worst['tape'])}, "
-            f"symbolic {fmt(v.worst['symbolic'])}, error {v.worst['error']:.3g}")
-        form = v.symbolic or "-"
-        rows.append([f"d/d{w}", form if len(form) <= 40 else form[:37] + "...", verdict, worst])
-    lines = _table(rows)
-    errors = [v.worst["error"] for v in chk.partials.values() if v.worst is not None]
-    largest = f"largest error {max(errors):.3g}; " if errors else ""
-    value = ""
-    if chk.value is not None and chk.value.status == "mismatch":
-        value = f"; value mismatch at {chk.value.counts['mismatch']} rows"
-    verdict = {"ok": "tape and SymPy agree", "mismatch": "tape and SymPy DISAGREE"}.get(
-        chk.status, "not every partial is defined at every point")
-    lines += ["", f"check: {chk.status}: {verdict} at {batch.n:,} points{value} ({largest}"
-                  f"rtol {chk.rtol:g}, atol {chk.atol:g})", confirmed_line(chk)]
-    return lines
-
-
-def confirmed_line(chk: BatchCheck) -> str:
-    """How many rows were judged at full precision, and why."""
-    total = sum(chk.confirmed.values())
-    why = ", ".join(f"{c:,} {k}" for k, c in chk.confirmed.items() if c)
-    line = (f"check: {total:,} rows judged at full precision (proven enclosures: {why}); "
-            "the float64 screen vouched for the rest")
-    if chk.unconfirmed:
-        line += f"; {chk.unconfirmed:,} rows could not be judged within the budget (skipped)"
-    return line
-
-
-# ---------------------------------------------------------------- the command
-
-
-def run_points(program: Program, points_path: str, at: Mapping[str, float],
-               wrt: Sequence[str] | None, of: str | None, fmt_: str, show_tape: bool,
-               no_check: bool, rtol: float, atol: float, timeout: float, use_cache: bool,
-               output: str | None = None, dask: str | None = None) -> int:
-    """`gradcalc EXPR --points FILE`: compute, check, print; returns the exit status.
-
-    Nothing is written to stdout before the whole file has been read and computed, so bad
-    input leaves no partial output. output: also write the value and partials to this file
-    (Parquet or CSV by its extension); stdout then gets no CSV table.
-    """
-    from ..progress import Ticking
-
-    if dask is not None:
-        from ..batch.cluster import run_dask
-
-        if not no_check:
-            click.echo("note: the check is skipped with --dask (it holds whole columns on one "
-                       "machine); run a sample without --dask to check it", err=True)
-        return run_dask(program, points_path, at, wrt, of, dask, output, fmt_)
-    if output is not None:
-        _writable(output)
-    points = read_points(points_path)
-    try:
-        batch = run_batch(program, points, at, wrt, of)
-    except InputError as exc:
-        raise exc.with_source(program.source) from None
-    for warning in batch.warnings:
-        click.echo(warning, err=True)
-    chk = None
-    if not no_check:
-        with Ticking("checking", timeout):
-            chk = check_batch(batch, rtol, atol, timeout, of, use_cache)
-    stdout = sys.stdout
-    if output is not None:
-        write_table(batch, output)
-    if fmt_ == "csv":
-        if output is None:
-            write_csv(batch, stdout)
-    elif fmt_ == "json":
-        stdout.write(to_json(batch, chk))
-    else:
-        stdout.write(text(batch, chk))
-    stdout.flush()
-    if show_tape:
-        click.echo("note: --tape is not shown with --points", err=True)
-    problems = nonfinite_rows(batch, of)
-    for message in problems:
-        click.echo(f"non-finite: {message}", err=True)
-    status = None if chk is None else chk.status
-    return judge.exit_status(status == "mismatch", status == "undecided", bool(problems))

@@ -9,24 +9,27 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..engine import vectors
 from ..engine.evaluate import Run, nonfinite, parse_bindings, run
 from ..errors import InputError
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
+from ..judge.result import Result
 from ..lang.syntax import parse
-from ..render import report
-from ..render.report import dumps, text, to_csv, to_json
 from ..version import __version__
 from . import usage
 
 if TYPE_CHECKING:
-    from ..judge.check import Check
-    from ..judge.claims import Claim, Verification
+    from ..judge.claims import Claim
     from ..lang.syntax import Program
 
 # The verification and graph modules are imported only when their options are used: a script
 # calling gradcalc thousands of times pays for what it uses (python -X importtime).
 CLAIM_POINTS = 100  # the default of --claim-points: verify.CLAIM_POINTS (a test checks)
 
+# --points with --hessian, --expect or --numeric judges each row as at one point (about 0.05 s
+# a row, 0.6 s with --hessian's check): at most this many rows, so a big file is an error, not
+# hours of work
+POINTWISE_ROWS = 10_000
 EXIT_OK, EXIT_INPUT = 0, 2   # the other statuses are the judge's (judge.exit_status)
 FORMATS = ["text", "json", "jsonl", "csv"]
 
@@ -92,7 +95,8 @@ Examples:
   gradcalc "-x^3" --at x=2         (an EXPR may start with '-')
   gradcalc "x*abs(x)" --claim "x: 2*abs(x)"          (a hand-derived formula, no --at)
   gradcalc "a*b" --at a=2,b=3 --expect a=3,b=2 --numeric
-  printf 'x,y\n1,2\n3,4\n' | gradcalc "x*sin(y)" --points - --format csv
+  printf 'x,y\\n1,2\\n3,4\\n' | gradcalc "x*sin(y)" --points - --format csv
+  printf 'x,y\\n1,2\\n3,4\\n' | gradcalc "x^2*y" --points - --hessian --format csv
   gradcalc "(1-x)^2 + 100*(y-x^2)^2" --at x=1.5,y=0.7 --hessian
   gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
 
@@ -138,7 +142,9 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("--points", metavar="FILE",
               help="Evaluate at every row of a CSV file with a header of names (- for stdin); "
                    "--at values are the same for every row. A .parquet/.pq file is read as "
-                   "Parquet.")
+                   "Parquet. One output row per point, columns named as at one point; "
+                   "combines with --of y1,y2 (columns y1,d_y1_x,...), --hessian, --expect "
+                   "and --numeric (each row judged as with --at at its bindings).")
 @click.option("--output", "output", metavar="FILE",
               help="With --points: write the value and partials to FILE, Parquet for "
                    ".parquet/.pq, else CSV (instead of the CSV on stdout).")
@@ -166,6 +172,10 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               "Richardson extrapolation, each with an error estimate.")
 @click.option("--hessian", is_flag=True,
               help="Also compute the Hessian (second partials), checked against SymPy.")
+@click.option("--symbolic", "symbolic", type=click.Choice(["text", "latex", "python"],
+                                                          case_sensitive=False),
+              help="Print only the symbolic gradient (matrix notation where SymPy's matrix "
+                   "calculus gives it), as text, LaTeX or a numpy function.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | None,
             fmt: str, quiet: bool, show_tape: bool, collapse: bool, no_check: bool,
@@ -173,7 +183,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-            output: str | None, dask: str | None) -> int:
+            output: str | None, dask: str | None, symbolic: str | None) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -196,7 +206,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
     try:
         return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
                         check_timeout, file, graph, expect, claims, claims_file, claim_points,
-                        numeric, points, no_cache, hessian, output, dask)
+                        numeric, points, no_cache, hessian, output, dask, symbolic)
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
         return EXIT_OK
@@ -238,20 +248,8 @@ def _bound_names(at: Sequence[str]) -> set[str]:
 
 
 def _emit(document: str) -> None:
-    """Write a result to stdout (JSON compact on one line with --format jsonl)."""
-    if _OUT.compact and document.lstrip().startswith("{"):
-        import json
-
-        document = json.dumps(json.loads(document), separators=(",", ":"),
-                              allow_nan=False) + "\n"
+    """Write a rendered result to stdout."""
     click.echo(document, nl=False)
-
-
-def _emit_text(render: object, *args: object, **kwargs: object) -> None:
-    """Render a text report and write it; say so when a number was rounded for display."""
-    report.NOTES.clear()
-    out = render(*args, colour=_OUT.colour, **kwargs)  # type: ignore[operator]
-    click.echo(out + "".join(note + "\n" for note in report.notes()), nl=False)
 
 
 def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
@@ -259,8 +257,10 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
              check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
              claims: Sequence[str], claims_file: str | None, claim_points: int,
              numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-             output: str | None = None, dask: str | None = None) -> int:
-    """The command, once the command line's words are understood."""
+             output: str | None = None, dask: str | None = None,
+             symbolic: str | None = None) -> int:
+    """The command, once the command line's words are understood: compute the result, render
+    it in the chosen format, and return its exit status."""
     if points == "-" and (expr == "-" or file == "-"):
         raise click.UsageError("EXPR and --points cannot both read stdin")
     source = _read_source(expr, file)
@@ -274,75 +274,229 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         raise click.UsageError("--output needs --points (it writes the table of a batch)")
     if dask is not None and points is None:
         raise click.UsageError("--dask needs --points (it distributes a batch)")
+    if (several or hessian) and (expect or numeric or claims or claims_file is not None):
+        raise click.UsageError("--expect, --claim and --numeric check one gradient: not with "
+                               + ("--hessian" if hessian else "several --of outputs"))
     if points is not None:
-        if graph is not None or expect or claims or claims_file or numeric or hessian or several:
-            raise click.UsageError("--points cannot be combined with --graph, --expect, "
-                                   "--claim, --claims, --numeric, --hessian or several --of "
-                                   "outputs")
-        from ..batch.rows import run_points
+        _points_usage(graph, claims or claims_file is not None, several, hessian, expect,
+                      numeric, output, dask)
         program = _parse(source, file)
-        report.NOTES.clear()
-        status = run_points(program, points, bindings, _names(wrt), of, fmt, show_tape,
-                            no_check, rtol, atol, check_timeout, not no_cache, output, dask)
-        if fmt == "text":
-            for note in report.notes():
-                click.echo(note)
-        return status
+        result = _points(program, points, bindings, _names(wrt), of,
+                         outputs if several else None, no_check, rtol,
+                         atol, check_timeout, not no_cache, output, dask, hessian, expect,
+                         numeric)
+        return _finish(result, fmt, show_tape, collapse, output)
     if graph is not None:
-        from ..render import graph as graphs
-        graphs.plan(graph)
+        from ..render import figure
+
+        figure.plan(graph)
     claim_list: list[Claim] = []
     if claims or claims_file is not None:
         from ..judge.claims import parse_claims
         claim_list = parse_claims(claims, *_read_claims(claims_file))
-    if (several or hessian) and (expect or numeric or claim_list):
-        raise click.UsageError("--expect, --claim and --numeric check one gradient: not with "
-                               + ("--hessian" if hessian else "several --of outputs"))
     if not at and (expect or numeric):
         raise click.UsageError(f"{'--expect' if expect else '--numeric'} needs a point: "
                                "give --at")
     if claim_list and not at:
         if graph is not None:
             raise click.UsageError("--graph needs --at (claims without a point have no tape)")
-        return _claims_only(source, claim_list, fmt, rtol, atol, check_timeout, of, claim_points)
+        program = _parse(source, None)
+        if fmt == "csv":
+            raise click.UsageError("--format csv needs --at (claims without a point have no "
+                                   "row)")
+        from ..judge.claims import verify_claims_only
+
+        ver = verify_claims_only(program, claim_list, rtol, atol, check_timeout, of,
+                                 claim_points)
+        return _finish(Result(program, of, verification=ver), fmt, show_tape, collapse)
     program = _parse(source, file)
     try:
-        result = run(program, bindings, _names(wrt), of)
+        first = run(program, bindings, _names(wrt), of)
     except InputError as exc:
         raise usage.refine(exc.with_source(source), source, file is not None, program,
                            bindings) from None
-    for warning in result.warnings:
+    for warning in first.warnings:
         click.echo(warning, err=True)
-    if several:
-        assert outputs is not None
-        return _jacobian(result, outputs, fmt, show_tape, no_check, rtol, atol, check_timeout,
-                         graph)
+    if symbolic is not None:
+        if several or hessian or graph is not None or expect or claim_list or numeric:
+            raise click.UsageError("--symbolic prints the gradient's formulas only: not with "
+                                   "--hessian, several --of outputs, --graph, --expect, "
+                                   "--claim or --numeric")
+        from ..judge.matrix import symbolic_gradient
+        lines, status = symbolic_gradient(first, symbolic.lower(), of, check_timeout)
+        for line in lines:
+            click.echo(line)
+        return status
+    result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
+                       check_timeout, not no_cache, hessian, expect, numeric, claim_list,
+                       claim_points, graph, collapse)
+    return _finish(result, fmt, show_tape, collapse, graph=graph)
+
+
+def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: bool,
+              rtol: float, atol: float, timeout: float, cache: bool, hessian: bool,
+              expect: Sequence[str], numeric: bool, claim_list: Sequence[Claim],
+              claim_points: int, graph: str | None = None, collapse: bool = False) -> Result:
+    """Everything asked at one point: the check, the Jacobian rows (several outputs), the
+    Hessian, the verification; --graph is written on the way."""
+    if outputs is not None:
+        from ..judge import higher
+
+        rows = higher.jacobian(first, outputs)
+        checks = None if no_check else higher.check_all(rows, rtol, atol, timeout, cache)
+        if graph is not None:
+            from ..render import figure
+
+            figure.write(rows[-1], graph)
+        return Result(first.program, jacobian=rows, checks=checks, run=rows[-1],
+                      problems=[f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)])
+    result = Result(first.program, of, run=first, problems=nonfinite(first))
     if hessian:
-        return _hessian(result, of, fmt, show_tape, no_check, rtol, atol, check_timeout, graph,
-                        not no_cache)
-    chk = None if no_check else check(result, rtol, atol, check_timeout, of, cache=not no_cache)
+        from ..judge import higher
+
+        result.hessian = higher.hessian(first)
+        result.problems += result.hessian.nonfinite
+    result.check = None if no_check else check(first, rtol, atol, timeout, of, cache=cache)
+    if result.check is not None and not hessian and any(
+            vectors.length(first.bindings[n]) for n in first.wrt):
+        from ..judge.matrix import add_matrix_notation
+        add_matrix_notation(first, result.check, of, timeout)
     if graph is not None:
-        graphs.write(result, graph, collapse)
-    ver = None
+        from ..render import figure
+
+        figure.write(first, graph, collapse and not hessian)
+    if hessian:
+        from ..judge import higher
+
+        assert result.hessian is not None
+        result.hessian_check = None if no_check else higher.check_hessian(
+            first, result.hessian, rtol, atol, timeout, of)
     if expect or numeric or claim_list:
         from ..judge.claims import parse_expect, verify
-        from ..render import claims as verify_report
-        ver = verify(result, chk, parse_expect(expect, result.wrt), numeric, claim_list, rtol,
-                     atol, check_timeout, of, claim_points)
-    if fmt == "json":
-        document = to_json(result, chk, show_tape)
-        _emit(document if ver is None else verify_report.extend_json(document, ver))
-    elif fmt == "csv":
-        _emit(to_csv(result))
-        if show_tape:
-            click.echo("note: --tape is shown only in text and json formats", err=True)
-    else:
-        _emit_text(_text_with_verify, result, chk, show_tape, collapse, ver)
-    if ver is not None and fmt == "csv":
-        click.echo(verify_report.summary(ver), err=True)
-    if collapse and not show_tape and graph is None:
-        click.echo("note: --collapse applies to the --tape listing", err=True)
-    return _finish(nonfinite(result), chk, ver)
+
+        if claim_list and not expect and not numeric and any(
+                vectors.length(v) for v in first.bindings.values()):
+            from ..judge import matrix  # claims in vector and matrix notation
+            result.verification = matrix.verify(first, claim_list, rtol, atol, timeout, of,
+                                                claim_points)
+        else:
+            result.verification = verify(first, result.check, parse_expect(expect, first.wrt),
+                                         numeric, claim_list, rtol, atol, timeout, of,
+                                         claim_points)
+    return result
+
+
+def _points_usage(graph: str | None, claims: bool, several: bool, hessian: bool,
+                  expect: Sequence[str], numeric: bool, output: str | None,
+                  dask: str | None) -> None:
+    """The --points combinations that make no sense, each refused with its reason."""
+    if graph is not None:
+        raise click.UsageError("--graph draws the tape at one point, and --points has many: "
+                               "draw one row with --at instead")
+    if claims:
+        raise click.UsageError("--claim and --claims are about the whole function, not about "
+                               "points: give them without --points")
+    pointwise = hessian or expect or numeric
+    if dask is not None and (pointwise or several):
+        raise click.UsageError("--dask distributes the value and gradient of one output; "
+                               "--hessian, --expect, --numeric and several --of outputs run "
+                               "without --dask")
+    if output is not None and pointwise and output.lower().endswith((".parquet", ".pq")):
+        raise click.UsageError("--output as Parquet holds the column-wise batch; with "
+                               "--hessian, --expect or --numeric write a .csv file")
+
+
+def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str] | None,
+            of: str | None, outputs: list[str] | None, no_check: bool, rtol: float,
+            atol: float, timeout: float, cache: bool, output: str | None, dask: str | None,
+            hessian: bool, expect: Sequence[str], numeric: bool) -> Result:
+    """--points FILE: the value and partials at every row (columns replayed on the tape), or
+    with --hessian, --expect or --numeric everything asked at one point, row by row.
+
+    Nothing is written to stdout before the whole file has been read and computed, so bad
+    input leaves no partial output."""
+    from ..batch import rows as batch
+    from ..progress import Ticking
+    from ..render import csv as csvr
+
+    if dask is not None:
+        from ..batch.cluster import run_dask
+
+        if not no_check:
+            click.echo("note: the check is skipped with --dask (it holds whole columns on one "
+                       "machine); run a sample without --dask to check it", err=True)
+        summary, problems = run_dask(program, path, bindings, wrt, of, dask, output)
+        return Result(program, of, dask=summary, problems=problems)
+    if output is not None:
+        csvr.writable(output)
+    pts = batch.read_points(path)
+    if hessian or expect or numeric:
+        return _pointwise(program, pts, bindings, wrt, of, no_check, rtol, atol, timeout,
+                          cache, hessian, expect, numeric)
+    parts = []
+    problems: list[str] = []
+    for name in outputs or [of]:
+        try:
+            b = batch.run_batch(program, pts, bindings, wrt, name)
+        except InputError as exc:
+            raise exc.with_source(program.source) from None
+        for warning in b.warnings if not parts else []:
+            click.echo(warning, err=True)
+        chk = None
+        if not no_check:
+            with Ticking("checking", timeout):
+                chk = batch.check_batch(b, rtol, atol, timeout, name, cache)
+        parts.append((name, b, chk))
+        found = batch.nonfinite_rows(b, name)
+        problems += [f"{name}: {m}" for m in found] if outputs else found
+    if outputs is not None:
+        return Result(program, batches=parts, problems=problems)
+    _, b, chk = parts[0]
+    return Result(program, of, batch=b, batch_check=chk, problems=problems)
+
+
+def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[str] | None,
+               of: str | None, no_check: bool, rtol: float, atol: float, timeout: float,
+               cache: bool, hessian: bool, expect: Sequence[str], numeric: bool) -> Result:
+    """--points with --hessian, --expect or --numeric: at each row, what the one-point call
+    at that row's bindings computes and judges (each check under its own budget)."""
+    from ..progress import Progress
+
+    if pts.n > POINTWISE_ROWS:
+        raise InputError(f"--points {pts.where} has {pts.n:,} rows, but --hessian, --expect "
+                         f"and --numeric judge each row as at one point: at most "
+                         f"{POINTWISE_ROWS:,} rows",
+                         hint="split the file, or leave the option out for the column-wise "
+                              "batch")
+    for name in bindings:
+        if name in pts.columns:
+            raise InputError(f"'{name}' is bound twice: by --at and by a column of "
+                             f"--points {pts.where}")
+    rows: list[Result] = []
+    problems: list[str] = []
+    bad = 0
+    with Progress("rows", pts.n) as bar:
+        for k in range(pts.n):
+            at = {**{n: float(pts.columns[n][k]) for n in pts.names}, **bindings}
+            try:
+                first = run(program, at, wrt, of)
+            except InputError as exc:
+                raise exc.with_source(program.source) from None
+            for warning in first.warnings if k == 0 else []:
+                click.echo(warning, err=True)
+            row = _at_point(first, None, of, no_check, rtol, atol, timeout, cache, hessian,
+                            expect, numeric, [], CLAIM_POINTS)
+            if row.problems:
+                bad += 1
+                if not problems:
+                    where = f"row {k + 1} (line {int(pts.lines[k])})"
+                    problems = [f"{where}: {m}" for m in row.problems]
+            row.problems = []  # named once, by the whole result
+            rows.append(row)
+            bar.update(1)
+    if bad > 1:
+        problems[0] += f" ({bad - 1} more row{'s' if bad != 2 else ''} not finite)"
+    return Result(program, of, rows=rows, points=pts, problems=problems)
 
 
 def _parse(source: str, file: str | None) -> Program:
@@ -353,72 +507,57 @@ def _parse(source: str, file: str | None) -> Program:
         raise usage.refine(exc.with_source(source), source, file is not None) from None
 
 
-def _text_with_verify(result: Run, chk: Check | None, show_tape: bool, collapse: bool,
-                      ver: Verification | None, colour: bool = False) -> str:
-    """The text report, then the verification's section."""
-    out = text(result, chk, show_tape, collapse, colour=colour)
-    if ver is not None:
-        from ..render import claims as verify_report
+def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
+            output: str | None = None, graph: str | None = None) -> int:
+    """Render the result in its format, write the notes it owes on stderr, name each
+    non-finite value; the exit status is the result's (judge.verdict.exit_status)."""
+    mode = result.mode
+    if output is not None and mode in ("batch", "rows"):
+        _write_output(result, output)
+    if fmt == "json":
+        from ..render import json as jsonr
 
-        out += "\n" + verify_report.text(ver, colour=colour)
-    return out
+        _emit(jsonr.render(result, show_tape, _OUT.compact))
+    elif fmt == "csv":
+        from ..render import csv as csvr
 
+        if mode == "batch":
+            if output is None:
+                csvr.write(result, sys.stdout)
+        elif mode != "dask" and (output is None or mode != "rows"):
+            _emit(csvr.render(result))
+    else:
+        from ..render import text as textr
 
-def _finish(problems: list[str], *checks: Any) -> int:
-    """Name each non-finite value on stderr; the exit status is the judge's (judge.exit_status)
-    from the checks that ran (None: did not run) and whether anything is not finite."""
-    from ..judge.verdict import exit_status
+        _emit(textr.render(result, show_tape, collapse, colour=_OUT.colour))
+    sys.stdout.flush()
+    if show_tape and mode in ("batch", "rows", "dask"):
+        click.echo("note: --tape is not shown with --points", err=True)
+    elif show_tape and fmt == "csv":
+        click.echo("note: --tape is shown only in text and json formats", err=True)
+    if result.verification is not None and fmt == "csv":
+        from ..render import text as textr
 
-    for message in problems:
+        click.echo(textr.verify_summary(result.verification), err=True)
+    if collapse and not show_tape and graph is None and mode == "point":
+        click.echo("note: --collapse applies to the --tape listing", err=True)
+    for message in result.problems:
         click.echo(f"non-finite: {message}", err=True)
-    statuses = {c.status for c in checks if c is not None}
-    return exit_status("mismatch" in statuses, "undecided" in statuses, bool(problems))
+    return result.exit_status()
 
 
-def _hessian(result: Run, of: str | None, fmt: str, show_tape: bool, no_check: bool,
-             rtol: float, atol: float, timeout: float, graph: str | None, cache: bool) -> int:
-    """--hessian: the first-order report plus the Hessian and its check."""
-    from ..judge import higher
-    from ..render import graph as graphs
-    from ..render import higher as report_higher
+def _write_output(result: Result, path: str) -> None:
+    """--output FILE: the table of a --points run written to a file instead of stdout."""
+    from ..render import csv as csvr
 
-    hess = higher.hessian(result)
-    chk = None if no_check else check(result, rtol, atol, timeout, of, cache=cache)
-    if graph is not None:
-        graphs.write(result, graph)
-    hchk = None if no_check else higher.check_hessian(result, hess, rtol, atol, timeout, of)
-    if fmt == "json":
-        _emit(dumps(report_higher.hessian_json(result, chk, hess, hchk, show_tape)))
-    elif fmt == "csv":
-        _emit(report_higher.hessian_csv(result, hess))
-        if show_tape:
-            click.echo("note: --tape is shown only in text and json formats", err=True)
-    else:
-        _emit_text(report_higher.hessian_text, result, chk, hess, hchk, show_tape)
-    return _finish(nonfinite(result) + hess.nonfinite, chk, hchk)
-
-
-def _jacobian(result: Run, outputs: list[str], fmt: str, show_tape: bool, no_check: bool,
-              rtol: float, atol: float, timeout: float, graph: str | None) -> int:
-    """--of y1,y2: one gradient row per output, each checked (--graph: the last output's)."""
-    from ..judge import higher
-    from ..render import graph as graphs
-    from ..render import higher as report_higher
-
-    rows = higher.jacobian(result, outputs)
-    checks = None if no_check else higher.check_all(rows, rtol, atol, timeout)
-    if graph is not None:
-        graphs.write(rows[-1], graph)
-    if fmt == "json":
-        _emit(dumps(report_higher.jacobian_json(rows, checks, show_tape)))
-    elif fmt == "csv":
-        _emit(report_higher.jacobian_csv(rows))
-        if show_tape:
-            click.echo("note: --tape is shown only in text and json formats", err=True)
-    else:
-        _emit_text(report_higher.jacobian_text, rows, checks, show_tape)
-    return _finish([f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)],
-                   *(checks or []))
+    if result.mode == "batch":
+        csvr.write_table(result, path)
+        return
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(csvr.render(result))
+    except OSError as exc:
+        raise InputError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _read_claims(path: str | None) -> tuple[str | None, str]:
@@ -431,23 +570,6 @@ def _read_claims(path: str | None) -> tuple[str | None, str]:
         raise InputError(f"--claims: cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InputError(f"--claims: cannot read {path}: not UTF-8 text") from None
-
-
-def _claims_only(source: str, claims: Sequence[Claim], fmt: str, rtol: float, atol: float,
-                 timeout: float, of: str | None, points: int) -> int:
-    """Claims about the whole function, without --at: no point, so no tape run."""
-    program = _parse(source, None)
-    from ..judge.claims import verify_claims_only
-    from ..render import claims as verify_report
-
-    if fmt == "csv":
-        raise click.UsageError("--format csv needs --at (claims without a point have no row)")
-    ver = verify_claims_only(program, claims, rtol, atol, timeout, of, points)
-    if fmt == "json":
-        _emit(verify_report.claims_only_json(program, ver, of))
-    else:
-        _emit_text(verify_report.text, ver)
-    return _finish([], ver)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

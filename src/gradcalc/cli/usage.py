@@ -187,7 +187,7 @@ def bindings_text(at: Iterable[str]) -> None:
 
 def top_level(text: str) -> list[str]:
     """The comma-separated pieces of an --at text (commas inside brackets do not split)."""
-    from ..engine.evaluate import split_top_level
+    from ..lang.syntax import split_top_level
 
     return [piece for _, piece in split_top_level(text)]
 

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
-from ..engine.tape import Tensor, _raw, apply
+from .. import ops, ops_matrix
+from ..engine.tape import Tensor, apply, plug, unbroadcast_value
+from ..engine.tape import raw as _raw
 from ..ops import Primitive
 
 
@@ -150,8 +151,6 @@ def _sum_to(shape: tuple[int, ...], big: tuple[int, ...]) -> Primitive:
 
 
 def _unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
-    from ..engine.tape import unbroadcast_value
-
     return _plain(unbroadcast_value(c, shape))
 
 
@@ -186,8 +185,8 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
 
 
 def matmul(a: Any, b: Any, name: str = "@") -> Any:
-    """a @ b for vectors and matrices (vector @ vector is the dot product), recorded row by
-    column with ops.DOT."""
+    """a @ b for vectors and matrices (vector @ vector is the dot product), recorded as one
+    matmul node."""
     av, bv = np.asarray(_raw(a)), np.asarray(_raw(b))
     if av.ndim == 0 or bv.ndim == 0:
         raise TypeError(f"{name} needs vectors or matrices, not a scalar: multiply by a scalar "
@@ -198,16 +197,7 @@ def matmul(a: Any, b: Any, name: str = "@") -> Any:
     if av.shape[-1] != bv.shape[0]:
         raise ValueError(f"{name}: shapes {av.shape} and {bv.shape} do not fit: "
                          f"{av.shape[-1]} columns against {bv.shape[0]} rows")
-    if av.ndim == 1 and bv.ndim == 1:
-        return apply(ops.DOT, a, b)
-    rows = [getitem(a, i) for i in range(av.shape[0])] if av.ndim == 2 else [a]
-    cols = [getitem(b, (slice(None), j)) for j in range(bv.shape[1])] if bv.ndim == 2 else [b]
-    cells = [[apply(ops.DOT, r, c) for c in cols] for r in rows]
-    if av.ndim == 1:
-        return stack(cells[0])
-    if bv.ndim == 1:
-        return stack([row[0] for row in cells])
-    return stack([stack(row) for row in cells])
+    return apply(ops_matrix.MATMUL, a, b)
 
 
 def check_vectors(name: str, u: Any, v: Any) -> None:
@@ -397,3 +387,9 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...],
         first = next(iter(kwargs))
         raise _refuse(f"{name}(..., {first}=...)", f"call {name} without {first}=")
     raise _refuse(name, f"for the value only, call {name} on t.numpy()")
+
+
+for _name, _fn in (("getitem", getitem), ("matmul", matmul), ("reshape", reshape),
+                   ("stack", stack), ("sum_to", sum_to), ("array_ufunc", array_ufunc),
+                   ("array_function", array_function)):
+    plug(_name, _fn)

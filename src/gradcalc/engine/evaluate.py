@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .. import ops
-from ..engine import vectors
+from .. import ops, ops_matrix
+from ..engine import matrices, vectors
 from ..engine.tape import (
     Backward,
     Node,
@@ -23,6 +23,7 @@ from ..engine.tape import (
     constant,
     first_nonfinite,
     input_values,
+    quiet,
 )
 from ..errors import InputError, UnboundName, foreign_name, location
 from ..lang.inline import CallRecord, CallRecorder, Hooks, fold_calls
@@ -38,6 +39,7 @@ from ..lang.syntax import (
     Program,
     Unary,
     postorder,
+    split_top_level,
 )
 
 T = TypeVar("T")
@@ -133,13 +135,22 @@ def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None,
             prim = ops.resolve(node.func, len(args))
             assert prim is not None  # the parser checked the arity
             vectors.check_args(prim, node, args, source)
+            args = matrices.reduce_args(prim, args, apply)
             return apply(prim, *args, span=node.span)
         if isinstance(node, Index):
+            if node.column is not None or np.ndim(_value(args[0])) == 2:
+                key = matrices.index(node, args[0], source)
+                prim = ops_matrix.ROW if len(key) == 1 else ops_matrix.INDEX2
+                return apply(prim, args[0], *map(np.float64, key), span=node.span)
             k = vectors.index(node, args[0], source)
             return apply(ops.INDEX, args[0], np.float64(k), span=node.span)
         raise TypeError(f"unknown syntax node {type(node).__name__}")
 
     return fold_calls(expr, env, functions or {}, visit, hooks, source=source)
+
+
+def _value(x: Any) -> Any:
+    return x.value if isinstance(x, Tensor) else x
 
 
 def _unbound(node: Name, env: Mapping[str, Any], source: str | None) -> InputError:
@@ -160,7 +171,8 @@ def _pausing_gc(fn: Callable[..., T]) -> Callable[..., T]:
         was = gc.isenabled()
         gc.disable()
         try:
-            return fn(*args, **kwargs)
+            with quiet():  # numpy's warnings off once, not per recorded operation
+                return fn(*args, **kwargs)
         finally:
             if was:
                 gc.enable()
@@ -267,22 +279,6 @@ def constant_value(expr: Expr, source: str | None = None) -> float:
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def split_top_level(text: str) -> list[tuple[int, str]]:
-    """Split at commas outside brackets and parentheses: (offset, piece) pairs."""
-    pieces: list[tuple[int, str]] = []
-    depth, start = 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            pieces.append((start, text[start:i]))
-            start = i + 1
-    pieces.append((start, text[start:]))
-    return pieces
-
-
 def _constant_text(text: str) -> float:
     """The value of a constant expression given as text; errors are located in that text."""
     from ..lang.syntax import parse_expression
@@ -298,8 +294,9 @@ def _constant_text(text: str) -> float:
 def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
     """Bindings from --at option texts `NAME=VALUE[,NAME=VALUE...]`, in order.
 
-    VALUE is a constant expression (numbers, pi, e, operators and functions), or a vector
-    `[v1, v2, ...]` of them (a 1-D float array).
+    VALUE is a constant expression (numbers, pi, e, operators and functions), a vector
+    `[v1, v2, ...]` of them (a 1-D float array), a matrix `[[a, b], [c, d]]` (2-D), or
+    `@path` of a .npy or headerless .csv file holding a vector or matrix.
     """
     from ..errors import Span
 
@@ -330,8 +327,13 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
             if not value_text.strip():
                 raise fail(f"no value for '{name}'", Span(value_at - 1, value_at))
             try:
-                if value_text.strip().startswith("["):
-                    value: Any = vectors.parse_vector(value_text, _constant_text)
+                stripped = value_text.strip()
+                if stripped.startswith("@"):
+                    value: Any = matrices.load(stripped[1:].strip())
+                elif stripped.startswith("[") and stripped[1:].lstrip().startswith("["):
+                    value = matrices.parse_matrix(value_text, _constant_text, split_top_level)
+                elif stripped.startswith("["):
+                    value = vectors.parse_vector(value_text, _constant_text)
                 else:
                     value = _constant_text(value_text)
             except InputError as exc:
@@ -346,8 +348,9 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _where(run: Run, node: Node) -> str:
-    where = f"node t{node.id}"
+def where(run: Run, node: Node) -> str:
+    """How an error names a tape node: `node t5 (y) = sqrt at line 2, column 5`."""
+    where = f"node {node.ref}"
     if node.label:
         where += f" ({node.label})"
     where += f" = {node.op}"
@@ -375,7 +378,7 @@ def nonfinite(run: Run) -> list[str]:
                 note = ": division by zero"
             elif np.any(np.isinf(node.value)):
                 note = ": overflow"
-            messages.append(f"{what}; it first appears at {_where(run, node)}{note}")
+            messages.append(f"{what}; it first appears at {where(run, node)}{note}")
     bad = [n for n, g in run.gradient().items()
            if g is not None and not np.all(np.isfinite(g))]
     if bad:
@@ -386,7 +389,7 @@ def nonfinite(run: Run) -> list[str]:
         else:
             node = nodes[origin[0]]
             messages.append(f"partial {what} is not finite; it first appears in the backward "
-                            f"pass at {_where(run, node)}, in the derivative with respect to "
+                            f"pass at {where(run, node)}, in the derivative with respect to "
                             f"its argument {origin[1] + 1}")
     return messages
 

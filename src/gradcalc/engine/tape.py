@@ -12,7 +12,8 @@ Variables with assign). Indexing, @ and numpy functions on tensors are in arrays
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -27,8 +28,20 @@ from ..ops import Primitive
 _uids = itertools.count()
 _ACTIVE: list[Tape] = []  # tapes currently recording, innermost last
 
+# Array operations (indexing, @, reshaping, numpy's functions) and explanations build on this
+# module in arrays.py and why.py, which plug their entry points in here when imported
+# (gradcalc.engine imports both), so this module never imports them.
+_PLUGINS: dict[str, Callable[..., Any]] = {}
+
+
+def plug(name: str, fn: Callable[..., Any]) -> None:
+    """Install an entry point this module calls but does not define (see _PLUGINS)."""
+    _PLUGINS[name] = fn
+
 
 def _as_value(x: Any) -> Any:
+    if type(x) is np.float64:  # the common case: a scalar result, already a value
+        return x
     if isinstance(x, np.ndarray):
         return x.astype(np.float64, copy=False)
     return np.float64(x)
@@ -93,19 +106,13 @@ class Tensor:
         return (self[i] for i in range(n))
 
     def __getitem__(self, key: Any) -> Any:
-        from ..engine.arrays import getitem
-
-        return getitem(self, key)
+        return _PLUGINS["getitem"](self, key)
 
     def __matmul__(self, o: Any) -> Any:
-        from ..engine.arrays import matmul
-
-        return matmul(self, o)
+        return _PLUGINS["matmul"](self, o)
 
     def __rmatmul__(self, o: Any) -> Any:
-        from ..engine.arrays import matmul
-
-        return matmul(o, self)
+        return _PLUGINS["matmul"](o, self)
 
     def __repr__(self) -> str:
         label = f", name={self.name!r}" if self.name else ""
@@ -143,16 +150,14 @@ class Tensor:
                 return _cmp(ufunc, *inputs)
             if ufunc is np.positive:
                 return inputs[0]
-        from ..engine.arrays import array_ufunc  # np.matmul, or a TypeError naming what is recorded
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
+        # np.matmul, or a TypeError naming what is recorded
+        return _PLUGINS["array_ufunc"](ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if not all(issubclass(t, (Tensor, np.ndarray)) for t in types):
             return NotImplemented
-        from ..engine.arrays import array_function  # recorded, value-only, or a TypeError
-
-        return array_function(func, args, kwargs)
+        # recorded, value-only, or a TypeError
+        return _PLUGINS["array_function"](func, args, kwargs)
 
 
 class Variable(Tensor):
@@ -197,8 +202,12 @@ def constant(value: Any, name: str | None = None) -> Tensor:
     return Tensor(value, name)
 
 
-def _raw(x: Any) -> Any:
+def raw(x: Any) -> Any:
+    """A tensor's value, or x itself."""
     return x.value if isinstance(x, Tensor) else x
+
+
+_raw = raw
 
 
 def _cmp(ufunc: Any, *args: Any) -> Any:
@@ -243,21 +252,50 @@ class Node:
         """The op name: a primitive's name, or 'input' for a watched source."""
         return self.prim.name if self.prim is not None else "input"
 
+    @property
+    def ref(self) -> str:
+        """The node's id as the tape listing and graphs show it: t<id>."""
+        return f"t{self.id}"
+
+    @property
+    def title(self) -> str:
+        """How messages name the node: its label (an assigned name, or call/t<id> inside a
+        function call), else t<id>."""
+        return self.label or f"t{self.id}"
+
+
+_QUIET = [0]  # > 0 inside quiet(): numpy's floating-point warnings are already off
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """numpy's floating-point warnings off (as apply() runs every primitive), once for a whole
+    block instead of once per recorded operation."""
+    with np.errstate(all="ignore"):
+        _QUIET[0] += 1
+        try:
+            yield
+        finally:
+            _QUIET[0] -= 1
+
 
 def apply(prim: Primitive, *args: Any, span: Span | None = None) -> Tensor:
     """Run a primitive on tensors or numbers, recording it on every active tape that tracks an
     input."""
-    values = [_raw(a) for a in args]
-    with np.errstate(all="ignore"):
+    values = [a.value if isinstance(a, Tensor) else a for a in args]
+    if _QUIET[0]:
         out = Tensor(prim.forward(*values))
-    out.parents = tuple(a for a in args if isinstance(a, Tensor))
+    else:
+        with np.errstate(all="ignore"):
+            out = Tensor(prim.forward(*values))
+    out.parents = tuple([a for a in args if isinstance(a, Tensor)])
     for tape in _ACTIVE:
         if tape._recording:
             tape._record(prim, args, out, span)
     return out
 
 
-ops.set_recorder(apply)  # rules that call a primitive on a recorded tensor record it
+ops.use_recorder(apply)
 
 
 class Tape:
@@ -351,17 +389,24 @@ class Tape:
             for a in args:
                 if isinstance(a, Variable) and a.uid not in self._index and a.trainable:
                     self._add(None, (), a, None)
+        index = self._index
         refs: list[int | Const] = []
         tracked = False
         for a in args:
-            i = self._index.get(a.uid) if isinstance(a, Tensor) else None
-            if i is None:
-                refs.append(Const(_raw(a), a.name if isinstance(a, Tensor) else None))
+            if isinstance(a, Tensor):
+                i = index.get(a.uid)
+                if i is not None:
+                    refs.append(i)
+                    tracked = True
+                    continue
+                refs.append(Const(a.value, a.name))
             else:
-                refs.append(i)
-                tracked = True
+                refs.append(Const(a, None))
         if tracked:
-            self._add(prim, tuple(refs), out, span)
+            nodes = self.nodes
+            k = len(nodes)  # one int object shared by the index and the node
+            index[out.uid] = k
+            nodes.append(Node(k, prim, tuple(refs), out.value, out, out.name, span))
 
     def name(self, t: Tensor, label: str) -> None:
         """Give the node that produced t a user-facing label (first label wins)."""
@@ -512,9 +557,7 @@ class Tape:
     def explain(self, target: Any, source: Any) -> str | None:
         """Why d target / d source is None or exactly 0 on this tape, in one line; None when
         the gradient is neither. Does not count as a gradient() call."""
-        from ..engine.why import explain
-
-        reason = explain(self, target, source)
+        reason = _PLUGINS["explain"](self, target, source)
         return None if reason is None else reason.text
 
 
@@ -610,8 +653,7 @@ def _assemble(rows: list[Any], tshape: tuple[int, ...], sshape: tuple[int, ...],
               mode: str) -> Any:
     """Gradient rows (one per target component) as one Jacobian tensor of shape
     tshape + sshape, or (batch,) + tshape + sshape[1:] when stacked along axis 1."""
-    from ..engine.arrays import reshape, stack
-
+    reshape, stack = _PLUGINS["reshape"], _PLUGINS["stack"]
     if axis == 0:
         shape = tshape + sshape
         zero_shape = sshape
@@ -627,7 +669,7 @@ def _assemble(rows: list[Any], tshape: tuple[int, ...], sshape: tuple[int, ...],
     return j if j.shape == shape else reshape(j, shape)
 
 
-# ---------------------------------------------------------------- the backward pass
+# ---------------------------------------------------------------- the sweep
 
 
 @dataclass(slots=True)
@@ -639,15 +681,45 @@ class Backward:
     nonfinite: tuple[int, int] | None
 
 
+class Unit:
+    """The seed adjoint exactly 1 everywhere (at every row of a batch). Multiplying by it
+    returns the other operand (as float64) instead of making a pass over a column, so the
+    output node's VJPs cost no arithmetic. VJPs are written `g * ...`, `-g * ...` or `g / ...`,
+    or return g itself (add); those are the operations defined here. numpy defers to it
+    (__array_ufunc__ = None)."""
+
+    __array_ufunc__ = None
+
+    def __mul__(self, other: Any) -> Any:
+        return self if isinstance(other, Unit) else np.asarray(other, dtype=np.float64)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Any:
+        return np.float64(-1.0)
+
+    def __truediv__(self, other: Any) -> Any:
+        return np.divide(1.0, other)
+
+    def __add__(self, other: Any) -> Any:
+        return np.float64(2.0) if isinstance(other, Unit) else other + 1.0
+
+    __radd__ = __add__
+
+
+UNIT = Unit()
+
+
 def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
     """Sum a contribution over the axes that broadcasting added to an input of this shape."""
     if isinstance(c, Tensor):  # recorded (graph mode): sum with a recorded operation
         if c.shape == shape:
             return c
-        from ..engine.arrays import sum_to
-
-        return sum_to(c, shape)
-    if np.shape(c) == shape:
+        return _PLUGINS["sum_to"](c, shape)
+    if isinstance(c, Unit):
+        return c
+    cs = np.shape(c)
+    if cs == shape or len(cs) < len(shape):  # fewer axes: a scalar that broadcasts later
         return c
     return unbroadcast_value(c, shape)
 
@@ -664,12 +736,31 @@ def unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _finite(x: Any) -> bool:
+    if isinstance(x, float):  # Python floats and numpy float64 scalars
+        return math.isfinite(x)
+    if isinstance(x, Unit):
+        return True
     return bool(np.all(np.isfinite(_raw(x))))
+
+
+def forward(nodes: Sequence[Node], leaves: Mapping[int, Any], target: int) -> list[Any]:
+    """The values of nodes[0..target] recomputed from new values of the watched sources (node
+    id -> value: e.g. whole columns, one row per element): the tape's forward replay."""
+    values: list[Any] = [None] * (target + 1)
+    with np.errstate(all="ignore"):
+        for node in nodes[: target + 1]:
+            if node.prim is None:
+                values[node.id] = leaves[node.id]
+            else:
+                args = [values[r] if type(r) is int else r.value for r in node.inputs]
+                values[node.id] = node.prim.forward(*args)
+    return values
 
 
 def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: Any = 1.0,
              graph: bool = False, more: Sequence[tuple[int, Any]] = (),
-             magnitude: bool = False) -> Backward:
+             magnitude: bool = False, *, values: Sequence[Any] | None = None,
+             free: bool = False, origins: bool = True) -> Backward:
     """Accumulate adjoints from target back to sources, in one reverse sweep over the tape.
 
     Linear in tape length, no recursion. Only nodes that depend on a source (through
@@ -679,6 +770,10 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
     With magnitude=True every contribution is replaced by its absolute value: each adjoint is
     then the sum of the absolute values of the terms the plain pass adds up (the scale of the
     rounding error of that sum; judge.floor).
+    values: node values to differentiate at instead of the recorded ones (from forward(): a
+    batch over columns, with seed UNIT). free: drop each adjoint other than the sources' once
+    it is spent (memory bounded by the live adjoints). origins=False skips looking for where
+    the first non-finite contribution came from (nonfinite is then None).
     """
     top = max(target, *(t for t, _ in more)) if more else target
     n = top + 1
@@ -691,42 +786,56 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
         if prim is None or needs[node.id]:
             continue
         for i, ref in enumerate(node.inputs):
-            if isinstance(ref, int) and needs[ref] and prim.vjp(i) is not None:
+            if type(ref) is int and needs[ref] and prim.vjp(i) is not None:
                 needs[node.id] = 1
                 break
-    adj: list[Any] = [None] * len(nodes)
+    adj: list[Any] = [None] * (len(nodes) if values is None else n)
     if not needs[target] and not any(needs[t] for t, _ in more):
         return Backward(adj, None)
     adj[target] = seed
     for t, s in more:
         adj[t] = s if adj[t] is None else adj[t] + s
+    keep = set(sources) if free else ()
     nonfinite: tuple[int, int] | None = None
     with np.errstate(all="ignore"):
         for j in range(top, -1, -1):
             g = adj[j]
+            if g is None:
+                continue
             node = nodes[j]
             prim = node.prim
-            if g is None or prim is None:
+            if prim is None:
                 continue
+            inputs = node.inputs
             if graph:
-                args = [nodes[r].tensor if isinstance(r, int) else r.value for r in node.inputs]
+                args = [nodes[r].tensor if type(r) is int else r.value for r in inputs]
                 ans: Any = node.tensor
-            else:
-                args = [nodes[r].value if isinstance(r, int) else r.value for r in node.inputs]
+            elif values is None:
+                args = [nodes[r].value if type(r) is int else r.value for r in inputs]
                 ans = node.value
-            for i, ref in enumerate(node.inputs):
-                if not isinstance(ref, int) or not needs[ref]:
+            else:
+                args = [values[r] if type(r) is int else r.value for r in inputs]
+                ans = values[j]
+            fixed = prim.vjps if prim.arity is not None else None
+            for i, ref in enumerate(inputs):
+                if type(ref) is not int or not needs[ref]:
                     continue
-                rule = prim.vjp(i)
+                rule = fixed[i] if fixed is not None else prim.vjp(i)
                 if rule is None:
                     continue
-                c = _unbroadcast(rule(g, ans, *args), np.shape(nodes[ref].value))
+                c = rule(g, ans, *args)
+                if graph:
+                    c = _unbroadcast(c, np.shape(nodes[ref].value))
+                elif not (isinstance(c, float) and isinstance(args[i], float)):
+                    c = _unbroadcast(c, np.shape(args[i]))
                 if magnitude:
                     c = np.abs(c)
-                if nonfinite is None and not _finite(c) and _finite(g):
+                if origins and nonfinite is None and not _finite(c) and _finite(g):
                     nonfinite = (j, i)
                 prev = adj[ref]
                 adj[ref] = c if prev is None else prev + c
+            if free and j not in keep:
+                adj[j] = None  # spent
     return Backward(adj, nonfinite)
 
 

@@ -16,14 +16,22 @@ import numpy as np
 from .. import ops
 from ..engine.tape import Tensor
 from ..errors import InputError, Span
-from ..lang.syntax import Binary, Call, Expr, Index, Name, to_source
+from ..lang.syntax import Binary, Call, Expr, Index, Name, split_top_level, to_source
+from ..ops_matrix import INDEX2, MATRIX_PRIMITIVES, ROW
+from . import matrices
+
+
+def _raw(x: Any) -> Any:
+    return x.value if isinstance(x, Tensor) else x
 
 
 def length(value: Any) -> int | None:
-    """The number of components of a vector value, None for a scalar."""
+    """The number of components of a vector or matrix value, None for a scalar."""
     v = value.value if isinstance(value, Tensor) else value
+    if isinstance(v, float):  # Python floats and numpy float64 scalars
+        return None
     shape = np.shape(v)
-    return shape[0] if shape else None
+    return int(np.prod(shape)) if shape else None
 
 
 def describe(expr: Expr) -> str:
@@ -44,8 +52,18 @@ def operands(node: Expr) -> tuple[Expr, ...]:
 def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str | None,
                exprs: Sequence[Expr] | None = None) -> None:
     """Refuse vectors of different lengths (naming both) and reductions of scalars."""
-    exprs = operands(node) if exprs is None else exprs
     lengths = [length(a) for a in args]
+    if not prim.reduction and prim not in MATRIX_PRIMITIVES and \
+            all(n is None for n in lengths):
+        return  # scalars only: nothing to check
+    exprs = operands(node) if exprs is None else exprs
+    if prim in MATRIX_PRIMITIVES or any(np.ndim(_raw(a)) == 2 for a in args):
+        matrices.check_args(prim, node, args, source, exprs)
+        return
+    lengths = [length(a) for a in args]
+    if not prim.reduction and lengths.count(None) >= len(lengths) - 1:
+        return  # at most one vector: nothing to compare
+    exprs = operands(node) if exprs is None else exprs
     if prim.reduction:
         what = f"{prim.spelling}()"
         for n, e in zip(lengths, exprs, strict=False):
@@ -80,11 +98,12 @@ def output_error(name: str | None, value: Any, span: Span | None, source: str | 
     """The error for a vector where a gradient needs a scalar output (name: the output's name;
     expr: the output expression when it has no name)."""
     what = f"'{name}'" if name else "the output"
+    kind = (f"a {'x'.join(map(str, np.shape(_raw(value))))} matrix" if np.ndim(_raw(value)) == 2
+            else f"a vector ({length(value)} components)")
     text = to_source(expr) if expr is not None and not name else ""
     ref = name or (text if len(text) <= 30 else "...")
     item = ref if name or isinstance(expr, (Name, Call)) else f"({ref})"
-    return InputError(f"{what} is a vector ({length(value)} components), but a gradient needs a "
-                      "scalar output", span, source,
+    return InputError(f"{what} is {kind}, but a gradient needs a scalar output", span, source,
                       f"reduce it, e.g. sum({ref}), mean({ref}), norm({ref}), or take "
                       f"{item}[0]; for a Jacobian, assign scalar outputs and name them with "
                       "--of y1,y2")
@@ -93,7 +112,6 @@ def output_error(name: str | None, value: Any, span: Span | None, source: str | 
 def parse_vector(text: str, element: Callable[[str], float]) -> Any:
     """The vector `[v1, v2, ...]` of an --at value; element(text) evaluates one component.
     Errors are located in text."""
-    from ..engine.evaluate import split_top_level
 
     lead = len(text) - len(text.lstrip())
     body = text.rstrip()
@@ -121,30 +139,75 @@ def parse_vector(text: str, element: Callable[[str], float]) -> Any:
 # ---------------------------------------------------------------- components
 
 
-def labels(name: str, value: Any) -> list[str]:
-    """The user-facing component labels of a bound name: ['x'] or ['w[0]', 'w[1]', ...]."""
+class Component(str):
+    """One component of a bound name as data: name and k (None for a scalar, an int for a
+    vector, (i, j) for a matrix). It is also its user-facing label, `x`, `w[k]` or `A[i,j]` (a
+    str, so it keys tables and prints as that label); code reads .name and .k instead of
+    parsing the label."""
+
+    name: str
+    k: int | tuple[int, ...] | None
+
+    def __new__(cls, name: str, k: int | tuple[int, ...] | None = None) -> Component:
+        index = "" if k is None else f"[{k}]" if isinstance(k, int) else \
+            "[" + ",".join(str(i) for i in k) + "]"
+        self = super().__new__(cls, name + index)
+        self.name, self.k = name, k
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Component, (self.name, self.k))
+
+
+def labels(name: str, value: Any) -> list[Component]:
+    """The components of a bound name: [x], [w[0], w[1], ...] or, for a matrix, [A[0,0],
+    A[0,1], ...] row by row."""
+    shape = np.shape(_raw(value))
+    if len(shape) == 2:
+        return [Component(name, (i, j)) for i in range(shape[0]) for j in range(shape[1])]
     n = length(value)
-    return [name] if n is None else [f"{name}[{k}]" for k in range(n)]
+    return [Component(name)] if n is None else [Component(name, k) for k in range(n)]
+
+
+def owner(label: str) -> str:
+    """The bound name a component label belongs to (the name itself for a scalar)."""
+    return label.name if isinstance(label, Component) else label
 
 
 def components(names: Sequence[str], bindings: Mapping[str, Any],
-               gradient: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """(label, partial) per component of each name, in order; None stays None per component."""
-    out: list[tuple[str, Any]] = []
+               gradient: Mapping[str, Any]) -> list[tuple[Component, Any]]:
+    """(component, partial) per component of each name, in order; None stays None per
+    component."""
+    out: list[tuple[Component, Any]] = []
     for name in names:
         g = gradient.get(name)
         n = length(bindings[name])
         if n is None:
-            out.append((name, g))
+            out.append((Component(name), g))
         else:
-            out += [(f"{name}[{k}]", None if g is None else np.float64(np.ravel(g)[k]))
-                    for k in range(n)]
+            flat = None if g is None else np.ravel(g)
+            out += [(label, None if flat is None else np.float64(flat[k]))
+                    for k, label in enumerate(labels(name, bindings[name]))]
     return out
 
 
+class Grid(list):
+    """The component symbol names of a matrix, row by row, with its shape."""
+
+    shape: tuple[int, int]
+
+    def __init__(self, items: Sequence[str], shape: tuple[int, int]):
+        super().__init__(items)
+        self.shape = shape
+
+    def __reduce__(self) -> Any:
+        return (Grid, (list(self), self.shape))
+
+
 def symbol_names(bindings: Mapping[str, Any]) -> dict[str, list[str] | str]:
-    """SymPy symbol names per bound name: the name for a scalar, `w_0, w_1, ...` for a vector
-    (with more underscores, `w__0`, where `w_0` would clash with another name)."""
+    """SymPy symbol names per bound name: the name for a scalar, `w_0, w_1, ...` for a vector,
+    a Grid `A_0_0, A_0_1, ...` for a matrix (with more underscores, `w__0`, where `w_0` would
+    clash with another name)."""
     taken = {n for n, v in bindings.items() if length(v) is None}
     out: dict[str, list[str] | str] = {}
     for name, value in bindings.items():
@@ -152,12 +215,20 @@ def symbol_names(bindings: Mapping[str, Any]) -> dict[str, list[str] | str]:
         if n is None:
             out[name] = name
             continue
+        shape = np.shape(_raw(value))
         sep = "_"
-        while any(f"{name}{sep}{k}" in taken for k in range(n)):
+        while any(c in taken for c in _component_symbols(name, sep, shape)):
             sep += "_"
-        out[name] = [f"{name}{sep}{k}" for k in range(n)]
-        taken.update(out[name])
+        found = _component_symbols(name, sep, shape)
+        out[name] = Grid(found, (shape[0], shape[1])) if len(shape) == 2 else found
+        taken.update(found)
     return out
+
+
+def _component_symbols(name: str, sep: str, shape: tuple[int, ...]) -> list[str]:
+    if len(shape) == 2:
+        return [f"{name}{sep}{i}{sep}{j}" for i in range(shape[0]) for j in range(shape[1])]
+    return [f"{name}{sep}{k}" for k in range(shape[0])]
 
 
 def symbol_list(symbols: str | list[str]) -> list[str]:
@@ -181,9 +252,10 @@ def influence(nodes: Sequence[Any], start: int, mask: Any) -> dict[int, Any]:
             if not isinstance(ref, int) or node.prim.vjp(i) is None:
                 continue
             shape = np.shape(nodes[ref].value)
-            if node.prim is ops.INDEX:
+            if node.prim is ops.INDEX or node.prim in (ROW, INDEX2):
                 c = np.zeros(shape, dtype=bool)
-                c[int(node.inputs[1].value)] = True
+                key = tuple(int(r.value) for r in node.inputs[1:])
+                c[key] = True
             elif node.prim.reduction or shape != g.shape:
                 c = np.full(shape, bool(g.any()))
             else:

@@ -21,15 +21,21 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..engine.tape import Node, Tape, Tensor, Variable, backward, input_values, source_masks
+from ..engine.tape import (
+    Node,
+    Tape,
+    Tensor,
+    Variable,
+    backward,
+    input_values,
+    plug,
+    source_masks,
+)
 from ..errors import location
-
-if TYPE_CHECKING:
-    from ..engine.evaluate import Run
 
 KINDS = ("unwatched", "unconnected", "outside_tape", "dummy_use", "stop_gradient", "cancel",
          "zero_derivative", "zero_seed")
@@ -59,7 +65,7 @@ class Wording:
 def where(node: Node, source_text: str | None = None) -> str:
     """A node's place: `line L, column C` (programs), `column C` (one line), else `tN`."""
     if node.span is None or source_text is None:
-        return f"t{node.id}"
+        return node.ref
     return location(source_text, node.span.start)
 
 
@@ -80,13 +86,9 @@ def _zero(x: Any) -> bool:
     return bool(np.all(np.asarray(x.value if isinstance(x, Tensor) else x) == 0))
 
 
-def _node_name(node: Node) -> str:
-    return node.label or f"t{node.id}"
-
-
 def _place(node: Node, words: Wording) -> str:
     """`op name` plus its line/column when known, e.g. `relu t3 (column 1)`."""
-    text = f"{node.op} {_node_name(node)}"
+    text = f"{node.op} {node.title}"
     if node.span is not None and words.source_text is not None:
         text += f" ({where(node, words.source_text)})"
     return text
@@ -200,7 +202,7 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any],
                 contributions.append((j, i, rule(adj[j], node.value, *args)))  # type: ignore[misc]
             nonzero = [c for c in contributions if not _zero(c[2])]
             if nonzero:
-                parts = ", ".join(f"{_signed(c)} via {nodes[j].op} {_node_name(nodes[j])}"
+                parts = ", ".join(f"{_signed(c)} via {nodes[j].op} {nodes[j].title}"
                                   f"{f' argument {i + 1}' if len(nodes[j].inputs) > 1 else ''}"
                                   for j, i, c in nonzero[:4])
                 if len(nonzero) > 4:
@@ -212,7 +214,7 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any],
                     text = (f"contributions cancel at {_place(nodes[current], words)}: its "
                             f"{len(nonzero)} contributions ({parts}) sum to 0")
                 causes.append(Reason("cancel", text, current))
-                short.append(f"contributions cancel at {_node_name(nodes[current])}")
+                short.append(f"contributions cancel at {nodes[current].title}")
                 continue
             for j, i, _ in contributions:
                 if j in reported:
@@ -220,12 +222,12 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any],
                 if not _zero(adj[j]):
                     node = nodes[j]
                     arg = node.inputs[i]
-                    argname = _node_name(nodes[arg]) if isinstance(arg, int) else "?"
+                    argname = nodes[arg].title if isinstance(arg, int) else "?"
                     causes.append(Reason(
                         "zero_derivative",
                         f"zero local derivative: {_place(node, words)} passes 0 back to its "
                         f"argument {i + 1} ({argname}) at this point", j))
-                    short.append(f"zero local derivative at {_node_name(node)}")
+                    short.append(f"zero local derivative at {node.title}")
                     reported.add(j)
                 elif j not in seen:
                     seen.add(j)
@@ -362,8 +364,9 @@ def explain(tape: Tape, target: Any, source: Tensor, output_gradients: Any = Non
         source, source_name)
 
 
-def explain_run(run: Run) -> dict[str, Reason]:
-    """Per bound name whose partial is null or exactly 0, or that --wrt leaves out: why."""
+def explain_run(run: Any) -> dict[str, Reason]:
+    """Per bound name whose partial is null or exactly 0, or that --wrt leaves out: why.
+    run: an evaluate.Run (not imported: evaluate uses this module)."""
     target_name = f"the output {run.output_name}" if run.output_name else "the output"
     adjoints = run.backward.adjoints if run.backward is not None else None
     explainer = Explainer(run.tape, run.output, None, Wording(run.program.source), target_name,
@@ -382,3 +385,6 @@ def explain_run(run: Run) -> dict[str, Reason]:
         if reason is not None:
             reasons[name] = reason
     return reasons
+
+
+plug("explain", explain)

@@ -61,6 +61,8 @@ class Check:
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
     sampled: dict[str, list[int]] = field(default_factory=dict)  # vector -> checked components
+    matrix: dict[str, str] = field(default_factory=dict)  # name -> gradient in matrix notation
+    matrix_note: str = ""           # why names are left to the per-component check
 
     @property
     def largest_error(self) -> float | None:
@@ -185,7 +187,8 @@ def kinks(run: Run) -> dict[str, str]:
                         reach = vectors.influence(nodes, start, mask)
                     src = run.tape.node_of(run.sources[name])
                     hit = reach.get(src.id) if src is not None else None
-                    labels = [] if hit is None else [f"{name}[{c}]" for c in np.flatnonzero(hit)]
+                    every = vectors.labels(name, run.bindings[name])
+                    labels = [] if hit is None else [every[c] for c in np.flatnonzero(hit)]
                 for label in labels:
                     reasons.setdefault(label, f"{node.prim.kink_note} ({where})" + (
                         f"; {node.prim.convention}" if node.prim.convention else ""))
@@ -359,7 +362,7 @@ def assemble(pl: Plan, forms: Mapping[str, str], true_forms: Mapping[str, str],
     it = iter(answers)
     value_answer = next(it, None)
     for label, g in pl.gradient:
-        name = label.partition("[")[0]
+        name = vectors.owner(label)
         if label not in checked:
             partials[label] = Partial(label, g, "skipped", reason=f"not sampled ({name} has "
                                       f"{vectors.length(run.bindings[name]):,} components; "
@@ -438,7 +441,7 @@ def cancellation(run: Run) -> str:
         text = " " + run.program.source[worst.span.start:worst.span.end].strip()
     at = ", ".join(f"{n}={v:.6g}" for n, v in run.bindings.items() if np.ndim(v) == 0)
     hint = _stable_form(run, worst)
-    return (f"t{worst.id} = {worst.op}:{text} loses {min(lost, 16):.0f} digits to cancellation"
+    return (f"{worst.ref} = {worst.op}:{text} loses {min(lost, 16):.0f} digits to cancellation"
             + (f" at {at}" if at else "") + (f"; {hint}" if hint else ""))
 
 
@@ -482,7 +485,7 @@ def apply_answer(p: Partial, a: judge.Answer, kink: str | None, t: float) -> Non
 def mark_cut(run: Run, p: Partial, true_value: float, name: str | None = None) -> None:
     """A partial that agrees with the stop_gradient-aware derivative but not with the true one
     is `cut`, not a tape bug. name: the variable whose path is cut (default: the partial's)."""
-    name = name or p.name.partition("[")[0]  # a vector component's partial is labelled w[0]
+    name = name or vectors.owner(p.name)
     source, target = run.tape.node_of(run.sources[name]), run.target_id()
     cuts = [] if source is None or target is None else \
         stop_gradient_cuts(run.nodes, source.id, target)

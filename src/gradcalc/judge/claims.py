@@ -25,12 +25,21 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..engine.evaluate import Run, parse_bindings, split_top_level
+from ..engine.evaluate import Run, parse_bindings
 from ..errors import InputError, Span
 from ..judge import numeric
 from ..judge import verdict as judge
 from ..judge.check import Check, Partial, run_with_budget
-from ..lang.syntax import Assign, Expr, Name, Program, free_names, parse_expression, postorder
+from ..lang.syntax import (
+    Assign,
+    Expr,
+    Name,
+    Program,
+    free_names,
+    parse_expression,
+    postorder,
+    split_top_level,
+)
 from ..symbolic import convert as symbolic
 
 NUMERIC_SAFETY = 10.0   # a numeric estimate agrees within this many times its error estimate
@@ -293,9 +302,9 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
     """Verdicts at the run's point for every differentiated name, and on every claim."""
     check_claim_names(claims, list(run.bindings))
     for name, value in run.bindings.items():
-        if np.ndim(value):
-            raise InputError(f"--expect, --claim and --numeric take scalar bindings only, but "
-                             f"'{name}' is a vector")
+        if np.ndim(value) and (expected or with_numeric):
+            raise InputError(f"--expect and --numeric take scalar bindings only, but "
+                             f"'{name}' is a {'matrix' if np.ndim(value) == 2 else 'vector'}")
     gradient = run.gradient()
     point = {n: float(v) for n, v in run.bindings.items()}
     partials: dict[str, Opinions] = {}
@@ -524,8 +533,15 @@ def verify_claims_only(program: Program, claims: Sequence[Claim], rtol: float, a
                        timeout: float, of: str | None = None,
                        points: int = CLAIM_POINTS) -> Verification:
     """Claims about a function given without --at: no point, no tape run."""
+    from ..engine.matrices import matrix_operation
+
     variables = free_names(program)
     check_claim_names(claims, variables)
+    bodies = [s.value if isinstance(s, Assign) else s for s in program.statements]
+    if matrix_operation([*bodies, *(c.expr for c in claims)]) is not None:
+        raise InputError("claims in vector or matrix notation need --at: the bindings give the "
+                         "shapes", hint="e.g. --at 'X=[[1,2],[3,4]]' --at 'w=[1,-1]' (or "
+                         "--at X=@data.npy)")
     assigned = {s.target for s in program.statements if isinstance(s, Assign)}
     if of is not None and of not in assigned:
         raise InputError(f"--of names '{of}', which the program never assigns")

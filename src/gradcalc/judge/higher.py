@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.evaluate import Run
-from ..engine.evaluate import _where as where
+from ..engine.evaluate import Run, where
 from ..engine.tape import Node, Tape, Tensor, apply, backward, depth, input_values
 from ..errors import InputError
 from ..judge.check import (
@@ -140,7 +139,8 @@ def hessian(run: Run) -> Hessian:
                          f" is a vector of length {np.size(run.value)}")
     vectors = [n for n in run.wrt if np.ndim(run.bindings[n])]
     if vectors:
-        raise InputError(f"--hessian works with scalar variables; {vectors[0]} is a vector")
+        kind = "a matrix" if np.ndim(run.bindings[vectors[0]]) == 2 else "a vector"
+        raise InputError(f"--hessian works with scalar variables; {vectors[0]} is {kind}")
     names = list(run.wrt)
     matrix: dict[str, dict[str, Any]] = {i: {j: None for j in names} for i in names}
     target = run.target_id()
@@ -388,8 +388,9 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
 
 
 def check_all(rows: Sequence[Run], rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-              timeout: float = DEFAULT_TIMEOUT) -> list[Check]:
-    """The first-order check of each Jacobian row (each under its own time budget)."""
+              timeout: float = DEFAULT_TIMEOUT, cache: bool = True) -> list[Check]:
+    """The first-order check of each Jacobian row (each under its own time budget); cache:
+    read and fill the disk cache of derivatives, as check.check."""
     if len(rows) > 1:
         symbolic.namespace()  # import SymPy once here, so the forked checks share it
-    return [check(row, rtol, atol, timeout, row.output_name) for row in rows]
+    return [check(row, rtol, atol, timeout, row.output_name, cache=cache) for row in rows]

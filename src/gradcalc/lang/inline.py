@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError
-from ..lang.syntax import Expr, FuncDef, UserCall, children, postorder
+from ..lang.syntax import Expr, FuncDef, UserCall, children
 
 MAX_EXPANSION = 2_000_000  # syntax nodes visited while expanding one statement
 
@@ -22,7 +22,7 @@ Visit = Callable[[Expr, list[Any], Mapping[str, Any]], Any]
 
 @dataclass(slots=True)
 class _Frame:
-    nodes: Iterator[Expr]
+    nodes: Iterator[tuple[Expr, int]]
     env: Mapping[str, Any]
     call: UserCall | None = None
     path: tuple[str, ...] = ()
@@ -39,6 +39,22 @@ class Hooks:
         """A call's body has been evaluated to result."""
 
 
+_END = (None, 0)
+
+
+def _counted(root: Expr) -> Iterator[tuple[Expr, int]]:
+    """postorder(root), each node with its number of children."""
+    stack: list[tuple[Expr, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        kids = children(node)
+        if expanded or not kids:
+            yield node, len(kids)
+            continue
+        stack.append((node, True))
+        stack.extend((k, False) for k in reversed(kids))
+
+
 def fold_calls(expr: Expr, env: Mapping[str, Any], functions: Mapping[str, FuncDef],
                visit: Visit, hooks: Hooks | None = None,
                bind: Callable[[Any], Any] = lambda v: v, source: str | None = None) -> Any:
@@ -46,11 +62,11 @@ def fold_calls(expr: Expr, env: Mapping[str, Any], functions: Mapping[str, FuncD
     function's body evaluated on the argument values (bind finishes a value before it is bound
     to a parameter). visit(node, results of its children, the names in scope)."""
     hooks = hooks or Hooks()
-    frames = [_Frame(postorder(expr), env)]
+    frames = [_Frame(_counted(expr), env)]
     budget = MAX_EXPANSION
     while True:
         frame = frames[-1]
-        node = next(frame.nodes, None)
+        node, n = next(frame.nodes, _END)
         if node is None:
             result = frame.results[0]
             frames.pop()
@@ -64,7 +80,6 @@ def fold_calls(expr: Expr, env: Mapping[str, Any], functions: Mapping[str, FuncD
         if budget < 0:
             raise InputError(f"function calls expand to more than {MAX_EXPANSION:,} "
                              "operations", frame.call.span if frame.call else None, source)
-        n = len(children(node))
         args = frame.results[len(frame.results) - n:] if n else []
         if n:
             del frame.results[len(frame.results) - n:]
@@ -72,7 +87,7 @@ def fold_calls(expr: Expr, env: Mapping[str, Any], functions: Mapping[str, FuncD
             fdef = functions[node.func]
             path = frame.path + (node.func,)
             hooks.enter(node, path, args)
-            frames.append(_Frame(postorder(fdef.body),
+            frames.append(_Frame(_counted(fdef.body),
                                  dict(zip(fdef.params, (bind(a) for a in args), strict=True)),
                                  node, path))
             continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -36,7 +35,10 @@ def fmt(x: Any) -> str:
     if isinstance(x, complex):
         NOTES.add(ROUNDED_NOTE)
         return f"{x.real:.6g}{x.imag:+.6g}i"
-    if np.ndim(x):
+    nd = np.ndim(x)
+    if nd == 2:
+        return _matrix_summary(np.asarray(x))
+    if nd:
         return "[" + ", ".join(fmt(v) for v in np.ravel(x)) + "]"
     x = float(x)
     if math.isnan(x):
@@ -47,6 +49,20 @@ def fmt(x: Any) -> str:
     if float(text) != x:
         NOTES.add(ROUNDED_NOTE)
     return text
+
+
+def _matrix_summary(m: Any) -> str:
+    """A matrix for people: its shape, then its rows if it has at most 9 components, else the
+    range of its values (not thousands of numbers)."""
+    shape = f"{m.shape[0]}x{m.shape[1]}"
+    if m.size <= 9:
+        return f"{shape} [" + ", ".join("[" + ", ".join(fmt(v) for v in row) + "]"
+                                        for row in m) + "]"
+    finite = m[np.isfinite(m)]
+    if finite.size == 0:
+        return f"{shape} (no finite values)"
+    text = f"{shape} min {float(finite.min()):.6g} max {float(finite.max()):.6g}"
+    return text + ("" if finite.size == m.size else f" ({m.size - finite.size} not finite)")
 
 
 def fit(line: str, indent: int = 4, width: int = WIDTH) -> list[str]:
@@ -87,7 +103,7 @@ def verdict_table(rows: Sequence[Sequence[str]], statuses: Sequence[str | None],
             details.append(f"{indent}[{len(details) + 1}] {row[0]}: {verdict}")
             verdict = f"{status} [{len(details)}]"
         shown.append([*row[:-1], verdict])
-    lines = _table(shown, indent)
+    lines = table(shown, indent)
     out = [lines[0]] + [paint(line, start, status or "", colour)
                         for line, status in zip(lines[1:], statuses, strict=True)]
     if details:
@@ -102,6 +118,11 @@ def notes() -> list[str]:
     return [n for n in (ROUNDED_NOTE,) if n in NOTES]
 
 
+def unchecked_json() -> dict[str, Any]:
+    """The JSON "check" of a call that skipped it (--no-check)."""
+    return {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+
+
 def jnum(x: Any) -> Any:
     """A number for strict JSON: full precision, 'nan'/'inf'/'-inf' as strings, None as null."""
     if x is None:
@@ -109,7 +130,7 @@ def jnum(x: Any) -> Any:
     if isinstance(x, complex):
         return {"re": jnum(x.real), "im": jnum(x.imag)}
     if np.ndim(x):
-        return [jnum(v) for v in np.ravel(x)]
+        return [jnum(v) for v in np.asarray(x)]  # nested lists for a matrix
     x = float(x)
     if math.isnan(x):
         return "nan"
@@ -118,19 +139,21 @@ def jnum(x: Any) -> Any:
     return x
 
 
-def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    """Rows as left-aligned columns two spaces apart, each line indented."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
             for r in rows]
 
 
-def _shorten(text: str, limit: int = 60) -> str:
+def shorten(text: str, limit: int = 60) -> str:
+    """The text, or its first limit-3 characters and '...'."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def node_name(node: Node) -> str:
     """How a node is called on the tape: its user label or t<id>."""
-    return node.label or f"t{node.id}"
+    return node.title
 
 
 def _input_name(nodes: Sequence[Node], ref: int | Const) -> str:
@@ -162,12 +185,12 @@ def text(run: Run, chk: Check | None, show_tape: bool = False, collapse: bool = 
                     verdict = "null"
                 elif p.status == "cut":
                     verdict = p.reason
-                row += [_shorten(p.symbolic or "-"), verdict]
+                row += [shorten(p.symbolic or "-"), verdict]
                 statuses.append(p.status)
             elif g is None:
                 row[1] = "null"
             rows.append(row)
-        out += verdict_table(rows, statuses, colour) if chk else _table(rows)
+        out += verdict_table(rows, statuses, colour) if chk else table(rows)
     out += [part for line in why_lines(run) for part in fit(line, 4)]
     out.append("")
     out += summary_lines(chk, colour)
@@ -242,6 +265,13 @@ def summary(chk: Check | None) -> str:
         line += (f"\ncheck: sampled {len(picked)} of the {_vector_length(chk, name):,} "
                  f"components of {name} (the rest are not checked): "
                  + ", ".join(str(k) for k in picked))
+    for name, form in chk.matrix.items():
+        line += f"\ncheck: in matrix notation, d/d{name} = {form}"
+    if chk.matrix:
+        line += ("\ncheck: (SymPy's matrix calculus; the formulas give the tape's numbers "
+                 "here)")
+    if chk.matrix_note:
+        line += f"\ncheck: matrix notation: {chk.matrix_note}"
     return line
 
 
@@ -280,7 +310,7 @@ def tape_text(run: Run, collapse: bool = False) -> str:
         rows.append([f"t{node.id}", node.label or "-", node.op,
                      ", ".join(_input_name(nodes, r) for r in node.inputs),
                      fmt(node.value), "-" if adj[node.id] is None else fmt(adj[node.id])])
-    return "\n".join([title] + _table(rows))
+    return "\n".join([title] + table(rows))
 
 
 def _value_name(run: Run, value: Any) -> str:
@@ -306,23 +336,13 @@ def tape_records(run: Run) -> list[dict[str, Any]]:
         records.append({"id": node.id, "name": node.label, "op": node.op, "inputs": inputs,
                         "value": jnum(node.value), "adjoint": jnum(adj[node.id]),
                         "span": None if node.span is None else [node.span.start, node.span.end]})
+        if np.ndim(node.value) == 2:
+            records[-1]["shape"] = list(np.shape(node.value))
     return records
 
 
-def to_json(run: Run, chk: Check | None, show_tape: bool = False) -> str:
-    """The contract's JSON object (strict JSON)."""
-    return dumps(json_object(run, chk, show_tape))
-
-
-def dumps(obj: dict[str, Any]) -> str:
-    """Strict, indented JSON text of an object, with a final newline."""
-    import json  # imported where used: start-up cost of the CLI
-
-    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
-
-
 def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[str, Any]:
-    """The contract's JSON object, as a dict (to_json writes it)."""
+    """The contract's JSON object at one point, as a dict (render/json.py writes it)."""
     obj: dict[str, Any] = {
         "expression": run.program.source,
         "at": {n: jnum(v) for n, v in run.bindings.items()},
@@ -337,11 +357,14 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
         for name in run.wrt:
             items = [fn(chk.partials[label]) for label in vectors.labels(name,
                                                                           run.bindings[name])]
+            shape = np.shape(run.bindings[name])
+            if len(shape) == 2:  # a matrix: rows of components
+                items = [items[i * shape[1]:(i + 1) * shape[1]] for i in range(shape[0])]
             out[name] = items if vectors.length(run.bindings[name]) is not None else items[0]
         return out
 
     if chk is None:
-        obj["check"] = {"status": "skipped", "reason": "--no-check", "symbolic": {}}
+        obj["check"] = unchecked_json()
     else:
         obj["check"] = {
             "status": chk.status,
@@ -352,6 +375,10 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
             "rtol": chk.rtol,
             "atol": chk.atol,
         }
+        if chk.matrix or chk.matrix_note:
+            obj["check"]["matrix"] = {n: chk.matrix.get(n) for n in run.wrt
+                                      if np.ndim(run.bindings[n]) >= 1}
+            obj["check"]["matrix_note"] = chk.matrix_note or None
         if chk.sampled:
             obj["check"]["sampled"] = {n: {"components": _vector_length(chk, n), "checked": k}
                                        for n, k in chk.sampled.items()}
@@ -364,24 +391,7 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
     return obj
 
 
-def csv_header(names: Sequence[str]) -> list[str]:
-    """The contract's CSV header: value, then d_<name> per differentiated name."""
-    return ["value"] + [f"d_{n}" for n in names]
-
-
 def csv_cell(x: Any) -> str:
     """One CSV field: repr-precision number, nan/inf/-inf, or empty for null."""
     v = jnum(x)
     return "" if v is None else str(v)
-
-
-def to_csv(run: Run) -> str:
-    """Header plus one row for the run's point."""
-    buf = io.StringIO()
-    import csv  # imported where used: start-up cost of the CLI
-
-    w = csv.writer(buf, lineterminator="\n")
-    grad = vectors.components(run.wrt, run.bindings, run.gradient())
-    w.writerow(csv_header([label for label, _ in grad]))
-    w.writerow([csv_cell(run.value)] + [csv_cell(g) for _, g in grad])
-    return buf.getvalue()

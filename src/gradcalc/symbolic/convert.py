@@ -18,7 +18,8 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
-from .. import ops
+from .. import ops, ops_matrix
+from ..engine.vectors import Grid
 from ..errors import Span
 from ..lang.inline import fold_calls
 from ..lang.syntax import (
@@ -145,10 +146,7 @@ def _guards_of(prim: ops.Primitive, node: Binary | Call, args: Sequence[Any],
     rules = prim.guards
     if not rules:
         return
-    n = max((len(a) for a in args if isinstance(a, tuple)), default=0)
-    rows = [[a[k] if isinstance(a, tuple) else a for a in args] for k in range(n)] if n else \
-        [list(args)]
-    for row in rows:
+    for row in _broadcast_rows(args)[1]:
         for index, kind in rules:
             chosen = tuple(row) if index is None else (row[index],)
             out.append(Guard(kind, prim.name, node.span, chosen))
@@ -173,14 +171,30 @@ def expr_to_sympy(expr: Expr, env: Mapping[str, Any],
             if node.id in scope:
                 return scope[node.id]
             return _named_constant(node.id)
+        if guards is not None and isinstance(node, Call) and node.func in ("inv", "logdet") \
+                and ops_matrix.sym_ndim(args[0]) == 2:  # the domain is det(A) != 0, > 0
+            det = ops_matrix.DET.sympy(sp, args[0])
+            guards.append(Guard("nonzero" if node.func == "inv" else "positive", node.func,
+                                node.span, (det,)))
         if guards is not None and isinstance(node, (Binary, Call)):
             prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
             if prim.guards:   # (finishing a pending chain only where a guard needs it)
                 _guards_of(prim, node, [_done(a) for a in args], guards)
         if isinstance(node, Index):
+            if node.column is not None:
+                return ops_matrix.INDEX2.sympy(sp, args[0], node.index, node.column)
+            if ops_matrix.sym_ndim(args[0]) == 2:
+                return ops_matrix.ROW.sympy(sp, args[0], node.index)
             return ops.INDEX.sympy(sp, args[0], node.index)
-        if any(isinstance(a, tuple) for a in args) and not (
-                isinstance(node, Call) and _prim(node, args).reduction):
+        if isinstance(node, Binary) and node.op == "@":
+            return ops_matrix.MATMUL.sympy(sp, _done(args[0]), _done(args[1]))
+        if isinstance(node, Call) and _prim(node, args).reduction:
+            prim = _prim(node, args)
+            if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix
+                args = [ops_matrix.RAVEL.sympy(sp, a) if ops_matrix.sym_ndim(a) == 2 else a
+                        for a in args]
+            return prim.sympy(sp, *(_done(a) for a in args))
+        if any(isinstance(a, tuple) for a in args):
             return _elementwise(node, [_done(a) for a in args])
         if isinstance(node, Unary):
             return args[0] if node.op == "+" else -args[0]
@@ -207,15 +221,43 @@ def _prim(node: Call, args: list[Any]) -> ops.Primitive:
     return prim
 
 
+def _shape(x: Any) -> tuple[int, ...]:
+    if not isinstance(x, tuple):
+        return ()
+    return (len(x), len(x[0])) if x and isinstance(x[0], tuple) else (len(x),)
+
+
+def _broadcast_rows(args: Sequence[Any]) -> tuple[tuple[int, ...], list[list[Any]]]:
+    """The broadcast shape of scalars, vectors (tuples) and matrices (tuples of rows), and
+    one row of scalar arguments per component of it (numpy's broadcasting rules)."""
+    import numpy as np
+
+    shapes = [_shape(a) for a in args]
+    shape = tuple(np.broadcast_shapes(*shapes))
+    rows: list[list[Any]] = []
+    for at in np.ndindex(*shape) if shape else [()]:
+        row = []
+        for a, sh in zip(args, shapes, strict=True):
+            key = [0 if d == 1 else k for d, k in zip(sh, at[len(at) - len(sh):], strict=True)]
+            for k in key:
+                a = a[k]
+            row.append(a)
+        rows.append(row)
+    return shape, rows
+
+
 def _elementwise(node: Expr, args: list[Any]) -> tuple[Any, ...]:
-    """An elementwise node applied per component, broadcasting scalars over vectors."""
+    """An elementwise node applied per component, broadcasting as numpy does."""
     sp = namespace()
-    n = max(len(a) for a in args if isinstance(a, tuple))
-    rows = [[a[k] if isinstance(a, tuple) else a for a in args] for k in range(n)]
+    shape, rows = _broadcast_rows(args)
     if isinstance(node, Unary):
-        return tuple(row[0] if node.op == "+" else -row[0] for row in rows)
-    prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
-    return tuple(prim.sympy(sp, *row) for row in rows)
+        flat = [row[0] if node.op == "+" else -row[0] for row in rows]
+    else:
+        prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
+        flat = [prim.sympy(sp, *row) for row in rows]
+    if len(shape) == 2:
+        return tuple(tuple(flat[i * shape[1]:(i + 1) * shape[1]]) for i in range(shape[0]))
+    return tuple(flat)
 
 
 class _Chain:
@@ -271,8 +313,7 @@ def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str |
     """
     if not isinstance(names, Mapping):
         names = {n: n for n in names}
-    env: dict[str, Any] = {n: symbol(s) if isinstance(s, str) else tuple(symbol(c) for c in s)
-                           for n, s in names.items()}
+    env: dict[str, Any] = {n: bound_symbols(s) for n, s in names.items()}
     out = None
     needed = _needed(program, of) if guards is not None else []
     for i, stmt in enumerate(program.statements):
@@ -291,6 +332,19 @@ def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str |
         else:
             out = expr_to_sympy(stmt, env, program.functions, g)
     return env[of] if of is not None else out
+
+
+def bound_symbols(s: Any) -> Any:
+    """A bound name's SymPy value: its symbol, a tuple of component symbols for a vector, a
+    tuple of rows for a matrix (a list of names with a 2-D `shape`, vectors.Grid)."""
+    if isinstance(s, str):
+        return symbol(s)
+    if isinstance(s, Grid):
+        shape = s.shape
+        cols = shape[1]
+        return tuple(tuple(symbol(c) for c in s[i * cols:(i + 1) * cols])
+                     for i in range(shape[0]))
+    return tuple(symbol(c) for c in s)
 
 
 def evaluate(expr: Any, point: Mapping[str, float]) -> complex | float:

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from ..engine.vectors import Grid
+
 
 def to_text(expr: Any, names: Mapping[str, Any] | Sequence[str] | None = None) -> str:
     """expr in the input language. names: the bound names as given to
@@ -32,7 +34,11 @@ def _component_labels(names: Mapping[str, Any] | Sequence[str] | None) -> dict[s
     if not isinstance(names, Mapping):
         return labels
     for name, symbols in names.items():
-        if isinstance(symbols, (list, tuple)):
+        if isinstance(symbols, Grid):  # a matrix's components: A[i,j]
+            shape = symbols.shape
+            for k, sym in enumerate(symbols):
+                labels[sym] = f"{name}[{k // shape[1]},{k % shape[1]}]"
+        elif isinstance(symbols, (list, tuple)):
             for k, sym in enumerate(symbols):
                 labels[sym] = f"{name}[{k}]"
     return labels

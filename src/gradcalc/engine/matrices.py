@@ -1,0 +1,233 @@
+"""Matrix variables: the shape rules of the evaluator for matrices and the matrix
+operations, `--at A=[[1,2],[3,4]]` values and `--at X=@path` files (.npy, headerless .csv).
+
+A matrix is a 2-D float64 array. Elementwise operators broadcast as numpy does; `@` and the
+matrix functions (ops_matrix) check their shapes here, with errors that name both shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import ops, ops_matrix
+from ..errors import InputError, Span
+from ..lang.syntax import Binary, Call, Expr, Index, postorder, to_source
+
+
+def _raw(x: Any) -> Any:
+    return x.value if hasattr(x, "uid") else x
+
+
+def shape_text(value: Any) -> str:
+    """'scalar', '3 components' or '2x3' for messages."""
+    shape = np.shape(_raw(value))
+    if not shape:
+        return "a scalar"
+    if len(shape) == 1:
+        return f"a vector of {shape[0]} components"
+    return f"{shape[0]}x{shape[1]}"
+
+
+def _quote(expr: Expr) -> str:
+    text = to_source(expr)
+    return f"'{text}'" if len(text) <= 30 else f"'{text[:27]}...'"
+
+
+def _operator(prim: ops.Primitive) -> str:
+    return prim.symbol if prim.spelling is None and prim.symbol else f"{prim.spelling}()"
+
+
+def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str | None,
+               exprs: Sequence[Expr]) -> None:
+    """Refuse shapes that do not fit a matrix operation or numpy broadcasting; the message
+    names the operator and each operand's shape."""
+    shapes = [np.shape(_raw(a)) for a in args]
+    span = node.span
+
+    def both() -> str:
+        return ", ".join(f"{_quote(e)} is {shape_text(a)}"
+                         for e, a in zip(exprs, args, strict=False))
+
+    if prim is ops_matrix.MATMUL:
+        a, b = shapes
+        if not a or not b:
+            raise InputError(f"@ needs vectors or matrices: {both()}", span, source,
+                             "multiply by a scalar with *")
+        if a[-1] != b[0]:
+            raise InputError(f"shapes do not fit for @: {both()} ({a[-1]} against {b[0]})",
+                             span, source, "the left's columns must match the right's rows; "
+                             "transpose(...) one side?")
+        return
+    if prim in ops_matrix.MATRIX_PRIMITIVES:
+        (a,) = shapes[:1]
+        name = prim.spelling
+        if name in ops_matrix.SQUARE or (name == "diag" and len(a) == 2):
+            if len(a) != 2 or a[0] != a[1]:
+                raise InputError(f"{name}() needs a square matrix, but {both()}", span, source)
+        elif name == "transpose" and len(a) != 2:
+            raise InputError(f"transpose() needs a matrix, but {both()}", span, source)
+        elif name == "outer" and any(len(sh) != 1 for sh in shapes):
+            raise InputError(f"outer() needs two vectors, but {both()}", span, source)
+        elif not a:
+            raise InputError(f"{name}() needs a vector or matrix, but {both()}", span, source)
+        return
+    if prim.reduction:  # reductions of a vector take a matrix as all its components
+        if prim is ops.INDEX:
+            return
+        for a, e in zip(args, exprs, strict=False):
+            if np.ndim(_raw(a)) == 0:
+                raise InputError(f"{prim.spelling}() needs a vector or matrix, but "
+                                 f"{_quote(e)} is a scalar", e.span, source)
+        if prim is ops.DOT and shapes[0] != shapes[1]:
+            raise InputError(f"shapes do not fit for dot(): {both()}", span, source)
+        return
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        op = f"'{node.op}'" if isinstance(node, Binary) else _operator(prim)
+        raise InputError(f"shapes do not broadcast for {op}: {both()}", span, source,
+                         "elementwise operators need equal shapes (or a scalar); for the "
+                         "matrix product write @") from None
+
+
+def index(node: Index, base: Any, source: str | None) -> tuple[int, ...]:
+    """The checked indices of `A[i]` or `A[i, j]` for a matrix base."""
+    shape = np.shape(_raw(base))
+    if node.column is not None and len(shape) != 2:
+        raise InputError(f"{_quote(node.base)} is {shape_text(base)}, not a matrix: it takes "
+                         "one index", node.span, source, f"write {to_source(node.base)}"
+                         f"[{node.index}]" if shape else "")
+    if node.index >= shape[0]:
+        raise InputError(f"row {node.index} is out of range: {_quote(node.base)} is "
+                         f"{shape_text(base)} (rows 0 to {shape[0] - 1})", node.index_span,
+                         source)
+    if node.column is None:
+        return (node.index,)
+    if node.column >= shape[1]:
+        assert node.column_span is not None
+        raise InputError(f"column {node.column} is out of range: {_quote(node.base)} is "
+                         f"{shape_text(base)} (columns 0 to {shape[1] - 1})", node.column_span,
+                         source)
+    return (node.index, node.column)
+
+
+def parse_matrix(text: str, element: Callable[[str], float],
+                 split: Callable[[str], list[tuple[int, str]]]) -> Any:
+    """The matrix `[[a, b], [c, d]]` of an --at value (rows of equal length); element(text)
+    evaluates one component, split(text) splits at top-level commas. Errors are located in
+    text."""
+    lead = len(text) - len(text.lstrip())
+    body = text.rstrip()
+    if not body.endswith("]"):
+        raise InputError("a matrix needs a closing ']'", Span(lead, lead + 1), text,
+                         "write A=[[1,2],[3,4]]")
+    inner = body[lead + 1:-1]
+    rows: list[list[float]] = []
+    for offset, piece in split(inner):
+        at = lead + 1 + offset
+        row = piece.strip()
+        start = at + len(piece) - len(piece.lstrip())
+        if not (row.startswith("[") and row.endswith("]")):
+            raise InputError("every row of a matrix is written [..]", Span(start, start + max(
+                1, len(row))), text, "write A=[[1,2],[3,4]]")
+        values: list[float] = []
+        if not row[1:-1].strip():
+            raise InputError("an empty row", Span(start, start + len(row)), text,
+                             "every row of a matrix needs at least one component")
+        for off2, cell in split(row[1:-1]):
+            at2 = start + 1 + off2
+            if not cell.strip():
+                raise InputError("an empty component", Span(at2, at2 + max(1, len(cell))), text)
+            try:
+                values.append(element(cell))
+            except InputError as exc:
+                span = exc.span or Span(0, len(cell))
+                raise InputError(exc.message, Span(at2 + span.start, at2 + span.end), text,
+                                 exc.hint) from None
+        if rows and len(values) != len(rows[0]):
+            raise InputError(f"rows of different lengths: row 0 has {len(rows[0])} "
+                             f"components, row {len(rows)} has {len(values)}",
+                             Span(start, start + len(row)), text,
+                             "every row of a matrix needs the same number of components")
+        rows.append(values)
+    return np.array(rows, dtype=np.float64)
+
+
+def load(path_text: str) -> Any:
+    """A vector or matrix from a .npy file or a headerless .csv of numbers (one row per
+    line); InputError naming the file (and line and column) when it cannot be read."""
+    path = Path(path_text)
+    try:
+        if path.suffix.lower() == ".npy":
+            try:
+                data = np.load(path, allow_pickle=False)
+            except ValueError as exc:
+                raise InputError(f"cannot read {path_text}: {exc}") from None
+            if data.dtype.kind not in "biuf":
+                raise InputError(f"{path_text} holds {data.dtype} values, not numbers")
+            value = np.asarray(data, dtype=np.float64)
+        else:
+            value = _read_csv(path, path_text)
+    except OSError as exc:
+        raise InputError(f"cannot read {path_text}: {exc.strerror or exc}",
+                         hint="give the path of a .npy or headerless .csv file") from None
+    if value.ndim not in (1, 2) or value.size == 0:
+        raise InputError(f"{path_text} holds an array of shape {value.shape}; a binding "
+                         "takes a vector or a matrix")
+    if not np.all(np.isfinite(value)):
+        k = int(np.flatnonzero(~np.isfinite(value.ravel()))[0])
+        where = np.unravel_index(k, value.shape)
+        raise InputError(f"{path_text} has a non-finite number at "
+                         f"[{','.join(map(str, where))}]")
+    return value
+
+
+def _read_csv(path: Path, path_text: str) -> Any:
+    rows: list[list[float]] = []
+    with open(path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            cells = line.rstrip("\r\n").split(",")
+            row: list[float] = []
+            for col, cell in enumerate(cells, 1):
+                try:
+                    row.append(float(cell))
+                except ValueError:
+                    raise InputError(f"{path_text}, line {line_no}, column {col}: "
+                                     f"{cell.strip()!r} is not a number",
+                                     hint="a .csv binding is numbers only, no header row"
+                                     ) from None
+            if rows and len(row) != len(rows[0]):
+                raise InputError(f"{path_text}, line {line_no}: {len(row)} numbers, but the "
+                                 f"first row has {len(rows[0])}",
+                                 hint="every row of a matrix needs the same number of values")
+            rows.append(row)
+    if not rows:
+        raise InputError(f"{path_text} holds no numbers")
+    value = np.array(rows, dtype=np.float64)
+    return value[:, 0] if value.shape[1] == 1 else value  # one column: a vector
+
+
+def reduce_args(prim: ops.Primitive, args: Sequence[Any], apply: Callable[..., Any]
+                ) -> list[Any]:
+    """The arguments of a reduction over vectors, matrices raveled into their components."""
+    if prim in ops_matrix.MATRIX_PRIMITIVES or not prim.reduction or prim is ops.INDEX:
+        return list(args)
+    return [apply(ops_matrix.RAVEL, a) if np.ndim(_raw(a)) == 2 else a for a in args]
+
+
+
+def matrix_operation(exprs: Sequence[Expr]) -> Expr | None:
+    """The first use of `@`, a matrix function or `A[i, j]` in these expressions, or None."""
+    spellings = {p.spelling for p in ops_matrix.MATRIX_PRIMITIVES if p.spelling}
+    for root in exprs:
+        for node in postorder(root):
+            if isinstance(node, Binary) and node.op == "@" or isinstance(node, Call) and \
+                    node.func in spellings or isinstance(node, Index) and node.column is not None:
+                return node
+    return None

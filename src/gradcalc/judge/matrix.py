@@ -1,0 +1,327 @@
+"""Claims about a gradient with respect to a vector or matrix, written in matrix notation
+(`--claim "w: 2*transpose(X)@(X@w - y)"`): the claim's value is compared with the true
+gradient component by component, at the --at point and at random vectors and matrices of the
+bindings' shapes (small whole numbers first, so a counterexample is easy to read), then
+SymPy tries to simplify every component's difference to 0.
+
+Both sides are SymPy expressions of the components' symbols (symbolic.convert), evaluated
+with mpmath at 30 digits; everything runs in a budgeted child (check.run_with_budget).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..engine import vectors
+from ..engine.evaluate import Run
+from ..judge.check import Check, run_with_budget
+from ..judge.claims import Claim, ClaimVerdict, Verification, check_claim_names
+from ..symbolic import convert as symbolic
+
+DIGITS = 30
+
+
+def verify(run: Run, claims: Sequence[Claim], rtol: float, atol: float, timeout: float,
+           of: str | None, points: int) -> Verification:
+    """The verdicts on claims about a run with vector or matrix bindings."""
+    check_claim_names(claims, list(run.bindings))
+    return Verification({}, check_claims(run, claims, rtol, atol, timeout, of, points), rtol,
+                        atol)
+
+
+def check_claims(run: Run, claims: Sequence[Claim], rtol: float, atol: float, timeout: float,
+                 of: str | None, points: int) -> list[ClaimVerdict]:
+    """A verdict on every claim about a run with vector or matrix bindings."""
+    for claim in claims:
+        _check_shape(run, claim)
+    symbolic.namespace()  # import SymPy once here, not in every forked child
+    out: list[ClaimVerdict] = []
+    for claim in claims:
+        deadline = time.monotonic() + 0.9 * timeout
+        status, found = run_with_budget(
+            lambda c=claim, d=deadline: _search(run, c, rtol, atol, of, points, d), timeout)
+        if status != "ok":
+            reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
+                      else str(found))
+            out.append(ClaimVerdict(claim, "undecided", reason=reason))
+            continue
+        v = ClaimVerdict(claim, "equal", found["true_form"], found["points"],
+                         found["counterexample"], found["at_point"], found.get("reason", ""))
+        if v.at_point is not None:
+            v.at_point["tape"] = run.gradient().get(claim.name)
+        if v.counterexample is not None:
+            v.status = "differs"
+        elif found["proved"]:
+            v.status = "proved"
+        elif v.points == 0:
+            v.status = "undecided"
+            v.reason = "no point where the true gradient is finite was found"
+        out.append(v)
+    return out
+
+
+def _search(run: Run, claim: Claim, rtol: float, atol: float, of: str | None, points: int,
+            deadline: float) -> dict[str, Any]:
+    """In the child: both sides as SymPy components, compared at points, then simplified."""
+    import mpmath
+
+    sp = symbolic.namespace()
+    bindings = run.bindings
+    symbols = vectors.symbol_names(bindings)
+    f = symbolic.program_to_sympy(run.program, symbols, of)
+    f = symbolic.without_stop_gradient(f) or f
+    comps = vectors.symbol_list(symbols[claim.name])
+    true = [symbolic.derivative(f, c) for c in comps]
+    env = {n: symbolic.bound_symbols(s) for n, s in symbols.items()}
+    mine_value = symbolic.expr_to_sympy(claim.expr, env)
+    shape = np.shape(bindings[claim.name])
+    out: dict[str, Any] = {"true_form": None, "at_point": None, "counterexample": None,
+                           "points": 0, "proved": False}
+    mine = _broadcast(mine_value, shape)
+    try:  # the true gradient in matrix notation, where SymPy's matrix calculus gives it
+        from ..symbolic import matrix_form
+
+        forms, _ = matrix_form.gradients(run.program, bindings, [claim.name], run.gradient(), of)
+        out["true_form"] = forms[claim.name].text if claim.name in forms else None
+    except Exception:  # noqa: BLE001 - a missing formula only leaves the column empty
+        pass
+    names = vectors.symbol_names(bindings)
+    every = [s for n in bindings for s in vectors.symbol_list(names[n])]
+    constants = {s: sp.Rational(v[1].numerator, v[1].denominator)
+                 for e in (*true, *mine) for s in e.free_symbols
+                 if s.name in symbolic.CONSTANT_VALUES
+                 for v in [symbolic.CONSTANT_VALUES[s.name]]}
+    fn = sp.lambdify([symbolic.symbol(s) for s in every],
+                     [e.xreplace(constants) for e in (*true, *mine)], modules="mpmath")
+    n = len(comps)
+
+    def judged(values: Sequence[float]) -> tuple[list[Any], list[Any]] | None:
+        with mpmath.workdps(DIGITS):
+            try:
+                got = fn(*(mpmath.mpf(v) for v in values))
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                return None
+        t = [_real(x) for x in got[:n]]
+        if any(x is None or not math.isfinite(x) for x in t):
+            return None
+        return [_real(x) for x in got[n:]], t
+
+    def differs(pair: tuple[list[Any], list[Any]]) -> int | None:
+        yours, t = pair
+        scale = max([abs(x) for x in t] + [1.0])
+        for k, (y, x) in enumerate(zip(yours, t, strict=True)):
+            if y is None or not _within(y, x, rtol, max(atol, 1e-20 * scale)):
+                return k
+        return None
+
+    def as_point(values: Sequence[float]) -> dict[str, Any]:
+        out_: dict[str, Any] = {}
+        k = 0
+        for name, value in bindings.items():
+            size = int(np.size(value))
+            out_[name] = np.reshape(np.array(values[k:k + size], dtype=float), np.shape(value))
+            if out_[name].ndim == 0:
+                out_[name] = float(out_[name])
+            k += size
+        return out_
+
+    def report(values: Sequence[float], pair: tuple[list[Any], list[Any]], k: int) -> dict:
+        yours, t = pair
+        label = vectors.labels(claim.name, bindings[claim.name])[k]
+        return {"at": as_point(values), "component": label,
+                "yours": _shaped(yours, shape), "true": _shaped(t, shape)}
+
+    here = [float(c) for n_ in bindings for c in np.ravel(bindings[n_])]
+    pair = judged(here)
+    if pair is not None:
+        out["at_point"] = {"yours": _shaped(pair[0], shape), "true": _shaped(pair[1], shape)}
+        k = differs(pair)
+        if k is not None:
+            out["counterexample"] = report(here, pair, k)
+            return out
+    rng = random.Random(f"{claim.name}:{claim.formula}")
+    found = 0
+    for attempt in range(20 * points):
+        if found >= points or time.monotonic() > deadline:
+            break
+        if attempt < points // 2:  # small whole numbers first: a readable counterexample
+            values = [float(rng.randint(-2, 2)) for _ in here]
+        else:
+            values = [rng.uniform(-3.0, 3.0) for _ in here]
+        pair = judged(values)
+        if pair is None:
+            continue
+        found += 1
+        k = differs(pair)
+        if k is not None:
+            out["counterexample"] = report(values, pair, k)
+            break
+    out["points"] = found
+    if out["counterexample"] is None and time.monotonic() < deadline:
+        out["proved"] = all(sp.expand(symbolic.display(a) - symbolic.display(b)) == 0
+                            for a, b in zip(mine, true, strict=True))
+    return out
+
+
+def _check_shape(run: Run, claim: Claim) -> None:
+    """Run the claim's formula at the --at point: shape errors inside it, or a result that
+    does not have (or broadcast to) the shape of the gradient, are input errors."""
+    from ..engine.evaluate import evaluate_expr
+    from ..errors import InputError
+
+    try:
+        value = evaluate_expr(claim.expr, dict(run.bindings), claim.formula)
+    except InputError as exc:
+        raise InputError(f"--claim: {exc.message} in the claim for '{claim.name}'",
+                         hint=exc.hint) from None
+    got = np.shape(value.value if hasattr(value, "uid") else value)
+    want = np.shape(run.bindings[claim.name])
+    try:
+        fits = np.broadcast_shapes(got, want) == want
+    except ValueError:
+        fits = False
+    if not fits:
+        raise InputError(f"--claim: the claim for '{claim.name}' is {_words(got)}, but the "
+                         f"gradient with respect to {claim.name} is {_words(want)}",
+                         claim.name_span, claim.source)
+
+
+def _within(y: float, t: float, rtol: float, floor: float) -> bool:
+    if math.isnan(y) or math.isnan(t):
+        return False
+    if math.isinf(y) or math.isinf(t):
+        return y == t
+    return abs(y - t) <= rtol * abs(t) + floor
+
+
+def _real(x: Any) -> float | None:
+    try:
+        c = complex(x)
+        return None if c.imag != 0 else c.real
+    except (TypeError, ValueError):
+        return None
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    if not isinstance(x, tuple):
+        return ()
+    return (len(x), len(x[0])) if x and isinstance(x[0], tuple) else (len(x),)
+
+
+def _words(shape: tuple[int, ...]) -> str:
+    if not shape:
+        return "a scalar"
+    if len(shape) == 1:
+        return f"a vector of {shape[0]} components"
+    return f"a {shape[0]}x{shape[1]} matrix"
+
+
+def _broadcast(x: Any, shape: tuple[int, ...]) -> list[Any]:
+    """The claim's components, broadcast to the gradient's shape, row by row."""
+    arr = np.empty(_shape(x), dtype=object)
+    for at in np.ndindex(*arr.shape) if arr.shape else [()]:
+        v = x
+        for k in at:
+            v = v[k]
+        arr[at] = v
+    return list(np.broadcast_to(arr, shape).ravel())
+
+
+def _shaped(values: Sequence[Any], shape: tuple[int, ...]) -> Any:
+    arr = np.array([math.nan if v is None else v for v in values], dtype=float)
+    return float(arr[0]) if not shape else arr.reshape(shape)
+
+
+# ---------------------------------------------------------------- matrix notation
+
+
+def add_matrix_notation(run: Run, chk: Check, of: str | None, timeout: float) -> None:
+    """Set chk.matrix (name -> the gradient in matrix notation, where SymPy's matrix calculus
+    gives a formula whose numbers equal the tape's here) and chk.matrix_note (why the other
+    vector and matrix names are left to the per-component check)."""
+    status, found = run_with_budget(lambda: _forms(run, of), timeout)
+    if status != "ok":
+        chk.matrix_note = ("over budget" if status == "timeout" else str(found)) + \
+            "; checked component by component"
+        return
+    forms, note = found
+    chk.matrix = {n: f.text for n, f in forms.items()}
+    chk.matrix_note = note
+
+
+def _forms(run: Run, of: str | None) -> tuple[dict[str, Any], str]:
+    from ..symbolic import matrix_form
+
+    return matrix_form.gradients(run.program, run.bindings, run.wrt, run.gradient(), of)
+
+
+def symbolic_gradient(run: Run, fmt: str, of: str | None, timeout: float
+                      ) -> tuple[list[str], int]:
+    """--symbolic: the gradient's formulas as text, LaTeX or numpy functions, in matrix
+    notation where SymPy's matrix calculus gives one (checked against the tape's numbers at
+    the point), else per component; and the exit status (1 when SymPy ran over budget)."""
+    status, found = run_with_budget(lambda: _all_forms(run, of, fmt), timeout)
+    if status != "ok":
+        reason = f"over budget ({timeout:g} s)" if status == "timeout" else str(found)
+        return [f"# no symbolic gradient: SymPy {reason}"], 1
+    return found, 0
+
+
+def _all_forms(run: Run, of: str | None, fmt: str) -> list[str]:
+    sp = symbolic.namespace()
+    forms, _ = _forms(run, of)
+    symbols = vectors.symbol_names(run.bindings)
+    expr = None
+    lines: list[str] = []
+    order = list(run.bindings)
+    for name in run.wrt:
+        if name in forms:
+            f = forms[name]
+            lines.append({"text": f"d/d{name} = {f.text}",
+                          "latex": f"\\frac{{\\partial f}}{{\\partial {name}}} = {f.latex}",
+                          "python": f.python + "\n"}[fmt])
+            continue
+        if expr is None:
+            expr = symbolic.program_to_sympy(run.program, symbols, of)
+        labels = vectors.labels(name, run.bindings[name])
+        comps = vectors.symbol_list(symbols[name])
+        derivs = [symbolic.display(symbolic.derivative(expr, c)) for c in comps]
+        if fmt == "text":
+            lines += [f"d/d{label} = {symbolic.form(d, symbols)}"
+                      for label, d in zip(labels, derivs, strict=True)]
+        elif fmt == "latex":
+            lines += [f"\\frac{{\\partial f}}{{\\partial {sp.latex(symbolic.symbol(c))}}} = "
+                      f"{sp.latex(d)}" for c, d in zip(comps, derivs, strict=True)]
+        else:
+            lines.append(_python_components(name, run.bindings, order, symbols, derivs) + "\n")
+    return lines
+
+
+def _python_components(name: str, bindings: Any, order: list[str], symbols: Any,
+                       derivs: list[Any]) -> str:
+    """A numpy function of the bindings giving d/dname from its per-component formulas."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    printer = NumPyPrinter({"fully_qualified_modules": True})
+    lines = [f"def grad_{name}({', '.join(order)}):",
+             f'    """d/d{name}, component by component."""']
+    for n in order:
+        comps = vectors.symbol_list(symbols[n])
+        shape = np.shape(bindings[n])
+        if shape:
+            lines.append(f"    {', '.join(comps)}, = numpy.ravel({n})")
+        elif comps[0] != n:
+            lines.append(f"    {comps[0]} = {n}")
+    body = [printer.doprint(d) for d in derivs]
+    shape = np.shape(bindings[name])
+    if not shape:
+        lines.append(f"    return {body[0]}")
+    else:
+        lines.append(f"    return numpy.reshape(numpy.array([{', '.join(body)}]), {shape})")
+    return "\n".join(lines)

@@ -1,0 +1,168 @@
+"""The CSV renderer: the contract's header and one row per point (value, d_<name>, ...), for
+every mode of the result model (judge/result.py); --output files (CSV or Parquet)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+
+from ..engine import vectors
+from ..errors import InputError
+from ..judge.result import Result, column_names, hessian_names, output_columns
+from .report import csv_cell
+
+if TYPE_CHECKING:
+    from ..engine.evaluate import Run
+
+
+def render(result: Result) -> str:
+    """The CSV text of a result at one point or computed point by point over --points:
+    a header, then one row per point (a Jacobian at one point: one row per output)."""
+    mode = result.mode
+    if mode == "jacobian":
+        assert result.jacobian is not None
+        return jacobian(result.jacobian)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    rows = result.rows if mode == "rows" else [result]
+    assert rows is not None
+    if rows:
+        w.writerow(row_columns(rows[0]))
+    for row in rows:
+        w.writerow([csv_cell(v) for v in row_values(row)])
+    return buf.getvalue()
+
+
+def row_columns(result: Result) -> list[str]:
+    """The columns of a point's row: value and d_<name> (a vector component d_w[0]); with
+    --hessian then h_<i>_<j>; with several --of outputs <output>,d_<output>_<name> each."""
+    if result.jacobian is not None:
+        labels = _labels(result.jacobian[0])
+        return [c for r in result.jacobian for c in output_columns(r.output_name or "value",
+                                                                   labels)]
+    assert result.run is not None
+    names = column_names(_labels(result.run))
+    if result.hessian is not None:
+        names += hessian_names(result.hessian.names)
+    return names
+
+
+def row_values(result: Result) -> list[Any]:
+    """The numbers of a point's row, in row_columns' order (None: null)."""
+    runs = result.jacobian if result.jacobian is not None else [result.run]
+    values: list[Any] = []
+    for r in runs:
+        assert r is not None
+        values.append(r.value)
+        values += [g for _, g in vectors.components(r.wrt, r.bindings, r.gradient())]
+    h = result.hessian
+    if h is not None:
+        values += [h.matrix[i][j] for i in h.names for j in h.names]
+    return values
+
+
+def _labels(run: Any) -> list[str]:
+    return [label for label, _ in vectors.components(run.wrt, run.bindings, run.gradient())]
+
+
+def jacobian(rows: Sequence[Run]) -> str:
+    """Header `output,value,d_<name>...` and one row per output."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    names = rows[0].wrt if rows else []
+    w.writerow(["output"] + column_names(names))
+    for r in rows:
+        grad = r.gradient()
+        w.writerow([r.output_name] + [csv_cell(r.value)] + [csv_cell(grad[n]) for n in names])
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- --points columns
+
+
+def batch_columns(result: Result) -> tuple[list[str], list[Any]]:
+    """A column-wise --points result's header and columns (None: a null partial)."""
+    if result.batches is None:
+        b = result.batch
+        return column_names(b.wrt), [b.value] + [b.gradient[w] for w in b.wrt]
+    names: list[str] = []
+    cols: list[Any] = []
+    for name, b, _ in result.batches:
+        names += output_columns(name, b.wrt)
+        cols += [b.value] + [b.gradient[w] for w in b.wrt]
+    return names, cols
+
+
+def write(result: Result, out: TextIO | BinaryIO, chunk: int = 1 << 13) -> None:
+    """A column-wise --points result as CSV: the header and one row per input row, written in
+    chunks of rows as they are formatted (by Arrow, see batch/columns.py), so the text of the
+    whole table is never held. (Two threads were no faster on two cores, and held more
+    memory.)"""
+    from ..batch import columns as cio
+    from ..progress import Progress
+
+    names, cols = batch_columns(result)
+    binary: Any = out
+    if hasattr(out, "encoding"):  # a text stream: write to its bytes layer, if it has one
+        binary = out.buffer if hasattr(out, "buffer") else None
+    if binary is not None and binary is not out:
+        out.flush()  # the text layer's pending writes go first
+
+    def put(data: Any) -> None:
+        if binary is not None:
+            binary.write(data)
+        else:
+            out.write(bytes(data).decode("ascii"))  # type: ignore[arg-type]
+
+    put((",".join(names) + "\n").encode())
+    n = len(cols[0])
+    try:
+        import pyarrow  # noqa: F401
+        arrow = True
+    except ImportError:  # a broken install: per-cell repr, slower, the same text
+        arrow = False
+    with Progress("writing CSV", n) as bar:
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            part = [None if c is None else c[lo:hi] for c in cols]
+            if arrow:
+                for data in cio.csv_chunks(part, hi - lo, chunk):
+                    put(data)
+            else:
+                cells = [[""] * (hi - lo) if c is None else [repr(v) for v in c.tolist()]
+                         for c in part]
+                put("".join(",".join(r) + "\n" for r in zip(*cells, strict=True)).encode())
+            bar.update(hi - lo)
+    if binary is not None and binary is not out:
+        binary.flush()
+
+
+def writable(path: str) -> None:
+    """An --output path's problems before any work: its directory, and pyarrow for Parquet."""
+    from ..batch import columns as cio
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"--output: cannot write {path}: no directory {folder}")
+    if os.path.isdir(path):
+        raise InputError(f"--output: {path} is a directory")
+    if cio.is_parquet(path):
+        cio.need_pyarrow("--output " + path)
+
+
+def write_table(result: Result, path: str) -> None:
+    """--output FILE: the CSV's columns as Parquet (.parquet, .pq) or as the contract's CSV."""
+    from ..batch import columns as cio
+
+    try:
+        if cio.is_parquet(path):
+            names, cols = batch_columns(result)
+            cio.write_parquet(path, names, cols, len(cols[0]))
+        else:
+            with open(path, "wb") as fh:
+                write(result, fh)
+    except OSError as exc:
+        raise InputError(f"--output: cannot write {path}: {exc.strerror or exc}") from None

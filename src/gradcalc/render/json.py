@@ -1,0 +1,291 @@
+"""The JSON renderer: one strict JSON object per call (non-finite numbers as "nan", "inf",
+"-inf"), for every mode of the result model (judge/result.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..judge.result import Result, jacobian_check
+from ..judge.verdict import status_of
+from ..lang.syntax import Assign, Program
+from . import report, text
+from .report import jnum, json_object, partial_json, unchecked_json
+
+if TYPE_CHECKING:
+    from ..engine.evaluate import Run
+    from ..judge.check import Check
+    from ..judge.claims import ClaimVerdict, Verification
+    from ..judge.higher import Hessian, HessianCheck
+
+
+def render(result: Result, show_tape: bool = False, compact: bool = False) -> str:
+    """The JSON text of a result, with a final newline; compact: on one line (--format jsonl).
+    A --points batch is written on one line in either case (its arrays can be long)."""
+    mode = result.mode
+    if mode == "batch":
+        return _batch(result)
+    if mode == "dask":
+        return json.dumps(result.dask) + "\n"
+    return dumps(document(result, show_tape), compact)
+
+
+def dumps(obj: Any, compact: bool = False) -> str:
+    """Strict JSON text of an object with a final newline: indented, or on one line."""
+    if compact:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n"
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
+
+
+def document(result: Result, show_tape: bool = False) -> dict[str, Any]:
+    """The JSON object of a result at one point (or of each row of a --points run)."""
+    mode = result.mode
+    if mode == "rows":
+        return _rows(result, show_tape)
+    if mode == "jacobian":
+        assert result.jacobian is not None
+        return jacobian_json(result.jacobian, result.checks, show_tape)
+    if mode == "hessian":
+        assert result.run is not None and result.hessian is not None
+        return hessian_json(result.run, result.check, result.hessian,
+                                   result.hessian_check, show_tape)
+    if mode == "claims":
+        assert result.verification is not None
+        return claims_only_json(result.program, result.verification, result.of)
+    assert result.run is not None
+    obj = report.json_object(result.run, result.check, show_tape)
+    if result.verification is not None:
+        extend(obj["check"], result.verification)
+    return obj
+
+
+def _rows(result: Result, show_tape: bool) -> dict[str, Any]:
+    """--points in a mode computed point by point: the points, then one object per row, each
+    the one-point JSON object at that row's bindings (without the expression)."""
+    pts = result.points
+    rows = []
+    for row in result.rows or []:
+        obj = document(row, show_tape)
+        obj.pop("expression", None)
+        rows.append(obj)
+    return {"expression": result.program.source,
+            "points": {"file": pts.where, "rows": pts.n, "names": pts.names},
+            "rows": rows}
+
+
+# ---------------------------------------------------------------- modes
+
+
+def _claim_json(v: ClaimVerdict) -> dict[str, Any]:
+    c = v.counterexample
+    at = v.at_point
+    return {
+        "name": v.claim.name, "claim": v.claim.formula, "source": v.claim.label,
+        "true": v.true_form, "status": v.status, "verdict": text.claim_verdict(v),
+        "points": v.points, "miss_probability": v.miss_probability
+        if v.points and v.status in ("equal", "proved") else None,
+        "counterexample": None if c is None else {
+            "at": {n: jnum(x) for n, x in c["at"].items()}, "yours": jnum(c["yours"]),
+            "true": jnum(c["true"])},
+        "at_point": None if at is None else {k: jnum(x) for k, x in at.items()},
+        "reason": v.reason or None,
+    }
+
+
+def extend(check: dict[str, Any], ver: Verification) -> None:
+    """Add the verification to a JSON object's "check": opinions per partial, claims, and
+    the overall verdict (a mismatch makes the check's status mismatch)."""
+    from ..judge import claims
+
+    partials = check.setdefault("partials", {})
+    for name, p in ver.partials.items():
+        entry = partials.setdefault(name, {})
+        entry.update({
+            "tape": jnum(p.tape), "symbolic": jnum(p.symbolic),
+            "numeric": None if p.numeric is None else jnum(p.numeric.value),
+            "numeric_error": None if p.numeric is None else jnum(p.numeric.error),
+            "numeric_method": None if p.numeric is None else p.numeric.method,
+            "expected": jnum(p.expected), "agree": p.agree, "status": p.status,
+            "reason": p.reason or None,
+        })
+    if ver.claims:
+        check["claims"] = [_claim_json(v) for v in ver.claims]
+    check["verify"] = {"status": ver.status, "rtol": ver.rtol, "atol": ver.atol,
+                       "numeric_safety": claims.NUMERIC_SAFETY if ver.numeric else None}
+    if ver.status == "mismatch":
+        check["status"] = "mismatch"
+
+
+def output_name(program: Program, of: str | None) -> str | None:
+    """The name of the program's output, if it has one."""
+    last = program.statements[-1]
+    return of or (last.target if isinstance(last, Assign) else None)
+
+
+def claims_only_json(program: Program, ver: Verification, of: str | None) -> dict[str, Any]:
+    """The JSON object for claims given without --at: no point, so no value and no gradient."""
+    check: dict[str, Any] = {"status": ver.status, "symbolic": ver.true_forms,
+                             "reason": "no --at: the claims were checked, there was no tape run",
+                             "rtol": ver.rtol, "atol": ver.atol}
+    extend(check, ver)
+    return {"expression": program.source, "at": {}, "output": output_name(program, of),
+            "value": None, "gradient": {}, "check": check}
+
+
+def hessian_json(run: Run, chk: Check | None, hess: Hessian, hchk: HessianCheck | None,
+                 show_tape: bool = False) -> dict[str, Any]:
+    """The contract's JSON object plus `hessian` (matrix by name) and `check.hessian`."""
+    obj = json_object(run, chk, show_tape)
+    obj["hessian"] = {i: {j: jnum(hess.matrix[i][j]) for j in hess.names} for i in hess.names}
+    if hchk is None:
+        verdicts: dict[str, Any] = unchecked_json()
+    else:
+        verdicts = {
+            "status": hchk.status,
+            "reason": hchk.reason or None,
+            "symbolic": {i: {j: p.symbolic for j, p in row.items()}
+                         for i, row in hchk.entries.items()},
+            "entries": {i: {j: partial_json(p) for j, p in row.items()}
+                        for i, row in hchk.entries.items()},
+        }
+    obj["check"]["hessian"] = verdicts
+    if chk is not None and hchk is not None and hchk.status == "mismatch":
+        obj["check"]["status"] = "mismatch"
+    return obj
+
+
+def jacobian_json(rows: Sequence[Run], checks: Sequence[Check] | None,
+                  show_tape: bool = False) -> dict[str, Any]:
+    """JSON for several outputs: `output` and `value` per output, `jacobian` (one gradient row
+    per output) and `check` with per-output symbolic forms and verdicts."""
+    first = rows[0]
+    obj: dict[str, Any] = {
+        "expression": first.program.source,
+        "at": {n: jnum(v) for n, v in first.bindings.items()},
+        "output": [r.output_name for r in rows],
+        "value": {r.output_name: jnum(r.value) for r in rows},
+        "jacobian": {r.output_name: {n: jnum(g) for n, g in r.gradient().items()}
+                     for r in rows},
+    }
+    if checks is None:
+        obj["check"] = unchecked_json()
+    else:
+        total = jacobian_check(rows, checks)
+        obj["check"] = {
+            "status": total.status,
+            "reason": total.reason or None,
+            "symbolic": {r.output_name: {n: p.symbolic for n, p in c.partials.items()}
+                         for r, c in zip(rows, checks, strict=True)},
+            "value": {r.output_name: {"status": c.value_status, "symbolic": jnum(c.value)}
+                      for r, c in zip(rows, checks, strict=True)},
+            "partials": {r.output_name: {
+                n: partial_json(p)
+                for n, p in c.partials.items()} for r, c in zip(rows, checks, strict=True)},
+            "rtol": total.rtol,
+            "atol": total.atol,
+        }
+    if show_tape:
+        obj["tape"] = json_object(rows[-1], None, True)["tape"]
+    return obj
+
+
+# ---------------------------------------------------------------- --points columns
+
+
+def _jarray(x: np.ndarray | None) -> Any:
+    if x is None:
+        return None
+    values = np.asarray(x, dtype=np.float64).tolist()
+    if np.all(np.isfinite(x)):
+        return values
+    return [jnum(v) for v in values]
+
+
+def _jarray_text(x: np.ndarray) -> str:
+    """The JSON text json.dumps gives for _jarray(x): '[1.5, "nan", 2.0]', made by Arrow's
+    kernels instead of a Python float per cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..batch import columns as cio
+
+    cells = cio.repr_strings(x)
+    if not np.all(np.isfinite(x)):
+        cells = pc.binary_join_element_wise(
+            pc.if_else(pa.array(np.isfinite(x)), "", '"'), cells,
+            pc.if_else(pa.array(np.isfinite(x)), "", '"'), "")
+    whole = pa.ListArray.from_arrays(pa.array([0, len(cells)], pa.int32()), cells)
+    return "[" + pc.binary_join(whole, ", ")[0].as_py() + "]"
+
+
+def _verdict_json(v: Any) -> dict[str, Any]:
+    worst = None if v.worst is None else {k: x if k in ("row", "line") else jnum(x)
+                                          for k, x in v.worst.items()}
+    return {"status": v.status, "rows": v.counts or None, "worst": worst,
+            "reason": v.reason or None}
+
+
+def _batch_check(chk: Any) -> dict[str, Any]:
+    if chk is None:
+        return report.unchecked_json()
+    return {
+        "status": chk.status,
+        "symbolic": {w: v.symbolic for w, v in chk.partials.items()},
+        "reason": chk.reason or None,
+        "value": None if chk.value is None else _verdict_json(chk.value),
+        "partials": {w: _verdict_json(v) for w, v in chk.partials.items()},
+        "rtol": chk.rtol,
+        "atol": chk.atol,
+        "confirmed": chk.confirmed,
+        "unconfirmed": chk.unconfirmed,
+    }
+
+
+def _batch(result: Result) -> str:
+    """--points: one strict JSON object on one line; the value and each partial are arrays
+    with one entry per row (with several --of outputs, objects by output)."""
+    import secrets
+
+    spliced: list[str] = []          # arrays' JSON text, put in place of their markers
+    mark = "array-" + secrets.token_hex(8)
+
+    def array(x: np.ndarray | None) -> Any:
+        if x is None or len(x) < 1000:
+            return _jarray(x)
+        try:
+            spliced.append(_jarray_text(np.asarray(x, dtype=np.float64)))
+        except ImportError:
+            return _jarray(x)
+        return f"{mark} {len(spliced) - 1}"
+
+    parts = result.batches or [(result.batch.output_name, result.batch, result.batch_check)]
+    batch = parts[0][1]
+    obj: dict[str, Any] = {
+        "expression": batch.program.source,
+        "points": {"file": batch.points.where, "rows": batch.n, "names": batch.points.names},
+        "at": {n: jnum(v) for n, v in batch.at.items()},
+    }
+    if result.batches is None:
+        obj.update({"output": batch.output_name, "value": array(batch.value),
+                    "gradient": {w: array(g) for w, g in batch.gradient.items()},
+                    "check": _batch_check(result.batch_check)})
+    else:
+        obj.update({"output": [name for name, _, _ in parts],
+                    "value": {name: array(b.value) for name, b, _ in parts},
+                    "jacobian": {name: {w: array(g) for w, g in b.gradient.items()}
+                                 for name, b, _ in parts},
+                    "check": {"status": status_of(
+                        "skipped" if c is None else c.status for _, _, c in parts),
+                        "outputs": {name: _batch_check(c) for name, _, c in parts}}})
+    text_ = json.dumps(obj, indent=None, allow_nan=False) + "\n"
+    if not spliced:
+        return text_
+    pieces = text_.split(f'"{mark} ')
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        k, rest = piece.split('"', 1)
+        out += [spliced[int(k)], rest]
+    return "".join(out)
