@@ -85,25 +85,25 @@ def _make(spelling: str, by_arity: dict[int | None, ops.Primitive]) -> Callable[
     return function
 
 
-def _table() -> dict[str, Callable[..., Tensor]]:
-    return {spelling: _make(spelling, by_arity) for spelling, by_arity in ops.FUNCTIONS.items()}
-
-
-def _api() -> dict[str, Callable[..., Tensor]]:
-    return ops.derived("functions.api", _table)
+def _function(spelling: str) -> Callable[..., Tensor]:
+    """The API function of a spelling, made on first use (start-up makes only those it uses)."""
+    made: dict[str, Callable[..., Tensor]] = ops.derived("functions.api", dict)
+    fn = made.get(spelling)
+    if fn is None:
+        fn = made[spelling] = _make(spelling, ops.FUNCTIONS[spelling])
+    return fn
 
 
 def __getattr__(name: str) -> Any:
     if name == "__all__":
-        return [*_api(), *_ARRAYS]
-    try:
-        return _api()[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        return [*ops.FUNCTIONS, *_ARRAYS]
+    if name in ops.FUNCTIONS:
+        return _function(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_api(), "__all__"})
+    return sorted({*globals(), *ops.FUNCTIONS, "__all__"})
 
 
 # ---------------------------------------------------------------- Python API only (arrays.py)
