@@ -422,7 +422,8 @@ def _confirm(batch: Batch, rows: Sequence[int], rtol: float, atol: float, deadli
     """The point check's own verdicts (check.plan, judge.judge_point, check.assemble) at these
     rows, as many as the budget allows, all judged in one budgeted child on the derivatives
     already compiled for the screen (derived: on_columns' result)."""
-    from ..judge.check import assemble, plan, run_with_budget
+    from ..judge.check import assemble, plan
+    from ..symbolic.sandbox import run_with_budget
 
     plans = []
     prepare_until = time.monotonic() + 0.5 * max(0.0, deadline - time.monotonic())

@@ -135,8 +135,9 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
                    "derived from the backward pass's magnitudes.")
 @click.option("--check-timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
               callback=_positive, metavar="SECONDS",
-              help="Time budget of the SymPy check (and of each claim); over it the "
-                   "check is skipped and a claim is undecided.")
+              help="Time budget of the whole SymPy check (conversion, derivatives, "
+                   "evaluation), of --numeric and of each claim; over it the check is "
+                   "skipped and a claim is undecided.")
 @click.option("-f", "--file", "file", type=str, metavar="PATH",
               help="Read the expression or program from a file (- for stdin).")
 @click.option("--points", metavar="FILE",

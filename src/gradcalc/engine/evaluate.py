@@ -26,10 +26,10 @@ from ..engine.tape import (
     quiet,
 )
 from ..errors import InputError, UnboundName, foreign_name, location
-from ..lang.inline import CallRecord, CallRecorder, Hooks, fold_calls
+from ..lang.inline import CallRecord, CallRecorder, Hooks
+from ..lang.interpret import Interpretation, interpret, interpret_expr
 from ..lang.syntax import (
     Assign,
-    Binary,
     Call,
     Expr,
     FuncDef,
@@ -37,7 +37,6 @@ from ..lang.syntax import (
     Name,
     Num,
     Program,
-    Unary,
     postorder,
     split_top_level,
 )
@@ -111,42 +110,74 @@ def _close_matches(word: str, possibilities: Sequence[str], n: int = 1) -> list[
     return difflib.get_close_matches(word, possibilities, n=n)
 
 
+class _Tape(Interpretation):
+    """The program run forward on numpy values, every primitive recorded on the active tapes;
+    the values of a run are tensors. With a tape, each assigned value is named on it."""
+
+    def __init__(self, source: str | None, hooks: Hooks | None = None, tape: Tape | None = None,
+                 bindings: Mapping[str, Any] = {}):  # noqa: B006 - read only
+        self.source = source
+        self.hooks = hooks
+        self.tape = tape
+        self.bindings = bindings
+        self.counts: dict[str, int] = {}
+
+    def number(self, node: Num) -> Any:
+        return np.float64(node.value)
+
+    def free_name(self, node: Name, scope: Mapping[str, Any]) -> Any:
+        if node.id in ops.CONSTANTS:
+            return constant(ops.CONSTANTS[node.id][0], node.id)
+        raise _unbound(node, scope, self.source)
+
+    def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
+        if prim is not ops.NEG:
+            vectors.check_args(prim, node, args, self.source)
+            if type(node) is Call:
+                args = matrices.reduce_args(prim, args, apply)
+        return apply(prim, *args, span=node.span)
+
+    def index(self, node: Index, value: Any) -> Any:
+        if node.column is not None or np.ndim(_value(value)) == 2:
+            key = matrices.index(node, value, self.source)
+            prim = ops_matrix.ROW if len(key) == 1 else ops_matrix.INDEX2
+            return apply(prim, value, *map(np.float64, key), span=node.span)
+        k = vectors.index(node, value, self.source)
+        return apply(ops.INDEX, value, np.float64(k), span=node.span)
+
+    def update(self, stmt: Assign, old: Any, value: Any) -> Any:
+        name = stmt.target
+        if old is None:
+            raise InputError(f"'{name}' is not defined yet", stmt.target_span, self.source,
+                             f"write {name} = ... first")
+        prim = ops.BINARY[stmt.op[0]]
+        vectors.check_args(prim, stmt, [old, value], self.source,
+                           (Name(name, stmt.target_span), stmt.value))
+        return apply(prim, old, value, span=stmt.span)
+
+    def assigned(self, stmt: Assign, value: Any) -> Any:
+        tape = self.tape
+        if tape is not None and isinstance(value, Tensor):
+            n = self.counts[stmt.target] = self.counts.get(stmt.target, 0) + 1
+            node = tape.node_of(value)
+            if node is not None and node.label and "/" in node.label:
+                node.label = None  # a call's result takes the assigned name
+            tape.name(value, stmt.target if n == 1 else f"{stmt.target}#{n}")
+        return value
+
+    def check(self, i: int, stmt: Assign | Expr) -> None:
+        """Before statement i: a bound name cannot be assigned to."""
+        if isinstance(stmt, Assign) and stmt.target in self.bindings:
+            raise InputError(f"cannot assign to '{stmt.target}': it is bound with --at",
+                             stmt.target_span, self.source)
+
+
 def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None,
                   functions: Mapping[str, FuncDef] | None = None,
                   hooks: Hooks | None = None) -> Any:
     """Run one expression forward (recording on active tapes); env maps names to values.
     Calls of the program's own functions are expanded inline (hooks see each call)."""
-
-    def visit(node: Expr, args: list[Any], scope: Mapping[str, Any]) -> Any:
-        if isinstance(node, Num):
-            return np.float64(node.value)
-        if isinstance(node, Name):
-            if node.id in scope:
-                return scope[node.id]
-            if node.id in ops.CONSTANTS:
-                return constant(ops.CONSTANTS[node.id][0], node.id)
-            raise _unbound(node, scope, source)
-        if isinstance(node, Binary):
-            vectors.check_args(ops.BINARY[node.op], node, args, source)
-            return apply(ops.BINARY[node.op], *args, span=node.span)
-        if isinstance(node, Unary):
-            return args[0] if node.op == "+" else apply(ops.NEG, args[0], span=node.span)
-        if isinstance(node, Call):
-            prim = ops.resolve(node.func, len(args))
-            assert prim is not None  # the parser checked the arity
-            vectors.check_args(prim, node, args, source)
-            args = matrices.reduce_args(prim, args, apply)
-            return apply(prim, *args, span=node.span)
-        if isinstance(node, Index):
-            if node.column is not None or np.ndim(_value(args[0])) == 2:
-                key = matrices.index(node, args[0], source)
-                prim = ops_matrix.ROW if len(key) == 1 else ops_matrix.INDEX2
-                return apply(prim, args[0], *map(np.float64, key), span=node.span)
-            k = vectors.index(node, args[0], source)
-            return apply(ops.INDEX, args[0], np.float64(k), span=node.span)
-        raise TypeError(f"unknown syntax node {type(node).__name__}")
-
-    return fold_calls(expr, env, functions or {}, visit, hooks, source=source)
+    return interpret_expr(expr, env, functions or {}, _Tape(source, hooks), source)
 
 
 def _value(x: Any) -> Any:
@@ -213,25 +244,11 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
         if name in wrt:
             sources[name] = t
     tape.watch(*(sources[n] for n in wrt))
-    output: Any = None
-    output_name: str | None = None
-    counts: dict[str, int] = {}
+    interp = _Tape(source, recorder, tape, bindings)
     with tape:
-        for stmt in program.statements:
-            if isinstance(stmt, Assign):
-                output = _assign(stmt, env, bindings, source, program.functions, recorder)
-                counts[stmt.target] = counts.get(stmt.target, 0) + 1
-                label = stmt.target if counts[stmt.target] == 1 else \
-                    f"{stmt.target}#{counts[stmt.target]}"
-                if isinstance(output, Tensor):
-                    node = tape.node_of(output)
-                    if node is not None and node.label and "/" in node.label:
-                        node.label = None  # a call's result takes the assigned name
-                    tape.name(output, label)
-                output_name = stmt.target
-            else:
-                output = evaluate_expr(stmt, env, source, program.functions, recorder)
-                output_name = None
+        output = interpret(program, env, interp, before=interp.check)
+    last = program.statements[-1]
+    output_name = last.target if isinstance(last, Assign) else None
     if of is not None:
         if of not in env:
             known = [n for n in env]
@@ -249,25 +266,6 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
                  warnings=warnings, calls=recorder.calls)
     result.backprop()
     return result
-
-
-def _assign(stmt: Assign, env: dict[str, Any], bindings: Mapping[str, Any], source: str,
-            functions: Mapping[str, FuncDef], hooks: Hooks) -> Any:
-    name = stmt.target
-    if name in bindings:
-        raise InputError(f"cannot assign to '{name}': it is bound with --at", stmt.target_span,
-                         source)
-    value = evaluate_expr(stmt.value, env, source, functions, hooks)
-    if stmt.op != "=":
-        if name not in env:
-            raise InputError(f"'{name}' is not defined yet", stmt.target_span, source,
-                             f"write {name} = ... first")
-        prim = ops.BINARY[stmt.op[0]]
-        vectors.check_args(prim, stmt, [env[name], value], source,
-                           (Name(name, stmt.target_span), stmt.value))
-        value = apply(prim, env[name], value, span=stmt.span)
-    env[name] = value
-    return value
 
 
 def constant_value(expr: Expr, source: str | None = None) -> float:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import pickle
 import random
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,64 +65,6 @@ class Check:
     def largest_error(self) -> float | None:
         errors = [p.error for p in self.partials.values() if p.error is not None]
         return max(errors) if errors else None
-
-
-# ---------------------------------------------------------------- the symbolic side
-
-
-def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
-    """Run fn in a forked child with a hard time limit: ("ok", result), ("timeout", None) or
-    ("error", message). Falls back to running in-process where fork is unavailable."""
-    import select  # imported where used: not on the --no-check path
-    import signal
-
-    if not hasattr(os, "fork"):
-        try:
-            return "ok", fn()
-        except RecursionError:
-            return "error", "expression too deeply nested for SymPy"
-        except Exception as exc:  # noqa: BLE001 - any SymPy failure becomes a verdict
-            return "error", f"SymPy failed: {type(exc).__name__}"
-    read_fd, write_fd = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(read_fd)
-        try:
-            payload = pickle.dumps(("ok", fn()))
-        except RecursionError:
-            payload = pickle.dumps(("error", "expression too deeply nested for SymPy"))
-        except BaseException as exc:  # noqa: BLE001
-            payload = pickle.dumps(("error", f"SymPy failed: {type(exc).__name__}: {exc}"[:200]))
-        with os.fdopen(write_fd, "wb") as w:
-            w.write(payload)
-        os._exit(0)
-    os.close(write_fd)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + seconds
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return "timeout", None
-            ready, _, _ = select.select([read_fd], [], [], min(left, 3600.0))
-            if not ready:
-                continue  # an unbounded budget (inf) waits in steps the platform accepts
-            chunk = os.read(read_fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read_fd)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-    if not chunks:
-        return "error", "the symbolic check crashed"
-    return pickle.loads(b"".join(chunks))
 
 
 # ---------------------------------------------------------------- kinks

@@ -7,7 +7,7 @@ a numeric estimate also gets NUMERIC_SAFETY times its own error estimate.
 
 A claim `NAME: FORMULA` is about the whole function, not one point: gradcalc looks for a
 counterexample at random points of the domain, and if none turns up asks SymPy to simplify
-(claim - true derivative) to 0. Both steps run under check.run_with_budget.
+(claim - true derivative) to 0. Both steps run under sandbox.run_with_budget.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ..engine.evaluate import Run, parse_bindings
 from ..errors import InputError, Span
 from ..judge import numeric
 from ..judge import verdict as judge
-from ..judge.check import Check, Partial, run_with_budget
+from ..judge.check import Check, Partial
 from ..lang.syntax import (
     Assign,
     Expr,
@@ -41,6 +41,7 @@ from ..lang.syntax import (
     split_top_level,
 )
 from ..symbolic import convert as symbolic
+from ..symbolic.sandbox import run_with_budget
 
 NUMERIC_SAFETY = 10.0   # a numeric estimate agrees within this many times its error estimate
 CLAIM_POINTS = 100      # random points per claim
@@ -236,9 +237,12 @@ def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | N
     crossed a kink or domain edge (inconclusive: skipped)."""
     judged = p is not None and p.status in JUDGED
     ref = _real(p.expected) if judged and p is not None else None
+    over = est is not None and est.method == numeric.OVER_BUDGET
+    if over:
+        est = None
     op = Opinions(name, tape, ref if judged else None, est, expected)
     t = None if tape is None else float(tape)
-    notes: list[str] = []
+    notes: list[str] = ["numeric skipped: over budget"] if over and judged else []
     if judged:
         assert p is not None
         op.status, op.reason = p.status, p.reason
@@ -272,7 +276,9 @@ def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | N
             op.status, op.reason = "mismatch", "tape and numeric disagree"
     else:
         op.status = "skipped"
-        op.reason = p.reason if p is not None else "--no-check and nothing to compare with"
+        op.reason = p.reason if p is not None else (
+            "numeric over budget and no symbolic reference" if over
+            else "--no-check and nothing to compare with")
     if expected is not None:
         if judged and p is not None and p.status == "null":
             ref = 0.0   # not connected, and the derivative is identically 0
@@ -308,9 +314,15 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
     gradient = run.gradient()
     point = {n: float(v) for n, v in run.bindings.items()}
     partials: dict[str, Opinions] = {}
+    deadline = time.monotonic() + timeout   # --numeric has the budget of the check
     for name, g in gradient.items():
         p = chk.partials.get(name) if chk is not None else None
-        est = numeric.partial(run.program, point, name, of) if with_numeric else None
+        est = None
+        if with_numeric:
+            try:
+                est = numeric.partial(run.program, point, name, of, deadline)
+            except TimeoutError:
+                est = numeric.Estimate(math.nan, math.inf, numeric.OVER_BUDGET, False)
         partials[name] = _opinions(name, g, p, est, expected.get(name), rtol, atol)
     verdicts = check_claims(run.program, list(run.bindings), claims, point, gradient, rtol,
                             atol, timeout, of, points) if claims else []

@@ -32,11 +32,11 @@ from ..judge.check import (
     domain_reason,
     kinks,
     mark_cut,
-    run_with_budget,
     verdict,
 )
 from ..lang.syntax import Program
 from ..symbolic import convert as symbolic
+from ..symbolic.sandbox import run_with_budget
 
 # ---------------------------------------------------------------- the engine
 

@@ -5,7 +5,7 @@ bindings' shapes (small whole numbers first, so a counterexample is easy to read
 SymPy tries to simplify every component's difference to 0.
 
 Both sides are SymPy expressions of the components' symbols (symbolic.convert), evaluated
-with mpmath at 30 digits; everything runs in a budgeted child (check.run_with_budget).
+with mpmath at 30 digits; everything runs in a budgeted child (sandbox.run_with_budget).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import numpy as np
 
 from ..engine import vectors
 from ..engine.evaluate import Run
-from ..judge.check import Check, run_with_budget
+from ..judge.check import Check
 from ..judge.claims import Claim, ClaimVerdict, Verification, check_claim_names
 from ..symbolic import convert as symbolic
+from ..symbolic.sandbox import run_with_budget
 
 DIGITS = 30
 

@@ -10,6 +10,7 @@ stop_gradient holds its argument at the value it has at the unperturbed point, a
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..lang.inline import fold_calls
-from ..lang.syntax import Assign, Binary, Call, Expr, FuncDef, Index, Name, Num, Program, Unary
+from ..lang.interpret import Interpretation, interpret
+from ..lang.syntax import Assign, Expr, Index, Name, Num, Program
 
 EPS = float(np.finfo(float).eps)
 COMPLEX_STEP = "complex step"
 RICHARDSON = "central differences + Richardson"
+OVER_BUDGET = "over budget"   # no estimate: the budget (--check-timeout) ran out first
 
 
 @dataclass(frozen=True)
@@ -59,32 +61,39 @@ class _Frozen:
         return out
 
 
-def _eval_expr(expr: Expr, env: Mapping[str, Any], frozen: _Frozen,
-               functions: Mapping[str, FuncDef]) -> Any:
-    def visit(node: Expr, args: list[Any], scope: Mapping[str, Any]) -> Any:
-        if isinstance(node, Num):
-            return node.value
-        if isinstance(node, Name):
-            if node.id in scope:
-                return scope[node.id]
-            return ops.CONSTANTS[node.id][0]
-        if isinstance(node, Unary):
-            return args[0] if node.op == "+" else -args[0]
-        if isinstance(node, Index):
-            return ops.INDEX.forward(args[0], node.index)
-        prim = ops.BINARY[node.op] if isinstance(node, Binary) else \
-            ops.resolve(node.func, len(args)) if isinstance(node, Call) else None
-        if prim is None:
-            raise TypeError(f"unknown syntax node {type(node).__name__}")
+class _Numbers(Interpretation):
+    """The program on plain numbers (float or complex) from the ops' forward functions."""
+
+    def __init__(self, frozen: _Frozen, deadline: float = math.inf):
+        self.frozen = frozen
+        self.deadline = deadline
+        self.count = 0
+
+    def number(self, node: Num) -> Any:
+        return node.value
+
+    def free_name(self, node: Name, scope: Mapping[str, Any]) -> Any:
+        return ops.CONSTANTS[node.id][0]
+
+    def index(self, node: Index, value: Any) -> Any:
+        return ops.INDEX.forward(value, node.index)
+
+    def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
+        if self.count & 1023 == 0 and time.monotonic() > self.deadline:
+            raise TimeoutError   # (checked at a run's first primitive, then every 1024)
+        self.count += 1
+        if prim is ops.NEG:
+            return -args[0]
         if prim is ops.STOP_GRADIENT:
-            return frozen.take(args[0])
+            return self.frozen.take(args[0])
         if prim.kink is not None or prim.domain is not None:
-            frozen.trace.append(_side(prim, args))
+            self.frozen.trace.append(_side(prim, args))
         if not prim.analytic and any(np.iscomplexobj(a) for a in args):
             raise _NotAnalytic(prim.name)
         return prim.forward(*args)
 
-    return fold_calls(expr, env, functions, visit)
+    def update(self, stmt: Assign, old: Any, value: Any) -> Any:
+        return ops.BINARY[stmt.op[0]].forward(old, value)
 
 
 def _side(prim: ops.Primitive, args: list[Any]) -> Any:
@@ -102,20 +111,13 @@ def _side(prim: ops.Primitive, args: list[Any]) -> Any:
 
 
 def evaluate_program(program: Program, point: Mapping[str, Any], of: str | None = None,
-                     frozen: _Frozen | None = None) -> Any:
-    """The program's output at a point (float or complex), from the ops' forward functions."""
+                     frozen: _Frozen | None = None, deadline: float = math.inf) -> Any:
+    """The program's output at a point (float or complex), from the ops' forward functions.
+    Raises TimeoutError past the deadline (time.monotonic())."""
     frozen = frozen or _Frozen()
     env: dict[str, Any] = dict(point)
-    out: Any = None
     with np.errstate(all="ignore"):
-        for stmt in program.statements:
-            if isinstance(stmt, Assign):
-                value = _eval_expr(stmt.value, env, frozen, program.functions)
-                if stmt.op != "=":
-                    value = ops.BINARY[stmt.op[0]].forward(env[stmt.target], value)
-                env[stmt.target] = out = value
-            else:
-                out = _eval_expr(stmt, env, frozen, program.functions)
+        out = interpret(program, env, _Numbers(frozen, deadline))
     return env[of] if of is not None else out
 
 
@@ -149,15 +151,16 @@ def ridders(f: Callable[[float], float], x: float, h: float, shrink: float = 1.4
 
 
 def partial(program: Program, point: Mapping[str, float], name: str,
-            of: str | None = None) -> Estimate:
-    """A numeric estimate of d output / d name at the point."""
+            of: str | None = None, deadline: float = math.inf) -> Estimate:
+    """A numeric estimate of d output / d name at the point. Raises TimeoutError past the
+    deadline (time.monotonic())."""
     frozen = _Frozen()
-    base = evaluate_program(program, point, of, frozen)
+    base = evaluate_program(program, point, of, frozen, deadline)
     frozen.replay = True
 
     def at(x: Any) -> Any:
         frozen.k = 0
-        return evaluate_program(program, {**point, name: x}, of, frozen)
+        return evaluate_program(program, {**point, name: x}, of, frozen, deadline)
 
     x = float(point[name])
     scale = max(1.0, abs(x))

@@ -280,9 +280,14 @@ def evaluate(program: Sequence[Sequence[Any]], outputs: Sequence[int],
         table = ops.table()
         regs: list[Any] = []
         kink: list[bool] = []
+        need = _cone(program, outputs)
         for i, ins in enumerate(program):
             if deadline is not None and i & 63 == 0 and time.monotonic() > deadline:
                 raise TimeoutError
+            if not need[i]:   # not on the way to any output asked for
+                regs.append(None)
+                kink.append(False)
+                continue
             op = ins[0]
             k = False
             if op == "num":
@@ -328,6 +333,20 @@ def evaluate(program: Sequence[Sequence[Any]], outputs: Sequence[int],
         return out
     finally:
         iv.prec = saved
+
+
+def _cone(program: Sequence[Sequence[Any]], outputs: Sequence[int]) -> list[bool]:
+    """Which instructions the outputs depend on (a domain check needs only the guards'
+    arguments, not the derivatives)."""
+    need = [False] * len(program)
+    for o in outputs:
+        need[o] = True
+    for i in range(len(program) - 1, -1, -1):
+        ins = program[i]
+        if need[i] and ins[0] not in ("num", "sym", "pi", "e"):
+            for a in ins[1:]:
+                need[a] = True
+    return need
 
 
 def side_point(point: Mapping[str, float], name: str, direction: int) -> dict[str, Any]:

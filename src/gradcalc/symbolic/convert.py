@@ -21,18 +21,15 @@ from typing import Any
 from .. import ops, ops_matrix
 from ..engine.vectors import Grid
 from ..errors import Span
-from ..lang.inline import fold_calls
+from ..lang.interpret import Interpretation, interpret, interpret_expr
 from ..lang.syntax import (
     Assign,
-    Binary,
-    Call,
     Expr,
     FuncDef,
     Index,
     Name,
     Num,
     Program,
-    Unary,
 )
 from ..lang.syntax import (
     names as used_names,
@@ -141,7 +138,7 @@ class Guard:
     args: tuple[Any, ...]
 
 
-def _guards_of(prim: ops.Primitive, node: Binary | Call, args: Sequence[Any],
+def _guards_of(prim: ops.Primitive, node: Expr, args: Sequence[Any],
                out: list[Guard]) -> None:
     rules = prim.guards
     if not rules:
@@ -150,6 +147,76 @@ def _guards_of(prim: ops.Primitive, node: Binary | Call, args: Sequence[Any],
         for index, kind in rules:
             chosen = tuple(row) if index is None else (row[index],)
             out.append(Guard(kind, prim.name, node.span, chosen))
+
+
+class _SymPy(Interpretation):
+    """The program as SymPy expressions: a name's value is its symbol (a tuple of component
+    symbols for a vector), and each primitive its op record's SymPy counterpart. Chains of +
+    and - stay pending as one flat Add (and * and / as one Mul) until a parent needs them, so
+    long sums stay flat. guards, when set, receives every domain-restricted primitive."""
+
+    def __init__(self, guards: list[Guard] | None = None):
+        self.sp = namespace()
+        self.guards = guards
+
+    def number(self, node: Num) -> Any:
+        return _number(node)
+
+    def free_name(self, node: Name, scope: Mapping[str, Any]) -> Any:
+        return _named_constant(node.id)
+
+    def index(self, node: Index, value: Any) -> Any:
+        sp = self.sp
+        if node.column is not None:
+            return ops_matrix.INDEX2.sympy(sp, value, node.index, node.column)
+        if ops_matrix.sym_ndim(value) == 2:
+            return ops_matrix.ROW.sympy(sp, value, node.index)
+        return ops.INDEX.sympy(sp, value, node.index)
+
+    def bind(self, value: Any) -> Any:
+        return _done(value)
+
+    def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
+        sp = self.sp
+        guards = self.guards
+        if guards is not None and prim.name in ("inv", "logdet") \
+                and ops_matrix.sym_ndim(args[0]) == 2:  # the domain is det(A) != 0, > 0
+            det = ops_matrix.DET.sympy(sp, args[0])
+            guards.append(Guard("nonzero" if prim.name == "inv" else "positive", prim.name,
+                                node.span, (det,)))
+        if guards is not None and prim.guards:
+            # (finishing a pending chain only where a guard needs it)
+            _guards_of(prim, node, [_done(a) for a in args], guards)
+        if prim is ops.MATMUL:
+            return prim.sympy(sp, _done(args[0]), _done(args[1]))
+        if prim.reduction:
+            if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix
+                args = [ops_matrix.RAVEL.sympy(sp, a) if ops_matrix.sym_ndim(a) == 2 else a
+                        for a in args]
+            return prim.sympy(sp, *(_done(a) for a in args))
+        if any(isinstance(a, tuple) for a in args):
+            return _elementwise(prim, [_done(a) for a in args])
+        if prim is ops.NEG:
+            return -args[0]
+        if prim is ops.ADD or prim is ops.SUB:
+            left, right = args
+            return _Chain(sp.Add, _terms(left, sp.Add) + _terms(
+                -right if prim is ops.SUB else right, sp.Add))
+        if prim is ops.MUL or prim is ops.DIV:
+            left, right = args
+            return _Chain(sp.Mul, _terms(left, sp.Mul) + _terms(
+                sp.Pow(_done(right), -1) if prim is ops.DIV else right, sp.Mul))
+        return prim.sympy(sp, *(_done(a) for a in args))
+
+    def update(self, stmt: Assign, old: Any, value: Any) -> Any:
+        value = _done(value)
+        if isinstance(old, tuple) or isinstance(value, tuple):
+            return _elementwise(ops.BINARY[stmt.op[0]], [old, value])
+        return {"+": old + value, "-": old - value, "*": old * value, "/": old / value}[
+            stmt.op[0]]
+
+    def assigned(self, stmt: Assign, value: Any) -> Any:
+        return _done(value)
 
 
 def expr_to_sympy(expr: Expr, env: Mapping[str, Any],
@@ -162,63 +229,7 @@ def expr_to_sympy(expr: Expr, env: Mapping[str, Any],
 
     Chains of + and - become one Add and chains of * and / one Mul, so long sums stay flat.
     """
-    sp = namespace()
-
-    def visit(node: Expr, args: list[Any], scope: Mapping[str, Any]) -> Any:
-        if isinstance(node, Num):
-            return _number(node)
-        if isinstance(node, Name):
-            if node.id in scope:
-                return scope[node.id]
-            return _named_constant(node.id)
-        if guards is not None and isinstance(node, Call) and node.func in ("inv", "logdet") \
-                and ops_matrix.sym_ndim(args[0]) == 2:  # the domain is det(A) != 0, > 0
-            det = ops_matrix.DET.sympy(sp, args[0])
-            guards.append(Guard("nonzero" if node.func == "inv" else "positive", node.func,
-                                node.span, (det,)))
-        if guards is not None and isinstance(node, (Binary, Call)):
-            prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
-            if prim.guards:   # (finishing a pending chain only where a guard needs it)
-                _guards_of(prim, node, [_done(a) for a in args], guards)
-        if isinstance(node, Index):
-            if node.column is not None:
-                return ops_matrix.INDEX2.sympy(sp, args[0], node.index, node.column)
-            if ops_matrix.sym_ndim(args[0]) == 2:
-                return ops_matrix.ROW.sympy(sp, args[0], node.index)
-            return ops.INDEX.sympy(sp, args[0], node.index)
-        if isinstance(node, Binary) and node.op == "@":
-            return ops_matrix.MATMUL.sympy(sp, _done(args[0]), _done(args[1]))
-        if isinstance(node, Call) and _prim(node, args).reduction:
-            prim = _prim(node, args)
-            if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix
-                args = [ops_matrix.RAVEL.sympy(sp, a) if ops_matrix.sym_ndim(a) == 2 else a
-                        for a in args]
-            return prim.sympy(sp, *(_done(a) for a in args))
-        if any(isinstance(a, tuple) for a in args):
-            return _elementwise(node, [_done(a) for a in args])
-        if isinstance(node, Unary):
-            return args[0] if node.op == "+" else -args[0]
-        if isinstance(node, Binary):
-            left, right = args
-            if node.op in "+-":
-                terms = _terms(left, sp.Add) + _terms(-right if node.op == "-" else right, sp.Add)
-                return _Chain(sp.Add, terms)
-            if node.op in "*/":
-                factors = _terms(left, sp.Mul) + _terms(
-                    sp.Pow(_done(right), -1) if node.op == "/" else right, sp.Mul)
-                return _Chain(sp.Mul, factors)
-            return ops.POW.sympy(sp, _done(left), _done(right))
-        if isinstance(node, Call):
-            return _prim(node, args).sympy(sp, *(_done(a) for a in args))
-        raise TypeError(f"unknown syntax node {type(node).__name__}")
-
-    return _done(fold_calls(expr, env, functions or {}, visit, bind=_done))
-
-
-def _prim(node: Call, args: list[Any]) -> ops.Primitive:
-    prim = ops.resolve(node.func, len(args))
-    assert prim is not None
-    return prim
+    return _done(interpret_expr(expr, env, functions or {}, _SymPy(guards)))
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -246,15 +257,11 @@ def _broadcast_rows(args: Sequence[Any]) -> tuple[tuple[int, ...], list[list[Any
     return shape, rows
 
 
-def _elementwise(node: Expr, args: list[Any]) -> tuple[Any, ...]:
-    """An elementwise node applied per component, broadcasting as numpy does."""
+def _elementwise(prim: ops.Primitive, args: list[Any]) -> tuple[Any, ...]:
+    """An elementwise primitive applied per component, broadcasting as numpy does."""
     sp = namespace()
     shape, rows = _broadcast_rows(args)
-    if isinstance(node, Unary):
-        flat = [row[0] if node.op == "+" else -row[0] for row in rows]
-    else:
-        prim = ops.BINARY[node.op] if isinstance(node, Binary) else _prim(node, args)
-        flat = [prim.sympy(sp, *row) for row in rows]
+    flat = [prim.sympy(sp, *row) for row in rows]
     if len(shape) == 2:
         return tuple(tuple(flat[i * shape[1]:(i + 1) * shape[1]]) for i in range(shape[0]))
     return tuple(flat)
@@ -284,7 +291,7 @@ def _done(x: Any) -> Any:
     return x.kind(*x.items) if isinstance(x, _Chain) else x
 
 
-def _needed(program: Program, of: str | None) -> list[bool]:
+def needed_statements(program: Program, of: str | None) -> list[bool]:
     """Per statement, whether the output depends on it."""
     stmts = program.statements
     last = len(stmts) - 1
@@ -314,23 +321,13 @@ def program_to_sympy(program: Program, names: Sequence[str] | Mapping[str, str |
     if not isinstance(names, Mapping):
         names = {n: n for n in names}
     env: dict[str, Any] = {n: bound_symbols(s) for n, s in names.items()}
-    out = None
-    needed = _needed(program, of) if guards is not None else []
-    for i, stmt in enumerate(program.statements):
-        g = guards if guards is not None and needed[i] else None
-        if isinstance(stmt, Assign):
-            value = expr_to_sympy(stmt.value, env, program.functions, g)
-            if stmt.op != "=":
-                old, op = env[stmt.target], stmt.op[0]
-                if isinstance(old, tuple) or isinstance(value, tuple):
-                    value = _elementwise(Binary(op, stmt.value, stmt.value, stmt.span),
-                                         [old, value])
-                else:
-                    value = {"+": old + value, "-": old - value, "*": old * value,
-                             "/": old / value}[op]
-            env[stmt.target] = out = value
-        else:
-            out = expr_to_sympy(stmt, env, program.functions, g)
+    needed = needed_statements(program, of) if guards is not None else []
+    interp = _SymPy()
+
+    def before(i: int, stmt: Any) -> None:
+        interp.guards = guards if guards is not None and needed[i] else None
+
+    out = _done(interpret(program, env, interp, before=before))
     return env[of] if of is not None else out
 
 

@@ -1,7 +1,7 @@
 """Symbolic derivatives for the check, from the disk cache or from SymPy under a time budget.
 
 A cache hit needs no SymPy: the cached program is evaluated with mpmath (one point) or numpy
-(a batch). A miss runs SymPy in the forked child of check.run_with_budget, which returns the
+(a batch). A miss runs SymPy in the forked child of sandbox.run_with_budget, which returns the
 printed forms and the compiled program; the parent stores it and evaluates it exactly as a hit
 would, so hit and miss give identical results. Derivatives the program format cannot express
 (rare: e.g. re/im of a non-real argument) fall back to SymPy's own evaluation in the child and
@@ -15,7 +15,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..lang.syntax import Program
-from ..symbolic import cache, compiled
+from ..symbolic import cache, compiled, reverse
+from ..symbolic.sandbox import run_with_budget
+
+# SymPy's diff of one tree is used (and its simplified derivative shown) when the program's
+# output unfolds into a tree of at most TREE_MAX_NODES nodes (vector components counted), or
+# of at most TREE_MAX_FLAT nodes and TREE_MAX_DEPTH levels (chains of + or * count as one
+# level: wide flat sums are easy for SymPy). Larger ones get their reference derivatives by
+# reverse accumulation over each primitive's SymPy derivative (reverse.py).
+TREE_MAX_NODES = 400
+TREE_MAX_DEPTH = 8
+TREE_MAX_FLAT = 50_000
 
 
 def symbol_names(names: Sequence[str] | Mapping[str, str | list[str]]) -> list[str]:
@@ -38,6 +48,19 @@ def _derive(program: Program, names: Any, wrt: Sequence[str], of: str | None,
     partial (stop_gradient(e) read as e), then the arguments of each domain guard."""
     from ..symbolic import convert as symbolic
 
+    mapping = names if isinstance(names, Mapping) else {n: n for n in names}
+    sizes = {n: 1 if isinstance(s, str) else len(s) for n, s in mapping.items()}
+    size, depth = reverse.tree_shape(program, sizes, of)
+    if size > TREE_MAX_NODES and (depth > TREE_MAX_DEPTH or size > TREE_MAX_FLAT):
+        try:
+            dag = reverse.derive(program, mapping, wrt, of,
+                                 symbolic.needed_statements(program, of))
+        except compiled.Unsupported:
+            dag = None   # (rare: a constant SymPy cannot compile) the tree below decides
+        if dag is not None:
+            values = None if finish is None else finish(dag.program, dag.outputs, dag.guards)
+            return {"forms": dag.forms, "true_forms": dag.true_forms, "guards": dag.guards,
+                    "program": dag.program, "outputs": dag.outputs, "values": values}
     guards: list[symbolic.Guard] = []
     expr = symbolic.program_to_sympy(program, names, of, guards)
     derivs = [symbolic.derivative(expr, n) for n in wrt]
@@ -66,8 +89,6 @@ def obtain(program: Program, names: Any, wrt: Sequence[str], of: str | None,
     under the time budget (in a forked child either way, so a pathological evaluation cannot
     hang): ("ok", dict with forms, guards, program, outputs, values), ("timeout", None) or
     ("error", msg). Reads and fills the cache unless use_cache is False."""
-    from ..judge.check import run_with_budget
-
     key = cache.make_key(program.source, names, wrt, of)
     if use_cache:
         entry = cache.load(key)
