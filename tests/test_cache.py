@@ -170,6 +170,33 @@ def test_key_covers_version_names_wrt_and_of(monkeypatch) -> None:
     assert base.digest() not in (before, upgraded)
 
 
+def test_an_edit_to_the_deriving_code_changes_the_key(tmp_path) -> None:
+    # an edited primitive or SymPy conversion must not read entries the old code wrote, even
+    # under the same version number; an edit to a renderer leaves the cache valid
+    import shutil
+
+    src = Path(cache.__file__).resolve().parent.parent
+    copy = tmp_path / "gradcalc"
+    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def fingerprint() -> str:
+        code = "from gradcalc.symbolic import cache; print(cache.code_fingerprint())"
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(tmp_path)},
+                              check=True).stdout.strip()
+
+    first = fingerprint()
+    with open(copy / "render" / "text.py", "a") as f:
+        f.write("\n# a renderer's edit\n")
+    assert fingerprint() == first
+    for edited in ("ops.py", "symbolic/convert.py", "lang/syntax.py"):
+        with open(copy / edited, "a") as f:
+            f.write("\n# an edit\n")
+        now = fingerprint()
+        assert now != first, edited
+        first = now
+
+
 def test_upgrade_ignores_old_entries(gradcalc, monkeypatch) -> None:
     gradcalc("x^2", "--at", "x=3")
     monkeypatch.setattr(cache, "__version__", "99.0")

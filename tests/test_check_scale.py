@@ -231,3 +231,12 @@ def test_wide_flat_sums_keep_the_tree_and_deep_programs_do_not() -> None:
     deep = "\n".join(f"a{i} = sin(a{i - 1})*y + x" if i else "a0 = x" for i in range(150))
     chk = check.check(run(parse(deep), {"x": 0.5, "y": 2.0}), timeout=60, cache=False)
     assert chk.status == "ok" and chk.partials["x"].symbolic == reverse.TOO_LARGE
+
+
+def test_numeric_over_budget_prints_no_empty_method_line(gradcalc) -> None:
+    # every estimate over budget: each partial says so; no "numeric:" line without methods
+    program = "+".join(f"abs(x - {k % 7})*sin(y*{1 + k % 5})" for k in range(3_000))
+    r = gradcalc(program, "--at", "x=0.3,y=1.7", "--numeric", "--no-check",
+                 "--check-timeout", "0.3")
+    assert "over budget" in r.out
+    assert not any(line.strip() == "numeric:" for line in r.out.splitlines()), r.out

@@ -192,7 +192,7 @@ def _unbound(node: Name, env: Mapping[str, Any], source: str | None) -> InputErr
     return UnboundName(node.id, f"unbound name '{node.id}'", node.span, source, hint)
 
 
-def _pausing_gc(fn: Callable[..., T]) -> Callable[..., T]:
+def pausing_gc(fn: Callable[..., T]) -> Callable[..., T]:
     """Run fn with Python's cyclic garbage collector paused. A tape of n nodes allocates O(n)
     objects that form no cycles to reclaim; the collector's repeated scans of them made a
     100,000-node run superlinear (about 1.4x per decade of size). Restores the previous state."""
@@ -211,7 +211,7 @@ def _pausing_gc(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-@_pausing_gc
+@pausing_gc
 def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None = None,
         of: str | None = None) -> Run:
     """Run a program forward on a fresh tape with the given bindings, then backward.
@@ -363,7 +363,7 @@ def nonfinite(run: Run) -> list[str]:
     nodes = run.nodes
     if not np.all(np.isfinite(run.value)):
         node = first_nonfinite(nodes)
-        what = f"the value is {_kind(run.value)}"
+        what = f"the value is {kind_of_nonfinite(run.value)}"
         if node is None:
             messages.append(what)
         else:
@@ -392,7 +392,8 @@ def nonfinite(run: Run) -> list[str]:
     return messages
 
 
-def _kind(x: Any) -> str:
+def kind_of_nonfinite(x: Any) -> str:
+    """"nan", "inf" or "-inf": which non-finite value x holds (nan if any component is)."""
     v = np.asarray(x)
     if np.any(np.isnan(v)):
         return "nan"

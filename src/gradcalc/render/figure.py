@@ -10,7 +10,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-from ..engine.evaluate import _pausing_gc
+from ..engine.evaluate import pausing_gc
 from ..errors import InputError
 from . import svg
 from .graph import MAX_BOXES, build, cap, to_dot, to_mermaid
@@ -69,7 +69,7 @@ def plan(path: str) -> str:
     return fmt
 
 
-@_pausing_gc  # building a picture of a 100,000-node tape allocates as much as running it
+@pausing_gc  # building a picture of a 100,000-node tape allocates as much as running it
 def write(run: Run, path: str, collapse: bool = False) -> None:
     """Write the run's graph to path in the format its extension names (see plan); collapse
     draws each top-level call of a program's function as one box. Pictures show at most

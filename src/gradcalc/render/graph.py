@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..engine.evaluate import _kind
+from ..engine.evaluate import kind_of_nonfinite
 from ..engine.tape import Tensor, first_nonfinite
 from ..render.report import fmt as _fmt
 
@@ -124,7 +124,7 @@ def _alerts(run: Run) -> _Alerts:
     out: _Alerts = {}
     node = first_nonfinite(run.nodes)
     if node is not None:
-        out[node.id] = ([f"first {_kind(node.value)} value here"], None)
+        out[node.id] = ([f"first {kind_of_nonfinite(node.value)} value here"], None)
     origin = run.backward.nonfinite if run.backward else None
     if origin is not None:
         j, i = origin

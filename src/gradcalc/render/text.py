@@ -268,8 +268,9 @@ def verification(ver: Verification, colour: bool = False) -> str:
             for p in ver.partials.values():
                 if p.numeric is not None:
                     methods.setdefault(p.numeric.method, []).append(p.name)
-            out.append("  numeric: " + "; ".join(f"{m} for {', '.join(n)}"
-                                                 for m, n in methods.items()))
+            if methods:  # none when every estimate was over the budget (said per partial)
+                out.append("  numeric: " + "; ".join(f"{m} for {', '.join(n)}"
+                                                     for m, n in methods.items()))
         out.append("")
     if ver.claims:
         out += fit(f"claims (counterexample search at random points where the derivative "

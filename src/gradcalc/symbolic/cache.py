@@ -2,16 +2,19 @@
 
 Location: `$XDG_CACHE_HOME/gradcalc` (when set to an absolute path), else `~/.cache/gradcalc`.
 One JSON file per entry, named by the SHA-256 of its key: the cache format, the gradcalc
-version, the expression source, the bound names, the differentiated names and --of. An entry
-holds the derivatives' printed forms and their compiled program (see compiled.py), plus a
-checksum. Reading never trusts an entry: anything that fails to parse, to match its key, its
-checksum or `compiled.validate` is ignored (and the caller rewrites it). Writes go to a
-temporary file in the same directory and are moved into place with os.replace, so concurrent
-runs only ever see whole entries. JSON only; nothing from the cache is unpickled or evaluated.
+version, a fingerprint of the code that produces derivatives (so an edited primitive or SymPy
+conversion never reads an entry the old code wrote), the expression source, the bound names,
+the differentiated names and --of. An entry holds the derivatives' printed forms and their
+compiled program (see compiled.py), plus a checksum. Reading never trusts an entry: anything
+that fails to parse, to match its key, its checksum or `compiled.validate` is ignored (and the
+caller rewrites it). Writes go to a temporary file in the same directory and are moved into
+place with os.replace, so concurrent runs only ever see whole entries. JSON only; nothing from
+the cache is unpickled or evaluated.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -35,6 +38,24 @@ def cache_dir() -> Path:
     return root / "gradcalc"
 
 
+# the modules whose code decides what a derivative entry holds
+_DERIVING = ("ops.py", "ops_matrix.py", "lang", "symbolic")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 of the source of the modules that turn a program into derivatives."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for entry in _DERIVING:
+        path = root / entry
+        for file in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+            if file.is_file():
+                digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Key:
     """What a cache entry depends on."""
@@ -47,7 +68,8 @@ class Key:
 
     def material(self) -> dict[str, Any]:
         """The key as JSON data, including the format and gradcalc versions."""
-        return {"format": FORMAT, "gradcalc": __version__, "source": self.source,
+        return {"format": FORMAT, "gradcalc": __version__, "code": code_fingerprint(),
+                "source": self.source,
                 "names": self.names, "wrt": list(self.wrt), "of": self.of}
 
     def digest(self) -> str:
