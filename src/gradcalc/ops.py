@@ -789,8 +789,8 @@ INDEX = Primitive("index", 2, lambda x, i: x[int(i)],
 
 # ---------------------------------------------------------------- the table
 
-from .ops_matrix import MATMUL, MATRIX_PRIMITIVES  # noqa: E402  (its records need Primitive)
-
+# (the matrix records, in ops_matrix.py, join the table when that module is imported, which
+# the gradcalc package does first: ops_matrix imports this module, not the other way round)
 PRIMITIVES: tuple[Primitive, ...] = (
     ADD, SUB, MUL, DIV, NEG, POW,
     SIN, COS, TAN, ASIN, ACOS, ATAN, ATAN2,
@@ -802,13 +802,11 @@ PRIMITIVES: tuple[Primitive, ...] = (
     ERF,
     STOP_GRADIENT,
     SUM, MEAN, PROD, PROD_OTHERS, DOT, NORM, MAX_OF, MIN_OF, INDEX,
-    *MATRIX_PRIMITIVES,
 )
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 
 # Binary operators of the expression language (unary minus is NEG).
-BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW,
-                                "@": MATMUL}
+BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW}
 
 # Named constants: value and SymPy counterpart.
 CONSTANTS: dict[str, tuple[float, Callable[[Any], Any]]] = {
@@ -853,17 +851,22 @@ def _changed() -> None:
     _DERIVED.clear()
 
 
-def register(prim: Primitive) -> Primitive:
-    """Add a primitive to the table: the language (under its spelling), the Python API, the tape,
-    the check and every derived table see it from now on. Returns prim."""
+def register(prim: Primitive, *more: Primitive, operator: str | None = None) -> Primitive:
+    """Add primitives to the table: the language (under their spellings, or as the binary
+    `operator` for prim), the Python API, the tape, the check and every derived table see them
+    from now on. Returns prim."""
     global PRIMITIVES
-    if prim.name in BY_NAME:
-        raise ValueError(f"a primitive named {prim.name!r} exists already")
-    taken = FUNCTIONS.get(prim.spelling or "", {})
-    if prim.arity in taken:
-        raise ValueError(f"{prim.spelling}() of {prim.arity} arguments exists already")
-    PRIMITIVES = (*PRIMITIVES, prim)
-    _changed()
+    for p in (prim, *more):
+        if p.name in BY_NAME:
+            raise ValueError(f"a primitive named {p.name!r} exists already")
+        if p.spelling is not None and p.arity in FUNCTIONS.get(p.spelling, {}):
+            raise ValueError(f"{p.spelling}() of {p.arity} arguments exists already")
+        if operator in BINARY:
+            raise ValueError(f"the operator {operator} exists already")
+        PRIMITIVES = (*PRIMITIVES, p)
+        _changed()
+    if operator is not None:
+        BINARY[operator] = prim
     return prim
 
 
@@ -873,6 +876,8 @@ def unregister(name: str) -> None:
     if name not in BY_NAME:
         raise KeyError(name)
     PRIMITIVES = tuple(p for p in PRIMITIVES if p.name != name)
+    for symbol in [k for k, p in BINARY.items() if p.name == name]:
+        del BINARY[symbol]
     _changed()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .ops import Primitive
+from .ops import Primitive, register
 from .ops import call as _call  # recorded when an argument is a recorded tensor
 
 
@@ -301,6 +301,8 @@ MATRIX_PRIMITIVES: tuple[Primitive, ...] = (
     MATMUL, OUTER, TRANSPOSE, TRACE, DET, INV, LOGDET, DIAG, SOFTMAX, LOGSUMEXP,
     RAVEL, UNRAVEL, SUM_ALL, INDEX2, ROW,
 )
+register(MATMUL, operator="@")
+register(*MATRIX_PRIMITIVES[1:])
 # functions that take a matrix or a vector whole (the others are elementwise or reductions
 # over the components of a vector)
 SQUARE = {"det", "inv", "logdet", "trace"}
