@@ -25,6 +25,7 @@ import mpmath
 import numpy as np
 import pytest
 
+import reference_ops
 from gradcalc import ops, ops_matrix
 from gradcalc.engine.tape import Tensor
 from gradcalc.symbolic import compiled
@@ -175,7 +176,7 @@ def _program(name: str, shape: tuple[int, ...]) -> tuple[Any, list[int], list[st
     return program, outputs, names
 
 
-_MP_TABLE = compiled._mp_table(mpmath)
+_MP_TABLE = reference_ops.program_ops()
 
 
 def _evaluate(program: Any, outputs: Sequence[int], point: dict[str, float], dps: int

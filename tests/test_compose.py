@@ -151,3 +151,12 @@ def test_pointwise_rows_are_limited(gradcalc, points_file, monkeypatch) -> None:
     r = gradcalc("x*y", "--points", points_file(POINTS), "--hessian")
     assert r.status == 2 and r.out == ""
     assert "has 3 rows" in r.err and "at most 2 rows" in r.err and "Traceback" not in r.err
+
+
+def test_a_rows_summary_line_is_whole(gradcalc, tmp_path) -> None:
+    # the one-point summary wraps at 100 columns; a row's copy of it keeps every word
+    points = tmp_path / "p.csv"
+    points.write_text("x,y\n1,2\n0,3\n")
+    r = gradcalc("abs(x)*y", "--points", str(points), "--numeric")
+    rows = [line for line in r.out.splitlines() if line.startswith("row 2 (line 3): check:")]
+    assert len(rows) == 1 and rows[0].endswith("rtol 1e-09, atol 0)"), r.out

@@ -294,9 +294,9 @@ def test_each_primitives_guards_agree_with_its_domain_mask(prim) -> None:
 
 @pytest.mark.parametrize("op, x", [("tanh", 22.16), ("sinh", 1e-30), ("cosh", 40.0),
                                    ("atan", 1e20), ("asin", 0.999999999), ("acos", -0.5),
-                                   ("erf", 6.0), ("erfc", 9.0), ("expm1", 1e-25),
-                                   ("log1p", 1e-25)])
+                                   ("erf", 6.0)])
 def test_reference_encloses_the_true_value_tightly(op, x) -> None:
+    # (the ops of compiled programs whose enclosure comes from mpmath at both ends)
     # each function the interval context lacks is evaluated at the working precision itself:
     # 1 - tanh(22.16)^2 needs more than float64's digits, and the enclosure must hold them
     from gradcalc.judge import reference

@@ -8,52 +8,16 @@ import mpmath
 import numpy as np
 import pytest
 
+import reference_ops
 from gradcalc import ops, ops_matrix
 from gradcalc.symbolic.convert import namespace
 
 mpmath.mp.dps = 40
 
-# Independent definitions of every primitive, in mpmath.
-REFERENCE = {
-    "add": lambda x, y: x + y,
-    "sub": lambda x, y: x - y,
-    "mul": lambda x, y: x * y,
-    "div": lambda x, y: x / y,
-    "neg": lambda x: -x,
-    "pow": lambda x, y: mpmath.power(x, y),
-    "sin": mpmath.sin, "cos": mpmath.cos, "tan": mpmath.tan,
-    "asin": mpmath.asin, "acos": mpmath.acos, "atan": mpmath.atan,
-    "atan2": lambda y, x: mpmath.atan2(y, x),
-    "sinh": mpmath.sinh, "cosh": mpmath.cosh, "tanh": mpmath.tanh,
-    "exp": mpmath.exp, "log": mpmath.log,
-    "logb": lambda x, b: mpmath.log(x) / mpmath.log(b),
-    "log2": lambda x: mpmath.log(x, 2), "log10": mpmath.log10, "sqrt": mpmath.sqrt,
-    "abs": abs, "hypot": lambda x, y: mpmath.sqrt(x * x + y * y),
-    "min": lambda *a: min(a), "max": lambda *a: max(a),
-    "relu": lambda x: max(x, 0),
-    "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
-    "softplus": lambda x: mpmath.log(1 + mpmath.exp(x)),
-    "log_sigmoid": lambda x: -mpmath.log(1 + mpmath.exp(-x)),
-    "expm1": mpmath.expm1, "log1p": mpmath.log1p,
-    "logaddexp": lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b)),
-    "stop_gradient": lambda x: x,
-}
-
-# Independent definitions of the reductions, on lists of mpmath numbers (index: a fixed k = 1).
-REDUCTIONS = {
-    "sum": lambda x: mpmath.fsum(x),
-    "mean": lambda x: mpmath.fsum(x) / len(x),
-    "prod": lambda x: mpmath.fprod(x),
-    "dot": lambda u, v: mpmath.fdot(u, v),
-    "norm": lambda x: mpmath.sqrt(mpmath.fsum(c * c for c in x)),
-    "max_of": lambda x: max(x),
-    "min_of": lambda x: min(x),
-    "index": lambda x: x[1],
-}
-# Helpers of other rules (not in the language), vector-valued: component k of the result.
-HELPERS = {
-    "prod_others": lambda x, k: mpmath.fprod(c for i, c in enumerate(x) if i != k),
-}
+# Independent definitions of every primitive, in mpmath (tests/reference_ops.py).
+REFERENCE = reference_ops.ELEMENTWISE
+REDUCTIONS = reference_ops.REDUCTIONS
+HELPERS = reference_ops.HELPERS
 ELEMENTWISE = [p for p in ops.PRIMITIVES if not p.reduction]
 
 CONVENTIONS_FUNCTIONS = ("sin cos tan asin acos atan atan2 sinh cosh tanh exp log log2 log10 "

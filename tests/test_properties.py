@@ -10,12 +10,14 @@ import csv
 import io
 import json
 import math
+from typing import Any
 
 import mpmath
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import reference_ops
 from gradcalc import ops
 from gradcalc.engine.evaluate import run
 from gradcalc.lang.syntax import (
@@ -34,20 +36,15 @@ from gradcalc.symbolic import convert as symbolic
 mpmath.mp.dps = 50
 NAMES = ("x", "y", "z")
 
+
+
+def _mp(spelling: str) -> Any:
+    """The mpmath definition (tests/reference_ops.py) of what spelling(...) means."""
+    return lambda *a: reference_ops.ELEMENTWISE[ops.resolve(spelling, len(a)).name](*a)
+
+
 # Independent mpmath definitions of each function spelled in the language.
-MP = {
-    "sin": mpmath.sin, "cos": mpmath.cos, "tan": mpmath.tan, "asin": mpmath.asin,
-    "acos": mpmath.acos, "atan": mpmath.atan, "atan2": mpmath.atan2, "sinh": mpmath.sinh,
-    "cosh": mpmath.cosh, "tanh": mpmath.tanh, "exp": mpmath.exp,
-    "log": lambda x, b=None: mpmath.log(x) if b is None else mpmath.log(x) / mpmath.log(b),
-    "log2": lambda x: mpmath.log(x, 2), "log10": mpmath.log10, "sqrt": mpmath.sqrt,
-    "abs": abs, "pow": mpmath.power, "hypot": lambda x, y: mpmath.sqrt(x * x + y * y),
-    "min": lambda *a: min(a), "max": lambda *a: max(a), "relu": lambda x: max(x, 0),
-    "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
-    "softplus": lambda x: mpmath.log(1 + mpmath.exp(x)), "stop_gradient": lambda x: x,
-    "log_sigmoid": lambda x: -mpmath.log(1 + mpmath.exp(-x)), "expm1": mpmath.expm1,
-    "log1p": mpmath.log1p, "logaddexp": lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b)),
-}
+MP = {spelling: _mp(spelling) for spelling in ops.FUNCTIONS}
 BINARY_MP = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
              "/": lambda a, b: a / b, "^": mpmath.power}
 

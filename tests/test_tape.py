@@ -60,15 +60,6 @@ def test_stop_gradient_blocks_flow() -> None:
     assert float(tape.gradient(y, x)) == 3.0  # only the unblocked factor
 
 
-def test_stop_recording() -> None:
-    x = Variable(3.0)
-    with Tape() as tape:
-        y = x * x
-        with tape.stop_recording():
-            z = y * 2
-    assert tape.gradient(z, x) is None
-
-
 def test_nested_tapes_give_second_derivatives() -> None:
     x = Variable(0.3)
     with Tape() as outer:

@@ -1,5 +1,6 @@
 """gradcalc: gradients on a reverse-mode tape, cross-checked against SymPy."""
 
+from . import ops_matrix  # noqa: F401  (its records join the op table)
 from .engine import functions
 from .engine.functions import stop_gradient
 from .engine.tape import Tape, Tensor, UnconnectedGradients, Variable, constant

@@ -86,10 +86,6 @@ class InputError(Exception):
         return self.render()
 
 
-class CheckTimeout(Exception):
-    """The symbolic check ran over its time budget."""
-
-
 # ---------------------------------------------------------------- spellings from elsewhere
 # What people type from other calculators, languages and libraries, and gradcalc's spelling.
 # Read by the parser (unknown functions, stray characters) and the evaluator (unbound names);

@@ -11,6 +11,7 @@ never imports sympy.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,18 +25,38 @@ VJP = Callable[..., Any]
 class Primitive:
     """One differentiable primitive.
 
-    name: the op name shown on the tape. arity: number of arguments, None for variadic.
-    forward: numpy function of the argument values. vjps: one VJP per argument (the last one is
-    reused for every further argument of a variadic op); None means no gradient flows to it.
-    sympy: (sp, *args) -> SymPy expression. spelling: the function name users write (None for
-    operators); symbol: the operator symbol, if any. kink: mask of points where the primitive is
-    not differentiable, with kink_note saying where and convention saying which value the
-    tape's rule gives there. domain: mask of points outside its real domain, with domain_note
-    saying why. sample: intervals per argument where the primitive is smooth and finite (for
-    tests). analytic: holomorphic near the real line and its forward accepts complex input, so
-    a complex-step derivative through it is exact (numeric.py). guards: the domain as the
-    judge reads it from the syntax tree, (argument index, or None for all arguments; a kind of
-    judge.guard_holds) per condition.
+    name: the op name shown on the tape. arity: number of arguments, None for variadic. forward:
+    numpy function of the argument values. vjps: one VJP per argument (the last one is reused
+    for every further argument of a variadic op); None means no gradient flows to it. sympy:
+    (sp, *args) -> SymPy expression. spelling: the function name users write (None for
+    operators); symbol: the operator symbol, if any (messages name an operator by it). kink:
+    mask of points where the primitive is not differentiable, with kink_note saying where and
+    convention saying which value the tape's rule gives there. domain: mask of points outside
+    its real domain, with domain_note saying why. sample: intervals per argument where the
+    primitive is smooth and finite (for tests). analytic: holomorphic near the real line and its
+    forward accepts complex input, so a complex-step derivative through it is exact
+    (numeric.py). guards: the domain as the judge reads it from the syntax tree, (argument
+    index, or None for all arguments; a kind of judge.guard_holds) per condition.
+
+    What the rest of gradcalc derives from the record (every field has a default, so a record
+    that sets none of them still works where they are not needed):
+    doc: the docstring of its Python API function. params: that function's argument names
+    (default x, or x and y). commutative: its arguments are interchangeable (the graph draws
+    no argument numbers). ufuncs: the numpy ufuncs a recorded tensor answers with this
+    primitive (None: the forward, when it is a ufunc).
+    sympy_class: the SymPy class its counterpart is, when that is one SymPy function of the
+    arguments (sp.sin, sp.Max; None when the counterpart is built of other forms, as sqrt's
+    Pow or sigmoid's exp): a compiled derivative program then names this primitive's op, and
+    the following say how to evaluate it. compiled: numpy function of that op over float64
+    columns (None: the forward). screen: (out, args, errs) -> first-order bound on the
+    absolute error of the op's float64 result, its own rounding included (None: from the VJP,
+    |f'(x)| * err + 4 ulps, for one argument). mpmath: (an mpmath context) -> its function
+    with the same values there (lambda m: m.sin gives mpmath.mp's sin, or mpmath.iv's interval
+    sin). monotone: how the reference encloses it in interval arithmetic: "increasing" or
+    "decreasing" (mpmath at both ends of the interval), "even" (decreasing below 0, increasing
+    above, as cosh), or "" (mpmath.iv's own function); its guards also say where the reference
+    finds it undefined. interval: (ctx, *args) -> enclosure, for what none of these describe
+    (ctx: judge.reference's interval context).
     """
 
     name: str
@@ -54,6 +75,16 @@ class Primitive:
     convention: str = ""
     reduction: bool = False
     guards: tuple[tuple[int | None, str], ...] = ()
+    doc: str = ""
+    params: tuple[str, ...] = ()
+    commutative: bool = False
+    ufuncs: tuple[Any, ...] | None = None
+    sympy_class: str | None = None
+    compiled: Callable[..., Any] | None = None
+    screen: Callable[..., Any] | None = None
+    mpmath: Callable[[Any], Any] | None = None
+    monotone: str = ""
+    interval: Callable[..., Any] | None = None
 
     def vjp(self, i: int) -> VJP | None:
         """The VJP for argument i (a variadic op's single rule also receives i first)."""
@@ -66,8 +97,45 @@ class Primitive:
         """The interval to sample argument i from in property tests."""
         return self.sample[min(i, len(self.sample) - 1)]
 
+    def argument_names(self) -> tuple[str, ...]:
+        """The argument names of its Python API function."""
+        if self.params:
+            return self.params
+        return ("x", "y")[: self.arity] if self.arity in (1, 2) else ("x",)
+
+    def numpy_ufuncs(self) -> tuple[Any, ...]:
+        """The numpy ufuncs that, applied to a recorded tensor, record this primitive."""
+        if self.ufuncs is not None:
+            return self.ufuncs
+        return (self.forward,) if isinstance(self.forward, np.ufunc) else ()
+
     def __repr__(self) -> str:
         return f"Primitive({self.name})"
+
+
+# 4 units of roundoff: what one float64 library function may add to its result's error (the
+# float64 screen of compiled programs adds it per instruction)
+_OWN = 4 * 2.0 ** -53
+
+
+def _carried(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
+    """The screen of an op that returns its argument's value or its magnitude (abs,
+    stop_gradient): the argument's error, plus rounding."""
+    return errs[0] + _OWN * np.abs(out)
+
+
+def _worst(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
+    """The screen of min and max: the largest error of an argument (the result is one of
+    them, exactly)."""
+    return np.maximum.reduce([np.broadcast_to(e, np.shape(out)) for e in errs])
+
+
+def _interval_max(ctx: Any, *a: Any) -> Any:
+    return ctx.iv.mpf([max(x.a for x in a), max(x.b for x in a)])
+
+
+def _interval_min(ctx: Any, *a: Any) -> Any:
+    return ctx.iv.mpf([min(x.a for x in a), min(x.b for x in a)])
 
 
 def _ties(args: Sequence[Any], ans: Any) -> Any:
@@ -125,10 +193,9 @@ def _two_diff(a: Any, b: Any) -> tuple[Any, Any]:
     return s, (a - (s - bb)) - (b + bb)
 
 
-def _arith(name: str, symbol: str, forward, vjps, sympy, sample=((-2.0, 2.0),),
-           guards=()) -> Primitive:
-    return Primitive(name, len(vjps), forward, tuple(vjps), sympy, symbol=symbol, sample=sample,
-                     analytic=True, guards=guards)
+def _arith(name: str, forward, vjps, sympy, sample=((-2.0, 2.0),), **kw) -> Primitive:
+    return Primitive(name, len(vjps), forward, tuple(vjps), sympy, sample=sample,
+                     analytic=True, **kw)
 
 
 def _fn(name: str, forward, vjps, sympy, spelling: str | None = None, **kw) -> Primitive:
@@ -138,13 +205,13 @@ def _fn(name: str, forward, vjps, sympy, spelling: str | None = None, **kw) -> P
 
 # ---------------------------------------------------------------- arithmetic
 
-ADD = _arith("add", "+", np.add, [lambda g, ans, x, y: g, lambda g, ans, x, y: g],
-             lambda sp, x, y: x + y)
-SUB = _arith("sub", "-", np.subtract, [lambda g, ans, x, y: g, lambda g, ans, x, y: -g],
-             lambda sp, x, y: x - y)
-MUL = _arith("mul", "*", np.multiply,
+ADD = _arith("add", np.add, [lambda g, ans, x, y: g, lambda g, ans, x, y: g],
+             lambda sp, x, y: x + y, symbol="+", commutative=True)
+SUB = _arith("sub", np.subtract, [lambda g, ans, x, y: g, lambda g, ans, x, y: -g],
+             lambda sp, x, y: x - y, symbol="-")
+MUL = _arith("mul", np.multiply,
              [lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x],
-             lambda sp, x, y: x * y)
+             lambda sp, x, y: x * y, symbol="*", commutative=True)
 
 
 def _subnormal(v: Any) -> Any:
@@ -164,9 +231,9 @@ def _div_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
     return -g * ((ans / y) * (1 - m) + x / (yb * yb) * m)
 
 
-DIV = _arith("div", "/", np.true_divide, [lambda g, ans, x, y: g / y, _div_dy],
+DIV = _arith("div", np.true_divide, [lambda g, ans, x, y: g / y, _div_dy],
              lambda sp, x, y: x / y, sample=((-2.0, 2.0), (0.5, 2.0)),
-             guards=((1, "nonzero"),))
+             guards=((1, "nonzero"),), symbol="/")
 NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x, symbol="-",
                 analytic=True)
 # x^y: x^(y-1) is taken with exponent 0 where x == 0 and y == 0, and log(x) with x = 1 where
@@ -230,7 +297,7 @@ POW = Primitive(
     "pow", 2, np.power,
     (_pow_dx,
      _pow_dy),
-    lambda sp, x, y: x ** y, spelling="pow", symbol="^",
+    lambda sp, x, y: x ** y, spelling="pow", symbol="^", doc="x to the y.",
     domain=lambda x, y: (x < 0) & (y != np.round(y)),
     domain_note="a negative number to a non-integer power is not real",
     sample=((0.5, 2.0), (-2.0, 2.0)), analytic=True, guards=((None, "pow"),),
@@ -239,19 +306,28 @@ POW = Primitive(
 # ---------------------------------------------------------------- trigonometric
 
 SIN = _fn("sin", np.sin, [lambda g, ans, x: g * np.cos(x)], lambda sp, x: sp.sin(x),
+          sympy_class="sin", mpmath=lambda m: m.sin, doc="sin(x).",
           analytic=True)
 COS = _fn("cos", np.cos, [lambda g, ans, x: -g * np.sin(x)], lambda sp, x: sp.cos(x),
+          sympy_class="cos", mpmath=lambda m: m.cos, doc="cos(x).",
           analytic=True)
 TAN = _fn("tan", np.tan, [lambda g, ans, x: g * (1 + ans * ans)], lambda sp, x: sp.tan(x),
+          sympy_class="tan", mpmath=lambda m: m.tan, doc="tan(x).",
           sample=((-1.2, 1.2),), analytic=True)
 # 1 - x*x as (1-x)*(1+x): exact near +-1, where x*x's rounding would swamp the difference
 ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt((1 - x) * (1 + x))],
-           lambda sp, x: sp.asin(x), domain=lambda x: np.abs(x) > 1,
+           lambda sp, x: sp.asin(x),
+           sympy_class="asin", mpmath=lambda m: m.asin,
+           doc="arcsine, defined on [-1, 1].", monotone="increasing",
+           domain=lambda x: np.abs(x) > 1,
            domain_note="asin is only defined on [-1, 1]", sample=((-0.9, 0.9),),
            analytic=True,
            guards=((0, "unit"),))
 ACOS = _fn("acos", np.arccos, [lambda g, ans, x: -g / np.sqrt((1 - x) * (1 + x))],
-           lambda sp, x: sp.acos(x), domain=lambda x: np.abs(x) > 1,
+           lambda sp, x: sp.acos(x),
+           sympy_class="acos", mpmath=lambda m: m.acos,
+           doc="arccosine, defined on [-1, 1].", monotone="decreasing",
+           domain=lambda x: np.abs(x) > 1,
            domain_note="acos is only defined on [-1, 1]", sample=((-0.9, 0.9),),
            analytic=True,
            guards=((0, "unit"),))
@@ -295,6 +371,19 @@ def _atan2_dx(g: Any, ans: Any, y: Any, x: Any) -> Any:
     return -g * _atan2_part(y, x, y)
 
 
+def _atan2_screen(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
+    (y, x), (ey, ex) = args, errs
+    return (np.abs(x) * ey + np.abs(y) * ex) / (x * x + y * y) + _OWN * np.abs(out)
+
+
+def _atan2_interval(ctx: Any, y: Any, x: Any) -> Any:
+    ctx.require(not (x.a <= 0 <= x.b and y.a <= 0 <= y.b), ctx.zero(x) and ctx.zero(y))
+    if x.a > 0 or y.a > 0 or y.b < 0:
+        return ctx.iv.atan2(y, x)
+    ctx.require(False, False)  # on the branch cut x < 0, y = 0: leave it to more precision
+    return None
+
+
 def _atan2_part(u: Any, x: Any, y: Any) -> Any:
     # u/(x^2+y^2); (u/r)/r with r = hypot(x, y) (rescaled) where x*x + y*y under- or overflows
     s = x * x + y * y
@@ -330,9 +419,13 @@ def _hypot_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
     return g * (yc / r)
 
 
-ATAN = _fn("atan", np.arctan, [_atan_dx], lambda sp, x: sp.atan(x), analytic=True)
+ATAN = _fn("atan", np.arctan, [_atan_dx], lambda sp, x: sp.atan(x),
+           sympy_class="atan", mpmath=lambda m: m.atan,
+           doc="arctangent.", monotone="increasing", analytic=True)
 ATAN2 = _fn("atan2", np.arctan2, [_atan2_dy, _atan2_dx],
-            lambda sp, y, x: sp.atan2(y, x),
+            lambda sp, y, x: sp.atan2(y, x), sympy_class="atan2",
+            doc="The angle of the point (x, y).", params=("y", "x"),
+            screen=_atan2_screen, interval=_atan2_interval,
             kink=lambda y, x: (x == 0) & (y == 0),
             kink_note="atan2 is not differentiable at (0, 0)",
             convention="the tape's rule gives 0/0 = nan there",
@@ -347,18 +440,24 @@ def _sech2(x: Any) -> Any:
 
 
 SINH = _fn("sinh", np.sinh, [lambda g, ans, x: g * np.cosh(x)], lambda sp, x: sp.sinh(x),
+           sympy_class="sinh", mpmath=lambda m: m.sinh, doc="sinh(x).", monotone="increasing",
            analytic=True)
 COSH = _fn("cosh", np.cosh, [lambda g, ans, x: g * np.sinh(x)], lambda sp, x: sp.cosh(x),
+           sympy_class="cosh", mpmath=lambda m: m.cosh, doc="cosh(x).", monotone="even",
            analytic=True)
 # tanh' = 1/cosh^2: 1 - tanh^2 cancels to 0 (or to noise) once |tanh| rounds near 1
 TANH = _fn("tanh", np.tanh, [lambda g, ans, x: g * _sech2(x)], lambda sp, x: sp.tanh(x),
+           sympy_class="tanh", mpmath=lambda m: m.tanh, doc="tanh(x).", monotone="increasing",
            analytic=True)
 
 # ---------------------------------------------------------------- exponential and logarithmic
 
 EXP = _fn("exp", np.exp, [lambda g, ans, x: g * ans], lambda sp, x: sp.exp(x),
+          sympy_class="exp", mpmath=lambda m: m.exp, doc="e to the x.",
           analytic=True)
 LOG = _fn("log", np.log, [lambda g, ans, x: g / x], lambda sp, x: sp.log(x),
+          sympy_class="log", mpmath=lambda m: m.log,
+          doc="Natural logarithm, or the logarithm to a base.",
           domain=lambda x: x <= 0, domain_note="log is only defined for positive numbers",
           sample=((0.2, 3.0),), analytic=True,
            guards=((0, "positive"),))
@@ -369,20 +468,21 @@ LOGB = _fn("logb", lambda x, b: np.log(x) / np.log(b),
            domain=lambda x, b: (x <= 0) | (b <= 0) | (b == 1),
            domain_note="log(x, base) needs x > 0 and a positive base other than 1",
            sample=((0.2, 3.0), (1.5, 4.0)), analytic=True,
-           guards=((0, "positive"), (1, "base")))
+           guards=((0, "positive"), (1, "base")), params=("x", "base"))
 # g/log(2)/x, not g/(x*log(2)): x*log(10) overflows at x = 1e308 and loses bits where
 # subnormal; nor g/x/log(2): 1/x overflows at x = 3e-309
 LOG2 = _fn("log2", np.log2, [lambda g, ans, x: g / np.log(2.0) / x],
-           lambda sp, x: sp.log(x, 2), domain=lambda x: x <= 0,
+           lambda sp, x: sp.log(x, 2), doc="Base-2 logarithm.", domain=lambda x: x <= 0,
            domain_note="log2 is only defined for positive numbers", sample=((0.2, 3.0),),
            analytic=True,
            guards=((0, "positive"),))
 LOG10 = _fn("log10", np.log10, [lambda g, ans, x: g / np.log(10.0) / x],
-            lambda sp, x: sp.log(x, 10), domain=lambda x: x <= 0,
+            lambda sp, x: sp.log(x, 10), doc="Base-10 logarithm.", domain=lambda x: x <= 0,
             domain_note="log10 is only defined for positive numbers", sample=((0.2, 3.0),),
             analytic=True,
            guards=((0, "positive"),))
 SQRT = _fn("sqrt", np.sqrt, [lambda g, ans, x: g * 0.5 / ans], lambda sp, x: sp.sqrt(x),
+           doc="Square root.",
            domain=lambda x: x < 0, domain_note="sqrt is only defined for non-negative numbers",
            kink=lambda x: x == 0, kink_note="sqrt is not differentiable at 0 (its slope is "
            "infinite)", convention="the tape gives sqrt'(0) = inf, as PyTorch and TensorFlow do",
@@ -392,26 +492,34 @@ SQRT = _fn("sqrt", np.sqrt, [lambda g, ans, x: g * 0.5 / ans], lambda sp, x: sp.
 # ---------------------------------------------------------------- piecewise
 
 ABS = _fn("abs", np.abs, [lambda g, ans, x: g * np.sign(x)], lambda sp, x: sp.Abs(x),
+          sympy_class="Abs", doc="|x|; its derivative at 0 is taken as 0.", screen=_carried,
+          interval=lambda ctx, x: abs(x),
           kink=lambda x: x == 0, kink_note="abs is not differentiable at 0",
           convention="the tape uses abs'(0) = 0, as PyTorch and TensorFlow do",
           sample=((0.2, 2.0),))
 HYPOT = _fn("hypot", np.hypot, [_hypot_dx, _hypot_dy],
-            lambda sp, x, y: sp.sqrt(x * x + y * y),
+            lambda sp, x, y: sp.sqrt(x * x + y * y), doc="sqrt(x^2 + y^2).", commutative=True,
             kink=lambda x, y: (x == 0) & (y == 0),
             kink_note="hypot is not differentiable at (0, 0)",
             convention="the tape's rule gives 0/0 = nan there")
 MIN = Primitive("min", None, lambda *a: functools.reduce(np.minimum, a),
                 (_extremum_vjp,), lambda sp, *a: sp.Min(*a),
                 spelling="min", kink=lambda *a: _ties(a, functools.reduce(np.minimum, a)) > 1,
+                doc="The smallest argument, or the smallest component of a single vector; ties "
+                "split the gradient evenly.", commutative=True, ufuncs=(np.minimum,),
+                sympy_class="Min", screen=_worst, interval=_interval_min,
                 kink_note="min is not differentiable where arguments tie",
                 convention=_TIE_CONVENTION)
 MAX = Primitive("max", None, lambda *a: functools.reduce(np.maximum, a),
                 (_extremum_vjp,), lambda sp, *a: sp.Max(*a),
                 spelling="max", kink=lambda *a: _ties(a, functools.reduce(np.maximum, a)) > 1,
+                doc="The largest argument, or the largest component of a single vector; ties "
+                "split the gradient evenly.", commutative=True, ufuncs=(np.maximum,),
+                sympy_class="Max", screen=_worst, interval=_interval_max,
                 kink_note="max is not differentiable where arguments tie",
                 convention=_TIE_CONVENTION)
 RELU = _fn("relu", lambda x: np.maximum(x, 0.0), [lambda g, ans, x: g * (x > 0)],
-           lambda sp, x: sp.Max(0, x), kink=lambda x: x == 0,
+           lambda sp, x: sp.Max(0, x), doc="max(x, 0).", kink=lambda x: x == 0,
            kink_note="relu is not differentiable at 0", sample=((0.2, 2.0),),
            convention="the tape uses relu'(0) = 0, as PyTorch and TensorFlow do")
 
@@ -449,25 +557,55 @@ def _logaddexp_db(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 SIGMOID = _fn("sigmoid", _sigmoid, [_sigmoid_dx],
-              lambda sp, x: 1 / (1 + sp.exp(-x)), analytic=True)
+              lambda sp, x: 1 / (1 + sp.exp(-x)), doc="1 / (1 + exp(-x)).", analytic=True)
 SOFTPLUS = _fn("softplus", _softplus, [lambda g, ans, x: g * _call(SIGMOID, x)],
-               lambda sp, x: sp.log(1 + sp.exp(x)))
+               lambda sp, x: sp.log(1 + sp.exp(x)), doc="log(1 + exp(x)).")
 LOG_SIGMOID = _fn("log_sigmoid", lambda x: -_softplus(-x),
                   [lambda g, ans, x: g * _call(SIGMOID, -x)],
-                  lambda sp, x: -sp.log(1 + sp.exp(-x)))
+                  lambda sp, x: -sp.log(1 + sp.exp(-x)),
+                  doc="log(sigmoid(x)) = -softplus(-x), finite for every finite x.")
 
 # ---------------------------------------------------------------- stable building blocks
 # What users need to write stable formulas themselves (numpy's accurate kernels).
 
 EXPM1 = _fn("expm1", np.expm1, [lambda g, ans, x: g * np.exp(x)],
-            lambda sp, x: sp.exp(x) - 1, analytic=True)
+            lambda sp, x: sp.exp(x) - 1, doc="exp(x) - 1, accurate for x near 0.",
+            analytic=True)
 LOG1P = _fn("log1p", np.log1p, [lambda g, ans, x: g / (1 + x)],
-            lambda sp, x: sp.log(1 + x), domain=lambda x: x <= -1,
+            lambda sp, x: sp.log(1 + x), doc="log(1 + x), accurate for x near 0.",
+            domain=lambda x: x <= -1,
             domain_note="log1p(x) is only defined for x > -1", sample=((-0.5, 2.0),),
             analytic=True,
            guards=((0, "above_minus_one"),))
 LOGADDEXP = _fn("logaddexp", np.logaddexp, [_logaddexp_da, _logaddexp_db],
-                lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)))
+                lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)), params=("a", "b"),
+                doc="log(exp(a) + exp(b)), without overflow or underflow.", commutative=True)
+
+# ---------------------------------------------------------------- special functions
+
+_MATH_ERF = np.vectorize(math.erf, otypes=[float])  # libm's erf, element by element
+
+
+def _erf(x: Any) -> Any:
+    return _scalar(_MATH_ERF(x))
+
+
+def _gauss(x: Any) -> Any:
+    # exp(-x^2) with x^2 = h + l split exactly (Dekker): exp(-h)*(1 - l), so that the rounding of
+    # x*x (x^2/2 ulps of it) is not multiplied into the result; |x| capped at 40, where
+    # exp(-x^2) is 0 anyway (and x * 2^27 + 1 cannot overflow)
+    a = np.minimum(np.abs(x), 40.0)
+    c = a * 134217729.0
+    ah = c - (c - a)
+    al = a - ah
+    h = a * a
+    lo = ((ah * ah - h) + 2 * ah * al) + al * al
+    return np.exp(-h) * (1 - lo)
+
+
+ERF = _fn("erf", _erf, [lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * _gauss(x)],
+          lambda sp, x: sp.erf(x), sympy_class="erf", mpmath=lambda m: m.erf, monotone="increasing",
+          doc="The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0 to x.")
 
 # ---------------------------------------------------------------- gradient control
 # (softplus, log_sigmoid and logaddexp above are analytic in mathematics, but np.logaddexp
@@ -476,7 +614,10 @@ LOGADDEXP = _fn("logaddexp", np.logaddexp, [_logaddexp_da, _logaddexp_db],
 
 STOP_GRADIENT = _fn("stop_gradient", lambda x: np.array(x, dtype=float, copy=True)
                     if np.ndim(x) else np.float64(x), [None],
-                    lambda sp, x: sp.StopGradient(x))
+                    lambda sp, x: sp.StopGradient(x),
+                    doc="x's value, with no gradient flowing back through it.",
+                    sympy_class="StopGradient", compiled=lambda x: x, screen=_carried,
+                    interval=lambda ctx, x: x)
 
 # ---------------------------------------------------------------- reductions over one vector
 # Arguments are 1-D arrays (the evaluator refuses scalars); the SymPy counterparts receive
@@ -612,11 +753,14 @@ def _red(name: str, forward, vjps, sympy, **kw) -> Primitive:
                      spelling=kw.pop("spelling", name), reduction=True, **kw)
 
 
-SUM = _red("sum", np.sum, [lambda g, ans, x: g * _ones(x)], lambda sp, x: sp.Add(*_comps(x)))
+SUM = _red("sum", np.sum, [lambda g, ans, x: g * _ones(x)], lambda sp, x: sp.Add(*_comps(x)),
+           doc="The sum of a vector's components.")
 MEAN = _red("mean", _mean, [lambda g, ans, x: g * _ones(x) / np.shape(x)[0]],
-            lambda sp, x: sp.Add(*_comps(x)) / len(_comps(x)))
+            lambda sp, x: sp.Add(*_comps(x)) / len(_comps(x)),
+            doc="The mean of a vector's components (of all components, for any other shape).")
 PROD = _red("prod", _prod, [lambda g, ans, x: g * _call(PROD_OTHERS, x)],
-            lambda sp, x: sp.Mul(*_comps(x)))
+            lambda sp, x: sp.Mul(*_comps(x)),
+            doc="The product of a vector's components (of all components, for any other shape).")
 # a helper of prod's rule (not in the language): component i is the product of the others, so
 # that prod's gradient and its own derivatives are division-free on every path
 PROD_OTHERS = _red("prod_others", _prod_others, [_prod_others_vjp],
@@ -624,9 +768,12 @@ PROD_OTHERS = _red("prod_others", _prod_others, [_prod_others_vjp],
                                        for i in range(len(_comps(x)))), spelling=None)
 DOT = _red("dot", lambda u, v: np.sum(np.multiply(u, v)),
            [lambda g, ans, u, v: g * v, lambda g, ans, u, v: g * u],
-           lambda sp, u, v: sp.Add(*(a * b for a, b in zip(_comps(u), _comps(v), strict=True))))
+           lambda sp, u, v: sp.Add(*(a * b for a, b in zip(_comps(u), _comps(v), strict=True))),
+           params=("u", "v"), doc="The dot product of two vectors of the same length (anything "
+           "else is refused: matmul multiplies matrices).")
 NORM = _red("norm", _norm, [_norm_dx],
             lambda sp, x: sp.sqrt(sp.Add(*(c * c for c in _comps(x)))),
+            doc="The Euclidean norm of a vector.",
             kink=lambda x: np.all(x == 0),
             kink_note="norm is not differentiable at the zero vector")
 MAX_OF = _red("max_of", np.max, [_arg_extremum_vjp], lambda sp, x: sp.Max(*_comps(x)),
@@ -642,8 +789,8 @@ INDEX = Primitive("index", 2, lambda x, i: x[int(i)],
 
 # ---------------------------------------------------------------- the table
 
-from .ops_matrix import MATMUL, MATRIX_PRIMITIVES  # noqa: E402  (its records need Primitive)
-
+# (the matrix records, in ops_matrix.py, join the table when that module is imported, which
+# the gradcalc package does first: ops_matrix imports this module, not the other way round)
 PRIMITIVES: tuple[Primitive, ...] = (
     ADD, SUB, MUL, DIV, NEG, POW,
     SIN, COS, TAN, ASIN, ACOS, ATAN, ATAN2,
@@ -652,16 +799,14 @@ PRIMITIVES: tuple[Primitive, ...] = (
     ABS, HYPOT, MIN, MAX, RELU,
     SIGMOID, SOFTPLUS, LOG_SIGMOID,
     EXPM1, LOG1P, LOGADDEXP,
+    ERF,
     STOP_GRADIENT,
     SUM, MEAN, PROD, PROD_OTHERS, DOT, NORM, MAX_OF, MIN_OF, INDEX,
-    *MATRIX_PRIMITIVES,
 )
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 
-# Binary and unary operators of the expression language.
-BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW,
-                                "@": MATMUL}
-UNARY: dict[str, Primitive] = {"-": NEG}
+# Binary operators of the expression language (unary minus is NEG).
+BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW}
 
 # Named constants: value and SymPy counterpart.
 CONSTANTS: dict[str, tuple[float, Callable[[Any], Any]]] = {
@@ -679,6 +824,67 @@ def _spellings() -> dict[str, dict[int | None, Primitive]]:
 
 
 FUNCTIONS: dict[str, dict[int | None, Primitive]] = _spellings()
+
+# ---------------------------------------------------------------- registration and derived tables
+# Tables other modules derive from the records (the Python API, the ufunc map, the compiled
+# programs' evaluators, ...) are built on first use through derived() and dropped whenever the
+# table changes, so a registered primitive is seen everywhere.
+
+_DERIVED: dict[str, Any] = {}
+
+
+def derived(key: str, build: Callable[[], Any]) -> Any:
+    """The table `key` derived from the records, built by build() on first use after the
+    primitive table last changed."""
+    try:
+        return _DERIVED[key]
+    except KeyError:
+        table = _DERIVED[key] = build()
+        return table
+
+
+def _changed() -> None:
+    BY_NAME.clear()
+    BY_NAME.update((p.name, p) for p in PRIMITIVES)
+    FUNCTIONS.clear()
+    FUNCTIONS.update(_spellings())
+    _DERIVED.clear()
+
+
+def register(prim: Primitive, *more: Primitive, operator: str | None = None) -> Primitive:
+    """Add primitives to the table: the language (under their spellings, or as the binary
+    `operator` for prim), the Python API, the tape, the check and every derived table see them
+    from now on. Returns prim."""
+    global PRIMITIVES
+    for p in (prim, *more):
+        if p.name in BY_NAME:
+            raise ValueError(f"a primitive named {p.name!r} exists already")
+        if p.spelling is not None and p.arity in FUNCTIONS.get(p.spelling, {}):
+            raise ValueError(f"{p.spelling}() of {p.arity} arguments exists already")
+        if operator in BINARY:
+            raise ValueError(f"the operator {operator} exists already")
+        PRIMITIVES = (*PRIMITIVES, p)
+        _changed()
+    if operator is not None:
+        BINARY[operator] = prim
+    return prim
+
+
+def unregister(name: str) -> None:
+    """Remove the primitive called name from the table (and from every derived table)."""
+    global PRIMITIVES
+    if name not in BY_NAME:
+        raise KeyError(name)
+    PRIMITIVES = tuple(p for p in PRIMITIVES if p.name != name)
+    for symbol in [k for k, p in BINARY.items() if p.name == name]:
+        del BINARY[symbol]
+    _changed()
+
+
+def by_sympy_class() -> dict[str, Primitive]:
+    """SymPy class name -> the primitive whose counterpart it is (see Primitive.sympy_class)."""
+    return derived("ops.sympy_class", lambda: {p.sympy_class: p for p in PRIMITIVES
+                                               if p.sympy_class is not None})
 
 
 def arities(spelling: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .ops import Primitive
+from .ops import Primitive, register
 from .ops import call as _call  # recorded when an argument is a recorded tensor
 
 
@@ -255,24 +255,33 @@ MATMUL = _rec("matmul", 2, _matmul, [_matmul_da, _matmul_db], _sym_matmul, symbo
 OUTER = _rec("outer", 2, _outer,
              [lambda g, ans, u, v: _call(MATMUL, g, v),
               lambda g, ans, u, v: _call(MATMUL, u, g)],
-             lambda sp, u, v: tuple(tuple(a * b for b in v) for a in u), "outer")
+             lambda sp, u, v: tuple(tuple(a * b for b in v) for a in u), "outer",
+             params=("u", "v"), doc="The outer product of two vectors: the matrix of u[i]*v[j].")
 TRANSPOSE = _rec("transpose", 1, lambda a: np.transpose(a).copy(),
-                 [lambda g, ans, a: _call(TRANSPOSE, g)], _sym_transpose, "transpose")
+                 [lambda g, ans, a: _call(TRANSPOSE, g)], _sym_transpose, "transpose",
+                 params=("a",), doc="The transpose of a matrix.")
 TRACE = _rec("trace", 1, lambda a: np.float64(np.trace(a)), [_trace_vjp],
              lambda sp, a: sp.Add(*(a[k][k] for k in range(min(len(a), len(a[0]))))),
-             "trace")
-DET = _rec("det", 1, _det, [_det_vjp], _sym_det, "det")
-INV = _rec("inv", 1, _inv, [_inv_vjp], _sym_inv, "inv",
+             "trace", params=("a",), doc="The sum of a square matrix's diagonal.")
+DET = _rec("det", 1, _det, [_det_vjp], _sym_det, "det", params=("a",),
+           doc="The determinant of a square matrix.")
+INV = _rec("inv", 1, _inv, [_inv_vjp], _sym_inv, "inv", params=("a",),
+           doc="The inverse of a square matrix (inf where it is singular).",
            domain=lambda a: np.linalg.matrix_rank(a) < np.shape(a)[0],
            domain_note="inv needs an invertible matrix (this one is singular)")
 LOGDET = _rec("logdet", 1, _logdet, [_logdet_vjp],
-              lambda sp, a: sp.log(_sym_det(sp, a)), "logdet",
+              lambda sp, a: sp.log(_sym_det(sp, a)), "logdet", params=("a",),
+              doc="log(det(a)) from the LU factors (slogdet): -inf where a is singular, nan "
+              "where its determinant is negative.",
               domain=lambda a: not np.linalg.slogdet(a)[0] > 0,
               domain_note="logdet needs a matrix with a positive determinant")
-DIAG = _rec("diag", 1, _diag, [lambda g, ans, x: _call(DIAG, g)], _sym_diag, "diag")
-SOFTMAX = _rec("softmax", 1, _softmax, [_softmax_vjp], _sym_softmax, "softmax")
+DIAG = _rec("diag", 1, _diag, [lambda g, ans, x: _call(DIAG, g)], _sym_diag, "diag",
+            doc="The diagonal matrix of a vector, or the diagonal of a square matrix.")
+SOFTMAX = _rec("softmax", 1, _softmax, [_softmax_vjp], _sym_softmax, "softmax",
+               doc="exp(x) / sum(exp(x)) over all components, without overflow.")
 LOGSUMEXP = _rec("logsumexp", 1, _logsumexp, [_logsumexp_vjp],
-                 lambda sp, x: sp.log(sp.Add(*(sp.exp(c) for c in _flat(x)))), "logsumexp")
+                 lambda sp, x: sp.log(sp.Add(*(sp.exp(c) for c in _flat(x)))), "logsumexp",
+                 doc="log(sum(exp(x))) over all components, without overflow.")
 # every component of a matrix as one vector (row by row), so that sum, mean, prod, norm, max
 # and min reduce over all of them; unravel is its VJP (g back into the shape of `like`)
 UNRAVEL = _rec("unravel", 2, lambda g, like: np.reshape(g, np.shape(like)).copy(),
@@ -292,6 +301,8 @@ MATRIX_PRIMITIVES: tuple[Primitive, ...] = (
     MATMUL, OUTER, TRANSPOSE, TRACE, DET, INV, LOGDET, DIAG, SOFTMAX, LOGSUMEXP,
     RAVEL, UNRAVEL, SUM_ALL, INDEX2, ROW,
 )
+register(MATMUL, operator="@")
+register(*MATRIX_PRIMITIVES[1:])
 # functions that take a matrix or a vector whole (the others are elementwise or reductions
 # over the components of a vector)
 SQUARE = {"det", "inv", "logdet", "trace"}

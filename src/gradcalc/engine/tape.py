@@ -143,7 +143,7 @@ class Tensor:
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method == "__call__" and not kwargs:
-            prim = _UFUNCS.get(ufunc)
+            prim = _ufuncs().get(ufunc)
             if prim is not None:
                 return apply(prim, *inputs)
             if ufunc in _PIECEWISE_CONSTANT:
@@ -214,15 +214,12 @@ def _cmp(ufunc: Any, *args: Any) -> Any:
     return np.asarray(ufunc(*(_raw(a) for a in args)), dtype=np.float64)
 
 
-_UFUNCS: dict[Any, Primitive] = {
-    np.add: ops.ADD, np.subtract: ops.SUB, np.multiply: ops.MUL, np.true_divide: ops.DIV,
-    np.power: ops.POW, np.negative: ops.NEG, np.sin: ops.SIN, np.cos: ops.COS, np.tan: ops.TAN,
-    np.arcsin: ops.ASIN, np.arccos: ops.ACOS, np.arctan: ops.ATAN, np.arctan2: ops.ATAN2,
-    np.sinh: ops.SINH, np.cosh: ops.COSH, np.tanh: ops.TANH, np.exp: ops.EXP, np.log: ops.LOG,
-    np.log2: ops.LOG2, np.log10: ops.LOG10, np.sqrt: ops.SQRT, np.absolute: ops.ABS,
-    np.hypot: ops.HYPOT, np.maximum: ops.MAX, np.minimum: ops.MIN, np.expm1: ops.EXPM1,
-    np.log1p: ops.LOG1P, np.logaddexp: ops.LOGADDEXP,
-}
+def _ufuncs() -> dict[Any, Primitive]:
+    """numpy ufunc -> the primitive it records on a tensor (Primitive.numpy_ufuncs)."""
+    return ops.derived("tape.ufuncs", lambda: {u: p for p in ops.PRIMITIVES
+                                               for u in p.numpy_ufuncs()})
+
+
 _PIECEWISE_CONSTANT = {np.equal, np.not_equal, np.less, np.less_equal, np.greater,
                        np.greater_equal, np.sign, np.isfinite, np.isnan, np.floor, np.ceil}
 

@@ -21,10 +21,13 @@ place: the enclosures are as sound as mpmath's own functions are accurate.
 from __future__ import annotations
 
 import fractions
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .. import ops
 
 PRECISIONS = (96, 192, 384, 768, 1536, 3072)   # bits, tried in turn
 SIDED_PRECISIONS = (1400, 2800)                # for one-sided derivatives at x +- SIDE_STEP
@@ -172,77 +175,6 @@ class _Ops:
         _require(x.a > 0, x.b < 0 and _point(y))
         return iv.power(x, y)
 
-    def exp(self, x: Any) -> Any:
-        return self.iv.exp(x)
-
-    def log(self, x: Any) -> Any:
-        _require(x.a > 0, x.b <= 0)
-        return self.iv.log(x)
-
-    def sqrt(self, x: Any) -> Any:
-        _require(x.a >= 0, x.b < 0)
-        return self.iv.sqrt(x)
-
-    def sin(self, x: Any) -> Any:
-        return self.iv.sin(x)
-
-    def cos(self, x: Any) -> Any:
-        return self.iv.cos(x)
-
-    def tan(self, x: Any) -> Any:
-        out = self.iv.tan(x)
-        _require(abs(out.a) != float("inf") and abs(out.b) != float("inf"), False)
-        return out
-
-    def asin(self, x: Any) -> Any:
-        _require(x.a >= -1 and x.b <= 1, x.b < -1 or x.a > 1)
-        return self._mono(self.mp.asin, x)
-
-    def acos(self, x: Any) -> Any:
-        _require(x.a >= -1 and x.b <= 1, x.b < -1 or x.a > 1)
-        return self._mono(self.mp.acos, x, increasing=False)
-
-    def atan(self, x: Any) -> Any:
-        return self._mono(self.mp.atan, x)
-
-    def sinh(self, x: Any) -> Any:
-        return self._mono(self.mp.sinh, x)
-
-    def tanh(self, x: Any) -> Any:
-        return self._mono(self.mp.tanh, x)
-
-    def cosh(self, x: Any) -> Any:
-        iv = self.iv
-        if x.a >= 0:
-            return self._mono(self.mp.cosh, x)
-        if x.b <= 0:
-            return self._mono(self.mp.cosh, x, increasing=False)
-        top = self._mono(self.mp.cosh, iv.mpf(max(-x.a, x.b)))
-        return iv.mpf([1, top.b])
-
-    def erf(self, x: Any) -> Any:
-        return self._mono(self.mp.erf, x)
-
-    def erfc(self, x: Any) -> Any:
-        return self._mono(self.mp.erfc, x, increasing=False)
-
-    def expm1(self, x: Any) -> Any:
-        return self._mono(self.mp.expm1, x)
-
-    def log1p(self, x: Any) -> Any:
-        _require(x.a > -1, x.b <= -1)
-        return self._mono(self.mp.log1p, x)
-
-    def atan2(self, y: Any, x: Any) -> Any:
-        _require(not (x.a <= 0 <= x.b and y.a <= 0 <= y.b), _zero(x) and _zero(y))
-        if x.a > 0 or y.a > 0 or y.b < 0:
-            return self.iv.atan2(y, x)
-        _require(False, False)   # on the branch cut x < 0, y = 0: leave it to more precision
-        return None
-
-    def abs(self, x: Any) -> Any:
-        return abs(x)
-
     def sign(self, x: Any) -> Any:
         iv = self.iv
         if x.a > 0:
@@ -270,29 +202,65 @@ class _Ops:
         _require(x.a > 0 or x.b < 0, _zero(x))
         return self.iv.mpf(0)
 
-    def max(self, *a: Any) -> Any:
-        return self.iv.mpf([max(x.a for x in a), max(x.b for x in a)])
-
-    def min(self, *a: Any) -> Any:
-        return self.iv.mpf([min(x.a for x in a), min(x.b for x in a)])
-
-    def stop_gradient(self, x: Any) -> Any:
-        return x
-
     _current = -1
 
+    # what a primitive's record asks of the context (ops.Primitive.interval)
+    def require(self, ok_certain: bool, bad_certain: bool) -> None:
+        """Go on if ok_certain; else the result is UNDEFINED if bad_certain, UNRESOLVED if not."""
+        _require(ok_certain, bad_certain)
+
+    zero = staticmethod(_zero)
+
     def table(self) -> dict[str, Callable[..., Any]]:
-        """Op name -> interval operation."""
-        return {
-            "add": self.add, "mul": self.mul, "pow": self.pow, "exp": self.exp,
-            "log": self.log, "sqrt": self.sqrt, "sin": self.sin, "cos": self.cos,
-            "tan": self.tan, "asin": self.asin, "acos": self.acos, "atan": self.atan,
-            "sinh": self.sinh, "cosh": self.cosh, "tanh": self.tanh, "erf": self.erf,
-            "erfc": self.erfc, "expm1": self.expm1, "log1p": self.log1p, "atan2": self.atan2,
-            "abs": self.abs, "sign": self.sign, "heaviside": self.heaviside, "max": self.max,
-            "min": self.min, "stop_gradient": self.stop_gradient,
-            "diracdelta": self.diracdelta,
+        """Op name -> interval operation: SymPy's own forms, then every primitive with a SymPy
+        class (from its record)."""
+        out: dict[str, Callable[..., Any]] = {
+            "add": self.add, "mul": self.mul, "pow": self.pow, "sign": self.sign,
+            "heaviside": self.heaviside, "diracdelta": self.diracdelta,
         }
+        for prim in ops.by_sympy_class().values():
+            out[prim.name] = functools.partial(_primitive, self, prim)
+        return out
+
+
+# where a guard kind of ops.Primitive.guards holds for an interval x: (certainly, certainly not)
+_GUARDS: dict[str, Callable[[Any], tuple[bool, bool]]] = {
+    "positive": lambda x: (x.a > 0, x.b <= 0),
+    "nonnegative": lambda x: (x.a >= 0, x.b < 0),
+    "unit": lambda x: (x.a >= -1 and x.b <= 1, x.b < -1 or x.a > 1),
+    "above_minus_one": lambda x: (x.a > -1, x.b <= -1),
+    "nonzero": lambda x: (x.a > 0 or x.b < 0, _zero(x)),
+}
+
+
+def _primitive(ctx: _Ops, prim: ops.Primitive, *args: Any) -> Any:
+    """A primitive's value over intervals, as its record says (ops.Primitive: guards, interval,
+    monotone, mpmath)."""
+    for index, kind in prim.guards:
+        for x in args if index is None else (args[index],):
+            _require(*_GUARDS[kind](x))
+    if prim.interval is not None:
+        return prim.interval(ctx, *args)
+    if prim.mpmath is None:   # nothing says how: no enclosure (test_op_record names it)
+        raise _Domain(UNRESOLVED)
+    if prim.monotone:
+        fn = prim.mpmath(ctx.mp)
+        (x,) = args
+        if prim.monotone == "increasing":
+            return ctx._mono(fn, x)
+        if prim.monotone == "decreasing":
+            return ctx._mono(fn, x, increasing=False)
+        # "even": decreasing below 0, increasing above, least at 0
+        if x.a >= 0:
+            return ctx._mono(fn, x)
+        if x.b <= 0:
+            return ctx._mono(fn, x, increasing=False)
+        top = ctx._mono(fn, ctx.iv.mpf(max(-x.a, x.b)))
+        return ctx.iv.mpf([fn(0), top.b])
+    out = prim.mpmath(ctx.iv)(*args)
+    # a pole inside the interval (tan): more precision may move the ends off it
+    _require(abs(out.a) != float("inf") and abs(out.b) != float("inf"), False)
+    return out
 
 
 # ---------------------------------------------------------------- evaluation

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from ..engine.evaluate import Run
     from ..lang.inline import CallRecord
 
-# ops whose arguments are interchangeable: their edges carry no argument number
-_SYMMETRIC = {"add", "mul", "hypot", "min", "max", "logaddexp"}
 # A picture shows at most this many boxes, those nearest the output (the .dot text has all):
 # more is unreadable, and the built-in layout's crossing reduction grows faster than linearly.
 MAX_BOXES = 300
@@ -99,7 +97,8 @@ def build(run: Run, collapse: bool = False) -> Graph:
                  f"adjoint {'-' if adj[node.id] is None else _fmt(adj[node.id])}"]
         why, bad_arg = alerts.get(node.id, ([], None))
         graph.nodes.append(GNode(f"t{node.id}", lines, role, node.value, adj[node.id], why))
-        symmetric = node.op in _SYMMETRIC or len(node.inputs) < 2
+        # interchangeable arguments (Primitive.commutative): edges carry no argument number
+        symmetric = len(node.inputs) < 2 or node.prim is not None and node.prim.commutative
         for i, ref in enumerate(node.inputs):
             blocked = node.prim is not None and node.prim.vjp(i) is None
             arg = None if symmetric else i + 1

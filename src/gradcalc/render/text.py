@@ -180,10 +180,16 @@ def _rows(result: Result) -> str:
         word = _row_status(row)
         counts[word] = counts.get(word, 0) + 1
         if word not in ("ok", "skipped"):
-            summary = body(row).rstrip("\n").split("\n")
-            lines = [line for line in summary if line.startswith(("check:", "hessian check:",
-                                                                  "verify:"))]
-            out += [f"row {k + 1} (line {int(pts.lines[k])}): {line}" for line in lines]
+            lines: list[str | None] = []  # each summary line, its wrapped continuation joined back
+            for line in body(row).rstrip("\n").split("\n"):
+                if line.startswith(("check:", "hessian check:", "verify:")):
+                    lines.append(line)
+                elif lines and line.startswith("    ") and lines[-1] is not None:
+                    lines[-1] += " " + line.strip()
+                else:
+                    lines.append(None)
+            out += [f"row {k + 1} (line {int(pts.lines[k])}): {line}" for line in lines
+                    if line is not None]
     words = ", ".join(f"{c:,} {w}" for w, c in counts.items())
     status = status_of(counts)
     out.append(f"check: {status}: rows by verdict: {words or 'none'} "

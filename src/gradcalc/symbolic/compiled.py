@@ -5,12 +5,14 @@ a list of instructions in SSA form, sharing every repeated subexpression (common
 elimination by hash-consing, so evaluation is linear in the number of distinct subexpressions).
 The program is plain JSON data, so it can be cached on disk and evaluated later without SymPy:
 
-- `evaluate_mp`: one point with mpmath at `DIGITS` significant digits (the single-point check);
-- `evaluate_np`: whole numpy columns in float64 (the batch check).
+- `evaluate_np`: whole numpy columns in float64 (the batch screen);
+- judge/reference.py: one point in interval arithmetic (the verdicts).
 
 Instructions (each a JSON list; operands are indices of earlier instructions):
     ["num", "p/q"]  an exact rational (or "p")         ["sym", name]  a bound name
-    ["pi"], ["e"]   the constants                       [op, i, j, ...] op from OPS
+    ["pi"], ["e"]   the constants                       [op, i, j, ...] op from ops_arity()
+An op is a primitive whose SymPy counterpart is one SymPy class (ops.Primitive.sympy_class,
+named by the primitive's name) or one of SymPy's own forms below.
 Nothing here parses or evaluates text: a program is checked by `validate` before use.
 """
 
@@ -24,24 +26,32 @@ from typing import Any
 
 import numpy as np
 
-DIGITS = 40  # significant digits of the mpmath evaluation (the tape has about 16)
+from .. import ops
 
-# op -> number of operands (None: two or more)
-OPS: dict[str, int | None] = {
-    "add": None, "mul": None, "max": None, "min": None, "pow": 2, "atan2": 2, "heaviside": 2,
-    "sin": 1, "cos": 1, "tan": 1, "asin": 1, "acos": 1, "atan": 1, "sinh": 1, "cosh": 1,
-    "tanh": 1, "exp": 1, "log": 1, "abs": 1, "sign": 1, "stop_gradient": 1, "diracdelta": 1,
-}
 LEAVES = {"num": 1, "sym": 1, "pi": 0, "e": 0}
 _RATIONAL = re.compile(r"-?\d{1,4000}(/\d{1,4000})?\Z")
 
-# SymPy class name -> op
-_SYMPY_FUNCS = {
-    "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin", "acos": "acos", "atan": "atan",
-    "atan2": "atan2", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "exp": "exp", "log": "log",
-    "Abs": "abs", "sign": "sign", "Heaviside": "heaviside", "Max": "max", "Min": "min",
-    "StopGradient": "stop_gradient", "DiracDelta": "diracdelta",
+# SymPy's own forms, which are not primitives of ours: Add, Mul and Pow are the structural nodes
+# that several primitives become (sub and neg are Add and Mul, div and sqrt are Pow, hypot and
+# norm are Pow of an Add), and sign, Heaviside and DiracDelta appear only in SymPy's derivatives
+# (of abs, max/min and Heaviside). Op -> number of operands (None: two or more).
+SYMPY_ONLY: dict[str, int | None] = {
+    "add": None, "mul": None, "pow": 2, "sign": 1, "heaviside": 2, "diracdelta": 1,
 }
+_SYMPY_ONLY_CLASSES = {"sign": "sign", "Heaviside": "heaviside", "DiracDelta": "diracdelta"}
+
+
+def ops_arity() -> dict[str, int | None]:
+    """Every op a program may use -> its number of operands (None: two or more)."""
+    return ops.derived("compiled.ops", lambda: {
+        **SYMPY_ONLY, **{p.name: p.arity for p in ops.by_sympy_class().values()}})
+
+
+def _sympy_ops() -> dict[str, str]:
+    """SymPy class name -> op."""
+    return ops.derived("compiled.sympy", lambda: {
+        **_SYMPY_ONLY_CLASSES, **{c: p.name for c, p in ops.by_sympy_class().items()}})
+
 
 Program = list[list[Any]]
 
@@ -68,6 +78,8 @@ def compile_sympy(exprs: Sequence[Any], names: Sequence[str],
 
     allowed = set(names)
     constants = constants or {}
+    table = _sympy_ops()
+    arity = ops_arity()
     program: Program = []
     memo: dict[Any, int] = {}
 
@@ -94,9 +106,10 @@ def compile_sympy(exprs: Sequence[Any], names: Sequence[str],
         if isinstance(e, sympy.Pow):
             return "pow"
         name = type(e).__name__
-        if name in _SYMPY_FUNCS:
-            return _SYMPY_FUNCS[name]
-        raise Unsupported(name)
+        op = table.get(name)
+        if op is None:
+            raise Unsupported(name)
+        return op
 
     outputs: list[int] = []
     for root in exprs:
@@ -120,10 +133,10 @@ def compile_sympy(exprs: Sequence[Any], names: Sequence[str],
                 if args[1] not in memo:
                     memo[args[1]] = len(program)
                     program.append(leaf(args[1]))
-            if op == "max" or op == "min" or op == "add" or op == "mul":
+            if arity[op] is None:
                 if len(args) < 2:
                     raise Unsupported(f"{op} of {len(args)} argument")
-            elif len(args) != OPS[op]:
+            elif len(args) != arity[op]:
                 raise Unsupported(f"{op} of {len(args)} arguments")
             memo[e] = len(program)
             program.append([op, *(memo[a] for a in args)])
@@ -139,6 +152,7 @@ def validate(program: Any, outputs: Any, names: Sequence[str]) -> None:
     if not isinstance(program, list) or not isinstance(outputs, list):
         raise Invalid("not a program")
     allowed = set(names)
+    known = ops_arity()
     for i, ins in enumerate(program):
         if not isinstance(ins, list) or not ins or not isinstance(ins[0], str):
             raise Invalid(f"instruction {i}")
@@ -151,9 +165,9 @@ def validate(program: Any, outputs: Any, names: Sequence[str]) -> None:
             if op == "sym" and args[0] not in allowed:
                 raise Invalid(f"symbol at {i}")
             continue
-        if op not in OPS:
+        if op not in known:
             raise Invalid(f"op at {i}")
-        arity = OPS[op]
+        arity = known[op]
         if (arity is None and len(args) < 2) or (arity is not None and len(args) != arity):
             raise Invalid(f"arity at {i}")
         for a in args:
@@ -164,116 +178,7 @@ def validate(program: Any, outputs: Any, names: Sequence[str]) -> None:
             raise Invalid("output")
 
 
-# ---------------------------------------------------------------- mpmath: one point
-
-
-def _mp_table(mp: Any) -> dict[str, Callable[..., Any]]:
-    def real_only(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapped(*a: Any) -> Any:
-            if any(isinstance(x, mp.mpc) for x in a):
-                raise TypeError("not real")
-            return fn(*a)
-        return wrapped
-
-    def heaviside(x: Any, h0: Any) -> Any:
-        return h0 if x == 0 else (mp.mpf(1) if x > 0 else mp.mpf(0))
-
-    def sign(x: Any) -> Any:
-        return mp.mpf((x > 0) - (x < 0))
-
-    def add(*a: Any) -> Any:
-        return mp.fsum(a)
-
-    def mul(*a: Any) -> Any:
-        out = a[0]
-        for x in a[1:]:
-            out = out * x
-        return out
-
-    return {
-        "add": add, "mul": mul, "pow": mp.power, "max": real_only(max),
-        "min": real_only(min), "atan2": real_only(mp.atan2),
-        "heaviside": real_only(heaviside), "sign": real_only(sign),
-        "sin": mp.sin, "cos": mp.cos, "tan": mp.tan, "asin": mp.asin, "acos": mp.acos,
-        "atan": mp.atan, "sinh": mp.sinh, "cosh": mp.cosh, "tanh": mp.tanh, "exp": mp.exp,
-        "log": mp.log, "abs": abs, "stop_gradient": lambda x: x,
-        "diracdelta": real_only(lambda x: mp.mpf(0) if x != 0 else None),
-    }
-
-
-def _to_python(v: Any, mp: Any) -> float | complex:
-    """An mpmath result as symbolic.evaluate reports it: float, complex or nan."""
-    if v is None:
-        return float("nan")
-    if isinstance(v, mp.mpc):
-        if v.imag != 0:
-            re_, im = float(v.real), float(v.imag)
-            if re_ != re_ or im != im:
-                return float("nan")
-            return complex(re_, im)
-        v = v.real
-    return float(v)
-
-
-def evaluate_mp(program: Program, outputs: Sequence[int], point: Mapping[str, float],
-                deadline: float | None = None) -> list[float | complex]:
-    """Each output's value at the point, computed with mpmath at DIGITS digits.
-
-    An instruction that fails (division by zero, a non-real argument where only reals make
-    sense) makes its dependents nan; a complex result with nonzero imaginary part is returned
-    as a Python complex. Raises TimeoutError past the deadline (time.monotonic()).
-    """
-    import mpmath
-
-    with mpmath.workdps(DIGITS):
-        mp = mpmath.mp
-        table = _mp_table(mpmath)
-        regs: list[Any] = []
-        for i, ins in enumerate(program):
-            if deadline is not None and i & 255 == 0 and time.monotonic() > deadline:
-                raise TimeoutError
-            op = ins[0]
-            if op == "num":
-                f = fractions.Fraction(ins[1])
-                regs.append(mp.mpf(f.numerator) / f.denominator)
-            elif op == "sym":
-                regs.append(mp.mpf(point[ins[1]]))
-            elif op == "pi":
-                regs.append(+mp.pi)
-            elif op == "e":
-                regs.append(mp.e + 0)
-            else:
-                args = [regs[a] for a in ins[1:]]
-                if any(a is None for a in args):
-                    regs.append(None)
-                    continue
-                try:
-                    v = table[op](*args)
-                except (ArithmeticError, ValueError, TypeError):
-                    v = None
-                if v is not None and not isinstance(v, (mp.mpf, mp.mpc)):
-                    v = mp.mpf(v)
-                if isinstance(v, mp.mpf) and mpmath.isnan(v):
-                    v = None
-                regs.append(v)
-        return [_to_python(regs[o], mpmath) for o in outputs]
-
-
 # ---------------------------------------------------------------- numpy: whole columns
-
-
-def _np_max(*a: Any) -> Any:
-    out = a[0]
-    for x in a[1:]:
-        out = np.maximum(out, x)
-    return out
-
-
-def _np_min(*a: Any) -> Any:
-    out = a[0]
-    for x in a[1:]:
-        out = np.minimum(out, x)
-    return out
 
 
 def _np_add(*a: Any) -> Any:
@@ -290,14 +195,17 @@ def _np_mul(*a: Any) -> Any:
     return out
 
 
-_NP: dict[str, Callable[..., Any]] = {
-    "add": _np_add, "mul": _np_mul, "pow": np.power, "max": _np_max, "min": _np_min,
-    "atan2": np.arctan2, "heaviside": np.heaviside, "sign": np.sign, "sin": np.sin,
-    "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
-    "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "exp": np.exp, "log": np.log,
-    "abs": np.abs, "stop_gradient": lambda x: x,
-    "diracdelta": lambda x: np.where(x == 0, np.nan, 0.0),
+# SymPy-only forms (see SYMPY_ONLY) over columns; the primitives' come from their records
+_NP_SYMPY_ONLY: dict[str, Callable[..., Any]] = {
+    "add": _np_add, "mul": _np_mul, "pow": np.power, "heaviside": np.heaviside,
+    "sign": np.sign, "diracdelta": lambda x: np.where(x == 0, np.nan, 0.0),
 }
+
+
+def _np_ops() -> dict[str, Callable[..., Any]]:
+    return ops.derived("compiled.numpy", lambda: {
+        **_NP_SYMPY_ONLY,
+        **{p.name: p.compiled or p.forward for p in ops.by_sympy_class().values()}})
 
 
 def evaluate_np(program: Program, outputs: Sequence[int], columns: Mapping[str, Any],
@@ -316,6 +224,7 @@ def evaluate_np(program: Program, outputs: Sequence[int], columns: Mapping[str, 
             for a in ins[1:]:
                 last[a] = i
     keep = set(outputs)
+    table = _np_ops()
     regs: list[Any] = [None] * len(program)
     errs: list[Any] = [None] * len(program)
     with np.errstate(all="ignore"):
@@ -338,7 +247,7 @@ def evaluate_np(program: Program, outputs: Sequence[int], columns: Mapping[str, 
                 errs[i] = _EPS * np.e
             else:
                 args = [regs[a] for a in ins[1:]]
-                regs[i] = _NP[op](*args)
+                regs[i] = table[op](*args)
                 if bounds:
                     errs[i] = _error(op, regs[i], args, [errs[a] for a in ins[1:]])
                 for a in ins[1:]:
@@ -385,25 +294,10 @@ def _error(op: str, out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
         return np.where(near, np.inf, dx + dy + own)
     if op in ("sign", "heaviside", "diracdelta"):
         return np.where(np.abs(x) <= ex, np.inf, 0.0)
-    if op in ("max", "min"):
-        return np.maximum.reduce([np.broadcast_to(e, np.shape(out)) for e in errs])
-    if op == "atan2":
-        y, x = args
-        ey, ex = errs
-        r2 = x * x + y * y
-        return (np.abs(x) * ey + np.abs(y) * ex) / r2 + own
-    rule = _SLOPES.get(op)
-    if rule is None:
+    prim = ops.BY_NAME.get(op)
+    if prim is not None and prim.screen is not None:
+        return prim.screen(out, args, errs)
+    if prim is None or prim.arity != 1 or prim.vjps[0] is None:
         return np.full(np.shape(out), np.inf)   # no bound known: the screen cannot vouch
-    return np.abs(rule(x, out)) * ex + own
-
-
-_SLOPES: dict[str, Callable[[Any, Any], Any]] = {
-    "sin": lambda x, out: np.cos(x), "cos": lambda x, out: np.sin(x),
-    "tan": lambda x, out: 1 + out * out, "asin": lambda x, out: 1 / np.sqrt(1 - x * x),
-    "acos": lambda x, out: 1 / np.sqrt(1 - x * x), "atan": lambda x, out: 1 / (1 + x * x),
-    "sinh": lambda x, out: np.cosh(x), "cosh": lambda x, out: np.sinh(x),
-    "tanh": lambda x, out: 1 - out * out, "exp": lambda x, out: out,
-    "log": lambda x, out: 1 / x, "abs": lambda x, out: 1.0,
-    "stop_gradient": lambda x, out: 1.0,
-}
+    # one argument: |f'(x)| (the VJP of a unit cotangent) times its error, plus rounding
+    return np.abs(prim.vjps[0](1.0, out, x)) * ex + own

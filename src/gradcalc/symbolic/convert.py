@@ -187,7 +187,7 @@ class _SymPy(Interpretation):
         if guards is not None and prim.guards:
             # (finishing a pending chain only where a guard needs it)
             _guards_of(prim, node, [_done(a) for a in args], guards)
-        if prim is ops.MATMUL:
+        if prim is ops_matrix.MATMUL:
             return prim.sympy(sp, _done(args[0]), _done(args[1]))
         if prim.reduction:
             if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix

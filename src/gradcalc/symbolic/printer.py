@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from ..engine.vectors import Grid
+from ..engine.vectors import Component, Grid
 
 
 def to_text(expr: Any, names: Mapping[str, Any] | Sequence[str] | None = None) -> str:
@@ -37,10 +37,10 @@ def _component_labels(names: Mapping[str, Any] | Sequence[str] | None) -> dict[s
         if isinstance(symbols, Grid):  # a matrix's components: A[i,j]
             shape = symbols.shape
             for k, sym in enumerate(symbols):
-                labels[sym] = f"{name}[{k // shape[1]},{k % shape[1]}]"
+                labels[sym] = Component(name, divmod(k, shape[1]))
         elif isinstance(symbols, (list, tuple)):
             for k, sym in enumerate(symbols):
-                labels[sym] = f"{name}[{k}]"
+                labels[sym] = Component(name, k)
     return labels
 
 
