@@ -44,15 +44,21 @@ _END = (None, 0)
 
 def _counted(root: Expr) -> Iterator[tuple[Expr, int]]:
     """postorder(root), each node with its number of children."""
-    stack: list[tuple[Expr, bool]] = [(root, False)]
+    out: list[tuple[Expr, int]] = []
+    stack: list[tuple[Expr, int]] = [(root, -1)]  # -1: children not pushed yet
+    pop, push, add = stack.pop, stack.append, out.append
     while stack:
-        node, expanded = stack.pop()
-        kids = children(node)
-        if expanded or not kids:
-            yield node, len(kids)
+        node, n = pop()
+        if n >= 0:
+            add((node, n))
             continue
-        stack.append((node, True))
-        stack.extend((k, False) for k in reversed(kids))
+        kids = children(node)
+        if not kids:
+            add((node, 0))
+            continue
+        push((node, len(kids)))
+        stack.extend([(k, -1) for k in reversed(kids)])
+    return iter(out)
 
 
 def fold_calls(expr: Expr, env: Mapping[str, Any], functions: Mapping[str, FuncDef],
