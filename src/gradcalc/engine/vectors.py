@@ -8,6 +8,7 @@ norm, max/min of one argument) and indexing take vectors and give scalars.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -149,9 +150,9 @@ class Component(str):
     k: int | tuple[int, ...] | None
 
     def __new__(cls, name: str, k: int | tuple[int, ...] | None = None) -> Component:
-        index = "" if k is None else f"[{k}]" if isinstance(k, int) else \
-            "[" + ",".join(str(i) for i in k) + "]"
-        self = super().__new__(cls, name + index)
+        text = name if k is None else f"{name}[{k}]" if isinstance(k, int) else \
+            f"{name}[{k[0]},{k[1]}]" if len(k) == 2 else f"{name}[{','.join(map(str, k))}]"
+        self = super().__new__(cls, text)
         self.name, self.k = name, k
         return self
 
@@ -163,10 +164,17 @@ def labels(name: str, value: Any) -> list[Component]:
     """The components of a bound name: [x], [w[0], w[1], ...] or, for a matrix, [A[0,0],
     A[0,1], ...] row by row."""
     shape = np.shape(_raw(value))
-    if len(shape) == 2:
-        return [Component(name, (i, j)) for i in range(shape[0]) for j in range(shape[1])]
-    n = length(value)
-    return [Component(name)] if n is None else [Component(name, k) for k in range(n)]
+    return list(_labels(name, shape if len(shape) == 2 else length(value)))
+
+
+@functools.lru_cache(maxsize=64)
+def _labels(name: str, shape: tuple[int, int] | int | None) -> tuple[Component, ...]:
+    # a check asks for the labels of the same binding several times; a 1000x100 matrix has
+    # 100,000 of them
+    if isinstance(shape, tuple):
+        return tuple(Component(name, (i, j)) for i in range(shape[0]) for j in range(shape[1]))
+    return (Component(name),) if shape is None else tuple(Component(name, k)
+                                                          for k in range(shape))
 
 
 def owner(label: str) -> str:
