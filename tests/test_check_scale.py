@@ -240,3 +240,26 @@ def test_numeric_over_budget_prints_no_empty_method_line(gradcalc) -> None:
                  "--check-timeout", "0.3")
     assert "over budget" in r.out
     assert not any(line.strip() == "numeric:" for line in r.out.splitlines()), r.out
+
+
+def test_matrix_notation_gets_what_the_check_left_of_the_budget(gradcalc, monkeypatch) -> None:
+    # --check-timeout bounds the whole check: the matrix-notation step after the component
+    # check gets only the remainder, not a second budget of its own
+    from gradcalc.cli import main as cli_main
+    from gradcalc.judge import matrix
+
+    real_check, given = cli_main.check, []
+
+    def slow_check(*args, **kwargs):
+        time.sleep(0.6)
+        return real_check(*args, **kwargs)
+
+    def budget_seen(fn, seconds):
+        given.append(seconds)
+        return "timeout", None
+
+    monkeypatch.setattr(cli_main, "check", slow_check)
+    monkeypatch.setattr(matrix, "run_with_budget", budget_seen)
+    r = gradcalc("sum(w^2)", "--at", "w=[1,2]", "--check-timeout", "1")
+    assert r.status == 0
+    assert len(given) == 1 and given[0] <= 1 - 0.6 + 0.05, given

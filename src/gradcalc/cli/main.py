@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -358,11 +359,13 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
 
         result.hessian = higher.hessian(first)
         result.problems += result.hessian.nonfinite
+    started = time.monotonic()  # the check and its matrix notation share one budget
     result.check = None if no_check else check(first, rtol, atol, timeout, of, cache=cache)
     if result.check is not None and not hessian and any(
             vectors.length(first.bindings[n]) for n in first.wrt):
         from ..judge.matrix import add_matrix_notation
-        add_matrix_notation(first, result.check, of, timeout)
+        add_matrix_notation(first, result.check, of,
+                            max(0.0, timeout - (time.monotonic() - started)))
     if graph is not None:
         from ..render import figure
 
