@@ -60,6 +60,7 @@ class Check:
     sampled: dict[str, list[int]] = field(default_factory=dict)  # vector -> checked components
     matrix: dict[str, str] = field(default_factory=dict)  # name -> gradient in matrix notation
     matrix_note: str = ""           # why names are left to the per-component check
+    reference: str = "SymPy"        # what the tape was compared with (see numeric_check)
 
     @property
     def largest_error(self) -> float | None:
@@ -270,6 +271,8 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
     from ..symbolic.derivatives import at_point
 
     pl = plan(run, rtol, atol)
+    if numeric_reference(run):
+        return numeric_check(pl, of, time.monotonic() + timeout)
     status, result = at_point(run.program, pl.symbols, list(pl.checked.values()), pl.point, of,
                               timeout, cache, pl.judge_fn(time.monotonic() + timeout))
     if status != "ok":
@@ -280,6 +283,73 @@ def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
     if judged is None:
         judged = _fallback_answers(result["fallback"], pl, bool(result["true_forms"]))
     return assemble(pl, result["forms"], result["true_forms"], judged)
+
+
+LARGE_COMPONENTS = 2_000  # a matrix program with more components gets a numeric reference
+
+
+def numeric_reference(run: Run) -> bool:
+    """Whether the check compares with numeric differences rather than SymPy: a program with
+    a matrix binding and more than LARGE_COMPONENTS components in all, whose per-component
+    SymPy expression (a symbol per component, a symbolic determinant) is beyond a budget."""
+    values = run.bindings.values()
+    return any(np.ndim(v) == 2 for v in values) and \
+        sum(int(np.size(v)) for v in values) > LARGE_COMPONENTS
+
+
+def numeric_check(pl: Plan, of: str | None, deadline: float) -> Check:
+    """Judge the sampled partials against fourth-order differences of the program's forward
+    functions (judge.numeric.component: no tape, no VJPs), each within rtol plus
+    numeric.SAFETY times its own error estimate. Not proven: every verdict is uncertified."""
+    from . import numeric
+
+    run = pl.run
+    point = dict(run.bindings)
+    partials: dict[str, Partial] = {}
+    for label, g in pl.gradient:
+        name = vectors.owner(label)
+        if label not in pl.checked:
+            partials[label] = Partial(label, g, "skipped", reason=f"not sampled ({name} has "
+                                      f"{vectors.length(run.bindings[name]):,} components; "
+                                      f"{len(pl.sampled[name])} are checked)")
+            continue
+        k = getattr(label, "k", None)
+        flat = 0 if k is None else k if isinstance(k, int) else \
+            k[0] * np.shape(run.bindings[name])[1] + k[1]
+        try:
+            est = numeric.component(run.program, point, name, flat, of, deadline)
+        except TimeoutError:
+            partials[label] = Partial(label, g, "skipped", reason="numeric reference over "
+                                      "budget", certified=False)
+            continue
+        shown = f"{est.value:.17g} ± {est.error:.2g} ({est.method})"
+        if not est.trusted or not math.isfinite(est.value):
+            partials[label] = Partial(label, g, "skipped", expected=est.value, certified=False,
+                                      reason="the numeric reference's stencil crosses a kink "
+                                      "or a domain edge, or is not finite")
+            continue
+        tape = 0.0 if g is None else float(g)
+        err = abs(tape - est.value)
+        allow = pl.rtol * abs(est.value) + max(pl.atol, numeric.SAFETY * est.error)
+        status = "ok" if err <= allow else "mismatch"
+        if g is None and status == "ok":
+            status = "null"
+        partials[label] = Partial(
+            label, g, status, "-", expected=est.value, error=err, certified=False,
+            reason="" if status != "mismatch" else
+            f"the tape differs from the numeric reference {shown} by {err:.3g}")
+    statuses = {p.status for p in partials.values()}
+    overall = "mismatch" if "mismatch" in statuses else "ok" if statuses & {"ok", "null"} \
+        else "skipped"
+    total = sum(int(np.size(v)) for v in run.bindings.values())
+    reason = (f"numeric reference: SymPy's expansion of {total:,} components is beyond a "
+              f"check's budget; the sampled partials are compared with five-point "
+              f"differences of the forward functions (no tape, no VJPs), within rtol plus "
+              f"{numeric.SAFETY:g} times their error estimate: not proven")
+    if overall == "skipped":
+        reason = "numeric reference over budget"
+    return Check(overall, partials, reason=reason, rtol=pl.rtol, atol=pl.atol,
+                 sampled=pl.sampled, reference="numeric differences")
 
 
 def skipped(pl: Plan, reason: str) -> Check:

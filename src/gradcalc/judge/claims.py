@@ -43,7 +43,7 @@ from ..lang.syntax import (
 from ..symbolic import convert as symbolic
 from ..symbolic.sandbox import run_with_budget
 
-NUMERIC_SAFETY = 10.0   # a numeric estimate agrees within this many times its error estimate
+NUMERIC_SAFETY = numeric.SAFETY  # a numeric estimate agrees within this many times its error
 CLAIM_POINTS = 100      # random points per claim
 MISS_FRACTION = 0.05    # the probability bound is stated for a difference on 5% of the region
 POINT_SECONDS = 0.25    # a point whose evaluation takes longer is skipped (e.g. 9^9^9^x at 9)

@@ -248,6 +248,10 @@ def summary(chk: Check | None) -> str:
     parts = [f"{counts[s]} {s}" for s in ("ok", "cut", "mismatch", "undefined", "null")
              if s in counts]
     unsampled = sum(1 for p in chk.partials.values() if p.reason.startswith("not sampled"))
+    left = sum(1 for p in chk.partials.values()
+               if p.status == "skipped" and not p.reason.startswith("not sampled"))
+    if left:
+        parts.append(f"{left:,} skipped")
     if unsampled:
         parts.append(f"{unsampled:,} not sampled")
     uncertified = sum(1 for p in chk.partials.values() if p.certified is False)
@@ -257,10 +261,13 @@ def summary(chk: Check | None) -> str:
     tol = f"rtol {chk.rtol:g}, atol {chk.atol:g}"
     largest = f"largest error {err:.3g}; " if err is not None else ""
     value = "" if chk.value_status in ("ok", "skipped") else f"; value {chk.value_status}"
-    verdict = {"ok": "tape and SymPy agree", "mismatch": "tape and SymPy DISAGREE"}.get(
+    ref = chk.reference
+    verdict = {"ok": f"tape and {ref} agree", "mismatch": f"tape and {ref} DISAGREE"}.get(
         chk.status, "not every partial is defined here")
     line = f"check: {chk.status}: {verdict} ({', '.join(parts) or 'no partials'}{value}; " \
            f"{largest}{tol})"
+    if ref != "SymPy":
+        line += f"\ncheck: {chk.reason}"
     for name, picked in chk.sampled.items():
         line += (f"\ncheck: sampled {len(picked)} of the {_vector_length(chk, name):,} "
                  f"components of {name} (the rest are not checked): "
@@ -382,6 +389,8 @@ def json_object(run: Run, chk: Check | None, show_tape: bool = False) -> dict[st
         if chk.sampled:
             obj["check"]["sampled"] = {n: {"components": _vector_length(chk, n), "checked": k}
                                        for n, k in chk.sampled.items()}
+        if chk.reference != "SymPy":
+            obj["check"]["reference"] = chk.reference
     obj["why"] = why_records(run)
     if show_tape:
         obj["tape"] = tape_records(run)
