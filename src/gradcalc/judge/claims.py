@@ -17,7 +17,7 @@ import random
 import re
 import signal
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -511,20 +511,34 @@ def check_claims(program: Program, variables: Sequence[str], claims: Sequence[Cl
                  points: int = CLAIM_POINTS) -> list[ClaimVerdict]:
     """A verdict on every claim: a counterexample search at random points of the domain (and at
     the --at point, if any), then SymPy simplification; all under the time budget."""
+    return judge_claims(
+        claims, timeout, gradient,
+        lambda c, d: _search(program, variables, c, point, rtol, atol, points, of, d),
+        "no point where the true derivative exists was found, and SymPy could not simplify "
+        "the difference to 0")
+
+
+Search = Callable[[Claim, float], dict[str, Any]]
+
+
+def judge_claims(claims: Sequence[Claim], timeout: float, gradient: Mapping[str, Any] | None,
+                 search: Search, no_points: str) -> list[ClaimVerdict]:
+    """A verdict on every claim from search(claim, deadline), run in a budgeted child (the
+    counterexample search, then SymPy's simplification): differs, proved, equal (at every
+    point tried) or undecided, with no_points as the reason when no point could be tried.
+    gradient: the tape's partials, shown beside the claim at the --at point."""
     symbolic.namespace()  # import SymPy once here, not in every forked child
     verdicts: list[ClaimVerdict] = []
     for claim in claims:
         deadline = time.monotonic() + 0.9 * timeout
-        status, found = run_with_budget(
-            lambda c=claim, d=deadline: _search(program, variables, c, point, rtol, atol,
-                                                points, of, d), timeout)
+        status, found = run_with_budget(lambda c=claim, d=deadline: search(c, d), timeout)
         if status != "ok":
             reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
                       else str(found))
             verdicts.append(ClaimVerdict(claim, "undecided", reason=reason))
             continue
         v = ClaimVerdict(claim, "equal", found["true_form"], found["points"],
-                         found["counterexample"], found["at_point"])
+                         found["counterexample"], found["at_point"], found.get("reason", ""))
         if v.at_point is not None and gradient is not None:
             v.at_point["tape"] = gradient.get(claim.name)
         if v.counterexample is not None:
@@ -533,8 +547,7 @@ def check_claims(program: Program, variables: Sequence[str], claims: Sequence[Cl
             v.status = "proved"
         elif v.points == 0:
             v.status = "undecided"
-            v.reason = ("no point where the true derivative exists was found, and SymPy could "
-                        "not simplify the difference to 0")
+            v.reason = no_points
         elif found.get("proof_timeout"):
             v.reason = f"simplification over budget ({timeout:g} s)"
         verdicts.append(v)

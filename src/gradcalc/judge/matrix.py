@@ -21,7 +21,13 @@ import numpy as np
 from ..engine import vectors
 from ..engine.evaluate import Run
 from ..judge.check import Check
-from ..judge.claims import Claim, ClaimVerdict, Verification, check_claim_names
+from ..judge.claims import (
+    Claim,
+    ClaimVerdict,
+    Verification,
+    check_claim_names,
+    judge_claims,
+)
 from ..symbolic import convert as symbolic
 from ..symbolic.sandbox import run_with_budget
 
@@ -41,30 +47,9 @@ def check_claims(run: Run, claims: Sequence[Claim], rtol: float, atol: float, ti
     """A verdict on every claim about a run with vector or matrix bindings."""
     for claim in claims:
         _check_shape(run, claim)
-    symbolic.namespace()  # import SymPy once here, not in every forked child
-    out: list[ClaimVerdict] = []
-    for claim in claims:
-        deadline = time.monotonic() + 0.9 * timeout
-        status, found = run_with_budget(
-            lambda c=claim, d=deadline: _search(run, c, rtol, atol, of, points, d), timeout)
-        if status != "ok":
-            reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
-                      else str(found))
-            out.append(ClaimVerdict(claim, "undecided", reason=reason))
-            continue
-        v = ClaimVerdict(claim, "equal", found["true_form"], found["points"],
-                         found["counterexample"], found["at_point"], found.get("reason", ""))
-        if v.at_point is not None:
-            v.at_point["tape"] = run.gradient().get(claim.name)
-        if v.counterexample is not None:
-            v.status = "differs"
-        elif found["proved"]:
-            v.status = "proved"
-        elif v.points == 0:
-            v.status = "undecided"
-            v.reason = "no point where the true gradient is finite was found"
-        out.append(v)
-    return out
+    return judge_claims(claims, timeout, run.gradient(),
+                        lambda c, d: _search(run, c, rtol, atol, of, points, d),
+                        "no point where the true gradient is finite was found")
 
 
 def _search(run: Run, claim: Claim, rtol: float, atol: float, of: str | None, points: int,
