@@ -282,11 +282,16 @@ def test_help_and_version(gradcalc) -> None:
     assert r.status == 0 and "gradcalc" in r.out
 
 
-def test_help_examples_run(gradcalc, monkeypatch) -> None:
-    lines = [line.strip() for line in gradcalc("--help").out.splitlines()
-             if line.strip().startswith("gradcalc ")]
+def test_help_examples_run(gradcalc, monkeypatch, tmp_path) -> None:
+    text = gradcalc("--help").out.replace("\\\n", " ")  # a continued example is one command
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("gradcalc ")]
     assert len(lines) >= 4
     import shlex
+
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)  # the files the examples name (@A.npy)
+    np.save(tmp_path / "A.npy", np.array([[2.0, 1.0], [0.5, 3.0]]))
     for line in lines:
         argv = shlex.split(line.split("  (")[0])[1:]
         r = gradcalc(*argv)

@@ -100,6 +100,9 @@ Examples:
   printf 'x,y\\n1,2\\n3,4\\n' | gradcalc "x*sin(y)" --points - --format csv
   printf 'x,y\\n1,2\\n3,4\\n' | gradcalc "x^2*y" --points - --hessian --format csv
   gradcalc "(1-x)^2 + 100*(y-x^2)^2" --at x=1.5,y=0.7 --hessian
+  gradcalc "sum((X@w-y)^2)" --at "X=[[1,2],[3,4]],w=[1,2],y=[0,1]" \\
+    --claim "w: 2*transpose(X)@(X@w-y)"
+  gradcalc "logdet(A)" --at A=@A.npy --symbolic latex
   gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
 
 \b
@@ -109,8 +112,9 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 )
 @click.argument("words", nargs=-1, metavar="EXPR")
 @click.option("--at", "at", multiple=True, metavar="NAME=VALUE[,...]",
-              help="Bind names; repeatable. VALUE is a number, a constant expression (pi/4) "
-                   "or a vector [v1,v2,...].")
+              help="Bind names; repeatable. VALUE is a number, a constant expression (pi/4), "
+                   "a vector [v1,v2,...], a matrix [[1,2],[3,4]], or @FILE (a .npy file or a "
+                   "headerless .csv of numbers, one matrix row per line).")
 @click.option("--wrt", metavar="NAME[,...]",
               help="Differentiate with respect to these names (default: every bound name).")
 @click.option("--of", "of", metavar="NAME[,...]",

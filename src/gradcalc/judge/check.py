@@ -313,7 +313,7 @@ def numeric_check(pl: Plan, of: str | None, deadline: float) -> Check:
                                       f"{vectors.length(run.bindings[name]):,} components; "
                                       f"{len(pl.sampled[name])} are checked)")
             continue
-        k = getattr(label, "k", None)
+        k = label.k if isinstance(label, vectors.Component) else None
         flat = 0 if k is None else k if isinstance(k, int) else \
             k[0] * np.shape(run.bindings[name])[1] + k[1]
         try:
