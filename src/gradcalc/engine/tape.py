@@ -255,13 +255,18 @@ class Node:
     @property
     def ref(self) -> str:
         """The node's id as the tape listing and graphs show it: t<id>."""
-        return f"t{self.id}"
+        return ref(self.id)
 
     @property
     def title(self) -> str:
         """How messages name the node: its label (an assigned name, or call/t<id> inside a
         function call), else t<id>."""
-        return self.label or f"t{self.id}"
+        return self.label or ref(self.id)
+
+
+def ref(node_id: int) -> str:
+    """How every listing, graph and message writes a tape node's id: t<id>."""
+    return f"t{node_id}"
 
 
 _QUIET = [0]  # > 0 inside quiet(): numpy's floating-point warnings are already off

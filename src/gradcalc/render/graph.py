@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..engine import tape
 from ..engine.evaluate import kind_of_nonfinite
 from ..engine.tape import Tensor, first_nonfinite
 from ..render.report import fmt as _fmt
@@ -91,12 +92,12 @@ def build(run: Run, collapse: bool = False) -> Graph:
             if node.id == call.first:
                 _add_call(graph, run, call, box, adj, target, alerts)
             continue
-        name = f"t{node.id}" + (f" {node.label}" if node.label else "")
+        name = node.ref + (f" {node.label}" if node.label else "")
         role = "output" if node.id == target else "source" if node.id in sources else "op"
         lines = [name, node.op, f"value {_fmt(node.value)}",
                  f"adjoint {'-' if adj[node.id] is None else _fmt(adj[node.id])}"]
         why, bad_arg = alerts.get(node.id, ([], None))
-        graph.nodes.append(GNode(f"t{node.id}", lines, role, node.value, adj[node.id], why))
+        graph.nodes.append(GNode(node.ref, lines, role, node.value, adj[node.id], why))
         # interchangeable arguments (Primitive.commutative): edges carry no argument number
         symmetric = len(node.inputs) < 2 or node.prim is not None and node.prim.commutative
         for i, ref in enumerate(node.inputs):
@@ -104,13 +105,13 @@ def build(run: Run, collapse: bool = False) -> Graph:
             arg = None if symmetric else i + 1
             red = bad_arg == i
             if isinstance(ref, int):
-                graph.edges.append(GEdge(box[ref], f"t{node.id}", arg, blocked, red))
+                graph.edges.append(GEdge(box[ref], node.ref, arg, blocked, red))
             else:
                 cid = f"k{node.id}_{i}"
                 label = _fmt(ref.value) if ref.name is None else \
                     f"{ref.name} = {_fmt(ref.value)}"
                 graph.nodes.append(GNode(cid, [label], "const", ref.value))
-                graph.edges.append(GEdge(cid, f"t{node.id}", arg, blocked, red))
+                graph.edges.append(GEdge(cid, node.ref, arg, blocked, red))
     return graph
 
 
@@ -145,7 +146,8 @@ def _top_calls(calls: list[CallRecord], n: int) -> dict[int, CallRecord]:
 
 def _box_ids(calls: dict[int, CallRecord], n: int) -> list[str]:
     """Per tape node, the id of the box that shows it."""
-    return [f"t{calls[i].first}_{calls[i].end - 1}" if i in calls else f"t{i}" for i in range(n)]
+    return [f"{tape.ref(calls[i].first)}_{calls[i].end - 1}" if i in calls else tape.ref(i)
+            for i in range(n)]
 
 
 def _add_call(graph: Graph, run: Run, call: CallRecord, box: list[str], adj: list[Any],
@@ -155,7 +157,7 @@ def _add_call(graph: Graph, run: Run, call: CallRecord, box: list[str], adj: lis
     nodes = run.nodes
     last = nodes[call.end - 1]
     bid = box[last.id]
-    span = f"t{call.first}..t{last.id}" if call.end - call.first > 1 else f"t{last.id}"
+    span = f"{tape.ref(call.first)}..{last.ref}" if call.end - call.first > 1 else last.ref
     lines = [span + (f" {last.label}" if last.label else ""), f"{call.func}(...)",
              f"value {_fmt(last.value)}",
              f"adjoint {'-' if adj[last.id] is None else _fmt(adj[last.id])}"]

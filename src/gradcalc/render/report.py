@@ -10,7 +10,7 @@ import numpy as np
 
 from ..engine import vectors
 from ..engine.evaluate import Run
-from ..engine.tape import Const, Node, Tensor
+from ..engine.tape import Const, Node, Tensor, ref
 from ..judge.check import Check, Partial
 
 WIDTH = 100  # verdict lines fit here: a long verdict moves under its table, wrapped
@@ -297,7 +297,7 @@ def tape_text(run: Run, collapse: bool = False) -> str:
     target = run.target_id()
     title = f"tape: {len(nodes)} node{'s' if len(nodes) != 1 else ''}"
     if target is not None:
-        title += f", output t{target}" + (f" ({run.output_name})" if run.output_name else "")
+        title += f", output {ref(target)}" + (f" ({run.output_name})" if run.output_name else "")
     calls = {c.first: c for c in run.calls if len(c.path) == 1 and c.end > c.first} \
         if collapse else {}
     rows = [["id", "name", "op", "inputs", "value", "adjoint"]]
@@ -309,12 +309,12 @@ def tape_text(run: Run, collapse: bool = False) -> str:
         if call is not None:
             skip_to = call.end
             last = nodes[call.end - 1]
-            rows.append([f"t{call.first}..t{last.id}" if call.end - call.first > 1
-                         else f"t{last.id}", last.label or "-", call.func,
+            rows.append([f"{ref(call.first)}..{last.ref}" if call.end - call.first > 1
+                         else last.ref, last.label or "-", call.func,
                          ", ".join(_value_name(run, a) for a in call.args), fmt(last.value),
                          "-" if adj[last.id] is None else fmt(adj[last.id])])
             continue
-        rows.append([f"t{node.id}", node.label or "-", node.op,
+        rows.append([node.ref, node.label or "-", node.op,
                      ", ".join(_input_name(nodes, r) for r in node.inputs),
                      fmt(node.value), "-" if adj[node.id] is None else fmt(adj[node.id])])
     return "\n".join([title] + table(rows))
