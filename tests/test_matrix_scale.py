@@ -105,3 +105,19 @@ def test_the_cli_says_what_it_compared_with(gradcalc, tmp_path) -> None:
     assert "not proven" in out.out
     data = gradcalc(PROGRAM, "--at", at, "--format", "json").json()
     assert data["check"]["reference"] == "numeric differences"
+
+
+def test_symbolic_formulas_in_json_and_refusals(gradcalc, tmp_path) -> None:
+    # --symbolic is a mode of the one result: JSON carries the formulas; CSV has no place for
+    # them and --points would print the same formulas at every row, so both are refused
+    at = "A=[[2,1],[0.5,3]]"
+    data = gradcalc("logdet(A)", "--at", at, "--symbolic", "text", "--format", "json").json()
+    assert data["symbolic"]["format"] == "text"
+    assert data["symbolic"]["formulas"] == [
+        gradcalc("logdet(A)", "--at", at, "--symbolic", "text").out.strip()]
+    bad = gradcalc("logdet(A)", "--at", at, "--symbolic", "text", "--format", "csv")
+    assert bad.status == 2 and bad.out == "" and "--format text or json" in bad.err
+    points = tmp_path / "p.csv"
+    points.write_text("x\n1\n")
+    bad = gradcalc("x^2", "--points", str(points), "--symbolic", "text")
+    assert bad.status == 2 and "without --points" in bad.err

@@ -284,6 +284,9 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     if (several or hessian) and (expect or numeric or claims or claims_file is not None):
         raise click.UsageError("--expect, --claim and --numeric check one gradient: not with "
                                + ("--hessian" if hessian else "several --of outputs"))
+    if points is not None and symbolic is not None:
+        raise click.UsageError("--symbolic prints the gradient's formulas, the same at every "
+                               "point: give it without --points")
     if points is not None:
         _points_usage(graph, claims or claims_file is not None, several, hessian, expect,
                       numeric, output, dask)
@@ -329,11 +332,14 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
             raise click.UsageError("--symbolic prints the gradient's formulas only: not with "
                                    "--hessian, several --of outputs, --graph, --expect, "
                                    "--claim or --numeric")
+        if fmt == "csv":
+            raise click.UsageError("--symbolic prints formulas, which have no CSV columns: "
+                                   "use --format text or json")
         from ..judge.matrix import symbolic_gradient
-        lines, status = symbolic_gradient(first, symbolic.lower(), of, check_timeout)
-        for line in lines:
-            click.echo(line)
-        return status
+        lines, reason = symbolic_gradient(first, symbolic.lower(), of, check_timeout)
+        return _finish(Result(first.program, of, run=first, formulas=lines,
+                              formulas_format=symbolic.lower(), formulas_reason=reason),
+                       fmt, show_tape, collapse)
     result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
                        check_timeout, not no_cache, hessian, expect, numeric, claim_list,
                        claim_points, graph, collapse)

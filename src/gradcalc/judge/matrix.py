@@ -248,15 +248,15 @@ def _forms(run: Run, of: str | None) -> tuple[dict[str, Any], str]:
 
 
 def symbolic_gradient(run: Run, fmt: str, of: str | None, timeout: float
-                      ) -> tuple[list[str], int]:
+                      ) -> tuple[list[str] | None, str]:
     """--symbolic: the gradient's formulas as text, LaTeX or numpy functions, in matrix
     notation where SymPy's matrix calculus gives one (checked against the tape's numbers at
-    the point), else per component; and the exit status (1 when SymPy ran over budget)."""
+    the point), else per component; or None and why not (SymPy over budget or failing)."""
     status, found = run_with_budget(lambda: _all_forms(run, of, fmt), timeout)
     if status != "ok":
         reason = f"over budget ({timeout:g} s)" if status == "timeout" else str(found)
-        return [f"# no symbolic gradient: SymPy {reason}"], 1
-    return found, 0
+        return None, f"SymPy {reason}"
+    return found, ""
 
 
 def _all_forms(run: Run, of: str | None, fmt: str) -> list[str]:

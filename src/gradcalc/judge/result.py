@@ -69,11 +69,16 @@ class Result:
     dask: dict[str, Any] | None = None                 # --dask: what was written where
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)     # stderr notes, after the result
+    formulas: list[str] | None = None                  # --symbolic: the gradient's formulas
+    formulas_format: str | None = None                 # text, latex or python
+    formulas_reason: str = ""                          # why there are none (SymPy's budget)
 
     @property
     def mode(self) -> str:
         """point, jacobian, hessian, claims (no point), batch (columns), rows (point by
-        point over --points), dask."""
+        point over --points), dask, formulas (--symbolic)."""
+        if self.formulas_format is not None:
+            return "formulas"
         if self.dask is not None:
             return "dask"
         if self.rows is not None:
@@ -97,6 +102,8 @@ class Result:
         found += [c.status for _, _, c in self.batches or [] if c is not None]
         for row in self.rows or []:
             found += row.statuses()
+        if self.formulas_reason:
+            found.append("undecided")   # the formulas asked for could not be given
         return found
 
     def nonfinite(self) -> bool:

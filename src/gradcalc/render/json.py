@@ -43,6 +43,15 @@ def dumps(obj: Any, compact: bool = False) -> str:
 def document(result: Result, show_tape: bool = False) -> dict[str, Any]:
     """The JSON object of a result at one point (or of each row of a --points run)."""
     mode = result.mode
+    if mode == "formulas":
+        assert result.run is not None
+        return {"expression": result.program.source,
+                "at": {n: report.jnum(v) for n, v in result.run.bindings.items()},
+                "output": result.run.output_name,
+                "symbolic": {"format": result.formulas_format,
+                             "formulas": [f.rstrip("\n") for f in result.formulas]
+                             if result.formulas is not None else None,
+                             "reason": result.formulas_reason or None}}
     if mode == "rows":
         return _rows(result, show_tape)
     if mode == "jacobian":

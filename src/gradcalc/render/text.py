@@ -42,6 +42,10 @@ def body(result: Result, show_tape: bool = False, collapse: bool = False,
     """The report of a result, without the closing notes."""
     # judge.claims (and what it imports) is loaded only for its modes: start-up time
     mode = result.mode
+    if mode == "formulas":
+        if result.formulas is None:
+            return f"# no symbolic gradient: {result.formulas_reason}\n"
+        return "".join(line + "\n" for line in result.formulas)
     if mode == "batch":
         return _batch(result)
     if mode == "rows":
