@@ -160,3 +160,26 @@ def test_a_rows_summary_line_is_whole(gradcalc, tmp_path) -> None:
     r = gradcalc("abs(x)*y", "--points", str(points), "--numeric")
     rows = [line for line in r.out.splitlines() if line.startswith("row 2 (line 3): check:")]
     assert len(rows) == 1 and rows[0].endswith("rtol 1e-09, atol 0)"), r.out
+
+
+def test_points_hessian_derives_the_second_derivatives_once(gradcalc, tmp_path, monkeypatch):
+    # every row asks for the same SymPy Hessian: the first row's child derives it, the later
+    # rows' children reuse it (each row is still judged at its own point)
+    from gradcalc.judge import higher
+
+    calls = tmp_path / "calls"
+    real = higher._hessian_program
+
+    def counted(*args, **kwargs):
+        with open(calls, "a") as f:   # written in the forked child
+            f.write("x")
+        return real(*args, **kwargs)
+
+    memo: dict = {}   # not the programs other tests left
+    monkeypatch.setattr(higher, "_hessian_program", counted)
+    monkeypatch.setattr(higher, "_programs", lambda: memo)
+    points = tmp_path / "p.csv"
+    points.write_text("x,y\n1,2\n0.5,3\n-1,0.25\n")
+    r = gradcalc("x^2*sin(y) + c", "--points", str(points), "--hessian", "--at", "c=2")
+    assert r.status == 0, r.err
+    assert calls.read_text() == "x"

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import ops
 from ..engine.evaluate import Run, where
 from ..engine.tape import Node, Tape, Tensor, apply, backward, depth, input_values
 from ..errors import InputError
@@ -262,13 +263,18 @@ class HessianCheck:
                      rtol=self.rtol, atol=self.atol)
 
 
-def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
-                   point: dict[str, float], of: str | None, tapes: dict[tuple[str, str], Any],
-                   floors: dict[tuple[str, str], float], rtol: float, deadline: float
-                   ) -> dict[str, Any]:
-    """In the child: SymPy's second derivative per pair (i <= j in wrt order) and, with
-    stop_gradient, the true one; each judged against the tape's entry (judge.judge_point)."""
-    from ..judge import verdict as judge
+def _programs() -> dict[tuple[Any, ...], dict[str, Any]]:
+    """SymPy's Hessian program per (source, names, wrt, of): `--points --hessian` asks for the
+    same second derivatives at every row; each row's child is forked from this process, so it
+    finds the program an earlier row's child returned with its verdicts and needs no SymPy.
+    Emptied when the primitive table changes (ops.derived)."""
+    return ops.derived("hessian programs", dict)
+
+
+def _hessian_program(program: Program, names: Sequence[str], wrt: Sequence[str],
+                     of: str | None) -> dict[str, Any] | None:
+    """SymPy's second derivative per pair (i <= j in wrt order) and, with stop_gradient, the
+    true one, compiled with the domain guards; None when the forms cannot be compiled."""
     from ..symbolic import compiled
 
     guards: list[symbolic.Guard] = []
@@ -278,15 +284,39 @@ def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
     seconds = [symbolic.derivative(symbolic.derivative(expr, i), j) for i, j in pairs]
     trues = [] if true_expr is None else [
         symbolic.derivative(symbolic.derivative(true_expr, i), j) for i, j in pairs]
-    forms = {pair: symbolic.form(d, names) for pair, d in zip(pairs, seconds, strict=True)}
     meta = [[g.kind, g.op, None if g.span is None else g.span.start,
              None if g.span is None else g.span.end, len(g.args)] for g in guards]
     exprs = [expr, *seconds, *trues, *(a for g in guards for a in g.args)]
     try:
         prog, outputs = compiled.compile_sympy(exprs, list(names), symbolic.constants_of(exprs))
     except compiled.Unsupported:
-        values = [symbolic.evaluate(e, point) for e in exprs]
+        return None
+    return {"forms": {pair: symbolic.form(d, names) for pair, d in zip(pairs, seconds,
+                                                                       strict=True)},
+            "pairs": pairs, "program": prog, "outputs": outputs, "meta": meta,
+            "has_true": bool(trues),
+            "true_forms": {pair: symbolic.form(d, names) for pair, d in zip(pairs, trues,
+                                                                      strict=False)}}
+
+
+def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
+                   point: dict[str, float], of: str | None, tapes: dict[tuple[str, str], Any],
+                   floors: dict[tuple[str, str], float], rtol: float, deadline: float
+                   ) -> dict[str, Any]:
+    """In the child: the Hessian program (from an earlier row, or SymPy's), each entry judged
+    against the tape's (judge.judge_point)."""
+    from ..judge import verdict as judge
+
+    key = (program.source, tuple(names), tuple(wrt), of)
+    data = _programs().get(key) or _hessian_program(program, names, wrt, of)
+    if data is None:
+        expr = symbolic.program_to_sympy(program, names, of, [])
+        pairs = [(i, j) for a, i in enumerate(wrt) for j in wrt[a:]]
+        seconds = [symbolic.derivative(symbolic.derivative(expr, i), j) for i, j in pairs]
+        forms = {pair: symbolic.form(d, names) for pair, d in zip(pairs, seconds, strict=True)}
+        values = [symbolic.evaluate(e, point) for e in [expr, *seconds]]
         return {"forms": forms, "pairs": pairs, "fallback": values, "judged": None}
+    pairs = data["pairs"]
     questions: list[judge.Question] = []
     index = {pair: k for k, pair in enumerate(pairs)}
     for entry in tapes:   # every ordered pair: the tape's Hessian need not be symmetric
@@ -295,14 +325,13 @@ def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
         side = tuple(dict.fromkeys(entry))
         if t is not None:
             questions.append(judge.Question(1 + k, t, rtol, floors[entry], side=side))
-        if trues:
+        if data["has_true"]:
             questions.append(judge.Question(1 + len(pairs) + k, 0.0 if t is None else t, rtol,
                                             floors[entry], side=side))
-    first = 1 + len(pairs) * (2 if trues else 1)
-    judged = judge.judge_point(prog, outputs, meta, first, point, questions, deadline)
-    return {"forms": forms, "pairs": pairs, "judged": judged, "has_true": bool(trues),
-            "true_forms": {pair: symbolic.form(d, names) for pair, d in zip(pairs, trues,
-                                                                      strict=False)}}
+    first = 1 + len(pairs) * (2 if data["has_true"] else 1)
+    judged = judge.judge_point(data["program"], data["outputs"], data["meta"], first, point,
+                               questions, deadline)
+    return {**data, "judged": judged, "key": key}
 
 
 def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
@@ -332,6 +361,9 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
         lambda: _judge_hessian(run.program, names, hess.names, point, of, tapes, floors, rtol,
                                deadline), timeout)
     entries: dict[str, dict[str, Partial]] = {i: {} for i in hess.names}
+    if status == "ok" and "key" in result:
+        _programs()[result["key"]] = {k: v for k, v in result.items()
+                                      if k not in ("judged", "key")}
     if status != "ok":
         reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
                   else str(result))
