@@ -50,10 +50,32 @@ def scenarios(n: int) -> list[common.Row]:
     return rows
 
 
+def points_rows() -> list[common.Row]:
+    """`--points --hessian` over 100 rows, checked as by default (SymPy derives the Hessian
+    once per call and the first-order derivatives once into the disk cache; every row is
+    judged at its own point) against the same call with --no-check."""
+    import random
+    import tempfile
+    from pathlib import Path
+
+    rng = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        points = Path(tmp) / "p.csv"
+        points.write_text("x,y\n" + "".join(f"{rng.uniform(0.5, 3)},{rng.uniform(0.5, 3)}\n"
+                                             for _ in range(100)))
+        base = ["x^2*sin(y)", "--points", str(points), "--hessian", "--format", "csv"]
+        checked, unchecked = common.paired_command_times(
+            common.gradcalc_argv(*base),
+            common.gradcalc_argv(*base, "--no-check"), min(common.REPEATS, 3))
+    return [common.Row("--points --hessian, 100 rows of x^2*sin(y), checked", checked,
+                       "the same with --no-check", unchecked, "")]
+
+
 def main() -> None:
     rows = scenarios(10) + scenarios(100)
     common.print_table("Hessian (reverse over reverse) vs first-order costs of the same "
                        "function, in-process, no check", rows)
+    common.print_table("Hessian at every row of --points", points_rows())
 
 if __name__ == "__main__":
     import sys
