@@ -329,7 +329,7 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
                 if stripped.startswith("@"):
                     value: Any = matrices.load(stripped[1:].strip())
                 elif stripped.startswith("[") and stripped[1:].lstrip().startswith("["):
-                    value = matrices.parse_matrix(value_text, _constant_text, split_top_level)
+                    value = matrices.parse_matrix(value_text, _constant_text)
                 elif stripped.startswith("["):
                     value = vectors.parse_vector(value_text, _constant_text)
                 else:

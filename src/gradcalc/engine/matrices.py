@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops, ops_matrix
 from ..errors import InputError, Span
-from ..lang.syntax import Binary, Call, Expr, Index, postorder, to_source
+from ..lang.syntax import Binary, Call, Expr, Index, postorder, split_top_level, to_source
 
 # by identity: the records are dataclasses whose == compares every field, far too slow per node
 _MATRIX_IDS = frozenset(id(p) for p in ops_matrix.MATRIX_PRIMITIVES)
@@ -123,11 +123,27 @@ def index(node: Index, base: Any, source: str | None) -> tuple[int, ...]:
     return (node.index, node.column)
 
 
-def parse_matrix(text: str, element: Callable[[str], float],
-                 split: Callable[[str], list[tuple[int, str]]]) -> Any:
+def parse_cells(text: str, inner: str, start: int, element: Callable[[str], float]
+                ) -> list[float]:
+    """The comma-separated components of inner, which stands at offset start of text (an
+    --at value); element(cell) evaluates one. Errors are located in text."""
+    values: list[float] = []
+    for offset, cell in split_top_level(inner):
+        at = start + offset
+        if not cell.strip():
+            raise InputError("an empty component", Span(at, at + max(1, len(cell))), text)
+        try:
+            values.append(element(cell))
+        except InputError as exc:
+            span = exc.span or Span(0, len(cell))
+            raise InputError(exc.message, Span(at + span.start, at + span.end), text,
+                             exc.hint) from None
+    return values
+
+
+def parse_matrix(text: str, element: Callable[[str], float]) -> Any:
     """The matrix `[[a, b], [c, d]]` of an --at value (rows of equal length); element(text)
-    evaluates one component, split(text) splits at top-level commas. Errors are located in
-    text."""
+    evaluates one component. Errors are located in text."""
     lead = len(text) - len(text.lstrip())
     body = text.rstrip()
     if not body.endswith("]"):
@@ -135,27 +151,17 @@ def parse_matrix(text: str, element: Callable[[str], float],
                          "write A=[[1,2],[3,4]]")
     inner = body[lead + 1:-1]
     rows: list[list[float]] = []
-    for offset, piece in split(inner):
+    for offset, piece in split_top_level(inner):
         at = lead + 1 + offset
         row = piece.strip()
         start = at + len(piece) - len(piece.lstrip())
         if not (row.startswith("[") and row.endswith("]")):
             raise InputError("every row of a matrix is written [..]", Span(start, start + max(
                 1, len(row))), text, "write A=[[1,2],[3,4]]")
-        values: list[float] = []
         if not row[1:-1].strip():
             raise InputError("an empty row", Span(start, start + len(row)), text,
                              "every row of a matrix needs at least one component")
-        for off2, cell in split(row[1:-1]):
-            at2 = start + 1 + off2
-            if not cell.strip():
-                raise InputError("an empty component", Span(at2, at2 + max(1, len(cell))), text)
-            try:
-                values.append(element(cell))
-            except InputError as exc:
-                span = exc.span or Span(0, len(cell))
-                raise InputError(exc.message, Span(at2 + span.start, at2 + span.end), text,
-                                 exc.hint) from None
+        values = parse_cells(text, row[1:-1], start + 1, element)
         if rows and len(values) != len(rows[0]):
             raise InputError(f"rows of different lengths: row 0 has {len(rows[0])} "
                              f"components, row {len(rows)} has {len(values)}",

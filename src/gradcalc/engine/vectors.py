@@ -17,7 +17,7 @@ import numpy as np
 from .. import ops
 from ..engine.tape import Tensor
 from ..errors import InputError, Span
-from ..lang.syntax import Binary, Call, Expr, Index, Name, split_top_level, to_source
+from ..lang.syntax import Binary, Call, Expr, Index, Name, to_source
 from ..ops_matrix import INDEX2, ROW
 from . import matrices
 
@@ -123,18 +123,7 @@ def parse_vector(text: str, element: Callable[[str], float]) -> Any:
     if not inner.strip():
         raise InputError("an empty vector", Span(lead, len(body)), text,
                          "a vector needs at least one component")
-    values: list[float] = []
-    for offset, piece in split_top_level(inner):
-        at = lead + 1 + offset
-        if not piece.strip():
-            raise InputError("an empty component", Span(at, at + max(1, len(piece))), text)
-        try:
-            values.append(element(piece))
-        except InputError as exc:
-            span = exc.span or Span(0, len(piece))
-            raise InputError(exc.message, Span(at + span.start, at + span.end), text,
-                             exc.hint) from None
-    return np.array(values, dtype=np.float64)
+    return np.array(matrices.parse_cells(text, inner, lead + 1, element), dtype=np.float64)
 
 
 # ---------------------------------------------------------------- components
