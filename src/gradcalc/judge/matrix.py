@@ -20,6 +20,7 @@ import numpy as np
 
 from ..engine import vectors
 from ..engine.evaluate import Run
+from ..judge import verdict as judge
 from ..judge.check import Check
 from ..judge.claims import (
     Claim,
@@ -102,7 +103,7 @@ def _search(run: Run, claim: Claim, rtol: float, atol: float, of: str | None, po
         yours, t = pair
         scale = max([abs(x) for x in t] + [1.0])
         for k, (y, x) in enumerate(zip(yours, t, strict=True)):
-            if y is None or not _within(y, x, rtol, max(atol, 1e-20 * scale)):
+            if y is None or not judge.within(y, x, rtol, max(atol, 1e-20 * scale)):
                 return k
         return None
 
@@ -176,14 +177,6 @@ def _check_shape(run: Run, claim: Claim) -> None:
         raise InputError(f"--claim: the claim for '{claim.name}' is {_words(got)}, but the "
                          f"gradient with respect to {claim.name} is {_words(want)}",
                          claim.name_span, claim.source)
-
-
-def _within(y: float, t: float, rtol: float, floor: float) -> bool:
-    if math.isnan(y) or math.isnan(t):
-        return False
-    if math.isinf(y) or math.isinf(t):
-        return y == t
-    return abs(y - t) <= rtol * abs(t) + floor
 
 
 def _real(x: Any) -> float | None:
