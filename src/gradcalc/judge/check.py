@@ -213,6 +213,13 @@ class Plan:
             self._floors = _floors(self.run, self.atol)
         return self._floors[1]
 
+    def not_sampled(self, label: str, g: Any) -> Partial:
+        """The verdict on a component of a long vector or matrix that the check left out."""
+        name = vectors.owner(label)
+        return Partial(label, g, "skipped", reason=f"not sampled ({name} has "
+                       f"{vectors.length(self.run.bindings[name]):,} components; "
+                       f"{len(self.sampled[name])} are checked)")
+
     def judge_fn(self, deadline: float) -> Callable[..., Any]:
         """The function the budgeted child runs on the derivatives' program: the domain at the
         point, then a verdict per question (judge.judge_point)."""
@@ -309,9 +316,7 @@ def numeric_check(pl: Plan, of: str | None, deadline: float) -> Check:
     for label, g in pl.gradient:
         name = vectors.owner(label)
         if label not in pl.checked:
-            partials[label] = Partial(label, g, "skipped", reason=f"not sampled ({name} has "
-                                      f"{vectors.length(run.bindings[name]):,} components; "
-                                      f"{len(pl.sampled[name])} are checked)")
+            partials[label] = pl.not_sampled(label, g)
             continue
         k = label.k if isinstance(label, vectors.Component) else None
         flat = 0 if k is None else k if isinstance(k, int) else \
@@ -373,9 +378,7 @@ def assemble(pl: Plan, forms: Mapping[str, str], true_forms: Mapping[str, str],
     for label, g in pl.gradient:
         name = vectors.owner(label)
         if label not in checked:
-            partials[label] = Partial(label, g, "skipped", reason=f"not sampled ({name} has "
-                                      f"{vectors.length(run.bindings[name]):,} components; "
-                                      f"{len(sampled[name])} are checked)")
+            partials[label] = pl.not_sampled(label, g)
             continue
         form = forms[checked[label]]
         p = Partial(label, g, "ok", form,
