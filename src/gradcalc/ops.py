@@ -85,6 +85,7 @@ class Primitive:
     mpmath: Callable[[Any], Any] | None = None
     monotone: str = ""
     interval: Callable[..., Any] | None = None
+    scalar: Callable[..., Any] | None = None
 
     def vjp(self, i: int) -> VJP | None:
         """The VJP for argument i (a variadic op's single rule also receives i first)."""
@@ -205,13 +206,15 @@ def _fn(name: str, forward, vjps, sympy, spelling: str | None = None, **kw) -> P
 
 # ---------------------------------------------------------------- arithmetic
 
+# scalar: Python's float operators round as numpy's do (IEEE 754) and never warn; dividing by
+# zero raises ZeroDivisionError, and the tape then runs np.true_divide (inf or nan)
 ADD = _arith("add", np.add, [lambda g, ans, x, y: g, lambda g, ans, x, y: g],
-             lambda sp, x, y: x + y, symbol="+", commutative=True)
+             lambda sp, x, y: x + y, symbol="+", commutative=True, scalar=float.__add__)
 SUB = _arith("sub", np.subtract, [lambda g, ans, x, y: g, lambda g, ans, x, y: -g],
-             lambda sp, x, y: x - y, symbol="-")
+             lambda sp, x, y: x - y, symbol="-", scalar=float.__sub__)
 MUL = _arith("mul", np.multiply,
              [lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x],
-             lambda sp, x, y: x * y, symbol="*", commutative=True)
+             lambda sp, x, y: x * y, symbol="*", commutative=True, scalar=float.__mul__)
 
 
 def _subnormal(v: Any) -> Any:
@@ -224,6 +227,9 @@ def _subnormal(v: Any) -> Any:
 def _div_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # -(x/y)/y: y*y underflows (or overflows) long before the partial does; but -x/(y*y) where
     # x/y is subnormal and has lost bits (then y*y is normal: x = 5e-324, y = 3e-10)
+    if type(ans) is np.float64:  # a scalar (the common case): no array masks to build
+        if not 0.0 < abs(ans) < 2.0 ** -1022:
+            return -g * (ans / y)
     m = _subnormal(ans)
     if not np.any(m):
         return -g * (ans / y)
@@ -233,9 +239,9 @@ def _div_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 DIV = _arith("div", np.true_divide, [lambda g, ans, x, y: g / y, _div_dy],
              lambda sp, x, y: x / y, sample=((-2.0, 2.0), (0.5, 2.0)),
-             guards=((1, "nonzero"),), symbol="/")
+             guards=((1, "nonzero"),), symbol="/", scalar=float.__truediv__)
 NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x, symbol="-",
-                analytic=True)
+                analytic=True, scalar=float.__neg__)
 # x^y: x^(y-1) is taken with exponent 0 where x == 0 and y == 0, and log(x) with x = 1 where
 # x == 0 (JAX's convention), so that 0^0 and x^0 have finite partials. Only 0^0 is masked:
 # masking y == 0 alone would make the rule's own derivative in y wrong at y = 0, x != 0.

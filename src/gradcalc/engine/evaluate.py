@@ -131,7 +131,7 @@ class _Tape(Interpretation):
         raise _unbound(node, scope, self.source)
 
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
-        if prim is not ops.NEG:
+        if prim is not ops.NEG and not _scalars(prim, args):
             vectors.check_args(prim, node, args, self.source)
             if type(node) is Call:
                 args = matrices.reduce_args(prim, args, apply)
@@ -170,6 +170,17 @@ class _Tape(Interpretation):
         if isinstance(stmt, Assign) and stmt.target in self.bindings:
             raise InputError(f"cannot assign to '{stmt.target}': it is bound with --at",
                              stmt.target_span, self.source)
+
+
+def _scalars(prim: ops.Primitive, args: list[Any]) -> bool:
+    """Whether prim is an elementwise op on float64 scalars only (nothing for vectors.check_args
+    or matrices.reduce_args to refuse or reshape)."""
+    if prim.reduction:
+        return False
+    for a in args:
+        if type(a) is not Tensor or type(a.value) is not np.float64:
+            return False
+    return not matrices.is_matrix_primitive(prim)
 
 
 def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None,

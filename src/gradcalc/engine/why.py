@@ -112,6 +112,8 @@ def _ancestry(tape: Tape, target: Tensor) -> tuple[set[int], dict[int, Tensor]]:
             off_at.setdefault(t.uid, off)
         node = tape.node_of(t) if off is None else None
         for p in t.parents:
+            if not isinstance(p, Tensor):
+                continue  # a number: no history
             p_off = off
             if p_off is None:
                 if node is None or node.prim is None:

@@ -58,6 +58,8 @@ class Interpretation:
 def interpret_expr(expr: Expr, env: Mapping[str, Any], functions: Mapping[str, FuncDef],
                    interp: Interpretation, source: str | None = None) -> Any:
     """The value of one expression under an interpretation; env maps names to values."""
+    if not functions:  # no calls to expand
+        return _fold(expr, env, interp)
     number, free_name, apply, index = (interp.number, interp.free_name, interp.apply,
                                        interp.index)
     binary, resolve, neg = ops.BINARY, ops.resolve, ops.NEG
@@ -83,6 +85,61 @@ def interpret_expr(expr: Expr, env: Mapping[str, Any], functions: Mapping[str, F
 
     return fold_calls(expr, env, functions, visit, interp.hooks, bind=interp.bind,
                       source=source)
+
+
+def _fold(expr: Expr, scope: Mapping[str, Any], interp: Interpretation) -> Any:
+    """interpret_expr for an expression without calls of the program's functions: the same
+    visits in the same order (children left to right, then the node), in two flat loops.
+
+    The first loop lists the nodes parent first, children pushed left to right (so popped right
+    first); read backwards, that list is the left-to-right postorder."""
+    order: list[Expr] = []
+    stack: list[Expr] = [expr]
+    pop, push, add = stack.pop, stack.append, order.append
+    while stack:
+        node = pop()
+        add(node)
+        kind = type(node)
+        if kind is Binary:
+            push(node.left)  # type: ignore[union-attr]
+            push(node.right)  # type: ignore[union-attr]
+        elif kind is Call:
+            stack.extend(node.args)  # type: ignore[union-attr]
+        elif kind is Unary:
+            push(node.operand)  # type: ignore[union-attr]
+        elif kind is Index:
+            push(node.base)  # type: ignore[union-attr]
+    number, free_name, apply, index = (interp.number, interp.free_name, interp.apply,
+                                       interp.index)
+    binary, resolve, neg = ops.BINARY, ops.resolve, ops.NEG
+    results: list[Any] = []
+    put = results.append
+    for node in reversed(order):
+        kind = type(node)
+        if kind is Binary:
+            right = results.pop()
+            results[-1] = apply(binary[node.op], node, [results[-1], right])  # type: ignore
+        elif kind is Name:
+            name = node.id  # type: ignore[union-attr]
+            put(scope[name] if name in scope else free_name(node, scope))  # type: ignore
+        elif kind is Num:
+            put(number(node))  # type: ignore[arg-type]
+        elif kind is Call:
+            n = len(node.args)  # type: ignore[union-attr]
+            prim = resolve(node.func, n)  # type: ignore[union-attr]
+            assert prim is not None  # the parser checked the name and the arity
+            args = results[len(results) - n:] if n else []
+            if n:
+                del results[len(results) - n:]
+            put(apply(prim, node, args))
+        elif kind is Unary:
+            if node.op != "+":  # type: ignore[union-attr]
+                results[-1] = apply(neg, node, [results[-1]])
+        elif kind is Index:
+            results[-1] = index(node, results[-1])  # type: ignore[arg-type]
+        else:
+            raise TypeError(f"unknown syntax node {kind.__name__}")
+    return results[0]
 
 
 Before = Callable[[int, Assign | Expr], None]
