@@ -298,7 +298,12 @@ def quiet() -> Iterator[None]:
 def apply(prim: Primitive, *args: Any, span: Span | None = None) -> Tensor:
     """Run a primitive on tensors or numbers, recording it on every active tape that tracks an
     input."""
-    values = [a.value if isinstance(a, Tensor) else a for a in args]
+    if len(args) == 2:  # most operations: no list comprehension (a call of its own)
+        a, b = args
+        values = [a.value if isinstance(a, Tensor) else a, b.value if isinstance(b, Tensor)
+                  else b]
+    else:
+        values = [a.value if isinstance(a, Tensor) else a for a in args]
     value: Any = None
     scalar = prim.scalar
     if scalar is not None and isinstance(values[0], float):
@@ -430,6 +435,16 @@ class Tape:
                 if isinstance(a, Variable) and a.uid not in index and a.trainable:
                     self._add(None, (), a, None)
         get = index.get
+        if len(args) == 2:  # most operations, both arguments recorded
+            a, b = args
+            i = get(a.uid) if isinstance(a, Tensor) else None
+            j = get(b.uid) if isinstance(b, Tensor) else None
+            if i is not None and j is not None:
+                nodes = self.nodes
+                k = len(nodes)
+                index[out.uid] = k
+                nodes.append(Node(k, prim, (i, j), out.value, out, None, span))
+                return
         refs: list[int | Const] = []
         tracked = False
         for a in args:
