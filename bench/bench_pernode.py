@@ -11,6 +11,11 @@ runs, one reverse loop. gradcalc is measured on the same computation three ways:
   `gradcalc x*y --at x=1,y=2 --no-check` (start-up, parse, report).
 
 Memory: the tape's bytes per node (tracemalloc, the run() result kept alive).
+
+Then where a whole CLI call's time goes, each part against the same yardstick: parsing the
+program text, the forward run on the tape (run() without its backward pass), the backward
+sweep alone, and the VJP rules alone (each rule of the tape called once at its recorded
+values, nothing accumulated: a floor for any sweep that calls the op table's rules).
 """
 
 from __future__ import annotations
@@ -134,6 +139,50 @@ def memory_per_node(program: object, bindings: dict[str, float]) -> tuple[float,
     return used / n, n
 
 
+def parts(text: str, program: object, bindings: dict[str, float], repeats: int) -> list[Row]:
+    """Parse, forward, backward and the VJP rules alone, each against the minimal tape."""
+    import numpy as np
+
+    from gradcalc.engine import evaluate
+    from gradcalc.engine.tape import backward
+    from gradcalc.lang.syntax import parse
+
+    result = evaluate.run(program, bindings)  # type: ignore[arg-type]
+    nodes = result.nodes
+    target = result.target_id()
+    sources = [result.tape.node_of(result.sources[n]).id for n in result.wrt]
+
+    def forward_only() -> None:
+        saved = evaluate.Run.backprop
+        evaluate.Run.backprop = lambda self: None  # type: ignore[method-assign]
+        try:
+            evaluate.run(program, bindings)  # type: ignore[arg-type]
+        finally:
+            evaluate.Run.backprop = saved  # type: ignore[method-assign]
+
+    def rules_only() -> None:
+        g = np.float64(1.0)
+        with np.errstate(all="ignore"):
+            for node in nodes:
+                if node.prim is not None:
+                    args = [nodes[r].value if type(r) is int else r.value for r in node.inputs]
+                    for rule in node.prim.vjps:
+                        if rule is not None:
+                            rule(g, node.value, *args)
+
+    mini_run = _paused(lambda: mini(*bindings.values()))
+    rows = []
+    for label, fn in (("parse the program text", lambda: parse(text)),
+                      ("forward: run() without the backward pass", forward_only),
+                      ("backward sweep alone", lambda: backward(nodes, target, sources,
+                                                                np.float64(1.0))),
+                      ("VJP rules alone (no sweep)", rules_only)):
+        t, t_mini = paired_times(_paused(fn), mini_run, repeats)
+        rows.append(Row(f"{label} ({t / len(nodes) * 1e6:.2f} µs/node)", t,
+                        "minimal Python tape (forward and backward)", t_mini, ""))
+    return rows
+
+
 def main() -> None:
     from gradcalc.engine.evaluate import run
     from gradcalc.lang.syntax import parse
@@ -171,6 +220,7 @@ def main() -> None:
                     f"({(t_big - t_tiny) / nodes * 1e6:.1f} µs/node over the tiny call)",
                     t_big, "tiny call", t_tiny, "<= 2x"))
     print_table("per-node cost at 100k nodes", rows)
+    print_table("where the time goes, 100k nodes", parts(text, program, bindings, repeats))
     per_node, n = memory_per_node(program, bindings)
     print(f"\nmemory: {per_node:.0f} bytes per tape node ({n:,} nodes, run() result, "
           "tracemalloc)")
