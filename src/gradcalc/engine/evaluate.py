@@ -178,9 +178,14 @@ def _scalars(prim: ops.Primitive, args: list[Any]) -> bool:
     if prim.reduction:
         return False
     for a in args:
-        if type(a) is not Tensor or type(a.value) is not np.float64:
+        if type(a) is Tensor:
+            a = a.value
+        if type(a) is not _F64:
             return False
     return not matrices.is_matrix_primitive(prim)
+
+
+_F64 = np.float64
 
 
 def evaluate_expr(expr: Expr, env: Mapping[str, Any], source: str | None = None,
