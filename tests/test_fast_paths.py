@@ -123,3 +123,27 @@ def test_the_flat_interpreter_loop_records_the_tape_of_the_general_fold(
     general = run(program, {"x": 0.7, "y": 1.3})
     assert len(flat.nodes) > 8
     assert _listing(flat) == _listing(general)
+
+
+@pytest.mark.parametrize("source", [
+    "x", "", "  \n\n", "tax*(a*an+o*on)", "x^2 ** 3 - -y", "a = 1.5e-3*x # note\nb += a; b",
+    "f(u, v) = u*v\ny = f(x, 2.)\ny", "w[0] + A[1,2] @ B", ".5 + 5. + 1e+10 + 2E-3",
+    "x\t*\r y", "sin(x)\n# only a comment", "(x +\n y)", "x1.5", "a_b9 = x_1",
+])
+def test_the_one_call_tokenizer_gives_the_tokens_of_the_match_loop(source: str) -> None:
+    from gradcalc.lang.syntax import _tokens, tokenize
+
+    assert tokenize(source) == _tokens(source)
+
+
+@pytest.mark.parametrize("source", ["x == y", "x < 1", "!x", "1.2.3", "1..2", "2.5.",
+                                    "x $ y", "1e5.5", "x \u2212 y", "a = 'b'", "x.y"])
+def test_the_tokenizer_names_the_same_bad_character_as_the_match_loop(source: str) -> None:
+    from gradcalc.errors import InputError
+    from gradcalc.lang.syntax import _tokens, tokenize
+
+    with pytest.raises(InputError) as fast:
+        tokenize(source)
+    with pytest.raises(InputError) as slow:
+        _tokens(source)
+    assert (fast.value.message, fast.value.span) == (slow.value.message, slow.value.span)

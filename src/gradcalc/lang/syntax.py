@@ -8,6 +8,7 @@ limited only by memory and MAX_SOURCE.
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -285,11 +286,45 @@ def _bad_char(source: str, i: int) -> InputError:
     return InputError(f"unexpected character U+{ord(ch):04X}", span, source)
 
 
+# The tokens of _TOKEN without its comparisons, none of them in a group: findall() then
+# gives every token's text in one C call. The kind of a token follows from its first character.
+_TEXTS = re.compile(r"[ \t\r]+|\#[^\n]*|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+                    r"|[A-Za-z_][A-Za-z0-9_]*|\*\*|[-+*/]=|[-+*/^(),=\[\]@]|[\n;]")
+_KIND = {**dict.fromkeys(" \t\r#", "skip"), **dict.fromkeys("0123456789.", "num"),
+         **dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", "name"),
+         **dict.fromkeys("*+-/^(),=[]@", "op"), **dict.fromkeys("\n;", "sep")}
+_COMPARISON = re.compile(r"[<>!]|==")
+
+
 def tokenize(source: str) -> list[Token]:
     """Split source into tokens; the list always ends with an `end` token."""
     if len(source) > MAX_SOURCE:
         raise InputError(f"input is too long ({len(source):,} characters; the limit is "
                          f"{MAX_SOURCE:,})")
+    # The fast way: all texts at once, then their kinds and offsets. It covers the source
+    # exactly when every character belongs to a token; anything else (a character outside the
+    # language, a comparison, a number run into a '.' or a digit) is for _tokens(), which
+    # raises the error that names it.
+    texts = _TEXTS.findall(source)
+    ends = list(itertools.accumulate(map(len, texts)))
+    if (ends[-1] if ends else 0) != len(source) or _COMPARISON.search(source):
+        return _tokens(source)
+    kind = _KIND
+    new = tuple.__new__
+    tokens = [new(Token, (kind[t[0]], t, e - len(t), e)) for t, e in zip(texts, ends,
+                                                                          strict=True)
+              if kind[t[0]] != "skip"]
+    n = len(source)
+    for tok in tokens:
+        if tok[0] == "num" and tok[3] < n and source[tok[3]] in "0123456789.":
+            return _tokens(source)  # a malformed number
+    tokens.append(Token("end", "", n, n))
+    return tokens
+
+
+def _tokens(source: str) -> list[Token]:
+    """tokenize(), one match at a time, raising an InputError at the first character that does
+    not belong to a token."""
     tokens: list[Token] = []
     pos, n = 0, len(source)
     match = _TOKEN.match
@@ -476,23 +511,27 @@ class _Parser:
         prev: Token | None = None
 
         def reduce_top() -> None:
-            kind, op, tok = stack.pop()
+            kind, op, tok, _ = stack.pop()
             if kind == "bin":
                 right = operands.pop()
-                left = operands.pop()
-                operands.append(Binary(op, left, right, _span_of(left).join(_span_of(right))))
+                left = operands[-1]
+                a, b = left.span, right.span
+                operands[-1] = Binary(op, left, right,
+                                      Span(a.start if a.start < b.start else b.start,
+                                           a.end if a.end > b.end else b.end))
             else:
-                operand = operands.pop()
-                operands.append(Unary(op, operand, tok.span.join(_span_of(operand))))
-
-        def prec_of(entry: Any) -> int:
-            return _UNARY_PREC if entry[0] == "neg" else _PREC[entry[1]]
+                operand = operands[-1]
+                b = operand.span
+                operands[-1] = Unary(op, operand, Span(tok.start if tok.start < b.start
+                                                       else b.start,
+                                                       tok.end if tok.end > b.end else b.end))
 
         def depth() -> int:
             return sum(1 for e in stack if isinstance(e, _Open))
 
+        tokens = self.tokens  # the last is `end`, where every statement stops
         while True:
-            tok = self.peek()
+            tok = tokens[self.pos]
             if tok.kind == "sep" and tok.text == "\n" and depth():
                 self.pos += 1  # newlines inside parentheses are whitespace
                 continue
@@ -501,7 +540,7 @@ class _Parser:
                     operands.append(_number(tok, source))
                     expect_operand = False
                 elif tok.kind == "name":
-                    nxt = self.peek(1)
+                    nxt = tokens[self.pos + 1]
                     if nxt.kind == "op" and nxt.text == "(":
                         if not self.is_function(tok.text):
                             raise self.unknown_function(tok)
@@ -512,12 +551,12 @@ class _Parser:
                         raise self.error(f"'{tok.text}' is a function; call it as "
                                          f"{tok.text}(...)", tok.span)
                     else:
-                        operands.append(Name(tok.text, tok.span))
+                        operands.append(Name(tok.text, Span(tok.start, tok.end)))
                         expect_operand = False
                 elif tok.kind == "op" and tok.text == "(":
                     stack.append(_Open(tok, base=len(operands)))
                 elif tok.kind == "op" and tok.text in ("-", "+"):
-                    stack.append(("neg", tok.text, tok))
+                    stack.append(("neg", tok.text, tok, _UNARY_PREC))
                 elif tok.kind == "op" and tok.text == "[":
                     raise InputError("unexpected '[' (vector literals are not part of the "
                                      "language)", tok.span, source,
@@ -540,19 +579,19 @@ class _Parser:
             # expecting an operator
             if tok.kind == "op" and tok.text == "[":
                 operands.append(self.index(operands.pop()))
-                prev = self.peek()
+                prev = tokens[self.pos]
                 self.pos += 1
                 continue
             if tok.kind == "op" and tok.text in _BINARY:
                 op = "^" if tok.text == "**" else tok.text
                 prec = _PREC[op]
-                while stack and not isinstance(stack[-1], _Open):
-                    top = prec_of(stack[-1])
+                while stack and type(stack[-1]) is tuple:
+                    top = stack[-1][3]
                     if top > prec or (top == prec and op != "^"):
                         reduce_top()
                     else:
                         break
-                stack.append(("bin", op, tok))
+                stack.append(("bin", op, tok, prec))
                 expect_operand = True
             elif tok.kind == "op" and tok.text in (")", ","):
                 while stack and not isinstance(stack[-1], _Open):
