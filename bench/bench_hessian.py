@@ -53,7 +53,8 @@ def scenarios(n: int) -> list[common.Row]:
 def points_rows() -> list[common.Row]:
     """`--points --hessian` over 100 rows, checked as by default (SymPy derives the Hessian
     once per call and the first-order derivatives once into the disk cache; every row is
-    judged at its own point) against the same call with --no-check."""
+    judged at its own point), and checked with --no-cache (the derivatives are shared in
+    memory), each against the same call with --no-check."""
     import random
     import tempfile
     from pathlib import Path
@@ -67,8 +68,14 @@ def points_rows() -> list[common.Row]:
         checked, unchecked = common.paired_command_times(
             common.gradcalc_argv(*base),
             common.gradcalc_argv(*base, "--no-check"), min(common.REPEATS, 3))
+        # without the disk cache: the rows share the first row's derivatives in memory
+        fresh, unchecked2 = common.paired_command_times(
+            common.gradcalc_argv(*base, "--no-cache"),
+            common.gradcalc_argv(*base, "--no-check"), min(common.REPEATS, 3))
     return [common.Row("--points --hessian, 100 rows of x^2*sin(y), checked", checked,
-                       "the same with --no-check", unchecked, "")]
+                       "the same with --no-check", unchecked, ""),
+            common.Row("the same, checked with --no-cache", fresh,
+                       "the same with --no-check", unchecked2, "")]
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -183,3 +184,33 @@ def test_points_hessian_derives_the_second_derivatives_once(gradcalc, tmp_path, 
     r = gradcalc("x^2*sin(y) + c", "--points", str(points), "--hessian", "--at", "c=2")
     assert r.status == 0, r.err
     assert calls.read_text() == "x"
+
+
+def test_points_hessian_without_the_cache_derives_the_gradient_once(gradcalc, tmp_path,
+                                                                    monkeypatch):
+    # --no-cache leaves the disk cache alone; within the call, the first-order derivatives
+    # SymPy derived for the first row serve the later rows, as a disk cache hit would
+    from gradcalc.symbolic import derivatives
+
+    calls = tmp_path / "calls"
+    real = derivatives._derive
+
+    def counted(*args, **kwargs):
+        with open(calls, "a") as f:   # written in the forked child
+            f.write("x")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(derivatives, "_derive", counted)
+    points = tmp_path / "p.csv"
+    points.write_text("x,y\n1,2\n0.5,3\n-1,0.25\n")
+    r = gradcalc("x^2*sin(y)", "--points", str(points), "--hessian", "--no-cache",
+                 "--format", "json")
+    assert r.status == 0, r.err
+    assert calls.read_text() == "x"
+    rows = json.loads(r.out)["rows"]
+    for row, (x, y) in zip(rows, [(1, 2), (0.5, 3), (-1, 0.25)], strict=True):
+        # closed forms: d/dx = 2x sin y, d/dy = x^2 cos y, each row judged at its own point
+        assert row["gradient"]["x"] == pytest.approx(2 * x * math.sin(y), rel=1e-15)
+        assert row["gradient"]["y"] == pytest.approx(x * x * math.cos(y), rel=1e-15)
+        assert row["check"]["status"] == "ok", row
+        assert all(p["status"] == "ok" for p in row["check"]["partials"].values()), row

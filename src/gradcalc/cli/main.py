@@ -517,7 +517,10 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
     rows: list[Result] = []
     problems: list[str] = []
     bad = 0
-    with Progress("rows", pts.n) as bar:
+    from ..symbolic.derivatives import remembering
+
+    # each row derives nothing SymPy derived for an earlier row, cache or no cache
+    with Progress("rows", pts.n) as bar, remembering():
         for k in range(pts.n):
             at = {**{n: float(pts.columns[n][k]) for n in pts.names}, **bindings}
             try:

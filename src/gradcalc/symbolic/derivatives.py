@@ -11,7 +11,8 @@ are not cached.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ..lang.syntax import Program
@@ -88,27 +89,49 @@ def obtain(program: Program, names: Any, wrt: Sequence[str], of: str | None,
     """Derivatives from the cache or SymPy, evaluated by finish(program, outputs, guards)
     under the time budget (in a forked child either way, so a pathological evaluation cannot
     hang): ("ok", dict with forms, guards, program, outputs, values), ("timeout", None) or
-    ("error", msg). Reads and fills the cache unless use_cache is False."""
+    ("error", msg). Reads and fills the cache unless use_cache is False, and the memory of
+    an open remembering() block either way."""
     key = cache.make_key(program.source, names, wrt, of)
-    if use_cache:
+    memo = _MEMO[-1] if _MEMO else None
+    entry = memo.get(key.digest()) if memo is not None else None
+    if entry is None and use_cache:
         entry = cache.load(key)
-        if entry is not None:
-            result = {"forms": entry.forms, "true_forms": entry.true_forms,
-                      "guards": entry.guards, "program": entry.program,
-                      "outputs": entry.outputs, "values": None}
-            if finish is not None:
-                status, values = run_with_budget(
-                    lambda: finish(entry.program, entry.outputs, entry.guards), timeout)
-                if status != "ok":
-                    return status, values
-                result["values"] = values
-            return "ok", result
+    if entry is not None:
+        result = {"forms": entry.forms, "true_forms": entry.true_forms,
+                  "guards": entry.guards, "program": entry.program,
+                  "outputs": entry.outputs, "values": None}
+        if finish is not None:
+            status, values = run_with_budget(
+                lambda: finish(entry.program, entry.outputs, entry.guards), timeout)
+            if status != "ok":
+                return status, values
+            result["values"] = values
+        return "ok", result
     status, result = run_with_budget(
         lambda: _derive(program, names, wrt, of, fallback, finish), timeout)
-    if status == "ok" and use_cache and result["program"] is not None:
-        cache.store(key, cache.Entry(result["forms"], result["program"], result["outputs"],
-                                     result["true_forms"], result["guards"]))
+    if status == "ok" and result["program"] is not None:
+        entry = cache.Entry(result["forms"], result["program"], result["outputs"],
+                            result["true_forms"], result["guards"])
+        if use_cache:
+            cache.store(key, entry)
+        if memo is not None:
+            memo[key.digest()] = entry
     return status, result
+
+
+_MEMO: list[dict[str, cache.Entry]] = []  # per open remembering() block: key digest -> entry
+
+
+@contextmanager
+def remembering() -> Iterator[None]:
+    """Inside the block, derivatives obtained once are kept in memory and reused, as a disk
+    cache hit would be (with or without the disk cache: --points --hessian --no-cache derives
+    them once per call, not once per row)."""
+    _MEMO.append({})
+    try:
+        yield
+    finally:
+        _MEMO.pop()
 
 
 def at_point(program: Program, names: Any, wrt: Sequence[str],
