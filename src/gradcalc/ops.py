@@ -247,6 +247,11 @@ NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x
 # masking y == 0 alone would make the rule's own derivative in y wrong at y = 0, x != 0.
 
 
+# The power rules take their powers with np.power, never with **: on float64 scalars ** is the
+# C library's pow, which differs from np.power (used on arrays and by the forward) in the last
+# bit at some points, and a point's partials must be a batch row's, bit for bit.
+
+
 def _pow_dx(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # y*x^(y-1). Where y-1 is exact and x^(y-1) neither over- nor underflows, that formula as
     # it stands; elsewhere x^(y-1) as x^d * b^e, d = y-1 rounded and e its exact rounding error
@@ -259,14 +264,16 @@ def _pow_dx(g: Any, ans: Any, x: Any, y: Any) -> Any:
     xr, yr = _plain(x), _plain(y)
     dr, er = _two_diff(yr, 1.0)
     dr = dr + (yr == 0) * (xr == 0)  # 0^0: exponent 0
-    power = xr ** dr
+    power = np.power(xr, dr)
     whole = np.abs(power)
     split = ((whole == np.inf) | (whole < 2.0 ** -1022)) * (xr != 0)
     tiny_y = np.abs(yr) < 2.0 ** -1022
     if not (np.any(er) or np.any(split) or np.any(tiny_y)):
         if x is xr and y is yr:  # plain numbers: x^(y-1) is the power just taken
-            return g * y * power
-        return g * y * x ** (y - 1 + (y == 0) * (x == 0))
+            return g * (y * power)
+        return g * (y * np.power(x, y - 1 + (y == 0) * (x == 0)))
+    # (g times the same product as above where the extra factors are 1: a batch takes this
+    # branch for all its rows when one needs it, and every row must keep a point's bits)
     return g * _pow_dx_careful(x, y, xr, yr, dr, split, tiny_y)
 
 
@@ -275,9 +282,9 @@ def _pow_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # x^(y/2)*log(x)*x^(y/2)
     m = _subnormal(ans) * (_plain(x) > 0)
     if not np.any(m):
-        return g * ans * np.log(x + (x == 0))
+        return g * (ans * np.log(x + (x == 0)))  # the product below, where h = 0
     h = y * (0.5 * m)
-    return g * (x ** (y - h) * np.log(x + (x == 0)) * x ** h)
+    return g * (np.power(x, y - h) * np.log(x + (x == 0)) * np.power(x, h))
 
 
 def _pow_dx_careful(x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any, tiny_y: Any) -> Any:
@@ -296,7 +303,7 @@ def _pow_dx_careful(x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any, tiny_
     xs = x * (1 - split) + np.abs(x) * split
     odd = 1 - 2 * split * (xr < 0) * (np.mod(dr, 2) == 1)
     k = 1.0 + tiny_y * (2.0 ** 64 - 1)
-    return (y * k) * xs ** (dm - h) * xs ** h * base ** e * odd / k
+    return (y * k) * np.power(xs, dm - h) * np.power(xs, h) * np.power(base, e) * odd / k
 
 
 POW = Primitive(
