@@ -163,21 +163,28 @@ def test_a_rows_summary_line_is_whole(gradcalc, tmp_path) -> None:
     assert len(rows) == 1 and rows[0].endswith("rtol 1e-09, atol 0)"), r.out
 
 
+def _count_calls(monkeypatch, module, name: str, tmp_path):
+    """Replace module.name with a wrapper that appends an x to a file per call (the calls
+    happen in forked children, so a counter in memory would not see them); the file's path."""
+    calls = tmp_path / "calls"
+    real = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        with open(calls, "a") as f:
+            f.write("x")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
 def test_points_hessian_derives_the_second_derivatives_once(gradcalc, tmp_path, monkeypatch):
     # every row asks for the same SymPy Hessian: the first row's child derives it, the later
     # rows' children reuse it (each row is still judged at its own point)
     from gradcalc.judge import higher
 
-    calls = tmp_path / "calls"
-    real = higher._hessian_program
-
-    def counted(*args, **kwargs):
-        with open(calls, "a") as f:   # written in the forked child
-            f.write("x")
-        return real(*args, **kwargs)
-
+    calls = _count_calls(monkeypatch, higher, "_hessian_program", tmp_path)
     memo: dict = {}   # not the programs other tests left
-    monkeypatch.setattr(higher, "_hessian_program", counted)
     monkeypatch.setattr(higher, "_programs", lambda: memo)
     points = tmp_path / "p.csv"
     points.write_text("x,y\n1,2\n0.5,3\n-1,0.25\n")
@@ -192,15 +199,7 @@ def test_points_hessian_without_the_cache_derives_the_gradient_once(gradcalc, tm
     # SymPy derived for the first row serve the later rows, as a disk cache hit would
     from gradcalc.symbolic import derivatives
 
-    calls = tmp_path / "calls"
-    real = derivatives._derive
-
-    def counted(*args, **kwargs):
-        with open(calls, "a") as f:   # written in the forked child
-            f.write("x")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(derivatives, "_derive", counted)
+    calls = _count_calls(monkeypatch, derivatives, "_derive", tmp_path)
     points = tmp_path / "p.csv"
     points.write_text("x,y\n1,2\n0.5,3\n-1,0.25\n")
     r = gradcalc("x^2*sin(y)", "--points", str(points), "--hessian", "--no-cache",

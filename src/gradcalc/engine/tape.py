@@ -860,7 +860,6 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
     keep = set(sources) if free else ()
     nonfinite: tuple[int, int] | None = None
     isfinite, f64 = math.isfinite, _F64
-    plain = not graph and not magnitude and values is None
     with np.errstate(all="ignore"):
         for j in range(top, -1, -1):
             g = adj[j]
@@ -872,34 +871,6 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                 continue
             inputs = node.inputs
             fixed = prim.vjps if prim.arity is not None else None
-            if plain and fixed is not None:
-                # the point case, as in the loop below without its other modes: no graph,
-                # no magnitudes, the recorded values; a float64 scalar contribution to a
-                # scalar input needs no unbroadcasting and is checked with math.isfinite
-                args = [nodes[r].value if type(r) is int else r.value for r in inputs]
-                ans = node.value
-                i = -1
-                for ref in inputs:
-                    i += 1
-                    if type(ref) is not int or not needs[ref]:
-                        continue
-                    rule = fixed[i]
-                    if rule is None:
-                        continue
-                    c = rule(g, ans, *args)
-                    if type(c) is f64 and type(args[i]) is f64:
-                        if origins and nonfinite is None and not isfinite(c) and _finite(g):
-                            nonfinite = (j, i)
-                    else:
-                        if not (isinstance(c, float) and isinstance(args[i], float)):
-                            c = _unbroadcast(c, np.shape(args[i]))
-                        if origins and nonfinite is None and not _finite(c) and _finite(g):
-                            nonfinite = (j, i)
-                    prev = adj[ref]
-                    adj[ref] = c if prev is None else prev + c
-                if free and j not in keep:
-                    adj[j] = None  # spent
-                continue
             if graph:
                 args = [nodes[r].tensor if type(r) is int else r.value for r in inputs]
                 ans: Any = node.tensor
@@ -918,11 +889,13 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                 c = rule(g, ans, *args)
                 if graph:
                     c = _unbroadcast(c, np.shape(nodes[ref].value))
-                elif not (isinstance(c, float) and isinstance(args[i], float)):
-                    c = _unbroadcast(c, np.shape(args[i]))
+                elif type(c) is not f64 and not (isinstance(c, float)
+                                                 and isinstance(args[i], float)):
+                    c = _unbroadcast(c, np.shape(args[i]))  # (a float64 scalar needs none)
                 if magnitude:
                     c = np.abs(c)
-                if origins and nonfinite is None and not _finite(c) and _finite(g):
+                if origins and nonfinite is None and not (
+                        isfinite(c) if type(c) is f64 else _finite(c)) and _finite(g):
                     nonfinite = (j, i)
                 prev = adj[ref]
                 adj[ref] = c if prev is None else prev + c
