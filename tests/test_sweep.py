@@ -88,6 +88,29 @@ def test_batch_powers_match_point_powers_bit_for_bit(tmp_path, text):
     assert not differ, f"{len(differ)} of 200 rows differ, e.g. at {differ[0]}"
 
 
+def test_batch_powers_with_numpys_special_exponents_match_points(tmp_path):
+    # np.power squares, takes the square root or the reciprocal (correctly rounded) when the
+    # exponent is a scalar 2, 0.5 or -1, and runs its general pow when the exponent is a column
+    # holding those values: a row must still get the point's bits
+    program = parse("x^y + (x + 1)^(y + 1)")
+    rng = np.random.default_rng(8)
+    xs = np.concatenate([rng.uniform(0.1, 30.0, 120), [0.0, -0.0, 4.0, -2.0, 1e-300]])
+    ys = np.resize([2.0, 0.5, -1.0, 1.0, -2.0], xs.size)
+    csv = "x,y\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in zip(xs, ys, strict=True))
+    with np.errstate(all="ignore"):
+        batch = rows.run_batch(program, _points(tmp_path, csv), {}, None, None)
+    differ = []
+    for k, (a, b) in enumerate(zip(xs, ys, strict=True)):
+        point = evaluate.run(program, {"x": float(a), "y": float(b)})
+        g = point.gradient()
+        got = (batch.value[k], batch.gradient["x"][k], batch.gradient["y"][k])
+        want = (point.value, g["x"], g["y"])
+        if any(np.float64(u).tobytes() != np.float64(v).tobytes()
+               and not (math.isnan(u) and math.isnan(v)) for u, v in zip(got, want, strict=True)):
+            differ.append((float(a), float(b), got, want))
+    assert not differ, f"{len(differ)} of {xs.size} rows differ, e.g. {differ[0]}"
+
+
 def test_a_non_finite_forward_is_silent_through_the_api_and_run():
     before = np.geterr()
     with warnings.catch_warnings():

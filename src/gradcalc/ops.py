@@ -247,9 +247,9 @@ NEG = Primitive("neg", 1, np.negative, (lambda g, ans, x: -g,), lambda sp, x: -x
 # masking y == 0 alone would make the rule's own derivative in y wrong at y = 0, x != 0.
 
 
-# The power rules take their powers with np.power, never with **: on float64 scalars ** is the
-# C library's pow, which differs from np.power (used on arrays and by the forward) in the last
-# bit at some points, and a point's partials must be a batch row's, bit for bit.
+# The power rules take their powers with _power (defined below), never with **: on float64
+# scalars ** is the C library's pow, which differs from np.power in the last bit at some points,
+# and a point's partials must be a batch row's, bit for bit.
 
 
 def _pow_dx(g: Any, ans: Any, x: Any, y: Any) -> Any:
@@ -264,14 +264,14 @@ def _pow_dx(g: Any, ans: Any, x: Any, y: Any) -> Any:
     xr, yr = _plain(x), _plain(y)
     dr, er = _two_diff(yr, 1.0)
     dr = dr + (yr == 0) * (xr == 0)  # 0^0: exponent 0
-    power = np.power(xr, dr)
+    power = _power(xr, dr)
     whole = np.abs(power)
     split = ((whole == np.inf) | (whole < 2.0 ** -1022)) * (xr != 0)
     tiny_y = np.abs(yr) < 2.0 ** -1022
     if not (np.any(er) or np.any(split) or np.any(tiny_y)):
         if x is xr and y is yr:  # plain numbers: x^(y-1) is the power just taken
             return g * (y * power)
-        return g * (y * np.power(x, y - 1 + (y == 0) * (x == 0)))
+        return g * (y * _power(x, y - 1 + (y == 0) * (x == 0)))
     # (g times the same product as above where the extra factors are 1: a batch takes this
     # branch for all its rows when one needs it, and every row must keep a point's bits)
     return g * _pow_dx_careful(x, y, xr, yr, dr, split, tiny_y)
@@ -284,7 +284,7 @@ def _pow_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
     if not np.any(m):
         return g * (ans * np.log(x + (x == 0)))  # the product below, where h = 0
     h = y * (0.5 * m)
-    return g * (np.power(x, y - h) * np.log(x + (x == 0)) * np.power(x, h))
+    return g * (_power(x, y - h) * np.log(x + (x == 0)) * _power(x, h))
 
 
 def _pow_dx_careful(x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any, tiny_y: Any) -> Any:
@@ -303,14 +303,32 @@ def _pow_dx_careful(x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any, tiny_
     xs = x * (1 - split) + np.abs(x) * split
     odd = 1 - 2 * split * (xr < 0) * (np.mod(dr, 2) == 1)
     k = 1.0 + tiny_y * (2.0 ** 64 - 1)
-    return (y * k) * np.power(xs, dm - h) * np.power(xs, h) * np.power(base, e) * odd / k
+    return (y * k) * _power(xs, dm - h) * _power(xs, h) * _power(base, e) * odd / k
+
+
+_EXACT_POWERS = ((2.0, np.square), (0.5, np.sqrt), (-1.0, np.reciprocal))
+
+
+def _power(x: Any, y: Any) -> Any:
+    """np.power, with numpy's own exact results for a scalar exponent of 2, 0.5 or -1 (x*x,
+    sqrt(x), 1/x, each correctly rounded) taken for every element whose exponent is one of
+    them, also in a column of exponents, where numpy runs its general pow (about 1 ulp off at a
+    tenth of the points): so a batch row's value is the point's, bit for bit."""
+    out = np.power(x, y)
+    if hasattr(out, "uid") or np.ndim(y) == 0:
+        return out  # recorded (this function computed its value), or numpy's case already
+    for value, exact in _EXACT_POWERS:
+        at = y == value
+        if np.any(at):
+            out = np.where(at, exact(x), out)
+    return out
 
 
 POW = Primitive(
-    "pow", 2, np.power,
+    "pow", 2, _power,
     (_pow_dx,
      _pow_dy),
-    lambda sp, x, y: x ** y, spelling="pow", symbol="^", doc="x to the y.",
+    lambda sp, x, y: x ** y, spelling="pow", symbol="^", doc="x to the y.", ufuncs=(np.power,),
     domain=lambda x, y: (x < 0) & (y != np.round(y)),
     domain_note="a negative number to a non-integer power is not real",
     sample=((0.5, 2.0), (-2.0, 2.0)), analytic=True, guards=((None, "pow"),),
