@@ -129,6 +129,7 @@ def test_the_flat_interpreter_loop_records_the_tape_of_the_general_fold(
     "x", "", "  \n\n", "tax*(a*an+o*on)", "x^2 ** 3 - -y", "a = 1.5e-3*x # note\nb += a; b",
     "f(u, v) = u*v\ny = f(x, 2.)\ny", "w[0] + A[1,2] @ B", ".5 + 5. + 1e+10 + 2E-3",
     "x\t*\r y", "sin(x)\n# only a comment", "(x +\n y)", "x1.5", "a_b9 = x_1",
+    "a = x\r\nb = a*a\r\nb", "x # a comment with <, == and !", "   ",
 ])
 def test_the_one_call_tokenizer_gives_the_tokens_of_the_match_loop(source: str) -> None:
     from gradcalc.lang.syntax import _tokens, tokenize
