@@ -24,6 +24,7 @@ from ..engine.tape import (
     first_nonfinite,
     input_values,
     quiet,
+    seed_of,
 )
 from ..errors import InputError, UnboundName, foreign_name, location
 from ..lang.inline import CallRecord, CallRecorder, Hooks
@@ -75,7 +76,7 @@ class Run:
         if target is None:
             self.backward = Backward([None] * len(self.nodes), None)
             return
-        seed = np.ones_like(self.nodes[target].value)
+        seed = seed_of(self.nodes[target].value)
         self.backward = backward(self.nodes, target,
                                  [self.tape.node_of(self.sources[n]).id  # type: ignore[union-attr]
                                   for n in self.wrt], seed)

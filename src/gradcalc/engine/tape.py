@@ -568,7 +568,7 @@ class Tape:
         for t, seed in zip(targets, seeds, strict=True):
             i = self._index.get(t.uid) if isinstance(t, Tensor) else None
             if i is not None:
-                starts.append((i, np.ones_like(t.value) if seed is None else seed))
+                starts.append((i, seed_of(t.value) if seed is None else seed))
         if not starts:
             return [None] * len(flat)
         source_ids = [self._index.get(s.uid) for s in flat]
@@ -763,6 +763,13 @@ class Unit:
 
 
 UNIT = Unit()
+
+
+def seed_of(value: Any) -> Any:
+    """The adjoint that starts a backward pass from a node of this value: ones of its shape,
+    and for a scalar the float64 1.0, not a 0-d array (which the sum's rule would hand on to
+    every node of a long sum, each then off the sweep's float64 shortcuts)."""
+    return _F64(1.0) if np.ndim(value) == 0 else np.ones_like(value)
 
 
 def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:

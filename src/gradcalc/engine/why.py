@@ -33,6 +33,7 @@ from ..engine.tape import (
     backward,
     input_values,
     plug,
+    seed_of,
     source_masks,
 )
 from ..errors import location
@@ -259,7 +260,7 @@ class Explainer:
             (self.tnode.label if self.tnode and self.tnode.label else None) or "the target"
         self.seed = output_gradients
         if self.tnode is not None and self.seed is None:
-            self.seed = np.ones_like(self.tnode.value)
+            self.seed = seed_of(self.tnode.value)
         self._adjoints = adjoints
         self._ancestry: tuple[set[int], dict[int, Tensor]] | None = None
         self._masks: tuple[list[int], list[int]] | None = None

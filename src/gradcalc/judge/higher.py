@@ -20,7 +20,16 @@ import numpy as np
 
 from .. import ops
 from ..engine.evaluate import Run, where
-from ..engine.tape import Node, Tape, Tensor, apply, backward, depth, input_values
+from ..engine.tape import (
+    Node,
+    Tape,
+    Tensor,
+    apply,
+    backward,
+    depth,
+    input_values,
+    seed_of,
+)
 from ..errors import InputError
 from ..judge.check import (
     DEFAULT_ATOL,
@@ -101,7 +110,7 @@ def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> 
         if node is None:  # the gradient is a constant: its derivatives are true zeros
             row = [_plain(np.zeros_like(g.value)) for _ in range(n)]
         else:
-            result = backward(outer.nodes, node.id, leaf_ids, np.ones_like(g.value))
+            result = backward(outer.nodes, node.id, leaf_ids, seed_of(g.value))
             row = [_plain(np.zeros_like(g.value)) if result.adjoints[i] is None
                    else _plain(result.adjoints[i]) for i in leaf_ids]
             if nonfinite is None and result.nonfinite is not None:
