@@ -92,7 +92,9 @@ def reference(f, point: dict[str, float], name: str) -> float | None:
             try:
                 lo = f(**{**x, name: x[name] - h})
                 hi = f(**{**x, name: x[name] + h})
-            except (ValueError, ZeroDivisionError, TypeError):
+            except (ValueError, ZeroDivisionError, TypeError, OverflowError):
+                # (OverflowError: mpmath's tanh of a number with an astronomically large
+                # binary exponent shifts a Python integer past its limit; no reference there)
                 return None
             if not (isinstance(lo, mpmath.mpf) and isinstance(hi, mpmath.mpf)):
                 return None
