@@ -16,6 +16,18 @@ Then where a whole CLI call's time goes, each part against the same yardstick: p
 program text, the forward run on the tape (run() without its backward pass), the backward
 sweep alone, and the VJP rules alone (each rule of the tape called once at its recorded
 values, nothing accumulated: a floor for any sweep that calls the op table's rules).
+
+Last, the floors: the least any design that keeps the API's tensors and the op table's rules
+can cost, each against the same yardstick.
+- API dispatch: the API's code on a tensor class that records nothing (Python's operator
+  overloading and numpy's __array_ufunc__ dispatch; the values computed, nothing else).
+- API tape: the leanest tensor that records: each operation appends (primitive, argument
+  positions, values) to one list, and one reverse loop calls the op table's VJP rules; no
+  nested tapes, Variables, structures or checks.
+- engine: the program flattened (outside the timing) to a list of instructions, run forward
+  with the op table's forwards and backward with its rules; no tensors, nodes, spans or checks.
+- whole CLI: the tiny call, plus the one C regular-expression pass that splits the program
+  text into tokens, plus the engine floor; against the tiny call alone.
 """
 
 from __future__ import annotations
@@ -26,8 +38,12 @@ import os
 import tempfile
 import tracemalloc
 
-from common import REPEATS, Row, gradcalc_argv, paired_command_times, paired_times, print_table
+import numpy as np
 
+from common import REPEATS, Row, gradcalc_argv, paired_command_times, paired_times, print_table
+from gradcalc import ops
+
+_F64 = np.float64
 NODES = 100_000
 STEPS = NODES // 5  # five tape nodes per step
 
@@ -104,6 +120,189 @@ def api(x0: float, y0: float) -> list[object]:
         for k in range(STEPS):
             acc = np.sin(x * (1.0 + k % 7)) * acc / y + x
     return tape.gradient(acc, [x, y])
+
+
+class Inert:
+    """The API floor: a tensor that computes its value and records nothing."""
+
+    __slots__ = ("value",)
+    __array_priority__ = 1000
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __add__(self, o: object) -> Inert:
+        return Inert(self.value + (o.value if type(o) is Inert else o))  # type: ignore
+
+    def __mul__(self, o: object) -> Inert:
+        return Inert(self.value * (o.value if type(o) is Inert else o))  # type: ignore
+
+    def __truediv__(self, o: object) -> Inert:
+        return Inert(self.value / (o.value if type(o) is Inert else o))  # type: ignore
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN204
+        return Inert(ufunc(*[i.value if type(i) is Inert else i for i in inputs]))
+
+
+def inert(x0: float, y0: float) -> object:
+    """The API's computation on tensors that record nothing: operator dispatch alone."""
+    import numpy as np
+
+    x, y = Inert(np.float64(x0)), Inert(np.float64(y0))
+    acc = y
+    for k in range(STEPS):
+        acc = np.sin(x * (1.0 + k % 7)) * acc / y + x
+    return acc
+
+
+class Recorded:
+    """The API tape floor: a tensor that records each operation on one flat list, TAPE."""
+
+    __slots__ = ("value", "at")
+    __array_priority__ = 1000
+    TAPE: list[tuple] = []
+    UFUNCS: dict[object, object] = {}  # numpy ufunc -> primitive, the op table's
+
+    def __init__(self, value: object, at: int) -> None:
+        self.value = value
+        self.at = at
+
+    def _binary(self, prim: object, o: object) -> Recorded:
+        tape = Recorded.TAPE
+        x = self.value
+        if type(o) is Recorded:
+            y = o.value
+            v = _F64(prim.scalar(x, y))  # type: ignore[attr-defined]
+            tape.append((prim, self.at, o.at, x, y, v))
+        else:
+            v = _F64(prim.scalar(x, o))  # type: ignore[attr-defined]
+            tape.append((prim, self.at, -1, x, o, v))
+        return Recorded(v, len(tape) - 1)
+
+    def __add__(self, o: object) -> Recorded:
+        return self._binary(ops.ADD, o)
+
+    def __mul__(self, o: object) -> Recorded:
+        return self._binary(ops.MUL, o)
+
+    def __truediv__(self, o: object) -> Recorded:
+        return self._binary(ops.DIV, o)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN204
+        prim, x = Recorded.UFUNCS[ufunc], inputs[0]
+        v = prim.forward(x.value)
+        tape = Recorded.TAPE
+        tape.append((prim, x.at, None, x.value, None, v))
+        return Recorded(v, len(tape) - 1)
+
+
+def recorded(x0: float, y0: float) -> list[object]:
+    """The API's computation on the API tape floor, then its reverse loop: the two partials."""
+    import numpy as np
+
+    from gradcalc.engine.tape import _ufuncs
+
+    Recorded.UFUNCS = _ufuncs()
+    tape = Recorded.TAPE
+    tape.clear()
+    x, y = Recorded(np.float64(x0), 0), Recorded(np.float64(y0), 1)
+    tape += [(None, -1, -1, None, None, x.value), (None, -1, -1, None, None, y.value)]
+    acc = y
+    for k in range(STEPS):
+        acc = np.sin(x * (1.0 + k % 7)) * acc / y + x
+    adj: list[object] = [None] * len(tape)
+    adj[acc.at] = np.float64(1.0)
+    for j in range(acc.at, 1, -1):
+        g = adj[j]
+        if g is None:
+            continue
+        prim, a, b, xv, yv, ans = tape[j]
+        if b is None:
+            d = prim.vjps[0](g, ans, xv)
+            adj[a] = d if adj[a] is None else adj[a] + d  # type: ignore[operator]
+            continue
+        rule_x, rule_y = prim.vjps
+        if a >= 0:
+            d = rule_x(g, ans, xv, yv)
+            adj[a] = d if adj[a] is None else adj[a] + d  # type: ignore[operator]
+        if b >= 0:
+            d = rule_y(g, ans, xv, yv)
+            adj[b] = d if adj[b] is None else adj[b] + d  # type: ignore[operator]
+    return adj[:2]
+
+
+def flatten(program: object, names: list[str]) -> tuple[list[tuple], int]:
+    """A program of assignments of +, -, *, /, calls, names and numbers as a flat list of
+    instructions (primitive or None for a number, argument slots, number), and the output's
+    slot; slot k holds the value of instruction k - len(names), the first slots the inputs."""
+    from gradcalc.lang.syntax import Binary, Call, Name, Num
+
+    code: list[tuple] = []
+    slot = dict(zip(names, range(len(names)), strict=True))
+
+    def visit(e: object) -> int:
+        kind = type(e)
+        if kind is Name:
+            return slot[e.id]  # type: ignore[attr-defined]
+        if kind is Num:
+            code.append((None, (), float(e.value)))  # type: ignore[attr-defined]
+        elif kind is Binary:
+            a, b = visit(e.left), visit(e.right)  # type: ignore[attr-defined]
+            code.append((ops.BINARY[e.op], (a, b), None))  # type: ignore[attr-defined]
+        elif kind is Call:
+            args = tuple(visit(a) for a in e.args)  # type: ignore[attr-defined]
+            code.append((ops.resolve(e.func, len(args)), args, None))  # type: ignore
+        else:
+            raise TypeError(kind.__name__)
+        return len(names) + len(code) - 1
+
+    out = -1
+    for stmt in program.statements:  # type: ignore[attr-defined]
+        out = slot[stmt.target] = visit(stmt.value)
+    return code, out
+
+
+def lean_sweep(code: list[tuple], inputs: list[float], out: int) -> list[object]:
+    """The engine floor: the op table's forwards and VJP rules over a flat instruction list;
+    the partials of slot `out` with respect to the inputs. One and two arguments are unrolled
+    (every primitive of the benchmark's program has one or two)."""
+    import numpy as np
+
+    f64 = np.float64
+    values: list[object] = [f64(v) for v in inputs]
+    put = values.append
+    for prim, args, number in code:
+        if prim is None:
+            put(f64(number))
+        elif len(args) == 2:
+            a, b = args
+            scalar = prim.scalar
+            put(f64(scalar(values[a], values[b])) if scalar is not None
+                else prim.forward(values[a], values[b]))
+        else:
+            put(prim.forward(values[args[0]]))
+    adj: list[object] = [None] * len(values)
+    adj[out] = f64(1.0)
+    base = len(inputs)
+    for j in range(out, base - 1, -1):
+        g = adj[j]
+        prim, args, _ = code[j - base]
+        if g is None or prim is None:
+            continue
+        ans = values[j]
+        if len(args) == 2:
+            a, b = args
+            x, y = values[a], values[b]
+            rule_x, rule_y = prim.vjps
+            d = rule_x(g, ans, x, y)
+            adj[a] = d if adj[a] is None else adj[a] + d  # type: ignore[operator]
+            d = rule_y(g, ans, x, y)
+            adj[b] = d if adj[b] is None else adj[b] + d  # type: ignore[operator]
+        else:
+            a = args[0]
+            d = prim.vjps[0](g, ans, values[a])
+            adj[a] = d if adj[a] is None else adj[a] + d  # type: ignore[operator]
+    return adj[:base]
 
 
 def program_text() -> str:
@@ -183,6 +382,47 @@ def parts(text: str, program: object, bindings: dict[str, float], repeats: int) 
     return rows
 
 
+def floors(text: str, program: object, bindings: dict[str, float], repeats: int,
+           t_tiny: float) -> list[Row]:
+    """The floors (see the module's docstring), each against the minimal tape; the whole CLI's
+    against the tiny call."""
+    import numpy as np
+
+    from gradcalc.lang.syntax import _TEXTS
+
+    code, out = flatten(program, list(bindings))
+    inputs = list(bindings.values())
+    want = mini(*inputs)
+    with np.errstate(all="ignore"):
+        for got in (lean_sweep(code, inputs, out), recorded(*inputs)):
+            assert all(math.isclose(a, b, rel_tol=1e-9)  # type: ignore[arg-type]
+                       for a, b in zip(got, want, strict=True)), (got, want)
+
+    def quiet(fn):  # noqa: ANN001, ANN202 - a timing helper
+        def wrapper() -> object:
+            with np.errstate(all="ignore"):
+                return fn()
+        return _paused(wrapper)
+
+    mini_run = _paused(lambda: mini(*inputs))
+    rows = []
+    for label, fn in (("API dispatch: its code on tensors that record nothing",
+                       lambda: inert(*inputs)),
+                      ("API tape: one flat list, the op table's rules",
+                       lambda: recorded(*inputs)),
+                      ("engine: a flat instruction list, the op table's forwards and rules",
+                       lambda: lean_sweep(code, inputs, out))):
+        t, t_mini = paired_times(quiet(fn), mini_run, repeats)
+        rows.append(Row(f"{label} ({t / NODES * 1e6:.2f} µs/node)", t, "minimal Python tape",
+                        t_mini, ""))
+    t_engine = rows[-1].ours
+    t_split, _ = paired_times(_paused(lambda: _TEXTS.findall(text)), mini_run, repeats)
+    rows.append(Row(f"whole CLI: the tiny call + tokenizing the text ({t_split * 1e3:.0f} ms) "
+                    f"+ the engine floor", t_tiny + t_split + t_engine, "tiny call", t_tiny,
+                    ""))
+    return rows
+
+
 def main() -> None:
     from gradcalc.engine.evaluate import run
     from gradcalc.lang.syntax import parse
@@ -221,6 +461,8 @@ def main() -> None:
                     t_big, "tiny call", t_tiny, "<= 2x"))
     print_table("per-node cost at 100k nodes", rows)
     print_table("where the time goes, 100k nodes", parts(text, program, bindings, repeats))
+    print_table("floors: the least that keeps the API's tensors and the op table's rules",
+                floors(text, program, bindings, repeats, t_tiny))
     per_node, n = memory_per_node(program, bindings)
     print(f"\nmemory: {per_node:.0f} bytes per tape node ({n:,} nodes, run() result, "
           "tracemalloc)")
