@@ -42,8 +42,10 @@ import numpy as np
 
 from common import REPEATS, Row, gradcalc_argv, paired_command_times, paired_times, print_table
 from gradcalc import ops
+from gradcalc.engine.tape import _ufuncs
 
 _F64 = np.float64
+_UFUNCS = _ufuncs()  # numpy ufunc -> the op table's primitive, as the API's tensors map them
 NODES = 100_000
 STEPS = NODES // 5  # five tape nodes per step
 
@@ -110,8 +112,6 @@ def mini(x0: float, y0: float) -> list[float]:
 
 def api(x0: float, y0: float) -> list[object]:
     """The same computation through gradcalc's Python API."""
-    import numpy as np
-
     from gradcalc.engine.tape import Tape, Variable
 
     x, y = Variable(x0), Variable(y0)
@@ -146,9 +146,7 @@ class Inert:
 
 def inert(x0: float, y0: float) -> object:
     """The API's computation on tensors that record nothing: operator dispatch alone."""
-    import numpy as np
-
-    x, y = Inert(np.float64(x0)), Inert(np.float64(y0))
+    x, y = Inert(_F64(x0)), Inert(_F64(y0))
     acc = y
     for k in range(STEPS):
         acc = np.sin(x * (1.0 + k % 7)) * acc / y + x
@@ -156,26 +154,26 @@ def inert(x0: float, y0: float) -> object:
 
 
 class Recorded:
-    """The API tape floor: a tensor that records each operation on one flat list, TAPE."""
+    """The API tape floor: a tensor that records each operation on one flat list, TAPE, as
+    (primitive, argument positions, argument values, value); see reverse()."""
 
     __slots__ = ("value", "at")
     __array_priority__ = 1000
     TAPE: list[tuple] = []
-    UFUNCS: dict[object, object] = {}  # numpy ufunc -> primitive, the op table's
 
     def __init__(self, value: object, at: int) -> None:
         self.value = value
         self.at = at
 
-    def _binary(self, prim: object, o: object) -> Recorded:
+    def _binary(self, prim: ops.Primitive, o: object) -> Recorded:
         tape = Recorded.TAPE
         x = self.value
         if type(o) is Recorded:
             y = o.value
-            v = _F64(prim.scalar(x, y))  # type: ignore[attr-defined]
+            v = _F64(prim.scalar(x, y))  # type: ignore[misc]
             tape.append((prim, self.at, o.at, x, y, v))
         else:
-            v = _F64(prim.scalar(x, o))  # type: ignore[attr-defined]
+            v = _F64(prim.scalar(x, o))  # type: ignore[misc]
             tape.append((prim, self.at, -1, x, o, v))
         return Recorded(v, len(tape) - 1)
 
@@ -189,46 +187,49 @@ class Recorded:
         return self._binary(ops.DIV, o)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN204
-        prim, x = Recorded.UFUNCS[ufunc], inputs[0]
+        prim, x = _UFUNCS[ufunc], inputs[0]
         v = prim.forward(x.value)
         tape = Recorded.TAPE
         tape.append((prim, x.at, None, x.value, None, v))
         return Recorded(v, len(tape) - 1)
 
 
-def recorded(x0: float, y0: float) -> list[object]:
-    """The API's computation on the API tape floor, then its reverse loop: the two partials."""
-    import numpy as np
-
-    from gradcalc.engine.tape import _ufuncs
-
-    Recorded.UFUNCS = _ufuncs()
-    tape = Recorded.TAPE
-    tape.clear()
-    x, y = Recorded(np.float64(x0), 0), Recorded(np.float64(y0), 1)
-    tape += [(None, -1, -1, None, None, x.value), (None, -1, -1, None, None, y.value)]
-    acc = y
-    for k in range(STEPS):
-        acc = np.sin(x * (1.0 + k % 7)) * acc / y + x
+def reverse(tape: list[tuple], out: int, inputs: int) -> list[object]:
+    """The floors' reverse loop: the op table's VJP rules over a flat tape of (primitive or None,
+    argument positions a and b, argument values, value) records, b None for one argument and a
+    position -1 for a constant; the partials of record `out` with respect to the first
+    `inputs` records."""
     adj: list[object] = [None] * len(tape)
-    adj[acc.at] = np.float64(1.0)
-    for j in range(acc.at, 1, -1):
+    adj[out] = _F64(1.0)
+    for j in range(out, inputs - 1, -1):
         g = adj[j]
-        if g is None:
+        prim, a, b, x, y, ans = tape[j]
+        if g is None or prim is None:
             continue
-        prim, a, b, xv, yv, ans = tape[j]
         if b is None:
-            d = prim.vjps[0](g, ans, xv)
+            d = prim.vjps[0](g, ans, x)
             adj[a] = d if adj[a] is None else adj[a] + d  # type: ignore[operator]
             continue
         rule_x, rule_y = prim.vjps
         if a >= 0:
-            d = rule_x(g, ans, xv, yv)
+            d = rule_x(g, ans, x, y)
             adj[a] = d if adj[a] is None else adj[a] + d  # type: ignore[operator]
         if b >= 0:
-            d = rule_y(g, ans, xv, yv)
+            d = rule_y(g, ans, x, y)
             adj[b] = d if adj[b] is None else adj[b] + d  # type: ignore[operator]
-    return adj[:2]
+    return adj[:inputs]
+
+
+def recorded(x0: float, y0: float) -> list[object]:
+    """The API's computation on the API tape floor, then its reverse loop: the two partials."""
+    tape = Recorded.TAPE
+    tape.clear()
+    x, y = Recorded(_F64(x0), 0), Recorded(_F64(y0), 1)
+    tape += [(None, -1, -1, None, None, x.value), (None, -1, -1, None, None, y.value)]
+    acc = y
+    for k in range(STEPS):
+        acc = np.sin(x * (1.0 + k % 7)) * acc / y + x
+    return reverse(tape, acc.at, 2)
 
 
 def flatten(program: object, names: list[str]) -> tuple[list[tuple], int]:
@@ -263,46 +264,26 @@ def flatten(program: object, names: list[str]) -> tuple[list[tuple], int]:
 
 
 def lean_sweep(code: list[tuple], inputs: list[float], out: int) -> list[object]:
-    """The engine floor: the op table's forwards and VJP rules over a flat instruction list;
-    the partials of slot `out` with respect to the inputs. One and two arguments are unrolled
-    (every primitive of the benchmark's program has one or two)."""
-    import numpy as np
-
-    f64 = np.float64
-    values: list[object] = [f64(v) for v in inputs]
-    put = values.append
+    """The engine floor: the op table's forwards over a flat instruction list, recorded as
+    reverse() reads them, then reverse(): the partials of slot `out` with respect to the
+    inputs. One and two arguments are unrolled (every primitive of the benchmark's program has
+    one or two)."""
+    tape: list[tuple] = [(None, -1, -1, None, None, _F64(v)) for v in inputs]
+    put = tape.append
     for prim, args, number in code:
         if prim is None:
-            put(f64(number))
+            put((None, -1, -1, None, None, _F64(number)))
         elif len(args) == 2:
             a, b = args
+            x, y = tape[a][5], tape[b][5]
             scalar = prim.scalar
-            put(f64(scalar(values[a], values[b])) if scalar is not None
-                else prim.forward(values[a], values[b]))
-        else:
-            put(prim.forward(values[args[0]]))
-    adj: list[object] = [None] * len(values)
-    adj[out] = f64(1.0)
-    base = len(inputs)
-    for j in range(out, base - 1, -1):
-        g = adj[j]
-        prim, args, _ = code[j - base]
-        if g is None or prim is None:
-            continue
-        ans = values[j]
-        if len(args) == 2:
-            a, b = args
-            x, y = values[a], values[b]
-            rule_x, rule_y = prim.vjps
-            d = rule_x(g, ans, x, y)
-            adj[a] = d if adj[a] is None else adj[a] + d  # type: ignore[operator]
-            d = rule_y(g, ans, x, y)
-            adj[b] = d if adj[b] is None else adj[b] + d  # type: ignore[operator]
+            put((prim, a, b, x, y, _F64(scalar(x, y)) if scalar is not None
+                 else prim.forward(x, y)))
         else:
             a = args[0]
-            d = prim.vjps[0](g, ans, values[a])
-            adj[a] = d if adj[a] is None else adj[a] + d  # type: ignore[operator]
-    return adj[:base]
+            x = tape[a][5]
+            put((prim, a, None, x, None, prim.forward(x)))
+    return reverse(tape, out, len(inputs))
 
 
 def program_text() -> str:
@@ -340,8 +321,6 @@ def memory_per_node(program: object, bindings: dict[str, float]) -> tuple[float,
 
 def parts(text: str, program: object, bindings: dict[str, float], repeats: int) -> list[Row]:
     """Parse, forward, backward and the VJP rules alone, each against the minimal tape."""
-    import numpy as np
-
     from gradcalc.engine import evaluate
     from gradcalc.engine.tape import backward
     from gradcalc.lang.syntax import parse
@@ -386,8 +365,6 @@ def floors(text: str, program: object, bindings: dict[str, float], repeats: int,
            t_tiny: float) -> list[Row]:
     """The floors (see the module's docstring), each against the minimal tape; the whole CLI's
     against the tiny call."""
-    import numpy as np
-
     from gradcalc.lang.syntax import _TEXTS
 
     code, out = flatten(program, list(bindings))
