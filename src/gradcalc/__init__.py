@@ -3,8 +3,8 @@
 from . import ops_matrix  # noqa: F401  (its records join the op table)
 from .engine import functions
 from .engine.functions import stop_gradient
-from .engine.tape import Tape, Tensor, UnconnectedGradients, Variable, constant
+from .engine.tape import GradientTape, Tape, Tensor, UnconnectedGradients, Variable, constant
 from .version import __version__
 
-__all__ = ["Tape", "Tensor", "UnconnectedGradients", "Variable", "constant", "functions",
-           "stop_gradient", "__version__"]
+__all__ = ["GradientTape", "Tape", "Tensor", "UnconnectedGradients", "Variable", "constant",
+           "functions", "stop_gradient", "__version__"]
