@@ -51,13 +51,14 @@ def real_value(value: Any, what: str = "Tensor") -> Any:
     """A user's value as a tensor holds it: a float64 scalar, or a float64 array (a float64
     array given is not copied). Anything that is not a real number or an array of them is a
     TypeError (None, a string, a complex number) or a ValueError (an integer beyond float64's
-    range, ragged rows) whose message names the value, as `what(value)`, and the fix."""
+    range, ragged rows) whose message names the value, as `what(value)` (or `what` with the
+    value in place of its "{}"), and the fix."""
     t = type(value)
     if t is float or t is _F64:
         return _F64(value)
     if t is np.ndarray and value.dtype.kind == "f":
         return value.astype(np.float64, copy=False)
-    call = f"{what}({_brief(value)})"
+    call = what.replace("{}", _brief(value)) if "{}" in what else f"{what}({_brief(value)})"
     if isinstance(value, (str, bytes)):
         raise _not_a_number(value, call)
     try:
@@ -781,6 +782,31 @@ class UnconnectedGradients(str, Enum):
 def _check_unconnected(mode: str) -> None:
     if mode not in ("none", "zero"):
         raise ValueError(f"unconnected must be 'none' or 'zero', not {mode!r}")
+
+
+def recording() -> bool:
+    """Whether a tape is recording now (operations on tensors it tracks are recorded)."""
+    return any(t._recording for t in _ACTIVE)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No tape records inside this block (every recording tape's stop_recording at once)."""
+    tapes = [t for t in _ACTIVE if t._recording]
+    for t in tapes:
+        t._recording = False
+    try:
+        yield
+    finally:
+        for t in tapes:
+            if t in _ACTIVE:
+                t._recording = True
+
+
+def flatten(obj: Any) -> tuple[list[Any], Any]:
+    """The leaves of nested lists, tuples and dicts (anything else is a leaf), and a function
+    that rebuilds the structure from new leaves (JAX's pytrees, as gradient() takes sources)."""
+    return _flatten(obj)
 
 
 def _flatten(obj: Any) -> tuple[list[Any], Any]:
