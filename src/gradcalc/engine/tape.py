@@ -978,6 +978,20 @@ def unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
     return c
 
 
+def exact_zero(prim: Primitive, g: Any, c: Any) -> Any:
+    """A primitive's contribution c for the plain cotangent g, with exact zeros where g has
+    them: all of c when g is 0 everywhere (a VJP is linear in g), and elementwise for an
+    elementwise primitive of the table (not a reduction: output element i depends on input
+    element i only), so that 0 * inf is 0, not nan."""
+    gv = np.asarray(g)
+    if not np.any(gv):
+        zero = np.zeros(np.shape(c))
+        return _F64(0.0) if zero.ndim == 0 else zero
+    if not prim.reduction and ops.BY_NAME.get(prim.name) is prim and np.shape(c) == gv.shape:
+        return np.where(gv == 0, 0.0, c)
+    return c
+
+
 def _finite(x: Any) -> bool:
     if isinstance(x, float):  # Python floats and numpy float64 scalars
         return math.isfinite(x)
@@ -1003,7 +1017,7 @@ def forward(nodes: Sequence[Node], leaves: Mapping[int, Any], target: int) -> li
 def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: Any = 1.0,
              graph: bool = False, more: Sequence[tuple[int, Any]] = (),
              magnitude: bool = False, *, values: Sequence[Any] | None = None,
-             free: bool = False, origins: bool = True) -> Backward:
+             free: bool = False, origins: bool = True, exact_zeros: bool = False) -> Backward:
     """Accumulate adjoints from target back to sources, in one reverse sweep over the tape.
 
     Linear in tape length, no recursion. Only nodes that depend on a source (through
@@ -1016,7 +1030,10 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
     values: node values to differentiate at instead of the recorded ones (from forward(): a
     batch over columns, with seed UNIT). free: drop each adjoint other than the sources' once
     it is spent (memory bounded by the live adjoints). origins=False skips looking for where
-    the first non-finite contribution came from (nonfinite is then None).
+    the first non-finite contribution came from (nonfinite is then None). exact_zeros: a
+    contribution that is not finite is 0 where its cotangent is exactly 0 (every VJP is linear
+    in the cotangent; see exact_zero), not 0 * inf = nan: for seeds that pick one component of
+    a vector, whose other components' paths may cross infinite derivatives (a Hessian's rows).
     """
     top = max(target, *(t for t, _ in more)) if more else target
     n = top + 1
@@ -1075,6 +1092,9 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                 if rule is None:
                     continue
                 c = rule(g, ans, *args)
+                if exact_zeros and not graph and not (
+                        isfinite(c) if type(c) is f64 else _finite(c)):
+                    c = exact_zero(prim, g, c)
                 if graph:
                     c = _unbroadcast(c, np.shape(nodes[ref].value))
                 elif type(c) is not f64 and not (isinstance(c, float)
