@@ -8,7 +8,10 @@ blocks for a tuple of argnums; has_aux: (gradient, aux) and ((value, aux), gradi
 
 from __future__ import annotations
 
+import doctest
+import io
 import math
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -280,3 +283,40 @@ def test_bad_argnums(argnums, error, message) -> None:
 def test_has_aux_needs_a_pair() -> None:
     with pytest.raises(TypeError, match=r"pair \(output, aux\)"):
         grad(lambda x: x * x, has_aux=True)(1.0)
+
+
+# ---------------------------------------------------------------- README's examples
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_doctests() -> list[tuple[int, str]]:
+    """(line, text) of every ```python block with >>> examples in README's Python API."""
+    text = README.read_text()
+    start = text.index("\n## Python API\n")
+    end = text.index("\n## ", start + 1)
+    blocks, line = [], text[:start].count("\n") + 1
+    for k, chunk in enumerate(text[start:end].split("```")):
+        if k % 2 == 1 and chunk.startswith("python\n") and ">>>" in chunk:
+            blocks.append((line, chunk[len("python\n"):]))
+        line += chunk.count("\n")
+    return blocks
+
+
+@pytest.mark.parametrize("line, block", _readme_doctests(),
+                         ids=[f"README.md:{n}" for n, _ in _readme_doctests()])
+def test_readme_python_api_examples_run_as_shown(line: int, block: str) -> None:
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE)
+    test = parser.get_doctest(block, {}, f"README.md:{line}", str(README), line)
+    out = io.StringIO()
+    result = runner.run(test, out=out.write)
+    assert result.failed == 0, out.getvalue()
+    assert result.attempted > 0
+
+
+def test_readme_has_the_functional_custom_and_method_examples() -> None:
+    text = "".join(block for _, block in _readme_doctests())
+    for needle in ("grad(grad(f))", "hessian(loss)", "jacobian(", "@custom_gradient",
+                   "GradientTape()", ".T @ A", ".sum()", ".max(axis=0)"):
+        assert needle in text, needle
