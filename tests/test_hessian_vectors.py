@@ -113,6 +113,18 @@ def test_a_matrix_binding_labels_its_components(gradcalc) -> None:
     assert obj["check"]["hessian"]["status"] == "ok"
 
 
+def test_logdet_hessian_is_the_matrix_cookbook_form(gradcalc) -> None:
+    # d2 logdet(A) / dA[i,j] dA[k,l] = -inv(A)[l,i] * inv(A)[j,k] (The Matrix Cookbook (57));
+    # --hessian of a matrix binding was refused before
+    A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    obj = _json(gradcalc, "logdet(A)", "--at", "A=[[2,1],[1,3]]")
+    inv = np.linalg.inv(A)
+    for i, j, k, m in np.ndindex(2, 2, 2, 2):
+        got = obj["hessian"][f"A[{i},{j}]"][f"A[{k},{m}]"]
+        assert got == pytest.approx(-inv[m, i] * inv[j, k], rel=1e-13, abs=1e-15)
+    assert obj["check"]["hessian"]["status"] == "ok"
+
+
 def test_a_kink_makes_only_the_entries_of_the_component_at_it_undefined(gradcalc) -> None:
     r = gradcalc("sum(abs(w))*x", "--at", "w=[0,2],x=3", "--hessian", "--format", "json")
     obj = r.json()

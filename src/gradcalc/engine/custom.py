@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.functional import function_name
 from ..engine.tape import Tensor, apply, paused, real_value, recording
 from ..engine.tape import raw as _raw
 from ..ops import Primitive
@@ -37,7 +38,7 @@ from ..ops import Primitive
 def custom_gradient(f: Callable[..., Any]) -> Callable[..., Tensor]:
     """Decorator: f(*args) returns (y, grad_fn); the decorated function returns y, recorded as
     one node whose VJP is grad_fn (tf.custom_gradient)."""
-    name = _fname(f)
+    name = function_name(f)
 
     @functools.wraps(f)
     def decorated(*args: Any, **kwargs: Any) -> Tensor:
@@ -71,7 +72,7 @@ class custom_vjp:  # noqa: N801  (JAX's name)
         self.fwd, self.bwd = fwd, bwd
 
     def __call__(self, *args: Any) -> Any:
-        name = _fname(self.fun)
+        name = function_name(self.fun)
         fwd, bwd = self.fwd, self.bwd
         if fwd is None or bwd is None:
             raise TypeError(f"custom_vjp: {name} has no rules yet: call "
@@ -200,7 +201,3 @@ def _no_symbolic(name: str) -> Callable[..., Any]:
                         "counterpart: SymPy cannot see inside a Python function, so it cannot "
                         "be checked symbolically")
     return sympy
-
-
-def _fname(f: Callable[..., Any]) -> str:
-    return getattr(f, "__name__", None) or type(f).__name__

@@ -82,9 +82,10 @@ def _value_and_grad(fun: Callable[..., Any], argnums: int | Sequence[int], has_a
         if not isinstance(out, Tensor):
             raise _not_a_tensor(name, fun, out)
         if out.shape != ():
-            raise TypeError(f"{name}: {_fname(fun)} must return a scalar, but it returned a "
-                            f"tensor of shape {out.shape}: reduce it (np.sum(y), y.sum(), "
-                            "y.mean()), or take every component's gradient with jacobian(f)")
+            raise TypeError(f"{name}: {function_name(fun)} must return a scalar, but it "
+                            f"returned a tensor of shape {out.shape}: reduce it (np.sum(y), "
+                            "y.sum(), y.mean()), or take every component's gradient with "
+                            "jacobian(f)")
         grads = call.tape.gradient(out, call.leaves, unconnected="zero")
         value = out if call.nested else _value(out)
         return ((value, call.out(aux)) if has_aux else value), call.result(grads)
@@ -141,7 +142,8 @@ class _Call:
             # a copy recorded where a is (x * 1 is x exactly, signed zeros and nan included):
             # the same tensor passed twice still gets two separate gradients
             return apply(ops.MUL, a, 1.0) if self.nested else Tensor(a.value)
-        return Tensor(real_value(a, f"{self.name}({_fname(self.fun)}): argument {k} is {{}}"))
+        what = f"{self.name}({function_name(self.fun)}): argument {k} is {{}}"
+        return Tensor(real_value(a, what))
 
     def run(self, has_aux: bool) -> tuple[Any, Any]:
         """Call fun on the leaves under the tape: (output, aux or None)."""
@@ -151,8 +153,8 @@ class _Call:
         if not has_aux:
             return out, None
         if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise TypeError(f"{self.name}(..., has_aux=True): {_fname(self.fun)} must return a "
-                            f"pair (output, aux), not {type(out).__name__}")
+            raise TypeError(f"{self.name}(..., has_aux=True): {function_name(self.fun)} must "
+                            f"return a pair (output, aux), not {type(out).__name__}")
         return out[0], out[1]
 
     def result(self, grads: Sequence[Any]) -> Any:
@@ -190,7 +192,7 @@ def _argnums(argnums: Any, nargs: int, name: str, fun: Callable[..., Any]) -> li
     for k in nums:
         if not -nargs <= k < nargs:
             raise TypeError(f"{name}: argnums={argnums!r} asks for argument {k}, but "
-                            f"{_fname(fun)} was called with {nargs} positional argument"
+                            f"{function_name(fun)} was called with {nargs} positional argument"
                             f"{'' if nargs == 1 else 's'}")
         out.append(int(k) % nargs)
     if len(set(out)) != len(out):
@@ -201,12 +203,15 @@ def _argnums(argnums: Any, nargs: int, name: str, fun: Callable[..., Any]) -> li
 def _not_a_tensor(name: str, fun: Callable[..., Any], out: Any) -> TypeError:
     shown = repr(out)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
-    return TypeError(f"{name}: {_fname(fun)} returned {type(out).__name__} {shown}, not a "
+    return TypeError(f"{name}: {function_name(fun)} returned {type(out).__name__} {shown}, not a "
                      "tensor computed from its arguments, so the tape has nothing to "
                      "differentiate: compute the result from the arguments with operators and "
                      "numpy functions (float(x), x.numpy() and np.asarray(x) take a number off "
                      "the tape; a constant function's gradient is 0: return 0 * x + c)")
 
 
-def _fname(fun: Callable[..., Any]) -> str:
-    return getattr(fun, "__name__", None) or type(fun).__name__
+def function_name(fun: Callable[..., Any]) -> str:
+    """How messages name a user's function: its __name__, or its type's for a callable
+    object."""
+    name = fun.__name__ if hasattr(fun, "__name__") else ""
+    return name if isinstance(name, str) and name else type(fun).__name__
