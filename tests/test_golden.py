@@ -86,6 +86,7 @@ CASES: dict[str, tuple[list[str], str | None, dict[str, str], list[str]]] = {
     "hessian_json": ([*SEED, "--hessian", "--format", "json"], None, {}, []),
     "hessian_csv": ([*ROSEN, "--hessian", "--format", "csv"], None, {}, []),
     "rosenbrock_hessian": ([*ROSEN, "--hessian"], None, {}, []),
+    "hessian_vector_text": (["sum(w^2*x)", "--at", "w=[1,2],x=3", "--hessian"], None, {}, []),
     "jacobian_text": (POLAR, None, {}, []),
     "jacobian_json": ([*POLAR, "--format", "json"], None, {}, []),
     "jacobian_csv": ([*POLAR, "--format", "csv"], None, {}, []),

@@ -460,7 +460,6 @@ def test_symbolic_latex(gradcalc) -> None:
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["logdet(A)", "--at", "A=[[2,1],[1,3]]", "--hessian"], "A is a matrix"),
     (["sum(A)", "--at", "A=[[2,1],[1,3]]", "--at", "B=[[1,2],[]]"], "an empty row"),
     (["sum(A)*x", "--at", "A=[[2,1],[1,3]]", "--points", "-"], "binds 'A' to a matrix"),
 ])

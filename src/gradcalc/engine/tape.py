@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import ops, ops_matrix
 from ..errors import Span
 from ..ops import Primitive
 
@@ -47,6 +47,81 @@ def _as_value(x: Any) -> Any:
     return np.float64(x)
 
 
+def real_value(value: Any, what: str = "Tensor") -> Any:
+    """A user's value as a tensor holds it: a float64 scalar, or a float64 array (a float64
+    array given is not copied). Anything that is not a real number or an array of them is a
+    TypeError (None, a string, a complex number) or a ValueError (an integer beyond float64's
+    range, ragged rows) whose message names the value, as `what(value)` (or `what` with the
+    value in place of its "{}"), and the fix."""
+    t = type(value)
+    if t is float or t is _F64:
+        return _F64(value)
+    if t is np.ndarray and value.dtype.kind == "f":
+        return value.astype(np.float64, copy=False)
+    call = what.replace("{}", _brief(value)) if "{}" in what else f"{what}({_brief(value)})"
+    if isinstance(value, (str, bytes)):
+        raise _not_a_number(value, call)
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # numpy's "inhomogeneous shape"
+        raise ValueError(f"{call}: rows of different lengths: an array needs rows of one "
+                         "length, e.g. [[1, 2], [3, 4]]") from None
+    except OverflowError:
+        arr = np.asarray(value, dtype=object)
+    if arr.dtype.kind == "O":
+        for index, element in np.ndenumerate(arr):
+            _check_element(element, call, index)
+    elif arr.dtype.kind not in "fiub":
+        raise _not_a_number(value, call)
+    with np.errstate(all="ignore"):
+        out = arr.astype(np.float64)
+    return _F64(out) if out.ndim == 0 and not isinstance(value, np.ndarray) else out
+
+
+def _brief(value: Any) -> str:
+    """A value as messages quote it: its repr, or a summary of a long one."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 30:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text):,} characters)"
+
+
+def _check_element(element: Any, call: str, index: tuple[int, ...]) -> None:
+    """Refuse one element of an object array that is not a real number."""
+    if isinstance(element, (float, np.floating, bool, np.bool_, np.integer)):
+        return
+    at = f" at {list(index)}" if index else ""
+    if isinstance(element, int):
+        try:
+            float(element)
+        except OverflowError:
+            raise ValueError(f"{call}: {_brief(element)}{at} is too large for float64 (the "
+                             "largest is about 1.8e308): scale it down, or pass float('inf') "
+                             "where infinity is meant") from None
+        return
+    if element is None or isinstance(element, (str, bytes, complex, np.complexfloating)):
+        raise _not_a_number(element, call, at)
+    raise TypeError(f"{call}: {type(element).__name__} {_brief(element)}{at} is not a number: "
+                    "a tensor holds a real number or an array of them")
+
+
+def _not_a_number(value: Any, call: str, at: str = "") -> TypeError:
+    shown = _brief(value)
+    if value is None:
+        return TypeError(f"{call}: None{at} is not a number: a tensor holds a real number or "
+                         "an array of them; give a start value, e.g. 0.0")
+    if isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind in "US":
+        return TypeError(f"{call}: {shown}{at} is a string, not a number: convert it first, "
+                         f"e.g. float({shown})")
+    if isinstance(value, (complex, np.complexfloating)) or \
+            np.asarray(value).dtype.kind == "c":
+        return TypeError(f"{call}: complex values{at} are not supported: gradcalc "
+                         "differentiates real functions of real float64 values; pass the real "
+                         "part (z.real), or the real and imaginary parts as two real tensors")
+    return TypeError(f"{call}: {type(value).__name__}{at} is not a number: a tensor holds a "
+                     "real number or an array of them")
+
+
 class Tensor:
     """A value that tapes can record: a float64 scalar or array with an identity."""
 
@@ -55,7 +130,8 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __init__(self, value: Any, name: str | None = None):
-        self.value = value.value if isinstance(value, Tensor) else _as_value(value)
+        self.value = value.value if isinstance(value, Tensor) else \
+            real_value(value, type(self).__name__)
         self.uid = next(_uids)
         self.name = name
         # the arguments this one was computed from (tensors, recorded or not, and numbers):
@@ -113,6 +189,64 @@ class Tensor:
 
     def __rmatmul__(self, o: Any) -> Any:
         return _PLUGINS["matmul"](o, self)
+
+    # numpy's methods, as the numpy functions record them (arrays.py), and values out
+    @property
+    def T(self) -> Tensor:
+        """The transpose (axes reversed; a scalar or a vector is itself), recorded."""
+        return self if self.ndim < 2 else apply(ops_matrix.TRANSPOSE, self)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """The axes permuted as numpy's transpose (no axes: reversed), recorded."""
+        order = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) \
+            else axes
+        if not order or order == tuple(range(self.ndim))[::-1]:
+            return self.T
+        if order == tuple(range(self.ndim)):
+            return self
+        return np.transpose(self, order)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.sum(self, axis, keepdims=keepdims)."""
+        return np.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.mean(self, axis, keepdims=keepdims)."""
+        return np.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.max(self, axis, keepdims=keepdims)."""
+        return np.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.min(self, axis, keepdims=keepdims)."""
+        return np.min(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.prod(self, axis, keepdims=keepdims)."""
+        return np.prod(self, axis=axis, keepdims=keepdims)
+
+    def dot(self, other: Any) -> Tensor:
+        """np.dot(self, other)."""
+        return np.dot(self, other)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """np.reshape(self, shape); the shape as one tuple or as separate ints."""
+        return _PLUGINS["reshape"](self, shape[0] if len(shape) == 1 else shape)
+
+    def flatten(self) -> Tensor:
+        """The components as a vector, row by row (a recorded reshape)."""
+        return _PLUGINS["reshape"](self, -1)
+
+    ravel = flatten
+
+    def item(self) -> float:
+        """The value of a one-component tensor as a Python float (not recorded)."""
+        return self.value.item()
+
+    def tolist(self) -> Any:
+        """The value as (nested lists of) Python floats (not recorded)."""
+        return self.value.tolist()
 
     def __repr__(self) -> str:
         label = f", name={self.name!r}" if self.name else ""
@@ -173,7 +307,8 @@ class Variable(Tensor):
     def assign(self, value: Any) -> Variable:
         """Set a new value of the same shape; returns the Variable. Tapes that recorded the old
         value keep differentiating at it."""
-        new = np.array(_raw(value), dtype=np.float64)  # a copy: never an alias of the caller's
+        # a copy: never an alias of the caller's array
+        new = np.array(real_value(_raw(value), "assign"), dtype=np.float64)
         if new.shape != self.shape:
             raise ValueError(f"cannot assign a value of shape {new.shape} to {self._label()} of "
                              f"shape {self.shape}: a Variable keeps its shape (make a new one)")
@@ -199,7 +334,7 @@ class Variable(Tensor):
 
 def constant(value: Any, name: str | None = None) -> Tensor:
     """A tensor that no tape watches unless asked to."""
-    return Tensor(value, name)
+    return Tensor(value if isinstance(value, Tensor) else real_value(value, "constant"), name)
 
 
 def raw(x: Any) -> Any:
@@ -211,7 +346,21 @@ _raw = raw
 
 
 def _cmp(ufunc: Any, *args: Any) -> Any:
+    if _ACTIVE:
+        _accessed(args)
     return np.asarray(ufunc(*(_raw(a) for a in args)), dtype=np.float64)
+
+
+def _accessed(args: Sequence[Any]) -> None:
+    """A comparison reads its Variables without recording an operation: as TensorFlow does for
+    any read, the tapes that watch accessed variables watch them from now on (so Python's
+    max(a, b, c) of Variables, which compares them and returns one, has a gradient with respect
+    to the one it returns)."""
+    for tape in _ACTIVE:
+        if tape._recording and tape.watch_accessed_variables:
+            for a in args:
+                if isinstance(a, Variable) and a.trainable and a.uid not in tape._index:
+                    tape._add(None, (), a, None)
 
 
 def _ufuncs() -> dict[Any, Primitive]:
@@ -362,6 +511,10 @@ class Tape:
         self._used = False
 
     def __enter__(self) -> Tape:
+        if self._recording or self in _ACTIVE:
+            raise ValueError("this Tape is already recording (its with block has not ended): "
+                             "it cannot be entered again, as in TensorFlow; use a new Tape() "
+                             "for a nested one")
         _ACTIVE.append(self)
         self._recording = True
         return self
@@ -616,6 +769,9 @@ class Tape:
         return None if reason is None else reason.text
 
 
+GradientTape = Tape  # the name TensorFlow users type
+
+
 class UnconnectedGradients(str, Enum):
     """TensorFlow's names for what an unconnected source gets; equal to "none" and "zero"."""
 
@@ -626,6 +782,31 @@ class UnconnectedGradients(str, Enum):
 def _check_unconnected(mode: str) -> None:
     if mode not in ("none", "zero"):
         raise ValueError(f"unconnected must be 'none' or 'zero', not {mode!r}")
+
+
+def recording() -> bool:
+    """Whether a tape is recording now (operations on tensors it tracks are recorded)."""
+    return any(t._recording for t in _ACTIVE)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No tape records inside this block (every recording tape's stop_recording at once)."""
+    tapes = [t for t in _ACTIVE if t._recording]
+    for t in tapes:
+        t._recording = False
+    try:
+        yield
+    finally:
+        for t in tapes:
+            if t in _ACTIVE:
+                t._recording = True
+
+
+def flatten(obj: Any) -> tuple[list[Any], Any]:
+    """The leaves of nested lists, tuples and dicts (anything else is a leaf), and a function
+    that rebuilds the structure from new leaves (JAX's pytrees, as gradient() takes sources)."""
+    return _flatten(obj)
 
 
 def _flatten(obj: Any) -> tuple[list[Any], Any]:
@@ -797,6 +978,20 @@ def unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
     return c
 
 
+def exact_zero(prim: Primitive, g: Any, c: Any) -> Any:
+    """A primitive's contribution c for the plain cotangent g, with exact zeros where g has
+    them: all of c when g is 0 everywhere (a VJP is linear in g), and elementwise for an
+    elementwise primitive of the table (not a reduction: output element i depends on input
+    element i only), so that 0 * inf is 0, not nan."""
+    gv = np.asarray(g)
+    if not np.any(gv):
+        zero = np.zeros(np.shape(c))
+        return _F64(0.0) if zero.ndim == 0 else zero
+    if not prim.reduction and ops.BY_NAME.get(prim.name) is prim and np.shape(c) == gv.shape:
+        return np.where(gv == 0, 0.0, c)
+    return c
+
+
 def _finite(x: Any) -> bool:
     if isinstance(x, float):  # Python floats and numpy float64 scalars
         return math.isfinite(x)
@@ -822,7 +1017,7 @@ def forward(nodes: Sequence[Node], leaves: Mapping[int, Any], target: int) -> li
 def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: Any = 1.0,
              graph: bool = False, more: Sequence[tuple[int, Any]] = (),
              magnitude: bool = False, *, values: Sequence[Any] | None = None,
-             free: bool = False, origins: bool = True) -> Backward:
+             free: bool = False, origins: bool = True, exact_zeros: bool = False) -> Backward:
     """Accumulate adjoints from target back to sources, in one reverse sweep over the tape.
 
     Linear in tape length, no recursion. Only nodes that depend on a source (through
@@ -835,7 +1030,10 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
     values: node values to differentiate at instead of the recorded ones (from forward(): a
     batch over columns, with seed UNIT). free: drop each adjoint other than the sources' once
     it is spent (memory bounded by the live adjoints). origins=False skips looking for where
-    the first non-finite contribution came from (nonfinite is then None).
+    the first non-finite contribution came from (nonfinite is then None). exact_zeros: a
+    contribution that is not finite is 0 where its cotangent is exactly 0 (every VJP is linear
+    in the cotangent; see exact_zero), not 0 * inf = nan: for seeds that pick one component of
+    a vector, whose other components' paths may cross infinite derivatives (a Hessian's rows).
     """
     top = max(target, *(t for t, _ in more)) if more else target
     n = top + 1
@@ -894,6 +1092,9 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                 if rule is None:
                     continue
                 c = rule(g, ans, *args)
+                if exact_zeros and not graph and not (
+                        isfinite(c) if type(c) is f64 else _finite(c)):
+                    c = exact_zero(prim, g, c)
                 if graph:
                     c = _unbroadcast(c, np.shape(nodes[ref].value))
                 elif type(c) is not f64 and not (isinstance(c, float)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .. import ops
+from ..engine import vectors
 from ..engine.evaluate import Run, where
 from ..engine.tape import (
     Node,
@@ -42,10 +43,12 @@ from ..judge.check import (
     domain_reason,
     kinks,
     mark_cut,
+    plan,
     verdict,
 )
 from ..lang.syntax import Program
 from ..symbolic import convert as symbolic
+from ..symbolic.derivatives import symbol_names
 from ..symbolic.sandbox import run_with_budget
 
 # ---------------------------------------------------------------- the engine
@@ -72,7 +75,9 @@ def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> 
 
     The tape up to the target is replayed under an outer and an inner tape; the inner gradient
     runs in graph mode, recorded on the outer tape; one backward pass of the outer tape per
-    source gives each row. Loops only, no recursion.
+    component of each source's gradient gives each row. For sources of shapes S_i and S_j,
+    hessian[i][j] has the shape S_i + S_j (a float64 for two scalars). Loops only, no
+    recursion.
     """
     outer = Tape(persistent=True, watch_accessed_variables=False)
     inner = Tape(persistent=True, watch_accessed_variables=False)
@@ -99,24 +104,28 @@ def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> 
     with outer:
         grads = inner.gradient(mapped[target], leaves)
     leaf_ids = [outer.node_of(t).id for t in leaves]  # type: ignore[union-attr]
+    shapes = [np.shape(t.value) for t in leaves]
     n = len(sources)
     hessian: list[list[Any]] = []
     nonfinite: tuple[Node, int | None, int] | None = None
-    for g in grads:
+    for g, shape in zip(grads, shapes, strict=True):
         if g is None:
             hessian.append([None] * n)
             continue
+        # the gradient is a constant where it has no node: its derivatives are true zeros
+        blocks = [np.zeros(shape + other) for other in shapes]
         node = outer.node_of(g)
-        if node is None:  # the gradient is a constant: its derivatives are true zeros
-            row = [_plain(np.zeros_like(g.value)) for _ in range(n)]
-        else:
-            result = backward(outer.nodes, node.id, leaf_ids, seed_of(g.value))
-            row = [_plain(np.zeros_like(g.value)) if result.adjoints[i] is None
-                   else _plain(result.adjoints[i]) for i in leaf_ids]
+        for k in np.ndindex(shape) if node is not None else ():
+            seed = seed_of(g.value) if not shape else _unit(shape, k)
+            result = backward(outer.nodes, node.id, leaf_ids, seed,  # type: ignore[union-attr]
+                              exact_zeros=True)
+            for block, i in zip(blocks, leaf_ids, strict=True):
+                if result.adjoints[i] is not None:
+                    block[k] = _plain(result.adjoints[i])
             if nonfinite is None and result.nonfinite is not None:
                 j, arg = result.nonfinite
                 nonfinite = (outer.nodes[j], original.get(j), arg)
-        hessian.append(row)
+        hessian.append([_plain(b) for b in blocks])
     gradient = [None if g is None else _plain(g) for g in grads]
     for i in range(n):
         for j in range(n):
@@ -130,38 +139,63 @@ def _plain(x: Any) -> Any:
     return np.float64(v) if np.ndim(v) == 0 else np.asarray(v)
 
 
+def _unit(shape: tuple[int, ...], k: tuple[int, ...]) -> Any:
+    """The seed that picks component k of a gradient of this shape."""
+    seed = np.zeros(shape)
+    seed[k] = 1.0
+    return seed
+
+
 @dataclass
 class Hessian:
-    """The Hessian of a run's output: matrix[i][j] per pair of differentiated names."""
+    """The Hessian of a run's output: matrix[i][j] per pair of differentiated components
+    (names: the labels x, w[0], A[0,1] of every component of every differentiated name, in
+    order; vectors.Component)."""
 
     names: list[str]
     matrix: dict[str, dict[str, Any]]
     nonfinite: list[str] = field(default_factory=list)  # messages, empty if all finite
 
 
-def hessian(run: Run) -> Hessian:
-    """The Hessian of the run's (scalar) output with respect to its differentiated names.
+# the most components --hessian takes: n of them make n*n entries, n backward passes and
+# n*(n+1)/2 symbolic second derivatives
+HESSIAN_COMPONENTS = 100
 
-    Raises InputError for a vector output or vector variables.
+
+def hessian(run: Run) -> Hessian:
+    """The Hessian of the run's (scalar) output with respect to every component of its
+    differentiated names.
+
+    Raises InputError for a vector output, or more than HESSIAN_COMPONENTS components.
     """
     if np.ndim(run.value):
         raise InputError(f"--hessian needs a scalar output, but {run.output_name or 'the output'}"
                          f" is a vector of length {np.size(run.value)}")
-    vectors = [n for n in run.wrt if np.ndim(run.bindings[n])]
-    if vectors:
-        kind = "a matrix" if np.ndim(run.bindings[vectors[0]]) == 2 else "a vector"
-        raise InputError(f"--hessian works with scalar variables; {vectors[0]} is {kind}")
-    names = list(run.wrt)
+    per_name = {n: vectors.labels(n, run.bindings[n]) for n in run.wrt}
+    names = [label for labels in per_name.values() for label in labels]
+    if len(names) > HESSIAN_COMPONENTS:
+        sizes = ", ".join(f"{n} has {len(v):,}" for n, v in per_name.items() if len(v) > 1)
+        raise InputError(f"--hessian over {len(names):,} components ({sizes}) is more than it "
+                         f"takes ({HESSIAN_COMPONENTS}): choose fewer names with --wrt, or use "
+                         "the Python API (gradcalc.hessian)")
     matrix: dict[str, dict[str, Any]] = {i: {j: None for j in names} for i in names}
     target = run.target_id()
     if target is None:
         return Hessian(names, matrix)
-    ids = [run.tape.node_of(run.sources[n]) for n in names]
+    ids = [run.tape.node_of(run.sources[n]) for n in run.wrt]
     present = [k for k, node in enumerate(ids) if node is not None]
     so = second_order(run.nodes, target, [ids[k].id for k in present])  # type: ignore[union-attr]
     for a, ka in enumerate(present):
+        rows = per_name[run.wrt[ka]]
         for b, kb in enumerate(present):
-            matrix[names[ka]][names[kb]] = so.hessian[a][b]
+            block = so.hessian[a][b]
+            if block is None:
+                continue
+            cols = per_name[run.wrt[kb]]
+            flat = np.reshape(block, (len(rows), len(cols)))
+            for p, i in enumerate(rows):
+                for q, j in enumerate(cols):
+                    matrix[i][j] = np.float64(flat[p, q])
     return Hessian(names, matrix, _hessian_nonfinite(run, names, matrix, so))
 
 
@@ -280,14 +314,16 @@ def _programs() -> dict[tuple[Any, ...], dict[str, Any]]:
     return ops.derived("hessian programs", dict)
 
 
-def _hessian_program(program: Program, names: Sequence[str], wrt: Sequence[str],
+def _hessian_program(program: Program, symbols: Mapping[str, Any], wrt: Sequence[str],
                      of: str | None) -> dict[str, Any] | None:
-    """SymPy's second derivative per pair (i <= j in wrt order) and, with stop_gradient, the
-    true one, compiled with the domain guards; None when the forms cannot be compiled."""
+    """SymPy's second derivative per pair (i <= j in wrt order: component symbols) and, with
+    stop_gradient, the true one, compiled with the domain guards; None when the forms cannot
+    be compiled. symbols: each bound name's symbol or component symbols (as for
+    program_to_sympy)."""
     from ..symbolic import compiled
 
     guards: list[symbolic.Guard] = []
-    expr = symbolic.program_to_sympy(program, names, of, guards)
+    expr = symbolic.program_to_sympy(program, symbols, of, guards)
     true_expr = symbolic.without_stop_gradient(expr)
     pairs = [(i, j) for a, i in enumerate(wrt) for j in wrt[a:]]
     seconds = [symbolic.derivative(symbolic.derivative(expr, i), j) for i, j in pairs]
@@ -297,32 +333,35 @@ def _hessian_program(program: Program, names: Sequence[str], wrt: Sequence[str],
              None if g.span is None else g.span.end, len(g.args)] for g in guards]
     exprs = [expr, *seconds, *trues, *(a for g in guards for a in g.args)]
     try:
-        prog, outputs = compiled.compile_sympy(exprs, list(names), symbolic.constants_of(exprs))
+        prog, outputs = compiled.compile_sympy(exprs, symbol_names(symbols),
+                                               symbolic.constants_of(exprs))
     except compiled.Unsupported:
         return None
-    return {"forms": {pair: symbolic.form(d, names) for pair, d in zip(pairs, seconds,
-                                                                       strict=True)},
+    return {"forms": {pair: symbolic.form(d, symbols) for pair, d in zip(pairs, seconds,
+                                                                         strict=True)},
             "pairs": pairs, "program": prog, "outputs": outputs, "meta": meta,
             "has_true": bool(trues),
-            "true_forms": {pair: symbolic.form(d, names) for pair, d in zip(pairs, trues,
-                                                                      strict=False)}}
+            "true_forms": {pair: symbolic.form(d, symbols) for pair, d in zip(pairs, trues,
+                                                                        strict=False)}}
 
 
-def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
+def _judge_hessian(program: Program, symbols: Mapping[str, Any], wrt: Sequence[str],
                    point: dict[str, float], of: str | None, tapes: dict[tuple[str, str], Any],
-                   floors: dict[tuple[str, str], float], rtol: float, deadline: float
-                   ) -> dict[str, Any]:
+                   floors: dict[tuple[str, str], float], rtol: float, deadline: float,
+                   labels: dict[str, str]) -> dict[str, Any]:
     """In the child: the Hessian program (from an earlier row, or SymPy's), each entry judged
-    against the tape's (judge.judge_point)."""
+    against the tape's (judge.judge_point). Entries are keyed by component symbols; labels:
+    symbol -> the component's label (w[0]) for reasons."""
     from ..judge import verdict as judge
 
-    key = (program.source, tuple(names), tuple(wrt), of)
-    data = _programs().get(key) or _hessian_program(program, names, wrt, of)
+    key = (program.source, tuple(symbol_names(symbols)), tuple(wrt), of)
+    data = _programs().get(key) or _hessian_program(program, symbols, wrt, of)
     if data is None:
-        expr = symbolic.program_to_sympy(program, names, of, [])
+        expr = symbolic.program_to_sympy(program, symbols, of, [])
         pairs = [(i, j) for a, i in enumerate(wrt) for j in wrt[a:]]
         seconds = [symbolic.derivative(symbolic.derivative(expr, i), j) for i, j in pairs]
-        forms = {pair: symbolic.form(d, names) for pair, d in zip(pairs, seconds, strict=True)}
+        forms = {pair: symbolic.form(d, symbols) for pair, d in zip(pairs, seconds,
+                                                                    strict=True)}
         values = [symbolic.evaluate(e, point) for e in [expr, *seconds]]
         return {"forms": forms, "pairs": pairs, "fallback": values, "judged": None}
     pairs = data["pairs"]
@@ -332,11 +371,13 @@ def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
         k = index[entry if entry in index else (entry[1], entry[0])]
         t = tapes[entry]
         side = tuple(dict.fromkeys(entry))
+        words = {s: labels[s] for s in side}
         if t is not None:
-            questions.append(judge.Question(1 + k, t, rtol, floors[entry], side=side))
+            questions.append(judge.Question(1 + k, t, rtol, floors[entry], side=side,
+                                            labels=words))
         if data["has_true"]:
             questions.append(judge.Question(1 + len(pairs) + k, 0.0 if t is None else t, rtol,
-                                            floors[entry], side=side))
+                                            floors[entry], side=side, labels=words))
     first = 1 + len(pairs) * (2 if data["has_true"] else 1)
     judged = judge.judge_point(data["program"], data["outputs"], data["meta"], first, point,
                                questions, deadline)
@@ -352,23 +393,25 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
 
     from ..judge import verdict as judge
 
-    point = {n: float(v) for n, v in run.bindings.items()}
-    names = list(run.bindings)
+    pl = plan(run, rtol, atol)   # the point and the symbols of every bound component
+    sym = {label: symbol for n in run.wrt for label, symbol in zip(
+        vectors.labels(n, run.bindings[n]), vectors.symbol_list(pl.symbols[n]), strict=True)}
     target = run.target_id()
     d = 1 if target is None else 2 * depth(run.nodes, target)
     tapes: dict[tuple[str, str], Any] = {}
     floors: dict[tuple[str, str], float] = {}
     for i in hess.names:
         for j in hess.names:
-            tapes[(i, j)] = hess.matrix[i][j]
+            tapes[(sym[i], sym[j])] = hess.matrix[i][j]
             scale = max([abs(float(v)) for v in (*hess.matrix[i].values(),
                                                   *hess.matrix[j].values())
                          if v is not None and np.isfinite(v)] or [0.0])
-            floors[(i, j)] = judge.floor(atol, scale, d)
+            floors[(sym[i], sym[j])] = judge.floor(atol, scale, d)
     deadline = time.monotonic() + timeout
+    labels = {symbol: label for label, symbol in sym.items()}
     status, result = run_with_budget(
-        lambda: _judge_hessian(run.program, names, hess.names, point, of, tapes, floors, rtol,
-                               deadline), timeout)
+        lambda: _judge_hessian(run.program, pl.symbols, [sym[i] for i in hess.names], pl.point,
+                               of, tapes, floors, rtol, deadline, labels), timeout)
     entries: dict[str, dict[str, Partial]] = {i: {} for i in hess.names}
     if status == "ok" and "key" in result:
         _programs()[result["key"]] = {k: v for k, v in result.items()
@@ -381,46 +424,49 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
                 entries[i][j] = Partial(f"{i},{j}", hess.matrix[i][j], "skipped", reason=reason)
         return HessianCheck("skipped", entries, reason, rtol, atol)
     why = kinks(run)
-    gradient = run.gradient()
+    gradient = dict(pl.gradient)   # per component label: None where not connected
     index = {pair: k for k, pair in enumerate(result["pairs"])}
 
-    def sym(entry: tuple[str, str]) -> tuple[str, str]:
-        return entry if entry in index else (entry[1], entry[0])
+    def ordered(i: str, j: str) -> tuple[str, str]:
+        """The symbol pair of an entry as the program computes it (i <= j)."""
+        pair = (sym[i], sym[j])
+        return pair if pair in index else (pair[1], pair[0])
 
     decided: dict[tuple[str, str], Partial] = {}
     if result["judged"] is None:
         values = result["fallback"]
-        for pair in tapes:
-            i, j = pair
-            free = i if gradient[i] is None else j
-            decided[pair] = verdict(
-                f"{i},{j}", tapes[pair], result["forms"][sym(pair)],
-                values[1 + index[sym(pair)]], None, rtol, floors[pair],
-                unconnected=f"not connected: the output does not depend on {free}")
+        for i in hess.names:
+            for j in hess.names:
+                free = i if gradient[i] is None else j
+                decided[(i, j)] = verdict(
+                    f"{i},{j}", hess.matrix[i][j], result["forms"][ordered(i, j)],
+                    values[1 + index[ordered(i, j)]], None, rtol, floors[(sym[i], sym[j])],
+                    unconnected=f"not connected: the output does not depend on {free}")
     else:
         failure, answers = result["judged"]
         it = iter(answers)
-        for pair in tapes:
-            i, j = pair
-            t = tapes[pair]
-            form = result["forms"][sym(pair)]
-            p = Partial(f"{i},{j}", t, "ok", form)
-            free = i if gradient[i] is None else j
-            if t is None:
-                p.status = "null" if form == "0" else "mismatch"
-                p.reason = (f"not connected: the output does not depend on {free}"
-                            if form == "0" else "the tape has no path but the derivative is "
-                            "not zero")
-            elif failure is not None:
-                p.status, p.reason = "undefined", domain_reason(run, failure)
-            else:
-                apply_answer(p, next(it), why.get(i) or why.get(j), float(t))
-            if result["has_true"] and failure is None:
-                tr = next(it)
-                p.true_symbolic, p.true_value = result["true_forms"][sym(pair)], tr.value
-                if p.status in ("ok", "null") and tr.status == "mismatch":
-                    mark_cut(run, p, tr.value, i)
-            decided[pair] = p
+        for i in hess.names:   # in the order of the questions (tapes)
+            for j in hess.names:
+                t = hess.matrix[i][j]
+                form = result["forms"][ordered(i, j)]
+                p = Partial(f"{i},{j}", t, "ok", form)
+                free = i if gradient[i] is None else j
+                if t is None:
+                    p.status = "null" if form == "0" else "mismatch"
+                    p.reason = (f"not connected: the output does not depend on {free}"
+                                if form == "0" else "the tape has no path but the derivative "
+                                "is not zero")
+                elif failure is not None:
+                    p.status, p.reason = "undefined", domain_reason(run, failure)
+                else:
+                    apply_answer(p, next(it), why.get(i) or why.get(j), float(t))
+                if result["has_true"] and failure is None:
+                    tr = next(it)
+                    p.true_symbolic = result["true_forms"][ordered(i, j)]
+                    p.true_value = tr.value
+                    if p.status in ("ok", "null") and tr.status == "mismatch":
+                        mark_cut(run, p, tr.value, vectors.owner(i))
+                decided[(i, j)] = p
     for i in hess.names:
         for j in hess.names:
             entries[i][j] = decided[(i, j)]
