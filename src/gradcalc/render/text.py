@@ -103,7 +103,7 @@ def steps_text(steps: Any, run: Run, chk: Check | None = None) -> str:
         rows = [["node", "operation", "local derivative", "adjoint received"]]
         for j in path:
             step = steps.steps[j]
-            local = [_local_text(loc, steps) for loc in step.locals
+            local = [_local_text(loc, step, steps) for loc in step.locals
                      if loc.input in ids and steps.steps[loc.input].mask >> k & 1]
             received = _received_lines(step, steps)
             for n in range(max(1, len(local), len(received))):
@@ -130,22 +130,19 @@ def step_lines(steps: Any, node: int) -> list[str]:
     derivatives and the adjoint it receives."""
     step = steps.steps[node]
     return [f"{step.name} = {step.operation}" if step.operation != "input" else
-            f"{step.name} (input)", *(_local_text(loc, steps) for loc in step.locals),
+            f"{step.name} (input)", *(_local_text(loc, step, steps) for loc in step.locals),
             *(f"adjoint {line}" for line in _received_lines(step, steps))]
 
 
-def _local_text(loc: Any, steps: Any) -> str:
-    arg = "" if loc.arg < 0 or not _repeated(loc, steps) else f" (argument {loc.arg + 1})"
+def _local_text(loc: Any, step: Any, steps: Any) -> str:
+    """One local derivative: `d/dt7 = tax`, or its number where there is no formula."""
+    repeated = sum(other.input == loc.input for other in step.locals) > 1
+    arg = f" (argument {loc.arg + 1})" if repeated and loc.arg >= 0 else ""
     if loc.formula is not None:
         return f"d/d{loc.name} = {loc.formula}{arg}"
     value = "Jacobian" if loc.value is None else fmt(loc.value)
     return f"d/d{loc.name}: {value}{arg}" + (" (formula too long)"
                                              if steps.formulas and loc.value is not None else "")
-
-
-def _repeated(loc: Any, steps: Any) -> bool:
-    step = next(s for s in steps.steps.values() if loc in s.locals)
-    return sum(other.input == loc.input for other in step.locals) > 1
 
 
 def _received_lines(step: Any, steps: Any) -> list[str]:

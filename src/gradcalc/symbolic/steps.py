@@ -251,8 +251,10 @@ def derive(run: Run, collapse: bool = False, timeout: float = 10.0) -> Steps:
         steps.note = (f"formulas are derived for at most {MAX_STEPS:,} steps; this pass has "
                       f"{len(steps.steps):,}: numbers only")
         return steps
+    from .convert import namespace
     from .sandbox import run_with_budget
 
+    namespace()   # SymPy imported once, here: the check's child inherits it too
     status, found = run_with_budget(lambda: formulas(run, steps), timeout)
     if status == "ok":
         merge(steps, found)
