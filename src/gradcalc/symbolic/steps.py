@@ -413,6 +413,9 @@ class _Formulas:
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.templates: dict[tuple[Any, ...], Any] = {}
         self.indexed = re.compile(_INDEXED)
+        # a name assigned more than once (c, c#2, ...) stands for no one value: its nodes are
+        # written out like unnamed ones
+        self.reassigned = {n.label.split("#")[0] for n in run.nodes if n.label and "#" in n.label}
 
     # ---------------------------------------------------------- values
 
@@ -461,7 +464,8 @@ class _Formulas:
         node = self.nodes[j]
         label = node.label
         shape = np.shape(node.value)
-        if node.prim is not None and (label is None or "/" in label):
+        if node.prim is not None and (label is None or "/" in label or "#" in label
+                                      or label in self.reassigned):
             args = [self.value(r) if type(r) is int else self.const(r) for r in node.inputs]
             from .convert import apply_primitive
 
