@@ -133,7 +133,7 @@ def _claim_json(v: ClaimVerdict) -> dict[str, Any]:
             "at": {n: jnum(x) for n, x in c["at"].items()}, "yours": jnum(c["yours"]),
             "true": jnum(c["true"])},
         "at_point": None if at is None else {k: jnum(x) for k, x in at.items()},
-        "reason": v.reason or None,
+        "reason": v.reason or None, "difference": v.difference or None,
     }
 
 

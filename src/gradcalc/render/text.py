@@ -373,8 +373,9 @@ def claim_verdict(v: ClaimVerdict) -> str:
             text += f": {v.reason}"
     elif v.status == "differs":
         c = v.counterexample or {}
-        text = (f"differs: e.g. at {_point(c.get('at', {}))}, yours gives {fmt(c.get('yours'))}"
-                f", true is {fmt(c.get('true'))}")
+        what = f"{v.difference}; " if v.difference else ""
+        text = (f"differs: {what}e.g. at {_point(c.get('at', {}))}, yours gives "
+                f"{fmt(c.get('yours'))}, true is {fmt(c.get('true'))}")
     else:
         text = f"{v.status}: {v.reason}"
     if v.at_point is not None and v.status != "differs":
