@@ -134,7 +134,8 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
                    "derivatives, and the adjoint it receives as a formula and as the tape's "
                    "numbers.")
 @click.option("--collapse", is_flag=True,
-              help="With --tape or --graph: show each call of a program's function as one row.")
+              help="With --tape, --graph or --steps: show each call of a program's function as "
+                   "one row.")
 @click.option("--no-check", is_flag=True, help="Skip the SymPy cross-check.")
 @click.option("--rtol", type=float, default=DEFAULT_RTOL, show_default=True,
               callback=_positive,
@@ -357,13 +358,13 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
                               formulas_format=symbolic.lower(), formulas_reason=reason),
                        fmt, show_tape, collapse)
     steps = None
-    if show_steps:
-        from ..symbolic.steps import derive
-        steps = derive(first, collapse, check_timeout)
+    if show_steps:   # the formulas are derived in a child while the check runs
+        from ..symbolic.steps import begin
+        steps = begin(first, collapse, check_timeout)
     result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
                        check_timeout, not no_cache, hessian, expect, numeric, claim_list,
                        claim_points, graph, collapse, steps)
-    result.steps = steps
+    result.steps = None if steps is None else steps.complete()
     if steps is not None and fmt == "csv":
         click.echo("note: --steps is shown only in text and json formats", err=True)
     return _finish(result, fmt, show_tape, collapse, graph=graph)
@@ -437,7 +438,8 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
     if graph is not None:
         from ..render import figure
 
-        figure.write(first, graph, collapse and not hessian, steps)
+        figure.write(first, graph, collapse and not hessian,
+                     None if steps is None else steps.complete())
     if hessian:
         from ..judge import higher
 
@@ -616,7 +618,7 @@ def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
         from ..render import text as textr
 
         click.echo(textr.verify_summary(result.verification), err=True)
-    if collapse and not show_tape and graph is None and mode == "point":
+    if collapse and not show_tape and graph is None and mode == "point" and result.steps is None:
         click.echo("note: --collapse applies to the --tape listing", err=True)
     for message in result.problems:
         click.echo(f"non-finite: {message}", err=True)

@@ -101,6 +101,20 @@ class Steps:
     collapse: bool = False
     note: str = ""
     formulas: bool = False
+    pending: Callable[[], tuple[str, Any]] | None = field(default=None, repr=False,
+                                                          compare=False)
+
+    def complete(self) -> Steps:
+        """Wait for the formulas being derived (begin) and put them in; returns self."""
+        if self.pending is not None:
+            status, found = self.pending()
+            self.pending = None
+            if status == "ok":
+                merge(self, found)
+            else:
+                self.note = ("formulas over budget (--check-timeout): numbers only"
+                             if status == "timeout" else f"no formulas: {found}")
+        return self
 
     def replayed(self) -> dict[str, Any]:
         """Each step's adjoint recomputed from the printed numbers alone: the seed, then per
@@ -242,8 +256,14 @@ def operation(nodes: Sequence[Node], node: Node) -> str:
 
 
 def derive(run: Run, collapse: bool = False, timeout: float = 10.0) -> Steps:
-    """The run's backward pass written out: the tape's numbers, then (in a budgeted child)
-    the formulas. collapse: each top-level call of a program's function is one step."""
+    """The run's backward pass written out: the tape's numbers, and the formulas (derived in a
+    budgeted child). collapse: each top-level call of a program's function is one step."""
+    return begin(run, collapse, timeout).complete()
+
+
+def begin(run: Run, collapse: bool = False, timeout: float = 10.0) -> Steps:
+    """derive, with the formulas still being derived in the budgeted child when it returns
+    (the check can run meanwhile): Steps.complete() waits for them."""
     steps = numbers(run, collapse)
     if not steps.steps:
         return steps
@@ -252,15 +272,10 @@ def derive(run: Run, collapse: bool = False, timeout: float = 10.0) -> Steps:
                       f"{len(steps.steps):,}: numbers only")
         return steps
     from .convert import namespace
-    from .sandbox import run_with_budget
+    from .sandbox import start_with_budget
 
     namespace()   # SymPy imported once, here: the check's child inherits it too
-    status, found = run_with_budget(lambda: formulas(run, steps), timeout)
-    if status == "ok":
-        merge(steps, found)
-    else:
-        steps.note = ("formulas over budget (--check-timeout): numbers only"
-                      if status == "timeout" else f"no formulas: {found}")
+    steps.pending = start_with_budget(lambda: formulas(run, steps), timeout)
     return steps
 
 
