@@ -333,6 +333,17 @@ def test_matrix_partials_end_with_the_checks_matrix_notation(gradcalc) -> None:
         "2*transpose(X)@(X@w - y)" in block
 
 
+def test_matrix_operations_contribute_in_matrix_notation(gradcalc) -> None:
+    # SymPy's matrix calculus of each operation, kept only where it gives the tape's numbers
+    r = gradcalc("sum((X@w - y)^2)", "--at", "X=[[1,2],[3,4]],w=[1,2],y=[0,1]", "--steps")
+    assert "from t3: transpose(X)@(2*t3 - 2*y) = [70, 100]" in r.out
+    assert "from t3: outer(2*t3 - 2*y, w) = 2x2 [[10, 20], [20, 40]]" in r.out
+    r = gradcalc("logdet(A)*c", "--at", "A=[[2,1],[1,3]],c=2", "--steps", "--wrt", "A")
+    assert "d/dA = inv(transpose(A))" in r.out
+    assert "from t1: c * inv(transpose(A)) = 2 * 2x2 [[0.6, -0.2], [-0.2, 0.4]] = 2x2 [[1.2, " \
+           "-0.4], [-0.4, 0.8]]" in r.out
+
+
 # ---------------------------------------------------------------- bounds
 
 

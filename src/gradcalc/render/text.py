@@ -160,7 +160,8 @@ def _received_lines(step: Any, steps: Any) -> list[str]:
         numbers = _numbers(r)
         formula = r.product
         if formula is not None and len(step.received) == 1 and step.formula is not None \
-                and not _restated(formula, step.formula):
+                and not _restated(formula, step.formula) and not (
+                    step.formula.startswith("[") and not formula.startswith("[")):
             formula += f" = {step.formula}"
         lines.append(f"from {origin}: {formula} = {numbers}" if formula is not None else
                      f"from {origin}: {numbers}" + (" (formula too long)" if steps.formulas

@@ -237,13 +237,13 @@ def _number_text(value: Any) -> str:
     return f"{float(value):.15g}"
 
 
-def operation(nodes: Sequence[Node], node: Node) -> str:
-    """A node's operation in the input language, its inputs by name: `tax * t7`, `sin(x)`,
-    `w[1]`, `sum(t3)`."""
+def operation(nodes: Sequence[Node], node: Node, names: Sequence[str] | None = None) -> str:
+    """A node's operation in the input language, its inputs by name (or by the names given):
+    `tax * t7`, `sin(x)`, `w[1]`, `sum(t3)`."""
     prim = node.prim
     if prim is None:
         return "input"
-    args = [_input_text(nodes, r) for r in node.inputs]
+    args = list(names) if names is not None else [_input_text(nodes, r) for r in node.inputs]
     if prim is ops.NEG:
         return f"-{args[0]}"
     if prim is ops.INDEX or prim is ops_matrix.ROW:
@@ -699,10 +699,68 @@ def formulas(run: Run, steps: Steps) -> dict[int, dict[str, Any]]:
             rows = jac.get(loc.arg)
             in_shape = np.shape(nodes[loc.input].value)
             local, product, contribution = _local(fx, node, rows, in_shape, a, shown)
+            if in_shape and (local is None or local.startswith("[")):
+                # a Jacobian, or a gradient by a vector or matrix: the Matrix Cookbook's form
+                local, product = _cookbook(fx, node, loc, shown, steps.steps[loc.input],
+                                           local, product)
             entry["locals"][loc.input] = local
             entry["products"][(j, loc.arg, loc.input)] = product
             sums.setdefault(loc.input, []).append(contribution)
     return out
+
+
+def _cookbook(fx: _Formulas, node: Node, loc: Local, shown: tuple[str, bool] | None,
+              into: Step, local: str | None, product: str | None
+              ) -> tuple[str | None, str | None]:
+    """(local, product) in matrix notation where SymPy's matrix calculus (symbolic.matrix_form)
+    gives them and their numbers are the tape's here: for a scalar result, its gradient by a
+    vector or matrix argument (`inv(transpose(A))`), times the adjoint; for a vector or matrix
+    result, the adjoint's product with it differentiated (`transpose(X)@(2*t2 - 2*y)`). Else
+    the (local, product) given."""
+    import re
+
+    from ..lang.syntax import parse
+    from .matrix_form import gradients
+
+    nodes = fx.nodes
+    names = [f"u{k}" for k in range(len(node.inputs))]
+    bindings: dict[str, Any] = {n: nodes[r].value if type(r) is int else r.value
+                                for n, r in zip(names, node.inputs, strict=True)}
+    op = operation(nodes, node, names)
+    scalar = np.ndim(node.value) == 0
+    if scalar:   # the gradient itself: its numbers are the rule's with a unit cotangent
+        text, want = op, loc.value
+    else:
+        bindings["adj"] = fx.run.backward.adjoints[node.id] if fx.run.backward else None
+        want = next((r.value for r in into.received if r.source == node.id and r.arg == loc.arg),
+                    None)
+        text = {1: f"adj@({op})", 2: f"trace(transpose(adj)@({op}))"}[np.ndim(node.value)]
+    if want is None or shown is None and not scalar:
+        return local, product
+    try:
+        forms, _ = gradients(parse(text), bindings, [names[loc.arg]], {names[loc.arg]: want})
+    except Exception:  # noqa: BLE001 - outside what the matrix calculus covers
+        return local, product
+    form = forms.get(names[loc.arg])
+    if form is None or re.search(r"\bI\b", form.text):   # (SymPy's identity matrix: no
+        return local, product                             # spelling in the language)
+    titles = {n: nodes[r].title if type(r) is int else _input_text(nodes, r)
+              for n, r in zip(names, node.inputs, strict=True)}
+    bare = "" if shown is None else shown[0]
+    adj = f"({bare})" if shown is not None and shown[1] else bare
+
+    def put(m: re.Match[str]) -> str:
+        if m.group(1) != "adj":
+            return titles[m.group(1)]
+        alone = m.string[m.start() - 1:m.start()] in "(" and m.string[m.end():m.end() + 1] in ",)" \
+            or m.string[m.start() - 2:m.start()] == ", " and m.string[m.end():m.end() + 1] in ",)"
+        return bare if alone else adj   # an argument by itself needs no parentheses
+
+    found = re.sub(r"\b(u\d+|adj)\b", put, form.text)
+    if not scalar:
+        return local, found
+    wrapped = f"({found})" if _needs_parens(found) else found
+    return found, None if shown is None else f"{adj if shown[1] else shown[0]} * {wrapped}"
 
 
 def _add(parts: list[Any]) -> Any:
