@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import tape
 from ..engine.evaluate import kind_of_nonfinite
 from ..engine.tape import Tensor, first_nonfinite
+from ..lang.inline import top_calls
 from ..render.report import fmt as _fmt
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def build(run: Run, collapse: bool = False, steps: Any = None) -> Graph:
     graph = Graph(title, [line.rstrip() for line in lines],
                   (f"at {at}  =  " if at else "=  ") + _fmt(run.value))
     alerts = _alerts(run)
-    calls = _top_calls(run.calls, len(nodes)) if collapse else {}
+    calls = top_calls(run.calls, len(nodes)) if collapse else {}
     box = _box_ids(calls, len(nodes))
     for node in nodes:
         call = calls.get(node.id)
@@ -145,16 +146,6 @@ def _alerts(run: Run) -> _Alerts:
         j, i = origin
         why = out.get(j, ([], None))[0] + [f"first nan/inf adjoint here (argument {i + 1})"]
         out[j] = (why, i)
-    return out
-
-
-def _top_calls(calls: list[CallRecord], n: int) -> dict[int, CallRecord]:
-    """Tape node id -> the top-level call whose body recorded it."""
-    out: dict[int, CallRecord] = {}
-    for call in calls:
-        if len(call.path) == 1 and call.end > call.first:
-            for i in range(call.first, min(call.end, n)):
-                out[i] = call
     return out
 
 

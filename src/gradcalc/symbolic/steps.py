@@ -11,9 +11,12 @@ did is recorded as `ops`, so the contribution can be replayed from the adjoint e
 The formulas come from the op record's SymPy counterparts, applied as the check's conversion
 applies them (convert.apply_primitive): SymPy's derivative of each primitive by each of its
 arguments, with the inputs' formulas put in. A named intermediate keeps its name; an unnamed
-one is written out while it is short, else called by its tape id. All of it is bounded by
-counts (INLINE, FORMULA, PAIRS, SHOWN, MAX_STEPS), never by the clock; it runs in the budgeted
-child of the check (sandbox.run_with_budget), whose time limit only ever stops it.
+one is written out while it is short, else called by its tape id. A vector or matrix
+operation's contribution is written in matrix notation where SymPy's matrix calculus
+(symbolic.matrix_form) gives one with the tape's numbers. All of it is bounded by counts
+(INLINE, FORMULA, PAIRS, SHOWN, MAX_STEPS), never by the clock; it runs in a budgeted child
+(sandbox.start_with_budget) started before the check and collected after it, whose time limit
+(--check-timeout) only ever stops it: the steps then have their numbers only.
 """
 
 from __future__ import annotations
@@ -28,15 +31,21 @@ import numpy as np
 
 from .. import ops, ops_matrix
 from ..engine.evaluate import Run
-from ..engine.tape import Const, Node, input_values, source_masks, unbroadcast_value
+from ..engine.tape import (
+    Const,
+    Node,
+    input_values,
+    source_masks,
+    unbroadcast,
+    unbroadcast_value,
+)
+from ..lang.inline import top_calls
 
 INLINE = 24         # an unnamed intermediate is written out up to this many SymPy nodes
 FORMULA = 60        # an adjoint's formula beyond this many SymPy nodes is "too long"
 PAIRS = 256         # Jacobian entries (output x input components) derived per node
 SHOWN = 4           # components listed when a vector formula is not elementwise
 MAX_STEPS = 3_000   # formulas are derived for programs of at most this many steps
-
-TOO_LONG = "formula too long"
 
 
 @dataclass
@@ -181,13 +190,6 @@ def replay(chain: Sequence[tuple[str, Any]], g: Any) -> Any:
     return v
 
 
-def _fits(c: Any, shape: tuple[int, ...]) -> Any:
-    """A contribution summed over broadcast axes, as the sweep sums it."""
-    if type(c) is np.float64 or np.shape(c) == shape or np.ndim(c) < len(shape):
-        return c
-    return unbroadcast_value(c, shape)
-
-
 def _same(a: Any, b: Any) -> bool:
     """Bit for bit equal (nan equal to nan)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -200,7 +202,7 @@ def _contribution(rule: Callable[..., Any], g: Any, ans: Any, args: list[Any],
     that replay it from g)."""
     with np.errstate(all="ignore"):
         raw = rule(g, ans, *args)
-        c = _fits(raw, shape)
+        c = unbroadcast(raw, shape)
         summed = np.shape(raw) != np.shape(c)
         chain: list[tuple[str, Any]] | None
         try:
@@ -217,7 +219,7 @@ def _contribution(rule: Callable[..., Any], g: Any, ans: Any, args: list[Any],
                 chain = None     # (never seen) only arithmetic that gives the tape's bits
         if chain is None and np.ndim(g) == 0 and not shape:
             try:
-                local = _fits(rule(np.float64(1.0), ans, *args), shape)
+                local = unbroadcast(rule(np.float64(1.0), ans, *args), shape)
             except Exception:  # noqa: BLE001
                 local = None
     return c, local, chain
@@ -295,7 +297,7 @@ class _Sweep:
                 bits[src.id] = bits.get(src.id, 0) | 1 << k
         assert self.target is not None
         self.masks = source_masks(self.nodes, bits, self.target)
-        self.calls = top_calls(run) if collapse else {}
+        self.calls = top_calls(run.calls) if collapse else {}
         self.received: dict[int, list[Received]] = {}
 
     def inputs(self, node: Node) -> list[tuple[int, int, Callable[..., Any]]]:
@@ -394,16 +396,6 @@ def numbers(run: Run, collapse: bool = False) -> Steps:
     partials = {name: [j for j in steps if steps[j].mask >> k & 1]
                 for k, name in enumerate(run.wrt)}
     return Steps(sweep.target, steps, partials, collapse)
-
-
-def top_calls(run: Run) -> dict[int, Any]:
-    """Tape node id -> the top-level call (lang.inline.CallRecord) whose body recorded it."""
-    out: dict[int, Any] = {}
-    for c in run.calls:
-        if len(c.path) == 1 and c.end > c.first:
-            for i in range(c.first, c.end):
-                out[i] = c
-    return out
 
 
 # ---------------------------------------------------------------- formulas (SymPy)
