@@ -377,7 +377,9 @@ def test_too_many_steps_keep_numbers_only(monkeypatch) -> None:
 
 def test_a_constant_output_has_no_steps(gradcalc) -> None:
     r = gradcalc("2*3 + y", "--at", "x=1,y=2", "--wrt", "x", "--steps")
-    assert r.status == 0 and "d/dx: no steps" in r.out
+    assert r.status == 0 and "steps: none (no gradient reaches a differentiated name" in r.out
+    r = gradcalc("stop_gradient(x)*y", "--at", "x=1,y=2", "--wrt", "x,y", "--steps")
+    assert "d/dx: no steps (no gradient reaches x from the output)" in r.out
 
 
 def test_nonfinite_adjoints_are_written_out_too(gradcalc) -> None:

@@ -86,9 +86,10 @@ def steps_text(steps: Any, run: Run, chk: Check | None = None) -> str:
     name: each node the sweep visits on the way to it, its operation, its local derivatives
     and the adjoint it receives (formula, then the tape's numbers)."""
     nodes = run.nodes
-    out_node = nodes[steps.output] if steps.output is not None else None
-    where = "" if out_node is None else \
-        f"{out_node.ref}" + (f" ({out_node.label})" if out_node.label else "")
+    if steps.output is None:
+        return "steps: none (no gradient reaches a differentiated name from the output)\n"
+    out_node = nodes[steps.output]
+    where = f"{out_node.ref}" + (f" ({out_node.label})" if out_node.label else "")
     out = fit("steps: the backward pass, node by node in the order the sweep visits them. "
               f"A node's adjoint is the derivative of the output {where} with respect to it: the"
               " sum, over the nodes that use it, of their adjoint times their local derivative.",
@@ -97,7 +98,7 @@ def steps_text(steps: Any, run: Run, chk: Check | None = None) -> str:
     for k, (name, path) in enumerate(steps.partials.items()):
         out.append("")
         if not path:
-            out.append(f"d/d{name}: no steps (the output does not depend on {name})")
+            out.append(f"d/d{name}: no steps (no gradient reaches {name} from the output)")
             continue
         out.append(f"d/d{name}:")
         rows = [["node", "operation", "local derivative", "adjoint received"]]

@@ -34,6 +34,7 @@ from ..engine.evaluate import Run
 from ..engine.tape import (
     Const,
     Node,
+    Tensor,
     input_values,
     source_masks,
     unbroadcast,
@@ -366,11 +367,12 @@ class _Sweep:
         return step
 
     def value_text(self, value: Any) -> str:
-        node = self.run.tape.node_of(value) if hasattr(value, "uid") else None
-        if node is not None:
-            return node.title
-        name = getattr(value, "name", None)
-        return name or _number_text(getattr(value, "value", value))
+        """A call's argument by name: its node's, its own (an unwatched binding), or its
+        number."""
+        if not isinstance(value, Tensor):
+            return _number_text(value)
+        node = self.run.tape.node_of(value)
+        return node.title if node is not None else value.name or _number_text(value.value)
 
 
 def numbers(run: Run, collapse: bool = False) -> Steps:
@@ -631,6 +633,8 @@ def _shaped(flat: list[Any], shape: tuple[int, ...]) -> Any:
 def _size(e: Any, limit: int) -> int:
     """The number of nodes of a SymPy expression (or of all components), counting no further
     than limit + 1."""
+    from sympy import Basic
+
     n = 0
     stack = list(_flat(e))
     while stack:
@@ -638,7 +642,8 @@ def _size(e: Any, limit: int) -> int:
         n += 1
         if n > limit:
             return n
-        stack.extend(getattr(x, "args", ()))
+        if isinstance(x, Basic):
+            stack.extend(x.args)
     return n
 
 
