@@ -344,6 +344,53 @@ def test_matrix_operations_contribute_in_matrix_notation(gradcalc) -> None:
            "-0.4], [-0.4, 0.8]]" in r.out
 
 
+# ---------------------------------------------------------------- the cache
+
+
+def test_cached_formulas_need_no_sympy_and_are_the_same(monkeypatch) -> None:
+    from gradcalc.symbolic import sandbox
+
+    r = _run(PAYMENT, "apple=100,apple_num=2,orange=150,orange_num=3,tax=1.1")
+    first = derive(r, cache=True)
+    assert first.formulas
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("the formulas were derived again")
+
+    monkeypatch.setattr(sandbox, "start_with_budget", refuse)
+    r2 = _run(PAYMENT, "apple=3,apple_num=-2,orange=0.5,orange_num=7,tax=2")  # another point
+    again = derive(r2, cache=True)
+    assert again.formulas
+    assert [(s.formula, [loc.formula for loc in s.locals], [g.product for g in s.received])
+            for s in again.steps.values()] == \
+        [(s.formula, [loc.formula for loc in s.locals], [g.product for g in s.received])
+         for s in first.steps.values()]
+    _assert_replays(r2, again)       # the numbers are the new point's
+
+
+def test_the_cache_key_holds_what_the_formulas_read() -> None:
+    # an unwatched subexpression is a constant of the tape: its value is in the formulas
+    one = derive(_run("tax*(a*an+o*on)", "a=100,an=2,o=150,on=3,tax=1.1", ["a", "tax"]),
+                 cache=True)
+    two = derive(_run("tax*(a*an+o*on)", "a=100,an=2,o=151,on=3,tax=1.1", ["a", "tax"]),
+                 cache=True)
+    tax = [next(s for s in st.steps.values() if s.name == "tax") for st in (one, two)]
+    assert tax[0].formula == "a*an + 450" and tax[1].formula == "a*an + 453"
+
+
+def test_a_damaged_cache_entry_is_derived_again(tmp_path, monkeypatch) -> None:
+    from gradcalc.symbolic import cache
+
+    r = _run("x*x", "x=3")
+    derive(r, cache=True)
+    for path in cache.cache_dir().glob("*.json"):
+        text = path.read_text()
+        if '"kind":"steps"' in text:
+            path.write_text(text.replace('"x"', '"y"'))    # the checksum no longer holds
+    again = derive(r, cache=True)
+    assert again.formulas and again.steps[0].formula == "2*x"
+
+
 # ---------------------------------------------------------------- bounds
 
 

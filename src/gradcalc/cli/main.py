@@ -360,7 +360,7 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     steps = None
     if show_steps:   # the formulas are derived in a child while the check runs
         from ..symbolic.steps import begin
-        steps = begin(first, collapse, check_timeout)
+        steps = begin(first, collapse, check_timeout, not no_cache)
     result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
                        check_timeout, not no_cache, hessian, expect, numeric, claim_list,
                        claim_points, graph, collapse, steps)

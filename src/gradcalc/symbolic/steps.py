@@ -258,15 +258,19 @@ def operation(nodes: Sequence[Node], node: Node, names: Sequence[str] | None = N
     return f"{prim.spelling or prim.name}({', '.join(args)})"
 
 
-def derive(run: Run, collapse: bool = False, timeout: float = 10.0) -> Steps:
+def derive(run: Run, collapse: bool = False, timeout: float = 10.0, cache: bool = False
+           ) -> Steps:
     """The run's backward pass written out: the tape's numbers, and the formulas (derived in a
-    budgeted child). collapse: each top-level call of a program's function is one step."""
-    return begin(run, collapse, timeout).complete()
+    budgeted child). collapse: each top-level call of a program's function is one step.
+    cache: read and fill the disk cache (symbolic.cache) of the formulas."""
+    return begin(run, collapse, timeout, cache).complete()
 
 
-def begin(run: Run, collapse: bool = False, timeout: float = 10.0) -> Steps:
+def begin(run: Run, collapse: bool = False, timeout: float = 10.0, cache: bool = False
+          ) -> Steps:
     """derive, with the formulas still being derived in the budgeted child when it returns
-    (the check can run meanwhile): Steps.complete() waits for them."""
+    (the check can run meanwhile): Steps.complete() waits for them. A cache hit needs no
+    SymPy."""
     steps = numbers(run, collapse)
     if not steps.steps:
         return steps
@@ -274,12 +278,78 @@ def begin(run: Run, collapse: bool = False, timeout: float = 10.0) -> Steps:
         steps.note = (f"formulas are derived for at most {MAX_STEPS:,} steps; this pass has "
                       f"{len(steps.steps):,}: numbers only")
         return steps
+    key = _cache_key(run, steps) if cache else None
+    if key is not None:
+        from .cache import load_other
+
+        found = _from_json(load_other(key), steps)
+        if found is not None:
+            merge(steps, found)
+            return steps
     from .convert import namespace
     from .sandbox import start_with_budget
 
     namespace()   # SymPy imported once, here: the check's child inherits it too
-    steps.pending = start_with_budget(lambda: formulas(run, steps), timeout)
+    wait = start_with_budget(lambda: formulas(run, steps), timeout)
+
+    def pending() -> tuple[str, Any]:
+        status, found = wait()
+        if status == "ok" and key is not None:
+            from .cache import store_other
+
+            store_other(key, {"formulas": _to_json(found)})
+        return status, found
+
+    steps.pending = pending
     return steps
+
+
+def _cache_key(run: Run, steps: Steps) -> dict[str, Any]:
+    """What the formulas depend on: the tape's structure (each node's op, inputs, label and
+    its constants' names and values), the steps' nodes and what each depends on, the output
+    and whether calls are collapsed. Not the point's values, which only the numbers read."""
+    import hashlib
+    import json
+
+    from .cache import other_material
+
+    tape = []
+    for node in run.nodes:
+        inputs = [r if type(r) is int else [r.name, repr(np.asarray(r.value).tolist())]
+                  for r in node.inputs]
+        tape.append([node.op, inputs, node.label, list(np.shape(node.value))])
+    shape = [tape, [[j, s.first, s.mask] for j, s in sorted(steps.steps.items())],
+             steps.output, steps.collapse]
+    digest = hashlib.sha256(json.dumps(shape, separators=(",", ":")).encode()).hexdigest()
+    return other_material("steps", {"source": run.program.source, "tape": digest})
+
+
+def _to_json(found: dict[int, dict[str, Any]]) -> list[Any]:
+    return [[j, e["formula"], [[k, v] for k, v in e["locals"].items()],
+             [[*k, v] for k, v in e["products"].items()]] for j, e in found.items()]
+
+
+def _from_json(data: dict[str, Any] | None, steps: Steps) -> dict[int, dict[str, Any]] | None:
+    """The formulas of a cache entry, if it holds text for exactly these steps."""
+    if data is None:
+        return None
+
+    def text(x: Any) -> bool:
+        return x is None or isinstance(x, str)
+
+    out: dict[int, dict[str, Any]] = {}
+    try:
+        for j, formula, locals_, products in data["formulas"]:
+            if type(j) is not int or j not in steps.steps or not text(formula):
+                return None
+            out[j] = {"formula": formula,
+                      "locals": {k: v for k, v in locals_ if type(k) is int and text(v)},
+                      "products": {(a, b, c): v for a, b, c, v in products
+                                   if type(a) is int and type(b) is int and type(c) is int
+                                   and text(v)}}
+    except (TypeError, ValueError, KeyError):
+        return None
+    return out if set(out) == set(steps.steps) else None
 
 
 class _Sweep:
@@ -677,9 +747,10 @@ def formulas(run: Run, steps: Steps) -> dict[int, dict[str, Any]]:
             a: Any = sp.S.One
         else:
             got = sums.pop(j, [])
-            a = None if not got or any(c is None for c in got) else _add(got)
+            a = None if not got or any(c is None for c in got) or sum(
+                _size(c, 2 * FORMULA) for c in got) > 2 * FORMULA else _add(got)
             if a is not None and _size(a, FORMULA) > FORMULA:
-                a = None
+                a = None   # (contributions twice as long in all are not even added up)
         adjoint[j] = a
         shown = None if a is None else fx.text(a)
         entry: dict[str, Any] = {"formula": None if shown is None else shown[0],
