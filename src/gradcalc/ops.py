@@ -3,9 +3,10 @@ vector-Jacobian products and its SymPy counterpart.
 
 Every rule is written with numpy ufuncs and arithmetic only, so that it broadcasts over arrays
 (batches) and also runs on recorded tensors (higher-order derivatives through nested tapes).
-A VJP takes (g, ans, *args) and returns the contribution to that argument's adjoint. The SymPy
-counterpart takes a namespace `sp` (sympy plus gradcalc's own StopGradient) so this module
-never imports sympy.
+A VJP takes (g, ans, *args) and returns the contribution to that argument's adjoint, or None
+for a contribution that is exactly zero (a symbolic zero: nothing is added or multiplied). The
+SymPy counterpart takes a namespace `sp` (sympy plus gradcalc's own StopGradient) so this
+module never imports sympy.
 """
 
 from __future__ import annotations

@@ -84,6 +84,8 @@ def _signed(x: Any) -> str:
 
 
 def _zero(x: Any) -> bool:
+    if x is None:  # a rule's symbolic zero
+        return True
     return bool(np.all(np.asarray(x.value if isinstance(x, Tensor) else x) == 0))
 
 
