@@ -844,6 +844,7 @@ BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW
 CONSTANTS: dict[str, tuple[float, Callable[[Any], Any]]] = {
     "pi": (float(np.pi), lambda sp: sp.pi),
     "e": (float(np.e), lambda sp: sp.E),
+    "inf": (math.inf, lambda sp: sp.oo),  # norm's order only (the parser refuses it elsewhere)
 }
 
 

@@ -724,10 +724,32 @@ def parse(source: str) -> Program:
     was = gc.isenabled()
     gc.disable()
     try:
-        return _Parser(source).program()
+        program = _Parser(source).program()
     finally:
         if was:
             gc.enable()
+    if "inf" in source:
+        _check_inf(program)
+    return program
+
+
+def _check_inf(program: Program) -> None:
+    """`inf` is norm's order (norm(x, inf)) and nothing else: gradcalc's numbers are finite."""
+    roots = [s.value if isinstance(s, Assign) else s for s in program.statements]
+    roots += [f.body for f in program.functions.values()]
+    allowed: set[int] = set()
+    found: list[Name] = []
+    for root in roots:
+        for node in postorder(root):
+            if isinstance(node, Call) and node.func == "norm" and len(node.args) == 2:
+                allowed.add(id(node.args[1]))
+            elif isinstance(node, Name) and node.id == "inf":
+                found.append(node)
+    for node in found:
+        if id(node) not in allowed:
+            raise InputError("inf is only the order of a norm, norm(x, inf): numbers are "
+                             "finite", node.span, program.source,
+                             "for a large number write it out (1e300)")
 
 
 def parse_expression(source: str) -> Expr:
