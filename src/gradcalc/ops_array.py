@@ -82,12 +82,20 @@ def from_object(a: Any) -> Any:
     return tuple(flat)
 
 
-def _on_objects(fn: Any) -> Any:
+def _on_objects(fn: Any, doc: str) -> Any:
     """A SymPy counterpart: fn applied to the object arrays of the array arguments (the
-    constant arguments passed as they are)."""
+    constant arguments passed as they are); doc says what it computes (README's coverage
+    table shows it)."""
     def sympy(sp: Any, *args: Any) -> Any:
         return from_object(fn(*(to_object(a) if is_sym_array(a) else a for a in args)))
+    sympy.__doc__ = doc
     return sympy
+
+
+def described(doc: str, fn: Any) -> Any:
+    """fn, a SymPy counterpart, with doc saying what it computes."""
+    fn.__doc__ = doc
+    return fn
 
 
 def is_sym_array(a: Any) -> bool:
@@ -146,14 +154,15 @@ def _gather_vjp(g: Any, ans: Any, x: Any, index: Any) -> Any:
 
 def _gather(name: str, doc: str) -> Primitive:
     return _rec(name, 2, gather_value, [_gather_vjp, None],
-                _on_objects(lambda x, index: _padded(x)[np.asarray(index) + 1]), doc)
+                _on_objects(lambda x, index: _padded(x)[np.asarray(index) + 1],
+                            "the same components of the array of expressions"), doc)
 
 
 GATHER = _gather("gather", "Components of an array picked by a constant index map (0 where "
                  "the map says -1).")
 SCATTER = _rec("scatter", 3, scatter_value,
                [lambda gg, ans, g, index, shape: _call(GATHER, gg, index), None, None],
-               _on_objects(_scatter_objects),
+               _on_objects(_scatter_objects, "sums of the components added back"),
                "The transpose of a gather: a cotangent added back into the positions it came "
                "from.")
 
@@ -187,7 +196,8 @@ def _concat(index: Any, *xs: Any) -> Any:
 
 CONCAT = _rec("concatenate", None, _concat, [_concat_vjp],
               _on_objects(lambda index, *xs: _padded(np.concatenate([np.ravel(x) for x in xs]))
-                          [np.asarray(index) + 1]),
+                          [np.asarray(index) + 1], "the same components of the arrays of "
+                          "expressions"),
               "Arrays joined (np.concatenate, np.stack, np.vstack, np.hstack, np.dstack, "
               "np.column_stack, np.append): a gather from all of them.")
 
@@ -200,7 +210,7 @@ def _reshape(x: Any, shape: tuple[int, ...]) -> Any:
 
 RESHAPE = _rec("reshape", 2, _reshape,
                [lambda g, ans, x, shape: _call(RESHAPE, g, _shape(x)), None],
-               _on_objects(lambda x, shape: np.reshape(x, shape)),
+               _on_objects(lambda x, shape: np.reshape(x, shape), "the same components, reshaped"),
                "An array with a new shape (np.reshape, np.ravel, the .reshape method).")
 
 
@@ -214,21 +224,26 @@ def sum_to_value(c: Any, shape: tuple[int, ...]) -> Any:
     return _f64(np.reshape(out, shape))
 
 
+def _sum_to_objects(c: Any, shape: tuple[int, ...]) -> Any:
+    lead = c.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and c.shape[lead + i] != 1)
+    return np.reshape(np.sum(c, axis=axes, keepdims=True) if axes else c, shape)
+
+
 def _broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
     return _f64(np.broadcast_to(np.asarray(x, dtype=np.float64), shape).copy())
 
 
 BROADCAST_TO = _rec("broadcast_to", 2, _broadcast_to,
                     [lambda g, ans, x, shape: _call(SUM_TO, g, _shape(x)), None],
-                    _on_objects(lambda x, shape: np.broadcast_to(x, shape)),
+                    _on_objects(lambda x, shape: np.broadcast_to(x, shape),
+                                "the components repeated"),
                     "An array broadcast to a shape (np.broadcast_to; the VJP of a reduction).")
 SUM_TO = _rec("sum_to", 2, sum_to_value,
               [lambda g, ans, c, shape: _call(BROADCAST_TO, g, _shape(c)), None],
-              _on_objects(lambda c, shape: np.reshape(np.sum(
-                  c, axis=tuple(range(c.ndim - len(shape))) + tuple(
-                      c.ndim - len(shape) + i for i, n in enumerate(shape)
-                      if n == 1 and c.shape[c.ndim - len(shape) + i] != 1), keepdims=True),
-                  shape) if c.ndim else c),
+              _on_objects(lambda c, shape: _sum_to_objects(c, shape),
+                          "`Add` over the broadcast axes"),
               "A cotangent summed over the axes broadcasting added (the VJP of broadcasting).")
 
 # ---------------------------------------------------------------- reductions along axes
@@ -248,7 +263,8 @@ def _spread(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
 SUM_AXES = _rec("sum_axes", 3, lambda x, axes, keepdims: _f64(np.sum(x, axis=axes,
                                                                      keepdims=keepdims)),
                 [lambda g, ans, x, axes, keepdims: _spread(g, _shape(x), axes), None, None],
-                _on_objects(lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims)),
+                _on_objects(lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
+                            "`Add` of the components along the axes"),
                 "The sum along axes (np.sum, np.mean with axis=).")
 
 
@@ -271,8 +287,8 @@ def select(c: Any, g: Any, first: bool) -> Any:
 WHERE = _rec("where", 3, where_value,
              [None, lambda g, ans, c, a, b: select(c, g, True),
               lambda g, ans, c, a, b: select(c, g, False)],
-             lambda sp, c, a, b: from_object(np.where(to_object(c) != 0, to_object(a),
-                                                      to_object(b))),
+             described("the components of one or the other", lambda sp, c, a, b: from_object(
+                 np.where(to_object(c) != 0, to_object(a), to_object(b)))),
              "x where the condition holds, else y; the branch not selected anywhere gets no "
              "gradient at all (a symbolic zero).")
 
@@ -301,6 +317,7 @@ def _reduced(out: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: 
 
 def _sym_extremum(which: str) -> Any:
     def sympy(sp: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+        """`Max` (`Min`) of the components along the axes."""
         a = to_object(x)
         rows = lanes(a, axes)
         fn = sp.Max if which == "max" else sp.Min
@@ -347,6 +364,7 @@ def _var_vjp(g: Any, ans: Any, x: Any, axes: tuple[int, ...], ddof: float,
 
 
 def _sym_var(sp: Any, x: Any, axes: tuple[int, ...], ddof: float, keepdims: bool) -> Any:
+    """`Add` of squared deviations from the mean, over n - ddof."""
     a = to_object(x)
     n = _count(a.shape, axes)
     d = a - np.sum(a, axis=axes, keepdims=True) / n
@@ -366,12 +384,12 @@ def _revcumsum(x: Any, axis: int) -> Any:
 
 
 CUMSUM = _rec("cumsum", 2, _cumsum, [lambda g, ans, x, axis: _call(REVCUMSUM, g, axis), None],
-              _on_objects(lambda x, axis: np.cumsum(x, axis=axis)),
+              _on_objects(lambda x, axis: np.cumsum(x, axis=axis), "running `Add`s"),
               "The running sums along an axis (np.cumsum).")
 REVCUMSUM = _rec("revcumsum", 2, _revcumsum,
                  [lambda g, ans, x, axis: _call(CUMSUM, g, axis), None],
                  _on_objects(lambda x, axis: np.flip(np.cumsum(np.flip(x, axis), axis=axis),
-                                                     axis)),
+                                                     axis), "running `Add`s from the end"),
                  "The running sums from the end along an axis (the VJP of cumsum).")
 
 # ---------------------------------------------------------------- sort
@@ -392,7 +410,9 @@ def _group_mean(g: Any, labels: Any) -> Any:
 # the mean of g over the positions that share a label: its own transpose
 GROUP_MEAN = _rec("group_mean", 2, _group_mean,
                   [lambda gg, ans, g, labels: _call(GROUP_MEAN, gg, labels), None],
-                  lambda sp, g, labels: from_object(_group_mean_objects(to_object(g), labels)),
+                  described("means of the components that share a label",
+                            lambda sp, g, labels: from_object(
+                                _group_mean_objects(to_object(g), labels))),
                   "The mean over the components that share a label (the VJP of sort at ties).")
 
 
@@ -413,7 +433,8 @@ def _sort_vjp(g: Any, ans: Any, x: Any, index: Any, labels: Any) -> Any:
 
 SORT = _rec("sort", 3, lambda x, index, labels: gather_value(x, index),
             [_sort_vjp, None, None],
-            _on_objects(lambda x, index, labels: _padded(x)[np.asarray(index) + 1]),
+            _on_objects(lambda x, index, labels: _padded(x)[np.asarray(index) + 1],
+                        "the components in this point's order (the piece of sort here)"),
             "An array sorted along an axis (np.sort): a gather by numpy's stable order; "
             + _SORT_TIES + ".",
             kink=lambda x, index, labels: labels is not None,
@@ -499,8 +520,9 @@ def _einsum(subscripts: str, *operands: Any) -> Any:
 
 
 EINSUM = _rec("einsum", None, _einsum, [_einsum_vjp],
-              lambda sp, subscripts, *ops: from_object(np.einsum(
-                  subscripts, *(to_object(o) for o in ops))),
+              described("`Add` of `Mul`s of components (numpy's einsum on object arrays)",
+                        lambda sp, subscripts, *ops: from_object(np.einsum(
+                            subscripts, *(to_object(o) for o in ops)))),
               "Einstein summation in explicit form (np.einsum, np.tensordot, np.inner, np.dot, "
               "np.matmul of stacks, np.kron, np.cross, np.trace along axes, ...).")
 
@@ -543,6 +565,7 @@ def _vnorm_vjp(g: Any, ans: Any, x: Any, ord: float, axes: tuple[int, ...],
 
 
 def _sym_vnorm(sp: Any, x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """`Add(Abs(x)**p)**(1/p)`, or `Max`/`Min` of `Abs` for ord inf/-inf."""
     a = np.vectorize(sp.Abs, otypes=[object])(to_object(x))
     rows = lanes(a, axes)
     out = np.empty(rows.shape[:-1], dtype=object)
@@ -593,12 +616,13 @@ def put_value(g: Any, key: Any, shape: tuple[int, ...]) -> Any:
 
 GETITEM = _rec("getitem", 2, take_value,
                [lambda g, ans, x, key: _call(PUT, g, key, _shape(x)), None],
-               _on_objects(lambda x, key: x[key]),
+               _on_objects(lambda x, key: x[key], "the indexed components"),
                "x[key] with numpy's indexing rules (ints, slices, ..., None, integer arrays, "
                "boolean masks).")
 PUT = _rec("put", 3, put_value, [lambda gg, ans, g, key, shape: _call(GETITEM, gg, key),
                                  None, None],
-           _on_objects(lambda g, key, shape: _put_objects(g, key, shape)),
+           _on_objects(lambda g, key, shape: _put_objects(g, key, shape),
+                       "sums of the components added back"),
            "The transpose of indexing: a cotangent added back at the indexed positions.")
 
 
@@ -613,7 +637,7 @@ def _stack_vjp(i: int, g: Any, ans: Any, axis: int, *xs: Any) -> Any:
 
 
 STACK = _rec("stack", None, lambda axis, *xs: _f64(np.stack(xs, axis=axis)), [_stack_vjp],
-             _on_objects(lambda axis, *xs: np.stack(xs, axis=axis)),
+             _on_objects(lambda axis, *xs: np.stack(xs, axis=axis), "the components, stacked"),
              "Arrays of one shape stacked along a new axis (np.stack).")
 
 # ---------------------------------------------------------------- the records

@@ -19,7 +19,7 @@ from . import ops_array
 from .errors import NotDifferentiable
 from .ops import Primitive, register
 from .ops import call as _call  # recorded when an argument is a recorded tensor
-from .ops_array import from_object, to_object
+from .ops_array import described, from_object, to_object
 
 
 def _plain(x: Any) -> Any:
@@ -60,6 +60,7 @@ def sym_ndim(x: Any) -> int:
 
 
 def _sym_matmul(sp: Any, a: Any, b: Any) -> Any:
+    """`Add` of products of components (the matrix product)."""
     da, db = sym_ndim(a), sym_ndim(b)
     if da == 1 and db == 1:
         return sp.Add(*(x * y for x, y in zip(a, b, strict=True)))
@@ -73,6 +74,7 @@ def _sym_matmul(sp: Any, a: Any, b: Any) -> Any:
 
 
 def _sym_transpose(sp: Any, a: Any) -> Any:
+    """The components transposed."""
     if sym_ndim(a) < 2:
         return a
     return tuple(tuple(a[i][j] for i in range(len(a))) for j in range(len(a[0])))
@@ -85,16 +87,19 @@ def _flat(x: Any) -> tuple[Any, ...]:
 
 
 def _sym_det(sp: Any, a: Any) -> Any:
+    """`Matrix.det` (Berkowitz)."""
     return _matrix(sp, a).det(method="berkowitz")
 
 
 def _sym_inv(sp: Any, a: Any) -> Any:
+    """`Matrix.adjugate` over `Matrix.det` (Berkowitz)."""
     m = _matrix(sp, a)
     det = m.det(method="berkowitz")
     return _tuples(m.adjugate(method="berkowitz") / det)
 
 
 def _sym_diag(sp: Any, x: Any) -> Any:
+    """The diagonal components, or a diagonal matrix of them."""
     if sym_ndim(x) == 2:
         return tuple(x[k][k] for k in range(len(x)))
     return tuple(tuple(x[i] if i == j else sp.S.Zero for j in range(len(x)))
@@ -102,6 +107,7 @@ def _sym_diag(sp: Any, x: Any) -> Any:
 
 
 def _sym_softmax(sp: Any, x: Any) -> Any:
+    """`exp(x_i)/Add(exp(x_j))`."""
     flat = _flat(x)
     total = sp.Add(*(sp.exp(c) for c in flat))
     out = tuple(sp.exp(c) / total for c in flat)
@@ -334,6 +340,7 @@ def _solve_db(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def _sym_solve(sp: Any, a: Any, b: Any) -> Any:
+    """`Matrix.adjugate` over `Matrix.det`, times b."""
     return _sym_matmul(sp, _sym_inv(sp, a), b)
 
 
@@ -368,6 +375,7 @@ def _cholesky_vjp(g: Any, ans: Any, a: Any) -> Any:
 
 
 def _sym_cholesky(sp: Any, a: Any) -> Any:
+    """The Cholesky-Banachiewicz recurrence (`sqrt`s and quotients) on the lower triangle."""
     m = _lower_symmetric(sp, a)
     n = len(m)
     low = [[sp.S.Zero] * n for _ in range(n)]
@@ -435,7 +443,7 @@ def _stack_vjp(kind: str) -> Any:
 def _sym_stack(fn: Any) -> Any:
     def sympy(sp: Any, *xs: Any) -> Any:
         return from_object(fn([to_object(x) for x in xs]))
-    return sympy
+    return described("the components, joined", sympy)
 
 
 def _matrix_norm_parts(x: Any, p: float) -> tuple[Any, int]:
@@ -465,6 +473,8 @@ def _norm_p_vjp(g: Any, ans: Any, x: Any, p: Any) -> Any:
 
 
 def _sym_norm_p(sp: Any, x: Any, p: Any) -> Any:
+    """`Add(Abs(x)**p)**(1/p)`, `Max` of `Abs`; of a matrix `Max` of column or row sums of
+    `Abs`."""
     if sym_ndim(x) == 1:
         return ops_array.VNORM.sympy(sp, x, np.inf if p == sp.oo else p, (0,), False)
     rows = as_rows(x)
@@ -653,13 +663,15 @@ MATMUL = _rec("matmul", 2, _matmul, [_matmul_da, _matmul_db], _sym_matmul, symbo
 OUTER = _rec("outer", 2, _outer,
              [lambda g, ans, u, v: _call(MATMUL, g, v),
               lambda g, ans, u, v: _call(MATMUL, u, g)],
-             lambda sp, u, v: tuple(tuple(a * b for b in v) for a in u), "outer",
+             described("products `u_i*v_j`", lambda sp, u, v: tuple(tuple(a * b for b in v)
+                                                                 for a in u)), "outer",
              params=("u", "v"), doc="The outer product of two vectors: the matrix of u[i]*v[j].")
 TRANSPOSE = _rec("transpose", 1, lambda a: _mt(a),
                  [lambda g, ans, a: _call(TRANSPOSE, g)], _sym_transpose, "transpose",
                  params=("a",), doc="The transpose of a matrix.")
 TRACE = _rec("trace", 1, lambda a: _f64(np.trace(a, axis1=-2, axis2=-1)), [_trace_vjp],
-             lambda sp, a: sp.Add(*(a[k][k] for k in range(min(len(a), len(a[0]))))),
+             described("`Add` of the diagonal", lambda sp, a: sp.Add(
+                 *(a[k][k] for k in range(min(len(a), len(a[0])))))),
              "trace", params=("a",), doc="The sum of a square matrix's diagonal.")
 DET = _rec("det", 1, _det, [_det_vjp], _sym_det, "det", params=("a",),
            doc="The determinant of a square matrix.")
@@ -668,7 +680,8 @@ INV = _rec("inv", 1, _inv, [_inv_vjp], _sym_inv, "inv", params=("a",),
            domain=lambda a: np.linalg.matrix_rank(a) < np.shape(a)[-1],
            domain_note="inv needs an invertible matrix (this one is singular)")
 LOGDET = _rec("logdet", 1, _logdet, [_logdet_vjp],
-              lambda sp, a: sp.log(_sym_det(sp, a)), "logdet", params=("a",),
+              described("`log(Matrix.det)`", lambda sp, a: sp.log(_sym_det(sp, a))), "logdet",
+              params=("a",),
               doc="log(det(a)) from the LU factors (slogdet): -inf where a is singular, nan "
               "where its determinant is negative.",
               domain=lambda a: ~(np.linalg.slogdet(a)[0] > 0),
@@ -701,7 +714,9 @@ SOLVE = _rec("solve", 2, _solve, [_solve_da, _solve_db], _sym_solve, "solve",
              domain=lambda a, b: np.linalg.matrix_rank(a) < np.shape(a)[-1],
              domain_note="solve needs an invertible matrix (this one is singular)")
 LOGABSDET = _rec("logabsdet", 1, _logabsdet, [_logdet_vjp],
-                 lambda sp, a: sp.log(sp.Abs(_sym_det(sp, a))), "logabsdet", params=("a",),
+                 described("`log(Abs(Matrix.det))`",
+                           lambda sp, a: sp.log(sp.Abs(_sym_det(sp, a)))), "logabsdet",
+                 params=("a",),
                  doc="log|det(a)| from the LU factors (numpy's slogdet): finite for a negative "
                  "determinant, -inf where a is singular.",
                  domain=lambda a: np.linalg.slogdet(a)[0] == 0,
@@ -713,7 +728,9 @@ CHOLESKY = _rec("cholesky", 1, _cholesky, [_cholesky_vjp], _sym_cholesky, "chole
                 domain=_not_positive_definite,
                 domain_note="cholesky needs a positive definite matrix")
 KRON = _rec("kron", 2, _kron, [_kron_vjp(True), _kron_vjp(False)],
-            lambda sp, a, b: from_object(np.kron(to_object(a), to_object(b))), "kron",
+            described("products `a_ij*b_kl` (numpy's kron on object arrays)",
+                      lambda sp, a, b: from_object(np.kron(to_object(a), to_object(b)))),
+            "kron",
             params=("a", "b"), doc="The Kronecker product: every a[i, j] times the whole of b.")
 HSTACK = _rec("hstack", None, lambda *xs: _f64(np.hstack(xs)), [_stack_vjp("hstack")],
               _sym_stack(np.hstack), "hstack",
@@ -732,15 +749,15 @@ NORM_P = _rec("norm_p", 2, _norm_p, [_norm_p_vjp, None], _sym_norm_p, "norm",
               "where the largest magnitudes (or column or row sums) tie",
               convention="the tape takes sign(0) = 0 and splits the gradient evenly at a tie")
 EIGH = _rec("eigh", 2, _eigh, [_eigh_vjp, None],
-            ops_array.no_sympy("eigenvectors of a general symmetric matrix"),
+            ops_array.no_sympy("the roots of a characteristic polynomial"),
             doc="Eigenvalues (row 0) and eigenvectors (rows 1..n) of a symmetric matrix, "
             "packed (np.linalg.eigh reads the lower triangle, or the upper with UPLO='U').")
 SVD = _rec("svd", 2, _svd, [_svd_vjp, None],
-           ops_array.no_sympy("singular vectors of a general matrix"),
+           ops_array.no_sympy("the roots of a characteristic polynomial"),
            doc="u, s and vh of the singular value decomposition, raveled and packed "
            "(np.linalg.svd).")
 PINV = _rec("pinv", 1, _pinv, [_pinv_vjp],
-            lambda sp, a: _tuples(_matrix(sp, a).pinv()),
+            described("`Matrix.pinv`", lambda sp, a: _tuples(_matrix(sp, a).pinv())),
             doc="The Moore-Penrose pseudo-inverse (np.linalg.pinv); its derivative is taken "
             "where the rank is locally constant.")
 

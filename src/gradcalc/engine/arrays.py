@@ -384,6 +384,8 @@ def _broadcast_side(extra: Any, a: Any, axis: int) -> Any:
 
 
 def _trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    if np.ndim(_raw(a)) == 2 and offset == 0 and {axis1 % 2, axis2 % 2} == {0, 1}:
+        return apply(M.TRACE, a)  # the language's trace(A)
     d = gather(A.DIAGONAL, a, lambda p: np.diagonal(p, offset, axis1, axis2))
     return apply(A.SUM_AXES, d, (np.ndim(_raw(d)) - 1,), False)
 
@@ -475,6 +477,8 @@ def _pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> A
 
 def _diag(v: Any, k: int = 0) -> Any:
     nd = np.ndim(_raw(v))
+    if k == 0 and (nd == 1 or nd == 2 and np.shape(_raw(v))[0] == np.shape(_raw(v))[1]):
+        return apply(M.DIAG, v)  # the language's diag(v), diag(A)
     if nd == 1:
         return gather(A.TRIANGLE, v, lambda p: np.diag(p, k), zeros=True)
     if nd == 2:
@@ -590,6 +594,9 @@ def _norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> 
     value = _value(x)
     want = np.linalg.norm(np.zeros(value.shape), ord, axis, keepdims)  # numpy's own errors
     nd = value.ndim
+    if axis is None and not keepdims and ord is not None and not isinstance(ord, str) and (
+            nd == 1 and ord >= 1 or nd == 2 and ord in (1, np.inf)):
+        return apply(M.NORM_P, x, float(ord))  # the language's norm(x, p)
     if axis is None:
         if ord is None:
             out = apply(ops.NORM, as_vector(x))
@@ -681,6 +688,12 @@ def _axes_gather(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _transpose(a: Any, axes: Any = None) -> Any:
+    if axes is None and np.ndim(_raw(a)) == 2:
+        return apply(M.TRANSPOSE, a)  # the language's transpose(A)
+    return gather(A.AXES, a, lambda p: np.transpose(p, axes))
+
+
 def _reshaped(fn: Callable[..., Any]) -> Callable[..., Any]:
     def call(a: Any, *args: Any, **kwargs: Any) -> Any:
         return reshape(a, np.shape(fn(np.zeros(np.shape(_raw(a))), *args, **kwargs)))
@@ -728,7 +741,7 @@ HANDLERS: dict[Any, Handler] = {
     np.average: Handler(_average, (ops.MEAN, ops.SUM, A.SUM_AXES)),
     np.cumsum: Handler(_cumsum, (A.CUMSUM,), _DEFAULTS),
     np.diff: Handler(_diff, (A.GETITEM, ops.SUB)),
-    np.trace: Handler(_trace, (A.DIAGONAL, A.SUM_AXES), _DEFAULTS),
+    np.trace: Handler(_trace, (M.TRACE, A.DIAGONAL, A.SUM_AXES), _DEFAULTS),
     # shapes
     np.reshape: Handler(lambda a, shape=None, newshape=None: reshape(
         a, shape if shape is not None else newshape), (A.RESHAPE,), ("order", "copy")),
@@ -738,7 +751,7 @@ HANDLERS: dict[Any, Handler] = {
     np.atleast_1d: Handler(_atleast(np.atleast_1d), (A.RESHAPE,)),
     np.atleast_2d: Handler(_atleast(np.atleast_2d), (A.RESHAPE,)),
     np.atleast_3d: Handler(_atleast(np.atleast_3d), (A.RESHAPE,)),
-    np.transpose: Handler(_axes_gather(np.transpose), (A.AXES,)),
+    np.transpose: Handler(_transpose, (M.TRANSPOSE, A.AXES)),
     np.swapaxes: Handler(_axes_gather(np.swapaxes), (A.AXES,)),
     np.moveaxis: Handler(_axes_gather(np.moveaxis), (A.AXES,)),
     np.broadcast_to: Handler(_broadcast_to, (A.BROADCAST_TO,)),
@@ -753,13 +766,13 @@ HANDLERS: dict[Any, Handler] = {
     np.take: Handler(_named_gather(A.TAKE, np.take), (A.TAKE,), ("out",)),
     np.take_along_axis: Handler(_named_gather(A.TAKE, np.take_along_axis), (A.TAKE,)),
     np.diagonal: Handler(_named_gather(A.DIAGONAL, np.diagonal), (A.DIAGONAL,)),
-    np.diag: Handler(_diag, (A.DIAGONAL, A.TRIANGLE)),
+    np.diag: Handler(_diag, (M.DIAG, A.DIAGONAL, A.TRIANGLE)),
     np.tril: Handler(_named_gather(A.TRIANGLE, np.tril, zeros=True), (A.TRIANGLE,)),
     np.triu: Handler(_named_gather(A.TRIANGLE, np.triu, zeros=True), (A.TRIANGLE,)),
     np.concatenate: Handler(_joined(np.concatenate), (A.CONCAT,), _DEFAULTS),
     np.stack: Handler(_joined(np.stack), (A.CONCAT,), _DEFAULTS),
-    np.vstack: Handler(_joined(np.vstack), (A.CONCAT,), _DEFAULTS),
-    np.hstack: Handler(_joined(np.hstack), (A.CONCAT,), _DEFAULTS),
+    np.vstack: Handler(lambda tup: apply(M.VSTACK, *tup), (M.VSTACK,), _DEFAULTS),
+    np.hstack: Handler(lambda tup: apply(M.HSTACK, *tup), (M.HSTACK,), _DEFAULTS),
     np.dstack: Handler(_joined(np.dstack), (A.CONCAT,)),
     np.column_stack: Handler(_joined(np.column_stack), (A.CONCAT,)),
     np.append: Handler(_append, (A.CONCAT,)),
@@ -792,7 +805,8 @@ HANDLERS: dict[Any, Handler] = {
     np.linalg.svd: Handler(_svd, (M.SVD,)),
     np.linalg.svdvals: Handler(_svdvals, (M.SVD,)),
     np.linalg.pinv: Handler(_pinv, (M.PINV,)),
-    np.linalg.norm: Handler(_norm, (ops.NORM, A.VNORM, A.MAX_AXES, A.MIN_AXES, M.SVD)),
+    np.linalg.norm: Handler(_norm, (ops.NORM, M.NORM_P, A.VNORM, A.MAX_AXES, A.MIN_AXES,
+                                    M.SVD)),
     np.linalg.matrix_norm: Handler(_linalg_matrix_norm, (A.VNORM, A.MAX_AXES, M.SVD)),
     np.linalg.vector_norm: Handler(_linalg_vector_norm, (A.VNORM,)),
     np.linalg.trace: Handler(_linalg_trace, (A.DIAGONAL, A.SUM_AXES), ("dtype",)),
@@ -974,10 +988,10 @@ def coverage_rows() -> list[tuple[str, str, str, str]]:
         if not records:
             out.append((name, "(identity: a tensor is real)", "", ""))
             continue
-        spellings = sorted({p.spelling for p in records if p.spelling})
+        spellings = sorted({p.spelling or p.symbol for p in records if p.spelling or p.symbol})
+        texts = list(dict.fromkeys(_sympy_text(p) for p in records))
         out.append((name, ", ".join(p.name for p in records),
-                    ", ".join(f"`{s}`" for s in spellings) or "-",
-                    "; ".join(_sympy_text(p) for p in records)))
+                    ", ".join(f"`{s}`" for s in spellings) or "-", "; ".join(texts)))
     return out
 
 
