@@ -76,3 +76,12 @@ def test_where_on_an_array_branch_not_taken_anywhere_gets_no_gradient() -> None:
     with Tape() as tape:
         y = F.sum(np.where(v > 0, np.sqrt(v), v * 2))
     np.testing.assert_array_equal(tape.gradient(y, v).numpy(), [2.0, 2.0])
+
+
+def test_prod_of_an_empty_vector_has_an_empty_gradient() -> None:
+    # found by the random shapes of test_array_ops.py: the gradient had one component
+    x = Variable(np.zeros(0))
+    with Tape() as tape:
+        y = F.prod(x)
+    assert float(y) == 1.0
+    assert tape.gradient(y, x).shape == (0,)

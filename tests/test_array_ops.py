@@ -446,3 +446,87 @@ def test_cross_of_2_vectors_and_a_2_vector_with_a_3_vector() -> None:
         y = np.sum(np.cross(a, c0) * w)
     # d/da sum(w * (a x c)) = (c x w) restricted to the first two components
     np.testing.assert_allclose(tape.gradient(y, a).numpy(), np.cross(c0, w)[:, :2], rtol=1e-12)
+
+
+# ---------------------------------------------------------------- random shapes
+
+
+def _random_shape(rng: np.random.Generator, low: int = 0) -> tuple[int, ...]:
+    """1 to 3 axes of 0 to 3 components (0-size and 1-size axes included)."""
+    return tuple(int(n) for n in rng.integers(low, 4, size=int(rng.integers(1, 4))))
+
+
+def _random_axes(rng: np.random.Generator, ndim: int) -> Any:
+    """None, one axis (negative half the time) or a tuple of distinct axes."""
+    kind = rng.integers(3)
+    if kind == 0:
+        return None
+    if kind == 1:
+        a = int(rng.integers(ndim))
+        return a - ndim if rng.integers(2) else a
+    k = int(rng.integers(1, ndim + 1))
+    return tuple(int(a) - ndim * int(rng.integers(2)) for a in rng.permutation(ndim)[:k])
+
+
+def _axis(rng: np.random.Generator, s: tuple[int, ...]) -> int:
+    return int(rng.integers(-len(s), len(s)))
+
+
+def _draw(name: str, rng: np.random.Generator, s: tuple[int, ...]) -> Callable[..., Any]:
+    """numpy's function `name` with its parameters drawn for an input of shape s."""
+    axes, axis, flag = _random_axes(rng, len(s)), _axis(rng, s), bool(rng.integers(2))
+    other, count = _axis(rng, s), int(rng.integers(0, 3))
+    perm = tuple(int(a) for a in rng.permutation(len(s)))
+    reps = tuple(int(n) for n in rng.integers(1, 3, size=len(s)))
+    widths = [(int(a), int(b)) for a, b in rng.integers(0, 3, size=(len(s), 2))]
+    new_axis, shift = int(rng.integers(-len(s) - 1, len(s) + 1)), int(rng.integers(-3, 4))
+    sub = "abc"[: len(s)]
+    calls: dict[str, Callable[..., Any]] = {
+        "sum": lambda x: np.sum(x, axis=axes, keepdims=flag),
+        "mean": lambda x: np.mean(x, axis=axes),
+        "prod": lambda x: np.prod(x, axis=axes),
+        "var": lambda x: np.var(x, axis=axes),
+        "max": lambda x: np.max(x, axis=axes, keepdims=flag),
+        "cumsum": lambda x: np.cumsum(x, axis=axis),
+        "flip": lambda x: np.flip(x, axes),
+        "roll": lambda x: np.roll(x, shift, axis=axis),
+        "transpose": lambda x: np.transpose(x, perm),
+        "expand_dims": lambda x: np.expand_dims(x, new_axis),
+        "tile": lambda x: np.tile(x, reps),
+        "repeat": lambda x: np.repeat(x, count, axis=axis),
+        "pad": lambda x: np.pad(x, widths, constant_values=0.5),
+        "sort": lambda x: np.sort(x, axis=axis),
+        "broadcast_to": lambda x: np.broadcast_to(x, (count + 1,) + tuple(s)),
+        "concatenate": lambda x: np.concatenate([x, 2 * x, x], axis=axis),
+        "moveaxis": lambda x: np.moveaxis(x, axis, other),
+        "einsum": lambda x: np.einsum(f"{sub},{sub}->{sub[:1]}", x, x),
+    }
+    return calls[name]
+
+
+RANDOM = ("sum", "mean", "prod", "var", "max", "cumsum", "flip", "roll", "transpose",
+          "expand_dims", "tile", "repeat", "pad", "sort", "broadcast_to", "concatenate",
+          "moveaxis", "einsum")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's mean of an empty axis
+@pytest.mark.parametrize("name", RANDOM)
+def test_random_shapes_against_central_differences(name: str, request) -> None:
+    # shapes, axes and counts drawn from a generator seeded by the name (reproducible)
+    rng = np.random.default_rng(list(name.encode()))
+    slow = request.config.getoption("--slow")
+    for _ in range(40 if slow else 4):
+        low = 1 if name in ("max", "var", "sort") else 0  # (no empty max; var needs n > 0)
+        shape = _random_shape(rng, low)
+        call = _draw(name, rng, shape)
+        x0 = _spaced(*shape) if np.prod(shape) else np.zeros(shape)
+        want = np.asarray(call(x0))
+        w = rng.normal(size=want.shape)
+        x = Variable(x0)
+        with Tape() as tape:
+            y = np.sum(call(x) * w)
+        np.testing.assert_allclose(np.asarray(call(x).numpy()), want, rtol=1e-12, atol=1e-12)
+        g = tape.gradient(y, x, unconnected_gradients="zero").numpy()
+        ref = _central(call, [x0], w, 0)
+        np.testing.assert_allclose(g, ref, rtol=1e-5, atol=1e-6 * max(1.0, float(
+            np.max(np.abs(ref))) if ref.size else 1.0), err_msg=f"{name} at shape {shape}")

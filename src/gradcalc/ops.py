@@ -668,6 +668,8 @@ def _prod_others(x: Any) -> Any:
     # the product of the other components, exact where some are zero (no division): the
     # running products from the left times those from the right
     x = np.asarray(x)
+    if x.size == 0:  # an empty product's gradient has no components either
+        return np.zeros(x.shape)
     left = np.concatenate(([1.0], np.cumprod(x[:-1])))
     right = np.concatenate((np.cumprod(x[::-1][:-1])[::-1], [1.0]))
     out = left * right
@@ -685,6 +687,8 @@ def _prod_others_vjp(g: Any, ans: Any, x: Any) -> Any:
         return _prod_others_vjp_recorded(g, x)
     g = np.broadcast_to(g, np.shape(x))
     n = len(x)
+    if n == 0:
+        return np.zeros(0)
     left = np.concatenate(([1.0], np.cumprod(x[:-1])))
     right = np.concatenate((np.cumprod(x[::-1][:-1])[::-1], [1.0]))
     after = np.zeros(n)  # sum over i > j of g_i * right_i * x_(j+1)...x_(i-1)
