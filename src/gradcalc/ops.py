@@ -893,15 +893,19 @@ def register(prim: Primitive, *more: Primitive, operator: str | None = None) -> 
     `operator` for prim), the Python API, the tape, the check and every derived table see them
     from now on. Returns prim."""
     global PRIMITIVES
-    for p in (prim, *more):
-        if p.name in BY_NAME:
+    names = set(BY_NAME)
+    spelled = {(s, a) for s, by_arity in FUNCTIONS.items() for a in by_arity}
+    for p in (prim, *more):  # all checked first, then the tables rebuilt once
+        if p.name in names:
             raise ValueError(f"a primitive named {p.name!r} exists already")
-        if p.spelling is not None and p.arity in FUNCTIONS.get(p.spelling, {}):
+        if p.spelling is not None and (p.spelling, p.arity) in spelled:
             raise ValueError(f"{p.spelling}() of {p.arity} arguments exists already")
         if operator in BINARY:
             raise ValueError(f"the operator {operator} exists already")
-        PRIMITIVES = (*PRIMITIVES, p)
-        _changed()
+        names.add(p.name)
+        spelled.add((p.spelling, p.arity))
+    PRIMITIVES = (*PRIMITIVES, prim, *more)
+    _changed()
     if operator is not None:
         BINARY[operator] = prim
     return prim
