@@ -853,7 +853,7 @@ def recorded_names() -> list[str]:
 
 
 def _np_name(func: Any) -> str:
-    prefix = "np.linalg." if "linalg" in (getattr(func, "__module__", "") or "") else "np."
+    prefix = "np.linalg." if "linalg" in (func.__module__ or "") else "np."
     return prefix + func.__name__
 
 

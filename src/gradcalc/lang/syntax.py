@@ -11,7 +11,7 @@ import gc
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
@@ -728,13 +728,14 @@ def parse(source: str) -> Program:
     finally:
         if was:
             gc.enable()
-    if "inf" in source:
-        _check_inf(program)
     return program
 
 
-def _check_inf(program: Program) -> None:
-    """`inf` is norm's order (norm(x, inf)) and nothing else: gradcalc's numbers are finite."""
+def check_inf(program: Program, bound: Collection[str] = ()) -> None:
+    """`inf` is norm's order (norm(x, inf)) and nothing else, gradcalc's numbers being finite;
+    unless a binding of that name shadows the constant (as pi and e can be shadowed)."""
+    if "inf" in bound or "inf" not in program.source:
+        return
     roots = [s.value if isinstance(s, Assign) else s for s in program.statements]
     roots += [f.body for f in program.functions.values()]
     allowed: set[int] = set()
