@@ -1,4 +1,4 @@
-"""numpy on tensors, generated from the table of handlers (engine/arrays.py HANDLERS): every
+"""numpy on tensors, generated from the table of handlers (engine/numpy_table.py HANDLERS): every
 recorded numpy function is called on Variables of several shapes (0-size and 1-size axes,
 negative axes, broadcasting) and its value and gradient are compared with numpy's own function
 on plain arrays and central differences of it (never gradcalc). The gradient taken on a
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gradcalc import Tape, Variable, ops_array
-from gradcalc.engine import arrays
+from gradcalc.engine import numpy_table
 
 RNG = np.random.default_rng(24)
 
@@ -212,7 +212,7 @@ IDS = [f"{'np.linalg.' if 'linalg' in f.__module__ else 'np.'}{f.__name__}-{i}"
 
 
 def test_every_recorded_numpy_function_has_cases() -> None:
-    assert set(CASES) == set(arrays.HANDLERS)
+    assert set(CASES) == set(numpy_table.HANDLERS)
 
 
 def _weighted(call: Callable[..., Any], xs: list[np.ndarray], w: np.ndarray) -> float:
