@@ -20,7 +20,6 @@ counterpart applies the same numpy function to a numpy object array of SymPy exp
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from typing import Any
 
@@ -443,7 +442,7 @@ SORT = _rec("sort", 3, lambda x, index, labels: gather_value(x, index),
 
 # ---------------------------------------------------------------- einsum
 
-_LETTERS = string.ascii_letters
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def einsum_parts(subscripts: str) -> tuple[list[str], str]:
