@@ -85,3 +85,11 @@ def test_prod_of_an_empty_vector_has_an_empty_gradient() -> None:
         y = F.prod(x)
     assert float(y) == 1.0
     assert tape.gradient(y, x).shape == (0,)
+
+
+def test_explain_names_where_for_the_branch_not_taken() -> None:
+    v = Variable(-1.0)
+    with Tape(persistent=True) as tape:
+        y = np.where(v > 0, np.sqrt(v), 0.0)
+    assert float(tape.gradient(y, v)) == 0.0
+    assert tape.explain(y, v).startswith("zero local derivative: where")
