@@ -8,7 +8,7 @@ to the workers with the task: `dask.dataframe.from_map` reads each file into one
 part file (the contract's CSV, or Parquet). The client only gathers per-part row counts. Dask
 schedules, retries and spreads the work; nothing here is a scheduler.
 
-Dask is an optional extra (`pip install 'gradcalc[dask]'`), imported only here.
+Dask is an optional extra (`pip install -e '.[dask]'` in the checkout), imported only here.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from ..errors import InputError
 from ..lang.syntax import Program
 
 LOCAL = ("threads", "processes", "sync")   # Dask's single-machine schedulers, by name
+# how to install the extra, from the checkout gradcalc is installed from (it is on no index)
+DASK_INSTALL = "pip install -e '.[dask]' in the gradcalc checkout"
 
 
 def input_files(spec: str) -> list[str]:
@@ -122,7 +124,7 @@ def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence
         import pandas as pd
     except ImportError:
         raise InputError("--dask needs Dask, which is not installed",
-                         hint="pip install 'gradcalc[dask]'") from None
+                         hint=DASK_INSTALL) from None
     from ..batch.rows import run_batch
 
     if output is None:
@@ -192,7 +194,7 @@ def _compute(parts: Any, scheduler: str, dask: Any) -> Any:
         from distributed import Client, LocalCluster
     except ImportError:
         raise InputError(f"--dask {scheduler} needs dask.distributed, which is not installed",
-                         hint="pip install 'gradcalc[dask]'") from None
+                         hint=DASK_INSTALL) from None
     if scheduler == "local":
         with LocalCluster(processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:

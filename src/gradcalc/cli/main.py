@@ -160,7 +160,8 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("--dask", "dask", metavar="SCHEDULER",
               help="With --points FILES --output DIR: run the batch on Dask, one part file per "
                    "input file; SCHEDULER is local (a LocalCluster), threads, processes, sync, "
-                   "or a scheduler address such as tcp://host:8786. Needs gradcalc[dask].")
+                   "or a scheduler address such as tcp://host:8786. Needs the dask extra "
+                   "(pip install -e '.[dask]' in the checkout).")
 @click.option("--no-cache", is_flag=True,
               help="Neither read nor write the disk cache of symbolic derivatives.")
 @click.option("--graph", "graph", metavar="FILE",
