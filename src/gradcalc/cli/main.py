@@ -36,6 +36,7 @@ CLAIM_POINTS = 100  # the default of --claim-points: verify.CLAIM_POINTS (a test
 POINTWISE_ROWS = 10_000
 EXIT_OK, EXIT_INPUT = 0, 2   # the other statuses are the judge's (judge.exit_status)
 FORMATS = ["text", "json", "jsonl", "csv"]
+COLORS = ["auto", "always", "never"]
 
 
 def _names(value: str | None, option: str = "--wrt") -> list[str] | None:
@@ -86,6 +87,20 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float
     return value
 
 
+def _complete_path(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Tab after an option that takes a path: the shell's file names (cli/complete.py)."""
+    from . import complete
+
+    return complete.path(ctx, param, incomplete)
+
+
+def _complete_at(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Tab after `--at NAME=@`: the file names there (cli/complete.py)."""
+    from . import complete
+
+    return complete.at_file(ctx, param, incomplete)
+
+
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
@@ -114,6 +129,7 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 )
 @click.argument("words", nargs=-1, metavar="EXPR")
 @click.option("--at", "at", multiple=True, metavar="NAME=VALUE[,...]",
+              shell_complete=_complete_at,
               help="Bind names; repeatable. VALUE is a number, a constant expression (pi/4), "
                    "a vector [v1,v2,...], a matrix [[1,2],[3,4]], or @FILE (a .npy file or a "
                    "headerless .csv of numbers, one matrix row per line).")
@@ -146,15 +162,15 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               help="Time budget of the whole SymPy check (conversion, derivatives, "
                    "evaluation), of --numeric and of each claim; over it the check is "
                    "skipped and a claim is undecided.")
-@click.option("-f", "--file", "file", type=str, metavar="PATH",
+@click.option("-f", "--file", "file", type=str, metavar="PATH", shell_complete=_complete_path,
               help="Read the expression or program from a file (- for stdin).")
-@click.option("--points", metavar="FILE",
+@click.option("--points", metavar="FILE", shell_complete=_complete_path,
               help="Evaluate at every row of a CSV file with a header of names (- for stdin); "
                    "--at values are the same for every row. A .parquet/.pq file is read as "
                    "Parquet. One output row per point, columns named as at one point; "
                    "combines with --of y1,y2 (columns y1,d_y1_x,...), --hessian, --expect "
                    "and --numeric (each row judged as with --at at its bindings).")
-@click.option("--output", "output", metavar="FILE",
+@click.option("--output", "output", metavar="FILE", shell_complete=_complete_path,
               help="With --points: write the value and partials to FILE, Parquet for "
                    ".parquet/.pq, else CSV (instead of the CSV on stdout).")
 @click.option("--dask", "dask", metavar="SCHEDULER",
@@ -164,7 +180,7 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
                    "(pip install -e '.[dask]' in the checkout).")
 @click.option("--no-cache", is_flag=True,
               help="Neither read nor write the disk cache of symbolic derivatives.")
-@click.option("--graph", "graph", metavar="FILE",
+@click.option("--graph", "graph", metavar="FILE", shell_complete=_complete_path,
               help="Write the computation graph (op, value, adjoint per node): .svg or .html "
                    "(drawn without Graphviz), .dot/.gv, .mmd Mermaid, .png/.pdf (need dot).")
 @click.option("--expect", multiple=True, metavar="NAME=VALUE[,...]",
@@ -173,7 +189,7 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("--claim", "claims", multiple=True, metavar="'NAME: FORMULA'",
               help="Your formula for d/dNAME, checked against the true derivative everywhere "
               "(random points, then simplification). Repeatable; works without --at.")
-@click.option("--claims", "claims_file", metavar="PATH",
+@click.option("--claims", "claims_file", metavar="PATH", shell_complete=_complete_path,
               help="Read claims from a file, one 'NAME: FORMULA' per line (# comments).")
 @click.option("--claim-points", type=click.IntRange(1, 10_000), default=CLAIM_POINTS,
               show_default=True, metavar="N", help="Random points per claim.")
@@ -186,6 +202,10 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
                                                           case_sensitive=False),
               help="Print only the symbolic gradient (matrix notation where SymPy's matrix "
                    "calculus gives it), as text, LaTeX or a numpy function.")
+@click.option("--color", "--colour", "color", type=click.Choice(COLORS, case_sensitive=False),
+              default="auto", show_default=True,
+              help="Colour the verdict words and 'error:': auto (on a terminal, unless "
+                   "NO_COLOR is set or FORCE_COLOR asks for it), always, never.")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | None,
             fmt: str, quiet: bool, show_tape: bool, collapse: bool, no_check: bool,
@@ -193,7 +213,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-            output: str | None, dask: str | None, symbolic: str | None) -> int:
+            output: str | None, dask: str | None, symbolic: str | None, color: str) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -210,6 +230,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
     fmt = fmt.lower()
     if fmt == "jsonl":
         fmt, _OUT.compact = "json", True
+    _OUT.color = color.lower()
     _OUT.colour = not quiet and _colour(sys.stdout)
     if quiet:
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (main closes it)
@@ -232,6 +253,7 @@ class _Output:
         """Plain output: indented JSON, no colour; no result kept."""
         self.compact = False
         self.colour = False
+        self.color = "auto"   # --color
         # the last result rendered, kept alive until the next call or the end of the process:
         # entry() ends the process without freeing it (a 100k-node tape and its syntax tree
         # take about 0.2 s to free, a fifth of such a call)
@@ -243,12 +265,22 @@ _ONE_SHOT = [False]  # run by entry(): one command, then the process ends
 
 
 def _colour(stream: object) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    """Whether to colour what goes to this stream; the first that speaks decides, in
+    CPython's order: --color always/never, then NO_COLOR set and not empty
+    (https://no-color.org), then FORCE_COLOR set and not empty (https://force-color.org),
+    then TERM=dumb (no colour), then whether the stream is a terminal."""
+    if _OUT.color != "auto":
+        return _OUT.color == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
     try:
-        terminal = bool(stream.isatty())  # type: ignore[attr-defined]
+        return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):  # no isatty, or a closed stream
         return False
-    return terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def _bound_names(at: Sequence[str]) -> set[str]:
@@ -264,7 +296,7 @@ def _bound_names(at: Sequence[str]) -> set[str]:
 
 def _emit(document: str) -> None:
     """Write a rendered result to stdout."""
-    click.echo(document, nl=False)
+    click.echo(document, nl=False, color=_OUT.colour)  # click strips colour off a terminal
 
 
 def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
@@ -622,6 +654,10 @@ def _read_claims(path: str | None) -> tuple[str | None, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the command and map every failure to an exit status."""
     _OUT.reset()  # each call starts plain (tests call main many times in one process)
+    if "_GRADCALC_COMPLETE" in os.environ:  # a shell asks for completions (Tab)
+        from . import complete
+
+        complete.install()
     args = list(argv) if argv is not None else sys.argv[1:]
     args, moved = usage.move_dash_words(args, command)
     stdout = sys.stdout
@@ -635,7 +671,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.NoSuchOption as exc:
         hint = usage.option_hint(exc.option_name, command) if exc.option_name else None
-        hint = hint or (f"did you mean {exc.possibilities[0]}?" if exc.possibilities else "")
         _error(f"error: unknown option '{exc.option_name}'" + (f"; {hint}" if hint else ""))
         return EXIT_INPUT
     except click.ClickException as exc:
@@ -661,10 +696,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    """An error on stderr: the word `error:` in red on a terminal (never with NO_COLOR)."""
-    if message.startswith("error:") and _colour(sys.stderr):
+    """An error on stderr: the word `error:` in red where _colour says so."""
+    colour = message.startswith("error:") and _colour(sys.stderr)
+    if colour:
         message = click.style("error:", fg="red", bold=True) + message[len("error:"):]
-    click.echo(message, err=True)
+    click.echo(message, err=True, color=colour)
 
 
 def _quiet_pipe() -> None:
