@@ -8,6 +8,7 @@ themselves, as text (nothing is installed or run here).
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,18 @@ def test_readme_commands_are_quoted_for_bash_zsh_and_fish(line: int, command: st
 ])
 def test_the_quoting_scan_itself(command: str, bad: list[str]) -> None:
     assert _unquoted_specials(command) == bad
+
+
+@pytest.mark.parametrize("golden", ["points_kept_csv", "points_jsonl"])
+def test_readme_batch_examples_are_the_pinned_outputs(golden: str) -> None:
+    # the block in README that shows a golden case's command shows its output, byte for byte
+    from tests.test_golden import CASES
+
+    argv, stdin, _, _ = CASES[golden]
+    out = (ROOT / "tests" / "golden" / f"{golden}.txt").read_text().split("\n", 1)[1]
+    blocks = [textwrap.dedent(b) for b in re.findall(r"^ *```\n(.*?)^ *```$", README,
+                                                      flags=re.S | re.M)]
+    shown = [b.split("\n", 1) for b in blocks if b.startswith("$ ")]
+    matches = [rest for head, rest in shown if all(a in head for a in argv if a != "-")
+               and stdin.replace("\n", "\\n") in head]
+    assert matches == [out]

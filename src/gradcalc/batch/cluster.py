@@ -13,7 +13,6 @@ Dask is an optional extra (`pip install -e '.[dask]'` in the checkout), imported
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,36 +27,14 @@ LOCAL = ("threads", "processes", "sync")   # Dask's single-machine schedulers, b
 DASK_INSTALL = "pip install -e '.[dask]' in the gradcalc checkout"
 
 
-def input_files(spec: str) -> list[str]:
-    """The files of --points with --dask: one file, every .csv/.parquet/.pq file of a
-    directory, or a glob; sorted, all of one format."""
-    from ..batch.columns import is_parquet
-
-    if os.path.isdir(spec):
-        files = sorted(os.path.join(spec, f) for f in os.listdir(spec)
-                       if f.lower().endswith((".csv", ".parquet", ".pq")))
-    elif any(c in spec for c in "*?["):
-        files = sorted(glob.glob(spec))
-    else:
-        files = [spec]
-    files = [f for f in files if os.path.isfile(f)]
-    if not files:
-        raise InputError(f"--points {spec}: no CSV or Parquet files there",
-                         hint="give a file, a directory of .csv/.parquet files or a glob "
-                              "such as 'data/part-*.parquet'")
-    kinds = {is_parquet(f) for f in files}
-    if len(kinds) > 1:
-        raise InputError(f"--points {spec}: mixes CSV and Parquet files; give one format")
-    return files
-
-
-def _load(path: str, names: Sequence[str]) -> Any:
-    """One file as a pandas DataFrame of float64 columns (on a worker)."""
+def _load(path: str, names: Sequence[str], choice: Any) -> Any:
+    """One file's columns that bind names, as a pandas DataFrame of float64 columns (on a
+    worker)."""
     import pandas as pd
 
     from ..batch.rows import read_points
 
-    pts = read_points(path)
+    pts = read_points(path, choice=choice)
     if pts.names != list(names):
         raise InputError(f"--points {path}: columns {','.join(pts.names)} differ from the "
                          f"first file's {','.join(names)}")
@@ -113,11 +90,12 @@ def _replay_part(frame: Any, plan: Mapping[str, Any], partition_info: Any = None
 
 
 def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence[str] | None,
-             of: str | None, scheduler: str, output: str | None
+             of: str | None, scheduler: str, output: str | None, choice: Any = None
              ) -> tuple[dict[str, Any], list[str]]:
     """Compute the value and partials of every row of every file on Dask, writing one part
     file per input file into the --output directory; returns what was written (the keys of
-    the JSON output) and the non-finite rows found (messages, empty if none)."""
+    the JSON output) and the non-finite rows found (messages, empty if none). choice: which
+    columns bind names (rows.Choice); the part files hold no kept columns."""
     try:
         import dask
         import dask.dataframe as dd
@@ -131,10 +109,13 @@ def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence
         raise InputError("--dask writes one part file per input file and needs --output DIR",
                          hint="e.g. --output results.parquet (Parquet parts) or "
                               "--output results (CSV parts)")
-    from ..batch.rows import Points, read_points
+    from dataclasses import replace
 
+    from ..batch.rows import EVERY, Points, input_files, read_points
+
+    choice = replace(choice or EVERY, keep=())   # the part files hold the value and partials
     files = input_files(spec)
-    pts0 = read_points(files[0])    # the first file: its names, and the row to record at
+    pts0 = read_points(files[0], choice=choice)  # the first file: its names, the first row
     names = pts0.names
     head = Points(files[0], names, {c: pts0.columns[c][:1] for c in names}, pts0.lines[:1])
     del pts0
@@ -167,7 +148,8 @@ def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence
     meta_out = pd.DataFrame({"rows": pd.Series(dtype="int64"),
                              "nonfinite": pd.Series(dtype="int64"),
                              "first_bad": pd.Series(dtype="int64")})
-    frames = dd.from_map(_load, files, names=names, meta=meta_in, enforce_metadata=False)
+    frames = dd.from_map(_load, files, names=names, choice=choice, meta=meta_in,
+                         enforce_metadata=False)
     parts = frames.map_partitions(_replay_part, plan, meta=meta_out, enforce_metadata=False)
     summary = _compute(parts, scheduler, dask)
     rows = int(summary["rows"].sum())

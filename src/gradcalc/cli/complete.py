@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+
 import click
 from click.shell_completion import BashComplete, CompletionItem, add_completion_class
 

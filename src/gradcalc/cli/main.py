@@ -206,6 +206,13 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               default="auto", show_default=True,
               help="Colour the verdict words and 'error:': auto (on a terminal, unless "
                    "NO_COLOR is set or FORCE_COLOR asks for it), always, never.")
+@click.option("--use", "use", metavar="COLS",
+              help="With --points: the columns that bind names (default: every column "
+                   "named like a name the program reads).")
+@click.option("--keep", "keep", metavar="COLS",
+              help="With --points: the columns copied to the output before the value, in "
+                   "this order (default: every column that binds no name, such as an id or "
+                   "a label; --keep '' keeps none).")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | None,
             fmt: str, quiet: bool, show_tape: bool, collapse: bool, no_check: bool,
@@ -213,7 +220,8 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-            output: str | None, dask: str | None, symbolic: str | None, color: str) -> int:
+            output: str | None, dask: str | None, symbolic: str | None, color: str,
+            use: str | None, keep: str | None) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -237,7 +245,8 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
     try:
         return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
                         check_timeout, file, graph, expect, claims, claims_file, claim_points,
-                        numeric, points, no_cache, hessian, output, dask, symbolic)
+                        numeric, points, no_cache, hessian, output, dask, symbolic,
+                        (use, keep))
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
         return EXIT_OK
@@ -305,7 +314,8 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
              claims: Sequence[str], claims_file: str | None, claim_points: int,
              numeric: bool, points: str | None, no_cache: bool, hessian: bool,
              output: str | None = None, dask: str | None = None,
-             symbolic: str | None = None) -> int:
+             symbolic: str | None = None,
+             columns: tuple[str | None, str | None] = (None, None)) -> int:
     """The command, once the command line's words are understood: compute the result, render
     it in the chosen format, and return its exit status."""
     if points == "-" and (expr == "-" or file == "-"):
@@ -321,6 +331,9 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         raise click.UsageError("--output needs --points (it writes the table of a batch)")
     if dask is not None and points is None:
         raise click.UsageError("--dask needs --points (it distributes a batch)")
+    for option, given in zip(("--use", "--keep"), columns, strict=True):
+        if given is not None and points is None:
+            raise click.UsageError(f"{option} needs --points (it chooses columns of a table)")
     if (several or hessian) and (expect or numeric or claims or claims_file is not None):
         raise click.UsageError("--expect, --claim and --numeric check one gradient: not with "
                                + ("--hessian" if hessian else "several --of outputs"))
@@ -334,7 +347,7 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         result = _points(program, points, bindings, _names(wrt), of,
                          outputs if several else None, no_check, rtol,
                          atol, check_timeout, not no_cache, output, dask, hessian, expect,
-                         numeric)
+                         numeric, _choice(program, *columns, dask))
         return _finish(result, fmt, show_tape, collapse, output)
     if graph is not None:
         from ..render import figure
@@ -481,10 +494,23 @@ def _points_usage(graph: str | None, claims: bool, several: bool, hessian: bool,
                                "--hessian, --expect or --numeric write a .csv file")
 
 
+def _choice(program: Program, use: str | None, keep: str | None, dask: str | None) -> Any:
+    """--use and --keep: which columns of the --points table bind names, which are kept."""
+    from ..batch.rows import Choice, program_reads
+
+    if keep is not None and dask is not None:
+        raise click.UsageError("--keep with --dask: the part files hold the value and "
+                               "partials only; run without --dask to keep columns")
+    kept = None if keep is None else tuple(_names(keep, "--keep") or ()) if keep.strip() \
+        else ()
+    return Choice(program_reads(program), None if use is None else tuple(
+        _names(use, "--use") or ()), kept)
+
+
 def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str] | None,
             of: str | None, outputs: list[str] | None, no_check: bool, rtol: float,
             atol: float, timeout: float, cache: bool, output: str | None, dask: str | None,
-            hessian: bool, expect: Sequence[str], numeric: bool) -> Result:
+            hessian: bool, expect: Sequence[str], numeric: bool, choice: Any) -> Result:
     """--points FILE: the value and partials at every row (columns replayed on the tape), or
     with --hessian, --expect or --numeric everything asked at one point, row by row.
 
@@ -500,11 +526,11 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
         if not no_check:
             click.echo("note: the check is skipped with --dask (it holds whole columns on one "
                        "machine); run a sample without --dask to check it", err=True)
-        summary, problems = run_dask(program, path, bindings, wrt, of, dask, output)
+        summary, problems = run_dask(program, path, bindings, wrt, of, dask, output, choice)
         return Result(program, of, dask=summary, problems=problems)
     if output is not None:
         csvr.writable(output)
-    pts = batch.read_points(path)
+    pts = batch.read_points(path, choice=choice)
     if hessian or expect or numeric:
         return _pointwise(program, pts, bindings, wrt, of, no_check, rtol, atol, timeout,
                           cache, hessian, expect, numeric)
@@ -517,6 +543,9 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
             raise exc.with_source(program.source) from None
         for warning in b.warnings if not parts else []:
             click.echo(warning, err=True)
+        from ..judge.result import column_names, output_columns
+
+        _clash(pts, column_names(b.wrt) if outputs is None else output_columns(name, b.wrt))
         chk = None
         if not no_check:
             with Ticking("checking", timeout):
@@ -528,6 +557,15 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
         return Result(program, batches=parts, problems=problems)
     _, b, chk = parts[0]
     return Result(program, of, batch=b, batch_check=chk, problems=problems)
+
+
+def _clash(pts: Any, columns: Sequence[str]) -> None:
+    """A kept column may not share its name with a column of the output."""
+    for name in pts.kept:
+        if name in columns:
+            raise InputError(f"--points {pts.where}: the column '{name}' would be kept beside "
+                             f"an output column of the same name",
+                             hint="leave it out with --keep (e.g. --keep '')")
 
 
 def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[str] | None,
@@ -543,10 +581,9 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
                          f"{POINTWISE_ROWS:,} rows",
                          hint="split the file, or leave the option out for the column-wise "
                               "batch")
-    for name in bindings:
-        if name in pts.columns:
-            raise InputError(f"'{name}' is bound twice: by --at and by a column of "
-                             f"--points {pts.where}")
+    from ..batch.rows import check_bindings
+
+    check_bindings(program, pts, bindings)
     rows: list[Result] = []
     problems: list[str] = []
     bad = 0
@@ -564,10 +601,14 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
                 click.echo(warning, err=True)
             row = _at_point(first, None, of, no_check, rtol, atol, timeout, cache, hessian,
                             expect, numeric, [], CLAIM_POINTS)
+            if k == 0:
+                from ..render.csv import row_columns
+
+                _clash(pts, row_columns(row))
             if row.problems:
                 bad += 1
                 if not problems:
-                    where = f"row {k + 1} (line {int(pts.lines[k])})"
+                    where = pts.at_row(k)
                     problems = [f"{where}: {m}" for m in row.problems]
             row.problems = []  # named once, by the whole result
             rows.append(row)
@@ -596,7 +637,10 @@ def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
     if fmt == "json":
         from ..render import json as jsonr
 
-        _emit(jsonr.render(result, show_tape, _OUT.compact))
+        if _OUT.compact and mode in ("batch", "rows"):  # jsonl: one object per row
+            jsonr.write_lines(result, sys.stdout)
+        else:
+            _emit(jsonr.render(result, show_tape, _OUT.compact))
     elif fmt == "csv":
         from ..render import csv as csvr
 
