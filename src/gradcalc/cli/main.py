@@ -360,6 +360,15 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     if not at and (expect or numeric):
         raise click.UsageError(f"{'--expect' if expect else '--numeric'} needs a point: "
                                "give --at")
+    if symbolic is not None and not at:  # scalar formulas need no point, as claims do not
+        _symbolic_usage(several, hessian, graph, expect, claim_list, numeric, fmt)
+        from ..judge.matrix import symbolic_without_point
+
+        program = _parse(source, file)
+        lines, reason = symbolic_without_point(program, _names(wrt), symbolic.lower(), of,
+                                               check_timeout)
+        return _finish(Result(program, of, formulas=lines, formulas_format=symbolic.lower(),
+                              formulas_reason=reason), fmt, show_tape, collapse)
     if claim_list and not at:
         if graph is not None:
             raise click.UsageError("--graph needs --at (claims without a point have no tape)")
@@ -382,15 +391,11 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     for warning in first.warnings:
         click.echo(warning, err=True)
     if symbolic is not None:
-        if several or hessian or graph is not None or expect or claim_list or numeric:
-            raise click.UsageError("--symbolic prints the gradient's formulas only: not with "
-                                   "--hessian, several --of outputs, --graph, --expect, "
-                                   "--claim or --numeric")
-        if fmt == "csv":
-            raise click.UsageError("--symbolic prints formulas, which have no CSV columns: "
-                                   "use --format text or json")
+        _symbolic_usage(several, hessian, graph, expect, claim_list, numeric, fmt)
         from ..judge.matrix import symbolic_gradient
-        lines, reason = symbolic_gradient(first, symbolic.lower(), of, check_timeout)
+        lines, reason = symbolic_gradient(first.program, first.bindings, first.wrt,
+                                          first.gradient(), symbolic.lower(), of,
+                                          check_timeout)
         return _finish(Result(first.program, of, run=first, formulas=lines,
                               formulas_format=symbolic.lower(), formulas_reason=reason),
                        fmt, show_tape, collapse)
@@ -398,6 +403,18 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
                        check_timeout, not no_cache, hessian, expect, numeric, claim_list,
                        claim_points, graph, collapse)
     return _finish(result, fmt, show_tape, collapse, graph=graph)
+
+
+def _symbolic_usage(several: bool, hessian: bool, graph: str | None, expect: Sequence[str],
+                    claims: Sequence[Any], numeric: bool, fmt: str) -> None:
+    """The options --symbolic does not combine with, each refused with its reason."""
+    if several or hessian or graph is not None or expect or claims or numeric:
+        raise click.UsageError("--symbolic prints the gradient's formulas only: not with "
+                               "--hessian, several --of outputs, --graph, --expect, "
+                               "--claim or --numeric")
+    if fmt == "csv":
+        raise click.UsageError("--symbolic prints formulas, which have no CSV columns: "
+                               "use --format text or json")
 
 
 @contextmanager

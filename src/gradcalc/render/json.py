@@ -44,10 +44,12 @@ def document(result: Result, show_tape: bool = False) -> dict[str, Any]:
     """The JSON object of a result at one point (or of each row of a --points run)."""
     mode = result.mode
     if mode == "formulas":
-        assert result.run is not None
+        run = result.run  # None: formulas without a point (no --at)
         return {"expression": result.program.source,
-                "at": {n: report.jnum(v) for n, v in result.run.bindings.items()},
-                "output": result.run.output_name,
+                "at": {} if run is None else {n: report.jnum(v)
+                                              for n, v in run.bindings.items()},
+                "output": output_name(result.program, result.of) if run is None
+                else run.output_name,
                 "symbolic": {"format": result.formulas_format,
                              "formulas": [f.rstrip("\n") for f in result.formulas]
                              if result.formulas is not None else None,
