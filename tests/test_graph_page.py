@@ -16,7 +16,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from tests import chromium
+
+import chromium
 
 NS = "{http://www.w3.org/2000/svg}"
 EXE = chromium.find()

@@ -137,7 +137,7 @@ def test_the_quoting_scan_itself(command: str, bad: list[str]) -> None:
 @pytest.mark.parametrize("golden", ["points_kept_csv", "points_jsonl"])
 def test_readme_batch_examples_are_the_pinned_outputs(golden: str) -> None:
     # the block in README that shows a golden case's command shows its output, byte for byte
-    from tests.test_golden import CASES
+    from test_golden import CASES
 
     argv, stdin, _, _ = CASES[golden]
     out = (ROOT / "tests" / "golden" / f"{golden}.txt").read_text().split("\n", 1)[1]
