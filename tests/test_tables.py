@@ -441,3 +441,9 @@ def test_jsonl_of_many_rows_equals_json(gradcalc, points_file) -> None:
     assert [g["value"] for g in got] == obj["value"]
     assert [g["gradient"]["x"] for g in got] == obj["gradient"]["x"]
     assert [g["at"]["x"] for g in got] == x.tolist()
+
+
+def test_keep_is_refused_with_dask(gradcalc, points_file, tmp_path) -> None:
+    _one_error(gradcalc("x", "--points", points_file("id,x\na,1\n"), "--dask", "sync",
+                        "--output", str(tmp_path / "out"), "--keep", "id"),
+               "--keep with --dask: the part files hold the value and partials only")
