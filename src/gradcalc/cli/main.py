@@ -165,13 +165,15 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("-f", "--file", "file", type=str, metavar="PATH", shell_complete=_complete_path,
               help="Read the expression or program from a file (- for stdin).")
 @click.option("--points", metavar="FILE", shell_complete=_complete_path,
-              help="Evaluate at every row of a CSV file with a header of names (- for stdin); "
-                   "--at values are the same for every row. A .parquet/.pq file is read as "
-                   "Parquet. One output row per point, columns named as at one point; "
+              help="Evaluate at every row of a CSV file with a header (- for stdin; ',', ';' "
+                   "or tab separated), a .parquet/.pq file, or every such file of a directory "
+                   "or glob; --at values are the same for every row. Columns named like a "
+                   "name the program reads bind it, the others are kept (see --use, --keep). "
+                   "One output row per point, columns named as at one point; "
                    "combines with --of y1,y2 (columns y1,d_y1_x,...), --hessian, --expect "
                    "and --numeric (each row judged as with --at at its bindings).")
 @click.option("--output", "output", metavar="FILE", shell_complete=_complete_path,
-              help="With --points: write the value and partials to FILE, Parquet for "
+              help="With --points: write the kept columns, value and partials to FILE, Parquet for "
                    ".parquet/.pq, else CSV (instead of the CSV on stdout).")
 @click.option("--dask", "dask", metavar="SCHEDULER",
               help="With --points FILES --output DIR: run the batch on Dask, one part file per "
@@ -201,7 +203,8 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("--symbolic", "symbolic", type=click.Choice(["text", "latex", "python"],
                                                           case_sensitive=False),
               help="Print only the symbolic gradient (matrix notation where SymPy's matrix "
-                   "calculus gives it), as text, LaTeX or a numpy function.")
+                   "calculus gives it), as text, LaTeX or a Python module of numpy functions; "
+                   "without --at for a program of scalars.")
 @click.option("--color", "--colour", "color", type=click.Choice(COLORS, case_sensitive=False),
               default="auto", show_default=True,
               help="Colour the verdict words and 'error:': auto (on a terminal, unless "
