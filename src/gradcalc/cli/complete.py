@@ -60,6 +60,8 @@ def at_file(ctx: click.Context, param: click.Parameter, incomplete: str
 class _Bash(BashComplete):
     """bash's completion, with the words bash split at `=` joined back (see the module)."""
 
+    _cut = 0   # characters of the joined word that bash does not replace
+
     def get_completion_args(self) -> tuple[list[str], str]:
         args, incomplete = super().get_completion_args()
         words = [*args, incomplete]
@@ -75,9 +77,8 @@ class _Bash(BashComplete):
         return joined[:-1], joined[-1]
 
     def format_completion(self, item: CompletionItem) -> str:
-        cut = getattr(self, "_cut", 0)
-        if cut and item.type == "plain":
-            item = CompletionItem(item.value[cut:], type=item.type, help=item.help)
+        if self._cut and item.type == "plain":
+            item = CompletionItem(item.value[self._cut:], type=item.type, help=item.help)
         return super().format_completion(item)
 
 

@@ -140,10 +140,8 @@ def _program_lines(run: Run, top: dict[int, CallRecord]) -> list[int | None]:
     its source span is on, or for a node of a function's body, the line of the top-level call
     that recorded it; None for a watched source."""
     source = run.program.source
-    starts = sorted(s.span.start for s in run.program.statements
-                    if getattr(s, "span", None) is not None)
-    ends = {s.span.start: s.span.end for s in run.program.statements
-            if getattr(s, "span", None) is not None}
+    starts = sorted(s.span.start for s in run.program.statements)
+    ends = {s.span.start: s.span.end for s in run.program.statements}
 
     def line(offset: int) -> int:
         return source.count("\n", 0, offset) + 1
