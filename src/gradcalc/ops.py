@@ -43,7 +43,9 @@ class Primitive:
     doc: the docstring of its Python API function. params: that function's argument names
     (default x, or x and y). commutative: its arguments are interchangeable (the graph draws
     no argument numbers). ufuncs: the numpy ufuncs a recorded tensor answers with this
-    primitive (None: the forward, when it is a ufunc).
+    primitive (None: the forward, when it is a ufunc). functions: numpy functions that are not
+    ufuncs (np.sinc) and that a recorded tensor answers with this primitive, each with the map
+    from their arguments to the primitive's.
     sympy_class: the SymPy class its counterpart is, when that is one SymPy function of the
     arguments (sp.sin, sp.Max; None when the counterpart is built of other forms, as sqrt's
     Pow or sigmoid's exp): a compiled derivative program then names this primitive's op, and
@@ -79,6 +81,7 @@ class Primitive:
     params: tuple[str, ...] = ()
     commutative: bool = False
     ufuncs: tuple[Any, ...] | None = None
+    functions: tuple[tuple[Any, Callable[..., tuple[Any, ...]]], ...] = ()
     sympy_class: str | None = None
     compiled: Callable[..., Any] | None = None
     screen: Callable[..., Any] | None = None
@@ -224,15 +227,50 @@ def _subnormal(v: Any) -> Any:
     return (a < 2.0 ** -1022) & (a > 0)
 
 
+def _exponent(v: Any) -> Any:
+    return np.frexp(v)[1]
+
+
+def _times_ratio(g: Any, a: Any, b: Any) -> Any:
+    """g * (a/b), multiplied in an order whose intermediate stays in float64's range: where a/b
+    alone over- or underflows but g brings the product back (a cotangent far from 1, as in a
+    Hessian: sqrt(x*y) at x = 1e-300, y = 1e-10 sends g = 1e-300 against a/b = 5e309), as
+    (g*a)/b or (g/b)*a, whichever intermediate is nearer 1 in magnitude."""
+    q = a / b
+    gr, ar, br, qr = _plain(g), _plain(a), _plain(b), _plain(q)
+    finite = np.isfinite(gr) & np.isfinite(ar) & np.isfinite(br)
+    off = ~_normal_mask(qr) & (ar != 0) & (gr != 0) & finite
+    if not np.any(off) or not np.all(finite):
+        return g * q
+    eg, ea, eb = _exponent(gr), _exponent(ar), _exponent(br)
+    first = 1.0 * (off & (np.abs(eg + ea) <= np.abs(eg - eb)))   # (g*a)/b
+    second = 1.0 * off - first                                   # (g/b)*a
+    kept = 1 - first - second                                    # g*(a/b)
+    if np.all(first == 1):
+        return (g * a) / b
+    if np.all(second == 1):
+        return (g / b) * a
+    # per element (every input finite: the 1s put where an order is not chosen are harmless)
+    def pick(v: Any, m: Any) -> Any:
+        return v * m + (1 - m)
+
+    return (pick(g, kept) * (pick(a, kept) / pick(b, kept)) * kept
+            + (pick(g, first) * pick(a, first)) / pick(b, first) * first
+            + (pick(g, second) / pick(b, second)) * pick(a, second) * second)
+
+
 def _div_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # -(x/y)/y: y*y underflows (or overflows) long before the partial does; but -x/(y*y) where
     # x/y is subnormal and has lost bits (then y*y is normal: x = 5e-324, y = 3e-10)
     if type(ans) is np.float64:  # a scalar (the common case): no array masks to build
         if not 0.0 < abs(ans) < 2.0 ** -1022:
-            return -g * (ans / y)
+            q = ans / y
+            if q == 0.0 or 2.0 ** -1022 <= abs(q) < math.inf:
+                return -g * q
+            return -_times_ratio(g, ans, y)
     m = _subnormal(ans)
     if not np.any(m):
-        return -g * (ans / y)
+        return -_times_ratio(g, ans, y)
     yb = y * m + (1 - m)  # 1 where the quotient is fine: no division by a tiny y*y there
     return -g * ((ans / y) * (1 - m) + x / (yb * yb) * m)
 
@@ -274,20 +312,24 @@ def _pow_dx(g: Any, ans: Any, x: Any, y: Any) -> Any:
         return g * (y * _power(x, y - 1 + (y == 0) * (x == 0)))
     # (g times the same product as above where the extra factors are 1: a batch takes this
     # branch for all its rows when one needs it, and every row must keep a point's bits)
-    return g * _pow_dx_careful(x, y, xr, yr, dr, split, tiny_y)
+    return _pow_dx_careful(g, x, y, xr, yr, dr, split, tiny_y)
 
 
 def _pow_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # x^y*log(x); where x^y is subnormal (lost bits that log(x) would multiply), as
     # x^(y/2)*log(x)*x^(y/2)
-    m = _subnormal(ans) * (_plain(x) > 0)
+    # and so where x^y overflows and x^y*log(x) need not (2^1024*log(2) = 1.25e308)
+    xr, ar = _plain(x), _plain(ans)
+    over = np.isinf(ar) & np.isfinite(xr) & np.isfinite(_plain(y))
+    m = (_subnormal(ans) | over) * (xr > 0)
     if not np.any(m):
         return g * (ans * np.log(x + (x == 0)))  # the product below, where h = 0
     h = y * (0.5 * m)
     return g * (_power(x, y - h) * np.log(x + (x == 0)) * _power(x, h))
 
 
-def _pow_dx_careful(x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any, tiny_y: Any) -> Any:
+def _pow_dx_careful(g: Any, x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any,
+                    tiny_y: Any) -> Any:
     d, e = _two_diff(y, 1.0)
     ax = np.abs(xr)
     huge = 1.0 * (np.abs(yr) >= 2.0 ** 53)
@@ -299,11 +341,29 @@ def _pow_dx_careful(x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any, tiny_
     # y*x^(y-1) with y = -1e-25 does not (a subnormal y is scaled up by 2^64 meanwhile, so that
     # it keeps its bits)
     dm = d + (y == 0) * (x == 0)
-    h = dm * (0.5 * split)
-    xs = x * (1 - split) + np.abs(x) * split
     odd = 1 - 2 * split * (xr < 0) * (np.mod(dr, 2) == 1)
     k = 1.0 + tiny_y * (2.0 ** 64 - 1)
-    return (y * k) * _power(xs, dm - h) * _power(xs, h) * _power(base, e) * odd / k
+    # a factor that is exactly 1 everywhere is left out: the numbers are the same, and its
+    # derivative (0) would meet an infinite cotangent as inf*0 = nan in a Hessian (x^3 at
+    # 1e200, where (x^3)' = 3e400 overflows and (x^3)'' = 6e200 does not)
+    # Where the power is split, g goes in before its halves: a Hessian's cotangent far from 1
+    # brings back a product whose halves overflow (d/dt of t^-0.5 at t = 1e-310 is g*1e465
+    # with g = 5e-301); elsewhere g multiplies the product last, as in the rule above
+    out = y * k if np.any(tiny_y) else y
+    split_any = np.any(split)
+    if split_any:
+        h = dm * (0.5 * split)
+        xs = x * (1 - split) + np.abs(x) * split
+        out = out * g * _power(xs, dm - h) * _power(xs, h)
+    else:
+        out = out * _power(x, dm)
+    if np.any(_plain(e)):
+        out = out * _power(base, e)
+    if np.any(odd != 1):
+        out = out * odd
+    if np.any(tiny_y):
+        out = out / k
+    return out if split_any else g * out
 
 
 _EXACT_POWERS = ((2.0, np.square), (0.5, np.sqrt), (-1.0, np.reciprocal))
