@@ -147,17 +147,26 @@ def ulps(got: float, true: Any) -> float:
     return float(abs(mpmath.mpf(got) - true) / _mp_ulp(true))
 
 
+# Primitives whose first argument is a whole-number constant (no derivative by it): measured
+# at each of these values of it, as a function of the others
+ORDERS: dict[str, tuple[int, ...]] = {"polygamma": (0, 1, 2, 3)}
+
+
 @functools.cache
-def _program(name: str, shape: tuple[int, ...]) -> tuple[Any, list[int], list[str]]:
+def _program(name: str, shape: tuple[int, ...], order: int | None = None
+             ) -> tuple[Any, list[int], list[str]]:
     """The SymPy counterpart of a primitive and its derivatives, compiled: shape gives each
     argument's length (0 for a scalar). Outputs: the value (each component for a vector-valued
-    helper), then the derivative by each argument (component), summed over the outputs."""
+    helper), then the derivative by each argument (component), summed over the outputs. order:
+    the constant first argument of a primitive of ORDERS (its derivative output is 0)."""
     sp = namespace()
     prim = ops.BY_NAME[name]
     names: list[str] = []
     args: list[Any] = []
     for i, n in enumerate(shape):
-        if n == 0:
+        if i == 0 and order is not None:
+            args.append(sp.Integer(order))
+        elif n == 0:
             names.append(f"a{i}")
             args.append(symbol(names[-1]))
         else:
@@ -171,7 +180,7 @@ def _program(name: str, shape: tuple[int, ...]) -> tuple[Any, list[int], list[st
     value = prim.sympy(sp, *args)
     values = list(value) if isinstance(value, tuple) else [value]
     total = sp.Add(*values)
-    derivs = [sp.diff(total, symbol(n)) for n in names]
+    derivs = [sp.S.Zero] * (order is not None) + [sp.diff(total, symbol(n)) for n in names]
     program, outputs = compiled.compile_sympy([*values, *derivs], names)
     return program, outputs, names
 
@@ -213,14 +222,15 @@ def _evaluate(program: Any, outputs: Sequence[int], point: dict[str, float], dps
 
 def _reference(program: Any, outputs: Sequence[int], point: dict[str, float]) -> list[Any]:
     """The true values (None where not real or not finite): at DPS and 2*DPS digits, raised
-    (400, 800, ...) while that still moves a result or where one is exactly 0 (a cancellation
-    past 60 digits, as in log(1 + exp(-700)), gives 0 or noise at both)."""
+    (400, 800, ...) while that still moves a result, or to 1600 where one is exactly 0 (a
+    cancellation past 60 digits, as in log(1 + exp(-700)), gives 0 or noise at both; sinc's
+    cos(x)/x - sin(x)/x^2 at x = 1e-205 needs 410 digits)."""
     last = _evaluate(program, outputs, point, DPS)
     dps = 2 * DPS
     while True:
         now = _evaluate(program, outputs, point, dps)
         settled = all(_agree(a, b) for a, b in zip(last, now, strict=True))
-        if dps >= 3200 or settled and (dps >= 400 or all(v != 0 for v in now)):
+        if dps >= 3200 or settled and (dps >= 1600 or all(v != 0 for v in now)):
             return now
         last, dps = now, max(400, 2 * dps)
 
@@ -239,7 +249,9 @@ def _agree(a: Any, b: Any) -> bool:
 
 def _elementwise_points(prim: ops.Primitive, dense: bool) -> list[tuple[float, ...]]:
     nargs = prim.arity or 2
-    if nargs == 1:
+    if prim.name in ORDERS:
+        pts = [(float(n), x) for n in ORDERS[prim.name] for x in grid(2 if dense else 5)]
+    elif nargs == 1:
         pts = [(x,) for x in grid(2 if dense else 5)]
     else:
         g = grid(10 if dense else 40)
@@ -295,9 +307,11 @@ def measure(prim: ops.Primitive, dense: bool = False
             ans = prim.forward(*cols)
             grads = [None if prim.vjp(i) is None else prim.vjp(i)(np.ones(len(pts)), ans, *cols)
                      for i in range(len(cols))]
-            program, outputs, names = _program(prim.name, (0,) * len(cols))
             for k, p in enumerate(pts):
-                true = _reference(program, outputs, dict(zip(names, p, strict=True)))
+                order = int(p[0]) if prim.name in ORDERS else None
+                program, outputs, names = _program(prim.name, (0,) * len(cols), order)
+                at = p[1:] if order is not None else p
+                true = _reference(program, outputs, dict(zip(names, at, strict=True)))
                 if true[0] is None:
                     continue
                 # the rules at this point alone too: a rule may take another path for a
