@@ -237,7 +237,10 @@ def _times_ratio(g: Any, a: Any, b: Any) -> Any:
     Hessian: sqrt(x*y) at x = 1e-300, y = 1e-10 sends g = 1e-300 against a/b = 5e309), as
     (g*a)/b or (g/b)*a, whichever intermediate is nearer 1 in magnitude."""
     q = a / b
-    gr, ar, br, qr = _plain(g), _plain(a), _plain(b), _plain(q)
+    qr = _plain(q)
+    if np.all(_normal_mask(qr) | (qr == 0)) or getattr(g, "__array_ufunc__", 0) is None:
+        return g * q   # nothing to reorder, or g is the backward pass's unit seed, exactly 1
+    gr, ar, br = _plain(g), _plain(a), _plain(b)
     finite = np.isfinite(gr) & np.isfinite(ar) & np.isfinite(br)
     off = ~_normal_mask(qr) & (ar != 0) & (gr != 0) & finite
     if not np.any(off) or not np.all(finite):
@@ -405,8 +408,19 @@ COS = _fn("cos", np.cos, [lambda g, ans, x: -g * np.sin(x)], lambda sp, x: sp.co
 TAN = _fn("tan", np.tan, [lambda g, ans, x: g * (1 + ans * ans)], lambda sp, x: sp.tan(x),
           sympy_class="tan", mpmath=lambda m: m.tan, doc="tan(x).",
           sample=((-1.2, 1.2),), analytic=True)
-# 1 - x*x as (1-x)*(1+x): exact near +-1, where x*x's rounding would swamp the difference
-ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt((1 - x) * (1 + x))],
+def _one_minus_square(x: Any) -> Any:
+    """1 - x^2 as (1-x)*(1+x) from |x| = 1/2 on: exact near +-1, where x*x's rounding would
+    swamp the difference; below, as 1 - x*x, which does not cancel and whose derivative -2x
+    comes out exact on the recorded path ((1-x) - (1+x) is 0 at x = 1e-255)."""
+    small = 1.0 * (np.abs(_plain(x)) < 0.5)
+    if np.all(small == 1):
+        return 1 - x * x
+    if not np.any(small):
+        return (1 - x) * (1 + x)
+    return (1 - x * x) * small + (1 - x) * (1 + x) * (1 - small)
+
+
+ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt(_one_minus_square(x))],
            lambda sp, x: sp.asin(x),
            sympy_class="asin", mpmath=lambda m: m.asin,
            doc="arcsine, defined on [-1, 1].", monotone="increasing",
@@ -414,7 +428,7 @@ ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt((1 - x) * (1 + x))]
            domain_note="asin is only defined on [-1, 1]", sample=((-0.9, 0.9),),
            analytic=True,
            guards=((0, "unit"),))
-ACOS = _fn("acos", np.arccos, [lambda g, ans, x: -g / np.sqrt((1 - x) * (1 + x))],
+ACOS = _fn("acos", np.arccos, [lambda g, ans, x: -g / np.sqrt(_one_minus_square(x))],
            lambda sp, x: sp.acos(x),
            sympy_class="acos", mpmath=lambda m: m.acos,
            doc="arccosine, defined on [-1, 1].", monotone="decreasing",
@@ -573,13 +587,14 @@ SINC = _fn("sinc", _sinc, [_sinc_dx], lambda sp, x: sp.sinc(x), sympy_class="sin
            interval=_sinc_interval, analytic=True, functions=((np.sinc, _np_sinc),),
            doc="sin(x)/x, and 1 at 0 (SymPy's and the mathematicians' sinc; numpy's np.sinc(x) "
            "is sinc(pi*x)).")
-# numpy's constants, pi/180 and 180/pi rounded once: the tape's value is numpy's
+# numpy's constants, pi/180 and 180/pi rounded once: x times them is numpy's deg2rad(x) and
+# rad2deg(x) bit for bit (and takes the complex step)
 _DEG = float(np.deg2rad(1.0))
 _RAD = float(np.rad2deg(1.0))
-DEG2RAD = _fn("deg2rad", np.deg2rad, [lambda g, ans, x: g * _DEG],
+DEG2RAD = _fn("deg2rad", lambda x: x * _DEG, [lambda g, ans, x: g * _DEG],
               lambda sp, x: x * sp.pi / 180, ufuncs=(np.deg2rad, np.radians), analytic=True,
               doc="Degrees to radians, x*pi/180.")
-RAD2DEG = _fn("rad2deg", np.rad2deg, [lambda g, ans, x: g * _RAD],
+RAD2DEG = _fn("rad2deg", lambda x: x * _RAD, [lambda g, ans, x: g * _RAD],
               lambda sp, x: x * 180 / sp.pi, ufuncs=(np.rad2deg, np.degrees), analytic=True,
               doc="Radians to degrees, x*180/pi.")
 
@@ -603,7 +618,7 @@ TANH = _fn("tanh", np.tanh, [lambda g, ans, x: g * _sech2(x)], lambda sp, x: sp.
            analytic=True)
 # acosh' = 1/sqrt(x^2 - 1) as 1/(sqrt(x-1)*sqrt(x+1)): x - 1 is exact near 1 and nothing
 # overflows; asinh' = 1/hypot(1, x), which neither overflows nor loses x^2's bits; atanh' =
-# 1/((1-x)(1+x)), exact near +-1 (as asin)
+# 1/(1 - x^2), taken as for asin
 ACOSH = _fn("acosh", np.arccosh, [lambda g, ans, x: g / (np.sqrt(x - 1) * np.sqrt(x + 1))],
             lambda sp, x: sp.acosh(x), sympy_class="acosh", mpmath=lambda m: m.acosh,
             monotone="increasing", analytic=True, doc="Inverse hyperbolic cosine, defined on "
@@ -614,7 +629,7 @@ ACOSH = _fn("acosh", np.arccosh, [lambda g, ans, x: g / (np.sqrt(x - 1) * np.sqr
 ASINH = _fn("asinh", np.arcsinh, [lambda g, ans, x: g / np.hypot(1.0, x)],
             lambda sp, x: sp.asinh(x), sympy_class="asinh", mpmath=lambda m: m.asinh,
             monotone="increasing", analytic=True, doc="Inverse hyperbolic sine.")
-ATANH = _fn("atanh", np.arctanh, [lambda g, ans, x: g / ((1 - x) * (1 + x))],
+ATANH = _fn("atanh", np.arctanh, [lambda g, ans, x: g / _one_minus_square(x)],
             lambda sp, x: sp.atanh(x), sympy_class="atanh", mpmath=lambda m: m.atanh,
             monotone="increasing", analytic=True, doc="Inverse hyperbolic tangent, defined on "
             "(-1, 1).", domain=lambda x: np.abs(x) >= 1,
@@ -852,9 +867,10 @@ LOGADDEXP = _fn("logaddexp", np.logaddexp, [_logaddexp_da, _logaddexp_db],
 
 
 def _sigmoid2(t: Any) -> Any:
-    # 1/(1 + 2^-t) by the sign of t, as sigmoid: 2^-|t| never overflows
-    u = np.exp2(-np.abs(t))
+    # 1/(1 + 2^-t) by the sign of t, as sigmoid: 2^-|t| never overflows (|t| as t times its
+    # sign, a plain number: abs'(0) = 0 would make the derivative at t = 0 vanish)
     m = 1.0 * (_plain(t) >= 0)
+    u = np.exp2(-(t * (2 * m - 1)))
     return (m + (1 - m) * u) / (1 + u)
 
 
@@ -997,7 +1013,18 @@ DIGAMMA = _fn("digamma", lambda x: _special().psi(x),
 
 
 def _polygamma(n: Any, x: Any) -> Any:
-    return _special().polygamma(n, x)
+    # scipy's polygamma(n, x) is (-1)^(n+1) n! zeta(n+1, x), whose Hurwitz zeta loses bits for
+    # large x (14 ulps at n = 4, x = 1.7e80): from x = 2^20 on, n >= 1, the asymptotic series
+    # (-1)^(n+1) (n-1)!/x^n (1 + n/(2x) + n(n+1)/(12x^2)), whose next term is below 2^-80
+    out = _special().polygamma(n, x)
+    big = (x >= 2.0 ** 20) & (n >= 1)
+    if not np.any(big):
+        return out
+    nb = np.where(big, n, 1.0)
+    xb = np.where(big, x, 2.0 ** 20)
+    lead = _special().gamma(nb) * np.power(xb, -nb)
+    series = lead * (1 + nb / (2 * xb) + nb * (nb + 1) / (12 * xb * xb))
+    return _scalar(np.where(big, np.where(nb % 2 == 1, series, -series), out))
 
 
 def _polygamma_screen(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
