@@ -233,25 +233,26 @@ def _evaluate(program: Any, outputs: Sequence[int], point: dict[str, float], dps
         return [regs[o] for o in outputs]
 
 
-def _reference(program: Any, outputs: Sequence[int], point: dict[str, float]) -> list[Any]:
+def _reference(program: Any, outputs: Sequence[int], point: dict[str, float],
+               cancels: bool = False) -> list[Any]:
     """The true values (None where not real or not finite): at DPS and 2*DPS digits, raised
-    (400, 800, ...) while that still moves a result, and to twice the arguments' decimal
-    exponents (and 400 where a result is exactly 0): a cancellation past 60 digits, as in
-    log(1 + exp(-700)), gives 0 or noise at both; sinc's cos(x)/x - sin(x)/x^2 at x = 1e-205
-    is 0 to 410 digits."""
+    (400, 800, ...) while that still moves a result, and where one is exactly 0 to 400 digits
+    and twice the arguments' decimal exponents (with cancels, for every result): a
+    cancellation past 60 digits, as in log(1 + exp(-700)), gives 0 or noise at both; sinc's
+    cos(x)/x - sin(x)/x^2 at x = 1e-205 is 0 to 410 digits."""
     last = _evaluate(program, outputs, point, DPS)
     dps = 2 * DPS
-    # a result may be a cancellation of terms as large as the arguments' magnitudes squared
-    # (sinc'' at x = 1e-75 is -1/3 from terms of 2e150: -1 at 60, 120 and 400 digits alike);
-    # a 0 is settled from 400 digits on at the least
+    # a 0 may be a cancellation of terms as large as the arguments' magnitudes squared, and
+    # so may any result where cancels is set (the second-order sweep: sinc'' at x = 1e-75 is
+    # -1/3 from terms of 2e150, -1 at 60, 120 and 400 digits alike)
     scale = max([0.0] + [abs(math.log10(abs(v))) for v in point.values()
                          if v != 0 and math.isfinite(v)])
     while True:
         now = _evaluate(program, outputs, point, dps)
         settled = all(_agree(a, b) for a, b in zip(last, now, strict=True))
-        need = 60 + 2 * scale
+        need = 60 + 2 * scale if cancels else 0
         if any(v == 0 for v in now):
-            need = max(need, 400)
+            need = max(60 + 2 * scale, 400)
         if dps >= 3200 or settled and dps >= need:
             return now
         last, dps = now, max(400, 2 * dps)
@@ -476,7 +477,7 @@ def measure_second(prim: ops.Primitive, dense: bool = False
         order = int(p[0]) if prim.name in ORDERS else None
         program, outputs, names = _program(prim.name, (0,) * n, order, second=True)
         at = p[1:] if order is not None else p
-        true = _reference(program, outputs, dict(zip(names, at, strict=True)))
+        true = _reference(program, outputs, dict(zip(names, at, strict=True)), cancels=True)
         if true[0] is None:
             continue
         for (i, j), col in got.items():
