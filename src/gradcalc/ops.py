@@ -238,7 +238,8 @@ def _times_ratio(g: Any, a: Any, b: Any) -> Any:
     (g*a)/b or (g/b)*a, whichever intermediate is nearer 1 in magnitude."""
     q = a / b
     qr = _plain(q)
-    if np.all(_normal_mask(qr) | (qr == 0)) or getattr(g, "__array_ufunc__", 0) is None:
+    numbers = hasattr(g, "uid") or isinstance(g, (int, float, np.ndarray, np.generic))
+    if np.all(_normal_mask(qr) | (qr == 0)) or not numbers:
         return g * q   # nothing to reorder, or g is the backward pass's unit seed, exactly 1
     gr, ar, br = _plain(g), _plain(a), _plain(b)
     finite = np.isfinite(gr) & np.isfinite(ar) & np.isfinite(br)

@@ -67,8 +67,10 @@ def namespace() -> Any:
         nargs = 1
 
         @classmethod
-        def eval(cls, x: Any) -> Any:
+        def eval_numbers(cls, x: Any) -> Any:
             return sympy.floor(x) if x.is_Number else None
+
+        eval = eval_numbers  # SymPy's hook, for numbers
 
         def fdiff(self, argindex: int = 1) -> Any:
             return sympy.S.Zero
@@ -85,10 +87,12 @@ def namespace() -> Any:
         nargs = 2
 
         @classmethod
-        def eval(cls, x: Any, y: Any) -> Any:
+        def eval_numbers(cls, x: Any, y: Any) -> Any:
             if x.is_Number and y.is_Number and y != 0:
                 return x - y * sympy.floor(x / y)
             return None
+
+        eval = eval_numbers  # SymPy's hook, for numbers
 
         def fdiff(self, argindex: int = 1) -> Any:
             x, y = self.args
@@ -122,10 +126,12 @@ def namespace() -> Any:
         nargs = 1
 
         @classmethod
-        def eval(cls, x: Any) -> Any:
+        def eval_numbers(cls, x: Any) -> Any:
             if x.is_Number:
                 return sympy.sign(x) * sympy.root(sympy.Abs(x), 3)
             return None
+
+        eval = eval_numbers  # SymPy's hook, for numbers
 
         def fdiff(self, argindex: int = 1) -> Any:
             return 1 / (3 * self ** 2)
