@@ -64,9 +64,12 @@ MISTAKES = [
     (["|x|", "--at", "x=2"], "write abs(...)", ["abs(x)", "--at", "x=2"]),
     (["E^x", "--at", "x=2"], "write e (or exp(...))", ["e^x", "--at", "x=2"]),
     (["PI*x", "--at", "x=2"], "write pi", ["pi*x", "--at", "x=2"]),
-    (["sign(x)", "--at", "x=2"], "write x/abs(x)", ["x/abs(x)", "--at", "x=2"]),
+    (["sgn(x)", "--at", "x=2"], "write sign(...)", ["sign(x)", "--at", "x=2"]),
+    (["arcsinh(x)", "--at", "x=2"], "write asinh(...)", ["asinh(x)", "--at", "x=2"]),
+    (["gammaln(x)", "--at", "x=2"], "write lgamma(...)", ["lgamma(x)", "--at", "x=2"]),
     (["x!", "--at", "x=2"], "factorials are not part of the language", None),
-    (["x%2", "--at", "x=2"], "a percent is /100", None),
+    (["50%*x", "--at", "x=2"], "a percent is /100", ["50/100*x", "--at", "x=2"]),
+    (["x*50%", "--at", "x=2"], "'%' is the remainder, as in Python", None),
     (["-V"], "did you mean --version?", ["--version"]),
     (["-v"], "did you mean --version?", ["--version"]),
     (["-at", "x=3", "x^2"], "did you mean --at?", ["--at", "x=3", "x^2"]),
@@ -123,10 +126,13 @@ def test_suggestions_from_other_tools_are_right(gradcalc) -> None:
 
     for argv, value in [(["log(1 + x)", "--at", "x=0.5"], math.log1p(0.5)),
                         (["exp(x) - 1", "--at", "x=0.5"], math.expm1(0.5)),
-                        (["log(x + sqrt(x^2 + 1))", "--at", "x=0.5"], math.asinh(0.5)),
-                        (["log(x + sqrt(x^2 - 1))", "--at", "x=1.5"], math.acosh(1.5)),
-                        (["log((1 + x)/(1 - x))/2", "--at", "x=0.5"], math.atanh(0.5)),
-                        (["x^(1/3)", "--at", "x=8"], 2.0)]:
+                        (["asinh(x)", "--at", "x=0.5"], math.asinh(0.5)),
+                        (["acosh(x)", "--at", "x=1.5"], math.acosh(1.5)),
+                        (["atanh(x)", "--at", "x=0.5"], math.atanh(0.5)),
+                        (["cbrt(x)", "--at", "x=-8"], -2.0),
+                        (["lgamma(x)", "--at", "x=0.5"], math.lgamma(0.5)),
+                        (["mod(x, 3)", "--at", "x=-7"], math.fmod(-7, 3) + 3),
+                        (["x % 3", "--at", "x=-7"], -7 % 3)]:
         r = gradcalc(*argv, "--no-check", "--format", "json")
         assert r.json()["value"] == pytest.approx(value, rel=1e-15)
 

@@ -271,6 +271,8 @@ class Tensor:
     def __rmul__(self, o: Any) -> Tensor: return apply(ops.MUL, o, self)
     def __truediv__(self, o: Any) -> Tensor: return apply(ops.DIV, self, o)
     def __rtruediv__(self, o: Any) -> Tensor: return apply(ops.DIV, o, self)
+    def __mod__(self, o: Any) -> Tensor: return apply(ops.MOD, self, o)
+    def __rmod__(self, o: Any) -> Tensor: return apply(ops.MOD, o, self)
     def __pow__(self, o: Any) -> Tensor: return apply(ops.POW, self, o)
     def __rpow__(self, o: Any) -> Tensor: return apply(ops.POW, o, self)
     def __neg__(self) -> Tensor: return apply(ops.NEG, self)
@@ -300,6 +302,10 @@ class Tensor:
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if not all(issubclass(t, (Tensor, np.ndarray)) for t in types):
             return NotImplemented
+        elementwise = _functions().get(func)
+        if elementwise is not None and not kwargs:   # np.sinc: a primitive's
+            prim, arguments = elementwise
+            return apply(prim, *arguments(*args))
         # recorded, value-only, or a TypeError
         return _PLUGINS["array_function"](func, args, kwargs)
 
@@ -388,8 +394,16 @@ def _ufuncs() -> dict[Any, Primitive]:
                                                for u in p.numpy_ufuncs()})
 
 
+def _functions() -> dict[Any, tuple[Primitive, Callable[..., tuple[Any, ...]]]]:
+    """numpy function (not a ufunc) -> the primitive it records on a tensor, and the map from
+    its arguments to the primitive's (Primitive.functions)."""
+    return ops.derived("tape.functions", lambda: {f: (p, arguments) for p in ops.PRIMITIVES
+                                                  for f, arguments in p.functions})
+
+
+# (np.sign is a primitive: its derivative is a recorded 0, with a kink at 0)
 _PIECEWISE_CONSTANT = {np.equal, np.not_equal, np.less, np.less_equal, np.greater,
-                       np.greater_equal, np.sign, np.isfinite, np.isnan, np.floor, np.ceil}
+                       np.greater_equal, np.isfinite, np.isnan, np.floor, np.ceil}
 
 
 # ---------------------------------------------------------------- recording

@@ -5,8 +5,9 @@ A printed form can be pasted back as an expression or a `--claim` wherever the l
 spelling for it. What the language cannot spell is printed under SymPy's name with a capital
 initial, so it is never mistaken for a function of the language (whose names are all lower
 case): `Heaviside(x)` (0 below 0, 1 above, 1/2 at 0: the derivative of `relu` and of `max`),
-`Sign(x)` (the derivative of `abs`), `DiracDelta(x)`, `Derivative(...)`, `Piecewise(...)`,
-and `Infinity`, `ComplexInfinity`, `NaN`, `I` for SymPy's special numbers.
+`DiracDelta(x)`, `Floor(x)` (in the derivative of `mod`), `Derivative(...)`, `Piecewise(...)`,
+and `Infinity`, `ComplexInfinity`, `NaN`, `I` for SymPy's special numbers. `sign` (the
+derivative of `abs`) and `polygamma(0, x)` (as `digamma(x)`) are the language's own.
 
 SymPy is imported only inside these functions: the module is loaded by the check, which has
 SymPy loaded already.
@@ -120,6 +121,8 @@ def _printer_class() -> type:
             if name == "Max" and len(expr.args) == 2 and S.Zero in expr.args:
                 other = expr.args[1] if expr.args[0] == S.Zero else expr.args[0]
                 return f"relu({self._print(other)})"
+            if name == "polygamma" and expr.args[0] == 0:
+                return f"digamma({args[1]})"
             name = renamed.get(name, name)
             if name not in language and name not in ("sigmoid", "softplus"):
                 name = name[:1].upper() + name[1:]
