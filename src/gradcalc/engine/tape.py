@@ -455,7 +455,10 @@ class Condition(np.ndarray):
         if any(isinstance(a, Tensor) for a in inputs):
             return NotImplemented   # the tensor's protocol records it, with this as a constant
         plain = [a.view(np.ndarray) if isinstance(a, Condition) else a for a in inputs]
-        return getattr(ufunc, method)(*plain, **kwargs)
+        run = ufunc if method == "__call__" else {
+            "reduce": ufunc.reduce, "accumulate": ufunc.accumulate, "reduceat": ufunc.reduceat,
+            "outer": ufunc.outer, "at": ufunc.at}[method]
+        return run(*plain, **kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if func in _READERS:

@@ -105,7 +105,7 @@ def _number(o: Any) -> Any:
 
 
 class _S:
-    """sympy.S: the singletons counterparts name, and S(x)."""
+    """sympy.S: the singletons counterparts name; called on a number, its register."""
 
     def __init__(self, ns: Namespace):
         self.ns = ns
@@ -433,7 +433,7 @@ def _sympy_form(sp: Any, op: str, args: Sequence[Any]) -> Any:
     if op == "diracdelta":
         return sp.DiracDelta(*args)
     prim = ops.BY_NAME[op]
-    return getattr(sp, prim.sympy_class)(*args)
+    return vars(sp)[prim.sympy_class](*args)
 
 
 # ---------------------------------------------------------------- the tape, node by node
@@ -529,7 +529,8 @@ def _through_sympy(b: Builder, prim: ops.Primitive, node: Node, args: list[Any])
     shape = _objects(out).shape
     flat = _leaves(out)
     try:
-        prog, outs = compiled.compile_sympy([sp.sympify(v) for v in flat],
+        prog, outs = compiled.compile_sympy([v if isinstance(v, sp.Basic) else sp.Rational(
+            *fractions.Fraction(v).as_integer_ratio()) for v in flat],
                                             [d.name for d in dummies.values()])
     except compiled.Unsupported as exc:
         raise Unsupported(node, f"{prim.name}'s counterpart uses {exc}, which the reference "
