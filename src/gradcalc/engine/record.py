@@ -140,9 +140,9 @@ def structure_key(nodes: Sequence[Node]) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     for node in nodes:
         prim = node.prim
-        registered = prim is not None and ops.BY_NAME.get(prim.name) is prim
-        h.update(b"input" if prim is None else
-                 prim.name.encode() + (b"" if registered else b"#%d" % id(prim)))
+        # (a primitive made for one call, outside the table, is known by its name only)
+        h.update(b"input" if prim is None else prim.name.encode()
+                 + (b"" if ops.BY_NAME.get(prim.name) is prim else b"#"))
         for r in node.inputs:
             if type(r) is int:
                 h.update(b"@%d" % r)

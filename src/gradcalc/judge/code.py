@@ -16,7 +16,9 @@ depends on the point (np.where's masks) is judged there by its own reference.
 
 Large programs are first judged by a float64 evaluation of the reference with a running bound
 on its rounding (compiled.evaluate_levels, the --points screen): what the screen cannot
-vouch for, or finds wrong, is judged at full precision before it is reported.
+vouch for, or finds wrong, is judged at full precision before it is reported. That bound also
+enters the tolerance's floor: your float64 code cannot be closer to the truth than a float64
+evaluation of the true formula is (sin(1e5*x) near x = 1e5, where 1e5*x itself rounds).
 """
 
 from __future__ import annotations
@@ -288,7 +290,11 @@ def _judge(prog: _Program, rec: recorder.Recording, point: list[np.ndarray],
     questions.append(judge.Question(0, rec.value, rtol, value_floor))
     for k, label in enumerate(labels):
         t = float(flat_yours[k])
-        fl = floors[k]
+        v, e = screen[1 + k]
+        # the floor: the tape's (verdict.floor), or the float64 rounding of the true formula
+        # itself at this point where that is larger (sin(1e5*x) at x = 1e5: 1e5*x rounds)
+        fl = max(floors[k], float(e[0])) if math.isfinite(float(e[0])) else floors[k]
+        floors[k] = fl
         if not ref.reached[k]:   # no path from this component: the true partial is exactly 0
             ok = judge.within(t, 0.0, rtol, fl)
             verdicts[k] = Verdict(label, t, 0.0, abs(t) if math.isfinite(t) else math.inf,
@@ -296,7 +302,6 @@ def _judge(prog: _Program, rec: recorder.Recording, point: list[np.ndarray],
                                   "" if ok else f"yours {t!r} but f does not depend on "
                                   f"{label} (its true partial is 0)", True, fl)
             continue
-        v, e = screen[1 + k]
         if not proven and _screen_ok(t, float(v[0]), float(e[0]), rtol, fl):
             verdicts[k] = Verdict(label, t, float(v[0]), abs(t - float(v[0])), "ok", "",
                                   False, fl)

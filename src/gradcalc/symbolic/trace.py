@@ -16,7 +16,8 @@ symbols (taken once per kind of instruction, with constant operands as their exa
 instantiated per use; only the sum and product rules of the chain rule itself are written
 here. So a wrong VJP in the op table still disagrees with this reference.
 
-Constants are exact: a float64 constant is the rational number it holds.
+Constants are exact: a float64 constant is the rational number it holds. stop_gradient(e)
+is read as e: the reference is the true gradient of the function the program computes.
 """
 
 from __future__ import annotations
@@ -173,6 +174,11 @@ class Namespace:
 
     def DiracDelta(self, x: Any) -> Reg:   # noqa: N802
         return self.b.op("diracdelta", x)
+
+    def StopGradient(self, x: Any) -> Any:   # noqa: N802
+        # the function a program computes reads stop_gradient(e) as e: its true gradient
+        # flows through (the tape's cut one is what a hand-derived gradient should not copy)
+        return x
 
     @property
     def pi(self) -> Reg:
