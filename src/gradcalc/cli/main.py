@@ -131,8 +131,13 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               help="Print nothing on stdout: the exit status is the answer (errors still go "
                    "to stderr).")
 @click.option("--tape", "show_tape", is_flag=True, help="Also show the recorded tape.")
+@click.option("--steps", "show_steps", is_flag=True,
+              help="Also write out the backward pass node by node: each operation, its local "
+                   "derivatives, and the adjoint it receives as a formula and as the tape's "
+                   "numbers.")
 @click.option("--collapse", is_flag=True,
-              help="With --tape or --graph: show each call of a program's function as one row.")
+              help="With --tape, --graph or --steps: show each call of a program's function as "
+                   "one row.")
 @click.option("--no-check", is_flag=True, help="Skip the SymPy cross-check.")
 @click.option("--rtol", type=float, default=DEFAULT_RTOL, show_default=True,
               callback=_positive,
@@ -206,8 +211,8 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
             output: str | None, dask: str | None, symbolic: str | None,
-            function: str | None = None, gradient: str | None = None,
-            search_points: int = 20) -> int:
+            show_steps: bool = False, function: str | None = None,
+            gradient: str | None = None, search_points: int = 20) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -233,7 +238,8 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
                 ("--of", of), ("--points", points), ("--hessian", hessian),
                 ("--claim", claims or claims_file), ("--expect", expect),
                 ("--numeric", numeric), ("--symbolic", symbolic), ("--graph", graph),
-                ("--tape", show_tape), ("--no-check", no_check)) if given]
+                ("--tape", show_tape), ("--no-check", no_check), ("--steps", show_steps))
+                if given]
             if others:
                 raise click.UsageError(f"{others[0]} is not for --function and --grad, which "
                                        "judge your gradient function at --at and at random "
@@ -242,7 +248,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
                          search_points)
         return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
                         check_timeout, file, graph, expect, claims, claims_file, claim_points,
-                        numeric, points, no_cache, hessian, output, dask, symbolic)
+                        numeric, points, no_cache, hessian, output, dask, symbolic, show_steps)
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
         return EXIT_OK
@@ -299,7 +305,7 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
              claims: Sequence[str], claims_file: str | None, claim_points: int,
              numeric: bool, points: str | None, no_cache: bool, hessian: bool,
              output: str | None = None, dask: str | None = None,
-             symbolic: str | None = None) -> int:
+             symbolic: str | None = None, show_steps: bool = False) -> int:
     """The command, once the command line's words are understood: compute the result, render
     it in the chosen format, and return its exit status."""
     if points == "-" and (expr == "-" or file == "-"):
@@ -321,6 +327,9 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     if points is not None and symbolic is not None:
         raise click.UsageError("--symbolic prints the gradient's formulas, the same at every "
                                "point: give it without --points")
+    if show_steps:
+        _steps_usage(points, several, hessian, symbolic,
+                     bool(at) or not (claims or claims_file is not None))
     if points is not None:
         _points_usage(graph, claims or claims_file is not None, several, hessian, expect,
                       numeric, output, dask)
@@ -375,10 +384,32 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         return _finish(Result(first.program, of, run=first, formulas=lines,
                               formulas_format=symbolic.lower(), formulas_reason=reason),
                        fmt, show_tape, collapse)
+    steps = None
+    if show_steps:   # the formulas are derived in a child while the check runs
+        from ..symbolic.steps import begin
+        steps = begin(first, collapse, check_timeout, not no_cache)
     result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
                        check_timeout, not no_cache, hessian, expect, numeric, claim_list,
-                       claim_points, graph, collapse)
+                       claim_points, graph, collapse, steps)
+    result.steps = None if steps is None else steps.complete()
+    if steps is not None and fmt == "csv":
+        click.echo("note: --steps is shown only in text and json formats", err=True)
     return _finish(result, fmt, show_tape, collapse, graph=graph)
+
+
+def _steps_usage(points: str | None, several: bool, hessian: bool, symbolic: str | None,
+                 point: bool) -> None:
+    """The combinations --steps refuses, each with its reason."""
+    if points is not None:
+        raise click.UsageError("--steps writes out the backward pass at one point: give --at, "
+                               "not --points")
+    if several or hessian or symbolic is not None:
+        raise click.UsageError("--steps writes out one first-order backward pass: not with "
+                               + ("--hessian" if hessian else "several --of outputs"
+                                  if several else "--symbolic"))
+    if not point:
+        raise click.UsageError("--steps needs a point: give --at (claims without one have no "
+                               "tape to write out)")
 
 
 @contextmanager
@@ -403,7 +434,8 @@ def _held() -> Iterator[None]:
 def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: bool,
               rtol: float, atol: float, timeout: float, cache: bool, hessian: bool,
               expect: Sequence[str], numeric: bool, claim_list: Sequence[Claim],
-              claim_points: int, graph: str | None = None, collapse: bool = False) -> Result:
+              claim_points: int, graph: str | None = None, collapse: bool = False,
+              steps: Any = None) -> Result:
     """Everything asked at one point: the check, the Jacobian rows (several outputs), the
     Hessian, the verification; --graph is written on the way."""
     if outputs is not None:
@@ -433,7 +465,8 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
     if graph is not None:
         from ..render import figure
 
-        figure.write(first, graph, collapse and not hessian)
+        figure.write(first, graph, collapse and not hessian,
+                     None if steps is None else steps.complete())
     if hessian:
         from ..judge import higher
 
@@ -630,7 +663,7 @@ def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
         from ..render import text as textr
 
         click.echo(textr.verify_summary(result.verification), err=True)
-    if collapse and not show_tape and graph is None and mode == "point":
+    if collapse and not show_tape and graph is None and mode == "point" and result.steps is None:
         click.echo("note: --collapse applies to the --tape listing", err=True)
     for message in result.problems:
         click.echo(f"non-finite: {message}", err=True)

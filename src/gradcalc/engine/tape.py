@@ -1099,6 +1099,12 @@ def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
     return unbroadcast_value(c, shape)
 
 
+def unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
+    """A contribution to an input of this shape, summed over the axes broadcasting added, as
+    the backward sweep sums it (for what replays the sweep: symbolic.steps)."""
+    return _unbroadcast(c, shape)
+
+
 def unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
     """A plain array summed over the axes that broadcasting added to one of this shape."""
     c = np.asarray(c)

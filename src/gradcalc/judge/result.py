@@ -74,6 +74,7 @@ class Result:
     formulas: list[str] | None = None                  # --symbolic: the gradient's formulas
     formulas_format: str | None = None                 # text, latex or python
     formulas_reason: str = ""                          # why there are none (SymPy's budget)
+    steps: Any = None                                  # --steps: symbolic.steps.Steps
     code: GradCheck | None = None                      # --function with --grad
 
     @property

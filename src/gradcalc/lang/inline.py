@@ -133,3 +133,14 @@ class CallRecorder(Hooks):
             if node.label is None:
                 node.label = f"{prefix}t{node.id}"
         self.calls.append(CallRecord(call.func, path, first, len(nodes), args, result))
+
+
+def top_calls(calls: list[CallRecord], n: int | None = None) -> dict[int, CallRecord]:
+    """Tape node id -> the top-level call whose body recorded it (calls that recorded
+    nothing have none); n: only ids below it."""
+    out: dict[int, CallRecord] = {}
+    for call in calls:
+        if len(call.path) == 1 and call.end > call.first:
+            for i in range(call.first, call.end if n is None else min(call.end, n)):
+                out[i] = call
+    return out

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import tape
 from ..engine.evaluate import kind_of_nonfinite
 from ..engine.tape import Tensor, first_nonfinite
+from ..lang.inline import top_calls
 from ..render.report import fmt as _fmt
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class GNode:
     value: Any = None
     adjoint: Any = None
     alerts: list[str] = field(default_factory=list)
+    step: list[str] = field(default_factory=list)   # --steps: its step of the backward pass
 
 
 @dataclass
@@ -68,11 +70,12 @@ class Graph:
     title_limit: int = TITLE_LINES    # program lines shown in a title
 
 
-def build(run: Run, collapse: bool = False) -> Graph:
+def build(run: Run, collapse: bool = False, steps: Any = None) -> Graph:
     """The graph of a run's tape: one node per tape entry (labelled name, op, value, adjoint)
     and per constant input, forward edges, the watched sources and the output marked, the node
     where a nan/inf value or adjoint first appears highlighted. collapse: each top-level call of
-    a program's own function is one box (as in --tape --collapse)."""
+    a program's own function is one box (as in --tape --collapse). steps (symbolic.steps.Steps):
+    each box gets the lines of its step (render.text.step_lines)."""
     nodes = run.nodes
     adj = run.backward.adjoints if run.backward else [None] * len(nodes)
     target = run.target_id()
@@ -84,13 +87,15 @@ def build(run: Run, collapse: bool = False) -> Graph:
     graph = Graph(title, [line.rstrip() for line in lines],
                   (f"at {at}  =  " if at else "=  ") + _fmt(run.value))
     alerts = _alerts(run)
-    calls = _top_calls(run.calls, len(nodes)) if collapse else {}
+    calls = top_calls(run.calls, len(nodes)) if collapse else {}
     box = _box_ids(calls, len(nodes))
     for node in nodes:
         call = calls.get(node.id)
         if call is not None:
             if node.id == call.first:
+                at = len(graph.nodes)
                 _add_call(graph, run, call, box, adj, target, alerts)
+                _add_step(graph.nodes[at], steps, call.end - 1)
             continue
         name = node.ref + (f" {node.label}" if node.label else "")
         role = "output" if node.id == target else "source" if node.id in sources else "op"
@@ -98,6 +103,7 @@ def build(run: Run, collapse: bool = False) -> Graph:
                  f"adjoint {'-' if adj[node.id] is None else _fmt(adj[node.id])}"]
         why, bad_arg = alerts.get(node.id, ([], None))
         graph.nodes.append(GNode(node.ref, lines, role, node.value, adj[node.id], why))
+        _add_step(graph.nodes[-1], steps, node.id)
         # interchangeable arguments (Primitive.commutative): edges carry no argument number
         symmetric = len(node.inputs) < 2 or node.prim is not None and node.prim.commutative
         for i, ref in enumerate(node.inputs):
@@ -113,6 +119,15 @@ def build(run: Run, collapse: bool = False) -> Graph:
                 graph.nodes.append(GNode(cid, [label], "const", ref.value))
                 graph.edges.append(GEdge(cid, node.ref, arg, blocked, red))
     return graph
+
+
+def _add_step(box: GNode, steps: Any, node: int) -> None:
+    """The box's step of the backward pass (--steps), when the sweep visits it."""
+    if steps is None or node not in steps.steps:
+        return
+    from .text import step_lines
+
+    box.step = step_lines(steps, node)
 
 
 _Alerts = dict[int, tuple[list[str], int | None]]
@@ -131,16 +146,6 @@ def _alerts(run: Run) -> _Alerts:
         j, i = origin
         why = out.get(j, ([], None))[0] + [f"first nan/inf adjoint here (argument {i + 1})"]
         out[j] = (why, i)
-    return out
-
-
-def _top_calls(calls: list[CallRecord], n: int) -> dict[int, CallRecord]:
-    """Tape node id -> the top-level call whose body recorded it."""
-    out: dict[int, CallRecord] = {}
-    for call in calls:
-        if len(call.path) == 1 and call.end > call.first:
-            for i in range(call.first, min(call.end, n)):
-                out[i] = call
     return out
 
 

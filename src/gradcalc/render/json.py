@@ -72,7 +72,40 @@ def document(result: Result, show_tape: bool = False) -> dict[str, Any]:
     obj = report.json_object(result.run, result.check, show_tape)
     if result.verification is not None:
         extend(obj["check"], result.verification)
+    if result.steps is not None:
+        obj["steps"] = steps_json(result.steps)
     return obj
+
+
+def steps_json(steps: Any) -> dict[str, Any]:
+    """--steps as data (symbolic.steps.Steps): the steps in the order the sweep visits them,
+    and per differentiated name the node ids of its steps. Each contribution has the numbers
+    the text shows in full precision, and `ops`, the tape's arithmetic that turns the adjoint
+    it came from into it (["*", a], ["/", a], ["neg", null], ["sum", shape]), or `parts`, the
+    contributions of a collapsed call's nodes in the order the sweep added them."""
+
+    def received(r: Any) -> dict[str, Any]:
+        return {"from": r.source, "argument": None if r.arg < 0 else r.arg + 1,
+                "formula": r.product, "adjoint": jnum(r.adjoint), "local": jnum(r.local),
+                "value": jnum(r.value),
+                "ops": None if r.ops is None else [[op, None if a is None else
+                                                    a if op == "sum" else jnum(a)]
+                                                   for op, a in r.ops],
+                "parts": None if r.parts is None else [jnum(p) for p in r.parts]}
+
+    nodes = []
+    for j in sorted(steps.steps, reverse=True):
+        step = steps.steps[j]
+        nodes.append({
+            "node": j, "nodes": [step.first, j] if step.first != j else None,
+            "name": step.name, "op": step.op, "operation": step.operation,
+            "local": [{"input": loc.input, "name": loc.name,
+                       "argument": None if loc.arg < 0 else loc.arg + 1,
+                       "formula": loc.formula, "value": jnum(loc.value)} for loc in step.locals],
+            "received": [received(r) for r in step.received],
+            "adjoint": jnum(step.adjoint), "formula": step.formula})
+    return {"output": steps.output, "collapse": steps.collapse, "formulas": steps.formulas,
+            "note": steps.note or None, "partials": steps.partials, "nodes": nodes}
 
 
 def _rows(result: Result, show_tape: bool) -> dict[str, Any]:
@@ -104,7 +137,7 @@ def _claim_json(v: ClaimVerdict) -> dict[str, Any]:
             "at": {n: jnum(x) for n, x in c["at"].items()}, "yours": jnum(c["yours"]),
             "true": jnum(c["true"])},
         "at_point": None if at is None else {k: jnum(x) for k, x in at.items()},
-        "reason": v.reason or None,
+        "reason": v.reason or None, "difference": v.difference or None,
     }
 
 

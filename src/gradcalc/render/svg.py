@@ -368,7 +368,9 @@ def _node_svg(node: GNode, box: Box) -> list[str]:
     data = "" if node.role == "elided" else \
         f' data-value="{_esc(_data(node.value))}"' + \
         ("" if node.role == "const" else f' data-adjoint="{_esc(_data(node.adjoint))}"')
-    tip = "\n".join(node.lines + node.alerts)
+    if node.step:   # --steps: the box's step of the backward pass, on hover and as data
+        data += f' data-step="{_esc(json.dumps(node.step))}"'
+    tip = "\n".join(node.lines + node.alerts + ([""] + node.step if node.step else []))
     out = [f'<g class="{classes}" id="{_esc(node.id)}"{data}>',
            f"<title>{_esc(_clip(tip, 2000))}</title>"]
     x, y = box.x - box.w / 2, box.y - box.h / 2

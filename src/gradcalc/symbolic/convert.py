@@ -187,15 +187,8 @@ class _SymPy(Interpretation):
         if guards is not None and prim.guards:
             # (finishing a pending chain only where a guard needs it)
             _guards_of(prim, node, [_done(a) for a in args], guards)
-        if prim is ops_matrix.MATMUL:
-            return prim.sympy(sp, _done(args[0]), _done(args[1]))
-        if prim.reduction:
-            if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix
-                args = [ops_matrix.RAVEL.sympy(sp, a) if ops_matrix.sym_ndim(a) == 2 else a
-                        for a in args]
-            return prim.sympy(sp, *(_done(a) for a in args))
-        if any(isinstance(a, tuple) for a in args):
-            return _elementwise(prim, [_done(a) for a in args])
+        if prim.reduction or any(isinstance(a, tuple) for a in args):
+            return apply_primitive(prim, [_done(a) for a in args])
         if prim is ops.NEG:
             return -args[0]
         if prim is ops.ADD or prim is ops.SUB:
@@ -206,7 +199,7 @@ class _SymPy(Interpretation):
             left, right = args
             return _Chain(sp.Mul, _terms(left, sp.Mul) + _terms(
                 sp.Pow(_done(right), -1) if prim is ops.DIV else right, sp.Mul))
-        return prim.sympy(sp, *(_done(a) for a in args))
+        return apply_primitive(prim, [_done(a) for a in args])
 
     def update(self, stmt: Assign, old: Any, value: Any) -> Any:
         value = _done(value)
@@ -217,6 +210,22 @@ class _SymPy(Interpretation):
 
     def assigned(self, stmt: Assign, value: Any) -> Any:
         return _done(value)
+
+
+def apply_primitive(prim: ops.Primitive, args: Sequence[Any]) -> Any:
+    """prim's SymPy counterpart applied to SymPy values (a scalar, a tuple of components for a
+    vector, a tuple of rows for a matrix) as the conversion applies it: an elementwise
+    primitive component by component with numpy's broadcasting, a reduction other than the
+    matrix operations over all components of a matrix."""
+    sp = namespace()
+    if prim.reduction:
+        if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix
+            args = [ops_matrix.RAVEL.sympy(sp, a) if ops_matrix.sym_ndim(a) == 2 else a
+                    for a in args]
+        return prim.sympy(sp, *args)
+    if any(isinstance(a, tuple) for a in args):
+        return _elementwise(prim, list(args))
+    return prim.sympy(sp, *args)
 
 
 def expr_to_sympy(expr: Expr, env: Mapping[str, Any],

@@ -57,8 +57,8 @@ def _language_functions(expr: Any) -> Any:
     as the language spells the forms its op table gives SymPy. Only for printing."""
     import sympy
 
-    if not isinstance(expr, sympy.Basic):
-        return expr
+    if not isinstance(expr, sympy.Basic) or not expr.has(sympy.exp):
+        return expr   # (both forms have an exp inside)
     sigmoid, softplus = _language()
 
     def one_plus_exp(e: Any) -> Any | None:
