@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -13,77 +15,32 @@ import pytest
 
 import gradcalc
 from gradcalc import CheckGradError, check_grad, ops
-from gradcalc import functions as F
 from gradcalc.engine.tape import apply
 from gradcalc.testing import assert_grad
 from reference_ops import ELEMENTWISE, REDUCTIONS
 
 # ---------------------------------------------------------------- the peers' cases
-# (bench/peers.py runs scipy.optimize.check_grad and torch.autograd.gradcheck on these)
+# (bench/peer_cases.py; bench/peers.py runs scipy's and torch's checkers on the same ones)
 
-
-def cube_abs(x):
-    return np.sum(np.abs(x) ** 3)
-
-
-def cube_abs_grad_wrong_below_zero(x):
-    return 3 * x ** 2                     # true: 3 x |x|; wrong only where x < 0
-
-
-def half_square(w):
-    return 0.5 * np.sum(w * w)
-
-
-def half_square_grad_one_wrong(w):
-    g = w.copy()
-    g[37] *= 1 + 1e-7                     # one component of 100, off by 1e-7 relative
-    return g
-
-
-def sine(x):
-    return np.sin(np.pi * x)
-
-
-def sine_grad_short_pi(x):
-    return 3.1415927 * np.cos(np.pi * x)  # pi to 8 digits
-
-
-def logdet(A):
-    return F.logdet(A)
-
-
-def logdet_grad_no_transpose(A):
-    return np.linalg.inv(A)               # true: inv(A)^T (The Matrix Cookbook (57))
-
-
-RNG = np.random.default_rng(25)
-X_DATA = RNG.normal(size=(200, 10))
-Y_DATA = np.where(RNG.random(200) < 0.5, -1.0, 1.0)
-
-
-def logistic(w):
-    return np.mean(np.log1p(np.exp(-Y_DATA * (X_DATA @ w))))
-
-
-def logistic_grad(w):
-    s = 1 / (1 + np.exp(Y_DATA * (X_DATA @ w)))
-    return -(X_DATA.T @ (Y_DATA * s)) / len(Y_DATA)
-
-
-def logistic_grad_no_label(w):
-    s = 1 / (1 + np.exp(Y_DATA * (X_DATA @ w)))
-    return -(X_DATA.T @ s) / len(Y_DATA)  # the label factor y_i left out
-
-
-def steep(x):
-    return np.sin(1e5 * x)
-
-
-def steep_grad(x):
-    return 1e5 * np.cos(1e5 * x)
-
-
-A0 = np.array([[2.0, 1.0, 0.5], [0.3, 3.0, -1.0], [1.5, 0.2, 4.0]])   # not symmetric
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from peer_cases import (  # noqa: E402
+    A0,
+    X_DATA,
+    Y_DATA,
+    cube_abs,
+    cube_abs_grad_wrong_below_zero,
+    half_square,
+    half_square_grad_one_wrong,
+    logdet,
+    logdet_grad_no_transpose,
+    logistic,
+    logistic_grad,
+    logistic_grad_no_label,
+    sine,
+    sine_grad_short_pi,
+    steep,
+    steep_grad,
+)
 
 
 def test_a_gradient_wrong_only_below_zero_is_found_by_the_search() -> None:

@@ -325,8 +325,16 @@ class Levels:
         for i, ins in enumerate(program):
             op = ins[0]
             if op == "num":
-                p, _, q = ins[1].partition("/")
-                num, den = int(p), int(q or 1)
+                x = ins[1]
+                if type(x) is float:   # an exact value already (symbolic/trace.py)
+                    nums.append(i)
+                    values.append(x)
+                    continue
+                if isinstance(x, str):
+                    p, _, q = x.partition("/")
+                    num, den = int(p), int(q or 1)
+                else:
+                    num, den = fractions.Fraction(x).as_integer_ratio()
                 v = num / den
                 nums.append(i)
                 values.append(v)

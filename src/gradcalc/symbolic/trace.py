@@ -63,12 +63,12 @@ class Reg:
         self.b, self.i = b, i
 
     # arithmetic: SymPy's forms (x - y is x + (-1)*y, x / y is x * y^-1)
-    def __add__(self, o: Any) -> Reg: return self.b.op("add", self, o)
-    def __radd__(self, o: Any) -> Reg: return self.b.op("add", o, self)
+    def __add__(self, o: Any) -> Reg: return self.b.binary("add", self, o)
+    def __radd__(self, o: Any) -> Reg: return self.b.binary("add", o, self)
     def __sub__(self, o: Any) -> Reg: return self.b.op("add", self, self.b.op("mul", -1, o))
     def __rsub__(self, o: Any) -> Reg: return self.b.op("add", o, self.b.op("mul", -1, self))
-    def __mul__(self, o: Any) -> Reg: return self.b.op("mul", self, o)
-    def __rmul__(self, o: Any) -> Reg: return self.b.op("mul", o, self)
+    def __mul__(self, o: Any) -> Reg: return self.b.binary("mul", self, o)
+    def __rmul__(self, o: Any) -> Reg: return self.b.binary("mul", o, self)
     def __truediv__(self, o: Any) -> Reg: return self.b.op("mul", self, self.b.op("pow", o, -1))
     def __rtruediv__(self, o: Any) -> Reg: return self.b.op("mul", o, self.b.op("pow", self, -1))
     def __pow__(self, o: Any) -> Reg: return self.b.op("pow", self, o)
@@ -276,6 +276,19 @@ class Builder:
             self.regs.append(Reg(self, i))
         return i
 
+    def binary(self, name: str, a: Any, b: Any) -> Reg:
+        """a + b or a * b (name add or mul): the common case of two variable registers
+        emitted at once, anything else through _nary."""
+        if type(a) is Reg and type(b) is Reg:
+            ia, ib = a.i, b.i
+            const, program = self.const, self.program
+            if ia not in const and ib not in const and program[ia][0] != name and \
+                    program[ib][0] != name:
+                return self.regs[self._emit([name, ia, ib], True)]
+            return self._nary(name, [a, b])
+        return self._nary(name, [a if type(a) is Reg else self.value(a),
+                                 b if type(b) is Reg else self.value(b)])
+
     def op(self, name: str, *args: Any) -> Reg:
         """The register of name(*args), arguments being registers or numbers."""
         regs = [a if type(a) is Reg else self.value(a) for a in args]
@@ -320,8 +333,13 @@ class Builder:
             return self.regs[parts[0]]
         return self.regs[self._emit([name, *parts], True)]
 
-    def finished(self, outputs: list[int]) -> tuple[compiled.Program, list[int]]:
-        """The instructions the outputs need, renumbered, numbers written as "p/q"."""
+    def finished(self, outputs: list[int], text: bool = False
+                 ) -> tuple[compiled.Program, list[int]]:
+        """The program and its outputs. Its numbers are exact values (a float64 or a Fraction,
+        which the evaluators read as they read the format's "p/q" text); with text, only the
+        instructions the outputs need, renumbered, numbers written as the format's text."""
+        if not text:
+            return self.program, outputs
         program, outs = prune(self.program, outputs)
         for ins in program:
             if ins[0] == "num" and not isinstance(ins[1], str):
@@ -339,6 +357,8 @@ class Builder:
         if op == "add":
             return self.num(1)
         if op == "mul":
+            if len(args) == 2:
+                return self.regs[args[1 - k]]
             return self._nary("mul", [self.regs[a] for j, a in enumerate(args) if j != k])
         dummies: dict[int, int] = {}
         sig: list[Any] = []
@@ -398,7 +418,7 @@ class Builder:
                 c = const.get(loc.i)
                 if c == 0:
                     continue
-                term = adj if c == 1 else loc if one else self._nary("mul", [adj, loc])
+                term = adj if c == 1 else loc if one else self.binary("mul", adj, loc)
                 parts.setdefault(a, []).append(term.i)
         found, reached = [], []
         for s in sources:
@@ -453,8 +473,10 @@ def _data(b: Builder, value: Any) -> Any:
             isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))):
         return b.value(value)
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        flat = [b.value(float(v)) for v in value.ravel().tolist()]
-        return _nest(flat, value.shape)
+        if not np.all(np.isfinite(value)):
+            raise Unsupported(None, "a constant array holds a value that is not a real number")
+        num = b.num
+        return _nest([num(v) for v in value.ravel().tolist()], value.shape)
     return value
 
 
