@@ -91,7 +91,7 @@ class Case:
 
 
 CASES = [
-    Case("gradient wrong only for x < 0 (3x^2 for d/dx sum|x|^3)", cube_abs,
+    Case("gradient wrong only for x < 0 (3 x^2 for the gradient of sum(abs(x)^3))", cube_abs,
          cube_abs_grad_wrong_below_zero, np.array([0.5, 1.5, 2.0])),
     Case("one wrong component of a 100-vector (relative 1e-7)", half_square,
          half_square_grad_one_wrong, np.linspace(-2.0, 3.0, 100)),

@@ -4,6 +4,8 @@ gradcalc's own numbers."""
 
 from __future__ import annotations
 
+import doctest
+import io
 import json
 import math
 import sys
@@ -413,3 +415,37 @@ def test_cli_refuses_an_expression_with_function(gradcalc, code_file) -> None:
 def test_the_peer_table_cases_by_json(gradcalc, code_file) -> None:
     r = gradcalc(*_args(code_file, "grad_loss", "--format", "jsonl"))
     assert r.status == 0 and json.loads(r.out)["check"]["search"]["judged"] == 20
+
+
+# ---------------------------------------------------------------- README and the peers
+
+
+def test_readme_check_grad_examples_run_as_shown() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("\n## Checking gradient code\n")
+    section = readme[start:readme.index("\n## ", start + 1)]
+    blocks = [c[len("python\n"):] for k, c in enumerate(section.split("```"))
+              if k % 2 == 1 and c.startswith("python\n") and ">>>" in c]
+    assert blocks
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE)
+    for block in blocks:
+        out = io.StringIO()
+        result = runner.run(parser.get_doctest(block, {}, "README", "README.md", 0),
+                            out=out.write)
+        assert result.failed == 0, out.getvalue()
+
+
+def test_scipys_check_grad_misses_what_gradcalc_names() -> None:
+    # the peer table's scipy column: small numbers for wrong gradients, a large one for a
+    # right gradient (bench/peers.py prints it)
+    optimize = pytest.importorskip("scipy.optimize")
+    w = np.linspace(-2.0, 3.0, 100)
+    assert optimize.check_grad(half_square, half_square_grad_one_wrong, w) < 1e-4
+    one = np.array([0.3])
+    assert optimize.check_grad(lambda v: sine(v[0]), lambda v: np.array([
+        sine_grad_short_pi(v[0])]), one) < 1e-6
+    assert optimize.check_grad(lambda v: steep(v[0]), lambda v: np.array([
+        steep_grad(v[0])]), np.array([0.7])) > 1.0
+    assert check_grad(half_square, half_square_grad_one_wrong, w).status == "mismatch"
+    assert check_grad(steep, steep_grad, 0.7).status == "ok"

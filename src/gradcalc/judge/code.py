@@ -130,7 +130,7 @@ class GradCheck:
         render = _RENDERERS.get("text")
         if render is None:   # gradcalc.check_grad plugs the text renderer in
             return f"check_grad: {self.status}"
-        return render(self)
+        return render(self).rstrip("\n")
 
 
 _RENDERERS: dict[str, Callable[[GradCheck], str]] = {}
@@ -544,7 +544,7 @@ def _search(report: GradCheck, f: Callable[..., Any], grad_f: Callable[..., Any]
         if isinstance(found, Counterexample):
             report.counterexample = _simplest(report, found, f, grad_f, programs, values,
                                               constants, names, wrt, labels, shapes)
-            return
+            break
     report.structures = len(programs)
 
 
