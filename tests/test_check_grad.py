@@ -294,9 +294,11 @@ def test_a_numpy_function_outside_the_surface_is_refused_naming_it() -> None:
         check_grad(lambda x: np.cumsum(x)[-1], lambda x: np.ones(2), np.array([1.0, 2.0]))
 
 
-def test_complex_arguments_are_refused() -> None:
+def test_complex_arguments_and_constants_are_refused() -> None:
     with pytest.raises(CheckGradError, match="complex"):
         check_grad(lambda x: x * x, lambda x: 2 * x, 1 + 2j)
+    with pytest.raises(CheckGradError, match="complex values are not supported"):
+        check_grad(lambda x: np.sum(np.abs(x * 1j)), lambda x: np.ones(2), np.ones(2))
 
 
 def test_a_gradient_of_the_wrong_shape_names_the_argument_and_shapes() -> None:

@@ -17,6 +17,7 @@ import hashlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,9 +99,17 @@ def record(f: Callable[..., Any], args: Sequence[Any], names: Sequence[str],
         leaves.append(t)
         call.append(t)
     try:
-        with tape, sealed() as thresholds:
+        with tape, sealed() as thresholds, warnings.catch_warnings():
+            # a complex constant is cast to its real part on the tape, with a warning: here,
+            # a refusal
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
             tape.watch(leaves)
             out = f(*call)
+    except np.exceptions.ComplexWarning:
+        raise RecordError("refused", f"{label}: complex values are not supported: gradcalc "
+                          "differentiates real functions of real float64 values; write the "
+                          "real and imaginary parts as two real computations",
+                          user_line(sys.exc_info()[2])) from None
     except ValueRead as exc:
         raise RecordError("refused", f"{label}: {exc}", user_line(exc.__traceback__)) from None
     except TypeError as exc:

@@ -469,6 +469,9 @@ def _data(b: Builder, value: Any) -> Any:
     """A constant input as a counterpart receives it: a float64 number or array as exact
     registers (nested tuples for an array), anything else (an index, an axis, a shape) as it
     is."""
+    if isinstance(value, (complex, np.complexfloating)) or (
+            isinstance(value, np.ndarray) and value.dtype.kind == "c"):
+        raise Unsupported(None, "a complex constant: the reference is of real functions")
     if isinstance(value, (float, np.floating)) or (
             isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))):
         return b.value(value)
