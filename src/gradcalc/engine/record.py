@@ -57,7 +57,10 @@ class Recording:
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_NUMPY = os.path.dirname(np.__file__)
+# not the user's code: gradcalc, numpy, and Python's own library (of a virtual environment
+# and of the Python it was made from)
+_NOT_USERS = (_PACKAGE, os.path.dirname(np.__file__),
+              *{os.path.join(p, "lib") + os.sep for p in (sys.prefix, sys.base_prefix)})
 
 
 def user_line(tb: Any) -> str:
@@ -66,7 +69,7 @@ def user_line(tb: Any) -> str:
     found = ""
     for frame in traceback.extract_tb(tb):
         path = os.path.abspath(frame.filename)
-        if path.startswith((_PACKAGE, _NUMPY)) or path.startswith(sys.prefix + os.sep + "lib"):
+        if path.startswith(_NOT_USERS):
             continue
         text = (frame.line or "").strip()
         found = f"{os.path.basename(path)} line {frame.lineno}" + (f": {text}" if text else "")

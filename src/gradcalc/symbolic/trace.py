@@ -234,7 +234,7 @@ class Builder:
     # ------------------------------------------------------------ registers
 
     def leaf(self, ins: list[Any]) -> Reg:
-        return self.regs[self._emit(ins, False if ins[0] != "sym" else True)]
+        return self.regs[self._emit(ins, ins[0] == "sym")]
 
     def num(self, x: Any) -> Reg:
         """The register of an exact number (int, float64 or Fraction)."""
@@ -245,7 +245,7 @@ class Builder:
         key = ("num", x)
         i = self.memo.get(key)
         if i is None:
-            i = self._emit(["num", x], False)
+            i = self._emit(("num", x), False)
             self.const[i] = x
         return self.regs[i]
 
@@ -266,12 +266,13 @@ class Builder:
             return self.value(float(x))
         raise Untraceable(type(x).__name__)
 
-    def _emit(self, ins: list[Any], var: bool) -> int:
+    def _emit(self, ins: Sequence[Any], var: bool) -> int:
+        # instructions are kept as tuples: the memo's key is the instruction itself
         key = tuple(ins)
         i = self.memo.get(key)
         if i is None:
             i = self.memo[key] = len(self.program)
-            self.program.append(ins)
+            self.program.append(key)   # type: ignore[arg-type]
             self.var.append(var)
             self.regs.append(Reg(self, i))
         return i
@@ -282,9 +283,15 @@ class Builder:
         if type(a) is Reg and type(b) is Reg:
             ia, ib = a.i, b.i
             const, program = self.const, self.program
-            if ia not in const and ib not in const and program[ia][0] != name and \
-                    program[ib][0] != name:
-                return self.regs[self._emit([name, ia, ib], True)]
+            ca, cb = const.get(ia), const.get(ib)
+            if ca is not None and cb is None and program[ib][0] != name:
+                a, b, ia, ib, ca, cb = b, a, ib, ia, cb, ca   # the constant second
+            if ca is None and program[ia][0] != name and (
+                    (cb is None and program[ib][0] != name) or
+                    (cb is not None and cb != (0 if name == "add" else 1)
+                     and not (name == "mul" and cb == 0))):
+                return self.regs[self._emit((name, ia, ib) if cb is None else
+                                            (name, ib, ia), True)]
             return self._nary(name, [a, b])
         return self._nary(name, [a if type(a) is Reg else self.value(a),
                                  b if type(b) is Reg else self.value(b)])
@@ -295,7 +302,7 @@ class Builder:
         if name == "add" or name == "mul":
             return self._nary(name, regs)
         var = self.var
-        return self.regs[self._emit([name, *(r.i for r in regs)],
+        return self.regs[self._emit((name, *(r.i for r in regs)),
                                     any(var[r.i] for r in regs))]
 
     def _nary(self, name: str, regs: Sequence[Reg]) -> Reg:
@@ -331,7 +338,7 @@ class Builder:
             return self.num(unit)
         if len(parts) == 1:
             return self.regs[parts[0]]
-        return self.regs[self._emit([name, *parts], True)]
+        return self.regs[self._emit((name, *parts), True)]
 
     def finished(self, outputs: list[int], text: bool = False
                  ) -> tuple[compiled.Program, list[int]]:
@@ -341,12 +348,15 @@ class Builder:
         if not text:
             return self.program, outputs
         program, outs = prune(self.program, outputs)
+        written: compiled.Program = []
         for ins in program:
+            ins = list(ins)
             if ins[0] == "num" and not isinstance(ins[1], str):
                 p, q = fractions.Fraction(ins[1]).as_integer_ratio() \
                     if type(ins[1]) is not float else ins[1].as_integer_ratio()
                 ins[1] = str(p) if q == 1 else f"{p}/{q}"
-        return program, outs
+            written.append(ins)
+        return written, outs
 
     # ------------------------------------------------------------ local derivatives
 
