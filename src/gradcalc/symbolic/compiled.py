@@ -379,6 +379,12 @@ def evaluate_levels(levels: Levels, outputs: Sequence[int], columns: Mapping[str
         vals[i], errs[i] = v, _EPS * v
     with np.errstate(all="ignore"):
         for op, dest, args in levels.groups:
+            if op == "add":   # one gather for every operand; _error's bound for a sum
+                operands = vals[args]
+                vals[dest] = np.sum(operands, axis=1)
+                errs[dest] = np.sum(errs[args], axis=1) + args.shape[1] * _EPS * np.sum(
+                    np.abs(operands), axis=1)
+                continue
             operands = [vals[args[:, k]] for k in range(args.shape[1])]
             out = table[op](*operands)
             vals[dest] = out

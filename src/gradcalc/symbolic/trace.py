@@ -278,23 +278,24 @@ class Builder:
         return i
 
     def binary(self, name: str, a: Any, b: Any) -> Reg:
-        """a + b or a * b (name add or mul): the common case of two variable registers
-        emitted at once, anything else through _nary."""
-        if type(a) is Reg and type(b) is Reg:
-            ia, ib = a.i, b.i
-            const, program = self.const, self.program
-            ca, cb = const.get(ia), const.get(ib)
-            if ca is not None and cb is None and program[ib][0] != name:
-                a, b, ia, ib, ca, cb = b, a, ib, ia, cb, ca   # the constant second
-            if ca is None and program[ia][0] != name and (
-                    (cb is None and program[ib][0] != name) or
-                    (cb is not None and cb != (0 if name == "add" else 1)
-                     and not (name == "mul" and cb == 0))):
-                return self.regs[self._emit((name, ia, ib) if cb is None else
-                                            (name, ib, ia), True)]
+        """a + b or a * b (name add or mul), emitted at once (without _nary's flattening,
+        which changes nothing but the instruction count) unless a constant folds."""
+        if type(a) is not Reg:
+            a = self.value(a)
+        if type(b) is not Reg:
+            b = self.value(b)
+        const = self.const
+        ca, cb = const.get(a.i), const.get(b.i)
+        if ca is None and cb is None:
+            return self.regs[self._emit((name, a.i, b.i), True)]
+        if ca is not None and cb is not None:
             return self._nary(name, [a, b])
-        return self._nary(name, [a if type(a) is Reg else self.value(a),
-                                 b if type(b) is Reg else self.value(b)])
+        c, v = (ca, b) if ca is not None else (cb, a)
+        if name == "mul" and c == 0:
+            return self.num(0)
+        if c == (0 if name == "add" else 1):
+            return v
+        return self.regs[self._emit((name, (a if ca is not None else b).i, v.i), True)]
 
     def op(self, name: str, *args: Any) -> Reg:
         """The register of name(*args), arguments being registers or numbers."""
