@@ -14,9 +14,10 @@ near the constants of the program (a counterexample search, seeded from the inpu
 bounded by counts). f is recorded again at every point, so a program whose recorded structure
 depends on the point (np.where's masks) is judged there by its own reference.
 
-Large programs are first judged by a float64 evaluation of the reference with a running bound
-on its rounding (compiled.evaluate_levels, the --points screen): what the screen cannot
-vouch for, or finds wrong, is judged at full precision before it is reported. That bound also
+At the search's points, and at the given point of a large program, a float64 evaluation of
+the reference with a running bound on its rounding (compiled.evaluate_levels, the --points
+screen) judges first: what the screen cannot vouch for, or finds wrong, is judged at full
+precision before it is reported (for a large program, a bounded number of times). That bound also
 enters the tolerance's floor: your float64 code cannot be closer to the truth than a float64
 evaluation of the true formula is (sin(1e5*x) near x = 1e5, where 1e5*x itself rounds).
 """
@@ -575,8 +576,7 @@ def _at(report: GradCheck, f: Callable[..., Any], grad_f: Callable[..., Any],
         return Counterexample(pt, None, None, None, None, mine.text)
     try:
         where, verdicts = _judge(prog, rec, pt, mine, labels, report.rtol, report.atol,
-                                 proven=prog.proven,
-                                 budget=None if prog.proven else confirmations)
+                                 proven=False, budget=None if prog.proven else confirmations)
     except _NoBudget:
         return None
     if where != "defined" or any(v.status in ("undefined", "skipped") for v in verdicts):
