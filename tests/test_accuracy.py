@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import reference_ops
-from gradcalc import ops, ops_matrix
+from gradcalc import ops, ops_array, ops_matrix
 from gradcalc.engine.tape import Tensor
 from gradcalc.symbolic import compiled
 from gradcalc.symbolic.convert import namespace, symbol
@@ -342,8 +342,10 @@ def _measure_point(prim: ops.Primitive, call: list[Any], args: list[np.ndarray],
 
 # ---------------------------------------------------------------- the tests
 
-# (the matrix primitives are measured against numpy closed forms in test_matrix.py)
-MEASURED = [p for p in ops.PRIMITIVES if p not in ops_matrix.MATRIX_PRIMITIVES]
+# (the matrix and array primitives are measured against numpy closed forms in test_matrix.py
+# and test_array_ops.py)
+MEASURED = [p for p in ops.PRIMITIVES if p not in ops_matrix.MATRIX_PRIMITIVES
+            and p not in ops_array.ARRAY_PRIMITIVES]
 
 
 @functools.cache

@@ -216,6 +216,21 @@ MATRIX_CALLS = {
                 lambda x: mpmath.exp(x) / (mpmath.exp(x) + mpmath.exp(2 * x))),
     "logsumexp": (lambda f, x: f.logsumexp(x * np.array([1.0, 2.0])),
                   lambda x: mpmath.log(mpmath.exp(x) + mpmath.exp(2 * x))),
+    # inv([[1, 2], [3, 4]]) @ [1, 1] = [-1, 1/2]; det = -2; cholesky([[4, 2], [2, 3]]) has
+    # sqrt(2) at [1, 1]
+    "solve": (lambda f, x: f.solve(x * np.array([[1.0, 2.0], [3.0, 4.0]]),
+                                   np.array([1.0, 1.0]))[0], lambda x: -1 / x),
+    "logabsdet": (lambda f, x: f.logabsdet(x * np.array([[1.0, 2.0], [3.0, 4.0]])),
+                  lambda x: mpmath.log(2 * x * x)),
+    "cholesky": (lambda f, x: f.cholesky(x * np.array([[4.0, 2.0], [2.0, 3.0]]))[1, 1],
+                 lambda x: mpmath.sqrt(2 * x)),
+    "kron": (lambda f, x: f.kron(x * np.array([1.0, 2.0]), np.array([3.0, 4.0]))[3],
+             lambda x: 8 * x),
+    "hstack": (lambda f, x: f.hstack(x * np.array([1.0, 2.0]), np.array([3.0]))[1],
+               lambda x: 2 * x),
+    "vstack": (lambda f, x: f.vstack(x * np.array([1.0, 2.0]), np.array([3.0, 4.0]))[0, 1],
+               lambda x: 2 * x),
+    "norm_p": (lambda f, x: f.norm(x * np.array([3.0, -4.0]), 1), lambda x: 7 * x),
 }
 CALLS = {p.name: MATRIX_CALLS[p.name] if p in ops_matrix.MATRIX_PRIMITIVES else _case(p)
          for p in ops.PRIMITIVES if p.spelling is not None}

@@ -264,8 +264,11 @@ def test_item_tolist_and_numpy_read_the_value() -> None:
     assert float(tape.gradient(y, x).numpy()[0, 0]) == 3.0
 
 
-def test_methods_along_an_axis_the_api_lacks_are_refused_not_wrong() -> None:
-    # prod along one axis has no rule yet (np.prod(x, axis=0) is refused the same way)
+def test_prod_along_an_axis_and_transpose_with_axes_as_methods() -> None:
+    # d/dM[i,j] of the column products' sum is the product of the column's other entries
     x = Variable(M)
-    with pytest.raises(TypeError, match="np.prod"):
-        x.prod(axis=0)
+    with Tape() as tape:
+        y = x.prod(axis=0).sum() + (x.transpose((1, 0)) * M.T).sum()
+    others = np.array([[np.prod(np.delete(M[:, j], i)) for j in range(M.shape[1])]
+                       for i in range(M.shape[0])])
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy(), others + M)

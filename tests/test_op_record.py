@@ -14,7 +14,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from gradcalc import Tape, Variable, functions, ops, ops_matrix
+from gradcalc import Tape, Variable, functions, ops, ops_array, ops_matrix
 from gradcalc.symbolic import cache
 
 mpmath.mp.dps = 40
@@ -167,10 +167,11 @@ def _sympy_args(prim: ops.Primitive) -> tuple[list[Any], list[str], list[float]]
     return args, names, point
 
 
-# (the matrix records' SymPy forms take and give nested tuples of components: test_matrix.py
-# checks them against SymPy component by component)
+# (the matrix and array records' SymPy forms take and give nested tuples of components:
+# test_matrix.py and test_array_ops.py check them against numpy component by component)
 @pytest.mark.parametrize("prim", [p for p in ops.PRIMITIVES
-                                  if p not in ops_matrix.MATRIX_PRIMITIVES], ids=lambda p: p.name)
+                                  if p not in ops_matrix.MATRIX_PRIMITIVES
+                                  and p not in ops_array.ARRAY_PRIMITIVES], ids=lambda p: p.name)
 def test_every_primitive_compiles_and_its_derived_evaluators_agree(prim: ops.Primitive) -> None:
     from gradcalc.judge import reference
     from gradcalc.symbolic import compiled

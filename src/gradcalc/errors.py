@@ -214,3 +214,9 @@ class UnboundName(InputError):
                  source: str | None = None, hint: str = ""):
         super().__init__(message, span, source, hint)
         self.name = name
+
+
+class NotDifferentiable(ArithmeticError):
+    """A derivative that does not exist at this point and that a rule would otherwise give as a
+    silent inf, nan or arbitrary number (the eigenvectors of a repeated eigenvalue, the singular
+    vectors of a repeated singular value): the Python API raises it from the backward pass."""

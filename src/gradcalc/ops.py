@@ -3,9 +3,10 @@ vector-Jacobian products and its SymPy counterpart.
 
 Every rule is written with numpy ufuncs and arithmetic only, so that it broadcasts over arrays
 (batches) and also runs on recorded tensors (higher-order derivatives through nested tapes).
-A VJP takes (g, ans, *args) and returns the contribution to that argument's adjoint. The SymPy
-counterpart takes a namespace `sp` (sympy plus gradcalc's own StopGradient) so this module
-never imports sympy.
+A VJP takes (g, ans, *args) and returns the contribution to that argument's adjoint, or None
+for a contribution that is exactly zero (a symbolic zero: nothing is added or multiplied). The
+SymPy counterpart takes a namespace `sp` (sympy plus gradcalc's own StopGradient) so this
+module never imports sympy.
 """
 
 from __future__ import annotations
@@ -667,6 +668,8 @@ def _prod_others(x: Any) -> Any:
     # the product of the other components, exact where some are zero (no division): the
     # running products from the left times those from the right
     x = np.asarray(x)
+    if x.size == 0:  # an empty product's gradient has no components either
+        return np.zeros(x.shape)
     left = np.concatenate(([1.0], np.cumprod(x[:-1])))
     right = np.concatenate((np.cumprod(x[::-1][:-1])[::-1], [1.0]))
     out = left * right
@@ -684,6 +687,8 @@ def _prod_others_vjp(g: Any, ans: Any, x: Any) -> Any:
         return _prod_others_vjp_recorded(g, x)
     g = np.broadcast_to(g, np.shape(x))
     n = len(x)
+    if n == 0:
+        return np.zeros(0)
     left = np.concatenate(([1.0], np.cumprod(x[:-1])))
     right = np.concatenate((np.cumprod(x[::-1][:-1])[::-1], [1.0]))
     after = np.zeros(n)  # sum over i > j of g_i * right_i * x_(j+1)...x_(i-1)
@@ -843,6 +848,7 @@ BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW
 CONSTANTS: dict[str, tuple[float, Callable[[Any], Any]]] = {
     "pi": (float(np.pi), lambda sp: sp.pi),
     "e": (float(np.e), lambda sp: sp.E),
+    "inf": (math.inf, lambda sp: sp.oo),  # norm's order only (the parser refuses it elsewhere)
 }
 
 
@@ -887,15 +893,19 @@ def register(prim: Primitive, *more: Primitive, operator: str | None = None) -> 
     `operator` for prim), the Python API, the tape, the check and every derived table see them
     from now on. Returns prim."""
     global PRIMITIVES
-    for p in (prim, *more):
-        if p.name in BY_NAME:
+    names = set(BY_NAME)
+    spelled = {(s, a) for s, by_arity in FUNCTIONS.items() for a in by_arity}
+    for p in (prim, *more):  # all checked first, then the tables rebuilt once
+        if p.name in names:
             raise ValueError(f"a primitive named {p.name!r} exists already")
-        if p.spelling is not None and p.arity in FUNCTIONS.get(p.spelling, {}):
+        if p.spelling is not None and (p.spelling, p.arity) in spelled:
             raise ValueError(f"{p.spelling}() of {p.arity} arguments exists already")
         if operator in BINARY:
             raise ValueError(f"the operator {operator} exists already")
-        PRIMITIVES = (*PRIMITIVES, p)
-        _changed()
+        names.add(p.name)
+        spelled.add((p.spelling, p.arity))
+    PRIMITIVES = (*PRIMITIVES, prim, *more)
+    _changed()
     if operator is not None:
         BINARY[operator] = prim
     return prim

@@ -18,7 +18,7 @@ from ..engine.evaluate import Run, nonfinite, parse_bindings, run
 from ..errors import InputError
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from ..judge.result import Result
-from ..lang.syntax import parse
+from ..lang.syntax import check_inf, parse
 from ..version import __version__
 from . import usage
 
@@ -354,6 +354,7 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         if graph is not None:
             raise click.UsageError("--graph needs --at (claims without a point have no tape)")
         program = _parse(source, None)
+        check_inf(program)  # (no bindings: inf can only be norm's order)
         if fmt == "csv":
             raise click.UsageError("--format csv needs --at (claims without a point have no "
                                    "row)")

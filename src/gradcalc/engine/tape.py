@@ -177,9 +177,19 @@ class Tensor:
         return format(self.value, spec) if spec else str(self)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        # np.asarray(t) gives the value, as for a TensorFlow tensor (not recorded)
         if _SEALED[0]:
             _read(self, "np.asarray(t) (or a numpy function that reads the value)")
+        # np.asarray(t) gives the value, as for a TensorFlow tensor (not recorded); but not of
+        # a tensor a tape is recording: numpy calls this for np.array([x, y]) and for a list
+        # handed to any numpy function, and the array it builds would silently cut the
+        # gradient (JAX refuses it too)
+        if _ACTIVE and _recorded_by_a_tape(self):
+            raise TypeError("np.array / np.asarray of a tensor that a tape is recording (also "
+                            "a list of tensors given to a numpy function, as in "
+                            "np.array([x, y]) or np.linalg.norm([x, y])) would take its value "
+                            "out and cut the gradient: build arrays of tensors with "
+                            "np.stack([...]) (or F.stack), and take a value out with "
+                            "t.numpy()")
         return np.array(self.value, dtype=dtype, copy=True if copy else None)
 
     def __len__(self) -> int:
@@ -348,6 +358,15 @@ class Variable(Tensor):
 
     def _label(self) -> str:
         return f"Variable {self.name!r}" if self.name else "a Variable"
+
+
+def _recorded_by_a_tape(t: Tensor) -> bool:
+    """Whether a recording tape tracks t, or would watch it when used (a trainable Variable)."""
+    for tape in _ACTIVE:
+        if tape._recording and (t.uid in tape._index or isinstance(t, Variable)
+                                and t.trainable and tape.watch_accessed_variables):
+            return True
+    return False
 
 
 def constant(value: Any, name: str | None = None) -> Tensor:
@@ -1076,6 +1095,7 @@ class Unit:
 
 
 UNIT = Unit()
+_ZERO = object()  # an adjoint reached only by symbolic zeros (a rule returned None)
 
 
 def seed_of(value: Any) -> Any:
@@ -1202,6 +1222,7 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
         adj[t] = s if adj[t] is None else adj[t] + s
     keep = set(sources) if free else ()
     nonfinite: tuple[int, int] | None = None
+    zeros = False
     isfinite, f64 = math.isfinite, _F64
     with np.errstate(all="ignore"):
         for j in range(top, -1, -1):
@@ -1210,6 +1231,14 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                 continue
             node = nodes[j]
             prim = node.prim
+            if g is _ZERO:  # reached only by symbolic zeros: its rules never run
+                if prim is not None:
+                    zeros = True
+                    for i, ref in enumerate(node.inputs):
+                        if type(ref) is int and needs[ref] and adj[ref] is None \
+                                and prim.vjp(i) is not None:
+                            adj[ref] = _ZERO
+                continue
             if prim is None:
                 continue
             inputs = node.inputs
@@ -1230,6 +1259,11 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                 if rule is None:
                     continue
                 c = rule(g, ans, *args)
+                if c is None:  # a symbolic zero (arrays.where's branch not taken): the input
+                    if adj[ref] is None:  # is reached, and nothing is added or multiplied
+                        adj[ref] = _ZERO
+                        zeros = True
+                    continue
                 if exact_zeros and not graph and not (
                         isfinite(c) if type(c) is f64 else _finite(c)):
                     c = exact_zero(prim, g, c)
@@ -1244,9 +1278,13 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                         isfinite(c) if type(c) is f64 else _finite(c)) and _finite(g):
                     nonfinite = (j, i)
                 prev = adj[ref]
-                adj[ref] = c if prev is None else prev + c
+                adj[ref] = c if prev is None or prev is _ZERO else prev + c
             if free and j not in keep:
                 adj[j] = None  # spent
+    if zeros:  # the symbolic zeros left are exact zeros of their node's shape
+        for k, a in enumerate(adj):
+            if a is _ZERO:
+                adj[k] = np.zeros_like(nodes[k].value if values is None else values[k])
     return Backward(adj, nonfinite)
 
 

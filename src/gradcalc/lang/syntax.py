@@ -11,7 +11,7 @@ import gc
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
@@ -724,10 +724,33 @@ def parse(source: str) -> Program:
     was = gc.isenabled()
     gc.disable()
     try:
-        return _Parser(source).program()
+        program = _Parser(source).program()
     finally:
         if was:
             gc.enable()
+    return program
+
+
+def check_inf(program: Program, bound: Collection[str] = ()) -> None:
+    """`inf` is norm's order (norm(x, inf)) and nothing else, gradcalc's numbers being finite;
+    unless a binding of that name shadows the constant (as pi and e can be shadowed)."""
+    if "inf" in bound or "inf" not in program.source:
+        return
+    roots = [s.value if isinstance(s, Assign) else s for s in program.statements]
+    roots += [f.body for f in program.functions.values()]
+    allowed: set[int] = set()
+    found: list[Name] = []
+    for root in roots:
+        for node in postorder(root):
+            if isinstance(node, Call) and node.func == "norm" and len(node.args) == 2:
+                allowed.add(id(node.args[1]))
+            elif isinstance(node, Name) and node.id == "inf":
+                found.append(node)
+    for node in found:
+        if id(node) not in allowed:
+            raise InputError("inf is only the order of a norm, norm(x, inf): numbers are "
+                             "finite", node.span, program.source,
+                             "for a large number write it out (1e300)")
 
 
 def parse_expression(source: str) -> Expr:

@@ -39,7 +39,7 @@ def cache_dir() -> Path:
 
 
 # the modules whose code decides what a derivative entry holds
-_DERIVING = ("ops.py", "ops_matrix.py", "lang", "symbolic")
+_DERIVING = ("ops.py", "ops_matrix.py", "ops_array.py", "lang", "symbolic")
 
 
 @functools.cache

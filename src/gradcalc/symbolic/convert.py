@@ -12,6 +12,7 @@ simplifies anything, so `x/x` keeps its domain (x != 0) after SymPy folds it to 
 from __future__ import annotations
 
 import fractions
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -96,6 +97,8 @@ def _number(node: Num) -> Any:
 
 def _named_constant(name: str) -> Any:
     value, counterpart = ops.CONSTANTS[name]
+    if not math.isfinite(value):  # inf (norm's order): SymPy's oo itself, never a float
+        return counterpart(namespace())
     return _constant_symbol(name, counterpart(namespace()), value)
 
 
@@ -179,11 +182,10 @@ class _SymPy(Interpretation):
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
         sp = self.sp
         guards = self.guards
-        if guards is not None and prim.name in ("inv", "logdet") \
-                and ops_matrix.sym_ndim(args[0]) == 2:  # the domain is det(A) != 0, > 0
-            det = ops_matrix.DET.sympy(sp, args[0])
-            guards.append(Guard("nonzero" if prim.name == "inv" else "positive", prim.name,
-                                node.span, (det,)))
+        if guards is not None and prim.reduction and prim.domain is not None:
+            # the domain of a matrix function (det(A) != 0, > 0, leading minors > 0)
+            for kind, expr in ops_matrix.sym_domain(prim, sp, [_done(a) for a in args]):
+                guards.append(Guard(kind, prim.name, node.span, (expr,)))
         if guards is not None and prim.guards:
             # (finishing a pending chain only where a guard needs it)
             _guards_of(prim, node, [_done(a) for a in args], guards)

@@ -478,13 +478,12 @@ def _sympy_form(sp: Any, op: str, args: Sequence[Any]) -> Any:
 
 def _data(b: Builder, value: Any) -> Any:
     """A constant input as a counterpart receives it: a float64 number or array as exact
-    registers (nested tuples for an array), anything else (an index, an axis, a shape) as it
-    is."""
+    registers (nested tuples for an array), anything else (an int, an axis, a shape, an index
+    map) as it is: counterparts compute with ints as SymPy does."""
     if isinstance(value, (complex, np.complexfloating)) or (
             isinstance(value, np.ndarray) and value.dtype.kind == "c"):
         raise Unsupported(None, "a complex constant: the reference is of real functions")
-    if isinstance(value, (float, np.floating)) or (
-            isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))):
+    if isinstance(value, (float, np.floating)):
         return b.value(value)
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
         if not np.all(np.isfinite(value)):
