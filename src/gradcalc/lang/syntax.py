@@ -259,7 +259,7 @@ _TOKEN = re.compile(
   | (?P<op>\*\*|[-+*/]=|[-+*/^(),=\[\]@])
   | (?P<sep>[\n;])
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # \d is 0-9 only: a digit of another script is no number
 )
 
 _LOOKALIKES = {
@@ -280,6 +280,11 @@ def _bad_char(source: str, i: int) -> InputError:
         return InputError("unexpected '.' (attribute access is not part of the language)",
                           span, source, attribute_hint(source, i, [*ops.FUNCTIONS,
                                                                     *ops.CONSTANTS]) or "")
+    if ch.isdigit():  # a digit of another script (Arabic-Indic, full-width)
+        import unicodedata
+
+        return InputError(f"unexpected character {ch!r}", span, source,
+                          f"digits are ASCII: write {unicodedata.digit(ch, '0-9')}")
     if ch.isprintable() and not ch.isspace():
         return InputError(f"unexpected character {ch!r}", span, source,
                           FOREIGN_CHARS.get(ch, ""))
@@ -289,7 +294,7 @@ def _bad_char(source: str, i: int) -> InputError:
 # The tokens of _TOKEN without its comparisons, none of them in a group: findall() then
 # gives every token's text in one C call. The kind of a token follows from its first character.
 _TEXTS = re.compile(r"[ \t\r]+|\#[^\n]*|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-                    r"|[A-Za-z_][A-Za-z0-9_]*|\*\*|[-+*/]=|[-+*/^(),=\[\]@]|[\n;]")
+                    r"|[A-Za-z_][A-Za-z0-9_]*|\*\*|[-+*/]=|[-+*/^(),=\[\]@]|[\n;]", re.ASCII)
 _KIND = {**dict.fromkeys(" \t\r#", "skip"), **dict.fromkeys("0123456789.", "num"),
          **dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", "name"),
          **dict.fromkeys("*+-/^(),=[]@", "op"), **dict.fromkeys("\n;", "sep")}

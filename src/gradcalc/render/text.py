@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..engine import datafile
 from ..judge.result import Result, jacobian_check
 from ..judge.verdict import status_of
 from . import report
@@ -224,10 +225,49 @@ def _shown(n: int) -> list[int]:
 
 def _head(points: Any, at: dict[str, float]) -> list[str]:
     n = points.n
-    out = [f"points  {n:,} row{'s' if n != 1 else ''} from {points.where}"]
+    files = "" if points.files is None else f" ({len(points.files):,} files)"
+    sep = "" if points.separator == "," else \
+        f", columns separated by {datafile.SEPARATORS[points.separator]}s"
+    out = [f"points  {n:,} row{'s' if n != 1 else ''} from {points.where}{files}{sep}"]
     if at:
         out.append("at      " + ", ".join(f"{k}={fmt(v)}" for k, v in at.items()))
     return out
+
+
+def _grid(points: Any, header: list[str], cells: Any) -> list[str]:
+    """The table of rows: `row`, the kept columns, then header, with cells(k) the cells of
+    row k after the kept ones; the first and last rows of a long table, and only the
+    columns that fit the width (the rest named, and where to find them)."""
+    shown = _shown(points.n)
+    picked = [k for k in shown if k >= 0]
+    kept = {name: points.kept_text(name, picked) for name in points.kept}
+    grid = [["row", *points.kept, *header]]
+    for k in shown:
+        if k < 0:
+            grid.append(["..."] + [""] * (len(grid[0]) - 1))
+            continue
+        at = picked.index(k)
+        grid.append([str(k + 1)] + [shorten(kept[name][at], 20) for name in points.kept]
+                    + cells(k))
+    fits, hidden = fit_columns(grid)
+    out = table(fits)
+    if hidden:
+        out += [""] + fit(f"({len(hidden)} more column{'s' if len(hidden) != 1 else ''} "
+                          f"beyond {report.WIDTH} characters: {', '.join(hidden)}; "
+                          "--format csv or json has every column)")
+    return out
+
+
+def fit_columns(grid: Sequence[Sequence[str]], width: int = report.WIDTH
+                ) -> tuple[list[list[str]], list[str]]:
+    """The leading columns of a table that fit width (the first always), and the headers of
+    those left out."""
+    widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
+    used, keep = 2 + widths[0], 1
+    while keep < len(widths) and used + 2 + widths[keep] <= width:
+        used += 2 + widths[keep]
+        keep += 1
+    return [list(r[:keep]) for r in grid], list(grid[0][keep:])
 
 
 def _batch(result: Result) -> str:
@@ -237,46 +277,49 @@ def _batch(result: Result) -> str:
     batch = parts[0][1]
     several = result.batches is not None
     out = _head(batch.points, batch.at)
-    header = ["row"] + batch.points.names
+    header = list(batch.points.names)
     for name, b, _ in parts:
         header += ([name or "value"] if several else ["value"]) + \
             [f"d{name}/d{w}" if several else f"d/d{w}" for w in b.wrt]
-    rows = [header]
-    for k in _shown(batch.n):
-        if k < 0:
-            rows.append(["..."] + [""] * (len(header) - 1))
-            continue
-        row = [str(k + 1)] + [fmt(batch.points.columns[c][k]) for c in batch.points.names]
+
+    def cells(k: int) -> list[str]:
+        row = [fmt(batch.points.columns[c][k]) for c in batch.points.names]
         for _, b, _ in parts:
             row += [fmt(b.value[k])] + [fmt(None if g is None else g[k])
                                         for g in b.gradient.values()]
-        rows.append(row)
+        return row
+
     out.append("")
-    out += table(rows)
+    out += _grid(batch.points, header, cells)
     for name, b, chk in parts:
         out.append("")
         lines = batch_summary_lines(b, chk)
         out += [f"{name}: {line}" if several and line.startswith("check:") else line
                 for line in lines]
+    out = [piece for line in out for piece in fit(line)]
     return "\n".join(out) + "\n"
 
 
 def batch_summary_lines(batch: Any, chk: Any) -> list[str]:
-    """The check per partial (symbolic form, rows per verdict, worst point), then one line."""
+    """The check per partial (symbolic form, rows per verdict, worst point: under the table
+    when too long for its row), then one line."""
     if chk is None:
         return [report.summary(None)]
     if chk.status == "skipped":
         return [f"check: skipped: {chk.reason}"]
     rows = [["partial", "symbolic", "check", "worst point"]]
+    marks: list[str | None] = []
     for w, v in chk.partials.items():
         counts = ", ".join(f"{c} {s}" for s, c in v.counts.items() if c)
         verdict = v.reason if v.status == "null" else f"{v.status} ({counts})"
         worst = "-" if v.worst is None else (
-            f"row {v.worst['row']} (line {v.worst['line']}): tape {fmt(v.worst['tape'])}, "
+            f"{batch.points.at_row(v.worst['row'] - 1)}: tape {fmt(v.worst['tape'])}, "
             f"symbolic {fmt(v.worst['symbolic'])}, error {v.worst['error']:.3g}")
         form = v.symbolic or "-"
         rows.append([f"d/d{w}", shorten(form, 40), verdict, worst])
-    lines = table(rows)
+        marks.append(None if v.worst is None else
+                     f"row {v.worst['row']}, error {v.worst['error']:.3g}")
+    lines = verdict_table(rows, marks)
     errors = [v.worst["error"] for v in chk.partials.values() if v.worst is not None]
     largest = f"largest error {max(errors):.3g}; " if errors else ""
     value = ""
@@ -309,15 +352,9 @@ def _rows(result: Result) -> str:
     rows = result.rows or []
     names = csvr.row_columns(rows[0]) if rows else []
     out = _head(pts, {})
-    grid = [["row"] + pts.names + ["d/d" + n[2:] if n.startswith("d_") else n
-                                    for n in names]]
-    for k in _shown(len(rows)):
-        if k < 0:
-            grid.append(["..."] + [""] * (len(grid[0]) - 1))
-            continue
-        grid.append([str(k + 1)] + [fmt(pts.columns[c][k]) for c in pts.names]
-                     + [fmt(v) for v in csvr.row_values(rows[k])])
-    out += [""] + table(grid) + [""]
+    header = pts.names + ["d/d" + n[2:] if n.startswith("d_") else n for n in names]
+    out += [""] + _grid(pts, header, lambda k: [fmt(pts.columns[c][k]) for c in pts.names]
+                        + [fmt(v) for v in csvr.row_values(rows[k])]) + [""]
     counts: dict[str, int] = {}
     for k, row in enumerate(rows):
         word = _row_status(row)
@@ -331,13 +368,12 @@ def _rows(result: Result) -> str:
                     lines[-1] += " " + line.strip()
                 else:
                     lines.append(None)
-            out += [f"row {k + 1} (line {int(pts.lines[k])}): {line}" for line in lines
-                    if line is not None]
+            out += [f"{pts.at_row(k)}: {line}" for line in lines if line is not None]
     words = ", ".join(f"{c:,} {w}" for w, c in counts.items())
     status = status_of(counts)
     out.append(f"check: {status}: rows by verdict: {words or 'none'} "
                "(each row judged as at one point)")
-    return "\n".join(out) + "\n"
+    return "".join(piece + "\n" for line in out for piece in fit(line))
 
 
 def _row_status(row: Result) -> str:
