@@ -166,6 +166,22 @@ def test_the_svg_is_the_same_on_every_run(gradcalc, tmp_path) -> None:
     assert one.read_text() == two.read_text()
 
 
+def test_a_big_layout_is_the_same_in_every_process(tmp_path) -> None:
+    # grandalf keeps a component's edges in a set of objects hashed by address: the layout
+    # must not depend on where a process allocated them
+    program = "\n".join(["y0 = x*w"] + [f"y{i} = sin(y{i - 1})*y{max(0, i - 3)} + {i}"
+                                        for i in range(1, 30)])
+    code = ("import sys; from gradcalc.cli.main import main; "
+            f"main([{program!r}, '--at', 'x=0.5,w=2', '--no-check', '--graph', sys.argv[1]])")
+    drawn = []
+    for k in range(3):
+        path = tmp_path / f"g{k}.svg"
+        subprocess.run([sys.executable, "-c", code, str(path)], check=True,
+                       env={**os.environ, "GRADCALC_LAYOUT": "builtin"}, capture_output=True)
+        drawn.append(path.read_bytes())
+    assert drawn[0] == drawn[1] == drawn[2]
+
+
 def test_docs_seed_svg_is_the_tools_output(gradcalc, tmp_path) -> None:
     _, path = draw(gradcalc, tmp_path, *SEED, name="seed.svg")
     assert (ROOT / "docs" / "seed.svg").read_text() == path.read_text()

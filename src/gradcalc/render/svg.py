@@ -145,12 +145,39 @@ class _EdgeView:
         self.points = list(points)
 
 
+def _components(core: Any, vertices: dict[str, Any], pairs: dict[tuple[str, str], Any]
+                ) -> list[Any]:
+    """The connected pieces of the graph as grandalf graphs, each with its vertices and edges
+    in the graph's own order (grandalf's Graph collects a piece's edges in a set of objects
+    hashed by address, which made the layout differ from one process to the next)."""
+    parent = {name: name for name in vertices}
+    order = {name: k for k, name in enumerate(vertices)}
+
+    def find(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    for tail, head in pairs:
+        a, b = find(tail), find(head)
+        if a != b:
+            parent[max(a, b, key=order.__getitem__)] = min(a, b, key=order.__getitem__)
+    groups: dict[str, list[str]] = {}
+    for name in vertices:
+        groups.setdefault(find(name), []).append(name)
+    edges: dict[str, list[Any]] = {}
+    for (tail, _), edge in pairs.items():
+        edges.setdefault(find(tail), []).append(edge)
+    return [core([vertices[n] for n in names], edges.get(root, []))
+            for root, names in groups.items()]
+
+
 def builtin_layout(graph: Graph) -> Layout:
     """grandalf's Sugiyama layout, turned to run left to right: ranks from the tape's order
     (no cycles, so no edges are reversed), crossings reduced by median sweeps, coordinates by
     Brandes and Koepf; separate pieces of the graph are stacked top to bottom."""
-    from grandalf.graphs import Edge, Vertex
-    from grandalf.graphs import Graph as GGraph
+    from grandalf.graphs import Edge, Vertex, graph_core
     from grandalf.layouts import SugiyamaLayout
 
     vertices: dict[str, Any] = {}
@@ -166,9 +193,8 @@ def builtin_layout(graph: Graph) -> Layout:
             edge.view = _EdgeView()
             pairs[(e.tail, e.head)] = edge
     layout = Layout(0.0, 0.0, "builtin")
-    g = GGraph(list(vertices.values()), list(pairs.values()))
     top = 0.0
-    for comp in g.C:
+    for comp in _components(graph_core, vertices, pairs):
         roots = [v for v in comp.sV if not v.e_in()]
         sug = SugiyamaLayout(comp)
         sug.xspace, sug.yspace = 14, 40
