@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -113,6 +114,8 @@ Examples:
     --claim "w: 2*transpose(X)@(X@w-y)"
   gradcalc "logdet(A)" --at A=@A.npy --symbolic latex
   gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
+  gradcalc --function loss.py:loss --grad loss.py:grad_loss --at "w=[0.5,-1]" \\
+    --at X=@X.npy --wrt w          (your Python code: loss.py is imported and run)
 
 \b
 Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
@@ -213,6 +216,17 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               help="With --points: the columns copied to the output before the value, in "
                    "this order (default: every column that binds no name, such as an id or "
                    "a label; --keep '' keeps none).")
+@click.option("--function", "function", metavar="FILE.py:NAME",
+              help="Check Python gradient code instead of an expression: the function NAME "
+                   "of FILE.py (your own code: that file is imported as Python; nothing else "
+                   "is), its parameters bound by name with --at; needs --grad.")
+@click.option("--grad", "gradient", metavar="FILE.py:NAME",
+              help="With --function: your gradient function, called with the same arguments, "
+                   "returning an array of each --wrt argument's shape (a tuple for several); "
+                   "judged component by component, then at random points.")
+@click.option("--search-points", type=click.IntRange(0, 10_000), default=20,
+              show_default=True, metavar="N",
+              help="With --grad: random points judged after the --at point (0: only it).")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | None,
             fmt: str, quiet: bool, show_tape: bool, collapse: bool, no_check: bool,
@@ -221,7 +235,9 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
             output: str | None, dask: str | None, symbolic: str | None, color: str,
-            use: str | None, keep: str | None, show_steps: bool = False) -> int:
+            use: str | None, keep: str | None, show_steps: bool = False,
+            function: str | None = None, gradient: str | None = None,
+            search_points: int = 20) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -249,8 +265,11 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
         cache=not no_cache, graph=graph, expect=tuple(expect), claims=tuple(claims),
         claims_file=claims_file, claim_points=claim_points, numeric=numeric, hessian=hessian,
         symbolic=None if symbolic is None else symbolic.lower(), points=points, output=output,
-        dask=dask, use=use, keep=keep)
+        dask=dask, use=use, keep=keep, function=function, gradient=gradient,
+        search_points=search_points)
     try:
+        if function is not None or gradient is not None:
+            return _code(request)
         return _command(request)
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
@@ -506,6 +525,32 @@ def _at_point(first: Run, req: Request, claim_list: Sequence[Claim] = (),
                                          claim_list, req.rtol, req.atol, timeout, of,
                                          req.claim_points)
     return result
+
+
+def _code(req: Request) -> int:
+    """--function with --grad: a gradient function judged (cli/code.py)."""
+    others = [name for name, given in (
+        ("--of", req.of), ("--points", req.points), ("--hessian", req.hessian),
+        ("--claim", req.claims or req.claims_file), ("--expect", req.expect),
+        ("--numeric", req.numeric), ("--symbolic", req.symbolic), ("--graph", req.graph),
+        ("--tape", req.show_tape), ("--no-check", not req.check), ("--steps", req.show_steps),
+        ("--use", req.use), ("--keep", req.keep)) if given]
+    if others:
+        raise click.UsageError(f"{others[0]} is not for --function and --grad, which "
+                               "judge your gradient function at --at and at random "
+                               "points")
+    if req.function is None or req.gradient is None:
+        raise click.UsageError("--function and --grad go together: the function and your "
+                               "gradient of it, e.g. --function loss.py:loss --grad "
+                               "loss.py:grad_loss")
+    if req.expr is not None or req.file is not None:
+        raise click.UsageError("--function checks Python code, not an expression: give no "
+                               "EXPR or --file")
+    from .code import run_code
+
+    result = run_code(req.function, req.gradient, req.at, req.wrt_names, req.rtol, req.atol,
+                      req.search_points, req.search_points > 0)
+    return _finish(result, replace(req, collapse=False))
 
 
 def _points_usage(req: Request) -> None:

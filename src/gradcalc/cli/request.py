@@ -52,6 +52,9 @@ class Request:
     dask: str | None                # --dask SCHEDULER
     use: str | None                 # --use COLS
     keep: str | None                # --keep COLS
+    function: str | None            # --function FILE.py:NAME
+    gradient: str | None            # --grad FILE.py:NAME
+    search_points: int              # --search-points
 
     @property
     def outputs(self) -> list[str] | None:
