@@ -785,7 +785,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = command.main(args=args, prog_name="gradcalc", standalone_mode=False,
                               obj={"moved": moved})
     except InputError as exc:
-        _error(exc.render())
+        from ..render.words import option_words
+
+        _error(exc.render(option_words))  # the settings it names, as options
         return EXIT_INPUT
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -40,6 +40,7 @@ from ..engine.tape import (
     unbroadcast,
     unbroadcast_value,
 )
+from ..errors import Setting, Text
 from ..lang.inline import top_calls
 
 INLINE = 24         # an unnamed intermediate is written out up to this many SymPy nodes
@@ -110,7 +111,7 @@ class Steps:
     steps: dict[int, Step]
     partials: dict[str, list[int]]
     collapse: bool = False
-    note: str = ""
+    note: Text = ""     # text, or parts naming a setting (errors.Setting)
     formulas: bool = False
     pending: Callable[[], tuple[str, Any]] | None = field(default=None, repr=False,
                                                           compare=False)
@@ -123,7 +124,7 @@ class Steps:
             if status == "ok":
                 merge(self, found)
             else:
-                self.note = ("formulas over budget (--check-timeout): numbers only"
+                self.note = (("formulas over budget (", Setting("timeout"), "): numbers only")
                              if status == "timeout" else f"no formulas: {found}")
         return self
 
