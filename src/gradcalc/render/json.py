@@ -145,7 +145,7 @@ def _claim_json(v: ClaimVerdict) -> dict[str, Any]:
     c = v.counterexample
     at = v.at_point
     return {
-        "name": v.claim.name, "claim": v.claim.formula, "source": v.claim.label,
+        "name": v.claim.name, "claim": v.claim.formula, "source": _given_in(v.claim),
         "true": v.true_form, "status": v.status, "verdict": text.claim_verdict(v),
         "points": v.points, "miss_probability": v.miss_probability
         if v.points and v.status in ("equal", "proved") else None,
@@ -533,3 +533,8 @@ def _words(statuses: np.ndarray) -> Any:
     import pyarrow.compute as pc
 
     return pc.binary_join_element_wise('"', pa.array(statuses.astype(str)), '"', "")
+
+
+def _given_in(claim: Any) -> str:
+    """Where a claim was given: `--claim`, or `FILE line N` of a claims file."""
+    return "--claim" if claim.file is None else f"{claim.file} line {claim.line}"
