@@ -74,7 +74,7 @@ def python_words(setting: Setting) -> str:
     return f"{noun} {setting.example}" if setting.example else noun
 
 
-def parts(text: Text) -> tuple[Part, ...]:
+def as_parts(text: Text) -> tuple[Part, ...]:
     """A message as a tuple of its parts (a plain string is one part)."""
     return (text,) if isinstance(text, str) else tuple(text)
 
@@ -94,8 +94,8 @@ class InputError(Exception):
 
     def __init__(self, message: Text, span: Span | None = None, source: str | None = None,
                  hint: Text = ""):
-        self.parts = parts(message)
-        self.hint_parts = parts(hint)
+        self.parts = as_parts(message)
+        self.hint_parts = as_parts(hint)
         super().__init__(worded(self.parts))
         self.span = span
         self.source = source

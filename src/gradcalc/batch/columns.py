@@ -45,9 +45,9 @@ def need_pyarrow(what: Text) -> Any:
     try:
         import pyarrow
     except ImportError:
-        from ..errors import InputError, parts
+        from ..errors import InputError, as_parts
 
-        raise InputError((*parts(what), " needs pyarrow, which is not installed"),
+        raise InputError((*as_parts(what), " needs pyarrow, which is not installed"),
                          hint="pip install pyarrow") from None
     return pyarrow
 
@@ -325,10 +325,9 @@ def concat(parts: Sequence[Any], what: Text) -> Any:
 
     types = {p.type for p in parts}
     if len(types) > 1:
-        from ..errors import InputError
-        from ..errors import parts as words
+        from ..errors import InputError, as_parts
 
-        raise InputError((*words(what), " has different types in different files: "
+        raise InputError((*as_parts(what), " has different types in different files: "
                           f"{', '.join(sorted(map(str, types)))}"))
     return pa.chunked_array([c for p in parts for c in p.chunks], parts[0].type)
 

@@ -32,7 +32,7 @@ from .. import ops
 from ..engine import datafile
 from ..engine.evaluate import Run, nonfinite, run
 from ..engine.tape import UNIT, Node, Unit, backward, forward, source_masks
-from ..errors import InputError, Setting, Text, parts
+from ..errors import InputError, Setting, Text, as_parts
 from ..judge import verdict as judge
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, Check
 from ..lang.syntax import Program
@@ -224,12 +224,12 @@ def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
 
     def fail(message: Text, line: int | None = None) -> InputError:
         at = f" line {line}:" if line is not None else ":"
-        return InputError((Setting("points", where), f"{at} ", *parts(message)))
+        return InputError((Setting("points", where), f"{at} ", *as_parts(message)))
 
     if cio.is_parquet(path):
         def fail_row(message: Text, row: int | None = None) -> InputError:
             at = f" row {row}:" if row is not None else ":"
-            return InputError((Setting("points", where), f"{at} ", *parts(message)))
+            return InputError((Setting("points", where), f"{at} ", *as_parts(message)))
 
         names, cols, lines, kept = cio.read_parquet(
             path, fail_row, lambda header: choice.split(header, lambda m, _l: fail_row(m), 0))

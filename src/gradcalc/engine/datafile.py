@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import InputError, Text, parts
+from ..errors import InputError, Text, as_parts
 
 _NUMBER = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*\Z")
 _NONFINITE = re.compile(r"[ \t]*[+-]?(?:inf|infinity|nan)[ \t]*\Z", re.IGNORECASE)
@@ -59,7 +59,7 @@ def decode(data: bytes, where: Text) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError((*parts(where), f": not UTF-8 text (line {line}, byte "
+        raise InputError((*as_parts(where), f": not UTF-8 text (line {line}, byte "
                           f"{exc.start + 1}: 0x{data[exc.start]:02x})"),
                          hint="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
                          ) from None

@@ -36,7 +36,7 @@ from ..engine.tape import (
     seed_of,
     source_masks,
 )
-from ..errors import Setting, Text, location, parts, worded
+from ..errors import Setting, Text, as_parts, location, worded
 
 KINDS = ("unwatched", "unconnected", "outside_tape", "dummy_use", "stop_gradient", "cancel",
          "zero_derivative", "zero_seed")
@@ -248,7 +248,7 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any],
         return Reason("zero_seed", "the output gradient (seed) is 0", target)
     first = causes[0]
     also = "".join(f"; also {s}" for s in short[1:])
-    return Reason(first.kind, (*parts(first.said), also), first.node)
+    return Reason(first.kind, (*as_parts(first.said), also), first.node)
 
 
 # ---------------------------------------------------------------- the one entry point
@@ -363,7 +363,7 @@ class Explainer:
             cuts = stop_gradient_cuts(tape.nodes, snode.id, tnode.id)
             if cuts:
                 places = ", ".join(where(c, words.source_text) for c in cuts)
-                reason = Reason(reason.kind, (*parts(reason.said), "; also under "
+                reason = Reason(reason.kind, (*as_parts(reason.said), "; also under "
                                              f"stop_gradient (at {places})"), reason.node)
         return reason
 

@@ -33,7 +33,7 @@ from ..errors import (
     Setting,
     Span,
     Text,
-    parts,
+    as_parts,
     unassigned_output,
 )
 from ..judge import explain, numeric
@@ -121,7 +121,7 @@ def _claim(source: str, lo: int, hi: int, claim_file: str | None, line: int) -> 
     where = _given_in(claim_file)
 
     def fail(message: Text, span: Span, hint: Text = "") -> InputError:
-        return InputError((where, ": ", *parts(message)), span, source, hint)
+        return InputError((where, ": ", *as_parts(message)), span, source, hint)
 
     lead = len(text) - len(text.lstrip())
     colon = text.find(":")
