@@ -34,7 +34,8 @@ def location(source: str, offset: int) -> str:
 @dataclass(frozen=True, slots=True)
 class Setting:
     """A setting of the request that a message names, as data: the command line words it as
-    its option (`--at`, `--points data.csv`), the Python API as the argument passed (PYTHON).
+    its option (`--at`, `--points data.csv`), the Python API as the argument passed
+    (python_words).
     key: one of SETTINGS; example: what follows it (`x=VALUE`, a file name), or ''."""
 
     key: str

@@ -361,7 +361,7 @@ def _command(req: Request) -> int:
     if req.points is not None:
         _points_usage(req)
         program = _parse(source, req.file)
-        return _finish(_points(program, req, bindings, _choice(program, req)), req)
+        return _finish(_points(program, req, bindings), req)
     if req.graph is not None:
         from ..render import figure
 
@@ -585,7 +585,7 @@ def _choice(program: Program, req: Request) -> Any:
         names(req.use, "--use") or ()), kept)
 
 
-def _points(program: Program, req: Request, bindings: dict[str, Any], choice: Any) -> Result:
+def _points(program: Program, req: Request, bindings: dict[str, Any]) -> Result:
     """--points FILE: the value and partials at every row (columns replayed on the tape), or
     with --hessian, --expect or --numeric everything asked at one point, row by row.
 
@@ -597,6 +597,7 @@ def _points(program: Program, req: Request, bindings: dict[str, Any], choice: An
 
     assert req.points is not None
     wrt, of, outputs = req.wrt_names, req.output_name, req.jacobian_outputs
+    choice = _choice(program, req)
     if req.dask is not None:
         from ..batch.cluster import run_dask
 
