@@ -17,7 +17,9 @@ def names(value: str | None, option: str = "--wrt") -> list[str] | None:
     return found
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# no generated __eq__ or __repr__: nothing compares or prints a request, and generating them
+# for 30 fields is most of the cost of making the class, paid by every call (start-up)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Request:
     """The parsed command line: the program's text or file, the bindings and the point or
     points, what to differentiate, what to verify and how, and how to write the result.
