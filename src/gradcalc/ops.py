@@ -36,7 +36,7 @@ class Primitive:
     primitive is smooth and finite (for tests). analytic: holomorphic near the real line and its
     forward accepts complex input, so a complex-step derivative through it is exact
     (numeric.py). guards: the domain as the judge reads it from the syntax tree, (argument
-    index, or None for all arguments; a kind of judge.guard_holds) per condition.
+    index, or None for all arguments; a kind of judge.guards.KINDS) per condition.
 
     What the rest of gradcalc derives from the record (every field has a default, so a record
     that sets none of them still works where they are not needed):
@@ -57,6 +57,14 @@ class Primitive:
     above, as cosh), or "" (mpmath.iv's own function); its guards also say where the reference
     finds it undefined. interval: (ctx, *args) -> enclosure, for what none of these describe
     (ctx: judge.reference's interval context).
+    cut: mask of points on a branch cut, where the primitive is defined but jumps across it
+    (atan2 at y = 0, x < 0: from pi to -pi), so no derivative exists along a direction that
+    crosses it; cut_note says where. vjp_magnitude: (i, g, ans, *args) -> the magnitude that
+    the float64 rounding of argument i's VJP is relative to, given the magnitude g of the
+    cotangent (the sum of the absolute values of the terms the VJP adds up, or a bound on its
+    error over eps; None: the absolute value of the VJP itself): the floor of the judge's
+    tolerance (judge.verdict.floor). magnitude: (ans, *args) -> the same for the forward
+    (None: |ans|).
     """
 
     name: str
@@ -86,6 +94,10 @@ class Primitive:
     monotone: str = ""
     interval: Callable[..., Any] | None = None
     scalar: Callable[..., Any] | None = None
+    cut: Callable[..., Any] | None = None
+    cut_note: str = ""
+    vjp_magnitude: Callable[..., Any] | None = None
+    magnitude: Callable[..., Any] | None = None
 
     def vjp(self, i: int) -> VJP | None:
         """The VJP for argument i (a variadic op's single rule also receives i first)."""
@@ -93,6 +105,15 @@ class Primitive:
             rule = self.vjps[0]
             return None if rule is None else functools.partial(rule, i)
         return self.vjps[i]
+
+    def nonsmooth(self, *args: Any) -> Any:
+        """Mask of the points where it has no derivative although it is defined: its kinks
+        and its branch cut (False where it declares neither)."""
+        out: Any = False
+        for mask in (self.kink, self.cut):
+            if mask is not None:
+                out = out | np.asarray(mask(*args), dtype=bool)
+        return out
 
     def sample_interval(self, i: int) -> tuple[float, float]:
         """The interval to sample argument i from in property tests."""
@@ -411,7 +432,9 @@ def _atan2_interval(ctx: Any, y: Any, x: Any) -> Any:
     ctx.require(not (x.a <= 0 <= x.b and y.a <= 0 <= y.b), ctx.zero(x) and ctx.zero(y))
     if x.a > 0 or y.a > 0 or y.b < 0:
         return ctx.iv.atan2(y, x)
-    ctx.require(False, False)  # on the branch cut x < 0, y = 0: leave it to more precision
+    if ctx.zero(y):
+        return ctx.iv.mpf(ctx.iv.pi)   # on the branch cut, x < 0 and y = 0 exactly: pi
+    ctx.require(False, False)  # straddling the branch cut: leave it to more precision
     return None
 
 
@@ -460,6 +483,8 @@ ATAN2 = _fn("atan2", np.arctan2, [_atan2_dy, _atan2_dx],
             kink=lambda y, x: (x == 0) & (y == 0),
             kink_note="atan2 is not differentiable at (0, 0)",
             convention="the tape's rule gives 0/0 = nan there",
+            cut=lambda y, x: (y == 0) & (x < 0),
+            cut_note="atan2 jumps from pi to -pi across y = 0 where x < 0",
             sample=((0.5, 2.0), (0.5, 2.0)))
 
 # ---------------------------------------------------------------- hyperbolic
