@@ -82,7 +82,7 @@ def test_the_numeric_reference_keeps_the_budget() -> None:
     assert time.monotonic() - t0 < 0.005 + 1.5
     # what the budget allowed is judged; the rest says why it is not
     assert chk.status in ("ok", "skipped")
-    assert any(q.reason == "numeric reference over budget" for q in chk.partials.values())
+    assert any(q.reason.startswith("time limit") for q in chk.partials.values())
 
 
 def test_the_estimate_is_within_its_error() -> None:

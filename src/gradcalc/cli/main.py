@@ -6,16 +6,16 @@ import gc
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..budget import Deadline
 from ..engine import vectors
 from ..engine.evaluate import Run, nonfinite, parse_bindings, run
-from ..errors import InputError
+from ..errors import InputError, capped
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from ..judge.result import Result
 from ..lang.syntax import parse
@@ -108,8 +108,10 @@ Examples:
   gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
 
 \b
-Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
-3 a value or partial is not finite (stderr names the tape node).
+Exit status: 0 everything asked was verified (or --no-check), 1 a check disagrees (or your
+--expect/--claim), 2 bad input, 3 a value or partial is not finite (stderr names the tape
+node), 4 nothing disagrees but something could not be verified (a partial undefined, a check
+skipped, a claim undecided; with --strict also a verdict not certified).
 """,
 )
 @click.argument("words", nargs=-1, metavar="EXPR")
@@ -143,9 +145,13 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
                    "derived from the backward pass's magnitudes.")
 @click.option("--check-timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
               callback=_positive, metavar="SECONDS",
-              help="Time budget of the whole SymPy check (conversion, derivatives, "
-                   "evaluation), of --numeric and of each claim; over it the check is "
-                   "skipped and a claim is undecided.")
+              help="One wall-clock limit for all the checking of the call (SymPy, the "
+                   "interval reference, --numeric, every claim, Hessian and row): a safety "
+                   "net, since the check's work is bounded by counts; what it stops is "
+                   "skipped (time limit).")
+@click.option("--strict", is_flag=True,
+              help="Also exit 4 when a verdict is not certified (decided without a proven "
+                   "enclosure).")
 @click.option("-f", "--file", "file", type=str, metavar="PATH",
               help="Read the expression or program from a file (- for stdin).")
 @click.option("--points", metavar="FILE",
@@ -192,7 +198,8 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-            output: str | None, dask: str | None, symbolic: str | None) -> int:
+            output: str | None, dask: str | None, symbolic: str | None,
+            strict: bool = False) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -215,7 +222,8 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
     try:
         return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
                         check_timeout, file, graph, expect, claims, claims_file, claim_points,
-                        numeric, points, no_cache, hessian, output, dask, symbolic)
+                        numeric, points, no_cache, hessian, output, dask, symbolic,
+                        strict=strict)
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
         return EXIT_OK
@@ -272,9 +280,11 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
              claims: Sequence[str], claims_file: str | None, claim_points: int,
              numeric: bool, points: str | None, no_cache: bool, hessian: bool,
              output: str | None = None, dask: str | None = None,
-             symbolic: str | None = None) -> int:
+             symbolic: str | None = None, strict: bool = False) -> int:
     """The command, once the command line's words are understood: compute the result, render
-    it in the chosen format, and return its exit status."""
+    it in the chosen format, and return its exit status. All its checking shares one deadline,
+    --check-timeout from now."""
+    deadline = Deadline.start(check_timeout)
     if points == "-" and (expr == "-" or file == "-"):
         raise click.UsageError("EXPR and --points cannot both read stdin")
     source = _read_source(expr, file)
@@ -300,9 +310,9 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         program = _parse(source, file)
         result = _points(program, points, bindings, _names(wrt), of,
                          outputs if several else None, no_check, rtol,
-                         atol, check_timeout, not no_cache, output, dask, hessian, expect,
+                         atol, deadline, not no_cache, output, dask, hessian, expect,
                          numeric)
-        return _finish(result, fmt, show_tape, collapse, output)
+        return _finish(result, fmt, show_tape, collapse, output, strict=strict)
     if graph is not None:
         from ..render import figure
 
@@ -323,9 +333,10 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
                                    "row)")
         from ..judge.claims import verify_claims_only
 
-        ver = verify_claims_only(program, claim_list, rtol, atol, check_timeout, of,
-                                 claim_points)
-        return _finish(Result(program, of, verification=ver), fmt, show_tape, collapse)
+        ver = verify_claims_only(program, claim_list, rtol, atol, of=of, points=claim_points,
+                                 deadline=deadline)
+        return _finish(Result(program, of, verification=ver), fmt, show_tape, collapse,
+                       strict=strict)
     with _held():
         program = _parse(source, file)
         try:
@@ -344,14 +355,14 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
             raise click.UsageError("--symbolic prints formulas, which have no CSV columns: "
                                    "use --format text or json")
         from ..judge.matrix import symbolic_gradient
-        lines, reason = symbolic_gradient(first, symbolic.lower(), of, check_timeout)
+        lines, reason = symbolic_gradient(first, symbolic.lower(), of, deadline)
         return _finish(Result(first.program, of, run=first, formulas=lines,
                               formulas_format=symbolic.lower(), formulas_reason=reason),
                        fmt, show_tape, collapse)
     result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
-                       check_timeout, not no_cache, hessian, expect, numeric, claim_list,
+                       deadline, not no_cache, hessian, expect, numeric, claim_list,
                        claim_points, graph, collapse)
-    return _finish(result, fmt, show_tape, collapse, graph=graph)
+    return _finish(result, fmt, show_tape, collapse, graph=graph, strict=strict)
 
 
 @contextmanager
@@ -374,16 +385,17 @@ def _held() -> Iterator[None]:
 
 
 def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: bool,
-              rtol: float, atol: float, timeout: float, cache: bool, hessian: bool,
+              rtol: float, atol: float, deadline: Deadline, cache: bool, hessian: bool,
               expect: Sequence[str], numeric: bool, claim_list: Sequence[Claim],
               claim_points: int, graph: str | None = None, collapse: bool = False) -> Result:
     """Everything asked at one point: the check, the Jacobian rows (several outputs), the
-    Hessian, the verification; --graph is written on the way."""
+    Hessian, the verification, all before the one deadline; --graph is written on the way."""
     if outputs is not None:
         from ..judge import higher
 
         rows = higher.jacobian(first, outputs)
-        checks = None if no_check else higher.check_all(rows, rtol, atol, timeout, cache)
+        checks = None if no_check else higher.check_all(rows, rtol, atol, cache=cache,
+                                                        deadline=deadline)
         if graph is not None:
             from ..render import figure
 
@@ -396,13 +408,12 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
 
         result.hessian = higher.hessian(first)
         result.problems += result.hessian.nonfinite
-    started = time.monotonic()  # the check and its matrix notation share one budget
-    result.check = None if no_check else check(first, rtol, atol, timeout, of, cache=cache)
+    result.check = None if no_check else check(first, rtol, atol, of=of, cache=cache,
+                                               deadline=deadline)
     if result.check is not None and not hessian and any(
             vectors.length(first.bindings[n]) for n in first.wrt):
         from ..judge.matrix import add_matrix_notation
-        add_matrix_notation(first, result.check, of,
-                            max(0.0, timeout - (time.monotonic() - started)))
+        add_matrix_notation(first, result.check, of, deadline)
     if graph is not None:
         from ..render import figure
 
@@ -412,19 +423,19 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
 
         assert result.hessian is not None
         result.hessian_check = None if no_check else higher.check_hessian(
-            first, result.hessian, rtol, atol, timeout, of)
+            first, result.hessian, rtol, atol, of=of, deadline=deadline)
     if expect or numeric or claim_list:
         from ..judge.claims import parse_expect, verify
 
         if claim_list and not expect and not numeric and any(
                 vectors.length(v) for v in first.bindings.values()):
             from ..judge import matrix  # claims in vector and matrix notation
-            result.verification = matrix.verify(first, claim_list, rtol, atol, timeout, of,
-                                                claim_points)
+            result.verification = matrix.verify(first, claim_list, rtol, atol, of=of,
+                                                points=claim_points, deadline=deadline)
         else:
             result.verification = verify(first, result.check, parse_expect(expect, first.wrt),
-                                         numeric, claim_list, rtol, atol, timeout, of,
-                                         claim_points)
+                                         numeric, claim_list, rtol, atol, of=of,
+                                         points=claim_points, deadline=deadline)
     return result
 
 
@@ -450,7 +461,7 @@ def _points_usage(graph: str | None, claims: bool, several: bool, hessian: bool,
 
 def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str] | None,
             of: str | None, outputs: list[str] | None, no_check: bool, rtol: float,
-            atol: float, timeout: float, cache: bool, output: str | None, dask: str | None,
+            atol: float, deadline: Deadline, cache: bool, output: str | None, dask: str | None,
             hessian: bool, expect: Sequence[str], numeric: bool) -> Result:
     """--points FILE: the value and partials at every row (columns replayed on the tape), or
     with --hessian, --expect or --numeric everything asked at one point, row by row.
@@ -473,7 +484,7 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
         csvr.writable(output)
     pts = batch.read_points(path)
     if hessian or expect or numeric:
-        return _pointwise(program, pts, bindings, wrt, of, no_check, rtol, atol, timeout,
+        return _pointwise(program, pts, bindings, wrt, of, no_check, rtol, atol, deadline,
                           cache, hessian, expect, numeric)
     parts = []
     problems: list[str] = []
@@ -486,8 +497,9 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
             click.echo(warning, err=True)
         chk = None
         if not no_check:
-            with Ticking("checking", timeout):
-                chk = batch.check_batch(b, rtol, atol, timeout, name, cache)
+            with Ticking("checking", deadline.left()):
+                chk = batch.check_batch(b, rtol, atol, of=name, use_cache=cache,
+                                        deadline=deadline)
         parts.append((name, b, chk))
         found = batch.nonfinite_rows(b, name)
         problems += [f"{name}: {m}" for m in found] if outputs else found
@@ -498,10 +510,10 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
 
 
 def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[str] | None,
-               of: str | None, no_check: bool, rtol: float, atol: float, timeout: float,
+               of: str | None, no_check: bool, rtol: float, atol: float, deadline: Deadline,
                cache: bool, hessian: bool, expect: Sequence[str], numeric: bool) -> Result:
     """--points with --hessian, --expect or --numeric: at each row, what the one-point call
-    at that row's bindings computes and judges (each check under its own budget)."""
+    at that row's bindings computes and judges (all rows before the call's one deadline)."""
     from ..progress import Progress
 
     if pts.n > POINTWISE_ROWS:
@@ -529,7 +541,7 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
                 raise exc.with_source(program.source) from None
             for warning in first.warnings if k == 0 else []:
                 click.echo(warning, err=True)
-            row = _at_point(first, None, of, no_check, rtol, atol, timeout, cache, hessian,
+            row = _at_point(first, None, of, no_check, rtol, atol, deadline, cache, hessian,
                             expect, numeric, [], CLAIM_POINTS)
             if row.problems:
                 bad += 1
@@ -553,9 +565,10 @@ def _parse(source: str, file: str | None) -> Program:
 
 
 def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
-            output: str | None = None, graph: str | None = None) -> int:
+            output: str | None = None, graph: str | None = None, strict: bool = False) -> int:
     """Render the result in its format, write the notes it owes on stderr, name each
-    non-finite value; the exit status is the result's (judge.verdict.exit_status)."""
+    non-finite value; the exit status is the result's (judge.verdict.exit_status; strict:
+    --strict)."""
     _OUT.result = result
     mode = result.mode
     if output is not None and mode in ("batch", "rows"):
@@ -589,7 +602,7 @@ def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
         click.echo("note: --collapse applies to the --tape listing", err=True)
     for message in result.problems:
         click.echo(f"non-finite: {message}", err=True)
-    return result.exit_status()
+    return result.exit_status(strict)
 
 
 def _write_output(result: Result, path: str) -> None:
@@ -660,7 +673,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    """An error on stderr: the word `error:` in red on a terminal (never with NO_COLOR)."""
+    """An error on stderr: the word `error:` in red on a terminal (never with NO_COLOR); a
+    very long word of it is not echoed whole (errors.capped)."""
+    message = capped(message)
     if message.startswith("error:") and _colour(sys.stderr):
         message = click.style("error:", fg="red", bold=True) + message[len("error:"):]
     click.echo(message, err=True)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .. import ops
+from ..budget import Deadline, deadline_of
 from ..engine.evaluate import Run, where
 from ..engine.tape import (
     Node,
@@ -31,6 +32,7 @@ from ..engine.tape import (
     seed_of,
 )
 from ..errors import InputError
+from ..judge import verdict as judge
 from ..judge.check import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -39,11 +41,14 @@ from ..judge.check import (
     Partial,
     apply_answer,
     check,
+    derivative_key,
     domain_reason,
     kinks,
     mark_cut,
+    true_key,
     verdict,
 )
+from ..judge.verdict import Status
 from ..lang.syntax import Program
 from ..symbolic import convert as symbolic
 from ..symbolic.sandbox import run_with_budget
@@ -59,12 +64,14 @@ class SecondOrder:
     partial, None when the target does not depend on source i or j (a true zero is 0.0).
     nonfinite: where the second backward pass first produced a non-finite contribution: (outer
     tape node, the id of the replayed node it copies or None for a node of the recorded backward
-    pass, argument index); None if none.
+    pass, argument index); None if none. magnitudes(): per entry, the sum of the magnitudes of
+    the terms the second backward pass added up (judge.floor), computed when asked.
     """
 
     gradient: list[Any]
     hessian: list[list[Any]]
     nonfinite: tuple[Node, int | None, int] | None = None
+    magnitudes: Callable[[], list[list[float]]] | None = None
 
 
 def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> SecondOrder:
@@ -102,6 +109,19 @@ def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> 
     n = len(sources)
     hessian: list[list[Any]] = []
     nonfinite: tuple[Node, int | None, int] | None = None
+
+    def magnitudes() -> list[list[float]]:
+        rows = []
+        for g in grads:
+            node = None if g is None else outer.node_of(g)
+            if node is None:
+                rows.append([0.0] * n)
+                continue
+            adj = backward(outer.nodes, node.id, leaf_ids, np.abs(seed_of(g.value)),
+                           magnitude=True).adjoints
+            rows.append([0.0 if adj[i] is None else float(np.max(adj[i])) for i in leaf_ids])
+        return rows
+
     for g in grads:
         if g is None:
             hessian.append([None] * n)
@@ -122,7 +142,7 @@ def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> 
         for j in range(n):
             if gradient[i] is None or gradient[j] is None:
                 hessian[i][j] = None
-    return SecondOrder(gradient, hessian, nonfinite)
+    return SecondOrder(gradient, hessian, nonfinite, magnitudes)
 
 
 def _plain(x: Any) -> Any:
@@ -137,6 +157,8 @@ class Hessian:
     names: list[str]
     matrix: dict[str, dict[str, Any]]
     nonfinite: list[str] = field(default_factory=list)  # messages, empty if all finite
+    # per entry, the magnitude its rounding is relative to (SecondOrder.magnitudes), on demand
+    magnitudes: Callable[[], dict[str, dict[str, float]]] | None = None
 
 
 def hessian(run: Run) -> Hessian:
@@ -162,7 +184,16 @@ def hessian(run: Run) -> Hessian:
     for a, ka in enumerate(present):
         for b, kb in enumerate(present):
             matrix[names[ka]][names[kb]] = so.hessian[a][b]
-    return Hessian(names, matrix, _hessian_nonfinite(run, names, matrix, so))
+
+    def magnitudes() -> dict[str, dict[str, float]]:
+        rows = so.magnitudes() if so.magnitudes is not None else []
+        out = {i: dict.fromkeys(names, 0.0) for i in names}
+        for a, ka in enumerate(present):
+            for b, kb in enumerate(present):
+                out[names[ka]][names[kb]] = rows[a][b]
+        return out
+
+    return Hessian(names, matrix, _hessian_nonfinite(run, names, matrix, so), magnitudes)
 
 
 def _hessian_nonfinite(run: Run, names: list[str], matrix: dict[str, dict[str, Any]],
@@ -259,7 +290,7 @@ def unknown_output(name: str, run: Run) -> InputError:
 class HessianCheck:
     """Verdicts per Hessian entry, as for first-order partials."""
 
-    status: str                                   # ok, mismatch, skipped
+    status: Status                                # the entries' verdicts, combined
     entries: dict[str, dict[str, Partial]] = field(default_factory=dict)
     reason: str = ""
     rtol: float = DEFAULT_RTOL
@@ -268,7 +299,7 @@ class HessianCheck:
     def as_check(self) -> Check:
         """The same verdicts as a flat Check (entries keyed 'i,j'), for summaries."""
         flat = {f"{i},{j}": p for i, row in self.entries.items() for j, p in row.items()}
-        return Check(self.status, flat, value_status="skipped", reason=self.reason,
+        return Check(self.status, flat, value_status=Status.SKIPPED, reason=self.reason,
                      rtol=self.rtol, atol=self.atol)
 
 
@@ -313,9 +344,7 @@ def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
                    floors: dict[tuple[str, str], float], rtol: float, deadline: float
                    ) -> dict[str, Any]:
     """In the child: the Hessian program (from an earlier row, or SymPy's), each entry judged
-    against the tape's (judge.judge_point)."""
-    from ..judge import verdict as judge
-
+    against the tape's (judge.judge_point), keyed ("d", (i, j)) and ("true", (i, j))."""
     key = (program.source, tuple(names), tuple(wrt), of)
     data = _programs().get(key) or _hessian_program(program, names, wrt, of)
     if data is None:
@@ -333,10 +362,12 @@ def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
         t = tapes[entry]
         side = tuple(dict.fromkeys(entry))
         if t is not None:
-            questions.append(judge.Question(1 + k, t, rtol, floors[entry], side=side))
-        if data["has_true"]:
-            questions.append(judge.Question(1 + len(pairs) + k, 0.0 if t is None else t, rtol,
+            questions.append(judge.Question(derivative_key(entry), 1 + k, t, rtol,
                                             floors[entry], side=side))
+        if data["has_true"]:
+            questions.append(judge.Question(true_key(entry), 1 + len(pairs) + k,
+                                            0.0 if t is None else t, rtol, floors[entry],
+                                            side=side))
     first = 1 + len(pairs) * (2 if data["has_true"] else 1)
     judged = judge.judge_point(data["program"], data["outputs"], data["meta"], first, point,
                                questions, deadline)
@@ -345,13 +376,15 @@ def _judge_hessian(program: Program, names: Sequence[str], wrt: Sequence[str],
 
 def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
                   atol: float = DEFAULT_ATOL, timeout: float = DEFAULT_TIMEOUT,
-                  of: str | None = None) -> HessianCheck:
+                  of: str | None = None, deadline: Deadline | None = None) -> HessianCheck:
     """Judge every Hessian entry against the true second derivative at the same point (as
-    check.check judges first-order partials); of: the output name given with --of, if any."""
-    import time
+    check.check judges first-order partials); of: the output name given with --of, if any;
+    deadline: the call's (else one of `timeout` seconds from now).
 
-    from ..judge import verdict as judge
-
+    An entry's floor is eps * 2*depth times the larger of the largest entry in its row or
+    column and the magnitude of the terms the second backward pass added up for it (computed
+    only when a mismatch needs it)."""
+    deadline = deadline_of(deadline, timeout)
     point = {n: float(v) for n, v in run.bindings.items()}
     names = list(run.bindings)
     target = run.target_id()
@@ -365,21 +398,20 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
                                                   *hess.matrix[j].values())
                          if v is not None and np.isfinite(v)] or [0.0])
             floors[(i, j)] = judge.floor(atol, scale, d)
-    deadline = time.monotonic() + timeout
     status, result = run_with_budget(
         lambda: _judge_hessian(run.program, names, hess.names, point, of, tapes, floors, rtol,
-                               deadline), timeout)
+                               deadline.at), deadline)
     entries: dict[str, dict[str, Partial]] = {i: {} for i in hess.names}
     if status == "ok" and "key" in result:
         _programs()[result["key"]] = {k: v for k, v in result.items()
                                       if k not in ("judged", "key")}
     if status != "ok":
-        reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
-                  else str(result))
+        reason = deadline.reason() if status == "timeout" else str(result)
         for i in hess.names:
             for j in hess.names:
-                entries[i][j] = Partial(f"{i},{j}", hess.matrix[i][j], "skipped", reason=reason)
-        return HessianCheck("skipped", entries, reason, rtol, atol)
+                entries[i][j] = Partial(f"{i},{j}", hess.matrix[i][j], Status.SKIPPED,
+                                        reason=reason)
+        return HessianCheck(Status.SKIPPED, entries, reason, rtol, atol)
     why = kinks(run)
     gradient = run.gradient()
     index = {pair: k for k, pair in enumerate(result["pairs"])}
@@ -399,39 +431,59 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
                 unconnected=f"not connected: the output does not depend on {free}")
     else:
         failure, answers = result["judged"]
-        it = iter(answers)
+        if any(a.status == Status.MISMATCH for a in answers.values()):
+            answers = judge.refloor(answers, _full_floors(hess, floors, atol, d))
         for pair in tapes:
             i, j = pair
             t = tapes[pair]
             form = result["forms"][sym(pair)]
-            p = Partial(f"{i},{j}", t, "ok", form)
+            p = Partial(f"{i},{j}", t, Status.OK, form, floor=floors[pair])
             free = i if gradient[i] is None else j
             if t is None:
-                p.status = "null" if form == "0" else "mismatch"
+                p.status = Status.NULL if form == "0" else Status.MISMATCH
                 p.reason = (f"not connected: the output does not depend on {free}"
                             if form == "0" else "the tape has no path but the derivative is "
                             "not zero")
             elif failure is not None:
-                p.status, p.reason = "undefined", domain_reason(run, failure)
+                p.status, p.reason = Status.UNDEFINED, domain_reason(run, failure)
             else:
-                apply_answer(p, next(it), why.get(i) or why.get(j), float(t))
-            if result["has_true"] and failure is None:
-                tr = next(it)
+                apply_answer(p, answers[derivative_key(pair)], why.get(i) or why.get(j),
+                             float(t))
+            tr = answers.get(true_key(pair))
+            if tr is not None:
                 p.true_symbolic, p.true_value = result["true_forms"][sym(pair)], tr.value
-                if p.status in ("ok", "null") and tr.status == "mismatch":
+                if p.status in (Status.OK, Status.NULL) and tr.status == Status.MISMATCH:
                     mark_cut(run, p, tr.value, i)
             decided[pair] = p
     for i in hess.names:
         for j in hess.names:
             entries[i][j] = decided[(i, j)]
-    overall = judge.status_of([p.status for row in entries.values() for p in row.values()])
+    overall = judge.combine(p.status for row in entries.values() for p in row.values())
     return HessianCheck(overall, entries, rtol=rtol, atol=atol)
 
 
+def _full_floors(hess: Hessian, floors: dict[tuple[str, str], float], atol: float,
+                 d: int) -> dict[Any, float]:
+    """Each entry's full floor, by the keys of its questions (and raised in `floors`): the
+    larger of its first estimate and the second backward pass's magnitudes."""
+    mags = hess.magnitudes() if hess.magnitudes is not None else {}
+    out: dict[Any, float] = {}
+    for pair in floors:
+        i, j = pair
+        m = mags.get(i, {}).get(j, 0.0)
+        floors[pair] = max(floors[pair], judge.floor(atol, m, d))
+        out[derivative_key(pair)] = out[true_key(pair)] = floors[pair]
+    return out
+
+
 def check_all(rows: Sequence[Run], rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-              timeout: float = DEFAULT_TIMEOUT, cache: bool = True) -> list[Check]:
-    """The first-order check of each Jacobian row (each under its own time budget); cache:
-    read and fill the disk cache of derivatives, as check.check."""
+              timeout: float = DEFAULT_TIMEOUT, cache: bool = True,
+              deadline: Deadline | None = None) -> list[Check]:
+    """The first-order check of each Jacobian row, all before the one deadline (the call's,
+    else one of `timeout` seconds from now); cache: read and fill the disk cache of
+    derivatives, as check.check."""
+    deadline = deadline_of(deadline, timeout)
     if len(rows) > 1:
         symbolic.namespace()  # import SymPy once here, so the forked checks share it
-    return [check(row, rtol, atol, timeout, row.output_name, cache=cache) for row in rows]
+    return [check(row, rtol, atol, timeout, row.output_name, cache=cache, deadline=deadline)
+            for row in rows]

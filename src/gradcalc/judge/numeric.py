@@ -25,7 +25,7 @@ EPS = float(np.finfo(float).eps)
 COMPLEX_STEP = "complex step"
 RICHARDSON = "central differences + Richardson"
 SAFETY = 10.0   # a numeric estimate agrees within this many times its error estimate
-OVER_BUDGET = "over budget"   # no estimate: the budget (--check-timeout) ran out first
+OVER_BUDGET = "time limit"    # no estimate: the call's deadline (--check-timeout) came first
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,11 @@ class _Numbers(Interpretation):
 
 def _side(prim: ops.Primitive, args: list[Any]) -> Any:
     """Which side of its kinks and domain edges a primitive's arguments are on."""
+    if any(np.ndim(a) == 2 for a in args):
+        # a matrix primitive: its domain is a property of the whole matrix (inv, logdet), not
+        # of the signs of its entries
+        inside = () if prim.domain is None else bool(np.any(prim.domain(*np.real(args))))
+        return (prim.name, inside)
     real = [float(np.real(a)) if np.ndim(a) == 0 else tuple(np.real(a).ravel().tolist())
             for a in args]
     if prim.name in ("max", "min"):

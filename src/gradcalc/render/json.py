@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..judge.result import Result, jacobian_check
-from ..judge.verdict import status_of
+from ..judge.verdict import combine
 from ..lang.syntax import Assign, Program
 from . import report, text
 from .report import jnum, json_object, partial_json, unchecked_json
@@ -286,7 +286,7 @@ def _batch(result: Result) -> str:
                     "value": {name: array(b.value) for name, b, _ in parts},
                     "jacobian": {name: {w: array(g) for w, g in b.gradient.items()}
                                  for name, b, _ in parts},
-                    "check": {"status": status_of(
+                    "check": {"status": combine(
                         "skipped" if c is None else c.status for _, _, c in parts),
                         "outputs": {name: _batch_check(c) for name, _, c in parts}}})
     text_ = json.dumps(obj, indent=None, allow_nan=False) + "\n"

@@ -1,7 +1,8 @@
-"""The budgeted sandbox every symbolic computation runs in: a forked child process with a hard
-time limit, so a pathological input (9^9^9^9, a 10,000-term sum) ends in a verdict instead of a
-hang. Every phase of a check (conversion, differentiation, compilation, evaluation) runs in the
-one child, so one budget bounds them all.
+"""The sandbox every symbolic computation runs in: a forked child process stopped at the call's
+deadline (budget.Deadline, --check-timeout), so a computation that no work limit foresaw ends
+in `skipped (time limit)` instead of a hang. Every phase of a check (conversion,
+differentiation, compilation, evaluation) runs in the one child; the deadline is the call's,
+handed down, never a fresh budget per phase.
 """
 
 from __future__ import annotations
@@ -13,18 +14,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..budget import Deadline
 
-def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
-    """Run fn in a forked child with a hard time limit: ("ok", result), ("timeout", None) or
-    ("error", message). Falls back to running in-process where fork is unavailable."""
+
+def run_with_budget(fn: Callable[[], Any], deadline: Deadline) -> tuple[str, Any]:
+    """Run fn in a forked child stopped at the deadline: ("ok", result), ("timeout", None) - the
+    deadline passed, or fn raised TimeoutError on noticing it - or ("error", message). Falls
+    back to running in-process where fork is unavailable."""
     import select  # imported where used: not on the --no-check path
     import signal
 
-    if seconds <= 0:
+    if deadline.passed():
         return "timeout", None
     if not hasattr(os, "fork"):
         try:
             return "ok", fn()
+        except TimeoutError:
+            return "timeout", None
         except RecursionError:
             return "error", "expression too deeply nested for SymPy"
         except Exception as exc:  # noqa: BLE001 - any SymPy failure becomes a verdict
@@ -37,6 +43,8 @@ def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
         os.close(read_fd)
         try:
             payload = pickle.dumps(("ok", fn()))
+        except TimeoutError:
+            payload = pickle.dumps(("timeout", None))
         except RecursionError:
             payload = pickle.dumps(("error", "expression too deeply nested for SymPy"))
         except BaseException as exc:  # noqa: BLE001
@@ -46,10 +54,9 @@ def run_with_budget(fn: Callable[[], Any], seconds: float) -> tuple[str, Any]:
         os._exit(0)
     os.close(write_fd)
     chunks: list[bytes] = []
-    deadline = time.monotonic() + seconds
     try:
         while True:
-            left = deadline - time.monotonic()
+            left = deadline.at - time.monotonic()
             if left <= 0:
                 return "timeout", None
             ready, _, _ = select.select([read_fd], [], [], min(left, 3600.0))
