@@ -102,7 +102,8 @@ def _side(prim: ops.Primitive, args: list[Any]) -> Any:
     if any(np.ndim(a) == 2 for a in args):
         # a matrix primitive: its domain is a property of the whole matrix (inv, logdet), not
         # of the signs of its entries
-        inside = () if prim.domain is None else bool(np.any(prim.domain(*np.real(args))))
+        inside = () if prim.domain is None else bool(np.any(prim.domain(
+            *(np.real(a) for a in args))))
         return (prim.name, inside)
     real = [float(np.real(a)) if np.ndim(a) == 0 else tuple(np.real(a).ravel().tolist())
             for a in args]
