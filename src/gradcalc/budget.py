@@ -13,23 +13,38 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 DEFAULT_SECONDS = 120.0   # --check-timeout: a safety net, far above any work limit's cost
 
 
-@dataclass(frozen=True)
 class Deadline:
-    """The moment (time.monotonic()) the call's checking must end, and the option's value."""
+    """The moment (time.monotonic()) the call's checking must end: `seconds` after it starts,
+    which is the first time anything asks (the first check, after the tape has run), so
+    parsing and running the program do not eat into it. The same object is handed to every
+    phase; a forked child inherits the moment its parent fixed."""
 
-    at: float
-    seconds: float
+    __slots__ = ("seconds", "_at")
+
+    def __init__(self, seconds: float = DEFAULT_SECONDS, at: float | None = None):
+        self.seconds = seconds
+        self._at = at
 
     @classmethod
     def start(cls, seconds: float = DEFAULT_SECONDS) -> Deadline:
         """The deadline `seconds` from now (inf: none)."""
-        return cls(time.monotonic() + seconds if math.isfinite(seconds) else math.inf,
-                   seconds)
+        return cls(seconds).started()
+
+    def started(self) -> Deadline:
+        """This deadline, its clock started now if it had not started yet."""
+        if self._at is None:
+            self._at = time.monotonic() + self.seconds if math.isfinite(self.seconds) \
+                else math.inf
+        return self
+
+    @property
+    def at(self) -> float:
+        """The moment itself (starting the clock if it had not started)."""
+        return self.started()._at   # type: ignore[return-value]
 
     def left(self) -> float:
         """Seconds until the deadline (0 once it has passed)."""
@@ -41,7 +56,7 @@ class Deadline:
 
     def check(self) -> None:
         """Raise TimeoutError once the deadline has passed."""
-        if time.monotonic() > self.at:
+        if self.passed():
             raise TimeoutError
 
     def reason(self) -> str:

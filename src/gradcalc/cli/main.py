@@ -146,9 +146,9 @@ skipped, a claim undecided; with --strict also a verdict not certified).
 @click.option("--check-timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
               callback=_positive, metavar="SECONDS",
               help="One wall-clock limit for all the checking of the call (SymPy, the "
-                   "interval reference, --numeric, every claim, Hessian and row): a safety "
-                   "net, since the check's work is bounded by counts; what it stops is "
-                   "skipped (time limit).")
+                   "interval reference, --numeric, every claim, Hessian and row), from when "
+                   "the checking starts: a safety net, since the check's work is bounded by "
+                   "counts; what it stops is skipped (time limit).")
 @click.option("--strict", is_flag=True,
               help="Also exit 4 when a verdict is not certified (decided without a proven "
                    "enclosure).")
@@ -283,8 +283,8 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
              symbolic: str | None = None, strict: bool = False) -> int:
     """The command, once the command line's words are understood: compute the result, render
     it in the chosen format, and return its exit status. All its checking shares one deadline,
-    --check-timeout from now."""
-    deadline = Deadline.start(check_timeout)
+    --check-timeout from when the checking starts."""
+    deadline = Deadline(check_timeout)
     if points == "-" and (expr == "-" or file == "-"):
         raise click.UsageError("EXPR and --points cannot both read stdin")
     source = _read_source(expr, file)
