@@ -317,7 +317,10 @@ def verify_summary(ver: Verification) -> str:
         open_ = sum(v.status == "undecided" for v in ver.claims)
         if open_:
             parts.append(f"undecided: {open_} (not a success)")
-    word = {"ok": "ok", "mismatch": "MISMATCH"}.get(ver.status, "UNDECIDED")
+        left = sum(v.status == "skipped" for v in ver.claims)
+        if left:
+            parts.append(f"skipped: {left} (not a success)")
+    word = {"mismatch": "MISMATCH", "undecided": "UNDECIDED"}.get(ver.status, str(ver.status))
     return f"verify: {word}: {', '.join(parts)} ({tolerances(ver)})"
 
 
