@@ -96,3 +96,18 @@ def test_one_function_decides_the_exit_status(statuses, nonfinite, strict, uncer
                                               want) -> None:
     assert verdict.exit_status([verdict.Status(s) for s in statuses], nonfinite,
                                uncertified=uncertified, strict=strict) == want
+
+
+def test_a_time_limit_inside_the_domain_check_is_skipped_never_undefined(monkeypatch) -> None:
+    # the sixteen parallel `x^3+y`: the deadline passed while the domain check
+    # evaluated the guards, and every partial became `undefined: at the edge of the domain`
+    from gradcalc.engine.evaluate import run
+    from gradcalc.judge import check, reference
+    from gradcalc.lang.syntax import parse
+
+    def late(*args, **kwargs):
+        raise TimeoutError   # what reference.evaluate raises past the deadline
+    monkeypatch.setattr(reference, "evaluate", late)   # (the forked child inherits it)
+    chk = check.check(run(parse("x^3+y"), {"x": 3.0, "y": 1.0}), cache=False)
+    assert chk.status == "skipped" and chk.reason.startswith("time limit")
+    assert all(p.status == "skipped" for p in chk.partials.values())
