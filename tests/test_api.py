@@ -192,12 +192,22 @@ def _case(prim: ops.Primitive) -> tuple[Any, Any]:
         return (lambda f, x: getattr(f, prim.spelling)(x * np.array([1.0, 2.0]), *rest),
                 lambda x: reference_ops.REDUCTIONS[prim.name](
                     [x, 2 * x], *([mpmath.mpf(3), mpmath.mpf(-1)] for _ in rest)))
+    # x goes to the first argument that varies (not polygamma's whole-number order), moved
+    # into its sample interval when 0.3 is not in it (acosh(1.2 + x))
+    at = next(i for i in range(nargs) if len(set(prim.sample_interval(i))) == 2)
+    lo, hi = prim.sample_interval(at)
+    shift = 0.0 if lo <= 0.3 <= hi else lo
     consts = []
-    for i in range(1, nargs):
+    for i in range(nargs):
         lo, hi = prim.sample_interval(i)
         consts.append(lo + 0.7 * (hi - lo))
-    return (lambda f, x: getattr(f, prim.spelling)(x, *consts),
-            lambda x: reference_ops.ELEMENTWISE[prim.name](x, *map(mpmath.mpf, consts)))
+
+    def args(x: Any) -> list[Any]:
+        return [x + shift if i == at else c for i, c in enumerate(consts)]
+
+    return (lambda f, x: getattr(f, prim.spelling)(*args(x)),
+            lambda x: reference_ops.ELEMENTWISE[prim.name](
+                *[v if i == at else mpmath.mpf(v) for i, v in enumerate(args(x))]))
 
 
 # matrix functions, on matrices made from the scalar variable (M = [[1, 2], [3, 4]])
@@ -216,6 +226,21 @@ MATRIX_CALLS = {
                 lambda x: mpmath.exp(x) / (mpmath.exp(x) + mpmath.exp(2 * x))),
     "logsumexp": (lambda f, x: f.logsumexp(x * np.array([1.0, 2.0])),
                   lambda x: mpmath.log(mpmath.exp(x) + mpmath.exp(2 * x))),
+    # inv([[1, 2], [3, 4]]) @ [1, 1] = [-1, 1/2]; det = -2; cholesky([[4, 2], [2, 3]]) has
+    # sqrt(2) at [1, 1]
+    "solve": (lambda f, x: f.solve(x * np.array([[1.0, 2.0], [3.0, 4.0]]),
+                                   np.array([1.0, 1.0]))[0], lambda x: -1 / x),
+    "logabsdet": (lambda f, x: f.logabsdet(x * np.array([[1.0, 2.0], [3.0, 4.0]])),
+                  lambda x: mpmath.log(2 * x * x)),
+    "cholesky": (lambda f, x: f.cholesky(x * np.array([[4.0, 2.0], [2.0, 3.0]]))[1, 1],
+                 lambda x: mpmath.sqrt(2 * x)),
+    "kron": (lambda f, x: f.kron(x * np.array([1.0, 2.0]), np.array([3.0, 4.0]))[3],
+             lambda x: 8 * x),
+    "hstack": (lambda f, x: f.hstack(x * np.array([1.0, 2.0]), np.array([3.0]))[1],
+               lambda x: 2 * x),
+    "vstack": (lambda f, x: f.vstack(x * np.array([1.0, 2.0]), np.array([3.0, 4.0]))[0, 1],
+               lambda x: 2 * x),
+    "norm_p": (lambda f, x: f.norm(x * np.array([3.0, -4.0]), 1), lambda x: 7 * x),
 }
 CALLS = {p.name: MATRIX_CALLS[p.name] if p in ops_matrix.MATRIX_PRIMITIVES else _case(p)
          for p in ops.PRIMITIVES if p.spelling is not None}

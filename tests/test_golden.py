@@ -63,6 +63,10 @@ CASES: dict[str, tuple[list[str], str | None, dict[str, str], list[str]]] = {
     "points_expect_text": (["x^2*y", "--points", "-", "--expect", "x=4,y=1"], XY, {}, []),
     "points_no_check": (["x*sin(y)", "--points", "p.csv", "--no-check"], None,
                         {"p.csv": XY}, []),
+    "points_kept_csv": (["x^2", "--points", "-", "--format", "csv"],
+                        "id,name,x\n7,alpha,1.5\n8,beta,3\n", {}, []),
+    "points_jsonl": (["tax*x^2", "--points", "-", "--at", "tax=1.1", "--format", "jsonl"],
+                     "id,x\n7,1.5\n", {}, []),
     "claims_text": (["x^y*sin(x)", "--claims", "grad.txt"], None, {"grad.txt": GRAD_TXT}, []),
     "claims_json": (["x^y*sin(x)", "--claims", "grad.txt", "--format", "json"], None,
                     {"grad.txt": GRAD_TXT}, []),
@@ -86,6 +90,7 @@ CASES: dict[str, tuple[list[str], str | None, dict[str, str], list[str]]] = {
     "hessian_json": ([*SEED, "--hessian", "--format", "json"], None, {}, []),
     "hessian_csv": ([*ROSEN, "--hessian", "--format", "csv"], None, {}, []),
     "rosenbrock_hessian": ([*ROSEN, "--hessian"], None, {}, []),
+    "hessian_vector_text": (["sum(w^2*x)", "--at", "w=[1,2],x=3", "--hessian"], None, {}, []),
     "jacobian_text": (POLAR, None, {}, []),
     "jacobian_json": ([*POLAR, "--format", "json"], None, {}, []),
     "jacobian_csv": ([*POLAR, "--format", "csv"], None, {}, []),
@@ -113,6 +118,26 @@ CASES: dict[str, tuple[list[str], str | None, dict[str, str], list[str]]] = {
     "mismatch_relu": (["relu(x)-relu(-x)", "--at", "x=0"], None, {}, []),
     "mismatch_relu_json": (["relu(x)-relu(-x)", "--at", "x=0", "--format", "json"], None, {},
                            []),
+    "steps_seed": ([*SEED, "--steps"], None, {}, []),
+    "steps_seed_json": ([*SEED, "--steps", "--format", "json"], None, {}, []),
+    "steps_calc_collapse": ([CALC, "--at", "a=100,an=2,o=150,on=3,tax=1.1", "--steps",
+                             "--collapse", "--wrt", "a"], None, {}, []),
+    "mistake_product": (["x^2*sin(x)", "--claim", "x: 2*x*sin(x)"], None, {}, []),
+    "mistake_chain": (["sin(x^2)", "--claim", "x: cos(x^2)"], None, {}, []),
+    "mistake_sign": (["x*cos(x)", "--claim", "x: cos(x) + x*sin(x)"], None, {}, []),
+    "mistake_expect": (["y*cos(x)", "--at", "x=1,y=2", "--expect",
+                        "x=1.68294196961579,y=0.54030230586814"], None, {}, []),
+}
+
+# README blocks that show a golden output: case -> the command line the block starts with
+README_BLOCKS = {
+    "steps_seed": '$ gradcalc "tax*(a*an+o*on)" --at a=100,an=2,o=150,on=3,tax=1.1 --steps\n',
+    "steps_calc_collapse": "--steps --collapse --wrt a\n",
+    "mistake_product": '$ gradcalc "x^2*sin(x)" --claim "x: 2*x*sin(x)"\n',
+    "mistake_chain": '$ gradcalc "sin(x^2)" --claim "x: cos(x^2)"\n',
+    "mistake_sign": '$ gradcalc "x*cos(x)" --claim "x: cos(x) + x*sin(x)"\n',
+    "mistake_expect": '$ gradcalc "y*cos(x)" --at x=1,y=2 --expect '
+                      'x=1.68294196961579,y=0.54030230586814\n',
 }
 
 
@@ -142,3 +167,12 @@ def test_golden(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
             (GOLDEN / fname).write_text(body)
     for fname, body in pinned.items():
         assert body == (GOLDEN / fname).read_text(), f"{fname} differs from the golden file"
+
+
+@pytest.mark.parametrize("name", sorted(README_BLOCKS))
+def test_readme_blocks_are_the_golden_outputs(name: str) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert README_BLOCKS[name] in readme, f"README has no block for {name}"
+    block = readme.split(README_BLOCKS[name], 1)[1].split("```", 1)[0]
+    golden = (GOLDEN / f"{name}.txt").read_text().split("\n", 1)[1]
+    assert block == golden

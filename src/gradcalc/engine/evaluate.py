@@ -38,6 +38,7 @@ from ..lang.syntax import (
     Name,
     Num,
     Program,
+    check_inf,
     postorder,
     split_top_level,
 )
@@ -247,6 +248,7 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
             raise InputError(f"--wrt names '{name}', which is not bound", hint=hint)
     warnings = [f"warning: binding '{n}' shadows the constant {n}" for n in names
                 if n in ops.CONSTANTS]
+    check_inf(program, bindings)
     for name in names:
         if name in program.functions:
             raise InputError(f"'{name}' is bound with --at but the program defines it as a "
@@ -299,6 +301,7 @@ def _constant_text(text: str) -> float:
     from ..lang.syntax import parse_expression
 
     expr = parse_expression(text)
+    check_inf(Program((expr,), text))
     for node in postorder(expr):
         if isinstance(node, Name) and node.id not in ops.CONSTANTS:
             raise InputError(f"'{node.id}' is not a constant", node.span, text,

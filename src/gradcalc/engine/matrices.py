@@ -7,6 +7,8 @@ matrix functions (ops_matrix) check their shapes here, with errors that name bot
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,18 @@ import numpy as np
 
 from .. import ops, ops_matrix
 from ..errors import InputError, Span
-from ..lang.syntax import Binary, Call, Expr, Index, postorder, split_top_level, to_source
+from ..lang.syntax import (
+    Binary,
+    Call,
+    Expr,
+    Index,
+    Name,
+    Num,
+    postorder,
+    split_top_level,
+    to_source,
+)
+from . import datafile
 
 # by identity: the records are dataclasses whose == compares every field, far too slow per node
 _MATRIX_IDS = frozenset(id(p) for p in ops_matrix.MATRIX_PRIMITIVES)
@@ -73,6 +86,9 @@ def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str 
     if is_matrix_primitive(prim):
         (a,) = shapes[:1]
         name = prim.spelling
+        if prim in _MORE_CHECKS:
+            _MORE_CHECKS[prim](prim, node, args, shapes, exprs, source, both)
+            return
         if name in ops_matrix.SQUARE or (name == "diag" and len(a) == 2):
             if len(a) != 2 or a[0] != a[1]:
                 raise InputError(f"{name}() needs a square matrix, but {both()}", span, source)
@@ -100,6 +116,67 @@ def check_args(prim: ops.Primitive, node: Any, args: Sequence[Any], source: str 
         raise InputError(f"shapes do not broadcast for {op}: {both()}", span, source,
                          "elementwise operators need equal shapes (or a scalar); for the "
                          "matrix product write @") from None
+
+
+def _check_solve(prim: ops.Primitive, node: Any, args: Sequence[Any],
+                 shapes: Sequence[tuple[int, ...]], exprs: Sequence[Expr], source: str | None,
+                 both: Callable[[], str]) -> None:
+    a, b = shapes
+    if len(a) != 2 or a[0] != a[1]:
+        raise InputError(f"solve() needs a square matrix first, but {both()}", node.span,
+                         source)
+    if len(b) not in (1, 2) or b[0] != a[0]:
+        raise InputError(f"shapes do not fit for solve(): {both()} (the right-hand side needs "
+                         f"{a[0]} rows)", node.span, source, "solve(A, b) is inv(A) @ b")
+
+
+def _check_kron(prim: ops.Primitive, node: Any, args: Sequence[Any],
+                shapes: Sequence[tuple[int, ...]], exprs: Sequence[Expr], source: str | None,
+                both: Callable[[], str]) -> None:
+    if any(len(sh) == 0 for sh in shapes):
+        raise InputError(f"kron() needs vectors or matrices, but {both()}", node.span, source,
+                         "multiply by a scalar with *")
+
+
+def _check_stack(prim: ops.Primitive, node: Any, args: Sequence[Any],
+                 shapes: Sequence[tuple[int, ...]], exprs: Sequence[Expr], source: str | None,
+                 both: Callable[[], str]) -> None:
+    fn = np.hstack if prim is ops_matrix.HSTACK else np.vstack
+    try:
+        fn([np.zeros(sh) for sh in shapes])
+    except ValueError:
+        along = "rows" if prim is ops_matrix.HSTACK else "columns"
+        raise InputError(f"shapes do not fit for {prim.spelling}(): {both()}", node.span,
+                         source, f"every part needs the same number of {along}") from None
+
+
+def _check_norm(prim: ops.Primitive, node: Any, args: Sequence[Any],
+                shapes: Sequence[tuple[int, ...]], exprs: Sequence[Expr], source: str | None,
+                both: Callable[[], str]) -> None:
+    order = exprs[1] if len(exprs) > 1 else None
+    if not (isinstance(order, Num) or isinstance(order, Name) and order.id == "inf"):
+        span = order.span if order is not None else node.span
+        raise InputError("norm(x, p) takes a number or inf for p", span, source,
+                         "write e.g. norm(x, 1), norm(x, 3) or norm(x, inf)")
+    p = float(_raw(args[1]))
+    x = shapes[0]
+    if len(x) == 1 and not p >= 1:
+        raise InputError(f"norm(x, p) of a vector takes p >= 1 or inf, not {p:g}", order.span,
+                         source)
+    if len(x) == 2 and p not in (1.0, np.inf):
+        raise InputError(f"norm(A, p) of a matrix takes p = 1 (the largest column sum) or "
+                         f"inf (the largest row sum), not {p:g}", order.span, source,
+                         "norm(A) is the Frobenius norm; the spectral norm (p = 2) has no "
+                         "closed form SymPy can check: np.linalg.norm(A, 2) in the Python API")
+    if len(x) not in (1, 2):
+        raise InputError(f"norm() needs a vector or matrix, but {both()}", node.span, source)
+
+
+_MORE_CHECKS: dict[ops.Primitive, Callable[..., None]] = {
+    ops_matrix.SOLVE: _check_solve, ops_matrix.KRON: _check_kron,
+    ops_matrix.HSTACK: _check_stack, ops_matrix.VSTACK: _check_stack,
+    ops_matrix.NORM_P: _check_norm,
+}
 
 
 def index(node: Index, base: Any, source: str | None) -> tuple[int, ...]:
@@ -201,26 +278,31 @@ def load(path_text: str) -> Any:
 
 
 def _read_csv(path: Path, path_text: str) -> Any:
+    """A headerless table of numbers (datafile's syntax, separator and decoding)."""
+    with open(path, "rb") as fh:
+        if stat.S_ISCHR(os.fstat(fh.fileno()).st_mode):  # /dev/zero would never end
+            raise InputError(f"cannot read {path_text}: a device, not a file")
+        text = datafile.decode(fh.read(), path_text)
     rows: list[list[float]] = []
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            cells = line.rstrip("\r\n").split(",")
-            row: list[float] = []
-            for col, cell in enumerate(cells, 1):
-                try:
-                    row.append(float(cell))
-                except ValueError:
-                    raise InputError(f"{path_text}, line {line_no}, column {col}: "
-                                     f"{cell.strip()!r} is not a number",
-                                     hint="a .csv binding is numbers only, no header row"
-                                     ) from None
-            if rows and len(row) != len(rows[0]):
-                raise InputError(f"{path_text}, line {line_no}: {len(row)} numbers, but the "
-                                 f"first row has {len(rows[0])}",
-                                 hint="every row of a matrix needs the same number of values")
-            rows.append(row)
+    sep = None
+    for line_no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        sep = sep or datafile.separator(line)
+        row: list[float] = []
+        for col, cell in enumerate(line.split(sep), 1):
+            value = datafile.number(cell)
+            if value is None:
+                problem, hint = datafile.number_problem(
+                    cell, hint="a .csv binding is numbers only, no header row")
+                raise InputError(f"{path_text}, line {line_no}, column {col}: {problem}",
+                                 hint=hint)
+            row.append(value)
+        if rows and len(row) != len(rows[0]):
+            raise InputError(f"{path_text}, line {line_no}: {len(row)} numbers, but the "
+                             f"first row has {len(rows[0])}",
+                             hint="every row of a matrix needs the same number of values")
+        rows.append(row)
     if not rows:
         raise InputError(f"{path_text} holds no numbers")
     value = np.array(rows, dtype=np.float64)
@@ -238,10 +320,14 @@ def reduce_args(prim: ops.Primitive, args: Sequence[Any], apply: Callable[..., A
 
 def matrix_operation(exprs: Sequence[Expr]) -> Expr | None:
     """The first use of `@`, a matrix function or `A[i, j]` in these expressions, or None."""
-    spellings = {p.spelling for p in ops_matrix.MATRIX_PRIMITIVES if p.spelling}
     for root in exprs:
         for node in postorder(root):
             if isinstance(node, Binary) and node.op == "@" or isinstance(node, Call) and \
-                    node.func in spellings or isinstance(node, Index) and node.column is not None:
+                    _matrix_call(node) or isinstance(node, Index) and node.column is not None:
                 return node
     return None
+
+
+def _matrix_call(node: Call) -> bool:
+    prim = ops.resolve(node.func, len(node.args))
+    return prim is not None and is_matrix_primitive(prim)

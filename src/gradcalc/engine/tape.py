@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import ops, ops_matrix
 from ..errors import Span
 from ..ops import Primitive
 
@@ -47,6 +47,81 @@ def _as_value(x: Any) -> Any:
     return np.float64(x)
 
 
+def real_value(value: Any, what: str = "Tensor") -> Any:
+    """A user's value as a tensor holds it: a float64 scalar, or a float64 array (a float64
+    array given is not copied). Anything that is not a real number or an array of them is a
+    TypeError (None, a string, a complex number) or a ValueError (an integer beyond float64's
+    range, ragged rows) whose message names the value, as `what(value)` (or `what` with the
+    value in place of its "{}"), and the fix."""
+    t = type(value)
+    if t is float or t is _F64:
+        return _F64(value)
+    if t is np.ndarray and value.dtype.kind == "f":
+        return value.astype(np.float64, copy=False)
+    call = what.replace("{}", _brief(value)) if "{}" in what else f"{what}({_brief(value)})"
+    if isinstance(value, (str, bytes)):
+        raise _not_a_number(value, call)
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # numpy's "inhomogeneous shape"
+        raise ValueError(f"{call}: rows of different lengths: an array needs rows of one "
+                         "length, e.g. [[1, 2], [3, 4]]") from None
+    except OverflowError:
+        arr = np.asarray(value, dtype=object)
+    if arr.dtype.kind == "O":
+        for index, element in np.ndenumerate(arr):
+            _check_element(element, call, index)
+    elif arr.dtype.kind not in "fiub":
+        raise _not_a_number(value, call)
+    with np.errstate(all="ignore"):
+        out = arr.astype(np.float64)
+    return _F64(out) if out.ndim == 0 and not isinstance(value, np.ndarray) else out
+
+
+def _brief(value: Any) -> str:
+    """A value as messages quote it: its repr, or a summary of a long one."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 30:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text):,} characters)"
+
+
+def _check_element(element: Any, call: str, index: tuple[int, ...]) -> None:
+    """Refuse one element of an object array that is not a real number."""
+    if isinstance(element, (float, np.floating, bool, np.bool_, np.integer)):
+        return
+    at = f" at {list(index)}" if index else ""
+    if isinstance(element, int):
+        try:
+            float(element)
+        except OverflowError:
+            raise ValueError(f"{call}: {_brief(element)}{at} is too large for float64 (the "
+                             "largest is about 1.8e308): scale it down, or pass float('inf') "
+                             "where infinity is meant") from None
+        return
+    if element is None or isinstance(element, (str, bytes, complex, np.complexfloating)):
+        raise _not_a_number(element, call, at)
+    raise TypeError(f"{call}: {type(element).__name__} {_brief(element)}{at} is not a number: "
+                    "a tensor holds a real number or an array of them")
+
+
+def _not_a_number(value: Any, call: str, at: str = "") -> TypeError:
+    shown = _brief(value)
+    if value is None:
+        return TypeError(f"{call}: None{at} is not a number: a tensor holds a real number or "
+                         "an array of them; give a start value, e.g. 0.0")
+    if isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind in "US":
+        return TypeError(f"{call}: {shown}{at} is a string, not a number: convert it first, "
+                         f"e.g. float({shown})")
+    if isinstance(value, (complex, np.complexfloating)) or \
+            np.asarray(value).dtype.kind == "c":
+        return TypeError(f"{call}: complex values{at} are not supported: gradcalc "
+                         "differentiates real functions of real float64 values; pass the real "
+                         "part (z.real), or the real and imaginary parts as two real tensors")
+    return TypeError(f"{call}: {type(value).__name__}{at} is not a number: a tensor holds a "
+                     "real number or an array of them")
+
+
 class Tensor:
     """A value that tapes can record: a float64 scalar or array with an identity."""
 
@@ -55,7 +130,8 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __init__(self, value: Any, name: str | None = None):
-        self.value = value.value if isinstance(value, Tensor) else _as_value(value)
+        self.value = value.value if isinstance(value, Tensor) else \
+            real_value(value, type(self).__name__)
         self.uid = next(_uids)
         self.name = name
         # the arguments this one was computed from (tensors, recorded or not, and numbers):
@@ -91,7 +167,17 @@ class Tensor:
         return format(self.value, spec) if spec else str(self)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        # np.asarray(t) gives the value, as for a TensorFlow tensor (not recorded)
+        # np.asarray(t) gives the value, as for a TensorFlow tensor (not recorded); but not of
+        # a tensor a tape is recording: numpy calls this for np.array([x, y]) and for a list
+        # handed to any numpy function, and the array it builds would silently cut the
+        # gradient (JAX refuses it too)
+        if _ACTIVE and _recorded_by_a_tape(self):
+            raise TypeError("np.array / np.asarray of a tensor that a tape is recording (also "
+                            "a list of tensors given to a numpy function, as in "
+                            "np.array([x, y]) or np.linalg.norm([x, y])) would take its value "
+                            "out and cut the gradient: build arrays of tensors with "
+                            "np.stack([...]) (or F.stack), and take a value out with "
+                            "t.numpy()")
         return np.array(self.value, dtype=dtype, copy=True if copy else None)
 
     def __len__(self) -> int:
@@ -114,6 +200,64 @@ class Tensor:
     def __rmatmul__(self, o: Any) -> Any:
         return _PLUGINS["matmul"](o, self)
 
+    # numpy's methods, as the numpy functions record them (arrays.py), and values out
+    @property
+    def T(self) -> Tensor:
+        """The transpose (axes reversed; a scalar or a vector is itself), recorded."""
+        return self if self.ndim < 2 else apply(ops_matrix.TRANSPOSE, self)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """The axes permuted as numpy's transpose (no axes: reversed), recorded."""
+        order = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) \
+            else axes
+        if not order or order == tuple(range(self.ndim))[::-1]:
+            return self.T
+        if order == tuple(range(self.ndim)):
+            return self
+        return np.transpose(self, order)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.sum(self, axis, keepdims=keepdims)."""
+        return np.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.mean(self, axis, keepdims=keepdims)."""
+        return np.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.max(self, axis, keepdims=keepdims)."""
+        return np.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.min(self, axis, keepdims=keepdims)."""
+        return np.min(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """np.prod(self, axis, keepdims=keepdims)."""
+        return np.prod(self, axis=axis, keepdims=keepdims)
+
+    def dot(self, other: Any) -> Tensor:
+        """np.dot(self, other)."""
+        return np.dot(self, other)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """np.reshape(self, shape); the shape as one tuple or as separate ints."""
+        return _PLUGINS["reshape"](self, shape[0] if len(shape) == 1 else shape)
+
+    def flatten(self) -> Tensor:
+        """The components as a vector, row by row (a recorded reshape)."""
+        return _PLUGINS["reshape"](self, -1)
+
+    ravel = flatten
+
+    def item(self) -> float:
+        """The value of a one-component tensor as a Python float (not recorded)."""
+        return self.value.item()
+
+    def tolist(self) -> Any:
+        """The value as (nested lists of) Python floats (not recorded)."""
+        return self.value.tolist()
+
     def __repr__(self) -> str:
         label = f", name={self.name!r}" if self.name else ""
         return f"{type(self).__name__}({self.value.tolist()!r}{label})"
@@ -127,6 +271,8 @@ class Tensor:
     def __rmul__(self, o: Any) -> Tensor: return apply(ops.MUL, o, self)
     def __truediv__(self, o: Any) -> Tensor: return apply(ops.DIV, self, o)
     def __rtruediv__(self, o: Any) -> Tensor: return apply(ops.DIV, o, self)
+    def __mod__(self, o: Any) -> Tensor: return apply(ops.MOD, self, o)
+    def __rmod__(self, o: Any) -> Tensor: return apply(ops.MOD, o, self)
     def __pow__(self, o: Any) -> Tensor: return apply(ops.POW, self, o)
     def __rpow__(self, o: Any) -> Tensor: return apply(ops.POW, o, self)
     def __neg__(self) -> Tensor: return apply(ops.NEG, self)
@@ -156,6 +302,10 @@ class Tensor:
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if not all(issubclass(t, (Tensor, np.ndarray)) for t in types):
             return NotImplemented
+        elementwise = _functions().get(func)
+        if elementwise is not None and not kwargs:   # np.sinc: a primitive's
+            prim, arguments = elementwise
+            return apply(prim, *arguments(*args))
         # recorded, value-only, or a TypeError
         return _PLUGINS["array_function"](func, args, kwargs)
 
@@ -173,7 +323,8 @@ class Variable(Tensor):
     def assign(self, value: Any) -> Variable:
         """Set a new value of the same shape; returns the Variable. Tapes that recorded the old
         value keep differentiating at it."""
-        new = np.array(_raw(value), dtype=np.float64)  # a copy: never an alias of the caller's
+        # a copy: never an alias of the caller's array
+        new = np.array(real_value(_raw(value), "assign"), dtype=np.float64)
         if new.shape != self.shape:
             raise ValueError(f"cannot assign a value of shape {new.shape} to {self._label()} of "
                              f"shape {self.shape}: a Variable keeps its shape (make a new one)")
@@ -197,9 +348,18 @@ class Variable(Tensor):
         return f"Variable {self.name!r}" if self.name else "a Variable"
 
 
+def _recorded_by_a_tape(t: Tensor) -> bool:
+    """Whether a recording tape tracks t, or would watch it when used (a trainable Variable)."""
+    for tape in _ACTIVE:
+        if tape._recording and (t.uid in tape._index or isinstance(t, Variable)
+                                and t.trainable and tape.watch_accessed_variables):
+            return True
+    return False
+
+
 def constant(value: Any, name: str | None = None) -> Tensor:
     """A tensor that no tape watches unless asked to."""
-    return Tensor(value, name)
+    return Tensor(value if isinstance(value, Tensor) else real_value(value, "constant"), name)
 
 
 def raw(x: Any) -> Any:
@@ -211,7 +371,21 @@ _raw = raw
 
 
 def _cmp(ufunc: Any, *args: Any) -> Any:
+    if _ACTIVE:
+        _accessed(args)
     return np.asarray(ufunc(*(_raw(a) for a in args)), dtype=np.float64)
+
+
+def _accessed(args: Sequence[Any]) -> None:
+    """A comparison reads its Variables without recording an operation: as TensorFlow does for
+    any read, the tapes that watch accessed variables watch them from now on (so Python's
+    max(a, b, c) of Variables, which compares them and returns one, has a gradient with respect
+    to the one it returns)."""
+    for tape in _ACTIVE:
+        if tape._recording and tape.watch_accessed_variables:
+            for a in args:
+                if isinstance(a, Variable) and a.trainable and a.uid not in tape._index:
+                    tape._add(None, (), a, None)
 
 
 def _ufuncs() -> dict[Any, Primitive]:
@@ -220,8 +394,16 @@ def _ufuncs() -> dict[Any, Primitive]:
                                                for u in p.numpy_ufuncs()})
 
 
+def _functions() -> dict[Any, tuple[Primitive, Callable[..., tuple[Any, ...]]]]:
+    """numpy function (not a ufunc) -> the primitive it records on a tensor, and the map from
+    its arguments to the primitive's (Primitive.functions)."""
+    return ops.derived("tape.functions", lambda: {f: (p, arguments) for p in ops.PRIMITIVES
+                                                  for f, arguments in p.functions})
+
+
+# (np.sign is a primitive: its derivative is a recorded 0, with a kink at 0)
 _PIECEWISE_CONSTANT = {np.equal, np.not_equal, np.less, np.less_equal, np.greater,
-                       np.greater_equal, np.sign, np.isfinite, np.isnan, np.floor, np.ceil}
+                       np.greater_equal, np.isfinite, np.isnan, np.floor, np.ceil}
 
 
 # ---------------------------------------------------------------- recording
@@ -362,6 +544,10 @@ class Tape:
         self._used = False
 
     def __enter__(self) -> Tape:
+        if self._recording or self in _ACTIVE:
+            raise ValueError("this Tape is already recording (its with block has not ended): "
+                             "it cannot be entered again, as in TensorFlow; use a new Tape() "
+                             "for a nested one")
         _ACTIVE.append(self)
         self._recording = True
         return self
@@ -616,6 +802,9 @@ class Tape:
         return None if reason is None else reason.text
 
 
+GradientTape = Tape  # the name TensorFlow users type
+
+
 class UnconnectedGradients(str, Enum):
     """TensorFlow's names for what an unconnected source gets; equal to "none" and "zero"."""
 
@@ -626,6 +815,31 @@ class UnconnectedGradients(str, Enum):
 def _check_unconnected(mode: str) -> None:
     if mode not in ("none", "zero"):
         raise ValueError(f"unconnected must be 'none' or 'zero', not {mode!r}")
+
+
+def recording() -> bool:
+    """Whether a tape is recording now (operations on tensors it tracks are recorded)."""
+    return any(t._recording for t in _ACTIVE)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No tape records inside this block (every recording tape's stop_recording at once)."""
+    tapes = [t for t in _ACTIVE if t._recording]
+    for t in tapes:
+        t._recording = False
+    try:
+        yield
+    finally:
+        for t in tapes:
+            if t in _ACTIVE:
+                t._recording = True
+
+
+def flatten(obj: Any) -> tuple[list[Any], Any]:
+    """The leaves of nested lists, tuples and dicts (anything else is a leaf), and a function
+    that rebuilds the structure from new leaves (JAX's pytrees, as gradient() takes sources)."""
+    return _flatten(obj)
 
 
 def _flatten(obj: Any) -> tuple[list[Any], Any]:
@@ -763,6 +977,7 @@ class Unit:
 
 
 UNIT = Unit()
+_ZERO = object()  # an adjoint reached only by symbolic zeros (a rule returned None)
 
 
 def seed_of(value: Any) -> Any:
@@ -786,6 +1001,12 @@ def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
     return unbroadcast_value(c, shape)
 
 
+def unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
+    """A contribution to an input of this shape, summed over the axes broadcasting added, as
+    the backward sweep sums it (for what replays the sweep: symbolic.steps)."""
+    return _unbroadcast(c, shape)
+
+
 def unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
     """A plain array summed over the axes that broadcasting added to one of this shape."""
     c = np.asarray(c)
@@ -794,6 +1015,20 @@ def unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
     for axis, n in enumerate(shape):
         if n == 1 and c.shape[axis] != 1:
             c = c.sum(axis=axis, keepdims=True)
+    return c
+
+
+def exact_zero(prim: Primitive, g: Any, c: Any) -> Any:
+    """A primitive's contribution c for the plain cotangent g, with exact zeros where g has
+    them: all of c when g is 0 everywhere (a VJP is linear in g), and elementwise for an
+    elementwise primitive of the table (not a reduction: output element i depends on input
+    element i only), so that 0 * inf is 0, not nan."""
+    gv = np.asarray(g)
+    if not np.any(gv):
+        zero = np.zeros(np.shape(c))
+        return _F64(0.0) if zero.ndim == 0 else zero
+    if not prim.reduction and ops.BY_NAME.get(prim.name) is prim and np.shape(c) == gv.shape:
+        return np.where(gv == 0, 0.0, c)
     return c
 
 
@@ -822,7 +1057,7 @@ def forward(nodes: Sequence[Node], leaves: Mapping[int, Any], target: int) -> li
 def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: Any = 1.0,
              graph: bool = False, more: Sequence[tuple[int, Any]] = (),
              magnitude: bool = False, *, values: Sequence[Any] | None = None,
-             free: bool = False, origins: bool = True) -> Backward:
+             free: bool = False, origins: bool = True, exact_zeros: bool = False) -> Backward:
     """Accumulate adjoints from target back to sources, in one reverse sweep over the tape.
 
     Linear in tape length, no recursion. Only nodes that depend on a source (through
@@ -836,7 +1071,10 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
     values: node values to differentiate at instead of the recorded ones (from forward(): a
     batch over columns, with seed UNIT). free: drop each adjoint other than the sources' once
     it is spent (memory bounded by the live adjoints). origins=False skips looking for where
-    the first non-finite contribution came from (nonfinite is then None).
+    the first non-finite contribution came from (nonfinite is then None). exact_zeros: a
+    contribution that is not finite is 0 where its cotangent is exactly 0 (every VJP is linear
+    in the cotangent; see exact_zero), not 0 * inf = nan: for seeds that pick one component of
+    a vector, whose other components' paths may cross infinite derivatives (a Hessian's rows).
     """
     top = max(target, *(t for t, _ in more)) if more else target
     n = top + 1
@@ -867,6 +1105,7 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
         adj[t] = s if adj[t] is None else adj[t] + s
     keep = set(sources) if free else ()
     nonfinite: tuple[int, int] | None = None
+    zeros = False
     isfinite, f64 = math.isfinite, _F64
     with np.errstate(all="ignore"):
         for j in range(top, -1, -1):
@@ -875,6 +1114,14 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                 continue
             node = nodes[j]
             prim = node.prim
+            if g is _ZERO:  # reached only by symbolic zeros: its rules never run
+                if prim is not None:
+                    zeros = True
+                    for i, ref in enumerate(node.inputs):
+                        if type(ref) is int and needs[ref] and adj[ref] is None \
+                                and prim.vjp(i) is not None:
+                            adj[ref] = _ZERO
+                continue
             if prim is None:
                 continue
             inputs = node.inputs
@@ -898,6 +1145,14 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                     c = prim.vjp_magnitude(i, g, ans, *args)
                 else:
                     c = rule(g, ans, *args)
+                if c is None:  # a symbolic zero (arrays.where's branch not taken): the input
+                    if adj[ref] is None:  # is reached, and nothing is added or multiplied
+                        adj[ref] = _ZERO
+                        zeros = True
+                    continue
+                if exact_zeros and not graph and not (
+                        isfinite(c) if type(c) is f64 else _finite(c)):
+                    c = exact_zero(prim, g, c)
                 if graph:
                     c = _unbroadcast(c, np.shape(nodes[ref].value))
                 elif type(c) is not f64 and not (isinstance(c, float)
@@ -909,9 +1164,13 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                         isfinite(c) if type(c) is f64 else _finite(c)) and _finite(g):
                     nonfinite = (j, i)
                 prev = adj[ref]
-                adj[ref] = c if prev is None else prev + c
+                adj[ref] = c if prev is None or prev is _ZERO else prev + c
             if free and j not in keep:
                 adj[j] = None  # spent
+    if zeros:  # the symbolic zeros left are exact zeros of their node's shape
+        for k, a in enumerate(adj):
+            if a is _ZERO:
+                adj[k] = np.zeros_like(nodes[k].value if values is None else values[k])
     return Backward(adj, nonfinite)
 
 

@@ -84,6 +84,8 @@ def _signed(x: Any) -> str:
 
 
 def _zero(x: Any) -> bool:
+    if x is None:  # a rule's symbolic zero
+        return True
     return bool(np.all(np.asarray(x.value if isinstance(x, Tensor) else x) == 0))
 
 
@@ -202,7 +204,9 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any],
                 node = nodes[j]
                 rule = node.prim.vjp(i)  # type: ignore[union-attr]
                 args = input_values(nodes, node)
-                contributions.append((j, i, rule(adj[j], node.value, *args)))  # type: ignore[misc]
+                # a zero cotangent contributes exactly zero (the sweep never multiplies it)
+                contributions.append((j, i, None if _zero(adj[j]) else
+                                      rule(adj[j], node.value, *args)))  # type: ignore[misc]
             nonzero = [c for c in contributions if not _zero(c[2])]
             if nonzero:
                 parts = ", ".join(f"{_signed(c)} via {nodes[j].op} {nodes[j].title}"

@@ -30,7 +30,7 @@ from .. import ops
 from ..budget import Deadline, deadline_of
 from ..engine.evaluate import Run, parse_bindings
 from ..errors import InputError, Span
-from ..judge import numeric
+from ..judge import explain, numeric
 from ..judge import verdict as judge
 from ..judge.check import DEFAULT_TIMEOUT, Check, Partial
 from ..judge.verdict import Status
@@ -201,6 +201,7 @@ class ClaimVerdict:
     counterexample: dict[str, Any] | None = None   # {"at": {...}, "yours": .., "true": ..}
     at_point: dict[str, Any] | None = None         # {"yours": .., "true": .., "tape": ..}
     reason: str = ""
+    difference: str = ""      # what differs structurally, when it differs (judge.explain)
 
     @property
     def miss_probability(self) -> float:
@@ -306,8 +307,9 @@ def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | N
         if truth is not None and not judge.within(expected, truth, rtol, atol):
             diff = expected - truth
             rel = f" ({abs(diff) / abs(truth):.3g} relative)" if truth else ""
+            how = explain.value_difference(expected, truth, rtol)   # a sign, a factor
             notes.insert(0, f"yours {expected:.15g} differs from the true derivative "
-                         f"{truth:.15g} by {diff:.3g}{rel}")
+                         f"{truth:.15g} by {diff:.3g}{rel}" + (f"; {how}" if how else ""))
             op.status, op.unchecked = Status.MISMATCH, False
         elif truth is None and op.status != Status.UNDEFINED:
             notes.append(f"yours {expected:.15g} is not compared: no reference")
@@ -598,11 +600,13 @@ def check_claims(program: Program, variables: Sequence[str], claims: Sequence[Cl
                  points: int = CLAIM_POINTS) -> list[ClaimVerdict]:
     """A verdict on every claim: a counterexample search at points of the domain (and at the
     --at point, if any), then SymPy simplification; all before the deadline."""
-    return judge_claims(
+    verdicts = judge_claims(
         claims, deadline, gradient,
         lambda c, d: _search(program, variables, c, point, rtol, atol, points, of, d),
         "no point where the true derivative exists was found, and SymPy could not simplify "
         "the difference to 0")
+    explain.annotate(verdicts, program, variables, of, deadline)   # words only, no verdict
+    return verdicts
 
 
 Search = Callable[[Claim, float], dict[str, Any]]

@@ -58,6 +58,29 @@ def _pow_screen(args: Sequence[Screened]) -> np.ndarray:
     return (v - e > 0) | whole | ((v == 0) & (e == 0) & (y - ey >= 0))
 
 
+def _whole(v: Any) -> bool:
+    """Whether an exact number (mpmath or float) is a whole number."""
+    return bool(abs(v) != float("inf") and v == int(v))
+
+
+def _no_whole_within(lo: Any, hi: Any) -> bool:
+    """Whether no whole number lies in [lo, hi] (finite ends)."""
+    if not (_whole(lo) or abs(lo) == float("inf")) and abs(hi) != float("inf"):
+        below = int(lo) - (1 if lo < 0 else 0)     # floor(lo), lo not whole
+        return below + 1 > hi
+    return False
+
+
+def _gamma_holds(lo: Any, hi: Any) -> tuple[bool, bool]:
+    # not a pole of gamma (0, -1, -2, ...)
+    return lo > 0 or _no_whole_within(lo, hi), lo == hi and _whole(lo) and lo <= 0
+
+
+def _whole_holds(lo: Any, hi: Any) -> tuple[bool, bool]:
+    # an order of polygamma: a whole number >= 0
+    return lo == hi and _whole(lo) and lo >= 0, hi < 0 or _no_whole_within(lo, hi)
+
+
 def _one(test: Callable[[Any, Any], tuple[bool, bool]]) -> Callable[[Sequence[Ends]], Any]:
     return lambda args: _decided(*test(*args[0]))
 
@@ -88,6 +111,17 @@ KINDS: dict[str, GuardKind] = {k.name: k for k in (
               "the base of log must be positive and not 1"),
     GuardKind("pow", _pow_holds, _pow_screen,
               "a negative number to a non-integer power is not real"),
+    GuardKind("at_least_one", _one(lambda lo, hi: (lo >= 1, hi < 1)),
+              _screen_one(lambda v, e: v - e >= 1), "the argument must be at least 1"),
+    GuardKind("open_unit", _one(lambda lo, hi: (lo > -1 and hi < 1, hi <= -1 or lo >= 1)),
+              _screen_one(lambda v, e: (v - e > -1) & (v + e < 1)),
+              "the argument must lie strictly between -1 and 1"),
+    GuardKind("gamma", _one(_gamma_holds),
+              _screen_one(lambda v, e: (v - e > 0) | (np.ceil(v - e) > v + e)),
+              "gamma, lgamma and the polygammas have poles at 0 and the negative integers"),
+    GuardKind("whole", _one(_whole_holds),
+              _screen_one(lambda v, e: (e == 0) & (v == np.round(v)) & (v >= 0)),
+              "the order of polygamma must be a whole number >= 0"),
 )}
 
 

@@ -72,6 +72,7 @@ class Result:
     formulas: list[str] | None = None                  # --symbolic: the gradient's formulas
     formulas_format: str | None = None                 # text, latex or python
     formulas_reason: str = ""                          # why there are none (SymPy's budget)
+    steps: Any = None                                  # --steps: symbolic.steps.Steps
 
     @property
     def mode(self) -> str:

@@ -8,11 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..engine.evaluate import pausing_gc
 from ..errors import InputError
-from . import svg
+from . import page, svg
 from .graph import MAX_BOXES, build, cap, to_dot, to_mermaid
 
 if TYPE_CHECKING:
@@ -70,12 +70,13 @@ def plan(path: str) -> str:
 
 
 @pausing_gc  # building a picture of a 100,000-node tape allocates as much as running it
-def write(run: Run, path: str, collapse: bool = False) -> None:
+def write(run: Run, path: str, collapse: bool = False, steps: Any = None) -> None:
     """Write the run's graph to path in the format its extension names (see plan); collapse
-    draws each top-level call of a program's function as one box. Pictures show at most
-    MAX_BOXES boxes, with a note on stderr when some are left out."""
+    draws each top-level call of a program's function as one box; steps (--steps) gives each
+    box its step of the backward pass. Pictures show at most MAX_BOXES boxes, with a note on
+    stderr when some are left out."""
     fmt = plan(path)
-    graph = build(run, collapse)
+    graph = build(run, collapse, steps)
     if fmt == "mermaid":
         _write_text(path, to_mermaid(graph))
         return
@@ -88,7 +89,7 @@ def write(run: Run, path: str, collapse: bool = False) -> None:
     if fmt in DRAWN:
         layout = svg.lay_out(graph, layout_choice(), path)
         picture = svg.to_svg(graph, layout)
-        _write_text(path, picture if fmt == "svg" else svg.to_html(graph, picture))
+        _write_text(path, picture if fmt == "svg" else page.to_html(graph, picture))
         return
     exe = shutil.which("dot")
     if exe is None:  # plan() checked, but PATH can change

@@ -16,6 +16,7 @@ from ..judge.check import Check, Partial
 
 WIDTH = 100  # verdict lines fit here: a long verdict moves under its table, wrapped
 ROUNDED_NOTE = "note: numbers rounded to 15 significant digits; --format json has every digit"
+CUT_NOTE = "note: formulas longer than their column are cut ('...'); --format json has them whole"
 # Notes a text rendering owes its reader, collected while it renders (fmt rounds a number);
 # the command clears them before rendering and prints them after.
 NOTES: set[str] = set()
@@ -124,7 +125,7 @@ def verdict_table(rows: Sequence[Sequence[str]], statuses: Sequence[str | None],
 
 def notes() -> list[str]:
     """The notes collected since NOTES was last cleared."""
-    return [n for n in (ROUNDED_NOTE,) if n in NOTES]
+    return [n for n in (ROUNDED_NOTE, CUT_NOTE) if n in NOTES]
 
 
 def unchecked_json() -> dict[str, Any]:
@@ -156,8 +157,11 @@ def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
 
 
 def shorten(text: str, limit: int = 60) -> str:
-    """The text, or its first limit-3 characters and '...'."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """The text, or its first limit-3 characters and '...' (noting in NOTES that it cut)."""
+    if len(text) <= limit:
+        return text
+    NOTES.add(CUT_NOTE)
+    return text[: limit - 3] + "..."
 
 
 def node_name(node: Node) -> str:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from ..engine import datafile
 from ..judge.result import Result, jacobian_check
 from ..judge.verdict import combine
 from . import report
@@ -72,7 +75,140 @@ def body(result: Result, show_tape: bool = False, collapse: bool = False,
     out = report.text(result.run, result.check, show_tape, collapse, colour=colour)
     if result.verification is not None:
         out += "\n" + verification(result.verification, colour=colour)
+    if result.steps is not None:
+        out += "\n" + steps_text(result.steps, result.run, result.check)
     return out
+
+
+# ---------------------------------------------------------------- --steps
+
+
+def steps_text(steps: Any, run: Run, chk: Check | None = None) -> str:
+    """The backward pass written out (symbolic.steps.Steps), one table per differentiated
+    name: each node the sweep visits on the way to it, its operation, its local derivatives
+    and the adjoint it receives (formula, then the tape's numbers)."""
+    nodes = run.nodes
+    if steps.output is None:
+        return "steps: none (no gradient reaches a differentiated name from the output)\n"
+    out_node = nodes[steps.output]
+    where = f"{out_node.ref}" + (f" ({out_node.label})" if out_node.label else "")
+    out = fit("steps: the backward pass, node by node in the order the sweep visits them. "
+              f"A node's adjoint is the derivative of the output {where} with respect to it: the"
+              " sum, over the nodes that use it, of their adjoint times their local derivative.",
+              0)
+    ids = {j for js in steps.partials.values() for j in js}
+    for k, (name, path) in enumerate(steps.partials.items()):
+        out.append("")
+        if not path:
+            out.append(f"d/d{name}: no steps (no gradient reaches {name} from the output)")
+            continue
+        out.append(f"d/d{name}:")
+        rows = [["node", "operation", "local derivative", "adjoint received"]]
+        for j in path:
+            step = steps.steps[j]
+            local = [_local_text(loc, step, steps) for loc in step.locals
+                     if loc.input in ids and steps.steps[loc.input].mask >> k & 1]
+            received = _received_lines(step, steps)
+            for n in range(max(1, len(local), len(received))):
+                rows.append([step.name if n == 0 else "", step.operation if n == 0 else "",
+                             local[n] if n < len(local) else "",
+                             received[n] if n < len(received) else ""])
+        out += table(rows)
+        form = chk.matrix.get(name) if chk is not None else None
+        if form:
+            out += fit(f"  in matrix notation (SymPy's matrix calculus, as the check found it):"
+                       f" d/d{name} = {form}", 4)
+    if steps.note:
+        out += ["", *fit(f"steps: {steps.note}", 4)]
+    elif steps.formulas and any(s.formula is None for j, s in steps.steps.items() if j in ids):
+        from ..symbolic.steps import FORMULA
+
+        out += ["", *fit(f"steps: a formula longer than {FORMULA} SymPy nodes is shown as its "
+                         "number only (formula too long)", 4)]
+    return "\n".join(out) + "\n"
+
+
+def step_lines(steps: Any, node: int) -> list[str]:
+    """One step of the backward pass as lines (for a graph's box): its operation, its local
+    derivatives and the adjoint it receives."""
+    step = steps.steps[node]
+    return [f"{step.name} = {step.operation}" if step.operation != "input" else
+            f"{step.name} (input)", *(_local_text(loc, step, steps) for loc in step.locals),
+            *(f"adjoint {line}" for line in _received_lines(step, steps))]
+
+
+def _local_text(loc: Any, step: Any, steps: Any) -> str:
+    """One local derivative: `d/dt7 = tax`, or its number where there is no formula."""
+    repeated = sum(other.input == loc.input for other in step.locals) > 1
+    arg = f" (argument {loc.arg + 1})" if repeated and loc.arg >= 0 else ""
+    if loc.formula is not None:
+        return f"d/d{loc.name} = {loc.formula}{arg}"
+    value = "Jacobian" if loc.value is None else fmt(loc.value)
+    return f"d/d{loc.name}: {value}{arg}" + (" (formula too long)"
+                                             if steps.formulas and loc.value is not None else "")
+
+
+def _received_lines(step: Any, steps: Any) -> list[str]:
+    """The adjoint a step receives: the seed, or one line per contribution (adjoint times
+    local derivative, as formulas and as the tape's numbers), then their sum."""
+    if not step.received:
+        return [f"{fmt(step.adjoint)} (the seed)"]
+    lines = []
+    sources = [r.source for r in step.received]
+    for r in step.received:
+        origin = steps.steps[r.source].name.split()[-1] if r.source in steps.steps \
+            else f"t{r.source}"   # a collapsed call by its result's name
+        if sources.count(r.source) > 1 and r.arg >= 0:
+            origin += f" (argument {r.arg + 1})"
+        numbers = _numbers(r)
+        formula = r.product
+        if formula is not None and len(step.received) == 1 and step.formula is not None \
+                and not _restated(formula, step.formula) and not (
+                    step.formula.startswith("[") and not formula.startswith("[")):
+            formula += f" = {step.formula}"
+        lines.append(f"from {origin}: {formula} = {numbers}" if formula is not None else
+                     f"from {origin}: {numbers}" + (" (formula too long)" if steps.formulas
+                                                    else ""))
+    if len(step.received) > 1:
+        parts = fmt(step.received[0].value)
+        for r in step.received[1:]:
+            text = fmt(r.value)
+            parts += f" - {text[1:]}" if text.startswith("-") else f" + {text}"
+        head = f"{step.formula} = " if step.formula is not None else ""
+        lines.append(f"sum: {head}{parts} = {fmt(step.adjoint)}")
+    return lines
+
+
+def _numbers(r: Any) -> str:
+    """A contribution's numbers: adjoint * local = the tape's contribution."""
+    if r.local is None:
+        return fmt(r.value)
+    local = fmt(r.local)
+    product = f"{fmt(r.adjoint)} * {f'({local})' if local.startswith('-') else local}"
+    if max(np.ndim(r.adjoint), np.ndim(r.local)) > np.ndim(r.value):   # summed, broadcast
+        product = f"sum({product})"
+    return f"{product} = {fmt(r.value)}"
+
+
+def _restated(product: str, formula: str) -> bool:
+    """Whether the simplified formula says no more than the product: the same names,
+    numbers and operators, only reordered (`tax * an` and `an*tax`)."""
+    import re
+
+    def tokens(text: str) -> list[str]:
+        found = [t for t in re.findall(r"[A-Za-z_][A-Za-z0-9_#\[\],]*|\d+\.?\d*(?:e[-+]?\d+)?"
+                                       r"|\S", text) if t not in "()"]
+        out: list[str] = []
+        for t in found:   # a factor 1 says nothing: `1 * tax`, `tax * 1`
+            if t == "*" and out and out[-1] == "1" and (len(out) == 1 or out[-2] in "+-*/("):
+                out.pop()
+            elif t == "1" and out and out[-1] == "*":
+                out.pop()
+            else:
+                out.append(t)
+        return sorted(out)
+
+    return tokens(product) == tokens(formula)
 
 
 # ---------------------------------------------------------------- --points
@@ -86,10 +222,49 @@ def _shown(n: int) -> list[int]:
 
 def _head(points: Any, at: dict[str, float]) -> list[str]:
     n = points.n
-    out = [f"points  {n:,} row{'s' if n != 1 else ''} from {points.where}"]
+    files = "" if points.files is None else f" ({len(points.files):,} files)"
+    sep = "" if points.separator == "," else \
+        f", columns separated by {datafile.SEPARATORS[points.separator]}s"
+    out = [f"points  {n:,} row{'s' if n != 1 else ''} from {points.where}{files}{sep}"]
     if at:
         out.append("at      " + ", ".join(f"{k}={fmt(v)}" for k, v in at.items()))
     return out
+
+
+def _grid(points: Any, header: list[str], cells: Any) -> list[str]:
+    """The table of rows: `row`, the kept columns, then header, with cells(k) the cells of
+    row k after the kept ones; the first and last rows of a long table, and only the
+    columns that fit the width (the rest named, and where to find them)."""
+    shown = _shown(points.n)
+    picked = [k for k in shown if k >= 0]
+    kept = {name: points.kept_text(name, picked) for name in points.kept}
+    grid = [["row", *points.kept, *header]]
+    for k in shown:
+        if k < 0:
+            grid.append(["..."] + [""] * (len(grid[0]) - 1))
+            continue
+        at = picked.index(k)
+        grid.append([str(k + 1)] + [shorten(kept[name][at], 20) for name in points.kept]
+                    + cells(k))
+    fits, hidden = fit_columns(grid)
+    out = table(fits)
+    if hidden:
+        out += [""] + fit(f"({len(hidden)} more column{'s' if len(hidden) != 1 else ''} "
+                          f"beyond {report.WIDTH} characters: {', '.join(hidden)}; "
+                          "--format csv or json has every column)")
+    return out
+
+
+def fit_columns(grid: Sequence[Sequence[str]], width: int = report.WIDTH
+                ) -> tuple[list[list[str]], list[str]]:
+    """The leading columns of a table that fit width (the first always), and the headers of
+    those left out."""
+    widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
+    used, keep = 2 + widths[0], 1
+    while keep < len(widths) and used + 2 + widths[keep] <= width:
+        used += 2 + widths[keep]
+        keep += 1
+    return [list(r[:keep]) for r in grid], list(grid[0][keep:])
 
 
 def _batch(result: Result) -> str:
@@ -99,46 +274,49 @@ def _batch(result: Result) -> str:
     batch = parts[0][1]
     several = result.batches is not None
     out = _head(batch.points, batch.at)
-    header = ["row"] + batch.points.names
+    header = list(batch.points.names)
     for name, b, _ in parts:
         header += ([name or "value"] if several else ["value"]) + \
             [f"d{name}/d{w}" if several else f"d/d{w}" for w in b.wrt]
-    rows = [header]
-    for k in _shown(batch.n):
-        if k < 0:
-            rows.append(["..."] + [""] * (len(header) - 1))
-            continue
-        row = [str(k + 1)] + [fmt(batch.points.columns[c][k]) for c in batch.points.names]
+
+    def cells(k: int) -> list[str]:
+        row = [fmt(batch.points.columns[c][k]) for c in batch.points.names]
         for _, b, _ in parts:
             row += [fmt(b.value[k])] + [fmt(None if g is None else g[k])
                                         for g in b.gradient.values()]
-        rows.append(row)
+        return row
+
     out.append("")
-    out += table(rows)
+    out += _grid(batch.points, header, cells)
     for name, b, chk in parts:
         out.append("")
         lines = batch_summary_lines(b, chk)
         out += [f"{name}: {line}" if several and line.startswith("check:") else line
                 for line in lines]
+    out = [piece for line in out for piece in fit(line)]
     return "\n".join(out) + "\n"
 
 
 def batch_summary_lines(batch: Any, chk: Any) -> list[str]:
-    """The check per partial (symbolic form, rows per verdict, worst point), then one line."""
+    """The check per partial (symbolic form, rows per verdict, worst point: under the table
+    when too long for its row), then one line."""
     if chk is None:
         return [report.summary(None)]
     if chk.status == "skipped":
         return ["check: " + verdict_text(chk.status, chk.reason)]
     rows = [["partial", "symbolic", "check", "worst point"]]
+    marks: list[str | None] = []
     for w, v in chk.partials.items():
         counts = ", ".join(f"{c} {s}" for s, c in v.counts.items() if c)
         verdict = v.reason if v.status == "null" else f"{v.status} ({counts})"
         worst = "-" if v.worst is None else (
-            f"row {v.worst['row']} (line {v.worst['line']}): tape {fmt(v.worst['tape'])}, "
+            f"{batch.points.at_row(v.worst['row'] - 1)}: tape {fmt(v.worst['tape'])}, "
             f"symbolic {fmt(v.worst['symbolic'])}, error {v.worst['error']:.3g}")
         form = v.symbolic or "-"
         rows.append([f"d/d{w}", shorten(form, 40), verdict, worst])
-    lines = table(rows)
+        marks.append(None if v.worst is None else
+                     f"row {v.worst['row']}, error {v.worst['error']:.3g}")
+    lines = verdict_table(rows, marks)
     errors = [v.worst["error"] for v in chk.partials.values() if v.worst is not None]
     largest = f"largest error {max(errors):.3g}; " if errors else ""
     value = ""
@@ -177,15 +355,9 @@ def _rows(result: Result) -> str:
     rows = result.rows or []
     names = csvr.row_columns(rows[0]) if rows else []
     out = _head(pts, {})
-    grid = [["row"] + pts.names + ["d/d" + n[2:] if n.startswith("d_") else n
-                                    for n in names]]
-    for k in _shown(len(rows)):
-        if k < 0:
-            grid.append(["..."] + [""] * (len(grid[0]) - 1))
-            continue
-        grid.append([str(k + 1)] + [fmt(pts.columns[c][k]) for c in pts.names]
-                     + [fmt(v) for v in csvr.row_values(rows[k])])
-    out += [""] + table(grid) + [""]
+    header = pts.names + ["d/d" + n[2:] if n.startswith("d_") else n for n in names]
+    out += [""] + _grid(pts, header, lambda k: [fmt(pts.columns[c][k]) for c in pts.names]
+                        + [fmt(v) for v in csvr.row_values(rows[k])]) + [""]
     counts: dict[str, int] = {}
     for k, row in enumerate(rows):
         word = _row_status(row)
@@ -199,13 +371,12 @@ def _rows(result: Result) -> str:
                     lines[-1] += " " + line.strip()
                 else:
                     lines.append(None)
-            out += [f"row {k + 1} (line {int(pts.lines[k])}): {line}" for line in lines
-                    if line is not None]
+            out += [f"{pts.at_row(k)}: {line}" for line in lines if line is not None]
     words = ", ".join(f"{c:,} {w}" for w, c in counts.items())
     status = combine(counts)
     out.append(f"check: {status}: rows by verdict: {words or 'none'} "
                "(each row judged as at one point)")
-    return "\n".join(out) + "\n"
+    return "".join(piece + "\n" for line in out for piece in fit(line))
 
 
 def _row_status(row: Result) -> str:
@@ -241,8 +412,9 @@ def claim_verdict(v: ClaimVerdict) -> str:
             text += f": {v.reason}"
     elif v.status == "differs":
         c = v.counterexample or {}
-        text = (f"differs: e.g. at {_point(c.get('at', {}))}, yours gives {fmt(c.get('yours'))}"
-                f", true is {fmt(c.get('true'))}")
+        what = f"{v.difference}; " if v.difference else ""
+        text = (f"differs: {what}e.g. at {_point(c.get('at', {}))}, yours gives "
+                f"{fmt(c.get('yours'))}, true is {fmt(c.get('true'))}")
     else:
         text = verdict_text(v.status, v.reason)
     if v.at_point is not None and v.status != "differs":

@@ -40,7 +40,7 @@ def cache_dir() -> Path:
 
 
 # the modules whose code decides what a derivative entry holds
-_DERIVING = ("ops.py", "ops_matrix.py", "lang", "symbolic")
+_DERIVING = ("ops.py", "ops_matrix.py", "ops_array.py", "lang", "symbolic")
 
 
 @functools.cache
@@ -126,20 +126,29 @@ def _read_regular(path: Path, cap: int) -> bytes | None:
         os.close(fd)
 
 
+def _read(path: Path, material: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The payload of the entry at path, if it is a regular file within the size cap, whole
+    (its checksum) and of this key."""
+    raw = _read_regular(path, MAX_ENTRY_BYTES)
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    payload = data["payload"]
+    if not isinstance(payload, dict) or data.get("checksum") != hashlib.sha256(
+            _canonical(payload).encode()).hexdigest():
+        return None
+    if any(payload.get(k) != v for k, v in material.items()):
+        return None
+    return payload
+
+
 def load(key: Key) -> Entry | None:
     """The entry for this key, or None when it is missing, unreadable, not a regular file of
     at most MAX_ENTRY_BYTES, or fails any check."""
     path = path_for(key)
     try:
-        raw = _read_regular(path, MAX_ENTRY_BYTES)
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        payload = data["payload"]
-        if not isinstance(payload, dict) or data.get("checksum") != hashlib.sha256(
-                _canonical(payload).encode()).hexdigest():
-            return None
-        if any(payload.get(k) != v for k, v in key.material().items()):
+        payload = _read(path, key.material())
+        if payload is None:
             return None
         forms, program, outputs = payload["forms"], payload["program"], payload["outputs"]
         true_forms = payload["true_forms"]
@@ -173,6 +182,35 @@ def store(key: Key, entry: Entry) -> bool:
     writable. Never raises for file-system problems: the cache is an optimisation."""
     payload = {**key.material(), "forms": entry.forms, "true_forms": entry.true_forms,
                "program": entry.program, "outputs": entry.outputs, "guards": entry.guards}
+    return _write(path_for(key), payload)
+
+
+def other_material(kind: str, material: Mapping[str, Any]) -> dict[str, Any]:
+    """The key of an entry of another kind than derivatives (kind: e.g. "steps"), with the
+    format, gradcalc version and code fingerprint as a derivatives key has them."""
+    return {"kind": kind, "format": FORMAT, "gradcalc": __version__,
+            "code": code_fingerprint(), **material}
+
+
+def _other_path(material: Mapping[str, Any]) -> Path:
+    return cache_dir() / f"{hashlib.sha256(_canonical(material).encode()).hexdigest()}.json"
+
+
+def load_other(material: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The payload stored under a key of another kind (other_material), whole and of this key,
+    or None. The caller validates what it holds."""
+    try:
+        return _read(_other_path(material), material)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+
+
+def store_other(material: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+    """Write a payload under a key of another kind, atomically, as store() does."""
+    return _write(_other_path(material), {**material, **data})
+
+
+def _write(path: Path, payload: Mapping[str, Any]) -> bool:
     text = _canonical({"checksum": hashlib.sha256(_canonical(payload).encode()).hexdigest(),
                        "payload": payload})
     directory = cache_dir()
@@ -182,7 +220,7 @@ def store(key: Key, entry: Entry) -> bool:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(text)
-        os.replace(tmp, path_for(key))
+        os.replace(tmp, path)
         tmp = None
         return True
     except OSError:

@@ -33,12 +33,13 @@ _RATIONAL = re.compile(r"-?\d{1,4000}(/\d{1,4000})?\Z")
 
 # SymPy's own forms, which are not primitives of ours: Add, Mul and Pow are the structural nodes
 # that several primitives become (sub and neg are Add and Mul, div and sqrt are Pow, hypot and
-# norm are Pow of an Add), and sign, Heaviside and DiracDelta appear only in SymPy's derivatives
-# (of abs, max/min and Heaviside). Op -> number of operands (None: two or more).
+# norm are Pow of an Add), and Heaviside and DiracDelta appear only in SymPy's derivatives (of
+# max/min and Heaviside; sign, abs's derivative, is a primitive). Op -> number of operands
+# (None: two or more).
 SYMPY_ONLY: dict[str, int | None] = {
-    "add": None, "mul": None, "pow": 2, "sign": 1, "heaviside": 2, "diracdelta": 1,
+    "add": None, "mul": None, "pow": 2, "heaviside": 2, "diracdelta": 1,
 }
-_SYMPY_ONLY_CLASSES = {"sign": "sign", "Heaviside": "heaviside", "DiracDelta": "diracdelta"}
+_SYMPY_ONLY_CLASSES = {"Heaviside": "heaviside", "DiracDelta": "diracdelta"}
 
 
 def ops_arity() -> dict[str, int | None]:
@@ -198,7 +199,7 @@ def _np_mul(*a: Any) -> Any:
 # SymPy-only forms (see SYMPY_ONLY) over columns; the primitives' come from their records
 _NP_SYMPY_ONLY: dict[str, Callable[..., Any]] = {
     "add": _np_add, "mul": _np_mul, "pow": np.power, "heaviside": np.heaviside,
-    "sign": np.sign, "diracdelta": lambda x: np.where(x == 0, np.nan, 0.0),
+    "diracdelta": lambda x: np.where(x == 0, np.nan, 0.0),
 }
 
 
@@ -292,7 +293,7 @@ def _error(op: str, out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
             dy = np.where(ey == 0, 0.0, a * np.abs(np.log(np.abs(x))) * ey)
         near = (x != 0) & (np.abs(x) <= ex)   # a base within its error of 0
         return np.where(near, np.inf, dx + dy + own)
-    if op in ("sign", "heaviside", "diracdelta"):
+    if op in ("heaviside", "diracdelta"):
         return np.where(np.abs(x) <= ex, np.inf, 0.0)
     prim = ops.BY_NAME.get(op)
     if prim is not None and prim.screen is not None:

@@ -12,6 +12,7 @@ simplifies anything, so `x/x` keeps its domain (x != 0) after SymPy folds it to 
 from __future__ import annotations
 
 import fractions
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -60,7 +61,92 @@ def namespace() -> Any:
         def _sympystr(self, printer: Any) -> str:
             return f"stop_gradient({printer._print(self.args[0])})"
 
-    return SimpleNamespace(**vars(sympy), StopGradient=StopGradient)
+    class floor(sympy.Function):  # named as SymPy's, for the op
+        """floor(x) whose derivative is 0 (SymPy's own leaves it unevaluated): the step in
+        mod's derivative. Named floor, for the compiled programs' op."""
+
+        nargs = 1
+
+        @classmethod
+        def eval_numbers(cls, x: Any) -> Any:
+            return sympy.floor(x) if x.is_Number else None
+
+        eval = eval_numbers  # SymPy's hook, for numbers
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            return sympy.S.Zero
+
+        def _eval_evalf(self, prec: int) -> Any:
+            return sympy.floor(self.args[0]._eval_evalf(prec))
+
+        def _eval_is_real(self) -> Any:
+            return self.args[0].is_real
+
+    class mod(sympy.Function):  # the language's name
+        """x - y*floor(x/y), the language's mod and %: SymPy's Mod has no derivative."""
+
+        nargs = 2
+
+        @classmethod
+        def eval_numbers(cls, x: Any, y: Any) -> Any:
+            if x.is_Number and y.is_Number and y != 0:
+                return x - y * sympy.floor(x / y)
+            return None
+
+        eval = eval_numbers  # SymPy's hook, for numbers
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            x, y = self.args
+            return sympy.S.One if argindex == 1 else -floor(x / y)
+
+        def _eval_evalf(self, prec: int) -> Any:
+            x, y = (a._eval_evalf(prec) for a in self.args)
+            return x - y * sympy.floor(x / y)
+
+        def _eval_is_real(self) -> Any:
+            return self.args[0].is_real and self.args[1].is_real
+
+    class lgamma(sympy.Function):  # the language's name
+        """log|gamma(x)|, the language's lgamma (scipy's gammaln): real for negative x too,
+        where SymPy's loggamma is complex."""
+
+        nargs = 1
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            return sympy.polygamma(0, self.args[0])
+
+        def _eval_evalf(self, prec: int) -> Any:
+            return sympy.log(sympy.Abs(sympy.gamma(self.args[0])))._eval_evalf(prec)
+
+        def _eval_is_real(self) -> Any:
+            return self.args[0].is_real
+
+    class cbrt(sympy.Function):  # the language's name
+        """The real cube root (SymPy's cbrt is the principal root, complex for x < 0)."""
+
+        nargs = 1
+
+        @classmethod
+        def eval_numbers(cls, x: Any) -> Any:
+            if x.is_Number:
+                return sympy.sign(x) * sympy.root(sympy.Abs(x), 3)
+            return None
+
+        eval = eval_numbers  # SymPy's hook, for numbers
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            return 1 / (3 * self ** 2)
+
+        def _eval_evalf(self, prec: int) -> Any:
+            x = self.args[0]._eval_evalf(prec)
+            return (sympy.sign(x) * sympy.root(sympy.Abs(x), 3))._eval_evalf(prec)
+
+        def _eval_is_real(self) -> Any:
+            return self.args[0].is_real
+
+    # (cbrt replaces SymPy's own)
+    return SimpleNamespace(**{**vars(sympy), "StopGradient": StopGradient, "Floor": floor,
+                              "mod": mod, "lgamma": lgamma, "cbrt": cbrt})
 
 
 def symbol(name: str) -> Any:
@@ -106,6 +192,8 @@ def _zero_base() -> Any:
 
 def _named_constant(name: str) -> Any:
     value, counterpart = ops.CONSTANTS[name]
+    if not math.isfinite(value):  # inf (norm's order): SymPy's oo itself, never a float
+        return counterpart(namespace())
     return _constant_symbol(name, counterpart(namespace()), value)
 
 
@@ -192,23 +280,15 @@ class _SymPy(Interpretation):
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
         sp = self.sp
         guards = self.guards
-        if guards is not None and prim.name in ("inv", "logdet") \
-                and ops_matrix.sym_ndim(args[0]) == 2:  # the domain is det(A) != 0, > 0
-            det = ops_matrix.DET.sympy(sp, args[0])
-            guards.append(Guard("nonzero" if prim.name == "inv" else "positive", prim.name,
-                                node.span, (det,)))
+        if guards is not None and prim.reduction and prim.domain is not None:
+            # the domain of a matrix function (det(A) != 0, > 0, leading minors > 0)
+            for kind, expr in ops_matrix.sym_domain(prim, sp, [_done(a) for a in args]):
+                guards.append(Guard(kind, prim.name, node.span, (expr,)))
         if guards is not None and prim.guards:
             # (finishing a pending chain only where a guard needs it)
             _guards_of(prim, node, [_done(a) for a in args], guards)
-        if prim is ops_matrix.MATMUL:
-            return prim.sympy(sp, _done(args[0]), _done(args[1]))
-        if prim.reduction:
-            if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix
-                args = [ops_matrix.RAVEL.sympy(sp, a) if ops_matrix.sym_ndim(a) == 2 else a
-                        for a in args]
-            return prim.sympy(sp, *(_done(a) for a in args))
-        if any(isinstance(a, tuple) for a in args):
-            return _elementwise(prim, [_done(a) for a in args])
+        if prim.reduction or any(isinstance(a, tuple) for a in args):
+            return apply_primitive(prim, [_done(a) for a in args])
         if prim is ops.NEG:
             return -args[0]
         if prim is ops.ADD or prim is ops.SUB:
@@ -222,7 +302,7 @@ class _SymPy(Interpretation):
         done = [_done(a) for a in args]
         if prim is ops.POW and done[0] == 0 and not done[1].is_number:
             done[0] = _zero_base()
-        return prim.sympy(sp, *done)
+        return apply_primitive(prim, done)
 
     def update(self, stmt: Assign, old: Any, value: Any) -> Any:
         value = _done(value)
@@ -233,6 +313,22 @@ class _SymPy(Interpretation):
 
     def assigned(self, stmt: Assign, value: Any) -> Any:
         return _done(value)
+
+
+def apply_primitive(prim: ops.Primitive, args: Sequence[Any]) -> Any:
+    """prim's SymPy counterpart applied to SymPy values (a scalar, a tuple of components for a
+    vector, a tuple of rows for a matrix) as the conversion applies it: an elementwise
+    primitive component by component with numpy's broadcasting, a reduction other than the
+    matrix operations over all components of a matrix."""
+    sp = namespace()
+    if prim.reduction:
+        if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix
+            args = [ops_matrix.RAVEL.sympy(sp, a) if ops_matrix.sym_ndim(a) == 2 else a
+                    for a in args]
+        return prim.sympy(sp, *args)
+    if any(isinstance(a, tuple) for a in args):
+        return _elementwise(prim, list(args))
+    return prim.sympy(sp, *args)
 
 
 def expr_to_sympy(expr: Expr, env: Mapping[str, Any],

@@ -3,7 +3,9 @@ each vector and matrix binding, vectors as columns), differentiated by SymPy's m
 and shown only where the formula's numbers equal the tape's gradient at the point.
 
 Covered: + - on equal shapes, products with scalars, `@`, transpose, trace, inv, det, logdet,
-sum(E^2) and norm(E) (as trace(E^T E)), sum of a vector, and scalar functions of scalars.
+logabsdet, solve(A, b) (as inv(A) @ b), outer, sum(E^2) and norm(E) (as trace(E^T E)), sum and
+mean of a vector or matrix (as 1^T E 1, ones(m,n) in the printed formula), and scalar functions
+of scalars.
 Anything else (elementwise products of matrices, indexing, softmax, user functions) falls back
 to the per-component check, with the reason.
 """
@@ -127,9 +129,34 @@ def _convert(node: Expr, env: Mapping[str, tuple[str, Any]]) -> tuple[str, Any]:
     raise Unsupported("indexing" if type(node).__name__ == "Index" else "user functions")
 
 
+def _ones(rows: int, cols: int) -> Any:
+    return _sp().OneMatrix(rows, cols)
+
+
+def _total(kind: str, e: Any) -> Any:
+    """The sum of all components of a vector or matrix: 1^T e 1."""
+    sp = _sp()
+    if kind == "v":
+        return sp.Trace(_ones(1, e.shape[0]) * e)
+    return sp.Trace(_ones(1, e.shape[0]) * e * _ones(e.shape[1], 1))
+
+
 def _call(node: Call, env: Mapping[str, tuple[str, Any]]) -> tuple[str, Any]:
     sp = _sp()
     func = node.func
+    if func == "norm" and len(node.args) == 2 and isinstance(node.args[1], Num) \
+            and node.args[1].value == 2:
+        kind, e = _convert(node.args[0], env)
+        if kind == "v":
+            return "s", sp.sqrt(sp.Trace(e.T * e))
+        raise Unsupported("norm(A, 2) of a matrix")
+    if func in ("sum", "mean") and len(node.args) == 1:
+        arg = node.args[0]
+        if not (func == "sum" and isinstance(arg, Binary) and arg.op == "^"):
+            kind, e = _convert(arg, env)
+            if kind in "vm":
+                count = e.shape[0] * e.shape[1]
+                return "s", _total(kind, e) / (count if func == "mean" else 1)
     if func in ("sum", "norm") and len(node.args) == 1:
         arg = node.args[0]
         if isinstance(arg, Binary) and arg.op == "^" and isinstance(arg.right, Num) \
@@ -144,12 +171,17 @@ def _call(node: Call, env: Mapping[str, tuple[str, Any]]) -> tuple[str, Any]:
             return "s", sp.Trace(sp.OneMatrix(1, e.shape[0]) * e)
         raise Unsupported(f"{func}() of " + ("a matrix" if kind == "m" else "this argument"))
     args = [_convert(a, env) for a in node.args]
-    if func in ("transpose", "trace", "inv", "det", "logdet") and len(args) == 1 \
+    if func in ("transpose", "trace", "inv", "det", "logdet", "logabsdet") and len(args) == 1 \
             and args[0][0] == "m":
         e = args[0][1]
         return {"transpose": lambda: ("m", e.T), "trace": lambda: ("s", sp.Trace(e)),
                 "inv": lambda: ("m", sp.Inverse(e)), "det": lambda: ("s", sp.Determinant(e)),
-                "logdet": lambda: ("s", sp.log(sp.Determinant(e)))}[func]()
+                "logdet": lambda: ("s", sp.log(sp.Determinant(e))),
+                "logabsdet": lambda: ("s", sp.log(sp.Abs(sp.Determinant(e))))}[func]()
+    if func == "solve" and len(args) == 2 and args[0][0] == "m" and args[1][0] in "vm":
+        return args[1][0], sp.Inverse(args[0][1]) * args[1][1]
+    if func == "outer" and len(args) == 2 and args[0][0] == "v" and args[1][0] == "v":
+        return "m", args[0][1] * args[1][1].T
     scalar = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos,
               "tanh": sp.tanh}
     if func in scalar and len(args) == 1:
@@ -207,6 +239,9 @@ def _diff(e: Any, x: Any) -> Any:
     if isinstance(e, sp.log) and isinstance(e.args[0], sp.Determinant) \
             and e.args[0].arg == x:
         return sp.Inverse(x).T
+    if isinstance(e, sp.log) and isinstance(e.args[0], sp.Abs) \
+            and isinstance(e.args[0].args[0], sp.Determinant) and e.args[0].args[0].arg == x:
+        return sp.Inverse(x).T  # log|det(X)|: the same rule (Cookbook (57))
     if isinstance(e, sp.Determinant) and e.arg == x:
         return sp.Determinant(x) * sp.Inverse(x).T
     return e.diff(x)
@@ -252,10 +287,13 @@ def _numpy_printer() -> Any:
 
 def _python(d: Any, bindings: Mapping[str, Any], order: Sequence[str], name: str) -> str:
     """A numpy function of the bindings computing the gradient."""
-    body = _numpy_printer()({"fully_qualified_modules": True}).doprint(d)
-    lines = [f"def grad_{name}({', '.join(order)}):",
+    from .printer import python_name, to_numpy
+
+    body = to_numpy(d)
+    args = [python_name(n) for n in order]
+    lines = [f"def grad_{name}({', '.join(args)}):",
              '    """d/d' + name + ' in matrix notation (vectors are columns inside)."""']
-    lines += [f"    {n} = numpy.reshape({n}, (-1, 1))" for n in order
+    lines += [f"    {a} = numpy.reshape({a}, (-1, 1))" for n, a in zip(order, args, strict=True)
               if np.ndim(bindings[n]) == 1]
     result = f"numpy.ravel({body})" if np.ndim(bindings[name]) == 1 else body
     lines.append(f"    return {result}")
@@ -272,11 +310,17 @@ def to_text(d: Any) -> str:
     class Printer(StrPrinter):
         def _print_MatMul(self, expr: Any) -> str:
             coeff, factors = expr.as_coeff_matrices()
-            if len(factors) == 2 and factors[0].shape[1] == 1 and factors[1].shape[0] == 1 \
-                    and isinstance(factors[1], sp.Transpose):
-                text = f"outer({self._print(factors[0])}, {self._print(factors[1].arg)})"
-            else:
-                text = "@".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in factors)
+            parts, k = [], 0
+            while k < len(factors):  # a column times a transposed column: outer(u, v)
+                f = factors[k]
+                if k + 1 < len(factors) and f.shape[1] == 1 and factors[k + 1].shape[0] == 1 \
+                        and isinstance(factors[k + 1], sp.Transpose):
+                    parts.append(f"outer({self._print(f)}, {self._print(factors[k + 1].arg)})")
+                    k += 2
+                    continue
+                parts.append(self.parenthesize(f, PRECEDENCE["Mul"]))
+                k += 1
+            text = "@".join(parts)
             if coeff == 1:
                 return text
             sign = "-" if coeff.is_number and coeff < 0 else ""
@@ -296,6 +340,10 @@ def to_text(d: Any) -> str:
 
         def _print_Trace(self, expr: Any) -> str:
             return f"trace({self._print(expr.arg)})"
+
+        def _print_OneMatrix(self, expr: Any) -> str:
+            rows, cols = expr.shape
+            return f"ones({rows})" if cols == 1 else f"ones({rows},{cols})"
 
         def _print_Pow(self, expr: Any, rational: bool = False) -> str:
             return super()._print_Pow(expr, rational).replace("**", "^")

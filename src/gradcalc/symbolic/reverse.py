@@ -20,6 +20,7 @@ enclosures.
 from __future__ import annotations
 
 import fractions
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -104,7 +105,10 @@ class _Emit(Interpretation):
         return self.number_reg(fractions.Fraction(float(node.value)))
 
     def free_name(self, node: Name, scope: Mapping[str, Any]) -> Any:
-        return self.number_reg(fractions.Fraction(ops.CONSTANTS[node.id][0]))
+        value = ops.CONSTANTS[node.id][0]
+        if not math.isfinite(value):  # inf, norm's order: the tree handles norm(x, inf)
+            raise compiled.Unsupported("a non-finite constant")
+        return self.number_reg(fractions.Fraction(value))
 
     def index(self, node: Index, value: Any) -> Any:
         if node.column is not None:

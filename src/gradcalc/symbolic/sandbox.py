@@ -21,23 +21,33 @@ def run_with_budget(fn: Callable[[], Any], deadline: Deadline) -> tuple[str, Any
     """Run fn in a forked child stopped at the deadline: ("ok", result), ("timeout", None) - the
     deadline passed, or fn raised TimeoutError on noticing it - or ("error", message). Falls
     back to running in-process where fork is unavailable."""
+    return start_with_budget(fn, deadline)()
+
+
+def start_with_budget(fn: Callable[[], Any], deadline: Deadline
+                      ) -> Callable[[], tuple[str, Any]]:
+    """Start fn in a forked child now, stopped at the deadline, and return the function that
+    waits for it and gives what run_with_budget gives (the parent can do other work, or start
+    other children, meanwhile)."""
     import select  # imported where used: not on the --no-check path
     import signal
 
     if deadline.passed():
-        return "timeout", None
+        return lambda: ("timeout", None)
     if not hasattr(os, "fork"):
         try:
-            return "ok", fn()
+            done: tuple[str, Any] = ("ok", fn())
         except TimeoutError:
-            return "timeout", None
+            done = ("timeout", None)
         except RecursionError:
-            return "error", "expression too deeply nested for SymPy"
+            done = ("error", "expression too deeply nested for SymPy")
         except Exception as exc:  # noqa: BLE001 - any SymPy failure becomes a verdict
-            return "error", f"SymPy failed: {type(exc).__name__}"
+            done = ("error", f"SymPy failed: {type(exc).__name__}")
+        return lambda: done
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    at = deadline.at
     pid = os.fork()
     if pid == 0:  # child
         os.close(read_fd)
@@ -53,26 +63,30 @@ def run_with_budget(fn: Callable[[], Any], deadline: Deadline) -> tuple[str, Any
             w.write(payload)
         os._exit(0)
     os.close(write_fd)
-    chunks: list[bytes] = []
-    try:
-        while True:
-            left = deadline.at - time.monotonic()
-            if left <= 0:
-                return "timeout", None
-            ready, _, _ = select.select([read_fd], [], [], min(left, 3600.0))
-            if not ready:
-                continue  # an unbounded budget (inf) waits in steps the platform accepts
-            chunk = os.read(read_fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read_fd)
+
+    def wait() -> tuple[str, Any]:
+        chunks: list[bytes] = []
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-    if not chunks:
-        return "error", "the symbolic check crashed"
-    return pickle.loads(b"".join(chunks))
+            while True:
+                left = at - time.monotonic()
+                if left <= 0:
+                    return "timeout", None
+                ready, _, _ = select.select([read_fd], [], [], min(left, 3600.0))
+                if not ready:
+                    continue  # an unbounded budget (inf) waits in steps the platform accepts
+                chunk = os.read(read_fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(read_fd)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        if not chunks:
+            return "error", "the symbolic check crashed"
+        return pickle.loads(b"".join(chunks))
+
+    return wait
