@@ -990,6 +990,20 @@ def _between_poles(x: Any) -> Any:
     return (x <= 0) & (x == np.floor(x))
 
 
+def _mp_polygamma(m: Any, k: int, t: Any) -> Any:
+    """mpmath's polygamma(k, t), by the reflection formula where t < 0 (mpmath's own recurrence
+    there takes time proportional to |t|: seconds at t = -1e5): psi^(k)(t) = (-1)^k
+    psi^(k)(1 - t) - pi^(k+1) P_k(cot(pi t)) (_cot_polynomial: k polynomial steps)."""
+    if t >= 0:
+        return m.polygamma(k, t)
+    sin = m.sinpi(t)
+    if not sin:
+        return m.nan          # a pole (the domain guards keep the judge away from it)
+    c = m.cospi(t) / sin
+    poly = m.polyval(_cot_polynomial(k)[::-1], c)
+    return (-1) ** k * m.polygamma(k, 1 - t) - m.pi ** (k + 1) * poly
+
+
 def _mp_lgamma(m: Any) -> Any:
     return lambda t: m.loggamma(t) if t > 0 else m.log(abs(m.gamma(t)))
 
@@ -1043,7 +1057,58 @@ def _polygamma(n: Any, x: Any) -> Any:
     # scipy's polygamma(n, x) is (-1)^(n+1) n! zeta(n+1, x), whose Hurwitz zeta loses bits for
     # large x (14 ulps at n = 4, x = 1.7e80): from x = 2^20 on, n >= 1, the asymptotic series
     # (-1)^(n+1) (n-1)!/x^n (1 + n/(2x) + n(n+1)/(12x^2)), whose next term is below 2^-80
-    out = _special().polygamma(n, x)
+    far = (x < -REFLECT_BELOW) & (n >= 1)
+    if np.any(far):
+        out = _special().polygamma(n, np.where(far, -0.5, x))
+        return _scalar(np.where(far, _polygamma_reflected(n, x), _polygamma_positive(n, x, out)))
+    return _polygamma_positive(n, x, _special().polygamma(n, x))
+
+
+# scipy's polygamma at x < 0 shifts x up one step at a time (0.25 s at x = -1e6, tens of
+# seconds at -1e8): below -REFLECT_BELOW it is taken by the reflection formula instead
+REFLECT_BELOW = 2.0 ** 16
+
+
+def _cot_polynomial(k: int) -> list[int]:
+    """The coefficients (lowest power first) of P_k, with d^k/dt^k cot(pi t) = pi^k
+    P_k(cot(pi t)): P_0(c) = c, P_(j+1)(c) = -(1 + c^2) P_j'(c)."""
+    coeffs = [0, 1]
+    for _ in range(k):
+        deriv = [j * a for j, a in enumerate(coeffs)][1:]
+        out = [0] * (len(deriv) + 2)
+        for j, a in enumerate(deriv):
+            out[j] -= a
+            out[j + 2] -= a
+        coeffs = out
+    return coeffs
+
+
+def _polygamma_reflected(n: Any, x: Any) -> Any:
+    # psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) P_n(cot(pi x)), for x < 0; cot(pi x) from
+    # x's exact distance to the nearest whole number (every float64 beyond 2^52 is a whole
+    # number: a pole)
+    n, x = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(x, dtype=float))
+    out = np.full(np.shape(x), np.nan)
+    far = x < -REFLECT_BELOW
+    for k in np.unique(n[far]).tolist():
+        if k != int(k) or k < 0:
+            continue
+        pick = far & (n == k)
+        xs = x[pick]
+        r = xs - np.round(xs)            # exact, in [-1/2, 1/2]
+        with np.errstate(all="ignore"):   # cot(pi r), by tan near +-1/2 where it is near 0
+            c = np.where(np.abs(r) < 0.25, 1.0 / np.tan(np.pi * r),
+                         np.tan(np.pi * (np.copysign(0.5, r) - r)))
+            poly = np.polyval(np.asarray(_cot_polynomial(int(k))[::-1], dtype=float), c)
+            value = (-1.0) ** k * _polygamma_positive(
+                np.float64(k), 1.0 - xs, _special().polygamma(k, 1.0 - xs)) \
+                - np.pi ** (k + 1) * poly
+        out[pick] = np.where(r == 0, np.nan, value)
+    return out
+
+
+def _polygamma_positive(n: Any, x: Any, out: Any) -> Any:
+    # scipy's value out, except from x = 2^20 on (n >= 1): the asymptotic series below
     big = (x >= 2.0 ** 20) & (n >= 1)
     if not np.any(big):
         return out
@@ -1068,11 +1133,11 @@ def _polygamma_interval(ctx: Any, n: Any, x: Any) -> Any:
     k = int(n.a)
 
     def fn(t: Any) -> Any:
-        return ctx.mp.polygamma(k, t)
+        return _mp_polygamma(ctx.mp, k, t)
 
     if k % 2 == 0:
         return ctx.monotone(fn, x)
-    return ctx.by_slope(fn, lambda t: ctx.mp.polygamma(k + 1, t), x)
+    return ctx.by_slope(fn, lambda t: _mp_polygamma(ctx.mp, k + 1, t), x)
 
 
 POLYGAMMA = _fn("polygamma", _polygamma,
