@@ -786,8 +786,8 @@ def _sign_screen(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
 
 def _floor_interval(ctx: Any, x: Any) -> Any:
     lo, hi = ctx.mp.floor(x.a), ctx.mp.floor(x.b)
-    if x.a == x.b == lo:   # exactly at a jump: every value of both sides
-        return ctx.step(lo - 1, lo)
+    if x.a == x.b == lo:   # exactly at a jump: every value of both sides (its own: lo)
+        return ctx.step(lo - 1, lo, own=lo)
     ctx.require(lo == hi and (x.b != hi or x.a == x.b), False)
     return ctx.iv.mpf(lo)
 

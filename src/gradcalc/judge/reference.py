@@ -134,8 +134,9 @@ def _require(ok_certain: bool, bad_certain: bool) -> None:
 class _Ops:
     """Interval versions of the program's ops at one precision."""
 
-    def __init__(self, prec: int):
+    def __init__(self, prec: int, own: bool = False):
         mpmath = _mp()
+        self.own = own        # a step function at its jump takes its own value (sign(0) = 0)
         self.mp = mpmath.mp   # the global context: _mono sets its precision with workprec
         self.iv = mpmath.iv
         self.prec = prec
@@ -202,7 +203,7 @@ class _Ops:
         if x.b < 0:
             return iv.mpf(-1)
         if _zero(x):
-            return self.step(-1, 1)
+            return self.step(-1, 1, own=0)
         raise _Domain(UNRESOLVED)
 
     def heaviside(self, x: Any, h0: Any = None) -> Any:
@@ -215,10 +216,13 @@ class _Ops:
             return self.step(0, 1)
         raise _Domain(UNRESOLVED)
 
-    def step(self, lo: Any, hi: Any) -> Any:
-        """A step function exactly at its jump: the whole range [lo, hi] of its values, and the
-        result marked as met at a kink."""
+    def step(self, lo: Any, hi: Any, own: Any = None) -> Any:
+        """A step function exactly at its jump: the whole range [lo, hi] of its values (or,
+        evaluating the function's own value, its value there: own, if given), and the result
+        marked as met at a kink."""
         self.kinks.add(self._current)
+        if self.own and own is not None:
+            return self.iv.mpf(own)
         return self.iv.mpf([lo, hi])
 
     def monotone(self, f: Callable[[Any], Any], x: Any, increasing: bool = True) -> Any:
@@ -305,16 +309,18 @@ def _primitive(ctx: _Ops, prim: ops.Primitive, *args: Any) -> Any:
 
 
 def evaluate(program: Sequence[Sequence[Any]], outputs: Sequence[int],
-             point: Mapping[str, Any], prec: int, deadline: float | None = None
-             ) -> list[Enclosure]:
+             point: Mapping[str, Any], prec: int, deadline: float | None = None,
+             own: bool = False) -> list[Enclosure]:
     """Each output's enclosure at the point (values: floats or mpmath numbers, used exactly) at
-    `prec` bits. Raises TimeoutError past the deadline (time.monotonic())."""
+    `prec` bits. Raises TimeoutError past the deadline (time.monotonic()). own: a step function
+    exactly at its jump takes its own value (floor(2) = 2, sign(0) = 0) instead of the range of
+    both sides: the function's value there, not a derivative's."""
     mpmath = _mp()
     iv = mpmath.iv
     saved = iv.prec
     iv.prec = prec
     try:
-        ops = _Ops(prec)
+        ops = _Ops(prec, own)
         table = ops.table()
         regs: list[Any] = []
         kink: list[bool] = []

@@ -190,10 +190,13 @@ def decide(program: Any, outputs: Sequence[int], point: Mapping[str, float],
     is answered from the one-sided derivatives along its `side` symbol: if they agree the
     derivative exists and the tape is judged against it, otherwise it is undefined. Where the
     function itself (output 0) sits on a branch cut, a side along which it jumps makes the
-    question undefined."""
+    question undefined; so does one along which it jumps where a step function in it (sign,
+    mod's floor) sits exactly at its jump. Where a question's form has no value at the point
+    but the function has, the derivative is its limit, when that exists (_limit)."""
     answers: dict[Hashable, Answer] = {}
     last: dict[Hashable, Enclosure] = {}
-    cut = False
+    cut = False          # the function may jump here: on a branch cut, or a step at its jump
+    value: Enclosure | None = None
 
     def settled(q: Question) -> bool:
         # a mismatch goes on narrowing its enclosure, so the true value it reports is right
@@ -205,7 +208,8 @@ def decide(program: Any, outputs: Sequence[int], point: Mapping[str, float],
         if all(settled(q) for q in questions):
             break
         encs = reference.evaluate(program, outputs, point, prec, deadline)
-        cut = cut or encs[0].cut
+        cut = cut or encs[0].cut or encs[0].kink
+        value = encs[0]
         for q in questions:
             if settled(q):
                 continue
@@ -228,12 +232,24 @@ def decide(program: Any, outputs: Sequence[int], point: Mapping[str, float],
                 answers[q.key] = jumped
                 continue
         a = answers.get(q.key)
+        if a is not None and a.enclosure is not None and a.enclosure.undefined \
+                and q.side is not None and q.output != 0 and value is not None \
+                and value.resolved and not value.undefined and tight(value):
+            a = _limit(program, outputs, point, q, deadline) or a
+            answers[q.key] = a
         if a is not None:
             if a.status == Status.MISMATCH and a.enclosure is not None:
                 answers[q.key] = dataclasses.replace(a, excess=_excess(q, a.enclosure))
             continue
         enc = last.get(q.key)
         assert enc is not None   # the first precision always evaluates (or times out)
+        if enc.kink and q.output == 0:   # the function's own value at a step's jump
+            own = reference.evaluate(program, [outputs[0]], point, enc.prec, deadline,
+                                     own=True)[0]
+            verdict = classify(q.tape, own, q.rtol, q.floor) if tight(own) else None
+            if verdict is not None:
+                answers[q.key] = Answer(verdict, own.mid(), True, "", enc.prec, own)
+                continue
         if enc.kink and q.side is not None:
             answers[q.key] = _sided(program, outputs, point, q, deadline)
             continue
@@ -329,6 +345,52 @@ def _sided(program: Any, outputs: Sequence[int], point: Mapping[str, float], q: 
             else Status.MISMATCH
     return Answer(verdict, value, True, "a kink whose one-sided derivatives agree "
                   f"({value:.6g} on both sides)", prec, found)
+
+
+def _limit(program: Any, outputs: Sequence[int], point: Mapping[str, float], q: Question,
+           deadline: float | None) -> Answer | None:
+    """The derivative where its form has no value but the function has one (sinc's
+    cos(x)/x - sin(x)/x^2 at 0): the limit of the form along each symbol of q.side, when it
+    exists. The form is evaluated on both sides at three steps 2^-LIMIT_BITS[k] * max(1, |x|);
+    it converges when each side's change between the two shorter steps is below JUMP_RATIO
+    times its change between the two longer ones (an analytic form changes about 2^-400
+    times as much; a pole or a logarithm does not converge so), and both sides agree. Then f is
+    differentiable there with that derivative (the derivative limit theorem), f being
+    continuous there: its value is tight, and decide's jump test found no jump. None where the
+    form does not converge (its verdict stands). Like _sided and _jump, a test at fixed
+    steps, not a proof."""
+    assert q.side is not None
+    values = []
+    prec = reference.SIDED_PRECISIONS[-1]
+    for name in q.side:
+        ends = []
+        for direction in (-1, 1):
+            seen = []
+            for bits in LIMIT_BITS:
+                enc = reference.evaluate(program, [outputs[q.output]], reference.side_point(
+                    point, name, direction, bits), prec, deadline)[0]
+                if not enc.resolved or enc.undefined or not tight(enc):
+                    return None
+                seen.append(enc.mid())
+            near, far = abs(seen[2] - seen[1]), abs(seen[1] - seen[0])
+            if not (near <= far * JUMP_RATIO or near == 0 or math.isfinite(q.floor)
+                    and within(seen[2], seen[1], q.rtol, q.floor)):
+                return None
+            ends.append(seen[2])
+        left, right = ends
+        if not (within(left, right, q.rtol, q.floor) and within(right, left, q.rtol, q.floor)):
+            return None
+        values += ends
+    found = Enclosure(min(values), max(values), prec=prec)
+    verdict = classify(q.tape, found, q.rtol, q.floor)
+    if verdict is None:
+        verdict = Status.OK if q.tape is not None and within(
+            float(q.tape), found.mid(), q.rtol, q.floor) else Status.MISMATCH
+    return Answer(verdict, found.mid(), True, "the derivative's formula has no value here; "
+                  f"its limit from both sides is {found.mid():.6g}", prec, found)
+
+
+LIMIT_BITS = (400, 800, 1200)   # the steps of _limit: 2^-400, 2^-800, 2^-1200 (times |x|)
 
 
 JUMP_RATIO = 2.0 ** -100   # f changes by more than this share of the change over a 2^600
