@@ -155,3 +155,26 @@ def test_polygamma_at_large_negative_x_is_checked(gradcalc, no_slow_polygamma, n
         err = abs(mpmath.mpf(obj["gradient"]["x"]) - true) / abs(true)
     assert err <= 64 * 2.0 ** -52
     assert r.status == 0
+
+
+def test_mod_at_a_jump_is_never_ok_by_numeric_differences(gradcalc) -> None:
+    # a 4x4 solve puts the program past SymPy's work limit: the partials are compared with
+    # numeric differences, whose stencil at x = 4 reached across mod's jump (d/dx was ok,
+    # "error 309"); at 4.5 the closed form d/dx = 1 holds
+    x4 = "[[4,1,0,1],[1,5,1,0],[0,1,6,1],[1,0,1,7]]"
+    argv = ["sum(solve(X, w)) + x % 2", "--at", f"X={x4}", "--at", "w=[1,2,3,4]"]
+    r, obj = _json(gradcalc, *argv, "--at", "x=4")
+    assert obj["check"]["partials"]["x"]["status"] != "ok"
+    assert r.status == 4
+    r, obj = _json(gradcalc, *argv, "--at", "x=4.5")
+    assert obj["check"]["partials"]["x"]["status"] == "ok" and obj["gradient"]["x"] == 1.0
+
+
+def test_digamma_far_out_is_never_a_mismatch_by_numeric_differences(gradcalc) -> None:
+    # the differences' steps at y = -1e6-0.5 (about 1e-3 |y|) reached across digamma's poles
+    # at the whole numbers: a false mismatch (tape 9.8696..., "reference -0.0231 +- 0.022")
+    x4 = "[[4,1,0,1],[1,5,1,0],[0,1,6,1],[1,0,1,7]]"
+    r, obj = _json(gradcalc, "sum(solve(X, w)) + digamma(y)", "--at", f"X={x4}",
+                   "--at", "w=[1,2,3,4]", "--at", "y=-1000000.5")
+    assert obj["check"]["partials"]["y"]["status"] != "mismatch"
+    assert r.status != 1

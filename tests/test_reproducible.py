@@ -37,6 +37,13 @@ def _cases(points: str) -> list[list[str]]:
         ["abs(x)*sqrt(y+2) + max(x, y)", "--points", points],
         # the point check of the issue's sixteen parallel calls
         ["x^3+y", "--at", "x=3,y=1"],
+        # issue 24's functions where the judge's limits and jump tests decide: sinc at 0,
+        # mod at a jump, digamma far from 0, and a solve past SymPy's work limit
+        ["sum(solve(X, w)) + sinc(x) + x % 2 + digamma(y)", "--at", f"X={INV_4X4}",
+         "--at", "w=[1,2,3,4]", "--at", "x=0,y=-1000000.5"],
+        # a Hessian over a vector's components, and --steps
+        ["w@w + sum(w)^3 + sinc(w[0])", "--at", "w=[0,2,-1]", "--hessian"],
+        ["x*sin(y) + sinc(x) + y % 3", "--at", "x=0,y=3", "--steps"],
     ]
 
 

@@ -113,6 +113,15 @@ def _side(prim: ops.Primitive, args: list[Any]) -> Any:
         return (prim.name, tuple(v == best for v in real))
     if prim.name in ("asin", "acos"):
         return (prim.name, np.sign(1 - abs(real[0])))
+    poles = tuple(math.floor(real[i]) for i, kind in prim.guards
+                  if kind == "gamma" and isinstance(real[i], float) and real[i] < 0)
+    if poles:   # gamma's family: between which of its poles at 0, -1, -2, ... x lies
+        return (prim.name, poles)
+    if prim is ops.MOD and all(isinstance(v, float) for v in real) and real[1] != 0:
+        # mod jumps where x/y is whole: the piece is the quotient floor(x/y), and exactly at
+        # a jump a piece of its own
+        q = real[0] / real[1]
+        return (prim.name, math.floor(q), q == math.floor(q), float(np.sign(real[1])))
     if prim is ops.POW and isinstance(real[1], float) and real[1] >= 0 \
             and real[1] == int(real[1]):
         return (prim.name, ())  # x^n for a whole n >= 0 is smooth: no side to stay on

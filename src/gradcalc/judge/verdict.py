@@ -234,8 +234,8 @@ def decide(program: Any, outputs: Sequence[int], point: Mapping[str, float],
         a = answers.get(q.key)
         if a is not None and a.enclosure is not None and a.enclosure.undefined \
                 and q.side is not None and q.output != 0 and value is not None \
-                and value.resolved and not value.undefined and tight(value):
-            a = _limit(program, outputs, point, q, deadline) or a
+                and value.resolved and not value.undefined and (tight(value) or value.kink):
+            a = _limit(program, outputs, point, q, deadline) or a   # (a kink: no jump, above)
             answers[q.key] = a
         if a is not None:
             if a.status == Status.MISMATCH and a.enclosure is not None:
@@ -356,7 +356,8 @@ def _limit(program: Any, outputs: Sequence[int], point: Mapping[str, float], q: 
     times its change between the two longer ones (an analytic form changes about 2^-400
     times as much; a pole or a logarithm does not converge so), and both sides agree. Then f is
     differentiable there with that derivative (the derivative limit theorem), f being
-    continuous there: its value is tight, and decide's jump test found no jump. None where the
+    continuous there: its value is tight (or a step's at its jump), and decide's jump test
+    found no jump along q.side. None where the
     form does not converge (its verdict stands). Like _sided and _jump, a test at fixed
     steps, not a proof."""
     assert q.side is not None
