@@ -59,9 +59,11 @@ def start_with_budget(fn: Callable[[], Any], deadline: Deadline
             payload = pickle.dumps(("error", "expression too deeply nested for SymPy"))
         except BaseException as exc:  # noqa: BLE001
             payload = pickle.dumps(("error", f"SymPy failed: {type(exc).__name__}: {exc}"[:200]))
-        with os.fdopen(write_fd, "wb") as w:
-            w.write(payload)
-        os._exit(0)
+        try:
+            with os.fdopen(write_fd, "wb") as w:
+                w.write(payload)
+        finally:   # never back into the caller: a parent gone (a broken pipe) ends it too
+            os._exit(0)
     os.close(write_fd)
 
     def wait() -> tuple[str, Any]:
