@@ -423,6 +423,8 @@ def _judge_hessian(program: Program, symbols: Mapping[str, Any], wrt: Sequence[s
     pairs = data["pairs"]
     questions: list[judge.Question] = []
     index = {pair: k for k, pair in enumerate(pairs)}
+    # no entry is judged by the limit of its form (verdict._limit): that needs the first
+    # derivative to be continuous, and a kink of f (abs at 0) makes it jump
     for entry in tapes:   # every ordered pair: the tape's Hessian need not be symmetric
         k = index[entry if entry in index else (entry[1], entry[0])]
         t = tapes[entry]
@@ -430,11 +432,12 @@ def _judge_hessian(program: Program, symbols: Mapping[str, Any], wrt: Sequence[s
         words = {s: labels[s] for s in side}
         if t is not None:
             questions.append(judge.Question(derivative_key(entry), 1 + k, t, rtol,
-                                            floors[entry], side=side, labels=words))
+                                            floors[entry], side=side, labels=words,
+                                            limit=False))
         if data["has_true"]:
             questions.append(judge.Question(true_key(entry), 1 + len(pairs) + k,
                                             0.0 if t is None else t, rtol, floors[entry],
-                                            side=side, labels=words))
+                                            side=side, labels=words, limit=False))
     first = 1 + len(pairs) * (2 if data["has_true"] else 1)
     judged = judge.judge_point(data["program"], data["outputs"], data["meta"], first, point,
                                questions, deadline)

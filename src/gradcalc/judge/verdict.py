@@ -159,6 +159,7 @@ class Question:
     floor: float
     side: tuple[str, ...] | None = None   # symbols to move along for one-sided derivatives
     labels: dict[str, str] = dataclasses.field(default_factory=dict)  # symbol -> w[0], in words
+    limit: bool = True   # first order: a form undefined here may be judged by its limit (_limit)
 
 
 @dataclass
@@ -233,7 +234,7 @@ def decide(program: Any, outputs: Sequence[int], point: Mapping[str, float],
                 continue
         a = answers.get(q.key)
         if a is not None and a.enclosure is not None and a.enclosure.undefined \
-                and q.side is not None and q.output != 0 and value is not None \
+                and q.side is not None and q.limit and q.output != 0 and value is not None \
                 and value.resolved and not value.undefined and (tight(value) or value.kink):
             a = _limit(program, outputs, point, q, deadline) or a   # (a kink: no jump, above)
             answers[q.key] = a
