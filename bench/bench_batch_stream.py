@@ -8,7 +8,10 @@ the peak resident memory of each child (getrusage of a wrapper process).
 
 - CSV in, CSV out (`--format csv`, `--no-check`): target <= 0.5x the script (aim 0.2x), peak
   <= 300 MB;
-- Parquet in, Parquet out (`--output FILE.parquet`): the same table, no text at all.
+- Parquet in, Parquet out (`--output FILE.parquet`): the same table, no text at all;
+- peak memory of the default, checked run (no `--no-check`) of the same CSV, as the text
+  report (the default format), CSV and `--format json` (the check screens every row, and JSON
+  holds one object per row).
 """
 
 from __future__ import annotations
@@ -81,6 +84,9 @@ def main() -> None:
         pq_time, base2 = paired_command_times(pq_argv, naive_argv, repeats)
         mem_ours, mem_pq, mem_naive = (peak_mib(ours_argv), peak_mib(pq_argv),
                                        peak_mib(naive_argv))
+        checked = gradcalc_argv(SEED, "--points", path)
+        mem_checked = {fmt: peak_mib([*checked, "--format", fmt])
+                       for fmt in ("text", "csv", "json")}
         size = os.path.getsize(path)
 
     print_table(f"batch end to end: {N:,}-row CSV ({size / 2**20:.0f} MiB) of {SEED}, "
@@ -94,6 +100,8 @@ def main() -> None:
     print(f"peak memory: CSV {mem_ours:.0f} MiB, Parquet {mem_pq:.0f} MiB, naive script "
           f"{mem_naive:.0f} MiB (target <= 300 MB; ratio CSV/naive "
           f"{mem_ours / mem_naive:.2f}x)")
+    print("peak memory checked (the default, no --no-check): " + ", ".join(
+        f"--format {fmt} {mib:.0f} MiB" for fmt, mib in mem_checked.items()))
 
 
 if __name__ == "__main__":
