@@ -121,6 +121,8 @@ Examples:
     --claim "w: 2*transpose(X)@(X@w-y)"
   gradcalc "logdet(A)" --at A=@A.npy --symbolic latex
   gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
+  gradcalc --function loss.py:loss --grad loss.py:grad_loss --at "w=[0.5,-1]" \\
+    --at X=@X.npy --wrt w          (your Python code: loss.py is imported and run)
 
 \b
 Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
@@ -221,6 +223,17 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               help="With --points: the columns copied to the output before the value, in "
                    "this order (default: every column that binds no name, such as an id or "
                    "a label; --keep '' keeps none).")
+@click.option("--function", "function", metavar="FILE.py:NAME",
+              help="Check Python gradient code instead of an expression: the function NAME "
+                   "of FILE.py (your own code: that file is imported as Python; nothing else "
+                   "is), its parameters bound by name with --at; needs --grad.")
+@click.option("--grad", "gradient", metavar="FILE.py:NAME",
+              help="With --function: your gradient function, called with the same arguments, "
+                   "returning an array of each --wrt argument's shape (a tuple for several); "
+                   "judged component by component, then at random points.")
+@click.option("--search-points", type=click.IntRange(0, 10_000), default=20,
+              show_default=True, metavar="N",
+              help="With --grad: random points judged after the --at point (0: only it).")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | None,
             fmt: str, quiet: bool, show_tape: bool, collapse: bool, no_check: bool,
@@ -229,7 +242,9 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
             output: str | None, dask: str | None, symbolic: str | None, color: str,
-            use: str | None, keep: str | None, show_steps: bool = False) -> int:
+            use: str | None, keep: str | None, show_steps: bool = False,
+            function: str | None = None, gradient: str | None = None,
+            search_points: int = 20) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -251,6 +266,19 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
     if quiet:
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (main closes it)
     try:
+        if function is not None or gradient is not None:
+            others = [name for name, given in (
+                ("--of", of), ("--points", points), ("--hessian", hessian),
+                ("--claim", claims or claims_file), ("--expect", expect),
+                ("--numeric", numeric), ("--symbolic", symbolic), ("--graph", graph),
+                ("--tape", show_tape), ("--no-check", no_check), ("--steps", show_steps),
+                ("--use", use), ("--keep", keep)) if given]
+            if others:
+                raise click.UsageError(f"{others[0]} is not for --function and --grad, which "
+                                       "judge your gradient function at --at and at random "
+                                       "points")
+            return _code(function, gradient, expr, file, at, wrt, fmt, rtol, atol,
+                         search_points)
         return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
                         check_timeout, file, graph, expect, claims, claims_file, claim_points,
                         numeric, points, no_cache, hessian, output, dask, symbolic,
@@ -526,6 +554,24 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
                                          numeric, claim_list, rtol, atol, timeout, of,
                                          claim_points)
     return result
+
+
+def _code(function: str | None, gradient: str | None, expr: str | None, file: str | None,
+          at: Sequence[str], wrt: str | None, fmt: str, rtol: float, atol: float,
+          search_points: int) -> int:
+    """--function with --grad: a gradient function judged (cli/code.py)."""
+    if function is None or gradient is None:
+        raise click.UsageError("--function and --grad go together: the function and your "
+                               "gradient of it, e.g. --function loss.py:loss --grad "
+                               "loss.py:grad_loss")
+    if expr is not None or file is not None:
+        raise click.UsageError("--function checks Python code, not an expression: give no "
+                               "EXPR or --file")
+    from .code import run_code
+
+    result = run_code(function, gradient, at, _names(wrt), rtol, atol, search_points,
+                      search_points > 0)
+    return _finish(result, fmt, False, False)
 
 
 def _points_usage(graph: str | None, claims: bool, several: bool, hessian: bool,

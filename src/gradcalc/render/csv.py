@@ -25,6 +25,8 @@ def render(result: Result) -> str:
     if mode == "jacobian":
         assert result.jacobian is not None
         return jacobian(result.jacobian)
+    if mode == "code":
+        return code(result)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     rows = result.rows if mode == "rows" else [result]
@@ -192,3 +194,17 @@ def write_table(result: Result, path: str) -> None:
                 write(result, fh)
     except OSError as exc:
         raise InputError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def code(result: Result) -> str:
+    """--function with --grad: one row per component of the gradient at the --at point:
+    component, yours, true, error, status."""
+    chk = result.code
+    assert chk is not None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["component", "yours", "true", "error", "status"])
+    for v in chk.components:
+        w.writerow([str(v.label), csv_cell(v.yours), csv_cell(v.true), csv_cell(v.error),
+                    v.status])
+    return buf.getvalue()

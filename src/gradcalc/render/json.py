@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..engine.evaluate import Run
     from ..judge.check import Check
     from ..judge.claims import ClaimVerdict, Verification
+    from ..judge.code import GradCheck, Verdict
     from ..judge.higher import Hessian, HessianCheck
 
 
@@ -43,6 +44,9 @@ def dumps(obj: Any, compact: bool = False) -> str:
 def document(result: Result, show_tape: bool = False) -> dict[str, Any]:
     """The JSON object of a result at one point (or of each row of a --points run)."""
     mode = result.mode
+    if mode == "code":
+        assert result.code is not None
+        return code_json(result.code)
     if mode == "formulas":
         run = result.run  # None: formulas without a point (no --at)
         return {"expression": result.program.source,
@@ -339,6 +343,47 @@ def _batch(result: Result) -> str:
         k, rest = piece.split('"', 1)
         out += [spliced[int(k)], rest]
     return "".join(out)
+
+
+def _component(v: Verdict) -> dict[str, Any]:
+    return {"yours": jnum(v.yours), "true": jnum(v.true), "error": jnum(v.error),
+            "status": v.status, "reason": v.reason or None, "certified": v.certified,
+            "floor": jnum(v.floor)}
+
+
+def code_json(chk: GradCheck) -> dict[str, Any]:
+    """check_grad's report: the point, the value, every component's verdict in the shape of
+    its argument, the search and the counterexample."""
+    components: dict[str, Any] = {}
+    it = iter(chk.components)
+    for name, value in zip(chk.names, chk.point, strict=True):
+        shape = np.shape(value)
+        items = [_component(next(it)) for _ in range(int(np.prod(shape, dtype=np.int64)))]
+        for n in reversed(shape[1:]):
+            items = [items[i:i + n] for i in range(0, len(items), n)]
+        components[name] = items[0] if not shape else items
+    c = chk.counterexample
+    return {
+        "function": chk.function,
+        "gradient": chk.gradient,
+        "at": {n: jnum(v) for n, v in zip(chk.names, chk.point, strict=True)},
+        "value": jnum(chk.value),
+        "check": {
+            "status": chk.status,
+            "components": components,
+            "search": {"points": chk.points, "judged": chk.searched, "drawn": chk.tried,
+                       "outside": chk.outside, "programs": chk.structures}
+            if chk.search else None,
+            "counterexample": None if c is None else {
+                "at": {n: jnum(v) for n, v in zip(chk.names, c.at, strict=True)},
+                "given": c.given, "component": None if c.label is None else str(c.label),
+                "yours": jnum(c.yours), "true": jnum(c.true), "error": jnum(c.error),
+                "reason": c.reason or None},
+            "notes": chk.notes,
+            "rtol": chk.rtol,
+            "atol": chk.atol,
+        },
+    }
 
 
 # ---------------------------------------------------------------- --points --format jsonl

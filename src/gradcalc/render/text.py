@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..engine.evaluate import Run
     from ..judge.check import Check
     from ..judge.claims import ClaimVerdict, Opinions, Verification
+    from ..judge.code import Counterexample, GradCheck
     from ..judge.higher import Hessian, HessianCheck
 
 TEXT_ROWS = 10               # rows of a --points table shown at each end
@@ -45,6 +46,9 @@ def body(result: Result, show_tape: bool = False, collapse: bool = False,
     """The report of a result, without the closing notes."""
     # judge.claims (and what it imports) is loaded only for its modes: start-up time
     mode = result.mode
+    if mode == "code":
+        assert result.code is not None
+        return code_text(result.code, colour)
     if mode == "formulas":
         if result.formulas is None:
             return f"# no symbolic gradient: {result.formulas_reason}\n"
@@ -551,4 +555,93 @@ def jacobian_text(rows: Sequence[Run], checks: Sequence[Check] | None,
     out += summary_lines(None if checks is None else jacobian_check(rows, checks), colour)
     if show_tape and rows:
         out += ["", tape_text(rows[-1])]
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- check_grad
+
+
+def point_text(names: Sequence[str], at: Sequence[Any]) -> str:
+    """The arguments of a point for people: name=value each (a long array by its shape; the
+    JSON has every number)."""
+    parts = []
+    for name, value in zip(names, at, strict=True):
+        size = int(np.size(value))
+        shown = fmt(value) if size <= 9 else \
+            f"<array of shape {np.shape(value)}: {fmt(np.ravel(value)[:3])[:-1]}, ...]>"
+        parts.append(f"{name}={shown}")
+    return ", ".join(parts)
+
+
+def counterexample_text(chk: GradCheck, c: Counterexample) -> str:
+    """Where and how your gradient differs, in one line."""
+    where = "at the given point" if c.given else f"at {point_text(chk.names, c.at)}"
+    if c.label is None:
+        return f"counterexample {where}: {c.reason}"
+    return (f"counterexample {where}: d/d{c.label} yours {fmt(c.yours)}, true {fmt(c.true)}"
+            + (f" (error {c.error:.3g})" if c.error is not None else ""))
+
+
+def code_summary(chk: GradCheck) -> list[str]:
+    """The summary lines of check_grad: the verdict with counts and tolerances, the search,
+    the counterexample."""
+    counts: dict[str, int] = {}
+    for v in chk.components:
+        counts[v.status] = counts.get(v.status, 0) + 1
+    parts = [f"{counts[s]:,} {s}" for s in ("ok", "mismatch", "undefined", "skipped")
+             if s in counts]
+    screened = sum(1 for v in chk.components if not v.certified)
+    if screened:
+        parts.append(f"{screened:,} vouched for by the float64 screen")
+    errors = [v.error for v in chk.components if v.error is not None]
+    largest = f"largest error {max(errors):.3g}; " if errors else ""
+    c = chk.counterexample
+    verdict = {"ok": "yours and the true gradient agree at the given point",
+               "mismatch": "yours and the true gradient DISAGREE " + (
+                   "at the given point" if c is None or c.given else
+                   "at a point of the search; at the given point"),
+               "undefined": "the true gradient is not defined everywhere at the given point",
+               "skipped": "not every component could be judged at the given point"}.get(
+                   chk.status, chk.status)
+    lines = [f"check: {chk.status}: {verdict} ({', '.join(parts) or 'no components'}; "
+             f"{largest}rtol {chk.rtol:g}, atol {chk.atol:g})"]
+    if chk.search:
+        found = "" if c is None or c.given else ": found a counterexample"
+        lines.append(f"search: {chk.searched} of {chk.points} random points judged "
+                     f"({chk.tried} drawn, {chk.outside} outside the domain or at a kink; "
+                     f"seeded from the input){found or ': no counterexample'}"
+                     if not (c is not None and c.given) else
+                     "search: not needed (the given point is a counterexample)")
+    else:
+        lines.append("search: off (only the given point is judged)")
+    if c is not None:
+        lines.append(counterexample_text(chk, c))
+    return lines + [f"note: {n}" for n in chk.notes]
+
+
+def code_text(chk: GradCheck, colour: bool = False) -> str:
+    """The report of check_grad: the function, the value, the worst components (yours, true,
+    error, verdict), then the summary, the search and the counterexample."""
+    out = [f"check_grad  {chk.gradient} as the gradient of {chk.function}, at "
+           f"{point_text(chk.names, chk.point)}", f"value  {fmt(chk.value)}"]
+    shown = chk.worst()
+    if shown:
+        rows = [["partial", "yours", "true", "error", "check"]]
+        for v in shown:
+            rows.append([f"d/d{v.label}", fmt(v.yours), fmt(v.true),
+                         "-" if v.error is None else f"{v.error:.3g}",
+                         v.status + (f": {v.reason}" if v.reason and v.status != "ok" else "")])
+        out += [""] + verdict_table(rows, [v.status for v in shown], colour)
+        rest = len(chk.components) - len(shown)
+        if rest:
+            statuses = {v.status for v in chk.components} - {v.status for v in shown
+                                                           if v.status != "ok"}
+            out.append(f"  ({rest:,} more component{'s' if rest != 1 else ''}, "
+                       + ("all ok" if statuses <= {"ok"} else "not shown")
+                       + "; --format json has every one)")
+    out.append("")
+    for line in code_summary(chk):
+        out += fit(line, 4)
+    first = next(i for i, line in enumerate(out) if line.startswith("check: "))
+    out[first] = paint(out[first], len("check: "), chk.status, colour)
     return "\n".join(out) + "\n"
