@@ -119,3 +119,47 @@ def _fmt(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.1f} ms"
     return f"{seconds:.2f} s"
+
+
+def _descendants(pid: int) -> list[int]:
+    """pid and every process below it (Linux /proc; children of every thread)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    """Proportional set size of pid in KiB (shared pages divided among their sharers), 0 if
+    it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            return next((int(line.split()[1]) for line in fh if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
+
+
+def peak_memory_mib(argv: Sequence[str], interval: float = 0.01) -> float:
+    """Peak memory of one run of argv in MiB: of the whole process tree (gradcalc forks a
+    child for the symbolic check, which lives beside the parent), sampled every `interval`
+    seconds as the sum of the processes' proportional set sizes; never below the command's own
+    maximum resident set (getrusage), which a spike shorter than the interval still reaches."""
+    proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, env=ENV)
+    peak = 0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        peak = max(peak, sum(_pss_kib(p) for p in _descendants(proc.pid)))
+        time.sleep(interval)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, list(argv))
+    return max(peak, usage.ru_maxrss) / 1024
