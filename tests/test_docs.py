@@ -78,6 +78,15 @@ def test_readme_and_the_docs_index_link_every_page() -> None:
         assert page.name in listed, f"docs/README.md does not list {page.name}"
 
 
+def test_the_docs_index_lists_every_section_of_every_page() -> None:
+    index = set(_links(docpages.ROOT / "docs" / "README.md"))
+    for page in DOCS:
+        seen: dict[str, int] = {}
+        heads = [(lv, docpages.slug(h, seen)) for _, lv, h in docpages.headings(page.read_text())]
+        missing = [a for lv, a in heads if lv == 2 and f"{page.name}#{a}" not in index]
+        assert not missing, f"docs/README.md does not list {page.name}'s sections {missing}"
+
+
 def test_readme_is_the_pitch_the_two_commands_a_tour_and_links() -> None:
     text = docpages.README.read_text()
     sections = [h for _, lv, h in docpages.headings(text) if lv == 2]
