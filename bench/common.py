@@ -146,20 +146,27 @@ def _pss_kib(pid: int) -> int:
         return 0
 
 
+# a small wrapper that runs argv and prints its maximum resident set: the wrapper is a fresh
+# interpreter, so the figure is not the benchmark's own memory (a child forked from a large
+# process starts with that process's resident set, which getrusage would count)
+_PEAK = ("import resource, subprocess, sys; "
+         "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def peak_memory_mib(argv: Sequence[str], interval: float = 0.01) -> float:
     """Peak memory of one run of argv in MiB: of the whole process tree (gradcalc forks a
     child for the symbolic check, which lives beside the parent), sampled every `interval`
     seconds as the sum of the processes' proportional set sizes; never below the command's own
     maximum resident set (getrusage), which a spike shorter than the interval still reaches."""
-    proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, env=ENV)
+    wrapper = subprocess.Popen([sys.executable, "-c", _PEAK, *argv], stdout=subprocess.PIPE,
+                               env=ENV, text=True)
     peak = 0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        peak = max(peak, sum(_pss_kib(p) for p in _descendants(proc.pid)))
+    while wrapper.poll() is None:
+        tree = _descendants(wrapper.pid)[1:]          # argv's processes, not the wrapper
+        peak = max(peak, sum(_pss_kib(p) for p in tree))
         time.sleep(interval)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise subprocess.CalledProcessError(proc.returncode, list(argv))
-    return max(peak, usage.ru_maxrss) / 1024
+    out = wrapper.stdout.read() if wrapper.stdout else ""
+    if wrapper.returncode != 0:
+        raise subprocess.CalledProcessError(wrapper.returncode, list(argv))
+    return max(peak, int(out.split()[-1])) / 1024
