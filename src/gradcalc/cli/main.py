@@ -6,16 +6,16 @@ import gc
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..budget import Deadline
 from ..engine import vectors
 from ..engine.evaluate import Run, nonfinite, parse_bindings, run
-from ..errors import InputError
+from ..errors import InputError, capped
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from ..judge.result import Result
 from ..lang.syntax import check_inf, parse
@@ -125,8 +125,10 @@ Examples:
     --at X=@X.npy --wrt w          (your Python code: loss.py is imported and run)
 
 \b
-Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
-3 a value or partial is not finite (stderr names the tape node).
+Exit status: 0 everything asked was verified (or --no-check), 1 a check disagrees (or your
+--expect/--claim), 2 bad input, 3 a value or partial is not finite (stderr names the tape
+node), 4 nothing disagrees but something could not be verified (a partial undefined, a check
+skipped, a claim undecided; with --strict also a verdict not certified).
 """,
 )
 @click.argument("words", nargs=-1, metavar="EXPR")
@@ -166,9 +168,13 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
                    "derived from the backward pass's magnitudes.")
 @click.option("--check-timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
               callback=_positive, metavar="SECONDS",
-              help="Time budget of the whole SymPy check (conversion, derivatives, "
-                   "evaluation), of --numeric and of each claim; over it the check is "
-                   "skipped and a claim is undecided.")
+              help="One wall-clock limit for all the checking of the call (SymPy, the "
+                   "interval reference, --numeric, every claim, Hessian and row), from when "
+                   "the checking starts: a safety net, since the check's work is bounded by "
+                   "counts; what it stops is skipped (time limit).")
+@click.option("--strict", is_flag=True,
+              help="Also exit 4 when a verdict is not certified (decided without a proven "
+                   "enclosure).")
 @click.option("-f", "--file", "file", type=str, metavar="PATH", shell_complete=_complete_path,
               help="Read the expression or program from a file (- for stdin).")
 @click.option("--points", metavar="FILE", shell_complete=_complete_path,
@@ -244,7 +250,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             output: str | None, dask: str | None, symbolic: str | None, color: str,
             use: str | None, keep: str | None, show_steps: bool = False,
             function: str | None = None, gradient: str | None = None,
-            search_points: int = 20) -> int:
+            search_points: int = 20, strict: bool = False) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -282,7 +288,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
         return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
                         check_timeout, file, graph, expect, claims, claims_file, claim_points,
                         numeric, points, no_cache, hessian, output, dask, symbolic,
-                        (use, keep), show_steps)
+                        (use, keep), show_steps, strict=strict)
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
         return EXIT_OK
@@ -352,9 +358,11 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
              output: str | None = None, dask: str | None = None,
              symbolic: str | None = None,
              columns: tuple[str | None, str | None] = (None, None),
-             show_steps: bool = False) -> int:
+             show_steps: bool = False, strict: bool = False) -> int:
     """The command, once the command line's words are understood: compute the result, render
-    it in the chosen format, and return its exit status."""
+    it in the chosen format, and return its exit status. All its checking shares one deadline,
+    --check-timeout from when the checking starts."""
+    deadline = Deadline(check_timeout)
     if points == "-" and (expr == "-" or file == "-"):
         raise click.UsageError("EXPR and --points cannot both read stdin")
     source = _read_source(expr, file)
@@ -386,9 +394,9 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         program = _parse(source, file)
         result = _points(program, points, bindings, _names(wrt), of,
                          outputs if several else None, no_check, rtol,
-                         atol, check_timeout, not no_cache, output, dask, hessian, expect,
+                         atol, deadline, not no_cache, output, dask, hessian, expect,
                          numeric, _choice(program, *columns, dask))
-        return _finish(result, fmt, show_tape, collapse, output)
+        return _finish(result, fmt, show_tape, collapse, output, strict=strict)
     if graph is not None:
         from ..render import figure
 
@@ -406,7 +414,7 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
 
         program = _parse(source, file)
         lines, reason = symbolic_without_point(program, _names(wrt), symbolic.lower(), of,
-                                               check_timeout)
+                                               deadline)
         return _finish(Result(program, of, formulas=lines, formulas_format=symbolic.lower(),
                               formulas_reason=reason), fmt, show_tape, collapse)
     if claim_list and not at:
@@ -419,9 +427,10 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
                                    "row)")
         from ..judge.claims import verify_claims_only
 
-        ver = verify_claims_only(program, claim_list, rtol, atol, check_timeout, of,
-                                 claim_points)
-        return _finish(Result(program, of, verification=ver), fmt, show_tape, collapse)
+        ver = verify_claims_only(program, claim_list, rtol, atol, of=of, points=claim_points,
+                                 deadline=deadline)
+        return _finish(Result(program, of, verification=ver), fmt, show_tape, collapse,
+                       strict=strict)
     with _held():
         program = _parse(source, file)
         try:
@@ -435,22 +444,21 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         _symbolic_usage(several, hessian, graph, expect, claim_list, numeric, fmt)
         from ..judge.matrix import symbolic_gradient
         lines, reason = symbolic_gradient(first.program, first.bindings, first.wrt,
-                                          first.gradient(), symbolic.lower(), of,
-                                          check_timeout)
+                                          first.gradient(), symbolic.lower(), of, deadline)
         return _finish(Result(first.program, of, run=first, formulas=lines,
                               formulas_format=symbolic.lower(), formulas_reason=reason),
                        fmt, show_tape, collapse)
     steps = None
     if show_steps:   # the formulas are derived in a child while the check runs
         from ..symbolic.steps import begin
-        steps = begin(first, collapse, check_timeout, not no_cache)
+        steps = begin(first, collapse, deadline, not no_cache)
     result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
-                       check_timeout, not no_cache, hessian, expect, numeric, claim_list,
+                       deadline, not no_cache, hessian, expect, numeric, claim_list,
                        claim_points, graph, collapse, steps)
     result.steps = None if steps is None else steps.complete()
     if steps is not None and fmt == "csv":
         click.echo("note: --steps is shown only in text and json formats", err=True)
-    return _finish(result, fmt, show_tape, collapse, graph=graph)
+    return _finish(result, fmt, show_tape, collapse, graph=graph, strict=strict)
 
 
 def _steps_usage(points: str | None, several: bool, hessian: bool, symbolic: str | None,
@@ -500,17 +508,18 @@ def _held() -> Iterator[None]:
 
 
 def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: bool,
-              rtol: float, atol: float, timeout: float, cache: bool, hessian: bool,
+              rtol: float, atol: float, deadline: Deadline, cache: bool, hessian: bool,
               expect: Sequence[str], numeric: bool, claim_list: Sequence[Claim],
               claim_points: int, graph: str | None = None, collapse: bool = False,
               steps: Any = None) -> Result:
     """Everything asked at one point: the check, the Jacobian rows (several outputs), the
-    Hessian, the verification; --graph is written on the way."""
+    Hessian, the verification, all before the one deadline; --graph is written on the way."""
     if outputs is not None:
         from ..judge import higher
 
         rows = higher.jacobian(first, outputs)
-        checks = None if no_check else higher.check_all(rows, rtol, atol, timeout, cache)
+        checks = None if no_check else higher.check_all(rows, rtol, atol, cache=cache,
+                                                        deadline=deadline)
         if graph is not None:
             from ..render import figure
 
@@ -523,13 +532,12 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
 
         result.hessian = higher.hessian(first)
         result.problems += result.hessian.nonfinite
-    started = time.monotonic()  # the check and its matrix notation share one budget
-    result.check = None if no_check else check(first, rtol, atol, timeout, of, cache=cache)
+    result.check = None if no_check else check(first, rtol, atol, of=of, cache=cache,
+                                               deadline=deadline)
     if result.check is not None and not hessian and any(
             vectors.length(first.bindings[n]) for n in first.wrt):
         from ..judge.matrix import add_matrix_notation
-        add_matrix_notation(first, result.check, of,
-                            max(0.0, timeout - (time.monotonic() - started)))
+        add_matrix_notation(first, result.check, of, deadline)
     if graph is not None:
         from ..render import figure
 
@@ -540,19 +548,19 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
 
         assert result.hessian is not None
         result.hessian_check = None if no_check else higher.check_hessian(
-            first, result.hessian, rtol, atol, timeout, of)
+            first, result.hessian, rtol, atol, of=of, deadline=deadline)
     if expect or numeric or claim_list:
         from ..judge.claims import parse_expect, verify
 
         if claim_list and not expect and not numeric and any(
                 vectors.length(v) for v in first.bindings.values()):
             from ..judge import matrix  # claims in vector and matrix notation
-            result.verification = matrix.verify(first, claim_list, rtol, atol, timeout, of,
-                                                claim_points)
+            result.verification = matrix.verify(first, claim_list, rtol, atol, of=of,
+                                                points=claim_points, deadline=deadline)
         else:
             result.verification = verify(first, result.check, parse_expect(expect, first.wrt),
-                                         numeric, claim_list, rtol, atol, timeout, of,
-                                         claim_points)
+                                         numeric, claim_list, rtol, atol, of=of,
+                                         points=claim_points, deadline=deadline)
     return result
 
 
@@ -609,7 +617,7 @@ def _choice(program: Program, use: str | None, keep: str | None, dask: str | Non
 
 def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str] | None,
             of: str | None, outputs: list[str] | None, no_check: bool, rtol: float,
-            atol: float, timeout: float, cache: bool, output: str | None, dask: str | None,
+            atol: float, deadline: Deadline, cache: bool, output: str | None, dask: str | None,
             hessian: bool, expect: Sequence[str], numeric: bool, choice: Any) -> Result:
     """--points FILE: the value and partials at every row (columns replayed on the tape), or
     with --hessian, --expect or --numeric everything asked at one point, row by row.
@@ -632,7 +640,7 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
         csvr.writable(output)
     pts = batch.read_points(path, choice=choice)
     if hessian or expect or numeric:
-        return _pointwise(program, pts, bindings, wrt, of, no_check, rtol, atol, timeout,
+        return _pointwise(program, pts, bindings, wrt, of, no_check, rtol, atol, deadline,
                           cache, hessian, expect, numeric)
     parts = []
     problems: list[str] = []
@@ -648,8 +656,9 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
         _clash(pts, column_names(b.wrt) if outputs is None else output_columns(name, b.wrt))
         chk = None
         if not no_check:
-            with Ticking("checking", timeout):
-                chk = batch.check_batch(b, rtol, atol, timeout, name, cache)
+            with Ticking("checking", deadline.left()):
+                chk = batch.check_batch(b, rtol, atol, of=name, use_cache=cache,
+                                        deadline=deadline)
         parts.append((name, b, chk))
         found = batch.nonfinite_rows(b, name)
         problems += [f"{name}: {m}" for m in found] if outputs else found
@@ -669,10 +678,10 @@ def _clash(pts: Any, columns: Sequence[str]) -> None:
 
 
 def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[str] | None,
-               of: str | None, no_check: bool, rtol: float, atol: float, timeout: float,
+               of: str | None, no_check: bool, rtol: float, atol: float, deadline: Deadline,
                cache: bool, hessian: bool, expect: Sequence[str], numeric: bool) -> Result:
     """--points with --hessian, --expect or --numeric: at each row, what the one-point call
-    at that row's bindings computes and judges (each check under its own budget)."""
+    at that row's bindings computes and judges (all rows before the call's one deadline)."""
     from ..progress import Progress
 
     if pts.n > POINTWISE_ROWS:
@@ -699,7 +708,7 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
                 raise exc.with_source(program.source) from None
             for warning in first.warnings if k == 0 else []:
                 click.echo(warning, err=True)
-            row = _at_point(first, None, of, no_check, rtol, atol, timeout, cache, hessian,
+            row = _at_point(first, None, of, no_check, rtol, atol, deadline, cache, hessian,
                             expect, numeric, [], CLAIM_POINTS)
             if k == 0:
                 from ..render.csv import row_columns
@@ -727,9 +736,10 @@ def _parse(source: str, file: str | None) -> Program:
 
 
 def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
-            output: str | None = None, graph: str | None = None) -> int:
+            output: str | None = None, graph: str | None = None, strict: bool = False) -> int:
     """Render the result in its format, write the notes it owes on stderr, name each
-    non-finite value; the exit status is the result's (judge.verdict.exit_status)."""
+    non-finite value; the exit status is the result's (judge.verdict.exit_status; strict:
+    --strict)."""
     _OUT.result = result
     mode = result.mode
     if output is not None and mode in ("batch", "rows"):
@@ -766,7 +776,7 @@ def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
         click.echo("note: --collapse applies to the --tape listing", err=True)
     for message in result.problems:
         click.echo(f"non-finite: {message}", err=True)
-    return result.exit_status()
+    return result.exit_status(strict)
 
 
 def _write_output(result: Result, path: str) -> None:
@@ -840,7 +850,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    """An error on stderr: the word `error:` in red where _colour says so."""
+    """An error on stderr: the word `error:` in red where _colour says so; a very long word of
+    it is not echoed whole (errors.capped)."""
+    message = capped(message)
     colour = message.startswith("error:") and _colour(sys.stderr)
     if colour:
         message = click.style("error:", fg="red", bold=True) + message[len("error:"):]

@@ -26,7 +26,7 @@ from ..engine.tape import (
     quiet,
     seed_of,
 )
-from ..errors import InputError, UnboundName, foreign_name, location
+from ..errors import InputError, UnboundName, foreign_name, location, number_text
 from ..lang.inline import CallRecord, CallRecorder, Hooks
 from ..lang.interpret import Interpretation, interpret, interpret_expr
 from ..lang.syntax import (
@@ -361,7 +361,7 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
                                  exc.hint) from None
             if not np.all(np.isfinite(value)):
                 raise fail(f"the value of '{name}' is not finite ({value_text.strip()} = "
-                           f"{value})")
+                           f"{number_text(value)})")
             out[name] = value
     return out
 
