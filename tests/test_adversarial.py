@@ -1,6 +1,6 @@
 """Adversarial inputs: each ends in a documented result or a clean error, never a hang or crash.
 
-The documented outcomes are listed in README.md ("Limits and special values").
+The documented outcomes are listed in docs/verdicts.md ("Limits and special values").
 """
 
 from __future__ import annotations

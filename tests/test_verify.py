@@ -13,6 +13,7 @@ from pathlib import Path
 import mpmath
 import pytest
 
+import docpages
 from gradcalc import ops
 from gradcalc.judge import claims as verify
 from gradcalc.judge import numeric
@@ -379,9 +380,8 @@ def test_slow_points_do_not_hang_a_claim(gradcalc) -> None:
         assert claim["counterexample"]["at"]["x"] < 1 and r.status == 1
 
 
-def test_readme_worked_example_is_real_output(gradcalc, tmp_path: Path, monkeypatch) -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Verifying a gradient you derived by hand", 1)[1]
+def test_docs_worked_example_is_real_output(gradcalc, tmp_path: Path, monkeypatch) -> None:
+    _, section = docpages.section("Verifying a gradient you derived by hand")
     claims = section.split("```\n", 2)[1]
     (tmp_path / "grad.txt").write_text(claims)
     monkeypatch.chdir(tmp_path)

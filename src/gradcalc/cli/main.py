@@ -161,7 +161,7 @@ skipped, a claim undecided; with --strict also a verdict not certified).
               callback=_positive,
               help="Relative tolerance of every verdict: ok when |tape - true| <= "
                    "RTOL*|true| + max(ATOL, floor) for every value the true derivative's "
-                   "proven enclosure allows (README: How the verdict is decided).")
+                   "proven enclosure allows (docs/verdicts.md: How the verdict is decided).")
 @click.option("--atol", type=float, default=DEFAULT_ATOL, show_default=True,
               callback=_positive,
               help="Absolute floor of the tolerance; the default 0 leaves the floor "
