@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,31 @@ class Span:
 
 
 _WINDOW = 60
+WORD_CAP = 1_000    # a longer word is not echoed whole in a message: its start and its length
+_LONG_WORD = re.compile(rf"\S{{{WORD_CAP + 1},}}")
+
+
+def capped(text: str) -> str:
+    """The text with every word (a run of non-space characters) longer than WORD_CAP shown as
+    its first 60 characters, '...' and its length: a 50,000-character name is not echoed."""
+    return _LONG_WORD.sub(lambda m: f"{m.group()[:60]}... ({len(m.group()):,} characters)",
+                          text)
+
+
+def number_text(x: Any, limit: int = 8) -> str:
+    """A number, or the numbers of an array, as a message shows them: plain Python spelling
+    (1.5, nan, inf, [1.0, nan]), never a numpy repr such as np.float64(nan); at most limit
+    numbers of an array."""
+    if hasattr(x, "tolist"):
+        x = x.tolist()
+    if isinstance(x, (list, tuple)):   # (nested as deep as the array has dimensions)
+        items = [number_text(v, limit) for v in x[:limit]]
+        return "[" + ", ".join(items + (["..."] if len(x) > limit else [])) + "]"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    return repr(float(x)) if math.isfinite(x) else str(x)
 
 
 def location(source: str, offset: int) -> str:
@@ -133,6 +160,7 @@ class InputError(Exception):
         hint = worded(self.hint_parts, words)
         if hint:
             head += f"; {hint}"
+        head = capped(head)
         if not where:
             return head
         src = self.source or ""
@@ -143,7 +171,7 @@ class InputError(Exception):
             line_end = len(src)
         text = src[line_start:line_end]
         col = start - line_start
-        width = max(1, min(self.span.end, line_end) - start)
+        width = max(1, min(self.span.end, line_end, start + _WINDOW) - start)
         # window very long lines around the caret
         lo = max(0, col - _WINDOW)
         hi = min(len(text), col + width + _WINDOW)

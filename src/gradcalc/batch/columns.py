@@ -24,6 +24,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from ..errors import Text
+from ..errors import number_text
 
 THREADS = True           # Arrow parses blocks on its thread pool
 BLOCK = 1 << 20          # bytes per block Arrow parses on one thread
@@ -253,7 +254,8 @@ def read_parquet(path: str, fail: Callable[..., Exception],
                 bad = ~np.isfinite(values)
                 if bad.any():
                     first = int(np.argmax(bad))
-                    raise fail(f"the value of '{name}' is not finite ({values[first]!r})",
+                    raise fail(f"the value of '{name}' is not finite "
+                               f"({number_text(values[first])})",
                                at + first + 1)
                 columns[name][at:at + k] = values
             for name in kept_names:

@@ -6,7 +6,6 @@ import gc
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -14,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..budget import Deadline
 from ..engine import vectors
 from ..engine.evaluate import Run, nonfinite, parse_bindings, run
-from ..errors import InputError
+from ..errors import InputError, capped
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from ..judge.result import Result
 from ..lang.syntax import check_inf, parse
@@ -118,8 +118,10 @@ Examples:
     --at X=@X.npy --wrt w          (your Python code: loss.py is imported and run)
 
 \b
-Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
-3 a value or partial is not finite (stderr names the tape node).
+Exit status: 0 everything asked was verified (or --no-check), 1 a check disagrees (or your
+--expect/--claim), 2 bad input, 3 a value or partial is not finite (stderr names the tape
+node), 4 nothing disagrees but something could not be verified (a partial undefined, a check
+skipped, a claim undecided; with --strict also a verdict not certified).
 """,
 )
 @click.argument("words", nargs=-1, metavar="EXPR")
@@ -152,16 +154,20 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               callback=_positive,
               help="Relative tolerance of every verdict: ok when |tape - true| <= "
                    "RTOL*|true| + max(ATOL, floor) for every value the true derivative's "
-                   "proven enclosure allows (README: How the verdict is decided).")
+                   "proven enclosure allows (docs/verdicts.md: How the verdict is decided).")
 @click.option("--atol", type=float, default=DEFAULT_ATOL, show_default=True,
               callback=_positive,
               help="Absolute floor of the tolerance; the default 0 leaves the floor "
                    "derived from the backward pass's magnitudes.")
 @click.option("--check-timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
               callback=_positive, metavar="SECONDS",
-              help="Time budget of the whole SymPy check (conversion, derivatives, "
-                   "evaluation), of --numeric and of each claim; over it the check is "
-                   "skipped and a claim is undecided.")
+              help="One wall-clock limit for all the checking of the call (SymPy, the "
+                   "interval reference, --numeric, every claim, Hessian and row), from when "
+                   "the checking starts: a safety net, since the check's work is bounded by "
+                   "counts; what it stops is skipped (time limit).")
+@click.option("--strict", is_flag=True,
+              help="Also exit 4 when a verdict is not certified (decided without a proven "
+                   "enclosure).")
 @click.option("-f", "--file", "file", type=str, metavar="PATH", shell_complete=_complete_path,
               help="Read the expression or program from a file (- for stdin).")
 @click.option("--points", metavar="FILE", shell_complete=_complete_path,
@@ -237,7 +243,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             output: str | None, dask: str | None, symbolic: str | None, color: str,
             use: str | None, keep: str | None, show_steps: bool = False,
             function: str | None = None, gradient: str | None = None,
-            search_points: int = 20) -> int:
+            search_points: int = 20, strict: bool = False) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -262,6 +268,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
         expr=expr, file=file, at=tuple(at), wrt=wrt, of=of, fmt=fmt, show_tape=show_tape,
         show_steps=show_steps,
         collapse=collapse, check=not no_check, rtol=rtol, atol=atol, timeout=check_timeout,
+        deadline=Deadline(check_timeout), strict=strict,
         cache=not no_cache, graph=graph, expect=tuple(expect), claims=tuple(claims),
         claims_file=claims_file, claim_points=claim_points, numeric=numeric, hessian=hessian,
         symbolic=None if symbolic is None else symbolic.lower(), points=points, output=output,
@@ -380,7 +387,7 @@ def _command(req: Request) -> int:
 
         program = _parse(source, req.file)
         lines, reason = symbolic_without_point(program, req.wrt_names, req.symbolic, of,
-                                               req.timeout)
+                                               req.deadline)
         return _finish(Result(program, of, formulas=lines, formulas_format=req.symbolic,
                               formulas_reason=reason), req)
     if claim_list and not req.at:
@@ -393,8 +400,8 @@ def _command(req: Request) -> int:
                                    "row)")
         from ..judge.claims import verify_claims_only
 
-        ver = verify_claims_only(program, claim_list, req.rtol, req.atol, req.timeout, of,
-                                 req.claim_points)
+        ver = verify_claims_only(program, claim_list, req.rtol, req.atol, of=of,
+                                 points=req.claim_points, deadline=req.deadline)
         return _finish(Result(program, of, verification=ver), req)
     with _held():
         program = _parse(source, req.file)
@@ -409,13 +416,13 @@ def _command(req: Request) -> int:
         _symbolic_usage(req, claim_list)
         from ..judge.matrix import symbolic_gradient
         lines, reason = symbolic_gradient(first.program, first.bindings, first.wrt,
-                                          first.gradient(), req.symbolic, of, req.timeout)
+                                          first.gradient(), req.symbolic, of, req.deadline)
         return _finish(Result(first.program, of, run=first, formulas=lines,
                               formulas_format=req.symbolic, formulas_reason=reason), req)
     steps = None
     if req.show_steps:   # the formulas are derived in a child while the check runs
         from ..symbolic.steps import begin
-        steps = begin(first, req.collapse, req.timeout, req.cache)
+        steps = begin(first, req.collapse, req.deadline, req.cache)
     result = _at_point(first, req, claim_list, steps)
     result.steps = None if steps is None else steps.complete()
     if steps is not None and req.fmt == "csv":
@@ -473,13 +480,13 @@ def _at_point(first: Run, req: Request, claim_list: Sequence[Claim] = (),
     """Everything asked at one point: the check, the Jacobian rows (several outputs), the
     Hessian, the verification; --graph is written on the way."""
     outputs, of = req.jacobian_outputs, req.output_name
-    graph, hessian, timeout = req.graph, req.hessian, req.timeout
+    graph, hessian, deadline = req.graph, req.hessian, req.deadline
     if outputs is not None:
         from ..judge import higher
 
         rows = higher.jacobian(first, outputs)
         checks = None if not req.check else higher.check_all(rows, req.rtol, req.atol,
-                                                             timeout, req.cache)
+                                                             cache=req.cache, deadline=deadline)
         if graph is not None:
             from ..render import figure
 
@@ -492,14 +499,12 @@ def _at_point(first: Run, req: Request, claim_list: Sequence[Claim] = (),
 
         result.hessian = higher.hessian(first)
         result.problems += result.hessian.nonfinite
-    started = time.monotonic()  # the check and its matrix notation share one budget
-    result.check = None if not req.check else check(first, req.rtol, req.atol, timeout, of,
-                                                    cache=req.cache)
+    result.check = None if not req.check else check(first, req.rtol, req.atol, of=of,
+                                                    cache=req.cache, deadline=deadline)
     if result.check is not None and not hessian and any(
             vectors.length(first.bindings[n]) for n in first.wrt):
         from ..judge.matrix import add_matrix_notation
-        add_matrix_notation(first, result.check, of,
-                            max(0.0, timeout - (time.monotonic() - started)))
+        add_matrix_notation(first, result.check, of, deadline)
     if graph is not None:
         from ..render import figure
 
@@ -510,20 +515,20 @@ def _at_point(first: Run, req: Request, claim_list: Sequence[Claim] = (),
 
         assert result.hessian is not None
         result.hessian_check = None if not req.check else higher.check_hessian(
-            first, result.hessian, req.rtol, req.atol, timeout, of)
+            first, result.hessian, req.rtol, req.atol, of=of, deadline=deadline)
     if req.expect or req.numeric or claim_list:
         from ..judge.claims import parse_expect, verify
 
         if claim_list and not req.expect and not req.numeric and any(
                 vectors.length(v) for v in first.bindings.values()):
             from ..judge import matrix  # claims in vector and matrix notation
-            result.verification = matrix.verify(first, claim_list, req.rtol, req.atol, timeout,
-                                                of, req.claim_points)
+            result.verification = matrix.verify(first, claim_list, req.rtol, req.atol, of=of,
+                                                points=req.claim_points, deadline=deadline)
         else:
             result.verification = verify(first, result.check,
                                          parse_expect(req.expect, first.wrt), req.numeric,
-                                         claim_list, req.rtol, req.atol, timeout, of,
-                                         req.claim_points)
+                                         claim_list, req.rtol, req.atol, of=of,
+                                         points=req.claim_points, deadline=deadline)
     return result
 
 
@@ -626,8 +631,9 @@ def _points(program: Program, req: Request, bindings: dict[str, Any]) -> Result:
         _clash(pts, column_names(b.wrt) if outputs is None else output_columns(name, b.wrt))
         chk = None
         if req.check:
-            with Ticking("checking", req.timeout):
-                chk = batch.check_batch(b, req.rtol, req.atol, req.timeout, name, req.cache)
+            with Ticking("checking", req.deadline.left()):
+                chk = batch.check_batch(b, req.rtol, req.atol, of=name, use_cache=req.cache,
+                                        deadline=req.deadline)
         parts.append((name, b, chk))
         found = batch.nonfinite_rows(b, name)
         problems += [f"{name}: {m}" for m in found] if outputs else found
@@ -648,7 +654,7 @@ def _clash(pts: Any, columns: Sequence[str]) -> None:
 
 def _pointwise(program: Program, pts: Any, req: Request, bindings: dict[str, Any]) -> Result:
     """--points with --hessian, --expect or --numeric: at each row, what the one-point call
-    at that row's bindings computes and judges (each check under its own budget)."""
+    at that row's bindings computes and judges (all rows before the call's one deadline)."""
     from ..progress import Progress
 
     if pts.n > POINTWISE_ROWS:
@@ -743,7 +749,7 @@ def _finish(result: Result, req: Request) -> int:
         click.echo("note: --collapse applies to the --tape listing", err=True)
     for message in result.problems:
         click.echo(f"non-finite: {message}", err=True)
-    return result.exit_status()
+    return result.exit_status(req.strict)
 
 
 def _write_output(result: Result, path: str) -> None:
@@ -819,7 +825,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    """An error on stderr: the word `error:` in red where _colour says so."""
+    """An error on stderr: the word `error:` in red where _colour says so; a very long word of
+    it is not echoed whole (errors.capped)."""
+    message = capped(message)
     colour = message.startswith("error:") and _colour(sys.stderr)
     if colour:
         message = click.style("error:", fg="red", bold=True) + message[len("error:"):]

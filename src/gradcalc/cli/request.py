@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..budget import Deadline
 from ..errors import InputError
 
 
@@ -57,6 +58,8 @@ class Request:
     function: str | None            # --function FILE.py:NAME
     gradient: str | None            # --grad FILE.py:NAME
     search_points: int              # --search-points
+    deadline: Deadline              # the call's one deadline (--check-timeout)
+    strict: bool                    # --strict: not certified is not verified either
 
     @property
     def outputs(self) -> list[str] | None:

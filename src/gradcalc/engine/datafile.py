@@ -1,7 +1,7 @@
 """Text files of numbers, as `--points FILE` and `--at X=@FILE.csv` read them: one number
 syntax for a cell, one way to decode the bytes, one way to tell the separator.
 
-A cell is a number as README documents it: optional spaces, an optional sign, digits with an
+A cell is a number as docs/batches.md says: optional spaces, an optional sign, digits with an
 optional decimal point (`3`, `2.5`, `.5`, `1.`), an optional exponent (`1e-3`, `2E+2`), ASCII
 only. Python's float() is more lenient (`1_0`, Arabic-Indic or full-width digits), so it only
 ever sees a cell that has passed this test. Text is UTF-8, with or without a byte-order mark.

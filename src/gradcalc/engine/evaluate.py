@@ -32,6 +32,7 @@ from ..errors import (
     UnboundName,
     foreign_name,
     location,
+    number_text,
     unassigned_output,
 )
 from ..lang.inline import CallRecord, CallRecorder, Hooks
@@ -372,7 +373,7 @@ def parse_bindings(options: Sequence[str], setting: str = "at") -> dict[str, Any
                                  exc.hint_parts) from None
             if not np.all(np.isfinite(value)):
                 raise fail(f"the value of '{name}' is not finite ({value_text.strip()} = "
-                           f"{value})")
+                           f"{number_text(value)})")
             out[name] = value
     return out
 

@@ -1196,9 +1196,10 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
     differentiable arguments) receive adjoints. With graph=True the VJPs run on the recorded
     tensors, so an enclosing tape records the backward pass too (higher-order derivatives).
     more: further (target, seed) pairs, swept together: the adjoints of the sum of the targets.
-    With magnitude=True every contribution is replaced by its absolute value: each adjoint is
-    then the sum of the absolute values of the terms the plain pass adds up (the scale of the
-    rounding error of that sum; judge.floor).
+    With magnitude=True every contribution is replaced by its magnitude (its absolute value, or
+    what the primitive's record says its VJP's rounding is relative to: Primitive.
+    vjp_magnitude): each adjoint is then the sum of the magnitudes of the terms the plain pass
+    adds up (the scale of the rounding error of that sum; judge.floor).
     values: node values to differentiate at instead of the recorded ones (from forward(): a
     batch over columns, with seed UNIT). free: drop each adjoint other than the sources' once
     it is spent (memory bounded by the live adjoints). origins=False skips looking for where
@@ -1272,7 +1273,10 @@ def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: A
                 rule = fixed[i] if fixed is not None else prim.vjp(i)
                 if rule is None:
                     continue
-                c = rule(g, ans, *args)
+                if magnitude and prim.vjp_magnitude is not None:
+                    c = prim.vjp_magnitude(i, g, ans, *args)
+                else:
+                    c = rule(g, ans, *args)
                 if c is None:  # a symbolic zero (arrays.where's branch not taken): the input
                     if adj[ref] is None:  # is reached, and nothing is added or multiplied
                         adj[ref] = _ZERO

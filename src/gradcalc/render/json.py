@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import worded
 from ..judge.result import Result, jacobian_check
-from ..judge.verdict import status_of
+from ..judge.verdict import combine
 from ..lang.syntax import Assign, Program
 from . import report, text
 from .report import jnum, json_object, partial_json, unchecked_json
@@ -336,7 +336,7 @@ def _batch(result: Result) -> str:
                     "value": {name: array(b.value) for name, b, _ in parts},
                     "jacobian": {name: {w: array(g) for w, g in b.gradient.items()}
                                  for name, b, _ in parts},
-                    "check": {"status": status_of(
+                    "check": {"status": combine(
                         "skipped" if c is None else c.status for _, _, c in parts),
                         "outputs": {name: _batch_check(c) for name, _, c in parts}}})
     text_ = json.dumps(obj, indent=None, allow_nan=False) + "\n"
@@ -502,7 +502,7 @@ def _check_pieces(pieces: list[Any], chk: Any, batch: Any, key: Any) -> None:
 
 
 def _row_status(chk: Any, batch: Any) -> np.ndarray:
-    """Each row's status: the verdicts of its partials and value, combined by status_of."""
+    """Each row's status: the verdicts of its partials and value, combined by verdict.combine."""
     n = batch.n
     if chk is None:
         return np.full(n, "skipped", dtype=object)
@@ -512,8 +512,8 @@ def _row_status(chk: Any, batch: Any) -> np.ndarray:
 
 
 def _combined(columns: Sequence[np.ndarray]) -> np.ndarray:
-    """status_of per row, over the status words of several columns: each row's set of words
-    as a bit mask, and status_of asked once per distinct set."""
+    """combine per row, over the status words of several columns: each row's set of words
+    as a bit mask, and combine asked once per distinct set."""
     texts = [c.astype(str) for c in columns]
     words = sorted({w for t in texts for w in np.unique(t).tolist()})
     bit = {w: 1 << k for k, w in enumerate(words)}
@@ -523,7 +523,7 @@ def _combined(columns: Sequence[np.ndarray]) -> np.ndarray:
             mask |= np.where(t == w, bit[w], 0)
     out = np.empty(len(mask), dtype=object)
     for m in np.unique(mask).tolist():
-        out[mask == m] = status_of(w for w in words if m & bit[w])
+        out[mask == m] = combine(w for w in words if m & bit[w])
     return out
 
 
