@@ -410,7 +410,7 @@ def test_no_time_left_leaves_the_numbers_and_says_time_limit(gradcalc) -> None:
     r = gradcalc(*SEED, "--steps", "--check-timeout", "0", "--format", "json")
     steps = r.json()["steps"]
     assert steps["formulas"] is False
-    assert steps["note"] == ("no formulas (time limit: --check-timeout (0 s) passed first): "
+    assert steps["note"] == ("no formulas (time limit: the 0 s for checking passed first): "
                              "numbers only")
     assert r.status == 4   # the check the deadline stopped is skipped: not verified
     assert all(s["formula"] is None for s in steps["nodes"])

@@ -68,8 +68,9 @@ TIME_LIMIT = "time limit"   # how a reason starts when the deadline stopped the 
 
 
 def time_limit(seconds: float) -> str:
-    """The reason of a verdict that --check-timeout stopped."""
-    return f"{TIME_LIMIT}: --check-timeout ({seconds:g} s) passed first"
+    """The reason of a verdict that the call's one deadline (--check-timeout) stopped: worded
+    without the option, as the Python API's caller never typed it."""
+    return f"{TIME_LIMIT}: the {seconds:g} s for checking passed first"
 
 
 def stopped(reason: str) -> bool:

@@ -32,7 +32,7 @@ from ..budget import Deadline, deadline_of
 from ..engine import datafile
 from ..engine.evaluate import Run, nonfinite, run
 from ..engine.tape import UNIT, Node, Unit, backward, forward, source_masks
-from ..errors import InputError
+from ..errors import InputError, Setting, Text, as_parts
 from ..judge import guards
 from ..judge import verdict as judge
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, Check
@@ -103,13 +103,13 @@ class Choice:
             _check_header(list(header), fail, line)
             return list(header), []
         present = set(header)
-        for option, asked in (("--use", self.use), ("--keep", self.keep)):
+        for option, asked in (("use", self.use), ("keep", self.keep)):
             for name in asked or ():
                 if name not in present:
                     close_ = difflib.get_close_matches(name, list(header), n=1)
-                    raise fail(f"{option} names '{name}', which is not a column (columns: "
-                               f"{', '.join(_shown_names(header))})" +
-                               (f"; did you mean {close_[0]}?" if close_ else ""), line)
+                    raise fail((Setting(option), f" names '{name}', which is not a column "
+                                f"(columns: {', '.join(_shown_names(header))})" +
+                                (f"; did you mean {close_[0]}?" if close_ else "")), line)
         chosen = set(self.use) if self.use is not None else self.reads
         names = [h for h in header if h in chosen]
         kept = list(self.keep) if self.keep is not None else \
@@ -118,8 +118,8 @@ class Choice:
         seen: set[str] = set()
         for name in kept:
             if not name.strip():
-                raise fail("a column to keep has no name in the header; name it, or choose "
-                           "the columns with --keep", line)
+                raise fail(("a column to keep has no name in the header; name it, or choose "
+                            "the columns with ", Setting("keep")), line)
             if name in seen or header.count(name) > 1:
                 raise fail(f"duplicate column '{name}' in the header", line)
             seen.add(name)
@@ -171,16 +171,16 @@ def read_points(path: str, stdin: TextIO | None = None, choice: Choice = EVERY) 
     first = parts[0]
     for f, part in zip(files[1:], parts[1:], strict=True):
         if part.names != first.names or list(part.kept) != list(first.kept):
-            raise InputError(f"--points {f}: columns {','.join(part.names + list(part.kept))} "
-                             f"differ from those of {files[0]}: "
-                             f"{','.join(first.names + list(first.kept))}")
+            raise InputError((Setting("points", f), ": columns "
+                              f"{','.join(part.names + list(part.kept))} differ from those of "
+                              f"{files[0]}: {','.join(first.names + list(first.kept))}"))
     from . import columns as cio
 
     return Points(
         path, first.names,
         {c: np.concatenate([p.columns[c] for p in parts]) for c in first.names},
         np.concatenate([p.lines for p in parts]),
-        {c: cio.concat([p.kept[c] for p in parts], f"--points {path}: column '{c}'")
+        {c: cio.concat([p.kept[c] for p in parts], (Setting("points", path), f": column '{c}'"))
          for c in first.kept},
         files, np.repeat(np.arange(len(parts), dtype=np.int32), [p.n for p in parts]),
         first.separator)
@@ -207,12 +207,13 @@ def input_files(spec: str) -> list[str]:
         files = [spec]
     files = [f for f in files if os.path.isfile(f)]
     if not files:
-        raise InputError(f"--points {spec}: no CSV or Parquet files there",
+        raise InputError((Setting("points", spec), ": no CSV or Parquet files there"),
                          hint="give a file, a directory of .csv/.parquet files or a glob "
                               "such as 'data/part-*.parquet'")
     kinds = {is_parquet(f) for f in files}
     if len(kinds) > 1:
-        raise InputError(f"--points {spec}: mixes CSV and Parquet files; give one format")
+        raise InputError((Setting("points", spec), ": mixes CSV and Parquet files; give one "
+                          "format"))
     return files
 
 
@@ -223,14 +224,14 @@ def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
 
     where = "stdin" if path == "-" else path
 
-    def fail(message: str, line: int | None = None) -> InputError:
+    def fail(message: Text, line: int | None = None) -> InputError:
         at = f" line {line}:" if line is not None else ":"
-        return InputError(f"--points {where}{at} {message}")
+        return InputError((Setting("points", where), f"{at} ", *as_parts(message)))
 
     if cio.is_parquet(path):
-        def fail_row(message: str, row: int | None = None) -> InputError:
+        def fail_row(message: Text, row: int | None = None) -> InputError:
             at = f" row {row}:" if row is not None else ":"
-            return InputError(f"--points {where}{at} {message}")
+            return InputError((Setting("points", where), f"{at} ", *as_parts(message)))
 
         names, cols, lines, kept = cio.read_parquet(
             path, fail_row, lambda header: choice.split(header, lambda m, _l: fail_row(m), 0))
@@ -248,12 +249,12 @@ def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
         try:
             info = os.stat(path)
             if stat.S_ISCHR(info.st_mode) or stat.S_ISDIR(info.st_mode):
-                raise InputError(f"--points: cannot read {path}: not a file")
+                raise InputError((Setting("points"), f": cannot read {path}: not a file"))
             with open(path, "rb") as fh:
                 if not stat.S_ISREG(info.st_mode):  # a pipe (`<(cmd)`) can be read only once
                     data = fh.read()
         except OSError as exc:
-            raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
+            raise _unreadable(path, exc) from None
         size = info.st_size if data is None else len(data)
     try:
         with Progress(f"reading {where}", size, "bytes") as bar:
@@ -269,8 +270,13 @@ def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
             with open(path, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
-            raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
-    return _read_text(where, datafile.decode(data, f"--points {where}"), fail, choice)
+            raise _unreadable(path, exc) from None
+    return _read_text(where, datafile.decode(data, (Setting("points", where),)), fail, choice)
+
+
+def _unreadable(path: str, exc: OSError) -> InputError:
+    """The error for a points file the system cannot read."""
+    return InputError((Setting("points"), f": cannot read {path}: {exc.strerror}"))
 
 
 def _read_text(where: str, data: str, fail: Any, choice: Choice = EVERY) -> Points:
@@ -413,19 +419,19 @@ def check_bindings(program: Program, points: Points, at: Mapping[str, Any]) -> N
 
     for name in at:
         if name in points.columns:
-            raise InputError(f"'{name}' is bound twice: by --at and by a column of "
-                             f"--points {points.where}")
+            raise InputError((f"'{name}' is bound twice: by ", Setting("at"),
+                              " and by a column of ", Setting("points", points.where)))
     header = points.names + [k for k in points.kept if k not in points.columns]
     for name in free_names(program):
         if name not in points.columns and name not in at:
             close_ = [h for h in header if h.lower() == name.lower()] or \
                 difflib.get_close_matches(name, header, n=1, cutoff=0.5)
-            hint = f"rename the column '{close_[0]}' to {name} in the header, or bind {name} " \
-                   f"with --at {name}=VALUE" if close_ else \
-                f"name a column {name}, or bind it with --at {name}=VALUE"
-            raise InputError(f"'{name}' is not bound: --points {points.where} has no column "
-                             f"'{name}' (columns: {', '.join(_shown_names(header)) or 'none'})",
-                             hint=hint)
+            bind = Setting("at", f"{name}=VALUE")
+            hint = (f"rename the column '{close_[0]}' to {name} in the header, or bind {name} "
+                    "with ", bind) if close_ else (f"name a column {name}, or bind it with ", bind)
+            raise InputError((f"'{name}' is not bound: ", Setting("points", points.where),
+                              f" has no column '{name}' (columns: "
+                              f"{', '.join(_shown_names(header)) or 'none'})"), hint=hint)
 
 
 def run_batch(program: Program, points: Points, at: Mapping[str, float],
@@ -435,15 +441,16 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
     for name in at:
         if np.ndim(at[name]):
             kind = "a matrix" if np.ndim(at[name]) == 2 else "a vector"
-            raise InputError(f"--at binds '{name}' to {kind}, but --points rows are scalars; "
-                             "bind vectors and matrices only without --points")
+            raise InputError((Setting("at"), f" binds '{name}' to {kind}, but ",
+                              Setting("points"), " rows are scalars; bind vectors and matrices "
+                              "only without ", Setting("points")))
     check_bindings(program, points, at)
     names = list(points.names) + list(at)
     wrt_list = names if wrt is None else list(wrt)
     for name in wrt_list:
         if name not in names:
             close_ = difflib.get_close_matches(name, names, n=1)
-            raise InputError(f"--wrt names '{name}', which is not bound",
+            raise InputError((Setting("wrt"), f" names '{name}', which is not bound"),
                              hint=f"did you mean {close_[0]}?" if close_ else
                              "bound names: " + ", ".join(names))
     n = points.n

@@ -29,7 +29,16 @@ import numpy as np
 from .. import ops
 from ..budget import Deadline, deadline_of
 from ..engine.evaluate import Run, parse_bindings
-from ..errors import InputError, Span
+from ..errors import (
+    SHAPES_HINT,
+    InputError,
+    Part,
+    Setting,
+    Span,
+    Text,
+    as_parts,
+    unassigned_output,
+)
 from ..judge import explain, numeric
 from ..judge import verdict as judge
 from ..judge.check import DEFAULT_TIMEOUT, Check, Partial
@@ -65,22 +74,18 @@ EXPAND_TERMS = 5_000        # sympy.expand tries a difference it expands to at m
 def parse_expect(options: Sequence[str], wrt: Sequence[str]) -> dict[str, float]:
     """Expected partials from --expect texts `NAME=VALUE[,...]`, parsed like --at values; every
     NAME must be a differentiated name."""
-    try:
-        values = parse_bindings(options)
-    except InputError as exc:
-        # the --at parser, reused: its messages name the option they came from
-        exc.message = re.sub(r"^--at:", "--expect:", exc.message)
-        raise
+    values = parse_bindings(options, "expect")  # its messages name the expected values
     for name, value in values.items():
         if np.ndim(value):
-            raise InputError(f"--expect: the value of '{name}' must be a number, not a vector")
+            raise InputError((Setting("expect"), f": the value of '{name}' must be a number, "
+                              "not a vector"))
     for text in options:
         for offset, piece in split_top_level(text):
             name = piece.partition("=")[0]
             lead = len(name) - len(name.lstrip())
             name = name.strip()
             if name not in wrt:
-                raise InputError(f"--expect: '{name}' is not a differentiated name",
+                raise InputError((Setting("expect"), f": '{name}' is not a differentiated name"),
                                  Span(offset + lead, offset + lead + len(name)), text,
                                  "differentiated names: " + (", ".join(wrt) or "none"))
     return values
@@ -95,7 +100,8 @@ class Claim:
     expr: Expr
     source: str          # the text the spans point into (the option or the whole file)
     name_span: Span
-    label: str           # "--claim" or "FILE line N"
+    file: str | None     # the claims file it was read from, None for a --claim text
+    line: int = 0        # its line in that file (1-based)
 
 
 def parse_claims(options: Sequence[str], file_text: str | None = None,
@@ -103,29 +109,35 @@ def parse_claims(options: Sequence[str], file_text: str | None = None,
     """Claims from --claim texts and a claims file (one `NAME: FORMULA` or `d/dNAME: FORMULA`
     per line; blank lines and # comments are skipped). Formulas are parsed with the expression
     parser."""
-    items: list[tuple[str, int, int, str]] = [(text, 0, len(text), "--claim") for text in options]
+    items: list[tuple[str, int, int, str | None, int]] = [
+        (text, 0, len(text), None, 0) for text in options]
     if file_text is not None:
         start = 0
         for number, line in enumerate(file_text.split("\n"), 1):
             body = line.split("#", 1)[0]
             if body.strip():
-                items.append((file_text, start, start + len(body), f"{file_name} line {number}"))
+                items.append((file_text, start, start + len(body), file_name, number))
             start += len(line) + 1
-    return [_claim(source, lo, hi, label) for source, lo, hi, label in items]
+    return [_claim(*item) for item in items]
 
 
-def _claim(source: str, lo: int, hi: int, label: str) -> Claim:
+def _given_in(claim_file: str | None) -> Part:
+    """Where a claim was given, as its errors name it: the claims file, or the --claim text."""
+    return Setting("claim") if claim_file is None else claim_file
+
+
+def _claim(source: str, lo: int, hi: int, claim_file: str | None, line: int) -> Claim:
     text = source[lo:hi]
-    where = "--claim" if label == "--claim" else label.split(" line ")[0]
+    where = _given_in(claim_file)
 
-    def fail(message: str, span: Span, hint: str = "") -> InputError:
-        return InputError(f"{where}: {message}", span, source, hint)
+    def fail(message: Text, span: Span, hint: Text = "") -> InputError:
+        return InputError((where, ": ", *as_parts(message)), span, source, hint)
 
     lead = len(text) - len(text.lstrip())
     colon = text.find(":")
     if colon < 0:
         raise fail("a claim needs the form NAME: FORMULA", Span(lo + lead, hi),
-                   "e.g. --claim 'a: an*tax'")
+                   ("e.g. ", Setting("claim", "'a: an*tax'")))
     name = text[:colon].strip()
     name_span = Span(lo + lead, lo + lead + max(1, len(name)))
     if name.startswith("d/d"):  # `d/da: an*tax` says the same as `a: an*tax`
@@ -142,9 +154,9 @@ def _claim(source: str, lo: int, hi: int, label: str) -> Claim:
         expr = parse_expression(formula)
     except InputError as exc:
         span = exc.span or Span(0, len(formula))
-        raise fail(f"{exc.message} in the claim for '{name}'",
-                   Span(at + span.start, at + span.end), exc.hint) from None
-    return Claim(name, formula.strip(), expr, source, name_span, label)
+        raise fail((*exc.parts, f" in the claim for '{name}'"),
+                   Span(at + span.start, at + span.end), exc.hint_parts) from None
+    return Claim(name, formula.strip(), expr, source, name_span, claim_file, line)
 
 
 def check_claim_names(claims: Sequence[Claim], variables: Sequence[str]) -> None:
@@ -152,16 +164,16 @@ def check_claim_names(claims: Sequence[Claim], variables: Sequence[str]) -> None
     constants; otherwise an InputError pointing at the offending name."""
     where = ", ".join(variables) or "none"
     for claim in claims:
-        prefix = "--claim" if claim.label == "--claim" else claim.label.split(" line ")[0]
+        prefix = _given_in(claim.file)
         if claim.name not in variables:
-            raise InputError(f"{prefix}: '{claim.name}' is not a variable of the expression",
+            raise InputError((prefix, f": '{claim.name}' is not a variable of the expression"),
                              claim.name_span, claim.source, f"variables: {where}")
         offset = claim.name_span.end + claim.source[claim.name_span.end:].find(":") + 1
         for node in postorder(claim.expr):
             if isinstance(node, Name) and node.id not in variables \
                     and node.id not in ops.CONSTANTS:
-                raise InputError(f"{prefix}: unknown name '{node.id}' in the claim for "
-                                 f"'{claim.name}'", Span(offset + node.span.start,
+                raise InputError((prefix, f": unknown name '{node.id}' in the claim for "
+                                  f"'{claim.name}'"), Span(offset + node.span.start,
                                                          offset + node.span.end),
                                  claim.source, f"variables: {where}")
 
@@ -294,7 +306,7 @@ def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | N
         op.status = Status.SKIPPED
         op.reason = p.reason if p is not None else (
             "numeric skipped (time limit) and no symbolic reference" if over
-            else "--no-check and nothing to compare with")
+            else "no symbolic check and nothing to compare with")
         op.unchecked = p is None and not over
     if expected is not None:
         if judged and p is not None and p.status == Status.NULL:
@@ -330,8 +342,9 @@ def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_nume
     check_claim_names(claims, list(run.bindings))
     for name, value in run.bindings.items():
         if np.ndim(value) and (expected or with_numeric):
-            raise InputError(f"--expect and --numeric take scalar bindings only, but "
-                             f"'{name}' is a {'matrix' if np.ndim(value) == 2 else 'vector'}")
+            raise InputError((Setting("expect"), " and ", Setting("numeric"),
+                              f" take scalar bindings only, but '{name}' is a "
+                              f"{'matrix' if np.ndim(value) == 2 else 'vector'}"))
     gradient = run.gradient()
     point = {n: float(v) for n, v in run.bindings.items()}
     partials: dict[str, Opinions] = {}
@@ -658,12 +671,11 @@ def verify_claims_only(program: Program, claims: Sequence[Claim], rtol: float, a
     check_claim_names(claims, variables)
     bodies = [s.value if isinstance(s, Assign) else s for s in program.statements]
     if matrix_operation([*bodies, *(c.expr for c in claims)]) is not None:
-        raise InputError("claims in vector or matrix notation need --at: the bindings give the "
-                         "shapes", hint="e.g. --at 'X=[[1,2],[3,4]]' --at 'w=[1,-1]' (or "
-                         "--at X=@data.npy)")
+        raise InputError(("claims in vector or matrix notation need ", Setting("at"),
+                          ": the bindings give the shapes"), hint=SHAPES_HINT)
     assigned = {s.target for s in program.statements if isinstance(s, Assign)}
     if of is not None and of not in assigned:
-        raise InputError(f"--of names '{of}', which the program never assigns")
+        raise unassigned_output(of)
     verdicts = check_claims(program, variables, claims, None, None, rtol, atol, deadline, of,
                             points)
     forms = {v.claim.name: v.true_form for v in verdicts if v.true_form is not None}

@@ -32,7 +32,7 @@ from ..engine.tape import (
     input_values,
     seed_of,
 )
-from ..errors import InputError
+from ..errors import InputError, Setting, unassigned_output
 from ..judge import verdict as judge
 from ..judge.check import (
     DEFAULT_ATOL,
@@ -215,15 +215,16 @@ def hessian(run: Run) -> Hessian:
     Raises InputError for a vector output, or more than HESSIAN_COMPONENTS components.
     """
     if np.ndim(run.value):
-        raise InputError(f"--hessian needs a scalar output, but {run.output_name or 'the output'}"
-                         f" is a vector of length {np.size(run.value)}")
+        raise InputError((Setting("hessian"), " needs a scalar output, but "
+                          f"{run.output_name or 'the output'} is a vector of length "
+                          f"{np.size(run.value)}"))
     per_name = {n: vectors.labels(n, run.bindings[n]) for n in run.wrt}
     names = [label for labels in per_name.values() for label in labels]
     if len(names) > HESSIAN_COMPONENTS:
         sizes = ", ".join(f"{n} has {len(v):,}" for n, v in per_name.items() if len(v) > 1)
-        raise InputError(f"--hessian over {len(names):,} components ({sizes}) is more than it "
-                         f"takes ({HESSIAN_COMPONENTS}): choose fewer names with --wrt, or use "
-                         "the Python API (gradcalc.hessian)")
+        raise InputError((Setting("hessian"), f" over {len(names):,} components ({sizes}) is "
+                          f"more than it takes ({HESSIAN_COMPONENTS}): choose fewer names with ",
+                          Setting("wrt"), ", or use the Python API (gradcalc.hessian)"))
     matrix: dict[str, dict[str, Any]] = {i: {j: None for j in names} for i in names}
     target = run.target_id()
     if target is None:
@@ -325,7 +326,7 @@ def jacobian(run: Run, outputs: Sequence[str]) -> list[Run]:
     rows: list[Run] = []
     for name in outputs:
         if name in seen:
-            raise InputError(f"--of names '{name}' twice")
+            raise InputError((Setting("of"), f" names '{name}' twice"))
         seen.add(name)
         if name not in run.env:
             raise unknown_output(name, run)
@@ -339,8 +340,7 @@ def unknown_output(name: str, run: Run) -> InputError:
     """The error for --of naming something the program never assigns."""
     assigned = [n for n in run.env if n not in run.bindings]
     close = difflib.get_close_matches(name, list(run.env), n=1)
-    return InputError(f"--of names '{name}', which the program never assigns",
-                      hint=f"did you mean {close[0]}?" if close else
+    return unassigned_output(name, hint=f"did you mean {close[0]}?" if close else
                       "assigned names: " + (", ".join(assigned) or "none"))
 
 

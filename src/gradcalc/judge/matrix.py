@@ -21,7 +21,7 @@ import numpy as np
 from ..budget import Deadline, deadline_of
 from ..engine import vectors
 from ..engine.evaluate import Run
-from ..errors import InputError
+from ..errors import SHAPES_HINT, InputError, Setting, unassigned_output
 from ..judge import verdict as judge
 from ..judge.check import DEFAULT_TIMEOUT, Check
 from ..judge.claims import (
@@ -233,13 +233,11 @@ def _check_shape(run: Run, claim: Claim) -> None:
     """Run the claim's formula at the --at point: shape errors inside it, or a result that
     does not have (or broadcast to) the shape of the gradient, are input errors."""
     from ..engine.evaluate import evaluate_expr
-    from ..errors import InputError
-
     try:
         value = evaluate_expr(claim.expr, dict(run.bindings), claim.formula)
     except InputError as exc:
-        raise InputError(f"--claim: {exc.message} in the claim for '{claim.name}'",
-                         hint=exc.hint) from None
+        raise InputError((Setting("claim"), ": ", *exc.parts,
+                          f" in the claim for '{claim.name}'"), hint=exc.hint_parts) from None
     got = np.shape(value.value if hasattr(value, "uid") else value)
     want = np.shape(run.bindings[claim.name])
     try:
@@ -247,8 +245,9 @@ def _check_shape(run: Run, claim: Claim) -> None:
     except ValueError:
         fits = False
     if not fits:
-        raise InputError(f"--claim: the claim for '{claim.name}' is {_words(got)}, but the "
-                         f"gradient with respect to {claim.name} is {_words(want)}",
+        raise InputError((Setting("claim"), f": the claim for '{claim.name}' is "
+                          f"{_words(got)}, but the gradient with respect to {claim.name} is "
+                          f"{_words(want)}"),
                          claim.name_span, claim.source)
 
 
@@ -341,16 +340,16 @@ def symbolic_without_point(program: Program, wrt: Sequence[str] | None, fmt: str
     variables = free_names(program)
     bodies = [s.value if isinstance(s, Assign) else s for s in program.statements]
     if matrix_operation(bodies) is not None or _reduction(bodies):
-        raise InputError("--symbolic for vectors and matrices needs --at: the bindings give "
-                         "the shapes", hint="e.g. --at 'X=[[1,2],[3,4]]' --at 'w=[1,-1]' (or "
-                         "--at X=@data.npy)")
+        raise InputError((Setting("symbolic"), " for vectors and matrices needs ",
+                          Setting("at"), ": the bindings give the shapes"), hint=SHAPES_HINT)
     for name in wrt or []:
         if name not in variables:
-            raise InputError(f"--wrt names '{name}', which the program does not read",
+            raise InputError((Setting("wrt"), f" names '{name}', which the program does "
+                              "not read"),
                              hint="names it reads: " + (", ".join(variables) or "none"))
     assigned = {s.target for s in program.statements if isinstance(s, Assign)}
     if of is not None and of not in assigned:
-        raise InputError(f"--of names '{of}', which the program never assigns")
+        raise unassigned_output(of)
     return symbolic_gradient(program, dict.fromkeys(variables, 0.0),
                              list(wrt) if wrt is not None else variables, None, fmt, of,
                              deadline)

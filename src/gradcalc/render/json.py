@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import worded
 from ..judge.result import Result, jacobian_check
 from ..judge.verdict import combine
 from ..lang.syntax import Assign, Program
 from . import report, text
 from .report import jnum, json_object, partial_json, unchecked_json
+from .words import option_words
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
@@ -30,7 +32,9 @@ def render(result: Result, show_tape: bool = False, compact: bool = False) -> st
     if mode == "batch":
         return _batch(result)
     if mode == "dask":
-        return json.dumps(result.dask) + "\n"
+        # the check is skipped on Dask (it would hold whole columns on one machine)
+        return json.dumps({**(result.dask or {}),
+                           "check": {"status": "skipped", "reason": "--dask"}}) + "\n"
     return dumps(document(result, show_tape), compact)
 
 
@@ -107,7 +111,8 @@ def steps_json(steps: Any) -> dict[str, Any]:
             "received": [received(r) for r in step.received],
             "adjoint": jnum(step.adjoint), "formula": step.formula})
     return {"output": steps.output, "collapse": steps.collapse, "formulas": steps.formulas,
-            "note": steps.note or None, "partials": steps.partials, "nodes": nodes}
+            "note": worded(steps.note, option_words) or None, "partials": steps.partials,
+            "nodes": nodes}
 
 
 def _rows(result: Result, show_tape: bool) -> dict[str, Any]:
@@ -140,7 +145,7 @@ def _claim_json(v: ClaimVerdict) -> dict[str, Any]:
     c = v.counterexample
     at = v.at_point
     return {
-        "name": v.claim.name, "claim": v.claim.formula, "source": v.claim.label,
+        "name": v.claim.name, "claim": v.claim.formula, "source": _given_in(v.claim),
         "true": v.true_form, "status": v.status, "verdict": text.claim_verdict(v),
         "points": v.points, "miss_probability": v.miss_probability
         if v.points and v.status in ("equal", "proved") else None,
@@ -528,3 +533,8 @@ def _words(statuses: np.ndarray) -> Any:
     import pyarrow.compute as pc
 
     return pc.binary_join_element_wise('"', pa.array(statuses.astype(str)), '"', "")
+
+
+def _given_in(claim: Any) -> str:
+    """Where a claim was given: `--claim`, or `FILE line N` of a claims file."""
+    return "--claim" if claim.file is None else f"{claim.file} line {claim.line}"

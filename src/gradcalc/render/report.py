@@ -12,7 +12,9 @@ from ..budget import TIME_LIMIT, stopped
 from ..engine import vectors
 from ..engine.evaluate import Run
 from ..engine.tape import Const, Node, Tensor, ref
+from ..errors import worded
 from ..judge.check import Check, Partial
+from .words import option_words
 
 WIDTH = 100  # verdict lines fit here: a long verdict moves under its table, wrapped
 ROUNDED_NOTE = "note: numbers rounded to 15 significant digits; --format json has every digit"
@@ -222,7 +224,8 @@ def why_lines(run: Run) -> list[str]:
         if reason.kind == "unwatched" and name not in grad:
             unwatched.append(name)
         else:
-            lines.append(f"  why d/d{name} = {fmt(grad.get(name))}: {reason.text}")
+            lines.append(f"  why d/d{name} = {fmt(grad.get(name))}: "
+                         f"{worded(reason.said, option_words)}")
     if unwatched:
         lines.append(f"  not differentiated (not in --wrt, held constant): {', '.join(unwatched)}")
     return ([""] if lines else []) + lines
@@ -246,7 +249,8 @@ def partial_json(p: Partial) -> dict[str, Any]:
 
 def why_records(run: Run) -> dict[str, Any]:
     """The reasons as JSON: name -> {kind, reason}."""
-    return {name: {"kind": r.kind, "reason": r.text} for name, r in run.reasons().items()}
+    return {name: {"kind": r.kind, "reason": worded(r.said, option_words)}
+            for name, r in run.reasons().items()}
 
 
 def summary(chk: Check | None) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..engine import datafile
+from ..errors import worded
 from ..judge.result import Result, jacobian_check
 from ..judge.verdict import combine
 from . import report
@@ -23,6 +24,7 @@ from .report import (
     verdict_table,
     verdict_text,
 )
+from .words import option_words
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
@@ -123,7 +125,7 @@ def steps_text(steps: Any, run: Run, chk: Check | None = None) -> str:
             out += fit(f"  in matrix notation (SymPy's matrix calculus, as the check found it):"
                        f" d/d{name} = {form}", 4)
     if steps.note:
-        out += ["", *fit(f"steps: {steps.note}", 4)]
+        out += ["", *fit(f"steps: {worded(steps.note, option_words)}", 4)]
     elif steps.formulas and any(s.formula is None for j, s in steps.steps.items() if j in ids):
         from ..symbolic.steps import FORMULA
 

@@ -42,6 +42,7 @@ from ..engine.tape import (
     unbroadcast,
     unbroadcast_value,
 )
+from ..errors import Text
 from ..lang.inline import top_calls
 
 INLINE = 24         # an unnamed intermediate is written out up to this many SymPy nodes
@@ -112,7 +113,7 @@ class Steps:
     steps: dict[int, Step]
     partials: dict[str, list[int]]
     collapse: bool = False
-    note: str = ""
+    note: Text = ""     # text, or parts naming a setting (errors.Setting)
     formulas: bool = False
     pending: Callable[[], tuple[str, Any]] | None = field(default=None, repr=False,
                                                           compare=False)
