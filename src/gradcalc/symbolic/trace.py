@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import ops
 from ..engine.tape import Const, Node
+from ..ops_array import to_object
 from . import compiled
 from .reverse import prune
 
@@ -505,22 +506,6 @@ def _nest(flat: list[Any], shape: tuple[int, ...]) -> Any:
     return tuple(flat)
 
 
-def _objects(x: Any) -> Any:
-    """A SymPy-side value (a register or nested tuples) as a numpy object array."""
-    shape: list[int] = []
-    probe = x
-    while isinstance(probe, tuple):
-        shape.append(len(probe))
-        probe = probe[0] if probe else None
-    out = np.empty(tuple(shape), dtype=object)
-    if not shape:
-        out[()] = x
-        return out
-    for k, v in zip(np.ndindex(*shape), _leaves(x), strict=True):
-        out[k] = v
-    return out
-
-
 def _leaves(x: Any) -> list[Any]:
     """The components of nested tuples, row-major (iteratively)."""
     out: list[Any] = []
@@ -536,7 +521,7 @@ def _leaves(x: Any) -> list[Any]:
 
 def _elementwise(b: Builder, prim: ops.Primitive, ns: Namespace, args: list[Any]) -> Any:
     """An elementwise primitive applied per component, broadcasting as numpy does."""
-    arrays = np.broadcast_arrays(*(_objects(a) for a in args))
+    arrays = np.broadcast_arrays(*(to_object(a) for a in args))
     shape = arrays[0].shape
     flat = [prim.sympy(ns, *row) for row in zip(*(a.ravel().tolist() for a in arrays),
                                                 strict=True)]
@@ -571,7 +556,7 @@ def _through_sympy(b: Builder, prim: ops.Primitive, node: Node, args: list[Any])
         out = prim.sympy(sp, *swapped)
     except Exception as exc:
         raise Unsupported(node, f"{prim.name} has no symbolic counterpart here ({exc})") from None
-    shape = _objects(out).shape
+    shape = to_object(out).shape
     flat = _leaves(out)
     try:
         prog, outs = compiled.compile_sympy([v if isinstance(v, sp.Basic) else sp.Rational(
