@@ -30,7 +30,8 @@ import numpy as np
 
 from .. import ops
 from ..engine.evaluate import Run, nonfinite, run
-from ..engine.tape import UNIT, Node, Unit, backward, forward, source_masks
+from ..engine.sweep import UNIT, Unit
+from ..engine.tape import Node, backward, forward, source_masks
 from ..errors import InputError
 from ..judge import verdict as judge
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, Check

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.sweep import seed_of
 from ..engine.tape import (
     Node,
     Tape,
@@ -33,7 +34,6 @@ from ..engine.tape import (
     backward,
     input_values,
     plug,
-    seed_of,
     source_masks,
 )
 from ..errors import location

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..engine import vectors
 from ..engine.evaluate import Run
-from ..engine.tape import Const, Node, Tensor, ref
+from ..engine.sweep import Const
+from ..engine.tape import Node, Tensor, ref
 from ..judge.check import Check, Partial
 
 WIDTH = 100  # verdict lines fit here: a long verdict moves under its table, wrapped

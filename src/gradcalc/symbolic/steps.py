@@ -31,14 +31,13 @@ import numpy as np
 
 from .. import ops, ops_matrix
 from ..engine.evaluate import Run
+from ..engine.sweep import Const, unbroadcast_value
 from ..engine.tape import (
-    Const,
     Node,
     Tensor,
     input_values,
     source_masks,
     unbroadcast,
-    unbroadcast_value,
 )
 from ..lang.inline import top_calls
 
