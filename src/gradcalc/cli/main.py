@@ -15,10 +15,11 @@ import click
 
 from ..engine import vectors
 from ..engine.evaluate import Run, nonfinite, parse_bindings, run
+from ..engine.program import parse_flat
 from ..errors import InputError
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from ..judge.result import Result
-from ..lang.syntax import check_inf, parse
+from ..lang.syntax import check_inf
 from ..version import __version__
 from . import usage
 
@@ -581,7 +582,7 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
 def _parse(source: str, file: str | None) -> Program:
     """The program, or its syntax error with the shell-level cause where there is one."""
     try:
-        return parse(source)
+        return parse_flat(source)
     except InputError as exc:
         raise usage.refine(exc.with_source(source), source, file is not None) from None
 

@@ -10,7 +10,6 @@ replay, one recorded gradient and n backward passes over a tape a few times the 
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 from .. import ops
 from ..engine import vectors
 from ..engine.evaluate import Run, where
+from ..engine.sweep import seed_of
 from ..engine.tape import (
     Node,
     Tape,
@@ -29,7 +29,6 @@ from ..engine.tape import (
     backward,
     depth,
     input_values,
-    seed_of,
 )
 from ..errors import InputError
 from ..judge.check import (
@@ -271,9 +270,7 @@ def jacobian(run: Run, outputs: Sequence[str]) -> list[Run]:
         seen.add(name)
         if name not in run.env:
             raise unknown_output(name, run)
-        row = dataclasses.replace(run, output=run.env[name], output_name=name, backward=None)
-        row.backprop()
-        rows.append(row)
+        rows.append(run.retarget(name))
     return rows
 
 
