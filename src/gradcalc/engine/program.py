@@ -185,10 +185,12 @@ class Code:
 
     def same_as(self, other: Code) -> bool:
         """Whether two compilations made the same instructions (for tests)."""
-        fields = ("kinds", "prims", "args", "spans", "dep", "names", "numbers",
-                  "constant_names", "assigns", "calls", "events", "env", "by_name", "output",
-                  "output_name", "functions", "statement")
-        same = all(getattr(self, f) == getattr(other, f) for f in fields)
+        def made(c: Code) -> tuple[Any, ...]:
+            return (c.kinds, c.prims, c.args, c.spans, c.dep, c.names, c.numbers,
+                    c.constant_names, c.assigns, c.calls, c.events, c.env, c.by_name, c.output,
+                    c.output_name, c.functions, c.statement)
+
+        same = made(self) == made(other)
 
         def errors(code: Code) -> list[Any]:
             return [[(at, stmt, t, code.span(s, e)) for at, stmt, t, s, e in code.bound_targets],
