@@ -40,7 +40,11 @@ TINY = 5e-324
 # within 1 ulp, and no rule composes more than a handful of correctly rounded operations. A
 # primitive whose numpy function is looser on some platform gets its own bound here, with why.
 DEFAULT_BOUND = 4.0
-BOUNDS: dict[str, float] = {}
+BOUNDS: dict[str, float] = {
+    # scipy's polygamma(n, x) is (-1)^(n+1) * gamma(n+1) * zeta(n+1, x), three roundings of
+    # functions each within 1-2 ulps: measured up to 5.1 (the derivative of n = 3 at x = 0.5)
+    "polygamma": 8.0,
+}
 
 
 def bound(name: str) -> float:
@@ -147,17 +151,28 @@ def ulps(got: float, true: Any) -> float:
     return float(abs(mpmath.mpf(got) - true) / _mp_ulp(true))
 
 
+# Primitives whose first argument is a whole-number constant (no derivative by it): measured
+# at each of these values of it, as a function of the others, on a coarser grid (polygamma(0,
+# x) is digamma, measured as its own record)
+ORDERS: dict[str, tuple[int, ...]] = {"polygamma": (1, 2, 3)}
+
+
 @functools.cache
-def _program(name: str, shape: tuple[int, ...]) -> tuple[Any, list[int], list[str]]:
+def _program(name: str, shape: tuple[int, ...], order: int | None = None,
+             second: bool = False) -> tuple[Any, list[int], list[str]]:
     """The SymPy counterpart of a primitive and its derivatives, compiled: shape gives each
     argument's length (0 for a scalar). Outputs: the value (each component for a vector-valued
-    helper), then the derivative by each argument (component), summed over the outputs."""
+    helper), then the derivative by each argument (component), summed over the outputs. order:
+    the constant first argument of a primitive of ORDERS (its derivative output is 0). second:
+    the second derivatives instead of the first, d2/da_i da_j for every i, then j."""
     sp = namespace()
     prim = ops.BY_NAME[name]
     names: list[str] = []
     args: list[Any] = []
     for i, n in enumerate(shape):
-        if n == 0:
+        if i == 0 and order is not None:
+            args.append(sp.Integer(order))
+        elif n == 0:
             names.append(f"a{i}")
             args.append(symbol(names[-1]))
         else:
@@ -171,7 +186,14 @@ def _program(name: str, shape: tuple[int, ...]) -> tuple[Any, list[int], list[st
     value = prim.sympy(sp, *args)
     values = list(value) if isinstance(value, tuple) else [value]
     total = sp.Add(*values)
-    derivs = [sp.diff(total, symbol(n)) for n in names]
+    derivs = [sp.S.Zero] * (order is not None) + [sp.diff(total, symbol(n)) for n in names]
+    if second:   # then every d2/da_i da_j, row by row (0 for a constant order)
+        firsts = derivs
+        derivs = [sp.S.Zero if d == 0 else sp.diff(d, symbol(n)) if n else sp.S.Zero
+                  for d in firsts for n in [None] * (order is not None) + names]
+        # DiracDelta and its derivatives are 0 away from the kinks (which the sweep skips)
+        derivs = [d.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+                  if isinstance(d, sp.Basic) else d for d in derivs]
     program, outputs = compiled.compile_sympy([*values, *derivs], names)
     return program, outputs, names
 
@@ -211,16 +233,27 @@ def _evaluate(program: Any, outputs: Sequence[int], point: dict[str, float], dps
         return [regs[o] for o in outputs]
 
 
-def _reference(program: Any, outputs: Sequence[int], point: dict[str, float]) -> list[Any]:
+def _reference(program: Any, outputs: Sequence[int], point: dict[str, float],
+               cancels: bool = False) -> list[Any]:
     """The true values (None where not real or not finite): at DPS and 2*DPS digits, raised
-    (400, 800, ...) while that still moves a result or where one is exactly 0 (a cancellation
-    past 60 digits, as in log(1 + exp(-700)), gives 0 or noise at both)."""
+    (400, 800, ...) while that still moves a result, and where one is exactly 0 to 400 digits
+    and twice the arguments' decimal exponents (with cancels, for every result): a
+    cancellation past 60 digits, as in log(1 + exp(-700)), gives 0 or noise at both; sinc's
+    cos(x)/x - sin(x)/x^2 at x = 1e-205 is 0 to 410 digits."""
     last = _evaluate(program, outputs, point, DPS)
     dps = 2 * DPS
+    # a 0 may be a cancellation of terms as large as the arguments' magnitudes squared, and
+    # so may any result where cancels is set (the second-order sweep: sinc'' at x = 1e-75 is
+    # -1/3 from terms of 2e150, -1 at 60, 120 and 400 digits alike)
+    scale = max([0.0] + [abs(math.log10(abs(v))) for v in point.values()
+                         if v != 0 and math.isfinite(v)])
     while True:
         now = _evaluate(program, outputs, point, dps)
         settled = all(_agree(a, b) for a, b in zip(last, now, strict=True))
-        if dps >= 3200 or settled and (dps >= 400 or all(v != 0 for v in now)):
+        need = 60 + 2 * scale if cancels else 0
+        if any(v == 0 for v in now):
+            need = max(60 + 2 * scale, 400)
+        if dps >= 3200 or settled and dps >= need:
             return now
         last, dps = now, max(400, 2 * dps)
 
@@ -237,12 +270,18 @@ def _agree(a: Any, b: Any) -> bool:
 # ---------------------------------------------------------------- measuring one primitive
 
 
-def _elementwise_points(prim: ops.Primitive, dense: bool) -> list[tuple[float, ...]]:
+def _elementwise_points(prim: ops.Primitive, dense: bool, coarse: int = 1
+                        ) -> list[tuple[float, ...]]:
+    """The sweep's points; coarse: the grid's steps that many times wider (the second-order
+    sweep, whose references cost more)."""
     nargs = prim.arity or 2
-    if nargs == 1:
-        pts = [(x,) for x in grid(2 if dense else 5)]
+    if prim.name in ORDERS:
+        pts = [(float(n), x) for n in ORDERS[prim.name]
+               for x in grid((4 if dense else 20) * coarse)]
+    elif nargs == 1:
+        pts = [(x,) for x in grid((2 if dense else 5) * coarse)]
     else:
-        g = grid(10 if dense else 40)
+        g = grid((10 if dense else 40) * coarse)
         pts = [(x, y) for x in g for y in g]
     pts += [p if isinstance(p, tuple) else (p,) for p in SPECIAL.get(prim.name, [])]
     return pts
@@ -295,9 +334,11 @@ def measure(prim: ops.Primitive, dense: bool = False
             ans = prim.forward(*cols)
             grads = [None if prim.vjp(i) is None else prim.vjp(i)(np.ones(len(pts)), ans, *cols)
                      for i in range(len(cols))]
-            program, outputs, names = _program(prim.name, (0,) * len(cols))
             for k, p in enumerate(pts):
-                true = _reference(program, outputs, dict(zip(names, p, strict=True)))
+                order = int(p[0]) if prim.name in ORDERS else None
+                program, outputs, names = _program(prim.name, (0,) * len(cols), order)
+                at = p[1:] if order is not None else p
+                true = _reference(program, outputs, dict(zip(names, at, strict=True)))
                 if true[0] is None:
                     continue
                 # the rules at this point alone too: a rule may take another path for a
@@ -378,6 +419,111 @@ def test_print_the_table(request) -> None:
         for out, (err, point, _) in worst.items():
             label = "value" if out is None else f"d/d arg {out + 1}"
             where.append(f"{prim.name} {label}: {err:.2f} ulps at {_show(point)}")
+    print("\n".join(lines + where))
+
+
+# ---------------------------------------------------------------- second derivatives
+# The Hessian path: each VJP run on recorded tensors under an outer tape, which differentiates
+# it again (reverse over reverse), against SymPy's second derivatives evaluated in mpmath.
+# Elementwise primitives, every point of the first-order sweep as one column.
+
+SECOND_BOUND = 8.0   # ulps: a second derivative is a composition of recorded rules
+_OPEN = math.inf     # known to be off somewhere on the sweep, and why: README lists them
+SECOND_BOUNDS: dict[str, float] = {
+    # the direct formula's derivative (cos(x) - sinc(x))/x differentiated cancels mildly just
+    # above the series' range: 9.9 ulps at x = -2
+    "sinc": 16.0,
+    # reverse over reverse meets an intermediate adjoint that over- or underflows where the
+    # entry does not, at the ends of the range (as sqrt(x*y) at 1e-300, 1e-10 did before the
+    # Hessian took the other order; a per-rule rescaling is still to do):
+    "div": _OPEN,          # d2/dy2 = 2x/y^3 at x = -1.8e308, y = -0.5: inf, true finite
+    "pow": _OPEN,          # at x = 5e-324 and y = +-1.8e308, and x = -1.8e308, y = 2
+    "atan": _OPEN,         # at x = -8.6e90: 1/(1+x^2)^2 underflows before 2x multiplies it
+    "atan2": _OPEN,        # at (-1.7e-180, -1.7e-180): (x^2+y^2)^2 underflows
+    "tanh": _OPEN,         # at x = -1.8e308: sinh/cosh^2 is inf/inf
+    "logb": _OPEN,         # at x = 5e-324 (log(x)/log(b)/x/x overflows on the way)
+    "cbrt": _OPEN,         # at x = -4.4e-195: x^(-5/3) overflows on the way
+    "hypot": _OPEN,        # at (-2.2e-308, -5e-324): y^2/r^3 with r subnormal
+    "sigmoid": _OPEN,      # at x = -2.3e-240: s(-x) - s(x) cancels to 0 (true -x/8)
+}
+
+
+def measure_second(prim: ops.Primitive, dense: bool = False
+                   ) -> dict[tuple[int, int], tuple[float, Any, int]]:
+    """Per (i, j): the worst error in ulps of d2/darg_i darg_j, its point, the points measured."""
+    from gradcalc import Tape, Variable
+    from gradcalc.engine.tape import apply
+
+    worst: dict[tuple[int, int], tuple[float, Any, int]] = {}
+    pts = [p for p in _elementwise_points(prim, dense, 1 if dense else 3)
+           if not _skip(prim, [np.float64(v) for v in p])]
+    if not pts:
+        return worst
+    cols = [np.array(c) for c in zip(*pts, strict=True)]
+    n = len(cols)
+    got: dict[tuple[int, int], Any] = {}
+    with np.errstate(all="ignore"):
+        for i in range(n):
+            rule = prim.vjp(i)
+            if rule is None:
+                continue
+            xs = [Variable(c) for c in cols]
+            with Tape(persistent=True) as outer:
+                ans = apply(prim, *xs)
+                gi = rule(np.ones(len(pts)), ans, *xs)
+            for j, x in enumerate(xs):
+                h = outer.gradient(gi, x, output_gradients=np.ones(len(pts))) \
+                    if hasattr(gi, "uid") else None
+                got[i, j] = np.zeros(len(pts)) if h is None else np.asarray(h.value)
+    for k, p in enumerate(pts):
+        order = int(p[0]) if prim.name in ORDERS else None
+        program, outputs, names = _program(prim.name, (0,) * n, order, second=True)
+        at = p[1:] if order is not None else p
+        true = _reference(program, outputs, dict(zip(names, at, strict=True)), cancels=True)
+        if true[0] is None:
+            continue
+        for (i, j), col in got.items():
+            t = true[1 + i * n + j]
+            if t is None:
+                continue
+            err = ulps(float(col[k]), t)
+            old = worst.get((i, j), (-1.0, None, 0))
+            worst[i, j] = (err, p, old[2] + 1) if err > old[0] else (old[0], old[1], old[2] + 1)
+    return worst
+
+
+SECOND = [p for p in MEASURED if not p.reduction]
+
+
+@functools.cache
+def _measured_second(name: str, dense: bool) -> Any:
+    return measure_second(ops.BY_NAME[name], dense)
+
+
+@pytest.mark.parametrize("prim", SECOND, ids=lambda p: p.name)
+def test_second_derivatives_are_accurate(prim: ops.Primitive, request) -> None:
+    worst = _measured_second(prim.name, request.config.getoption("--slow"))
+    limit = SECOND_BOUNDS.get(prim.name, SECOND_BOUND)
+    bad = {k: w for k, w in worst.items() if not w[0] <= limit}
+    assert not bad, {f"d2/darg{i}darg{j}": w for (i, j), w in bad.items()}
+
+
+def test_print_the_second_order_table(request) -> None:
+    """The worst second-derivative errors (shown with -s): per primitive, the largest over
+    its entries, then where each entry's worst case is."""
+    dense = request.config.getoption("--slow")
+    lines = ["", "| primitive | d2 worst | bound |", "|---|---:|---:|"]
+    where = [""]
+    for prim in SECOND:
+        worst = _measured_second(prim.name, dense)
+        if not worst:
+            continue
+        top = max(w[0] for w in worst.values())
+        lines.append(f"| `{prim.name}` | {top:.2f} | "
+                     f"{SECOND_BOUNDS.get(prim.name, SECOND_BOUND):g} |")
+        for (i, j), (err, point, _) in worst.items():
+            where.append(f"{prim.name} d2/darg{i + 1}darg{j + 1}: {err:.2f} ulps at "
+                         f"{_show(point)}")
     print("\n".join(lines + where))
 
 

@@ -192,12 +192,22 @@ def _case(prim: ops.Primitive) -> tuple[Any, Any]:
         return (lambda f, x: getattr(f, prim.spelling)(x * np.array([1.0, 2.0]), *rest),
                 lambda x: reference_ops.REDUCTIONS[prim.name](
                     [x, 2 * x], *([mpmath.mpf(3), mpmath.mpf(-1)] for _ in rest)))
+    # x goes to the first argument that varies (not polygamma's whole-number order), moved
+    # into its sample interval when 0.3 is not in it (acosh(1.2 + x))
+    at = next(i for i in range(nargs) if len(set(prim.sample_interval(i))) == 2)
+    lo, hi = prim.sample_interval(at)
+    shift = 0.0 if lo <= 0.3 <= hi else lo
     consts = []
-    for i in range(1, nargs):
+    for i in range(nargs):
         lo, hi = prim.sample_interval(i)
         consts.append(lo + 0.7 * (hi - lo))
-    return (lambda f, x: getattr(f, prim.spelling)(x, *consts),
-            lambda x: reference_ops.ELEMENTWISE[prim.name](x, *map(mpmath.mpf, consts)))
+
+    def args(x: Any) -> list[Any]:
+        return [x + shift if i == at else c for i, c in enumerate(consts)]
+
+    return (lambda f, x: getattr(f, prim.spelling)(*args(x)),
+            lambda x: reference_ops.ELEMENTWISE[prim.name](
+                *[v if i == at else mpmath.mpf(v) for i, v in enumerate(args(x))]))
 
 
 # matrix functions, on matrices made from the scalar variable (M = [[1, 2], [3, 4]])

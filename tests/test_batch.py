@@ -87,7 +87,7 @@ def test_json_gives_arrays_and_a_passing_check(gradcalc, points_file) -> None:
     obj = r.json()
     assert obj["value"] == [2.0, 36.0, 0.5]
     assert obj["gradient"] == {"x": [4.0, 24.0, -1.0], "y": [1.0, 9.0, 1.0]}
-    assert obj["points"] == {"file": path, "rows": 3, "names": ["x", "y"]}
+    assert obj["points"] == {"file": path, "rows": 3, "names": ["x", "y"], "kept": []}
     chk = obj["check"]
     assert chk["status"] == "ok"
     assert chk["symbolic"] == {"x": "2*x*y", "y": "x^2"}
@@ -115,7 +115,9 @@ def test_at_binds_constants_for_every_row(gradcalc, points_file) -> None:
     assert obj["gradient"]["tax"] == [650.0, 14.0]
     assert obj["gradient"]["a"] == [pytest.approx(2.2)] * 2
     r = gradcalc("tax*a", "--points", path, "--at", "tax=2", "--wrt", "a", "--format", "csv")
-    assert _rows(r.out) == [["value", "d_a"], ["200.0", "2.0"], ["2.0", "2.0"]]
+    # columns the program does not read are kept (copied in front), not variables
+    assert _rows(r.out) == [["an", "o", "on", "value", "d_a"], ["2", "150", "3", "200.0", "2.0"],
+                            ["2", "3", "4", "2.0", "2.0"]]
 
 
 def test_a_name_bound_twice_is_an_error(gradcalc, points_file) -> None:
@@ -137,11 +139,14 @@ def test_unwatched_names_still_vary_per_row(gradcalc, points_file) -> None:
 
 def test_unconnected_and_constant_outputs(gradcalc, points_file) -> None:
     path = points_file("x,y\n1,2\n3,4\n")
-    assert _rows(gradcalc("x^2", "--points", path, "--format", "csv").out) == [
+    assert _rows(gradcalc("x^2", "--points", path, "--use", "x,y", "--format", "csv").out) == [
         ["value", "d_x", "d_y"], ["1.0", "2.0", ""], ["9.0", "6.0", ""]]
-    obj = gradcalc("2+3", "--points", path, "--format", "json").json()
+    obj = gradcalc("2+3", "--points", path, "--use", "x,y", "--format", "json").json()
     assert obj["value"] == [5.0, 5.0] and obj["gradient"] == {"x": None, "y": None}
     assert obj["check"]["partials"]["x"]["status"] == "null"
+    obj = gradcalc("2+3", "--points", path, "--format", "json").json()  # nothing read
+    assert obj["value"] == [5.0, 5.0] and obj["gradient"] == {}
+    assert obj["kept"] == {"x": ["1", "3"], "y": ["2", "4"]}
     obj = gradcalc("x", "--points", path, "--format", "json").json()
     assert obj["value"] == [1.0, 3.0] and obj["gradient"]["x"] == [1.0, 1.0]
 
@@ -161,9 +166,8 @@ def test_of_and_stdin(gradcalc, monkeypatch) -> None:
     ("x,y\n1,nan\n", "line 2: the value of 'y' is not finite (nan)"),
     ("x,y\n1,2\n4,-inf\n", "line 3: the value of 'y' is not finite (-inf)"),
     ("x,x\n1,2\n", "line 1: duplicate column 'x'"),
-    ("x,2y\n1,2\n", "'2y' in the header is not a valid name"),
-    ("x,sin\n1,2\n", "'sin' in the header is a function"),
-    ("x,\n1,2\n", "empty name in the header"),
+    ("x,2y\n1,2\n", "'y' is not bound: --points"),   # '2y' is kept, 'y' is no column
+    ("x,\n1,2\n", "a column to keep has no name in the header"),
     ("", "empty file"),
     ("x,y\n", "no data rows"),
 ])
@@ -171,15 +175,27 @@ def test_bad_rows_exit_2_naming_the_line(gradcalc, points_file, body, message) -
     r = gradcalc("x*y", "--points", points_file(body), "--format", "csv")
     assert r.status == 2
     assert r.out == ""  # no partial output
-    assert r.err.startswith("error: --points ") and message in r.err, r.err
+    assert r.err.startswith("error: ") and "--points " in r.err and message in r.err, r.err
     assert len(r.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("body, use, message", [
+    ("x,2y\n1,2\n", "x,2y", "'2y' in the header is not a valid name"),
+    ("x,sin\n1,2\n", "x,sin", "'sin' in the header is a function"),
+    ("x,y\n1,2\n", "x,q", "--use names 'q', which is not a column (columns: x, y)"),
+])
+def test_a_column_that_binds_a_name_needs_a_valid_name(gradcalc, points_file, body, use,
+                                                       message) -> None:
+    r = gradcalc("x", "--points", points_file(body), "--use", use, "--format", "csv")
+    assert r.status == 2 and r.out == "" and message in r.err, r.err
 
 
 def test_missing_file_and_unbound_name(gradcalc, points_file) -> None:
     r = gradcalc("x", "--points", "/nonexistent/points.csv")
     assert r.status == 2 and "cannot read /nonexistent/points.csv" in r.err
     r = gradcalc("x*z", "--points", points_file("x,y\n1,2\n"))
-    assert r.status == 2 and r.out == "" and "unbound name 'z'" in r.err
+    assert r.status == 2 and r.out == "" and "'z' is not bound" in r.err
+    assert "no column 'z' (columns: x, y); name a column z, or bind it with --at z=" in r.err
     r = gradcalc("x", "--points", points_file("x\n1\n"), "--wrt", "q")
     assert r.status == 2 and "--wrt names 'q'" in r.err
 

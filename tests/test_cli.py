@@ -290,8 +290,12 @@ def test_help_examples_run(gradcalc, monkeypatch, tmp_path) -> None:
 
     import numpy as np
 
-    monkeypatch.chdir(tmp_path)  # the files the examples name (@A.npy)
+    monkeypatch.chdir(tmp_path)  # the files the examples name (@A.npy, loss.py, @X.npy)
     np.save(tmp_path / "A.npy", np.array([[2.0, 1.0], [0.5, 3.0]]))
+    np.save(tmp_path / "X.npy", np.array([[1.0, 2.0], [-0.5, 0.3], [2.0, -1.0]]))
+    (tmp_path / "loss.py").write_text(
+        "import numpy as np\n\ndef loss(w, X):\n    return np.sum(np.log1p(np.exp(X @ w)))\n"
+        "\ndef grad_loss(w, X):\n    return X.T @ (1 / (1 + np.exp(-(X @ w))))\n")
     for line in lines:
         argv = shlex.split(line.split("  (")[0])[1:]
         r = gradcalc(*argv)

@@ -350,7 +350,7 @@ def test_missing_dask_is_a_clear_error(gradcalc, points_file, tmp_path, monkeypa
     r = gradcalc("x^2", "--points", points_file("x\n1\n"), "--dask", "local", "--output",
                  str(tmp_path / "o"), "--no-check")
     assert r.status == 2 and r.out == ""
-    assert "needs Dask" in r.err and "pip install 'gradcalc[dask]'" in r.err
+    assert "needs Dask" in r.err and "pip install -e '.[dask]'" in r.err
     r = gradcalc("x^2", "--at", "x=1", "--dask", "local")
     assert r.status == 2 and "--dask needs --points" in r.err
 

@@ -155,12 +155,15 @@ def test_pointwise_rows_are_limited(gradcalc, points_file, monkeypatch) -> None:
 
 
 def test_a_rows_summary_line_is_whole(gradcalc, tmp_path) -> None:
-    # the one-point summary wraps at 100 columns; a row's copy of it keeps every word
+    # the one-point summary wraps at 100 columns; a row's copy of it keeps every word (wrapped
+    # again at 100 columns, its continuation indented)
     points = tmp_path / "p.csv"
     points.write_text("x,y\n1,2\n0,3\n")
     r = gradcalc("abs(x)*y", "--points", str(points), "--numeric")
-    rows = [line for line in r.out.splitlines() if line.startswith("row 2 (line 3): check:")]
+    text = r.out.replace("\n    ", " ")
+    rows = [line for line in text.splitlines() if line.startswith("row 2 (line 3): check:")]
     assert len(rows) == 1 and rows[0].endswith("rtol 1e-09, atol 0)"), r.out
+    assert all(len(line) <= 100 for line in r.out.splitlines())
 
 
 def _count_calls(monkeypatch, module, name: str, tmp_path):

@@ -32,6 +32,10 @@ XY = "x,y\n1,2\n3,4\n"
 ROSEN = ["(1-x)^2 + 100*(y-x^2)^2", "--at", "x=1.5,y=0.7"]
 POLAR = ["r = hypot(x, y); t = atan2(y, x)", "--at", "x=1,y=2", "--of", "r,t"]
 
+MODEL = ("import numpy as np\n\n\n"
+         "def f(x):\n    return np.sum(np.abs(x) ** 3)\n\n\n"
+         "def grad_f(x):\n    return 3 * x ** 2      # true: 3*x*abs(x)\n")
+
 # name -> (argv, stdin, files written first, files the command writes)
 CASES: dict[str, tuple[list[str], str | None, dict[str, str], list[str]]] = {
     "seed_text": (SEED, None, {}, []),
@@ -63,6 +67,10 @@ CASES: dict[str, tuple[list[str], str | None, dict[str, str], list[str]]] = {
     "points_expect_text": (["x^2*y", "--points", "-", "--expect", "x=4,y=1"], XY, {}, []),
     "points_no_check": (["x*sin(y)", "--points", "p.csv", "--no-check"], None,
                         {"p.csv": XY}, []),
+    "points_kept_csv": (["x^2", "--points", "-", "--format", "csv"],
+                        "id,name,x\n7,alpha,1.5\n8,beta,3\n", {}, []),
+    "points_jsonl": (["tax*x^2", "--points", "-", "--at", "tax=1.1", "--format", "jsonl"],
+                     "id,x\n7,1.5\n", {}, []),
     "claims_text": (["x^y*sin(x)", "--claims", "grad.txt"], None, {"grad.txt": GRAD_TXT}, []),
     "claims_json": (["x^y*sin(x)", "--claims", "grad.txt", "--format", "json"], None,
                     {"grad.txt": GRAD_TXT}, []),
@@ -123,6 +131,8 @@ CASES: dict[str, tuple[list[str], str | None, dict[str, str], list[str]]] = {
     "mistake_sign": (["x*cos(x)", "--claim", "x: cos(x) + x*sin(x)"], None, {}, []),
     "mistake_expect": (["y*cos(x)", "--at", "x=1,y=2", "--expect",
                         "x=1.68294196961579,y=0.54030230586814"], None, {}, []),
+    "code_text": (["--function", "model.py:f", "--grad", "model.py:grad_f", "--at",
+                   "x=[0.5,1.5,2]"], None, {"model.py": MODEL}, []),
 }
 
 # README blocks that show a golden output: case -> the command line the block starts with
@@ -134,6 +144,7 @@ README_BLOCKS = {
     "mistake_sign": '$ gradcalc "x*cos(x)" --claim "x: cos(x) + x*sin(x)"\n',
     "mistake_expect": '$ gradcalc "y*cos(x)" --at x=1,y=2 --expect '
                       'x=1.68294196961579,y=0.54030230586814\n',
+    "code_text": '$ gradcalc --function model.py:f --grad model.py:grad_f --at "x=[0.5,1.5,2]"\n',
 }
 
 

@@ -172,6 +172,9 @@ def test_second_order_of_every_primitive_matches_mpmath(prim: ops.Primitive) -> 
     f = _mp(prim)
     for i in range(len(xs)):
         for j in range(len(xs)):
+            if prim.vjp(i) is None or prim.vjp(j) is None:   # polygamma's whole-number order
+                assert so.hessian[i][j] is None
+                continue
             order = [0] * len(xs)
             order[i] += 1
             order[j] += 1

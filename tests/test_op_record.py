@@ -18,40 +18,39 @@ from gradcalc import Tape, Variable, functions, ops, ops_array, ops_matrix
 from gradcalc.symbolic import cache
 
 mpmath.mp.dps = 40
-_ERFC = np.vectorize(math.erfc, otypes=[float])
+def _erfi(x: Any) -> Any:
+    import scipy.special
+
+    return scipy.special.erfi(x)
 
 
-def _erfc(x: Any) -> Any:
-    out = _ERFC(x)
-    return out[()] if out.ndim == 0 else out
+def _erfi_dx(g: Any, ans: Any, x: Any) -> Any:
+    return g * (2 / math.sqrt(math.pi)) * np.exp(x * x)
 
 
-def _erfc_dx(g: Any, ans: Any, x: Any) -> Any:
-    return g * (-2 / math.sqrt(math.pi)) * np.exp(-x * x)
-
-
-# made up for the test: erfc is not one of gradcalc's primitives. It has a SymPy class of its
-# own (so compiled programs name its op), a decreasing mpmath reference and no numpy ufunc.
-ERFC = ops.Primitive("erfc", 1, _erfc, (_erfc_dx,), lambda sp, x: sp.erfc(x), spelling="erfc",
-                     doc="The complementary error function 1 - erf(x).",
-                     sympy_class="erfc", mpmath=lambda m: m.erfc, monotone="decreasing")
+# made up for the test: erfi, the imaginary error function -i*erf(ix), is not one of
+# gradcalc's primitives. It has a SymPy class of its own (so compiled programs name its op), an
+# increasing mpmath reference and no numpy ufunc.
+ERFI = ops.Primitive("erfi", 1, _erfi, (_erfi_dx,), lambda sp, x: sp.erfi(x), spelling="erfi",
+                     doc="The imaginary error function -i*erf(i*x).",
+                     sympy_class="erfi", mpmath=lambda m: m.erfi, monotone="increasing")
 # and one whose SymPy counterpart is built of other forms (x**3): nothing else to declare
 CUBE = ops.Primitive("cube", 1, lambda x: x * x * x, (lambda g, ans, x: g * 3 * x * x,),
                      lambda sp, x: x ** 3, spelling="cube", doc="x^3.")
 
 
-def _derfc(x: float) -> Any:
-    return -2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-mpmath.mpf(x) ** 2)
+def _derfi(x: float) -> Any:
+    return 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(mpmath.mpf(x) ** 2)
 
 
 @pytest.fixture
 def made_up() -> Iterator[None]:
-    ops.register(ERFC)
+    ops.register(ERFI)
     ops.register(CUBE)
     try:
         yield
     finally:
-        ops.unregister("erfc")
+        ops.unregister("erfi")
         ops.unregister("cube")
 
 
@@ -63,33 +62,33 @@ def _close(a: float, b: Any, rel: float = 1e-14) -> bool:
 
 
 def test_a_registered_primitive_is_parsed_recorded_and_checked(gradcalc, made_up) -> None:
-    r = gradcalc("erfc(x)*y + cube(y)", "--at", "x=0.7,y=-1.5", "--format", "json")
+    r = gradcalc("erfi(x)*y + cube(y)", "--at", "x=0.7,y=-1.5", "--format", "json")
     assert r.status == 0, r.err
     obj = r.json()
     x, y = mpmath.mpf(0.7), mpmath.mpf(-1.5)
-    assert _close(obj["value"], mpmath.erfc(x) * y + y ** 3)
-    assert _close(obj["gradient"]["x"], _derfc(0.7) * y)
-    assert _close(obj["gradient"]["y"], mpmath.erfc(x) + 3 * y ** 2)
+    assert _close(obj["value"], mpmath.erfi(x) * y + y ** 3)
+    assert _close(obj["gradient"]["x"], _derfi(0.7) * y)
+    assert _close(obj["gradient"]["y"], mpmath.erfi(x) + 3 * y ** 2)
     assert obj["check"]["status"] == "ok"
     assert all(p["status"] == "ok" for p in obj["check"]["partials"].values())
 
 
 def test_a_registered_primitive_is_in_the_python_api(made_up) -> None:
-    assert functions.erfc.__doc__ == ERFC.doc and "erfc" in functions.__all__
-    assert list(inspect.signature(functions.erfc).parameters) == ["x"]
+    assert functions.erfi.__doc__ == ERFI.doc and "erfi" in functions.__all__
+    assert list(inspect.signature(functions.erfi).parameters) == ["x"]
     x = Variable(0.3)
     with Tape() as tape:
-        y = functions.erfc(x) * functions.cube(x)
-    want = _derfc(0.3) * mpmath.mpf(0.3) ** 3 + mpmath.erfc(0.3) * 3 * mpmath.mpf(0.3) ** 2
+        y = functions.erfi(x) * functions.cube(x)
+    want = _derfi(0.3) * mpmath.mpf(0.3) ** 3 + mpmath.erfi(0.3) * 3 * mpmath.mpf(0.3) ** 2
     assert _close(float(tape.gradient(y, x).value), want)
 
 
 def test_a_registered_primitive_is_cached_and_a_hit_agrees(gradcalc, made_up) -> None:
-    miss = gradcalc("erfc(x)^2", "--at", "x=0.25", "--format", "json")
+    miss = gradcalc("erfi(x)^2", "--at", "x=0.25", "--format", "json")
     entries = sorted(cache.cache_dir().glob("*.json"))
     assert miss.status == 0 and len(entries) == 1
     stamp = entries[0].stat().st_mtime_ns
-    hit = gradcalc("erfc(x)^2", "--at", "x=0.25", "--format", "json")
+    hit = gradcalc("erfi(x)^2", "--at", "x=0.25", "--format", "json")
     assert (hit.status, hit.out) == (miss.status, miss.out)
     assert entries[0].stat().st_mtime_ns == stamp  # read, not rewritten
     assert miss.json()["check"]["status"] == "ok"
@@ -98,36 +97,36 @@ def test_a_registered_primitive_is_cached_and_a_hit_agrees(gradcalc, made_up) ->
 def test_a_registered_primitive_is_checked_over_points(gradcalc, points_file, made_up) -> None:
     xs = [-2.0, -0.3, 0.0, 0.9, 4.0]
     path = points_file("x\n" + "".join(f"{x}\n" for x in xs))
-    r = gradcalc("erfc(x) + cube(x)", "--points", path, "--format", "json")
+    r = gradcalc("erfi(x) + cube(x)", "--points", path, "--format", "json")
     assert r.status == 0, r.err
     obj = r.json()
     for x, got in zip(xs, obj["gradient"]["x"], strict=True):
-        assert _close(got, _derfc(x) + 3 * mpmath.mpf(x) ** 2, 1e-13)
+        assert _close(got, _derfi(x) + 3 * mpmath.mpf(x) ** 2, 1e-13)
     assert obj["check"]["status"] == "ok"
     # the float64 screen of the compiled program (its error bound from the record) vouched
     assert obj["check"]["confirmed"]["screen could not vouch"] == 0
 
 
 def test_a_registered_primitive_has_a_hessian(gradcalc, made_up) -> None:
-    r = gradcalc("--at", "x=0.6,y=2", "--hessian", "--format", "json", "--", "erfc(x)*y")
+    r = gradcalc("--at", "x=0.6,y=2", "--hessian", "--format", "json", "--", "erfi(x)*y")
     assert r.status == 0, r.err
     h = r.json()["hessian"]
     x = mpmath.mpf(0.6)
-    d2 = 4 * x / mpmath.sqrt(mpmath.pi) * mpmath.exp(-x * x)   # erfc'' = -2x * erfc'
+    d2 = 4 * x / mpmath.sqrt(mpmath.pi) * mpmath.exp(x * x)   # erfi'' = 2x * erfi'
     assert _close(h["x"]["x"], d2 * 2, 1e-13)
-    assert _close(h["x"]["y"], _derfc(0.6), 1e-13)
+    assert _close(h["x"]["y"], _derfi(0.6), 1e-13)
     assert h["y"]["y"] == 0.0
 
 
 def test_unregistering_removes_it_everywhere(gradcalc) -> None:
     from gradcalc.symbolic import compiled
 
-    ops.register(ERFC)
-    assert "erfc" in compiled.ops_arity() and hasattr(functions, "erfc")
-    ops.unregister("erfc")
-    assert "erfc" not in ops.FUNCTIONS and "erfc" not in compiled.ops_arity()
-    assert not hasattr(functions, "erfc")
-    r = gradcalc("erfc(x)", "--at", "x=1")
+    ops.register(ERFI)
+    assert "erfi" in compiled.ops_arity() and hasattr(functions, "erfi")
+    ops.unregister("erfi")
+    assert "erfi" not in ops.FUNCTIONS and "erfi" not in compiled.ops_arity()
+    assert not hasattr(functions, "erfi")
+    r = gradcalc("erfi(x)", "--at", "x=1")
     assert r.status == 2 and r.out == "" and r.err.startswith("error: ")
 
 
@@ -135,7 +134,7 @@ def test_register_refuses_a_name_or_spelling_taken() -> None:
     with pytest.raises(ValueError, match="sin"):
         ops.register(ops.Primitive("sin", 1, np.sin, (None,), lambda sp, x: sp.sin(x)))
     with pytest.raises(ValueError, match="exp"):
-        ops.register(ops.Primitive("exp2", 1, np.exp2, (None,), lambda sp, x: 2 ** x,
+        ops.register(ops.Primitive("exp_base_two", 1, np.exp2, (None,), lambda sp, x: 2 ** x,
                                    spelling="exp"))
     assert ops.BY_NAME["sin"] is ops.SIN
 

@@ -77,7 +77,7 @@ def test_a_long_verdict_moves_under_its_table_in_full(gradcalc) -> None:
     reasons = gradcalc(*argv, "--format", "json").json()["check"]["partials"]
     out = gradcalc(*argv).out
     lines = out.splitlines()
-    assert "  d/dx     0.5   y*Sign(x) + Heaviside(x - y)  undefined [1]" in lines
+    assert "  d/dx     0.5   y*sign(x) + Heaviside(x - y)  undefined [1]" in lines
     assert "  d/dy     0.5   abs(x) + Heaviside(-x + y)    undefined [2]" in lines
     flat = " ".join(out.split())
     for k, name in enumerate(["x", "y"], 1):
@@ -105,3 +105,26 @@ def test_jsonl_for_every_mode_is_one_line(gradcalc) -> None:
         compact = gradcalc(*argv, "--format", "jsonl").out
         assert compact.count("\n") == 1, argv
         assert json.loads(compact) == gradcalc(*argv, "--format", "json").json()
+
+
+WIDE = ",".join(f"input_{k:02d}" for k in range(12))
+
+
+@pytest.mark.parametrize("extra", [[], ["--of", "a,b"], ["--hessian"]],
+                         ids=["batch", "several outputs", "point by point"])
+def test_batch_text_fits_100_columns_or_says_where_the_rest_is(gradcalc, points_file,
+                                                               extra) -> None:
+    names = WIDE.split(",")
+    body = WIDE + "\n" + "".join(",".join(f"{(r + k) % 7 + 0.123456789:.9f}" for k in
+                                          range(12)) + "\n" for r in range(3))
+    program = f"a = {'*'.join(names[:6])}; b = {'+'.join(names[6:])}"
+    if extra[:1] == ["--hessian"]:
+        program = "*".join(names[:4])   # a Hessian of 16 entries per row
+        body = ",".join(names[:4]) + "\n1.5,2.5,3.5,4.5\n"
+    r = gradcalc(program, "--points", points_file(body), *extra)
+    assert r.status == 0, r.err
+    lines = r.out.splitlines()
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    note = " ".join(r.out.split())
+    assert "more columns beyond 100 characters" in note
+    assert "--format csv or json has every column" in note

@@ -38,7 +38,7 @@ INJECTIONS = [
     "x.__class__", "lambda: 0", "(lambda x: x)(1)", "f'{x}'", "'%s' % x", "'{0}'.format(x)",
     "x.real", "[].__class__", "getattr(x, 'real')", "eval('1')", "exec('1')",
     "globals()", "__builtins__", "open('/etc/passwd').read()", "x if x else x", "x; import os",
-    "x @ x", "x | x", "x & x", "x % 2", "~x", "x // 2", "`x`", "${x}", "x[0]", "{x}",
+    "x @ x", "x | x", "x & x", "~x", "x // 2", "`x`", "${x}", "x[0]", "{x}",
     "sympify('x')", "S('x')",
 ]
 

@@ -64,9 +64,12 @@ MISTAKES = [
     (["|x|", "--at", "x=2"], "write abs(...)", ["abs(x)", "--at", "x=2"]),
     (["E^x", "--at", "x=2"], "write e (or exp(...))", ["e^x", "--at", "x=2"]),
     (["PI*x", "--at", "x=2"], "write pi", ["pi*x", "--at", "x=2"]),
-    (["sign(x)", "--at", "x=2"], "write x/abs(x)", ["x/abs(x)", "--at", "x=2"]),
+    (["sgn(x)", "--at", "x=2"], "write sign(...)", ["sign(x)", "--at", "x=2"]),
+    (["arcsinh(x)", "--at", "x=2"], "write asinh(...)", ["asinh(x)", "--at", "x=2"]),
+    (["gammaln(x)", "--at", "x=2"], "write lgamma(...)", ["lgamma(x)", "--at", "x=2"]),
     (["x!", "--at", "x=2"], "factorials are not part of the language", None),
-    (["x%2", "--at", "x=2"], "a percent is /100", None),
+    (["50%*x", "--at", "x=2"], "a percent is /100", ["50/100*x", "--at", "x=2"]),
+    (["x*50%", "--at", "x=2"], "'%' is the remainder, as in Python", None),
     (["-V"], "did you mean --version?", ["--version"]),
     (["-v"], "did you mean --version?", ["--version"]),
     (["-at", "x=3", "x^2"], "did you mean --at?", ["--at", "x=3", "x^2"]),
@@ -123,10 +126,13 @@ def test_suggestions_from_other_tools_are_right(gradcalc) -> None:
 
     for argv, value in [(["log(1 + x)", "--at", "x=0.5"], math.log1p(0.5)),
                         (["exp(x) - 1", "--at", "x=0.5"], math.expm1(0.5)),
-                        (["log(x + sqrt(x^2 + 1))", "--at", "x=0.5"], math.asinh(0.5)),
-                        (["log(x + sqrt(x^2 - 1))", "--at", "x=1.5"], math.acosh(1.5)),
-                        (["log((1 + x)/(1 - x))/2", "--at", "x=0.5"], math.atanh(0.5)),
-                        (["x^(1/3)", "--at", "x=8"], 2.0)]:
+                        (["asinh(x)", "--at", "x=0.5"], math.asinh(0.5)),
+                        (["acosh(x)", "--at", "x=1.5"], math.acosh(1.5)),
+                        (["atanh(x)", "--at", "x=0.5"], math.atanh(0.5)),
+                        (["cbrt(x)", "--at", "x=-8"], -2.0),
+                        (["lgamma(x)", "--at", "x=0.5"], math.lgamma(0.5)),
+                        (["mod(x, 3)", "--at", "x=-7"], math.fmod(-7, 3) + 3),
+                        (["x % 3", "--at", "x=-7"], -7 % 3)]:
         r = gradcalc(*argv, "--no-check", "--format", "json")
         assert r.json()["value"] == pytest.approx(value, rel=1e-15)
 
@@ -292,3 +298,152 @@ def test_completion_scripts_for_bash_zsh_and_fish() -> None:
     proc = _script([], env={**os.environ, "_GRADCALC_COMPLETE": "bash_complete",
                             "COMP_WORDS": "gradcalc --format ", "COMP_CWORD": "2"})
     assert proc.stdout.split() == ["plain,text", "plain,json", "plain,jsonl", "plain,csv"]
+
+
+# ---------------------------------------------------------------- suggestions never weaken
+
+
+WEAKENING = {"--no-check", "--rtol", "--atol"}
+
+
+def _typos(option: str) -> set[str]:
+    """Words a person might type for option: a letter dropped, two swapped, a `no-` prefix,
+    British spelling."""
+    body = option[2:]
+    words = {"--" + body[:k] + body[k + 1:] for k in range(len(body))}
+    words |= {"--" + body[:k] + body[k + 1] + body[k] + body[k + 2:]
+              for k in range(len(body) - 1)}
+    words |= {"--no-" + body, "--no" + body, option.replace("color", "colour")}
+    return words
+
+
+def test_a_suggestion_never_weakens_the_check() -> None:
+    from gradcalc.cli.main import command
+    from gradcalc.cli.usage import option_hint, option_table
+
+    names, _ = option_table(command)
+    checked = 0
+    for option in sorted(n for n in names if n.startswith("--") and n not in WEAKENING):
+        for word in _typos(option) - names:
+            hint = option_hint(word, command) or ""
+            said = hint.removeprefix("did you mean ").rstrip("?").split()[:1]
+            assert not set(said) & WEAKENING, (word, hint)
+            checked += 1
+    assert checked > 200
+    # a word that says what it wants still gets it
+    assert option_hint("--nocheck", command) == "did you mean --no-check?"
+    assert option_hint("--tol", command) == "did you mean --rtol?"
+
+
+@pytest.mark.parametrize("word", ["--no-color", "--no-colour", "--nocolor"])
+def test_no_color_suggests_the_colour_switch(gradcalc, word) -> None:
+    line = _one_error_line(gradcalc("x^2", "--at", "x=3", word), "did you mean --color never?")
+    assert "--no-check" not in line
+    assert gradcalc("x^2", "--at", "x=3", "--color", "never").status == 0
+
+
+# ---------------------------------------------------------------- colour
+
+
+ANSI = "\x1b["
+
+
+@pytest.mark.parametrize("env, option, coloured", [
+    ({}, [], False),                                  # not a terminal
+    ({"FORCE_COLOR": "1"}, [], True),
+    ({"FORCE_COLOR": ""}, [], False),                 # set but empty: as if unset
+    ({"NO_COLOR": "1", "FORCE_COLOR": "1"}, [], False),  # NO_COLOR speaks first
+    ({"FORCE_COLOR": "1"}, ["--color", "never"], False),  # the option speaks before both
+    ({"NO_COLOR": "1"}, ["--color", "always"], True),
+    ({"TERM": "dumb"}, ["--color", "always"], True),
+    ({"TERM": "dumb", "FORCE_COLOR": "1"}, [], True),
+    ({}, ["--colour", "ALWAYS"], True),
+])
+def test_colour_option_and_environment(gradcalc, monkeypatch, env, option, coloured) -> None:
+    for name in ("NO_COLOR", "FORCE_COLOR", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    r = gradcalc("x^2", "--at", "x=3", *option)
+    assert r.status == 0 and (ANSI + "32mok" in r.out) == coloured, r.out
+    bad = gradcalc("x^", "--at", "x=3", *option)
+    assert bad.status == 2 and (ANSI in bad.err) == coloured, bad.err
+    plain = gradcalc("x^2", "--at", "x=3", "--format", "json", *option)
+    assert ANSI not in plain.out  # colour is for the text report only
+    assert plain.json()["value"] == 9.0
+
+
+# ---------------------------------------------------------------- file-name completion
+
+
+def _complete(monkeypatch, capsys, shell: str, words: list[str]) -> list[str]:
+    """What gradcalc answers a shell's completion request (click's protocol): words are the
+    command line as the shell splits it, the last one being completed."""
+    from gradcalc.cli.main import main
+
+    monkeypatch.setenv("_GRADCALC_COMPLETE", f"{shell}_complete")
+    if shell == "fish":
+        monkeypatch.setenv("COMP_WORDS", " ".join(words[:-1]) + " ")
+        monkeypatch.setenv("COMP_CWORD", words[-1])
+    else:
+        monkeypatch.setenv("COMP_WORDS", " ".join(shlex.quote(w) for w in words))
+        monkeypatch.setenv("COMP_CWORD", str(len(words) - 1))
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main([])
+    return capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("option", ["--points", "-f", "--file", "--graph", "--output",
+                                    "--claims"])
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_a_path_option_completes_file_names(monkeypatch, capsys, option, shell) -> None:
+    got = _complete(monkeypatch, capsys, shell, ["gradcalc", "x^2", option, "da"])
+    assert got[:2] == ["file", "da"] if shell == "zsh" else got == ["file,da"], got
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("A.npy", "A2.csv", "b.csv", ".hidden.csv"):
+        (tmp_path / name).write_text("1\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "X.csv").write_text("1\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("shell, words, expected", [
+    # zsh and fish hand over the whole word and replace it whole
+    ("zsh", ["--at", "X=@A"], ["X=@A.npy", "X=@A2.csv"]),
+    ("fish", ["--at", "X=@A"], ["X=@A.npy", "X=@A2.csv"]),
+    ("zsh", ["--at", "y=2,X=@"], ["y=2,X=@A.npy", "y=2,X=@A2.csv", "y=2,X=@b.csv",
+                                  "y=2,X=@data/"]),
+    ("fish", ["--at", "X=@data/"], ["X=@data/X.csv"]),
+    # bash splits at '=' (COMP_WORDBREAKS) and replaces only the part after it
+    ("bash", ["--at", "X", "=", "@A"], ["@A.npy", "@A2.csv"]),
+    ("bash", ["--at", "y", "=", "2,X", "=", "@d"], ["@data/"]),
+    ("bash", ["--at", "X", "=", "@."], ["@.hidden.csv"]),
+    # not after '@': a value, nothing to complete
+    ("zsh", ["--at", "X=1"], []),
+    ("bash", ["--at", "X", "=", "1"], []),
+])
+def test_at_name_file_completes_file_names(monkeypatch, capsys, files, shell, words,
+                                           expected) -> None:
+    got = _complete(monkeypatch, capsys, shell, ["gradcalc", "sum(X)", *words])
+    if shell == "zsh":
+        values = [got[k + 1] for k in range(0, len(got), 3) if got[k] == "plain"]
+    else:
+        values = [g.split(",", 1)[1] for g in got if g.startswith("plain,")]
+    assert values == expected, got
+
+
+@needs_script
+def test_bash_completion_script_answers_at_file(files) -> None:
+    # the script bash sources, run by bash itself on the words bash would make
+    script = subprocess.run([EXE], env={**os.environ, "_GRADCALC_COMPLETE": "bash_source"},
+                            capture_output=True, text=True, timeout=60).stdout
+    cmd = (script + "\nCOMP_WORDS=(gradcalc 'sum(X)' --at X = @A); COMP_CWORD=5\n"
+           "_gradcalc_completion gradcalc\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
+    proc = subprocess.run(["bash", "--norc", "-c", cmd], capture_output=True, text=True,
+                          timeout=60, cwd=files)
+    assert proc.stdout.split() == ["@A.npy", "@A2.csv"], proc.stderr

@@ -64,7 +64,9 @@ def parse_svg(text: str) -> dict:
                           "dash": path.get("stroke-dasharray"),
                           "label": None if label is None else label.text})
     title = [t.text for t in root.find(NS + "g[@class='title']").findall(NS + "text")]
+    listing = root.find(NS + "g[@class='listing']")
     return {"root": root, "boxes": boxes, "edges": edges, "title": title,
+            "listing": [] if listing is None else [t.text for t in listing.findall(NS + "text")],
             "layout": root.get("data-layout")}
 
 
@@ -164,6 +166,22 @@ def test_the_svg_is_the_same_on_every_run(gradcalc, tmp_path) -> None:
     assert one.read_text() == two.read_text()
 
 
+def test_a_big_layout_is_the_same_in_every_process(tmp_path) -> None:
+    # grandalf keeps a component's edges in a set of objects hashed by address: the layout
+    # must not depend on where a process allocated them
+    program = "\n".join(["y0 = x*w"] + [f"y{i} = sin(y{i - 1})*y{max(0, i - 3)} + {i}"
+                                        for i in range(1, 30)])
+    code = ("import sys; from gradcalc.cli.main import main; "
+            f"main([{program!r}, '--at', 'x=0.5,w=2', '--no-check', '--graph', sys.argv[1]])")
+    drawn = []
+    for k in range(3):
+        path = tmp_path / f"g{k}.svg"
+        subprocess.run([sys.executable, "-c", code, str(path)], check=True,
+                       env={**os.environ, "GRADCALC_LAYOUT": "builtin"}, capture_output=True)
+        drawn.append(path.read_bytes())
+    assert drawn[0] == drawn[1] == drawn[2]
+
+
 def test_docs_seed_svg_is_the_tools_output(gradcalc, tmp_path) -> None:
     _, path = draw(gradcalc, tmp_path, *SEED, name="seed.svg")
     assert (ROOT / "docs" / "seed.svg").read_text() == path.read_text()
@@ -182,8 +200,17 @@ def test_program_title_keeps_line_breaks_and_is_escaped(gradcalc, tmp_path) -> N
     assert r.status == 0, r.err
     text = path.read_text()
     svg = parse_svg(text)           # a real XML parser accepts it
-    assert svg["title"][:4] == ['# totals <before> & "after" tax\ufffd',
-                                "  y = x * 2   # y < 3 && y > 1", "z = y + 1", "at x=1  =  3"]
+    # on top, the first line and the value, so that the first screen shows the graph; the
+    # program is listed below the graph
+    assert svg["title"][:2] == ['# totals <before> & "after" tax\ufffd   (1 of 3 lines; the '
+                                "program is listed below the graph)", "at x=1  =  3"]
+    assert svg["listing"] == ["program:", '# totals <before> & "after" tax\ufffd',
+                              "  y = x * 2   # y < 3 && y > 1", "z = y + 1"]
+    top = float(svg["root"].find(NS + "g[@class='graph']").get("transform").split()[1][:-1])
+    listing_y = min(float(t.get("y")) for t in svg["root"].find(
+        NS + "g[@class='listing']").findall(NS + "text"))
+    assert listing_y > top + max(b["rect"][1] + b["rect"][3] for b in svg["boxes"].values()
+                                 if b["rect"])
     assert "<before>" not in text and "&&" not in text
     assert svg["boxes"]["t2"]["lines"][0] == "t2 z"
 
@@ -194,10 +221,11 @@ def test_a_long_program_title_shows_its_first_lines(gradcalc, tmp_path) -> None:
     program = "\n".join(f"y{k} = x + {k}" for k in range(TITLE_LINES + 20))
     r, path = draw(gradcalc, tmp_path, program, "x=1")
     assert r.status == 0, r.err
-    title = parse_svg(path.read_text())["title"]
-    assert title[:TITLE_LINES] == program.splitlines()[:TITLE_LINES]
-    assert title[TITLE_LINES:TITLE_LINES + 2] == ["... (20 more lines)",
-                                                  f"at x=1  =  {1 + TITLE_LINES + 19}"]
+    svg = parse_svg(path.read_text())
+    assert svg["title"][:2] == [f"y0 = x + 0   (1 of {TITLE_LINES + 20} lines; the program is "
+                                "listed below the graph)", f"at x=1  =  {1 + TITLE_LINES + 19}"]
+    assert svg["listing"][1:TITLE_LINES + 1] == program.splitlines()[:TITLE_LINES]
+    assert svg["listing"][TITLE_LINES + 1:] == ["... (20 more lines)"]
     tooltip = ET.fromstring(path.read_text()).find(NS + "title").text
     assert tooltip.startswith("gradcalc: y0 = x + 0 y1 = x + 1") and len(tooltip) <= 120
 
@@ -396,7 +424,7 @@ def test_html_page_is_self_contained(gradcalc, tmp_path, monkeypatch) -> None:
     inline.tail = None
     assert ET.tostring(inline) == ET.tostring(ET.fromstring(svg_path.read_text()))
     svg = parse_svg(ET.tostring(inline, encoding="unicode"))
-    assert svg["title"][0] == "# a < b & c"
+    assert svg["title"][0].startswith("# a < b & c   (1 of 2 lines")
     assert [e["label"] for e in svg["edges"] if "cut" in e["classes"]] == ["stop"]
 
 

@@ -93,21 +93,15 @@ class InputError(Exception):
 
 FOREIGN_FUNCTIONS: dict[str, str] = {
     "ln": "write log(...) (the natural logarithm)",
-    "exp2": "write 2^(...)",
     "exp10": "write 10^(...)",
-    "sqr": "write sqrt(...) for the square root, (...)^2 for the square",
-    "square": "write (...)^2",
-    "cbrt": "write (...)^(1/3) (real for arguments >= 0)",
+    "sqr": "write sqrt(...) for the square root, square(...) for the square",
     "arcsin": "write asin(...)",
     "arccos": "write acos(...)",
     "arctan": "write atan(...)",
     "arctan2": "write atan2(y, x)",
-    "asinh": "not in the language: write log(x + sqrt(x^2 + 1))",
-    "arcsinh": "not in the language: write log(x + sqrt(x^2 + 1))",
-    "acosh": "not in the language: write log(x + sqrt(x^2 - 1)) (x >= 1)",
-    "arccosh": "not in the language: write log(x + sqrt(x^2 - 1)) (x >= 1)",
-    "atanh": "not in the language: write log((1 + x)/(1 - x))/2",
-    "arctanh": "not in the language: write log((1 + x)/(1 - x))/2",
+    "arcsinh": "write asinh(...)",
+    "arccosh": "write acosh(...)",
+    "arctanh": "write atanh(...)",
     "sec": "write 1/cos(...)",
     "csc": "write 1/sin(...)",
     "cot": "write 1/tan(...)",
@@ -118,20 +112,23 @@ FOREIGN_FUNCTIONS: dict[str, str] = {
     "minimum": "write min(...)",
     "fmax": "write max(...)",
     "fmin": "write min(...)",
+    "remainder": "write mod(x, y) or x % y",
+    "radians": "write deg2rad(...)",
+    "degrees": "write rad2deg(...)",
+    "loggamma": "write lgamma(...)",
+    "gammaln": "write lgamma(...)",
+    "psi": "write digamma(...)",
+    "trigamma": "write polygamma(1, ...)",
     "logistic": "write sigmoid(...)",
     "expit": "write sigmoid(...)",
     "swish": "write x*sigmoid(x)",
     "silu": "write x*sigmoid(x)",
-    "sign": "not in the language (its derivative is 0 wherever it exists); for x != 0 "
-            "write x/abs(x)",
-    "sgn": "not in the language (its derivative is 0 wherever it exists); for x != 0 "
-           "write x/abs(x)",
-    "signum": "not in the language (its derivative is 0 wherever it exists); for x != 0 "
-              "write x/abs(x)",
+    "sgn": "write sign(...)",
+    "signum": "write sign(...)",
     "heaviside": "not in the language (its derivative is 0 wherever it exists)",
     "step": "not in the language (its derivative is 0 wherever it exists)",
 }
-for _name in ("floor", "ceil", "round", "trunc", "mod", "fmod", "rem", "int", "factorial"):
+for _name in ("floor", "ceil", "round", "trunc", "fmod", "rem", "int", "factorial"):
     FOREIGN_FUNCTIONS[_name] = "not in the language: gradcalc has only differentiable functions"
 
 FOREIGN_NAMES: dict[str, str] = {
@@ -153,10 +150,11 @@ FOREIGN_NAMES: dict[str, str] = {
     "False": "the language has numbers only (no booleans)",
 }
 
+PERCENT_HINT = "'%' is the remainder, as in Python (x % y is mod(x, y)); a percent is /100"
+
 FOREIGN_CHARS: dict[str, str] = {
     "|": "write abs(...) for an absolute value",
     "!": "factorials are not part of the language",
-    "%": "'%' (remainder or percent) is not part of the language; a percent is /100",
     "&": "logical operators are not part of the language",
     "$": "names have no '$' (the shell expands $NAME inside double quotes: use single quotes)",
     "{": "group with ( and )",

@@ -44,7 +44,9 @@ class Primitive:
     doc: the docstring of its Python API function. params: that function's argument names
     (default x, or x and y). commutative: its arguments are interchangeable (the graph draws
     no argument numbers). ufuncs: the numpy ufuncs a recorded tensor answers with this
-    primitive (None: the forward, when it is a ufunc).
+    primitive (None: the forward, when it is a ufunc). functions: numpy functions that are not
+    ufuncs (np.sinc) and that a recorded tensor answers with this primitive, each with the map
+    from their arguments to the primitive's.
     sympy_class: the SymPy class its counterpart is, when that is one SymPy function of the
     arguments (sp.sin, sp.Max; None when the counterpart is built of other forms, as sqrt's
     Pow or sigmoid's exp): a compiled derivative program then names this primitive's op, and
@@ -80,6 +82,7 @@ class Primitive:
     params: tuple[str, ...] = ()
     commutative: bool = False
     ufuncs: tuple[Any, ...] | None = None
+    functions: tuple[tuple[Any, Callable[..., tuple[Any, ...]]], ...] = ()
     sympy_class: str | None = None
     compiled: Callable[..., Any] | None = None
     screen: Callable[..., Any] | None = None
@@ -225,15 +228,54 @@ def _subnormal(v: Any) -> Any:
     return (a < 2.0 ** -1022) & (a > 0)
 
 
+def _exponent(v: Any) -> Any:
+    return np.frexp(v)[1]
+
+
+def _times_ratio(g: Any, a: Any, b: Any) -> Any:
+    """g * (a/b), multiplied in an order whose intermediate stays in float64's range: where a/b
+    alone over- or underflows but g brings the product back (a cotangent far from 1, as in a
+    Hessian: sqrt(x*y) at x = 1e-300, y = 1e-10 sends g = 1e-300 against a/b = 5e309), as
+    (g*a)/b or (g/b)*a, whichever intermediate is nearer 1 in magnitude."""
+    q = a / b
+    qr = _plain(q)
+    numbers = hasattr(g, "uid") or isinstance(g, (int, float, np.ndarray, np.generic))
+    if np.all(_normal_mask(qr) | (qr == 0)) or not numbers:
+        return g * q   # nothing to reorder, or g is the backward pass's unit seed, exactly 1
+    gr, ar, br = _plain(g), _plain(a), _plain(b)
+    finite = np.isfinite(gr) & np.isfinite(ar) & np.isfinite(br)
+    off = ~_normal_mask(qr) & (ar != 0) & (gr != 0) & finite
+    if not np.any(off) or not np.all(finite):
+        return g * q
+    eg, ea, eb = _exponent(gr), _exponent(ar), _exponent(br)
+    first = 1.0 * (off & (np.abs(eg + ea) <= np.abs(eg - eb)))   # (g*a)/b
+    second = 1.0 * off - first                                   # (g/b)*a
+    kept = 1 - first - second                                    # g*(a/b)
+    if np.all(first == 1):
+        return (g * a) / b
+    if np.all(second == 1):
+        return (g / b) * a
+    # per element (every input finite: the 1s put where an order is not chosen are harmless)
+    def pick(v: Any, m: Any) -> Any:
+        return v * m + (1 - m)
+
+    return (pick(g, kept) * (pick(a, kept) / pick(b, kept)) * kept
+            + (pick(g, first) * pick(a, first)) / pick(b, first) * first
+            + (pick(g, second) / pick(b, second)) * pick(a, second) * second)
+
+
 def _div_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # -(x/y)/y: y*y underflows (or overflows) long before the partial does; but -x/(y*y) where
     # x/y is subnormal and has lost bits (then y*y is normal: x = 5e-324, y = 3e-10)
     if type(ans) is np.float64:  # a scalar (the common case): no array masks to build
         if not 0.0 < abs(ans) < 2.0 ** -1022:
-            return -g * (ans / y)
+            q = ans / y
+            if q == 0.0 or 2.0 ** -1022 <= abs(q) < math.inf:
+                return -g * q
+            return -_times_ratio(g, ans, y)
     m = _subnormal(ans)
     if not np.any(m):
-        return -g * (ans / y)
+        return -_times_ratio(g, ans, y)
     yb = y * m + (1 - m)  # 1 where the quotient is fine: no division by a tiny y*y there
     return -g * ((ans / y) * (1 - m) + x / (yb * yb) * m)
 
@@ -275,20 +317,24 @@ def _pow_dx(g: Any, ans: Any, x: Any, y: Any) -> Any:
         return g * (y * _power(x, y - 1 + (y == 0) * (x == 0)))
     # (g times the same product as above where the extra factors are 1: a batch takes this
     # branch for all its rows when one needs it, and every row must keep a point's bits)
-    return g * _pow_dx_careful(x, y, xr, yr, dr, split, tiny_y)
+    return _pow_dx_careful(g, x, y, xr, yr, dr, split, tiny_y)
 
 
 def _pow_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
     # x^y*log(x); where x^y is subnormal (lost bits that log(x) would multiply), as
     # x^(y/2)*log(x)*x^(y/2)
-    m = _subnormal(ans) * (_plain(x) > 0)
+    # and so where x^y overflows and x^y*log(x) need not (2^1024*log(2) = 1.25e308)
+    xr, ar = _plain(x), _plain(ans)
+    over = np.isinf(ar) & np.isfinite(xr) & np.isfinite(_plain(y))
+    m = (_subnormal(ans) | over) * (xr > 0)
     if not np.any(m):
         return g * (ans * np.log(x + (x == 0)))  # the product below, where h = 0
     h = y * (0.5 * m)
     return g * (_power(x, y - h) * np.log(x + (x == 0)) * _power(x, h))
 
 
-def _pow_dx_careful(x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any, tiny_y: Any) -> Any:
+def _pow_dx_careful(g: Any, x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any,
+                    tiny_y: Any) -> Any:
     d, e = _two_diff(y, 1.0)
     ax = np.abs(xr)
     huge = 1.0 * (np.abs(yr) >= 2.0 ** 53)
@@ -300,11 +346,29 @@ def _pow_dx_careful(x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any, tiny_
     # y*x^(y-1) with y = -1e-25 does not (a subnormal y is scaled up by 2^64 meanwhile, so that
     # it keeps its bits)
     dm = d + (y == 0) * (x == 0)
-    h = dm * (0.5 * split)
-    xs = x * (1 - split) + np.abs(x) * split
     odd = 1 - 2 * split * (xr < 0) * (np.mod(dr, 2) == 1)
     k = 1.0 + tiny_y * (2.0 ** 64 - 1)
-    return (y * k) * _power(xs, dm - h) * _power(xs, h) * _power(base, e) * odd / k
+    # a factor that is exactly 1 everywhere is left out: the numbers are the same, and its
+    # derivative (0) would meet an infinite cotangent as inf*0 = nan in a Hessian (x^3 at
+    # 1e200, where (x^3)' = 3e400 overflows and (x^3)'' = 6e200 does not)
+    # Where the power is split, g goes in before its halves: a Hessian's cotangent far from 1
+    # brings back a product whose halves overflow (d/dt of t^-0.5 at t = 1e-310 is g*1e465
+    # with g = 5e-301); elsewhere g multiplies the product last, as in the rule above
+    out = y * k if np.any(tiny_y) else y
+    split_any = np.any(split)
+    if split_any:
+        h = dm * (0.5 * split)
+        xs = x * (1 - split) + np.abs(x) * split
+        out = out * g * _power(xs, dm - h) * _power(xs, h)
+    else:
+        out = out * _power(x, dm)
+    if np.any(_plain(e)):
+        out = out * _power(base, e)
+    if np.any(odd != 1):
+        out = out * odd
+    if np.any(tiny_y):
+        out = out / k
+    return out if split_any else g * out
 
 
 _EXACT_POWERS = ((2.0, np.square), (0.5, np.sqrt), (-1.0, np.reciprocal))
@@ -346,8 +410,19 @@ COS = _fn("cos", np.cos, [lambda g, ans, x: -g * np.sin(x)], lambda sp, x: sp.co
 TAN = _fn("tan", np.tan, [lambda g, ans, x: g * (1 + ans * ans)], lambda sp, x: sp.tan(x),
           sympy_class="tan", mpmath=lambda m: m.tan, doc="tan(x).",
           sample=((-1.2, 1.2),), analytic=True)
-# 1 - x*x as (1-x)*(1+x): exact near +-1, where x*x's rounding would swamp the difference
-ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt((1 - x) * (1 + x))],
+def _one_minus_square(x: Any) -> Any:
+    """1 - x^2 as (1-x)*(1+x) from |x| = 1/2 on: exact near +-1, where x*x's rounding would
+    swamp the difference; below, as 1 - x*x, which does not cancel and whose derivative -2x
+    comes out exact on the recorded path ((1-x) - (1+x) is 0 at x = 1e-255)."""
+    small = 1.0 * (np.abs(_plain(x)) < 0.5)
+    if np.all(small == 1):
+        return 1 - x * x
+    if not np.any(small):
+        return (1 - x) * (1 + x)
+    return (1 - x * x) * small + (1 - x) * (1 + x) * (1 - small)
+
+
+ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt(_one_minus_square(x))],
            lambda sp, x: sp.asin(x),
            sympy_class="asin", mpmath=lambda m: m.asin,
            doc="arcsine, defined on [-1, 1].", monotone="increasing",
@@ -355,7 +430,7 @@ ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt((1 - x) * (1 + x))]
            domain_note="asin is only defined on [-1, 1]", sample=((-0.9, 0.9),),
            analytic=True,
            guards=((0, "unit"),))
-ACOS = _fn("acos", np.arccos, [lambda g, ans, x: -g / np.sqrt((1 - x) * (1 + x))],
+ACOS = _fn("acos", np.arccos, [lambda g, ans, x: -g / np.sqrt(_one_minus_square(x))],
            lambda sp, x: sp.acos(x),
            sympy_class="acos", mpmath=lambda m: m.acos,
            doc="arccosine, defined on [-1, 1].", monotone="decreasing",
@@ -463,6 +538,68 @@ ATAN2 = _fn("atan2", np.arctan2, [_atan2_dy, _atan2_dx],
             convention="the tape's rule gives 0/0 = nan there",
             sample=((0.5, 2.0), (0.5, 2.0)))
 
+
+def _sinc(x: Any) -> Any:
+    # sin(x)/x, and 1 at 0: nothing cancels (sin keeps its relative accuracy down to the
+    # subnormals, where sin(x) = x)
+    zero = x == 0
+    return _scalar(np.where(zero, 1.0, np.sin(x) / np.where(zero, 1.0, x)))
+
+
+# sinc'(x)/x = sum over k >= 1 of (-1)^k 2k x^(2k-2)/(2k+1)!, to x^18: below |x| = 1 the terms
+# fall factorially and this is exact to float64
+_SINC_DX = tuple((-1) ** k * 2 * k / math.factorial(2 * k + 1) for k in range(1, 11))
+
+
+def _sinc_dx_series(x: Any) -> Any:
+    t = x * x
+    p: Any = _SINC_DX[-1]
+    for c in _SINC_DX[-2::-1]:
+        p = p * t + c
+    return x * p
+
+
+def _sinc_dx(g: Any, ans: Any, x: Any) -> Any:
+    # (cos(x) - sinc(x))/x, which cancels for |x| < 1 (to 0 at 0): there its Taylor series.
+    # Both are recorded operations, so the Hessian differentiates the same formulas.
+    small = 1.0 * (np.abs(_plain(x)) < 1)
+    if np.all(small == 1):
+        return g * _sinc_dx_series(x)
+    if not np.any(small):
+        return g * ((np.cos(x) - ans) / x)
+    big = 1 - small
+    xs, xb = x * small, x * big + small   # 0 and 1 where not used: finite on both sides
+    return g * (_sinc_dx_series(xs) * small + (np.cos(xb) - _call(SINC, xb)) / xb * big)
+
+
+def _sinc_interval(ctx: Any, x: Any) -> Any:
+    # 1 - x^2/6 <= sinc(x) <= 1 for every x: around 0, where mpmath's sinc gives no bound
+    if x.a <= 0 <= x.b:
+        r = max(-x.a, x.b)
+        ctx.require(r < 1, False)
+        return ctx.iv.mpf([(1 - ctx.iv.mpf(r) ** 2 / 6).a, 1]) if r else ctx.iv.mpf(1)
+    return ctx.iv.sinc(x)
+
+
+def _np_sinc(x: Any) -> tuple[Any, ...]:
+    return (x * np.pi,)   # numpy's sinc is sin(pi*x)/(pi*x), with pi*x rounded as here
+
+
+SINC = _fn("sinc", _sinc, [_sinc_dx], lambda sp, x: sp.sinc(x), sympy_class="sinc",
+           interval=_sinc_interval, analytic=True, functions=((np.sinc, _np_sinc),),
+           doc="sin(x)/x, and 1 at 0 (SymPy's and the mathematicians' sinc; numpy's np.sinc(x) "
+           "is sinc(pi*x)).")
+# numpy's constants, pi/180 and 180/pi rounded once: x times them is numpy's deg2rad(x) and
+# rad2deg(x) bit for bit (and takes the complex step)
+_DEG = float(np.deg2rad(1.0))
+_RAD = float(np.rad2deg(1.0))
+DEG2RAD = _fn("deg2rad", lambda x: x * _DEG, [lambda g, ans, x: g * _DEG],
+              lambda sp, x: x * sp.pi / 180, ufuncs=(np.deg2rad, np.radians), analytic=True,
+              doc="Degrees to radians, x*pi/180.")
+RAD2DEG = _fn("rad2deg", lambda x: x * _RAD, [lambda g, ans, x: g * _RAD],
+              lambda sp, x: x * 180 / sp.pi, ufuncs=(np.rad2deg, np.degrees), analytic=True,
+              doc="Radians to degrees, x*180/pi.")
+
 # ---------------------------------------------------------------- hyperbolic
 
 
@@ -481,12 +618,36 @@ COSH = _fn("cosh", np.cosh, [lambda g, ans, x: g * np.sinh(x)], lambda sp, x: sp
 TANH = _fn("tanh", np.tanh, [lambda g, ans, x: g * _sech2(x)], lambda sp, x: sp.tanh(x),
            sympy_class="tanh", mpmath=lambda m: m.tanh, doc="tanh(x).", monotone="increasing",
            analytic=True)
+# acosh' = 1/sqrt(x^2 - 1) as 1/(sqrt(x-1)*sqrt(x+1)): x - 1 is exact near 1 and nothing
+# overflows; asinh' = 1/hypot(1, x), which neither overflows nor loses x^2's bits; atanh' =
+# 1/(1 - x^2), taken as for asin
+ACOSH = _fn("acosh", np.arccosh, [lambda g, ans, x: g / (np.sqrt(x - 1) * np.sqrt(x + 1))],
+            lambda sp, x: sp.acosh(x), sympy_class="acosh", mpmath=lambda m: m.acosh,
+            monotone="increasing", analytic=True, doc="Inverse hyperbolic cosine, defined on "
+            "[1, inf).", domain=lambda x: x < 1, domain_note="acosh is only defined for x >= 1",
+            kink=lambda x: x == 1, kink_note="acosh is not differentiable at 1 (its slope is "
+            "infinite)", convention="the tape gives acosh'(1) = inf, as for sqrt at 0",
+            sample=((1.2, 4.0),), guards=((0, "at_least_one"),))
+ASINH = _fn("asinh", np.arcsinh, [lambda g, ans, x: g / np.hypot(1.0, x)],
+            lambda sp, x: sp.asinh(x), sympy_class="asinh", mpmath=lambda m: m.asinh,
+            monotone="increasing", analytic=True, doc="Inverse hyperbolic sine.")
+ATANH = _fn("atanh", np.arctanh, [lambda g, ans, x: g / _one_minus_square(x)],
+            lambda sp, x: sp.atanh(x), sympy_class="atanh", mpmath=lambda m: m.atanh,
+            monotone="increasing", analytic=True, doc="Inverse hyperbolic tangent, defined on "
+            "(-1, 1).", domain=lambda x: np.abs(x) >= 1,
+            domain_note="atanh is only defined on (-1, 1)", sample=((-0.9, 0.9),),
+            guards=((0, "open_unit"),))
 
 # ---------------------------------------------------------------- exponential and logarithmic
 
 EXP = _fn("exp", np.exp, [lambda g, ans, x: g * ans], lambda sp, x: sp.exp(x),
           sympy_class="exp", mpmath=lambda m: m.exp, doc="e to the x.",
           analytic=True)
+# 2^x*log(2) as 2^(x-1)*(2*log(2)): 2^x overflows from x = 1024 on, the partial only from
+# x = 1024.53 (x - 1 is exact wherever 2^x is neither 0 nor inf)
+_TWO_LN2 = 2 * math.log(2.0)
+EXP2 = _fn("exp2", np.exp2, [lambda g, ans, x: g * (np.exp2(x - 1) * _TWO_LN2)],
+           lambda sp, x: sp.Integer(2) ** x, doc="2 to the x.", analytic=True)
 LOG = _fn("log", np.log, [lambda g, ans, x: g / x], lambda sp, x: sp.log(x),
           sympy_class="log", mpmath=lambda m: m.log,
           doc="Natural logarithm, or the logarithm to a base.",
@@ -520,11 +681,35 @@ SQRT = _fn("sqrt", np.sqrt, [lambda g, ans, x: g * 0.5 / ans], lambda sp, x: sp.
            "infinite)", convention="the tape gives sqrt'(0) = inf, as PyTorch and TensorFlow do",
            sample=((0.2, 3.0),), analytic=True,
            guards=((0, "nonnegative"),))
+SQUARE = _fn("square", np.square, [lambda g, ans, x: g * (2 * x)], lambda sp, x: x ** 2,
+             doc="x^2.", analytic=True)
+
+
+def _cbrt_dx(g: Any, ans: Any, x: Any) -> Any:
+    # 1/(3*cbrt(x)^2) as (cbrt(x)/x)/3: squaring the root would double its rounding error;
+    # at the kink 0 the slope is infinite (as sqrt'(0))
+    zero = _plain(x) == 0
+    if not np.any(zero):
+        return g * ((ans / x) / 3)
+    return g * _scalar(np.where(zero, np.inf, _plain((ans / (x + zero)) / 3)))
+
+
+CBRT = _fn("cbrt", np.cbrt, [_cbrt_dx],
+           lambda sp, x: sp.cbrt(x), sympy_class="cbrt", monotone="increasing",
+           mpmath=lambda m: lambda t: m.sign(t) * m.cbrt(abs(t)),
+           doc="The real cube root (negative for negative x).",
+           kink=lambda x: x == 0, kink_note="cbrt is not differentiable at 0 (its slope is "
+           "infinite)", convention="the tape gives cbrt'(0) = inf, as for sqrt")
+RECIPROCAL = _fn("reciprocal", np.reciprocal, [lambda g, ans, x: _div_dy(g, ans, 1.0, x)],
+                 lambda sp, x: 1 / x, doc="1/x.", domain=lambda x: x == 0,
+                 domain_note="1/x is not defined at 0", sample=((0.5, 2.0),), analytic=True,
+                 guards=((0, "nonzero"),))
 
 # ---------------------------------------------------------------- piecewise
 
-ABS = _fn("abs", np.abs, [lambda g, ans, x: g * np.sign(x)], lambda sp, x: sp.Abs(x),
+ABS = _fn("abs", np.abs, [lambda g, ans, x: g * np.sign(_plain(x))], lambda sp, x: sp.Abs(x),
           sympy_class="Abs", doc="|x|; its derivative at 0 is taken as 0.", screen=_carried,
+          ufuncs=(np.absolute, np.fabs),
           interval=lambda ctx, x: abs(x),
           kink=lambda x: x == 0, kink_note="abs is not differentiable at 0",
           convention="the tape uses abs'(0) = 0, as PyTorch and TensorFlow do",
@@ -538,7 +723,7 @@ MIN = Primitive("min", None, lambda *a: functools.reduce(np.minimum, a),
                 (_extremum_vjp,), lambda sp, *a: sp.Min(*a),
                 spelling="min", kink=lambda *a: _ties(a, functools.reduce(np.minimum, a)) > 1,
                 doc="The smallest argument, or the smallest component of a single vector; ties "
-                "split the gradient evenly.", commutative=True, ufuncs=(np.minimum,),
+                "split the gradient evenly.", commutative=True, ufuncs=(np.minimum, np.fmin),
                 sympy_class="Min", screen=_worst, interval=_interval_min,
                 kink_note="min is not differentiable where arguments tie",
                 convention=_TIE_CONVENTION)
@@ -546,7 +731,7 @@ MAX = Primitive("max", None, lambda *a: functools.reduce(np.maximum, a),
                 (_extremum_vjp,), lambda sp, *a: sp.Max(*a),
                 spelling="max", kink=lambda *a: _ties(a, functools.reduce(np.maximum, a)) > 1,
                 doc="The largest argument, or the largest component of a single vector; ties "
-                "split the gradient evenly.", commutative=True, ufuncs=(np.maximum,),
+                "split the gradient evenly.", commutative=True, ufuncs=(np.maximum, np.fmax),
                 sympy_class="Max", screen=_worst, interval=_interval_max,
                 kink_note="max is not differentiable where arguments tie",
                 convention=_TIE_CONVENTION)
@@ -554,6 +739,75 @@ RELU = _fn("relu", lambda x: np.maximum(x, 0.0), [lambda g, ans, x: g * (x > 0)]
            lambda sp, x: sp.Max(0, x), doc="max(x, 0).", kink=lambda x: x == 0,
            kink_note="relu is not differentiable at 0", sample=((0.2, 2.0),),
            convention="the tape uses relu'(0) = 0, as PyTorch and TensorFlow do")
+
+
+def _flat(g: Any, ans: Any, *args: Any) -> Any:
+    """The rule of a piecewise-constant primitive: 0 wherever it is differentiable (zeros of
+    the broadcast shape, never g*0, which is nan where g is inf)."""
+    shapes = [np.shape(_plain(a)) for a in (g, *args)]
+    return np.zeros(np.broadcast_shapes(*shapes))[()]
+
+
+def _step_screen(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
+    """The screen of a step function of x (sign, floor): exact, unless x is within its own
+    error of a jump."""
+    x, ex = args[0], errs[0]
+    return np.where(np.abs(x - np.round(x)) <= ex, np.inf, 0.0)
+
+
+def _sign_screen(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
+    return np.where(np.abs(args[0]) <= errs[0], np.inf, 0.0)
+
+
+def _floor_interval(ctx: Any, x: Any) -> Any:
+    lo, hi = ctx.mp.floor(x.a), ctx.mp.floor(x.b)
+    if x.a == x.b == lo:   # exactly at a jump: every value of both sides
+        return ctx.step(lo - 1, lo)
+    ctx.require(lo == hi and (x.b != hi or x.a == x.b), False)
+    return ctx.iv.mpf(lo)
+
+
+SIGN = _fn("sign", np.sign, [_flat], lambda sp, x: sp.sign(x), sympy_class="sign",
+           interval=lambda ctx, x: ctx.sign(x), screen=_sign_screen,
+           doc="-1, 0 or 1 as x is negative, 0 or positive; its derivative is 0 (where it exists).",
+           kink=lambda x: x == 0, kink_note="sign jumps at 0",
+           convention="the tape uses sign'(0) = 0, as numpy-based tools do")
+# a helper of mod's derivative (not in the language; np.floor on a tensor stays a plain,
+# piecewise-constant number): the largest whole number <= x, with a jump at each
+FLOOR = Primitive("floor", 1, np.floor, (_flat,), lambda sp, x: sp.Floor(x), ufuncs=(),
+                  sympy_class="floor", interval=_floor_interval, screen=_step_screen,
+                  kink=lambda x: x == np.floor(x), kink_note="floor jumps at whole numbers",
+                  sample=((0.1, 0.9),), doc="The largest whole number <= x.")
+
+
+def _mod_interval(ctx: Any, x: Any, y: Any) -> Any:
+    return x - y * _floor_interval(ctx, x / y)
+
+
+def _mod_screen(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
+    # x - y*q with q = floor(x/y) exact, unless x/y is within its error of a whole number
+    (x, y), (ex, ey) = args, errs
+    z = x / y
+    ez = (ex + np.abs(z) * ey) / np.abs(y)
+    near = np.abs(z - np.round(z)) <= ez
+    return np.where(near, np.inf, ex + np.abs(np.floor(z)) * ey + _OWN * np.abs(out))
+
+
+def _mod_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    # -floor(x/y), the quotient numpy's remainder subtracted (floor_divide is its pair), as
+    # plain numbers: piecewise constant, no second derivative
+    return -g * np.floor_divide(_plain(x), _plain(y))
+
+
+MOD = _fn("mod", np.remainder, [lambda g, ans, x, y: g, _mod_dy], lambda sp, x, y: sp.mod(x, y),
+          sympy_class="mod", symbol="%", interval=_mod_interval, screen=_mod_screen,
+          doc="The remainder x - y*floor(x/y), with the sign of y (Python's x % y, np.mod); "
+          "its derivatives are 1 and -floor(x/y).", domain=lambda x, y: y == 0,
+          domain_note="mod(x, y) is not defined for y = 0",
+          kink=lambda x, y: (y != 0) & (np.remainder(x, y) == 0),
+          kink_note="mod jumps where x is a whole multiple of y",
+          convention="the tape's rule takes the piece on which x/y is a whole number",
+          sample=((0.1, 0.9), (1.0, 2.0)), guards=((1, "nonzero"),))
 
 # ---------------------------------------------------------------- smooth activations
 
@@ -613,6 +867,33 @@ LOGADDEXP = _fn("logaddexp", np.logaddexp, [_logaddexp_da, _logaddexp_db],
                 lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)), params=("a", "b"),
                 doc="log(exp(a) + exp(b)), without overflow or underflow.", commutative=True)
 
+
+def _sigmoid2(t: Any) -> Any:
+    # 1/(1 + 2^-t) by the sign of t, as sigmoid: 2^-|t| never overflows (|t| as t times its
+    # sign, a plain number: abs'(0) = 0 would make the derivative at t = 0 vanish)
+    m = 1.0 * (_plain(t) >= 0)
+    u = np.exp2(-(t * (2 * m - 1)))
+    return (m + (1 - m) * u) / (1 + u)
+
+
+def _logaddexp2_da(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # 2^a/(2^a + 2^b) = 1/(1 + 2^(b-a)), in powers of 2 (exp of (a-b)*log(2) would multiply
+    # that product's rounding by |a-b|); the rounding error e of a - b put back to first order,
+    # halves so that a - b cannot overflow (as logaddexp)
+    d, e = _two_diff(0.5 * a, 0.5 * b)
+    p, q = _sigmoid2(2 * d), _sigmoid2(-2 * d)
+    return g * (p + (2 * e * math.log(2.0)) * p * q)
+
+
+def _logaddexp2_db(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return _logaddexp2_da(g, ans, b, a)
+
+
+LOGADDEXP2 = _fn("logaddexp2", np.logaddexp2, [_logaddexp2_da, _logaddexp2_db],
+                 lambda sp, a, b: sp.log(sp.Integer(2) ** a + sp.Integer(2) ** b) / sp.log(2),
+                 params=("a", "b"), commutative=True,
+                 doc="log2(2^a + 2^b), without overflow or underflow.")
+
 # ---------------------------------------------------------------- special functions
 
 _MATH_ERF = np.vectorize(math.erf, otypes=[float])  # libm's erf, element by element
@@ -638,6 +919,147 @@ def _gauss(x: Any) -> Any:
 ERF = _fn("erf", _erf, [lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * _gauss(x)],
           lambda sp, x: sp.erf(x), sympy_class="erf", mpmath=lambda m: m.erf, monotone="increasing",
           doc="The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0 to x.")
+
+
+@functools.cache
+def _special() -> Any:
+    """scipy.special, imported on first use (start-up does without it)."""
+    import scipy.special
+
+    return scipy.special
+
+
+def _gauss_inverse(a: Any) -> Any:
+    # exp(a^2), with a^2 = h + l split exactly as in _gauss: exp(h)*(1 + l)
+    c = a * 134217729.0
+    ah = c - (c - a)
+    al = a - ah
+    h = a * a
+    lo = ((ah * ah - h) + 2 * ah * al) + al * al
+    return np.exp(h) * (1 + lo)
+
+
+_HALF_SQRT_PI = math.sqrt(math.pi) / 2
+
+
+def _erfinv_dx(g: Any, ans: Any, x: Any) -> Any:
+    # sqrt(pi)/2 * exp(erfinv(x)^2). Near +-1 the exponent is about 35, so that erfinv's own
+    # rounding is multiplied by 70: there the exponent is corrected by a Newton step on erfc,
+    # which is accurate where erf rounds to 1 (1 - |x| is exact for |x| >= 1/2): erfinv(x) =
+    # ans + delta, and exp((ans + delta)^2) = exp(ans^2)*(1 + 2*ans*delta) to first order.
+    # delta is a plain number (about an ulp of ans): the recorded path gives the same numbers.
+    e = _gauss_inverse(ans)
+    xr = np.abs(_plain(x))
+    far = xr >= 0.5
+    if not np.any(far):
+        return g * (_HALF_SQRT_PI * e)
+    a = _plain(ans)
+    r = np.abs(a)
+    resid = _special().erfc(r) - (1 - xr)
+    delta = np.where(far, resid * _HALF_SQRT_PI * _gauss_inverse(r) * np.sign(a), 0.0)
+    return g * (_HALF_SQRT_PI * e * (1 + 2 * ans * _scalar(delta)))
+
+
+def _between_poles(x: Any) -> Any:
+    """Mask of the poles of gamma, lgamma and the polygammas: 0 and the negative integers."""
+    return (x <= 0) & (x == np.floor(x))
+
+
+def _mp_lgamma(m: Any) -> Any:
+    return lambda t: m.loggamma(t) if t > 0 else m.log(abs(m.gamma(t)))
+
+
+ERFC = _fn("erfc", lambda x: _special().erfc(x),
+           [lambda g, ans, x: g * (-2 / math.sqrt(math.pi)) * _gauss(x)],
+           lambda sp, x: sp.erfc(x), sympy_class="erfc", mpmath=lambda m: m.erfc,
+           monotone="decreasing", doc="The complementary error function 1 - erf(x), accurate "
+           "where erf(x) rounds to 1.")
+ERFINV = _fn("erfinv", lambda x: _special().erfinv(x), [_erfinv_dx],
+             lambda sp, x: sp.erfinv(x), sympy_class="erfinv", mpmath=lambda m: m.erfinv,
+             monotone="increasing", doc="The inverse of erf, defined on (-1, 1).",
+             domain=lambda x: np.abs(x) >= 1, domain_note="erfinv is only defined on (-1, 1)",
+             sample=((-0.9, 0.9),), guards=((0, "open_unit"),))
+def _lgamma(x: Any) -> Any:
+    # scipy's gammaln overflows to inf below |x| = 1e-308, where gamma(x) = 1/x does; there
+    # (and below 2^-60, where the next term -euler*x is below half an ulp) it is -log|x|
+    tiny = np.abs(x) < 2.0 ** -60
+    out = _special().gammaln(x)
+    if np.any(tiny):
+        out = _scalar(np.where(tiny, -np.log(np.abs(np.where(tiny, x, 1.0))), out))
+    return out
+
+
+LGAMMA = _fn("lgamma", _lgamma,
+             [lambda g, ans, x: g * _call(DIGAMMA, x)], lambda sp, x: sp.lgamma(x),
+             sympy_class="lgamma",
+             interval=lambda ctx, x: ctx.by_slope(_mp_lgamma(ctx.mp), ctx.mp.digamma, x),
+             doc="log|gamma(x)|, without overflow (scipy's gammaln); poles at 0 and the "
+             "negative integers.", domain=_between_poles,
+             domain_note="lgamma has poles at 0 and the negative integers",
+             sample=((0.3, 4.0),), guards=((0, "gamma"),))
+GAMMA = _fn("gamma", lambda x: _special().gamma(x),
+            [lambda g, ans, x: g * (ans * _call(DIGAMMA, x))], lambda sp, x: sp.gamma(x),
+            sympy_class="gamma",
+            interval=lambda ctx, x: ctx.by_slope(
+                ctx.mp.gamma, lambda t: ctx.mp.gamma(t) * ctx.mp.digamma(t), x),
+            doc="The gamma function, (x-1)! at whole x; poles at 0 and the negative integers.",
+            domain=_between_poles, domain_note="gamma has poles at 0 and the negative integers",
+            sample=((0.3, 4.0),), guards=((0, "gamma"),))
+DIGAMMA = _fn("digamma", lambda x: _special().psi(x),
+              [lambda g, ans, x: g * _call(POLYGAMMA, 1.0, x)],
+              lambda sp, x: sp.polygamma(0, x), mpmath=lambda m: m.digamma,
+              monotone="increasing", doc="The derivative of lgamma, polygamma(0, x); poles at "
+              "0 and the negative integers.", domain=_between_poles,
+              domain_note="digamma has poles at 0 and the negative integers",
+              sample=((0.3, 4.0),), guards=((0, "gamma"),))
+
+
+def _polygamma(n: Any, x: Any) -> Any:
+    # scipy's polygamma(n, x) is (-1)^(n+1) n! zeta(n+1, x), whose Hurwitz zeta loses bits for
+    # large x (14 ulps at n = 4, x = 1.7e80): from x = 2^20 on, n >= 1, the asymptotic series
+    # (-1)^(n+1) (n-1)!/x^n (1 + n/(2x) + n(n+1)/(12x^2)), whose next term is below 2^-80
+    out = _special().polygamma(n, x)
+    big = (x >= 2.0 ** 20) & (n >= 1)
+    if not np.any(big):
+        return out
+    nb = np.where(big, n, 1.0)
+    xb = np.where(big, x, 2.0 ** 20)
+    lead = _special().gamma(nb) * np.power(xb, -nb)
+    series = lead * (1 + nb / (2 * xb) + nb * (nb + 1) / (12 * xb * xb))
+    return _scalar(np.where(big, np.where(nb % 2 == 1, series, -series), out))
+
+
+def _polygamma_screen(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
+    (n, x), (en, ex) = args, errs
+    slope = np.abs(_polygamma(n + 1, x))
+    return np.where(np.asarray(en) > 0, np.inf, slope * ex + _OWN * np.abs(out))
+
+
+def _polygamma_interval(ctx: Any, n: Any, x: Any) -> Any:
+    # psi^(m) > 0 everywhere for odd m (a sum of 1/(x+k)^(m+1)): so psi^(n) is increasing
+    # between poles for even n, and for odd n its slope psi^(n+1) is, so that it changes sign
+    # at most once there
+    ctx.require(n.a == n.b, False)
+    k = int(n.a)
+
+    def fn(t: Any) -> Any:
+        return ctx.mp.polygamma(k, t)
+
+    if k % 2 == 0:
+        return ctx.monotone(fn, x)
+    return ctx.by_slope(fn, lambda t: ctx.mp.polygamma(k + 1, t), x)
+
+
+POLYGAMMA = _fn("polygamma", _polygamma,
+                [None, lambda g, ans, n, x: g * _call(POLYGAMMA, n + 1, x)],
+                lambda sp, n, x: sp.polygamma(n, x), sympy_class="polygamma",
+                interval=_polygamma_interval, screen=_polygamma_screen, params=("n", "x"),
+                doc="The n-th derivative of digamma (n a whole number >= 0): polygamma(0, x) "
+                "is digamma(x), polygamma(1, x) the trigamma function.",
+                domain=lambda n, x: (n < 0) | (n != np.floor(n)) | _between_poles(x),
+                domain_note="polygamma(n, x) needs a whole number n >= 0, and has poles at "
+                "0 and the negative integers", sample=((1.0, 1.0), (0.3, 4.0)),
+                guards=((0, "whole"), (1, "gamma")))
 
 # ---------------------------------------------------------------- gradient control
 # (softplus, log_sigmoid and logaddexp above are analytic in mathematics, but np.logaddexp
@@ -829,20 +1251,21 @@ INDEX = Primitive("index", 2, lambda x, i: x[int(i)],
 # the gradcalc package does first: ops_matrix imports this module, not the other way round)
 PRIMITIVES: tuple[Primitive, ...] = (
     ADD, SUB, MUL, DIV, NEG, POW,
-    SIN, COS, TAN, ASIN, ACOS, ATAN, ATAN2,
-    SINH, COSH, TANH,
-    EXP, LOG, LOGB, LOG2, LOG10, SQRT,
-    ABS, HYPOT, MIN, MAX, RELU,
+    SIN, COS, TAN, ASIN, ACOS, ATAN, ATAN2, SINC, DEG2RAD, RAD2DEG,
+    SINH, COSH, TANH, ACOSH, ASINH, ATANH,
+    EXP, EXP2, LOG, LOGB, LOG2, LOG10, SQRT, SQUARE, CBRT, RECIPROCAL,
+    ABS, HYPOT, MIN, MAX, RELU, SIGN, FLOOR, MOD,
     SIGMOID, SOFTPLUS, LOG_SIGMOID,
-    EXPM1, LOG1P, LOGADDEXP,
-    ERF,
+    EXPM1, LOG1P, LOGADDEXP, LOGADDEXP2,
+    ERF, ERFC, ERFINV, LGAMMA, GAMMA, DIGAMMA, POLYGAMMA,
     STOP_GRADIENT,
     SUM, MEAN, PROD, PROD_OTHERS, DOT, NORM, MAX_OF, MIN_OF, INDEX,
 )
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 
 # Binary operators of the expression language (unary minus is NEG).
-BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "^": POW, "**": POW}
+BINARY: dict[str, Primitive] = {"+": ADD, "-": SUB, "*": MUL, "/": DIV, "%": MOD, "^": POW,
+                                 "**": POW}
 
 # Named constants: value and SymPy counterpart.
 CONSTANTS: dict[str, tuple[float, Callable[[Any], Any]]] = {

@@ -8,12 +8,11 @@ to the workers with the task: `dask.dataframe.from_map` reads each file into one
 part file (the contract's CSV, or Parquet). The client only gathers per-part row counts. Dask
 schedules, retries and spreads the work; nothing here is a scheduler.
 
-Dask is an optional extra (`pip install 'gradcalc[dask]'`), imported only here.
+Dask is an optional extra (`pip install -e '.[dask]'` in the checkout), imported only here.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,38 +23,18 @@ from ..errors import InputError
 from ..lang.syntax import Program
 
 LOCAL = ("threads", "processes", "sync")   # Dask's single-machine schedulers, by name
+# how to install the extra, from the checkout gradcalc is installed from (it is on no index)
+DASK_INSTALL = "pip install -e '.[dask]' in the gradcalc checkout"
 
 
-def input_files(spec: str) -> list[str]:
-    """The files of --points with --dask: one file, every .csv/.parquet/.pq file of a
-    directory, or a glob; sorted, all of one format."""
-    from ..batch.columns import is_parquet
-
-    if os.path.isdir(spec):
-        files = sorted(os.path.join(spec, f) for f in os.listdir(spec)
-                       if f.lower().endswith((".csv", ".parquet", ".pq")))
-    elif any(c in spec for c in "*?["):
-        files = sorted(glob.glob(spec))
-    else:
-        files = [spec]
-    files = [f for f in files if os.path.isfile(f)]
-    if not files:
-        raise InputError(f"--points {spec}: no CSV or Parquet files there",
-                         hint="give a file, a directory of .csv/.parquet files or a glob "
-                              "such as 'data/part-*.parquet'")
-    kinds = {is_parquet(f) for f in files}
-    if len(kinds) > 1:
-        raise InputError(f"--points {spec}: mixes CSV and Parquet files; give one format")
-    return files
-
-
-def _load(path: str, names: Sequence[str]) -> Any:
-    """One file as a pandas DataFrame of float64 columns (on a worker)."""
+def _load(path: str, names: Sequence[str], choice: Any) -> Any:
+    """One file's columns that bind names, as a pandas DataFrame of float64 columns (on a
+    worker)."""
     import pandas as pd
 
     from ..batch.rows import read_points
 
-    pts = read_points(path)
+    pts = read_points(path, choice=choice)
     if pts.names != list(names):
         raise InputError(f"--points {path}: columns {','.join(pts.names)} differ from the "
                          f"first file's {','.join(names)}")
@@ -111,28 +90,32 @@ def _replay_part(frame: Any, plan: Mapping[str, Any], partition_info: Any = None
 
 
 def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence[str] | None,
-             of: str | None, scheduler: str, output: str | None
+             of: str | None, scheduler: str, output: str | None, choice: Any = None
              ) -> tuple[dict[str, Any], list[str]]:
     """Compute the value and partials of every row of every file on Dask, writing one part
     file per input file into the --output directory; returns what was written (the keys of
-    the JSON output) and the non-finite rows found (messages, empty if none)."""
+    the JSON output) and the non-finite rows found (messages, empty if none). choice: which
+    columns bind names (rows.Choice); the part files hold no kept columns."""
     try:
         import dask
         import dask.dataframe as dd
         import pandas as pd
     except ImportError:
         raise InputError("--dask needs Dask, which is not installed",
-                         hint="pip install 'gradcalc[dask]'") from None
+                         hint=DASK_INSTALL) from None
     from ..batch.rows import run_batch
 
     if output is None:
         raise InputError("--dask writes one part file per input file and needs --output DIR",
                          hint="e.g. --output results.parquet (Parquet parts) or "
                               "--output results (CSV parts)")
-    from ..batch.rows import Points, read_points
+    from dataclasses import replace
 
+    from ..batch.rows import EVERY, Points, input_files, read_points
+
+    choice = replace(choice or EVERY, keep=())   # the part files hold the value and partials
     files = input_files(spec)
-    pts0 = read_points(files[0])    # the first file: its names, and the row to record at
+    pts0 = read_points(files[0], choice=choice)  # the first file: its names, the first row
     names = pts0.names
     head = Points(files[0], names, {c: pts0.columns[c][:1] for c in names}, pts0.lines[:1])
     del pts0
@@ -165,7 +148,8 @@ def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence
     meta_out = pd.DataFrame({"rows": pd.Series(dtype="int64"),
                              "nonfinite": pd.Series(dtype="int64"),
                              "first_bad": pd.Series(dtype="int64")})
-    frames = dd.from_map(_load, files, names=names, meta=meta_in, enforce_metadata=False)
+    frames = dd.from_map(_load, files, names=names, choice=choice, meta=meta_in,
+                         enforce_metadata=False)
     parts = frames.map_partitions(_replay_part, plan, meta=meta_out, enforce_metadata=False)
     summary = _compute(parts, scheduler, dask)
     rows = int(summary["rows"].sum())
@@ -192,7 +176,7 @@ def _compute(parts: Any, scheduler: str, dask: Any) -> Any:
         from distributed import Client, LocalCluster
     except ImportError:
         raise InputError(f"--dask {scheduler} needs dask.distributed, which is not installed",
-                         hint="pip install 'gradcalc[dask]'") from None
+                         hint=DASK_INSTALL) from None
     if scheduler == "local":
         with LocalCluster(processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:

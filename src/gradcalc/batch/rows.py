@@ -29,6 +29,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .. import ops
+from ..engine import datafile
 from ..engine.evaluate import Run, nonfinite, run
 from ..engine.sweep import UNIT, Unit
 from ..engine.tape import Node, backward, forward, source_masks
@@ -43,32 +44,179 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # as for --at
 
 @dataclass
 class Points:
-    """The columns of a --points file: names in header order, float64 arrays, and the file
-    line of each row (for messages)."""
+    """The table of a --points run: the columns that bind names (in header order, as float64
+    arrays), the columns copied to the output (`kept`, in output order: Arrow arrays, or
+    numpy arrays of text without pyarrow), and where each row comes from (its line in a CSV
+    file, its row in a Parquet file; with several files, which file)."""
 
     where: str
     names: list[str]
     columns: dict[str, np.ndarray]
     lines: np.ndarray
+    kept: dict[str, Any] = field(default_factory=dict)
+    files: list[str] | None = None       # several files: their paths (sorted) ...
+    file_of: np.ndarray | None = None    # ... and the index of each row's file
+    separator: str = ","
 
     @property
     def n(self) -> int:
         return len(self.lines)
 
+    def at_row(self, k: int) -> str:
+        """Where row k (0-based) is, for messages: `row 3 (line 4)`, `row 3 (b.csv line 2)`."""
+        line = int(self.lines[k])
+        if self.files is None or self.file_of is None:
+            return f"row {k + 1} (line {line})"
+        return f"row {k + 1} ({self.files[int(self.file_of[k])]} line {line})"
+
+    def kept_text(self, name: str, rows: Sequence[int] | None = None) -> list[str]:
+        """A kept column's cells as text (as written in a CSV file): every row, or these."""
+        from . import columns as cio
+
+        column = self.kept[name]
+        if rows is not None:
+            column = column[np.asarray(rows, dtype=np.int64)] if isinstance(
+                column, np.ndarray) else column.take(np.asarray(rows, dtype=np.int64))
+        return cio.text_list(column)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which columns of a --points table bind names, and which are copied to the output.
+
+    reads: the names the program reads. use (--use): exactly these columns bind names; None:
+    every column whose header is a name the program reads. keep (--keep): these columns are
+    copied to the output, in this order; None: every column that binds no name, in file
+    order; (): none. every: every column binds a name and none is kept (the reading of a
+    table of numbers only, without a program)."""
+
+    reads: frozenset[str] = frozenset()
+    use: tuple[str, ...] | None = None
+    keep: tuple[str, ...] | None = None
+    every: bool = False
+
+    def split(self, header: Sequence[str], fail: Any, line: int) -> tuple[list[str], list[str]]:
+        """(the columns that bind names, the kept columns) of a header; unknown, invalid or
+        duplicate columns among them are errors."""
+        if self.every:
+            _check_header(list(header), fail, line)
+            return list(header), []
+        present = set(header)
+        for option, asked in (("--use", self.use), ("--keep", self.keep)):
+            for name in asked or ():
+                if name not in present:
+                    close_ = difflib.get_close_matches(name, list(header), n=1)
+                    raise fail(f"{option} names '{name}', which is not a column (columns: "
+                               f"{', '.join(_shown_names(header))})" +
+                               (f"; did you mean {close_[0]}?" if close_ else ""), line)
+        chosen = set(self.use) if self.use is not None else self.reads
+        names = [h for h in header if h in chosen]
+        kept = list(self.keep) if self.keep is not None else \
+            [h for h in header if h not in chosen]
+        _check_header(names, fail, line)
+        seen: set[str] = set()
+        for name in kept:
+            if not name.strip():
+                raise fail("a column to keep has no name in the header; name it, or choose "
+                           "the columns with --keep", line)
+            if name in seen or header.count(name) > 1:
+                raise fail(f"duplicate column '{name}' in the header", line)
+            seen.add(name)
+        for name in names:
+            if header.count(name) > 1:
+                raise fail(f"duplicate column '{name}' in the header", line)
+        return names, kept
+
+
+EVERY = Choice(every=True)
+
+
+def program_reads(program: Program) -> frozenset[str]:
+    """The names a program reads before assigning them (constants pi and e included: a column
+    of that name binds it, shadowing the constant)."""
+    from ..lang.syntax import Assign, free_names, names
+
+    found = set(free_names(program))
+    for stmt in program.statements:
+        expr = stmt.value if isinstance(stmt, Assign) else stmt
+        found.update(n for n in names(expr) if n in ops.CONSTANTS)
+    return frozenset(found)
+
+
+def _shown_names(header: Sequence[str], limit: int = 8) -> list[str]:
+    shown = [h if len(h) <= 20 else h[:17] + "..." for h in header[:limit]]
+    return shown + ([f"and {len(header) - limit} more"] if len(header) > limit else [])
+
 
 # ---------------------------------------------------------------- reading the CSV
 
 
-def read_points(path: str, stdin: TextIO | None = None) -> Points:
-    """Read a CSV file with a header of names and one row of numbers per point, or the
-    numeric columns of a Parquet file (by the extension .parquet or .pq).
+def read_points(path: str, stdin: TextIO | None = None, choice: Choice = EVERY) -> Points:
+    """Read a CSV file with a header of names and one row per point, or a Parquet file (by
+    the extension .parquet or .pq); or, for a directory or a glob, every .csv/.parquet/.pq
+    file there (paths sorted, all of one format and one header) as one table, rows in file
+    order. choice says which columns bind names and which are kept.
 
-    Every problem (unreadable file, bad header, a row with a missing or extra field, text, a
-    non-finite number) is an InputError naming the line (Parquet: the row); nothing is
-    computed before the whole file has been read. CSV goes through Arrow's columnar reader;
-    what it cannot vouch for is read again by the reference reader (_read_text), which decides
-    and words every error.
+    Every problem (unreadable file, bad header, a row with a missing or extra field, a cell
+    that is not a number where a number is needed, a non-finite number) is an InputError
+    naming the file and line (Parquet: the row); nothing is computed before every file has
+    been read. CSV goes through Arrow's columnar reader; what it cannot vouch for is read
+    again by the reference reader (_read_text), which decides and words every error.
     """
+    files = input_files(path) if path != "-" and _several(path) else None
+    if files is None:
+        return _read_one(path, stdin, choice)
+    parts = [_read_one(f, None, choice) for f in files]
+    first = parts[0]
+    for f, part in zip(files[1:], parts[1:], strict=True):
+        if part.names != first.names or list(part.kept) != list(first.kept):
+            raise InputError(f"--points {f}: columns {','.join(part.names + list(part.kept))} "
+                             f"differ from those of {files[0]}: "
+                             f"{','.join(first.names + list(first.kept))}")
+    from . import columns as cio
+
+    return Points(
+        path, first.names,
+        {c: np.concatenate([p.columns[c] for p in parts]) for c in first.names},
+        np.concatenate([p.lines for p in parts]),
+        {c: cio.concat([p.kept[c] for p in parts], f"--points {path}: column '{c}'")
+         for c in first.kept},
+        files, np.repeat(np.arange(len(parts), dtype=np.int32), [p.n for p in parts]),
+        first.separator)
+
+
+def _several(spec: str) -> bool:
+    """Whether --points names a directory or a glob (not one existing file)."""
+    return os.path.isdir(spec) or (any(c in spec for c in "*?[") and not os.path.exists(spec))
+
+
+def input_files(spec: str) -> list[str]:
+    """The files of --points: one file, every .csv/.parquet/.pq file of a directory, or a
+    glob; sorted, all of one format."""
+    import glob
+
+    from ..batch.columns import is_parquet
+
+    if os.path.isdir(spec):
+        files = sorted(os.path.join(spec, f) for f in os.listdir(spec)
+                       if f.lower().endswith((".csv", ".parquet", ".pq")))
+    elif any(c in spec for c in "*?[") and not os.path.exists(spec):
+        files = sorted(glob.glob(spec))
+    else:
+        files = [spec]
+    files = [f for f in files if os.path.isfile(f)]
+    if not files:
+        raise InputError(f"--points {spec}: no CSV or Parquet files there",
+                         hint="give a file, a directory of .csv/.parquet files or a glob "
+                              "such as 'data/part-*.parquet'")
+    kinds = {is_parquet(f) for f in files}
+    if len(kinds) > 1:
+        raise InputError(f"--points {spec}: mixes CSV and Parquet files; give one format")
+    return files
+
+
+def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
+    """One CSV or Parquet file (or stdin) as a table."""
     from ..batch import columns as cio
     from ..progress import Progress
 
@@ -83,21 +231,23 @@ def read_points(path: str, stdin: TextIO | None = None) -> Points:
             at = f" row {row}:" if row is not None else ":"
             return InputError(f"--points {where}{at} {message}")
 
-        names, cols, lines = cio.read_parquet(path, fail_row)
-        _check_header(names, lambda m, _line: fail_row(m), 0)
+        names, cols, lines, kept = cio.read_parquet(
+            path, fail_row, lambda header: choice.split(header, lambda m, _l: fail_row(m), 0))
         if not lines.size:
             raise fail_row("no rows")
-        return Points(where, names, cols, lines)
+        return Points(where, names, cols, lines, kept)
     data: Any = None
     if path == "-":
         stream = stdin if stdin is not None else sys.stdin
         data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
         if isinstance(data, str):
-            return _read_text(where, data, fail)
+            return _read_text(where, data, fail, choice)
         size = len(data)
     else:
         try:
             info = os.stat(path)
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISDIR(info.st_mode):
+                raise InputError(f"--points: cannot read {path}: not a file")
             with open(path, "rb") as fh:
                 if not stat.S_ISREG(info.st_mode):  # a pipe (`<(cmd)`) can be read only once
                     data = fh.read()
@@ -106,11 +256,11 @@ def read_points(path: str, stdin: TextIO | None = None) -> Points:
         size = info.st_size if data is None else len(data)
     try:
         with Progress(f"reading {where}", size, "bytes") as bar:
-            names, cols, lines = cio.read_csv(
+            names, cols, lines, kept, sep = cio.read_csv(
                 path if data is None else data,
-                lambda names, line: _check_header(names, fail, line),
+                lambda header, line: choice.split(header, fail, line),
                 lambda _rows, nbytes: bar.update(nbytes))
-        return Points(where, names, cols, lines)
+        return Points(where, names, cols, lines, kept, separator=sep)
     except cio.Fallback:
         pass
     if data is None:
@@ -119,18 +269,16 @@ def read_points(path: str, stdin: TextIO | None = None) -> Points:
                 data = fh.read()
         except OSError as exc:
             raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
-    try:
-        text_ = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"--points: {where} is not UTF-8 text (byte {exc.start + 1})"
-                         ) from None
-    return _read_text(where, text_, fail)
+    return _read_text(where, datafile.decode(data, f"--points {where}"), fail, choice)
 
 
-def _read_text(where: str, data: str, fail: Any) -> Points:
+def _read_text(where: str, data: str, fail: Any, choice: Choice = EVERY) -> Points:
     """The reference CSV reader (Python's csv module): slow, exact, and the one that names
     the line and cell of every problem."""
-    reader = csv.reader(io.StringIO(data, newline=""))
+    data = data.removeprefix("\ufeff")
+    first = next((line for line in data.splitlines() if line.strip()), "")
+    sep = datafile.separator(first)
+    reader = csv.reader(io.StringIO(data, newline=""), delimiter=sep)
     try:
         header = next(reader, None)
         while header is not None and not any(c.strip() for c in header):
@@ -138,9 +286,9 @@ def _read_text(where: str, data: str, fail: Any) -> Points:
         if header is None:
             raise fail("empty file; expected a header of names, e.g. x,y")
         header_line = reader.line_num
-        names = [c.strip() for c in header]
-        _check_header(names, fail, header_line)
-        width = len(names)
+        header = [c.strip() for c in header]
+        names, kept_names = choice.split(header, fail, header_line)
+        width = len(header)
         rows: list[list[str]] = []
         lines: list[int] = []
         for row in reader:
@@ -148,7 +296,8 @@ def _read_text(where: str, data: str, fail: Any) -> Points:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank line
                 which = "missing field" if len(row) < width else "extra field"
-                raise fail(f"{which}: expected {width} ({','.join(names)}), got {len(row)}",
+                shown = ",".join(_shown_names(header))
+                raise fail(f"{which}: expected {width} ({shown}), got {len(row)}",
                            reader.line_num)
             rows.append(row)
             lines.append(reader.line_num)
@@ -157,19 +306,24 @@ def _read_text(where: str, data: str, fail: Any) -> Points:
     if not rows:
         raise fail("no data rows after the header", header_line)
     line_arr = np.asarray(lines, dtype=np.int64)
+    cells = list(zip(*rows, strict=True))
     columns: dict[str, np.ndarray] = {}
-    for j, (name, cells) in enumerate(zip(names, zip(*rows, strict=True), strict=True)):
-        try:
-            col = np.array(cells, dtype=np.float64)
-        except ValueError:
-            col = None
-        if col is None or not np.all(np.isfinite(col)):
-            raise _bad_cell(rows, j, name, lines, fail)
+    for name in names:
+        j = header.index(name)
+        if not all(map(datafile.is_number, cells[j])):
+            raise _bad_cell(cells[j], name, lines, fail)
+        col = np.array(cells[j], dtype=np.float64)
+        if not np.all(np.isfinite(col)):
+            raise _bad_cell(cells[j], name, lines, fail)
         columns[name] = col
-    return Points(where, names, columns, line_arr)
+    from . import columns as cio
+
+    kept = {name: cio.text_column(cells[header.index(name)]) for name in kept_names}
+    return Points(where, names, columns, line_arr, kept, separator=sep)
 
 
 def _check_header(names: list[str], fail: Any, line: int) -> None:
+    """The columns that bind names: each a valid name that is no function, none twice."""
     seen: set[str] = set()
     for name in names:
         if not name:
@@ -184,20 +338,13 @@ def _check_header(names: list[str], fail: Any, line: int) -> None:
         seen.add(name)
 
 
-def _bad_cell(rows: list[list[str]], j: int, name: str, lines: list[int], fail: Any
-              ) -> InputError:
-    """The error for the first cell of column j that is not a finite number."""
-    for row, line in zip(rows, lines, strict=True):
-        text = row[j].strip()
-        if not text:
-            return fail(f"missing value for '{name}'", line)
-        try:
-            value = float(text)
-        except ValueError:
-            shown = text if len(text) <= 40 else text[:37] + "..."
-            return fail(f"'{shown}' is not a number (column '{name}')", line)
-        if not math.isfinite(value):
-            return fail(f"the value of '{name}' is not finite ({text})", line)
+def _bad_cell(cells: Sequence[str], name: str, lines: list[int], fail: Any) -> InputError:
+    """The error for the first cell of a column that is not a finite number."""
+    for cell, line in zip(cells, lines, strict=True):
+        value = datafile.number(cell)
+        if value is None or not math.isfinite(value):
+            problem, hint = datafile.number_problem(cell, name)
+            return fail(problem + (f"; {hint}" if hint else ""), line)
     return fail(f"column '{name}' has a value that is not a number")
 
 
@@ -258,6 +405,27 @@ def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, 
     return plan
 
 
+def check_bindings(program: Program, points: Points, at: Mapping[str, Any]) -> None:
+    """Every name the program reads is bound by a column or by --at, and none by both."""
+    from ..lang.syntax import free_names
+
+    for name in at:
+        if name in points.columns:
+            raise InputError(f"'{name}' is bound twice: by --at and by a column of "
+                             f"--points {points.where}")
+    header = points.names + [k for k in points.kept if k not in points.columns]
+    for name in free_names(program):
+        if name not in points.columns and name not in at:
+            close_ = [h for h in header if h.lower() == name.lower()] or \
+                difflib.get_close_matches(name, header, n=1, cutoff=0.5)
+            hint = f"rename the column '{close_[0]}' to {name} in the header, or bind {name} " \
+                   f"with --at {name}=VALUE" if close_ else \
+                f"name a column {name}, or bind it with --at {name}=VALUE"
+            raise InputError(f"'{name}' is not bound: --points {points.where} has no column "
+                             f"'{name}' (columns: {', '.join(_shown_names(header)) or 'none'})",
+                             hint=hint)
+
+
 def run_batch(program: Program, points: Points, at: Mapping[str, float],
               wrt: Sequence[str] | None, of: str | None) -> Batch:
     """Record at the first row, then replay over every row, CHUNK rows at a time (so the
@@ -267,9 +435,7 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
             kind = "a matrix" if np.ndim(at[name]) == 2 else "a vector"
             raise InputError(f"--at binds '{name}' to {kind}, but --points rows are scalars; "
                              "bind vectors and matrices only without --points")
-        if name in points.columns:
-            raise InputError(f"'{name}' is bound twice: by --at and by a column of "
-                             f"--points {points.where}")
+    check_bindings(program, points, at)
     names = list(points.names) + list(at)
     wrt_list = names if wrt is None else list(wrt)
     for name in wrt_list:
@@ -347,7 +513,7 @@ def nonfinite_rows(batch: Batch, of: str | None) -> list[str]:
     single = run(batch.program, row_bindings(batch, k), batch.wrt, of)
     more = f" ({rows.size - 1} more row{'s' if rows.size != 2 else ''} not finite)" \
         if rows.size > 1 else ""
-    where = f"row {k + 1} (line {batch.points.lines[k]})"
+    where = batch.points.at_row(k)
     found = nonfinite(single) or ["not finite"]
     return [f"{where}: {m}" + (more if i == 0 else "") for i, m in enumerate(found)]
 
@@ -559,5 +725,7 @@ def _column(name: str, screened: tuple[np.ndarray, np.ndarray, np.ndarray],
         k = int(candidates[np.argmax(np.nan_to_num(err[candidates], nan=np.inf))])
         worst = {"row": k + 1, "line": int(batch.points.lines[k]), "tape": float(tape[k]),
                  "symbolic": float(reference[k]), "error": float(err[k])}
+        if batch.points.files is not None:
+            worst["file"] = batch.points.files[int(batch.points.file_of[k])]
     return ColumnVerdict(name, judge.status_of([s for s, c in counts.items() if c]),
                          counts=counts, worst=worst, statuses=status)

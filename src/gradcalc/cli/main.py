@@ -37,6 +37,7 @@ CLAIM_POINTS = 100  # the default of --claim-points: verify.CLAIM_POINTS (a test
 POINTWISE_ROWS = 10_000
 EXIT_OK, EXIT_INPUT = 0, 2   # the other statuses are the judge's (judge.exit_status)
 FORMATS = ["text", "json", "jsonl", "csv"]
+COLORS = ["auto", "always", "never"]
 
 
 def _names(value: str | None, option: str = "--wrt") -> list[str] | None:
@@ -87,6 +88,20 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float) -> float
     return value
 
 
+def _complete_path(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Tab after an option that takes a path: the shell's file names (cli/complete.py)."""
+    from . import complete
+
+    return complete.path(ctx, param, incomplete)
+
+
+def _complete_at(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Tab after `--at NAME=@`: the file names there (cli/complete.py)."""
+    from . import complete
+
+    return complete.at_file(ctx, param, incomplete)
+
+
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
@@ -107,6 +122,8 @@ Examples:
     --claim "w: 2*transpose(X)@(X@w-y)"
   gradcalc "logdet(A)" --at A=@A.npy --symbolic latex
   gradcalc "r = hypot(x, y); t = atan2(y, x)" --at x=1,y=2 --of r,t
+  gradcalc --function loss.py:loss --grad loss.py:grad_loss --at "w=[0.5,-1]" \\
+    --at X=@X.npy --wrt w          (your Python code: loss.py is imported and run)
 
 \b
 Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
@@ -115,6 +132,7 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 )
 @click.argument("words", nargs=-1, metavar="EXPR")
 @click.option("--at", "at", multiple=True, metavar="NAME=VALUE[,...]",
+              shell_complete=_complete_at,
               help="Bind names; repeatable. VALUE is a number, a constant expression (pi/4), "
                    "a vector [v1,v2,...], a matrix [[1,2],[3,4]], or @FILE (a .npy file or a "
                    "headerless .csv of numbers, one matrix row per line).")
@@ -152,24 +170,27 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               help="Time budget of the whole SymPy check (conversion, derivatives, "
                    "evaluation), of --numeric and of each claim; over it the check is "
                    "skipped and a claim is undecided.")
-@click.option("-f", "--file", "file", type=str, metavar="PATH",
+@click.option("-f", "--file", "file", type=str, metavar="PATH", shell_complete=_complete_path,
               help="Read the expression or program from a file (- for stdin).")
-@click.option("--points", metavar="FILE",
-              help="Evaluate at every row of a CSV file with a header of names (- for stdin); "
-                   "--at values are the same for every row. A .parquet/.pq file is read as "
-                   "Parquet. One output row per point, columns named as at one point; "
+@click.option("--points", metavar="FILE", shell_complete=_complete_path,
+              help="Evaluate at every row of a CSV file with a header (- for stdin; ',', ';' "
+                   "or tab separated), a .parquet/.pq file, or every such file of a directory "
+                   "or glob; --at values are the same for every row. Columns named like a "
+                   "name the program reads bind it, the others are kept (see --use, --keep). "
+                   "One output row per point, columns named as at one point; "
                    "combines with --of y1,y2 (columns y1,d_y1_x,...), --hessian, --expect "
                    "and --numeric (each row judged as with --at at its bindings).")
-@click.option("--output", "output", metavar="FILE",
-              help="With --points: write the value and partials to FILE, Parquet for "
+@click.option("--output", "output", metavar="FILE", shell_complete=_complete_path,
+              help="With --points: write the kept columns, value and partials to FILE, Parquet for "
                    ".parquet/.pq, else CSV (instead of the CSV on stdout).")
 @click.option("--dask", "dask", metavar="SCHEDULER",
               help="With --points FILES --output DIR: run the batch on Dask, one part file per "
                    "input file; SCHEDULER is local (a LocalCluster), threads, processes, sync, "
-                   "or a scheduler address such as tcp://host:8786. Needs gradcalc[dask].")
+                   "or a scheduler address such as tcp://host:8786. Needs the dask extra "
+                   "(pip install -e '.[dask]' in the checkout).")
 @click.option("--no-cache", is_flag=True,
               help="Neither read nor write the disk cache of symbolic derivatives.")
-@click.option("--graph", "graph", metavar="FILE",
+@click.option("--graph", "graph", metavar="FILE", shell_complete=_complete_path,
               help="Write the computation graph (op, value, adjoint per node): .svg or .html "
                    "(drawn without Graphviz), .dot/.gv, .mmd Mermaid, .png/.pdf (need dot).")
 @click.option("--expect", multiple=True, metavar="NAME=VALUE[,...]",
@@ -178,7 +199,7 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("--claim", "claims", multiple=True, metavar="'NAME: FORMULA'",
               help="Your formula for d/dNAME, checked against the true derivative everywhere "
               "(random points, then simplification). Repeatable; works without --at.")
-@click.option("--claims", "claims_file", metavar="PATH",
+@click.option("--claims", "claims_file", metavar="PATH", shell_complete=_complete_path,
               help="Read claims from a file, one 'NAME: FORMULA' per line (# comments).")
 @click.option("--claim-points", type=click.IntRange(1, 10_000), default=CLAIM_POINTS,
               show_default=True, metavar="N", help="Random points per claim.")
@@ -190,7 +211,30 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
 @click.option("--symbolic", "symbolic", type=click.Choice(["text", "latex", "python"],
                                                           case_sensitive=False),
               help="Print only the symbolic gradient (matrix notation where SymPy's matrix "
-                   "calculus gives it), as text, LaTeX or a numpy function.")
+                   "calculus gives it), as text, LaTeX or a Python module of numpy functions; "
+                   "without --at for a program of scalars.")
+@click.option("--color", "--colour", "color", type=click.Choice(COLORS, case_sensitive=False),
+              default="auto", show_default=True,
+              help="Colour the verdict words and 'error:': auto (on a terminal, unless "
+                   "NO_COLOR is set or FORCE_COLOR asks for it), always, never.")
+@click.option("--use", "use", metavar="COLS",
+              help="With --points: the columns that bind names (default: every column "
+                   "named like a name the program reads).")
+@click.option("--keep", "keep", metavar="COLS",
+              help="With --points: the columns copied to the output before the value, in "
+                   "this order (default: every column that binds no name, such as an id or "
+                   "a label; --keep '' keeps none).")
+@click.option("--function", "function", metavar="FILE.py:NAME",
+              help="Check Python gradient code instead of an expression: the function NAME "
+                   "of FILE.py (your own code: that file is imported as Python; nothing else "
+                   "is), its parameters bound by name with --at; needs --grad.")
+@click.option("--grad", "gradient", metavar="FILE.py:NAME",
+              help="With --function: your gradient function, called with the same arguments, "
+                   "returning an array of each --wrt argument's shape (a tuple for several); "
+                   "judged component by component, then at random points.")
+@click.option("--search-points", type=click.IntRange(0, 10_000), default=20,
+              show_default=True, metavar="N",
+              help="With --grad: random points judged after the --at point (0: only it).")
 @click.version_option(__version__, "--version", prog_name="gradcalc")
 def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | None,
             fmt: str, quiet: bool, show_tape: bool, collapse: bool, no_check: bool,
@@ -198,8 +242,10 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
             claims: Sequence[str], claims_file: str | None, claim_points: int,
             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-            output: str | None, dask: str | None, symbolic: str | None,
-            show_steps: bool = False) -> int:
+            output: str | None, dask: str | None, symbolic: str | None, color: str,
+            use: str | None, keep: str | None, show_steps: bool = False,
+            function: str | None = None, gradient: str | None = None,
+            search_points: int = 20) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -216,13 +262,28 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
     fmt = fmt.lower()
     if fmt == "jsonl":
         fmt, _OUT.compact = "json", True
+    _OUT.color = color.lower()
     _OUT.colour = not quiet and _colour(sys.stdout)
     if quiet:
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (main closes it)
     try:
+        if function is not None or gradient is not None:
+            others = [name for name, given in (
+                ("--of", of), ("--points", points), ("--hessian", hessian),
+                ("--claim", claims or claims_file), ("--expect", expect),
+                ("--numeric", numeric), ("--symbolic", symbolic), ("--graph", graph),
+                ("--tape", show_tape), ("--no-check", no_check), ("--steps", show_steps),
+                ("--use", use), ("--keep", keep)) if given]
+            if others:
+                raise click.UsageError(f"{others[0]} is not for --function and --grad, which "
+                                       "judge your gradient function at --at and at random "
+                                       "points")
+            return _code(function, gradient, expr, file, at, wrt, fmt, rtol, atol,
+                         search_points)
         return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
                         check_timeout, file, graph, expect, claims, claims_file, claim_points,
-                        numeric, points, no_cache, hessian, output, dask, symbolic, show_steps)
+                        numeric, points, no_cache, hessian, output, dask, symbolic,
+                        (use, keep), show_steps)
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
         return EXIT_OK
@@ -238,6 +299,7 @@ class _Output:
         """Plain output: indented JSON, no colour; no result kept."""
         self.compact = False
         self.colour = False
+        self.color = "auto"   # --color
         # the last result rendered, kept alive until the next call or the end of the process:
         # entry() ends the process without freeing it (a 100k-node tape and its syntax tree
         # take about 0.2 s to free, a fifth of such a call)
@@ -249,12 +311,22 @@ _ONE_SHOT = [False]  # run by entry(): one command, then the process ends
 
 
 def _colour(stream: object) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    """Whether to colour what goes to this stream; the first that speaks decides, in
+    CPython's order: --color always/never, then NO_COLOR set and not empty
+    (https://no-color.org), then FORCE_COLOR set and not empty (https://force-color.org),
+    then TERM=dumb (no colour), then whether the stream is a terminal."""
+    if _OUT.color != "auto":
+        return _OUT.color == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
     try:
-        terminal = bool(stream.isatty())  # type: ignore[attr-defined]
+        return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):  # no isatty, or a closed stream
         return False
-    return terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def _bound_names(at: Sequence[str]) -> set[str]:
@@ -270,7 +342,7 @@ def _bound_names(at: Sequence[str]) -> set[str]:
 
 def _emit(document: str) -> None:
     """Write a rendered result to stdout."""
-    click.echo(document, nl=False)
+    click.echo(document, nl=False, color=_OUT.colour)  # click strips colour off a terminal
 
 
 def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
@@ -279,7 +351,9 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
              claims: Sequence[str], claims_file: str | None, claim_points: int,
              numeric: bool, points: str | None, no_cache: bool, hessian: bool,
              output: str | None = None, dask: str | None = None,
-             symbolic: str | None = None, show_steps: bool = False) -> int:
+             symbolic: str | None = None,
+             columns: tuple[str | None, str | None] = (None, None),
+             show_steps: bool = False) -> int:
     """The command, once the command line's words are understood: compute the result, render
     it in the chosen format, and return its exit status."""
     if points == "-" and (expr == "-" or file == "-"):
@@ -295,6 +369,9 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         raise click.UsageError("--output needs --points (it writes the table of a batch)")
     if dask is not None and points is None:
         raise click.UsageError("--dask needs --points (it distributes a batch)")
+    for option, given in zip(("--use", "--keep"), columns, strict=True):
+        if given is not None and points is None:
+            raise click.UsageError(f"{option} needs --points (it chooses columns of a table)")
     if (several or hessian) and (expect or numeric or claims or claims_file is not None):
         raise click.UsageError("--expect, --claim and --numeric check one gradient: not with "
                                + ("--hessian" if hessian else "several --of outputs"))
@@ -311,7 +388,7 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
         result = _points(program, points, bindings, _names(wrt), of,
                          outputs if several else None, no_check, rtol,
                          atol, check_timeout, not no_cache, output, dask, hessian, expect,
-                         numeric)
+                         numeric, _choice(program, *columns, dask))
         return _finish(result, fmt, show_tape, collapse, output)
     if graph is not None:
         from ..render import figure
@@ -324,6 +401,15 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     if not at and (expect or numeric):
         raise click.UsageError(f"{'--expect' if expect else '--numeric'} needs a point: "
                                "give --at")
+    if symbolic is not None and not at:  # scalar formulas need no point, as claims do not
+        _symbolic_usage(several, hessian, graph, expect, claim_list, numeric, fmt)
+        from ..judge.matrix import symbolic_without_point
+
+        program = _parse(source, file)
+        lines, reason = symbolic_without_point(program, _names(wrt), symbolic.lower(), of,
+                                               check_timeout)
+        return _finish(Result(program, of, formulas=lines, formulas_format=symbolic.lower(),
+                              formulas_reason=reason), fmt, show_tape, collapse)
     if claim_list and not at:
         if graph is not None:
             raise click.UsageError("--graph needs --at (claims without a point have no tape)")
@@ -347,15 +433,11 @@ def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | Non
     for warning in first.warnings:
         click.echo(warning, err=True)
     if symbolic is not None:
-        if several or hessian or graph is not None or expect or claim_list or numeric:
-            raise click.UsageError("--symbolic prints the gradient's formulas only: not with "
-                                   "--hessian, several --of outputs, --graph, --expect, "
-                                   "--claim or --numeric")
-        if fmt == "csv":
-            raise click.UsageError("--symbolic prints formulas, which have no CSV columns: "
-                                   "use --format text or json")
+        _symbolic_usage(several, hessian, graph, expect, claim_list, numeric, fmt)
         from ..judge.matrix import symbolic_gradient
-        lines, reason = symbolic_gradient(first, symbolic.lower(), of, check_timeout)
+        lines, reason = symbolic_gradient(first.program, first.bindings, first.wrt,
+                                          first.gradient(), symbolic.lower(), of,
+                                          check_timeout)
         return _finish(Result(first.program, of, run=first, formulas=lines,
                               formulas_format=symbolic.lower(), formulas_reason=reason),
                        fmt, show_tape, collapse)
@@ -385,6 +467,18 @@ def _steps_usage(points: str | None, several: bool, hessian: bool, symbolic: str
     if not point:
         raise click.UsageError("--steps needs a point: give --at (claims without one have no "
                                "tape to write out)")
+
+
+def _symbolic_usage(several: bool, hessian: bool, graph: str | None, expect: Sequence[str],
+                    claims: Sequence[Any], numeric: bool, fmt: str) -> None:
+    """The options --symbolic does not combine with, each refused with its reason."""
+    if several or hessian or graph is not None or expect or claims or numeric:
+        raise click.UsageError("--symbolic prints the gradient's formulas only: not with "
+                               "--hessian, several --of outputs, --graph, --expect, "
+                               "--claim or --numeric")
+    if fmt == "csv":
+        raise click.UsageError("--symbolic prints formulas, which have no CSV columns: "
+                               "use --format text or json")
 
 
 @contextmanager
@@ -463,6 +557,24 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
     return result
 
 
+def _code(function: str | None, gradient: str | None, expr: str | None, file: str | None,
+          at: Sequence[str], wrt: str | None, fmt: str, rtol: float, atol: float,
+          search_points: int) -> int:
+    """--function with --grad: a gradient function judged (cli/code.py)."""
+    if function is None or gradient is None:
+        raise click.UsageError("--function and --grad go together: the function and your "
+                               "gradient of it, e.g. --function loss.py:loss --grad "
+                               "loss.py:grad_loss")
+    if expr is not None or file is not None:
+        raise click.UsageError("--function checks Python code, not an expression: give no "
+                               "EXPR or --file")
+    from .code import run_code
+
+    result = run_code(function, gradient, at, _names(wrt), rtol, atol, search_points,
+                      search_points > 0)
+    return _finish(result, fmt, False, False)
+
+
 def _points_usage(graph: str | None, claims: bool, several: bool, hessian: bool,
                   expect: Sequence[str], numeric: bool, output: str | None,
                   dask: str | None) -> None:
@@ -483,10 +595,23 @@ def _points_usage(graph: str | None, claims: bool, several: bool, hessian: bool,
                                "--hessian, --expect or --numeric write a .csv file")
 
 
+def _choice(program: Program, use: str | None, keep: str | None, dask: str | None) -> Any:
+    """--use and --keep: which columns of the --points table bind names, which are kept."""
+    from ..batch.rows import Choice, program_reads
+
+    if keep is not None and dask is not None:
+        raise click.UsageError("--keep with --dask: the part files hold the value and "
+                               "partials only; run without --dask to keep columns")
+    kept = None if keep is None else tuple(_names(keep, "--keep") or ()) if keep.strip() \
+        else ()
+    return Choice(program_reads(program), None if use is None else tuple(
+        _names(use, "--use") or ()), kept)
+
+
 def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str] | None,
             of: str | None, outputs: list[str] | None, no_check: bool, rtol: float,
             atol: float, timeout: float, cache: bool, output: str | None, dask: str | None,
-            hessian: bool, expect: Sequence[str], numeric: bool) -> Result:
+            hessian: bool, expect: Sequence[str], numeric: bool, choice: Any) -> Result:
     """--points FILE: the value and partials at every row (columns replayed on the tape), or
     with --hessian, --expect or --numeric everything asked at one point, row by row.
 
@@ -502,11 +627,11 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
         if not no_check:
             click.echo("note: the check is skipped with --dask (it holds whole columns on one "
                        "machine); run a sample without --dask to check it", err=True)
-        summary, problems = run_dask(program, path, bindings, wrt, of, dask, output)
+        summary, problems = run_dask(program, path, bindings, wrt, of, dask, output, choice)
         return Result(program, of, dask=summary, problems=problems)
     if output is not None:
         csvr.writable(output)
-    pts = batch.read_points(path)
+    pts = batch.read_points(path, choice=choice)
     if hessian or expect or numeric:
         return _pointwise(program, pts, bindings, wrt, of, no_check, rtol, atol, timeout,
                           cache, hessian, expect, numeric)
@@ -519,6 +644,9 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
             raise exc.with_source(program.source) from None
         for warning in b.warnings if not parts else []:
             click.echo(warning, err=True)
+        from ..judge.result import column_names, output_columns
+
+        _clash(pts, column_names(b.wrt) if outputs is None else output_columns(name, b.wrt))
         chk = None
         if not no_check:
             with Ticking("checking", timeout):
@@ -530,6 +658,15 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
         return Result(program, batches=parts, problems=problems)
     _, b, chk = parts[0]
     return Result(program, of, batch=b, batch_check=chk, problems=problems)
+
+
+def _clash(pts: Any, columns: Sequence[str]) -> None:
+    """A kept column may not share its name with a column of the output."""
+    for name in pts.kept:
+        if name in columns:
+            raise InputError(f"--points {pts.where}: the column '{name}' would be kept beside "
+                             f"an output column of the same name",
+                             hint="leave it out with --keep (e.g. --keep '')")
 
 
 def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[str] | None,
@@ -545,10 +682,9 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
                          f"{POINTWISE_ROWS:,} rows",
                          hint="split the file, or leave the option out for the column-wise "
                               "batch")
-    for name in bindings:
-        if name in pts.columns:
-            raise InputError(f"'{name}' is bound twice: by --at and by a column of "
-                             f"--points {pts.where}")
+    from ..batch.rows import check_bindings
+
+    check_bindings(program, pts, bindings)
     rows: list[Result] = []
     problems: list[str] = []
     bad = 0
@@ -566,10 +702,14 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
                 click.echo(warning, err=True)
             row = _at_point(first, None, of, no_check, rtol, atol, timeout, cache, hessian,
                             expect, numeric, [], CLAIM_POINTS)
+            if k == 0:
+                from ..render.csv import row_columns
+
+                _clash(pts, row_columns(row))
             if row.problems:
                 bad += 1
                 if not problems:
-                    where = f"row {k + 1} (line {int(pts.lines[k])})"
+                    where = pts.at_row(k)
                     problems = [f"{where}: {m}" for m in row.problems]
             row.problems = []  # named once, by the whole result
             rows.append(row)
@@ -598,7 +738,10 @@ def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
     if fmt == "json":
         from ..render import json as jsonr
 
-        _emit(jsonr.render(result, show_tape, _OUT.compact))
+        if _OUT.compact and mode in ("batch", "rows"):  # jsonl: one object per row
+            jsonr.write_lines(result, sys.stdout)
+        else:
+            _emit(jsonr.render(result, show_tape, _OUT.compact))
     elif fmt == "csv":
         from ..render import csv as csvr
 
@@ -656,6 +799,10 @@ def _read_claims(path: str | None) -> tuple[str | None, str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the command and map every failure to an exit status."""
     _OUT.reset()  # each call starts plain (tests call main many times in one process)
+    if "_GRADCALC_COMPLETE" in os.environ:  # a shell asks for completions (Tab)
+        from . import complete
+
+        complete.install()
     args = list(argv) if argv is not None else sys.argv[1:]
     args, moved = usage.move_dash_words(args, command)
     stdout = sys.stdout
@@ -669,7 +816,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.NoSuchOption as exc:
         hint = usage.option_hint(exc.option_name, command) if exc.option_name else None
-        hint = hint or (f"did you mean {exc.possibilities[0]}?" if exc.possibilities else "")
         _error(f"error: unknown option '{exc.option_name}'" + (f"; {hint}" if hint else ""))
         return EXIT_INPUT
     except click.ClickException as exc:
@@ -695,10 +841,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    """An error on stderr: the word `error:` in red on a terminal (never with NO_COLOR)."""
-    if message.startswith("error:") and _colour(sys.stderr):
+    """An error on stderr: the word `error:` in red where _colour says so."""
+    colour = message.startswith("error:") and _colour(sys.stderr)
+    if colour:
         message = click.style("error:", fg="red", bold=True) + message[len("error:"):]
-    click.echo(message, err=True)
+    click.echo(message, err=True, color=colour)
 
 
 def _quiet_pipe() -> None:

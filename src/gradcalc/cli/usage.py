@@ -28,8 +28,14 @@ _OTHER_TOOLS = {
     "-version": "did you mean --version?", "-help": "did you mean --help?",
     "-o": "write the output to a file with the shell: > FILE",
     "-j": "did you mean --format json?", "-c": "did you mean --format csv?",
-    "-t": "did you mean --tape?", "-n": "did you mean --no-check?",
+    "-t": "did you mean --tape?",
+    "--no-color": "did you mean --color never?", "--no-colour": "did you mean --color never?",
+    "--nocolor": "did you mean --color never?",
 }
+# Options that weaken the check (skip it, loosen a tolerance): suggested for a mistyped word
+# only when the word already says so (`--nocheck`, `--tol`), never as a look-alike of
+# something else (`--no-color` is not `--no-check`).
+_WEAKENING = {"--no-check": ("nocheck", "skipcheck"), "--rtol": ("tol",), "--atol": ("tol",)}
 
 
 # ---------------------------------------------------------------- leading minus
@@ -92,8 +98,11 @@ def option_hint(word: str, command: click.Command) -> str | None:
         return f"did you mean -{word}? long options take two dashes"
     import difflib
 
-    close = difflib.get_close_matches(word if word.startswith("--") else "-" + word,
-                                      sorted(n for n in names if n.startswith("--")), n=1)
+    typed = word if word.startswith("--") else "-" + word
+    bare = re.sub(r"[-_]", "", typed.lower())
+    allowed = [n for n in sorted(names) if n.startswith("--") and (
+        n not in _WEAKENING or any(w in bare for w in _WEAKENING[n]))]
+    close = difflib.get_close_matches(typed, allowed, n=1)
     return f"did you mean {close[0]}?" if close else None
 
 

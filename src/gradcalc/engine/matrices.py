@@ -7,6 +7,8 @@ matrix functions (ops_matrix) check their shapes here, with errors that name bot
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from ..lang.syntax import (
     split_top_level,
     to_source,
 )
+from . import datafile
 
 # by identity: the records are dataclasses whose == compares every field, far too slow per node
 _MATRIX_IDS = frozenset(id(p) for p in ops_matrix.MATRIX_PRIMITIVES)
@@ -275,26 +278,31 @@ def load(path_text: str) -> Any:
 
 
 def _read_csv(path: Path, path_text: str) -> Any:
+    """A headerless table of numbers (datafile's syntax, separator and decoding)."""
+    with open(path, "rb") as fh:
+        if stat.S_ISCHR(os.fstat(fh.fileno()).st_mode):  # /dev/zero would never end
+            raise InputError(f"cannot read {path_text}: a device, not a file")
+        text = datafile.decode(fh.read(), path_text)
     rows: list[list[float]] = []
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            cells = line.rstrip("\r\n").split(",")
-            row: list[float] = []
-            for col, cell in enumerate(cells, 1):
-                try:
-                    row.append(float(cell))
-                except ValueError:
-                    raise InputError(f"{path_text}, line {line_no}, column {col}: "
-                                     f"{cell.strip()!r} is not a number",
-                                     hint="a .csv binding is numbers only, no header row"
-                                     ) from None
-            if rows and len(row) != len(rows[0]):
-                raise InputError(f"{path_text}, line {line_no}: {len(row)} numbers, but the "
-                                 f"first row has {len(rows[0])}",
-                                 hint="every row of a matrix needs the same number of values")
-            rows.append(row)
+    sep = None
+    for line_no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        sep = sep or datafile.separator(line)
+        row: list[float] = []
+        for col, cell in enumerate(line.split(sep), 1):
+            value = datafile.number(cell)
+            if value is None:
+                problem, hint = datafile.number_problem(
+                    cell, hint="a .csv binding is numbers only, no header row")
+                raise InputError(f"{path_text}, line {line_no}, column {col}: {problem}",
+                                 hint=hint)
+            row.append(value)
+        if rows and len(row) != len(rows[0]):
+            raise InputError(f"{path_text}, line {line_no}: {len(row)} numbers, but the "
+                             f"first row has {len(rows[0])}",
+                             hint="every row of a matrix needs the same number of values")
+        rows.append(row)
     if not rows:
         raise InputError(f"{path_text} holds no numbers")
     value = np.array(rows, dtype=np.float64)

@@ -705,10 +705,11 @@ _SPELLED = {
 
 def recorded_names() -> list[str]:
     """The numpy functions recorded on tensors (besides the ufuncs of the op table)."""
-    return sorted(_np_name(f) for f in HANDLERS)
+    return sorted(np_name(f) for f in HANDLERS)
 
 
-def _np_name(func: Any) -> str:
+def np_name(func: Any) -> str:
+    """How README and messages name a numpy function: np.NAME, or np.linalg.NAME."""
     prefix = "np.linalg." if "linalg" in (func.__module__ or "") else "np."
     return prefix + func.__name__
 
@@ -736,7 +737,7 @@ def _bind(func: Any, handler: Handler, args: tuple[Any, ...], kwargs: dict[str, 
     """numpy's arguments bound by numpy's own signature and handed on: the ones the handler
     takes (by position while none before them is left out, else by keyword); the others must
     be at their defaults, or the call is refused."""
-    name = _np_name(func)
+    name = np_name(func)
     try:
         sig = inspect.signature(func)
     except (TypeError, ValueError):  # no signature: as given
@@ -780,7 +781,7 @@ def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         return func(*_values(args), **_values(kwargs))
     handler = HANDLERS.get(func)
     if handler is None:
-        name = _np_name(func)
+        name = np_name(func)
         raise _refuse(name, "" if name in _SPELLED else
                       f"for the value only, call {name} on t.numpy()")
     call_args, call_kwargs = _bind(func, handler, args, kwargs)
@@ -801,59 +802,3 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...],
         first = next(iter(kwargs))
         raise _refuse(f"{name}(..., {first}=...)", f"call {name} without {first}=")
     raise _refuse(name, f"for the value only, call {name} on t.numpy()")
-
-
-# ---------------------------------------------------------------- README's coverage table
-
-
-def _sympy_text(prim: Primitive) -> str:
-    """The record's SymPy counterpart in a few words: the first sentence of its docstring, or
-    the counterpart itself on example symbols."""
-    doc = (prim.sympy.__doc__ or "").strip()
-    if doc:
-        return doc.split("\n\n")[0].replace("\n", " ").split(". ")[0].rstrip(".")
-    import types
-
-    import sympy
-
-    ns = types.SimpleNamespace(**vars(sympy))
-    ns.StopGradient = sympy.Function("stop_gradient")
-    if not prim.reduction:
-        names = prim.argument_names() if prim.arity is not None else ("x", "y")
-        syms = [sympy.Symbol(n, real=True) for n in names]
-        return f"`{prim.sympy(ns, *syms)}`"
-    vectors = [tuple(sympy.Symbol(f"{n}{k}", real=True) for k in range(3))
-               for n in ("x", "y")[: prim.arity or 1]]
-    return f"`{prim.sympy(ns, *vectors)}` for vectors of 3"
-
-
-def coverage_rows() -> list[tuple[str, str, str, str]]:
-    """README's coverage table: per numpy function recorded on tensors, the records it uses,
-    their spellings in the language and their SymPy counterparts; the ufuncs of the op table
-    first, then HANDLERS, sorted by name."""
-    rows = []
-    for prim in ops.PRIMITIVES:
-        for u in prim.numpy_ufuncs():
-            rows.append((f"np.{u.__name__}", (prim,)))
-    rows += [(_np_name(f) if f is not np.matmul else "np.matmul", h.records)
-             for f, h in HANDLERS.items()]
-    rows += [(f"np.{u.__name__}", h.records) for u, h in UFUNC_HANDLERS.items()
-             if u is not np.matmul]
-    out = []
-    for name, records in sorted(rows, key=lambda r: r[0]):
-        if not records:
-            out.append((name, "(identity: a tensor is real)", "", ""))
-            continue
-        spellings = sorted({p.spelling or p.symbol for p in records if p.spelling or p.symbol})
-        texts = list(dict.fromkeys(_sympy_text(p) for p in records))
-        out.append((name, ", ".join(p.name for p in records),
-                    ", ".join(f"`{s}`" for s in spellings) or "-", "; ".join(texts)))
-    return out
-
-
-def coverage_table() -> str:
-    """README's coverage table as markdown."""
-    lines = ["| numpy | records | language | SymPy counterpart |", "|---|---|---|---|"]
-    lines += [f"| `{name}` | {recs} | {lang} | {sym} |" for name, recs, lang, sym
-              in coverage_rows()]
-    return "\n".join(lines) + "\n"

@@ -140,6 +140,8 @@ class Tensor:
 
     def numpy(self) -> Any:
         """The plain numpy value (a float64 scalar or array), not recorded."""
+        if _SEALED[0]:
+            _read(self, "t.numpy()")
         return self.value
 
     @property
@@ -155,18 +157,28 @@ class Tensor:
         return np.result_type(self.value)
 
     def __float__(self) -> float:
+        if _SEALED[0]:
+            _read(self, "float(t)")
         return float(self.value)
 
     def __int__(self) -> int:
+        if _SEALED[0]:
+            _read(self, "int(t)")
         return int(self.value)
 
     def __bool__(self) -> bool:
+        if _SEALED[0]:
+            _read(self, "the truth of a tensor (if t:, while t:, and, or, not)")
         return bool(self.value)
 
     def __format__(self, spec: str) -> str:
+        if spec and _SEALED[0]:
+            _read(self, f"format(t, {spec!r})")
         return format(self.value, spec) if spec else str(self)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if _SEALED[0]:
+            _read(self, "np.asarray(t) (or a numpy function that reads the value)")
         # np.asarray(t) gives the value, as for a TensorFlow tensor (not recorded); but not of
         # a tensor a tape is recording: numpy calls this for np.array([x, y]) and for a list
         # handed to any numpy function, and the array it builds would silently cut the
@@ -252,10 +264,14 @@ class Tensor:
 
     def item(self) -> float:
         """The value of a one-component tensor as a Python float (not recorded)."""
+        if _SEALED[0]:
+            _read(self, "t.item()")
         return self.value.item()
 
     def tolist(self) -> Any:
         """The value as (nested lists of) Python floats (not recorded)."""
+        if _SEALED[0]:
+            _read(self, "t.tolist()")
         return self.value.tolist()
 
     def __repr__(self) -> str:
@@ -271,6 +287,8 @@ class Tensor:
     def __rmul__(self, o: Any) -> Tensor: return apply(ops.MUL, o, self)
     def __truediv__(self, o: Any) -> Tensor: return apply(ops.DIV, self, o)
     def __rtruediv__(self, o: Any) -> Tensor: return apply(ops.DIV, o, self)
+    def __mod__(self, o: Any) -> Tensor: return apply(ops.MOD, self, o)
+    def __rmod__(self, o: Any) -> Tensor: return apply(ops.MOD, o, self)
     def __pow__(self, o: Any) -> Tensor: return apply(ops.POW, self, o)
     def __rpow__(self, o: Any) -> Tensor: return apply(ops.POW, o, self)
     def __neg__(self) -> Tensor: return apply(ops.NEG, self)
@@ -300,6 +318,12 @@ class Tensor:
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if not all(issubclass(t, (Tensor, np.ndarray)) for t in types):
             return NotImplemented
+        if _SEALED[0] and func in _READERS:
+            reading(func, args)
+        elementwise = _functions().get(func)
+        if elementwise is not None and not kwargs:   # np.sinc: a primitive's
+            prim, arguments = elementwise
+            return apply(prim, *arguments(*args))
         # recorded, value-only, or a TypeError
         return _PLUGINS["array_function"](func, args, kwargs)
 
@@ -367,7 +391,121 @@ _raw = raw
 def _cmp(ufunc: Any, *args: Any) -> Any:
     if _ACTIVE:
         _accessed(args)
-    return np.asarray(ufunc(*(_raw(a) for a in args)), dtype=np.float64)
+    out = np.asarray(ufunc(*(_raw(a) for a in args)), dtype=np.float64)
+    if _SEALED[0] and _tracked(args):
+        _THRESHOLDS.extend(float(a) for a in args if isinstance(a, (int, float, np.floating))
+                           and not isinstance(a, bool))
+        return out.view(Condition)
+    return out
+
+
+# ---------------------------------------------------------------- sealed recording
+# Inside sealed() (check_grad records the user's function so), a number read out of a tensor
+# that a recording tape tracks would be a constant the tape cannot differentiate, and a branch
+# on it (`if x > 0:`) a program that holds at this point only: both are refused, naming what
+# read the value. Comparisons still give masks for np.where, as Condition arrays whose truth
+# cannot be taken.
+
+_SEALED = [0]
+_THRESHOLDS: list[float] = []   # the numbers recorded values were compared with, while sealed
+
+
+class ValueRead(TypeError):
+    """A number was read out of a recorded tensor while recording was sealed. how: what read
+    it (float(t), the truth of a comparison, np.any, ...)."""
+
+    def __init__(self, how: str):
+        super().__init__(
+            f"{how} reads the value of a recorded tensor: the tape would see a constant (or a "
+            "branch that holds at this point only), not a function of the arguments; compute "
+            "with operators and numpy functions instead (np.where(x > 0, a, b) for a branch, "
+            "np.maximum for max, np.abs for abs)")
+        self.how = how
+
+
+@contextmanager
+def sealed() -> Iterator[list[float]]:
+    """Refuse, inside the block, every read of a recorded tensor's value (ValueRead); yields
+    the list of the numbers recorded values are compared with inside it (x > 25 gives 25:
+    where a mask for np.where changes)."""
+    _SEALED[0] += 1
+    start = len(_THRESHOLDS)
+    found: list[float] = []
+    try:
+        yield found
+    finally:
+        _SEALED[0] -= 1
+        found.extend(_THRESHOLDS[start:])
+        del _THRESHOLDS[start:]
+
+
+def _tracked(args: Sequence[Any]) -> bool:
+    for a in args:
+        if isinstance(a, Condition):
+            return True
+        if isinstance(a, Tensor):
+            for tape in _ACTIVE:
+                if tape._recording and a.uid in tape._index:
+                    return True
+    return False
+
+
+def _read(t: Any, how: str) -> None:
+    if _tracked((t,)):
+        raise ValueRead(how)
+
+
+def reading(func: Any, args: Sequence[Any]) -> None:
+    """A numpy function that reads values (np.any, np.allclose, np.argmax, ...) applied to
+    args: refused inside sealed() when one of them is recorded."""
+    if _SEALED[0]:
+        flat = [a for x in args for a in (x if isinstance(x, (list, tuple)) else (x,))]
+        if _tracked(flat):
+            raise ValueRead(f"np.{func.__name__}")
+
+
+class Condition(np.ndarray):
+    """A comparison of recorded tensors inside sealed(): a mask of 0 and 1 for np.where and
+    arithmetic, whose truth (if, while, and, any, all) cannot be taken."""
+
+    def __bool__(self) -> bool:
+        raise ValueRead("the truth of a comparison (if x > 0:, while, and, or, Python's max)")
+
+    def _refused(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueRead("a comparison's any(), all(), item() or tolist()")
+
+    any = all = item = tolist = __int__ = __float__ = __index__ = _refused
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if any(isinstance(a, Tensor) for a in inputs):
+            return NotImplemented   # the tensor's protocol records it, with this as a constant
+        plain = [a.view(np.ndarray) if isinstance(a, Condition) else a for a in inputs]
+        run = ufunc if method == "__call__" else {
+            "reduce": ufunc.reduce, "accumulate": ufunc.accumulate, "reduceat": ufunc.reduceat,
+            "outer": ufunc.outer, "at": ufunc.at}[method]
+        return run(*plain, **kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if func in _READERS:
+            reading(func, (self,))
+        if any(issubclass(t, Tensor) for t in types):
+            return NotImplemented
+        return func(*_plain_args(args), **_plain_args(kwargs))
+
+
+def _plain_args(x: Any) -> Any:
+    if isinstance(x, Condition):
+        return x.view(np.ndarray)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain_args(a) for a in x)
+    if isinstance(x, dict):
+        return {k: _plain_args(v) for k, v in x.items()}
+    return x
+
+
+# numpy functions whose result is a fact about values, the stuff of control flow
+_READERS = {np.any, np.all, np.allclose, np.array_equal, np.array_equiv, np.argmax, np.argmin,
+            np.nonzero, np.count_nonzero, np.flatnonzero, np.argwhere, np.isclose}
 
 
 def _accessed(args: Sequence[Any]) -> None:
@@ -388,8 +526,16 @@ def _ufuncs() -> dict[Any, Primitive]:
                                                for u in p.numpy_ufuncs()})
 
 
+def _functions() -> dict[Any, tuple[Primitive, Callable[..., tuple[Any, ...]]]]:
+    """numpy function (not a ufunc) -> the primitive it records on a tensor, and the map from
+    its arguments to the primitive's (Primitive.functions)."""
+    return ops.derived("tape.functions", lambda: {f: (p, arguments) for p in ops.PRIMITIVES
+                                                  for f, arguments in p.functions})
+
+
+# (np.sign is a primitive: its derivative is a recorded 0, with a kink at 0)
 _PIECEWISE_CONSTANT = {np.equal, np.not_equal, np.less, np.less_equal, np.greater,
-                       np.greater_equal, np.sign, np.isfinite, np.isnan, np.floor, np.ceil}
+                       np.greater_equal, np.isfinite, np.isnan, np.floor, np.ceil}
 
 
 # ---------------------------------------------------------------- recording

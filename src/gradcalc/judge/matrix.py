@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..engine import vectors
 from ..engine.evaluate import Run
+from ..errors import InputError
 from ..judge import verdict as judge
 from ..judge.check import Check
 from ..judge.claims import (
@@ -29,6 +30,7 @@ from ..judge.claims import (
     check_claim_names,
     judge_claims,
 )
+from ..lang.syntax import Assign, Program, free_names
 from ..symbolic import convert as symbolic
 from ..symbolic.sandbox import run_with_budget
 
@@ -240,35 +242,84 @@ def _forms(run: Run, of: str | None) -> tuple[dict[str, Any], str]:
     return matrix_form.gradients(run.program, run.bindings, run.wrt, run.gradient(), of)
 
 
-def symbolic_gradient(run: Run, fmt: str, of: str | None, timeout: float
-                      ) -> tuple[list[str] | None, str]:
-    """--symbolic: the gradient's formulas as text, LaTeX or numpy functions, in matrix
-    notation where SymPy's matrix calculus gives one (checked against the tape's numbers at
-    the point), else per component; or None and why not (SymPy over budget or failing)."""
-    status, found = run_with_budget(lambda: _all_forms(run, of, fmt), timeout)
+def symbolic_gradient(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str],
+                      gradient: Mapping[str, Any] | None, fmt: str, of: str | None,
+                      timeout: float) -> tuple[list[str] | None, str]:
+    """--symbolic: the gradient's formulas as text, LaTeX or a Python module of numpy
+    functions, in matrix notation where SymPy's matrix calculus gives one (checked against the
+    tape's gradient at the point), else per component; or None and why not (SymPy over budget
+    or failing). bindings give each name's shape; gradient None: no point (scalars only, no
+    matrix notation tried)."""
+    status, found = run_with_budget(
+        lambda: _all_forms(program, bindings, wrt, gradient, of, fmt), timeout)
     if status != "ok":
         reason = f"over budget ({timeout:g} s)" if status == "timeout" else str(found)
         return None, f"SymPy {reason}"
+    if fmt == "python":
+        from ..symbolic.printer import python_module
+
+        return [python_module(program.source, found)], ""
     return found, ""
 
 
-def _all_forms(run: Run, of: str | None, fmt: str) -> list[str]:
+def symbolic_without_point(program: Program, wrt: Sequence[str] | None, fmt: str,
+                           of: str | None, timeout: float) -> tuple[list[str] | None, str]:
+    """--symbolic without --at, as claims are checked without it: every name the program
+    reads is a scalar; vectors and matrices need --at for their shapes."""
+    from ..engine.matrices import matrix_operation
+
+    variables = free_names(program)
+    bodies = [s.value if isinstance(s, Assign) else s for s in program.statements]
+    if matrix_operation(bodies) is not None or _reduction(bodies):
+        raise InputError("--symbolic for vectors and matrices needs --at: the bindings give "
+                         "the shapes", hint="e.g. --at 'X=[[1,2],[3,4]]' --at 'w=[1,-1]' (or "
+                         "--at X=@data.npy)")
+    for name in wrt or []:
+        if name not in variables:
+            raise InputError(f"--wrt names '{name}', which the program does not read",
+                             hint="names it reads: " + (", ".join(variables) or "none"))
+    assigned = {s.target for s in program.statements if isinstance(s, Assign)}
+    if of is not None and of not in assigned:
+        raise InputError(f"--of names '{of}', which the program never assigns")
+    return symbolic_gradient(program, dict.fromkeys(variables, 0.0),
+                             list(wrt) if wrt is not None else variables, None, fmt, of,
+                             timeout)
+
+
+def _reduction(exprs: Sequence[Any]) -> bool:
+    """Whether the expressions index a vector or reduce one (sum(w), w[0], softmax(v)): their
+    names are vectors, whose length only a binding gives."""
+    from .. import ops
+    from ..lang.syntax import Call, Index, postorder
+
+    arity = {p.spelling: p.arity for p in ops.PRIMITIVES if p.reduction and p.spelling}
+    return any(isinstance(node, Index) or isinstance(node, Call) and
+               arity.get(node.func) == len(node.args)
+               for root in exprs for node in postorder(root))
+
+
+def _all_forms(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str],
+               gradient: Mapping[str, Any] | None, of: str | None, fmt: str) -> list[str]:
     sp = symbolic.namespace()
-    forms, _ = _forms(run, of)
-    symbols = vectors.symbol_names(run.bindings)
+    forms: dict[str, Any] = {}
+    if gradient is not None:
+        from ..symbolic import matrix_form
+
+        forms, _ = matrix_form.gradients(program, bindings, wrt, gradient, of)
+    symbols = vectors.symbol_names(bindings)
     expr = None
     lines: list[str] = []
-    order = list(run.bindings)
-    for name in run.wrt:
+    order = list(bindings)
+    for name in wrt:
         if name in forms:
             f = forms[name]
             lines.append({"text": f"d/d{name} = {f.text}",
                           "latex": f"\\frac{{\\partial f}}{{\\partial {name}}} = {f.latex}",
-                          "python": f.python + "\n"}[fmt])
+                          "python": f.python}[fmt])
             continue
         if expr is None:
-            expr = symbolic.program_to_sympy(run.program, symbols, of)
-        labels = vectors.labels(name, run.bindings[name])
+            expr = symbolic.program_to_sympy(program, symbols, of)
+        labels = vectors.labels(name, bindings[name])
         comps = vectors.symbol_list(symbols[name])
         derivs = [symbolic.display(symbolic.derivative(expr, c)) for c in comps]
         if fmt == "text":
@@ -278,26 +329,26 @@ def _all_forms(run: Run, of: str | None, fmt: str) -> list[str]:
             lines += [f"\\frac{{\\partial f}}{{\\partial {sp.latex(symbolic.symbol(c))}}} = "
                       f"{sp.latex(d)}" for c, d in zip(comps, derivs, strict=True)]
         else:
-            lines.append(_python_components(name, run.bindings, order, symbols, derivs) + "\n")
+            lines.append(_python_components(name, bindings, order, symbols, derivs))
     return lines
 
 
 def _python_components(name: str, bindings: Any, order: list[str], symbols: Any,
                        derivs: list[Any]) -> str:
     """A numpy function of the bindings giving d/dname from its per-component formulas."""
-    from sympy.printing.numpy import NumPyPrinter
+    from ..symbolic.printer import python_name, to_numpy
 
-    printer = NumPyPrinter({"fully_qualified_modules": True})
-    lines = [f"def grad_{name}({', '.join(order)}):",
-             f'    """d/d{name}, component by component."""']
+    how = ", component by component" if np.shape(bindings[name]) else ""
+    lines = [f"def grad_{name}({', '.join(python_name(n) for n in order)}):",
+             f'    """d/d{name}{how}."""']
     for n in order:
         comps = vectors.symbol_list(symbols[n])
         shape = np.shape(bindings[n])
         if shape:
-            lines.append(f"    {', '.join(comps)}, = numpy.ravel({n})")
+            lines.append(f"    {', '.join(comps)}, = numpy.ravel({python_name(n)})")
         elif comps[0] != n:
-            lines.append(f"    {comps[0]} = {n}")
-    body = [printer.doprint(d) for d in derivs]
+            lines.append(f"    {comps[0]} = {python_name(n)}")
+    body = [to_numpy(d) for d in derivs]
     shape = np.shape(bindings[name])
     if not shape:
         lines.append(f"    return {body[0]}")

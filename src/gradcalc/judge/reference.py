@@ -182,8 +182,7 @@ class _Ops:
         if x.b < 0:
             return iv.mpf(-1)
         if _zero(x):
-            self.kinks.add(self._current)
-            return iv.mpf([-1, 1])
+            return self.step(-1, 1)
         raise _Domain(UNRESOLVED)
 
     def heaviside(self, x: Any, h0: Any = None) -> Any:
@@ -193,8 +192,32 @@ class _Ops:
         if x.b < 0:
             return iv.mpf(0)
         if _zero(x):
-            self.kinks.add(self._current)
-            return iv.mpf([0, 1])
+            return self.step(0, 1)
+        raise _Domain(UNRESOLVED)
+
+    def step(self, lo: Any, hi: Any) -> Any:
+        """A step function exactly at its jump: the whole range [lo, hi] of its values, and the
+        result marked as met at a kink."""
+        self.kinks.add(self._current)
+        return self.iv.mpf([lo, hi])
+
+    def monotone(self, f: Callable[[Any], Any], x: Any, increasing: bool = True) -> Any:
+        """The enclosure of f over x where f is monotone there (f of mpmath numbers, evaluated
+        at the ends at a higher precision, widened outward)."""
+        return self._mono(f, x, increasing)
+
+    def by_slope(self, f: Callable[[Any], Any], slope: Callable[[Any], Any], x: Any) -> Any:
+        """The enclosure of f over x where f's slope changes sign at most once on the piece
+        that holds x (no pole in x: the record's guards say so): the slope's sign at both ends
+        of x, if the same, says which way f is monotone; otherwise more precision is needed."""
+        mpmath = _mp()
+        with mpmath.workprec(self.prec + 24):
+            a, b = (mpmath.mp.make_mpf(v) for v in x._mpi_)
+            sa, sb = slope(a), slope(b)
+        if sa >= 0 and sb >= 0:
+            return self._mono(f, x)
+        if sa <= 0 and sb <= 0:
+            return self._mono(f, x, increasing=False)
         raise _Domain(UNRESOLVED)
 
     def diracdelta(self, x: Any) -> Any:
@@ -230,6 +253,12 @@ _GUARDS: dict[str, Callable[[Any], tuple[bool, bool]]] = {
     "unit": lambda x: (x.a >= -1 and x.b <= 1, x.b < -1 or x.a > 1),
     "above_minus_one": lambda x: (x.a > -1, x.b <= -1),
     "nonzero": lambda x: (x.a > 0 or x.b < 0, _zero(x)),
+    "at_least_one": lambda x: (x.a >= 1, x.b < 1),
+    "open_unit": lambda x: (x.a > -1 and x.b < 1, x.b <= -1 or x.a >= 1),
+    "gamma": lambda x: (x.a > 0 or _mp().ceil(x.a) > x.b,
+                        _point(x) and x.a <= 0 and x.a == int(x.a)),
+    "whole": lambda x: (_point(x) and x.a >= 0 and x.a == int(x.a),
+                        x.b < 0 or _mp().ceil(x.a) > x.b),
 }
 
 

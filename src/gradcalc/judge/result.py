@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..lang.syntax import Program
     from .check import Check
     from .claims import Verification
+    from .code import GradCheck
     from .higher import Hessian, HessianCheck
 
 
@@ -49,6 +50,7 @@ class Result:
     without --at and for --points. jacobian/checks: one run and one check per --of output.
     batch/batch_check: --points computed column-wise (batch.rows.Batch and BatchCheck).
     rows: --points in a mode computed point by point: one Result per row, in row order.
+    code: --function with --grad, a gradient function judged (program is then None).
     problems: non-finite values, each naming where it first appeared (stderr).
     """
 
@@ -73,11 +75,14 @@ class Result:
     formulas_format: str | None = None                 # text, latex or python
     formulas_reason: str = ""                          # why there are none (SymPy's budget)
     steps: Any = None                                  # --steps: symbolic.steps.Steps
+    code: GradCheck | None = None                      # --function with --grad
 
     @property
     def mode(self) -> str:
         """point, jacobian, hessian, claims (no point), batch (columns), rows (point by
-        point over --points), dask, formulas (--symbolic)."""
+        point over --points), dask, formulas (--symbolic), code (--function with --grad)."""
+        if self.code is not None:
+            return "code"
         if self.formulas_format is not None:
             return "formulas"
         if self.dask is not None:
@@ -98,7 +103,7 @@ class Result:
         """The status of every check that ran (first-order, Hessian, verification, batch,
         and those of every row)."""
         found = [c.status for c in (self.check, self.hessian_check, self.verification,
-                                    self.batch_check) if c is not None]
+                                    self.batch_check, self.code) if c is not None]
         found += [c.status for c in self.checks or []]
         found += [c.status for _, _, c in self.batches or [] if c is not None]
         for row in self.rows or []:

@@ -253,8 +253,9 @@ def tight(enc: Enclosure) -> bool:
 def guard_holds(kind: str, encs: Sequence[Enclosure]) -> bool | None:
     """Whether a domain condition holds at the point: True, False, or None (cannot tell).
     kind: positive (> 0), nonzero, nonnegative (>= 0), unit ([-1, 1]), above_minus_one
-    (> -1), base (positive and not 1), or pow (x^y is real: x > 0, x = 0 with y >= 0, or y
-    a whole number)."""
+    (> -1), base (positive and not 1), pow (x^y is real: x > 0, x = 0 with y >= 0, or y
+    a whole number), at_least_one (>= 1), open_unit ((-1, 1)), gamma (not a pole of gamma: 0
+    or a negative whole number) or whole (a whole number >= 0)."""
     if any(e.flag is reference.UNDEFINED for e in encs):
         return False
     if any(e.flag is not None for e in encs):
@@ -271,6 +272,18 @@ def guard_holds(kind: str, encs: Sequence[Enclosure]) -> bool | None:
         return True if lo >= -1 and hi <= 1 else False if hi < -1 or lo > 1 else None
     if kind == "above_minus_one":
         return True if lo > -1 else False if hi <= -1 else None
+    if kind == "at_least_one":
+        return True if lo >= 1 else False if hi < 1 else None
+    if kind == "open_unit":
+        return True if lo > -1 and hi < 1 else False if hi <= -1 or lo >= 1 else None
+    if kind in ("gamma", "whole"):
+        import mpmath
+
+        whole = lo == hi and lo == int(lo)
+        no_whole_inside = mpmath.ceil(lo) > hi
+        if kind == "gamma":
+            return True if lo > 0 or no_whole_inside else False if whole and lo <= 0 else None
+        return True if whole and lo >= 0 else False if hi < 0 or no_whole_inside else None
     if kind == "base":
         if hi <= 0 or (lo == 1 == hi):
             return False
@@ -354,6 +367,10 @@ GUARD_TEXT = {
     "above_minus_one": "the argument must be above -1",
     "base": "the base of log must be positive and not 1",
     "pow": "a negative number to a non-integer power is not real",
+    "at_least_one": "the argument must be at least 1",
+    "open_unit": "the argument must lie strictly between -1 and 1",
+    "gamma": "gamma, lgamma and the polygammas have poles at 0 and the negative integers",
+    "whole": "the order of polygamma must be a whole number >= 0",
 }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, Span
 from ..lang.syntax import Expr, FuncDef, UserCall, children
 
 MAX_EXPANSION = 2_000_000  # syntax nodes visited while expanding one statement
@@ -103,7 +103,7 @@ def fold_calls(expr: Expr, env: Mapping[str, Any], functions: Mapping[str, FuncD
 @dataclass(slots=True)
 class CallRecord:
     """One expanded call on the tape: the nodes [first, end) its body recorded, the argument
-    values it received and its result."""
+    values it received, its result, and where the call is written in the source."""
 
     func: str
     path: tuple[str, ...]
@@ -111,6 +111,7 @@ class CallRecord:
     end: int
     args: list[Any]
     result: Any
+    span: Span | None = None
 
 
 class CallRecorder(Hooks):
@@ -132,7 +133,8 @@ class CallRecorder(Hooks):
         for node in nodes[first:]:
             if node.label is None:
                 node.label = f"{prefix}t{node.id}"
-        self.calls.append(CallRecord(call.func, path, first, len(nodes), args, result))
+        self.calls.append(CallRecord(call.func, path, first, len(nodes), args, result,
+                                     call.span))
 
 
 def top_calls(calls: list[CallRecord], n: int | None = None) -> dict[int, CallRecord]:

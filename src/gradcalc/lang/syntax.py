@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from .. import ops
-from ..errors import FOREIGN_CHARS, InputError, Span, attribute_hint, foreign_function
+from ..errors import (
+    FOREIGN_CHARS,
+    PERCENT_HINT,
+    InputError,
+    Span,
+    attribute_hint,
+    foreign_function,
+)
 
 MAX_SOURCE = 1_000_000  # characters
 
@@ -51,7 +58,7 @@ class Unary:
 
 @dataclass(frozen=True, slots=True)
 class Binary:
-    """An infix operator: + - * / ^ (and ** written as ^)."""
+    """An infix operator: + - * / % ^ (and ** written as ^)."""
 
     op: str
     left: Expr
@@ -241,7 +248,7 @@ def names(root: Expr) -> list[str]:
 
 # ---------------------------------------------------------------- printing
 
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "^": 4}
+_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "%": 2, "@": 2, "^": 4}
 _UNARY_PREC = 3
 _ATOM = 5
 
@@ -302,10 +309,10 @@ _TOKEN = re.compile(
   | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<cmp>==|!=|<=|>=|<|>|!)
-  | (?P<op>\*\*|[-+*/]=|[-+*/^(),=\[\]@])
+  | (?P<op>\*\*|[-+*/]=|[-+*/%^(),=\[\]@])
   | (?P<sep>[\n;])
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # \d is 0-9 only: a digit of another script is no number
 )
 
 _LOOKALIKES = {
@@ -326,6 +333,11 @@ def _bad_char(source: str, i: int) -> InputError:
         return InputError("unexpected '.' (attribute access is not part of the language)",
                           span, source, attribute_hint(source, i, [*ops.FUNCTIONS,
                                                                     *ops.CONSTANTS]) or "")
+    if ch.isdigit():  # a digit of another script (Arabic-Indic, full-width)
+        import unicodedata
+
+        return InputError(f"unexpected character {ch!r}", span, source,
+                          f"digits are ASCII: write {unicodedata.digit(ch, '0-9')}")
     if ch.isprintable() and not ch.isspace():
         return InputError(f"unexpected character {ch!r}", span, source,
                           FOREIGN_CHARS.get(ch, ""))
@@ -335,10 +347,10 @@ def _bad_char(source: str, i: int) -> InputError:
 # The tokens of _TOKEN without its comparisons, none of them in a group: findall() then
 # gives every token's text in one C call. The kind of a token follows from its first character.
 _TEXTS = re.compile(r"[ \t\r]+|\#[^\n]*|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-                    r"|[A-Za-z_][A-Za-z0-9_]*|\*\*|[-+*/]=|[-+*/^(),=\[\]@]|[\n;]")
+                    r"|[A-Za-z_][A-Za-z0-9_]*|\*\*|[-+*/]=|[-+*/%^(),=\[\]@]|[\n;]", re.ASCII)
 _KIND = {**dict.fromkeys(" \t\r#", "skip"), **dict.fromkeys("0123456789.", "num"),
          **dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", "name"),
-         **dict.fromkeys("*+-/^(),=[]@", "op"), **dict.fromkeys("\n;", "sep")}
+         **dict.fromkeys("*+-/%^(),=[]@", "op"), **dict.fromkeys("\n;", "sep")}
 _COMPARISON = re.compile(r"[<>!]|==")
 
 
@@ -443,7 +455,7 @@ def _tokens(source: str) -> list[Token]:
 
 # ---------------------------------------------------------------- parser
 
-_BINARY = {"+", "-", "*", "/", "@", "^", "**"}
+_BINARY = {"+", "-", "*", "/", "%", "@", "^", "**"}
 _ASSIGN_OPS = {"=", "+=", "-=", "*=", "/="}
 
 
@@ -657,6 +669,10 @@ class _Parser:
                       and len(operands) == stack[-1].base and prev is stack[-1].token):
                     self._close_call(stack.pop(), operands, tok, 0)
                     expect_operand = False
+                elif prev is not None and prev.text == "%":   # 50% or x%*2: a percent
+                    raise InputError(f"unexpected {_describe(tok)} after '%'", tok.span if
+                                     tok.kind not in ("end", "sep") else prev.span, source,
+                                     PERCENT_HINT)
                 elif tok.kind in ("end", "sep"):
                     where = f"after {_describe(prev)}" if prev is not None else ""
                     raise self.error(f"expression ends too early {where}".rstrip(), tok.span

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from ..engine import vectors
@@ -25,14 +25,19 @@ def render(result: Result) -> str:
     if mode == "jacobian":
         assert result.jacobian is not None
         return jacobian(result.jacobian)
+    if mode == "code":
+        return code(result)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     rows = result.rows if mode == "rows" else [result]
     assert rows is not None
+    pts = result.points if mode == "rows" else None
+    kept = {} if pts is None else {name: pts.kept_text(name) for name in pts.kept}
     if rows:
-        w.writerow(row_columns(rows[0]))
-    for row in rows:
-        w.writerow([csv_cell(v) for v in row_values(row)])
+        w.writerow([*kept, *row_columns(rows[0])])
+    for k, row in enumerate(rows):
+        w.writerow([cells[k] for cells in kept.values()]
+                   + [csv_cell(v) for v in row_values(row)])
     return buf.getvalue()
 
 
@@ -84,12 +89,14 @@ def jacobian(rows: Sequence[Run]) -> str:
 
 
 def batch_columns(result: Result) -> tuple[list[str], list[Any]]:
-    """A column-wise --points result's header and columns (None: a null partial)."""
+    """A column-wise --points result's header and columns: the kept columns as read (Arrow
+    arrays), then the value and partials (float64; None: a null partial)."""
+    points = (result.batch or result.batches[0][1]).points
+    names: list[str] = list(points.kept)
+    cols: list[Any] = list(points.kept.values())
     if result.batches is None:
         b = result.batch
-        return column_names(b.wrt), [b.value] + [b.gradient[w] for w in b.wrt]
-    names: list[str] = []
-    cols: list[Any] = []
+        return names + column_names(b.wrt), cols + [b.value] + [b.gradient[w] for w in b.wrt]
     for name, b, _ in result.batches:
         names += output_columns(name, b.wrt)
         cols += [b.value] + [b.gradient[w] for w in b.wrt]
@@ -105,6 +112,36 @@ def write(result: Result, out: TextIO | BinaryIO, chunk: int = 1 << 13) -> None:
     from ..progress import Progress
 
     names, cols = batch_columns(result)
+    kept = len((result.batch or result.batches[0][1]).points.kept)  # type: ignore[index]
+    put, done = byte_sink(out)
+    put(_line(names).encode())
+    n = len(cols[kept])
+    try:
+        import pyarrow  # noqa: F401
+        arrow = True
+        cols = [cio.csv_quoted(cio.text_strings(c)) for c in cols[:kept]] + cols[kept:]
+    except ImportError:  # a broken install: per-cell repr, slower, the same text
+        arrow = False
+        cols = [[_line([t]).rstrip("\n") for t in cio.text_list(c)] for c in cols[:kept]] + \
+            cols[kept:]
+    with Progress("writing CSV", n) as bar:
+        for lo in range(0, n, chunk):
+            hi = min(n, lo + chunk)
+            part = [None if c is None else c[lo:hi] for c in cols]
+            if arrow:
+                for data in cio.csv_chunks(part, hi - lo, chunk):
+                    put(data)
+            else:
+                cells = [[""] * (hi - lo) if c is None else c if isinstance(c, list) else
+                         [repr(v) for v in c.tolist()] for c in part]
+                put("".join(",".join(r) + "\n" for r in zip(*cells, strict=True)).encode())
+            bar.update(hi - lo)
+    done()
+
+
+def byte_sink(out: TextIO | BinaryIO) -> tuple[Callable[[Any], None], Callable[[], None]]:
+    """(put, done) for writing bytes to out: to a text stream's bytes layer when it has one
+    (its pending text first), else decoded; done() flushes what put wrote."""
     binary: Any = out
     if hasattr(out, "encoding"):  # a text stream: write to its bytes layer, if it has one
         binary = out.buffer if hasattr(out, "buffer") else None
@@ -115,29 +152,20 @@ def write(result: Result, out: TextIO | BinaryIO, chunk: int = 1 << 13) -> None:
         if binary is not None:
             binary.write(data)
         else:
-            out.write(bytes(data).decode("ascii"))  # type: ignore[arg-type]
+            out.write(bytes(data).decode("utf-8"))  # type: ignore[arg-type]
 
-    put((",".join(names) + "\n").encode())
-    n = len(cols[0])
-    try:
-        import pyarrow  # noqa: F401
-        arrow = True
-    except ImportError:  # a broken install: per-cell repr, slower, the same text
-        arrow = False
-    with Progress("writing CSV", n) as bar:
-        for lo in range(0, n, chunk):
-            hi = min(n, lo + chunk)
-            part = [None if c is None else c[lo:hi] for c in cols]
-            if arrow:
-                for data in cio.csv_chunks(part, hi - lo, chunk):
-                    put(data)
-            else:
-                cells = [[""] * (hi - lo) if c is None else [repr(v) for v in c.tolist()]
-                         for c in part]
-                put("".join(",".join(r) + "\n" for r in zip(*cells, strict=True)).encode())
-            bar.update(hi - lo)
-    if binary is not None and binary is not out:
-        binary.flush()
+    def done() -> None:
+        if binary is not None and binary is not out:
+            binary.flush()
+
+    return put, done
+
+
+def _line(cells: Sequence[str]) -> str:
+    """One CSV line, quoted as the csv module quotes."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()
 
 
 def writable(path: str) -> None:
@@ -166,3 +194,17 @@ def write_table(result: Result, path: str) -> None:
                 write(result, fh)
     except OSError as exc:
         raise InputError(f"--output: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def code(result: Result) -> str:
+    """--function with --grad: one row per component of the gradient at the --at point:
+    component, yours, true, error, status."""
+    chk = result.code
+    assert chk is not None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["component", "yours", "true", "error", "status"])
+    for v in chk.components:
+        w.writerow([str(v.label), csv_cell(v.yours), csv_cell(v.true), csv_cell(v.error),
+                    v.status])
+    return buf.getvalue()

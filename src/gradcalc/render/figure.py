@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.evaluate import pausing_gc
 from ..errors import InputError
-from . import svg
+from . import page, svg
 from .graph import MAX_BOXES, build, cap, to_dot, to_mermaid
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def write(run: Run, path: str, collapse: bool = False, steps: Any = None) -> Non
     if fmt in DRAWN:
         layout = svg.lay_out(graph, layout_choice(), path)
         picture = svg.to_svg(graph, layout)
-        _write_text(path, picture if fmt == "svg" else svg.to_html(graph, picture))
+        _write_text(path, picture if fmt == "svg" else page.to_html(graph, picture))
         return
     exe = shutil.which("dot")
     if exe is None:  # plan() checked, but PATH can change

@@ -41,6 +41,10 @@ class GNode:
     value: Any = None
     adjoint: Any = None
     alerts: list[str] = field(default_factory=list)
+    name: str = ""               # the user's name for it (an assigned name), if any
+    op: str = ""                 # the op (input, mul, sin, ...; a call's function)
+    line: int | None = None      # the program line (1-based) whose statement recorded it
+    call: str | None = None      # the group of the top-level function call it is part of
     step: list[str] = field(default_factory=list)   # --steps: its step of the backward pass
 
 
@@ -68,6 +72,7 @@ class Graph:
     edges: list[GEdge] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     title_limit: int = TITLE_LINES    # program lines shown in a title
+    calls: dict[str, str] = field(default_factory=dict)   # call group -> `sq(...) line 2`
 
 
 def build(run: Run, collapse: bool = False, steps: Any = None) -> Graph:
@@ -87,14 +92,21 @@ def build(run: Run, collapse: bool = False, steps: Any = None) -> Graph:
     graph = Graph(title, [line.rstrip() for line in lines],
                   (f"at {at}  =  " if at else "=  ") + _fmt(run.value))
     alerts = _alerts(run)
-    calls = top_calls(run.calls, len(nodes)) if collapse else {}
+    top = top_calls(run.calls, len(nodes))
+    calls = top if collapse else {}
     box = _box_ids(calls, len(nodes))
+    where = _program_lines(run, top)
+    if not collapse:
+        for call in {id(c): c for c in top.values()}.values():
+            graph.calls[_call_group(call)] = f"{call.func}(...)" + (
+                f" line {where[call.first]}" if where[call.first] else "")
     for node in nodes:
         call = calls.get(node.id)
         if call is not None:
             if node.id == call.first:
                 at = len(graph.nodes)
                 _add_call(graph, run, call, box, adj, target, alerts)
+                graph.nodes[at].line = where[node.id]
                 _add_step(graph.nodes[at], steps, call.end - 1)
             continue
         name = node.ref + (f" {node.label}" if node.label else "")
@@ -102,7 +114,9 @@ def build(run: Run, collapse: bool = False, steps: Any = None) -> Graph:
         lines = [name, node.op, f"value {_fmt(node.value)}",
                  f"adjoint {'-' if adj[node.id] is None else _fmt(adj[node.id])}"]
         why, bad_arg = alerts.get(node.id, ([], None))
-        graph.nodes.append(GNode(node.ref, lines, role, node.value, adj[node.id], why))
+        group = None if collapse or node.id not in top else _call_group(top[node.id])
+        graph.nodes.append(GNode(node.ref, lines, role, node.value, adj[node.id], why,
+                                 node.label or "", node.op, where[node.id], group))
         _add_step(graph.nodes[-1], steps, node.id)
         # interchangeable arguments (Primitive.commutative): edges carry no argument number
         symmetric = len(node.inputs) < 2 or node.prim is not None and node.prim.commutative
@@ -116,7 +130,8 @@ def build(run: Run, collapse: bool = False, steps: Any = None) -> Graph:
                 cid = f"k{node.id}_{i}"
                 label = _fmt(ref.value) if ref.name is None else \
                     f"{ref.name} = {_fmt(ref.value)}"
-                graph.nodes.append(GNode(cid, [label], "const", ref.value))
+                graph.nodes.append(GNode(cid, [label], "const", ref.value, name=ref.name or "",
+                                         op="const", line=where[node.id], call=group))
                 graph.edges.append(GEdge(cid, node.ref, arg, blocked, red))
     return graph
 
@@ -128,6 +143,40 @@ def _add_step(box: GNode, steps: Any, node: int) -> None:
     from .text import step_lines
 
     box.step = step_lines(steps, node)
+
+
+def _call_group(call: CallRecord) -> str:
+    """The id of a top-level call's group of boxes (for the page's collapse and expand)."""
+    return f"c{call.first}_{call.end - 1}"
+
+
+def _program_lines(run: Run, top: dict[int, CallRecord]) -> list[int | None]:
+    """Per tape node, the program line (1-based) of the statement that recorded it: the line
+    its source span is on, or for a node of a function's body, the line of the top-level call
+    that recorded it; None for a watched source."""
+    source = run.program.source
+    starts = sorted(s.span.start for s in run.program.statements)
+    ends = {s.span.start: s.span.end for s in run.program.statements}
+
+    def line(offset: int) -> int:
+        return source.count("\n", 0, offset) + 1
+
+    def in_statement(span: Any) -> bool:
+        import bisect
+
+        k = bisect.bisect_right(starts, span.start) - 1
+        return k >= 0 and span.end <= ends[starts[k]]
+
+    out: list[int | None] = []
+    for node in run.nodes:
+        call = top.get(node.id)
+        if call is not None and call.span is not None:
+            out.append(line(call.span.start))
+        elif node.span is not None and in_statement(node.span):
+            out.append(line(node.span.start))
+        else:
+            out.append(None)
+    return out
 
 
 _Alerts = dict[int, tuple[list[str], int | None]]
@@ -169,7 +218,8 @@ def _add_call(graph: Graph, run: Run, call: CallRecord, box: list[str], adj: lis
     why = [f"{line} (inside: t{i})" for i in range(call.first, call.end) if i in alerts
            for line in alerts[i][0]]
     role = "output" if last.id == target else "call"
-    graph.nodes.append(GNode(bid, lines, role, last.value, adj[last.id], why))
+    graph.nodes.append(GNode(bid, lines, role, last.value, adj[last.id], why,
+                             last.label or "", call.func))
     uses: dict[str, bool] = {}      # tail box -> every use is blocked
     for node in nodes[call.first:call.end]:
         for i, ref in enumerate(node.inputs):
@@ -185,7 +235,7 @@ def _add_call(graph: Graph, run: Run, call: CallRecord, box: list[str], adj: lis
         name = value.name if isinstance(value, Tensor) else None
         cid = f"k{bid}_{k}"
         graph.nodes.append(GNode(cid, [_fmt(raw) if name is None else f"{name} = {_fmt(raw)}"],
-                                 "const", raw))
+                                 "const", raw, name=name or "", op="const"))
         graph.edges.append(GEdge(cid, bid, k + 1))
 
 

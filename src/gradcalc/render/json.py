@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..engine.evaluate import Run
     from ..judge.check import Check
     from ..judge.claims import ClaimVerdict, Verification
+    from ..judge.code import GradCheck, Verdict
     from ..judge.higher import Hessian, HessianCheck
 
 
@@ -43,11 +44,16 @@ def dumps(obj: Any, compact: bool = False) -> str:
 def document(result: Result, show_tape: bool = False) -> dict[str, Any]:
     """The JSON object of a result at one point (or of each row of a --points run)."""
     mode = result.mode
+    if mode == "code":
+        assert result.code is not None
+        return code_json(result.code)
     if mode == "formulas":
-        assert result.run is not None
+        run = result.run  # None: formulas without a point (no --at)
         return {"expression": result.program.source,
-                "at": {n: report.jnum(v) for n, v in result.run.bindings.items()},
-                "output": result.run.output_name,
+                "at": {} if run is None else {n: report.jnum(v)
+                                              for n, v in run.bindings.items()},
+                "output": output_name(result.program, result.of) if run is None
+                else run.output_name,
                 "symbolic": {"format": result.formulas_format,
                              "formulas": [f.rstrip("\n") for f in result.formulas]
                              if result.formulas is not None else None,
@@ -113,9 +119,18 @@ def _rows(result: Result, show_tape: bool) -> dict[str, Any]:
         obj = document(row, show_tape)
         obj.pop("expression", None)
         rows.append(obj)
-    return {"expression": result.program.source,
-            "points": {"file": pts.where, "rows": pts.n, "names": pts.names},
-            "rows": rows}
+    return {"expression": result.program.source, "points": points_json(pts),
+            "kept": {name: pts.kept_text(name) for name in pts.kept}, "rows": rows}
+
+
+def points_json(pts: Any) -> dict[str, Any]:
+    """What a --points table is: its file (or files), rows, the columns that bind names and
+    the kept columns."""
+    obj: dict[str, Any] = {"file": pts.where, "rows": pts.n, "names": pts.names,
+                           "kept": list(pts.kept)}
+    if pts.files is not None:
+        obj["files"] = pts.files
+    return obj
 
 
 # ---------------------------------------------------------------- modes
@@ -256,17 +271,13 @@ def _jarray_text(x: np.ndarray) -> str:
 
     from ..batch import columns as cio
 
-    cells = cio.repr_strings(x)
-    if not np.all(np.isfinite(x)):
-        cells = pc.binary_join_element_wise(
-            pc.if_else(pa.array(np.isfinite(x)), "", '"'), cells,
-            pc.if_else(pa.array(np.isfinite(x)), "", '"'), "")
+    cells = cio.json_numbers(x)
     whole = pa.ListArray.from_arrays(pa.array([0, len(cells)], pa.int32()), cells)
     return "[" + pc.binary_join(whole, ", ")[0].as_py() + "]"
 
 
 def _verdict_json(v: Any) -> dict[str, Any]:
-    worst = None if v.worst is None else {k: x if k in ("row", "line") else jnum(x)
+    worst = None if v.worst is None else {k: x if k in ("row", "line", "file") else jnum(x)
                                           for k, x in v.worst.items()}
     return {"status": v.status, "rows": v.counts or None, "worst": worst,
             "reason": v.reason or None}
@@ -309,8 +320,9 @@ def _batch(result: Result) -> str:
     batch = parts[0][1]
     obj: dict[str, Any] = {
         "expression": batch.program.source,
-        "points": {"file": batch.points.where, "rows": batch.n, "names": batch.points.names},
+        "points": points_json(batch.points),
         "at": {n: jnum(v) for n, v in batch.at.items()},
+        "kept": {name: batch.points.kept_text(name) for name in batch.points.kept},
     }
     if result.batches is None:
         obj.update({"output": batch.output_name, "value": array(batch.value),
@@ -333,3 +345,188 @@ def _batch(result: Result) -> str:
         k, rest = piece.split('"', 1)
         out += [spliced[int(k)], rest]
     return "".join(out)
+
+
+def _component(v: Verdict) -> dict[str, Any]:
+    return {"yours": jnum(v.yours), "true": jnum(v.true), "error": jnum(v.error),
+            "status": v.status, "reason": v.reason or None, "certified": v.certified,
+            "floor": jnum(v.floor)}
+
+
+def code_json(chk: GradCheck) -> dict[str, Any]:
+    """check_grad's report: the point, the value, every component's verdict in the shape of
+    its argument, the search and the counterexample."""
+    components: dict[str, Any] = {}
+    it = iter(chk.components)
+    for name, value in zip(chk.names, chk.point, strict=True):
+        shape = np.shape(value)
+        items = [_component(next(it)) for _ in range(int(np.prod(shape, dtype=np.int64)))]
+        for n in reversed(shape[1:]):
+            items = [items[i:i + n] for i in range(0, len(items), n)]
+        components[name] = items[0] if not shape else items
+    c = chk.counterexample
+    return {
+        "function": chk.function,
+        "gradient": chk.gradient,
+        "at": {n: jnum(v) for n, v in zip(chk.names, chk.point, strict=True)},
+        "value": jnum(chk.value),
+        "check": {
+            "status": chk.status,
+            "components": components,
+            "search": {"points": chk.points, "judged": chk.searched, "drawn": chk.tried,
+                       "outside": chk.outside, "programs": chk.structures}
+            if chk.search else None,
+            "counterexample": None if c is None else {
+                "at": {n: jnum(v) for n, v in zip(chk.names, c.at, strict=True)},
+                "given": c.given, "component": None if c.label is None else str(c.label),
+                "yours": jnum(c.yours), "true": jnum(c.true), "error": jnum(c.error),
+                "reason": c.reason or None},
+            "notes": chk.notes,
+            "rtol": chk.rtol,
+            "atol": chk.atol,
+        },
+    }
+
+
+# ---------------------------------------------------------------- --points --format jsonl
+
+
+def write_lines(result: Result, out: Any) -> None:
+    """--points with --format jsonl: one JSON object per row, on its own line (`row`, `line`,
+    `file` with several files, `kept`, `at`, `value`, `gradient` (or `jacobian`), `check`), in
+    row order; a column-wise batch is written by Arrow in chunks of rows, never whole."""
+    from . import csv as csvr
+
+    put, done = csvr.byte_sink(out)
+    if result.mode == "rows":
+        pts = result.points
+        kept = {name: pts.kept_text(name) for name in pts.kept}
+        for k, row in enumerate(result.rows or []):
+            obj = {**_where(pts, k), "kept": {name: cells[k] for name, cells in kept.items()},
+                   **document(row)}
+            obj.pop("expression", None)
+            put(dumps(obj, compact=True).encode())
+    else:
+        from ..batch import columns as cio
+
+        pieces = _row_pieces(result)
+        n = (result.batch or result.batches[0][1]).n  # type: ignore[index]
+        for data in cio.json_lines(pieces, n):
+            put(data)
+    done()
+
+
+def _where(pts: Any, k: int) -> dict[str, Any]:
+    where: dict[str, Any] = {"row": k + 1}
+    if pts.files is not None:
+        where["file"] = pts.files[int(pts.file_of[k])]
+    where["line"] = int(pts.lines[k])
+    return where
+
+
+def _row_pieces(result: Result) -> list[Any]:
+    """The pieces of one row's JSON text (batch/columns.json_lines): literal text, and
+    functions of a range of rows giving their cells, in the key order of _where and
+    write_lines."""
+    import pyarrow as pa
+
+    from ..batch import columns as cio
+
+    parts = result.batches or [(result.batch.output_name, result.batch, result.batch_check)]
+    batch = parts[0][1]
+    pts = batch.points
+    key = json.dumps
+    pieces: list[Any] = ['{"row":', lambda lo, hi: pa.array(np.arange(lo + 1, hi + 1))
+                         .cast(pa.string())]
+    if pts.files is not None:
+        names = cio.json_strings(pa.array(pts.files, pa.string()))
+        pieces += [',"file":', lambda lo, hi: names.take(pa.array(pts.file_of[lo:hi]))]
+    pieces += [',"line":', lambda lo, hi: pa.array(pts.lines[lo:hi]).cast(pa.string())]
+
+    def group(label: str, entries: list[tuple[str, Any]]) -> None:
+        pieces.append(f',{key(label)}:{{' if label else "{")
+        for j, (name, piece) in enumerate(entries):
+            pieces.append(("," if j else "") + f"{key(name)}:")
+            pieces.append(piece)
+        pieces.append("}")
+
+    def numbers(column: Any) -> Any:
+        if column is None:
+            return "null"
+        if np.ndim(column) == 0:
+            return dumps(jnum(column), compact=True).rstrip("\n")
+        return lambda lo, hi: cio.json_numbers(np.asarray(column[lo:hi], dtype=np.float64))
+
+    kept = {name: cio.json_strings(col) for name, col in pts.kept.items()}
+    group("kept", [(name, lambda lo, hi, s=s: s.slice(lo, hi - lo)) for name, s in kept.items()])
+    group("at", [(name, numbers(batch.inputs()[name])) for name in batch.names])
+    if result.batches is None:
+        pieces += [',"value":', numbers(batch.value)]
+        group("gradient", [(w, numbers(g)) for w, g in batch.gradient.items()])
+        pieces.append(',"check":')
+        _check_pieces(pieces, result.batch_check, batch, key)
+    else:
+        group("value", [(name, numbers(b.value)) for name, b, _ in parts])
+        pieces.append(',"jacobian":{')
+        for j, (name, b, _) in enumerate(parts):
+            pieces.append(("," if j else "") + f"{key(name)}:")
+            group("", [(w, numbers(g)) for w, g in b.gradient.items()])
+        pieces.append('},"check":{"status":')
+        overall = [_row_status(c, b) for _, b, c in parts]
+        pieces.append(lambda lo, hi: _words(_combined([o[lo:hi] for o in overall])))
+        pieces.append(',"outputs":{')
+        for j, (name, b, c) in enumerate(parts):
+            pieces.append(("," if j else "") + f"{key(name)}:")
+            _check_pieces(pieces, c, b, key)
+        pieces.append("}}")
+    pieces.append("}")
+    return pieces
+
+
+def _check_pieces(pieces: list[Any], chk: Any, batch: Any, key: Any) -> None:
+    """One row's check: {"status": ..., "partials": {name: status, ...}}, or the unchecked
+    object of --no-check."""
+    if chk is None:
+        pieces.append(dumps(unchecked_json(), compact=True).rstrip("\n"))
+        return
+    status = _row_status(chk, batch)
+    pieces += ['{"status":', lambda lo, hi: _words(status[lo:hi]), ',"partials":{']
+    for j, (w, v) in enumerate(chk.partials.items()):
+        pieces.append(("," if j else "") + f"{key(w)}:")
+        pieces.append(f'"{v.status}"' if v.statuses is None else
+                      lambda lo, hi, v=v: _words(v.statuses[lo:hi]))
+    pieces.append("}}")
+
+
+def _row_status(chk: Any, batch: Any) -> np.ndarray:
+    """Each row's status: the verdicts of its partials and value, combined by status_of."""
+    n = batch.n
+    if chk is None:
+        return np.full(n, "skipped", dtype=object)
+    columns = [np.full(n, v.status, dtype=object) if v.statuses is None else v.statuses
+               for v in [*chk.partials.values(), *([chk.value] if chk.value else [])]]
+    return _combined(columns)
+
+
+def _combined(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """status_of per row, over the status words of several columns: each row's set of words
+    as a bit mask, and status_of asked once per distinct set."""
+    texts = [c.astype(str) for c in columns]
+    words = sorted({w for t in texts for w in np.unique(t).tolist()})
+    bit = {w: 1 << k for k, w in enumerate(words)}
+    mask = np.zeros(len(texts[0]) if texts else 0, dtype=np.int64)
+    for t in texts:
+        for w in np.unique(t).tolist():
+            mask |= np.where(t == w, bit[w], 0)
+    out = np.empty(len(mask), dtype=object)
+    for m in np.unique(mask).tolist():
+        out[mask == m] = status_of(w for w in words if m & bit[w])
+    return out
+
+
+def _words(statuses: np.ndarray) -> Any:
+    """Status words as JSON strings (Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise('"', pa.array(statuses.astype(str)), '"', "")

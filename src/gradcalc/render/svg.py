@@ -90,13 +90,14 @@ def marks(node: GNode) -> list[str]:
     return ([role] if role else []) + node.alerts
 
 
-def _clip(text: str, n: int) -> str:
+def clip(text: str, n: int) -> str:
+    """The text, or its first n-3 characters and '...'."""
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def box_lines(node: GNode) -> list[str]:
     """The lines drawn in a box (each at most MAX_CHARS characters), marks first."""
-    return [_clip(s, MAX_CHARS) for s in marks(node) + node.lines]
+    return [clip(s, MAX_CHARS) for s in marks(node) + node.lines]
 
 
 def box_size(node: GNode) -> tuple[float, float]:
@@ -144,12 +145,39 @@ class _EdgeView:
         self.points = list(points)
 
 
+def _components(core: Any, vertices: dict[str, Any], pairs: dict[tuple[str, str], Any]
+                ) -> list[Any]:
+    """The connected pieces of the graph as grandalf graphs, each with its vertices and edges
+    in the graph's own order (grandalf's Graph collects a piece's edges in a set of objects
+    hashed by address, which made the layout differ from one process to the next)."""
+    parent = {name: name for name in vertices}
+    order = {name: k for k, name in enumerate(vertices)}
+
+    def find(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    for tail, head in pairs:
+        a, b = find(tail), find(head)
+        if a != b:
+            parent[max(a, b, key=order.__getitem__)] = min(a, b, key=order.__getitem__)
+    groups: dict[str, list[str]] = {}
+    for name in vertices:
+        groups.setdefault(find(name), []).append(name)
+    edges: dict[str, list[Any]] = {}
+    for (tail, _), edge in pairs.items():
+        edges.setdefault(find(tail), []).append(edge)
+    return [core([vertices[n] for n in names], edges.get(root, []))
+            for root, names in groups.items()]
+
+
 def builtin_layout(graph: Graph) -> Layout:
     """grandalf's Sugiyama layout, turned to run left to right: ranks from the tape's order
     (no cycles, so no edges are reversed), crossings reduced by median sweeps, coordinates by
     Brandes and Koepf; separate pieces of the graph are stacked top to bottom."""
-    from grandalf.graphs import Edge, Vertex
-    from grandalf.graphs import Graph as GGraph
+    from grandalf.graphs import Edge, Vertex, graph_core
     from grandalf.layouts import SugiyamaLayout
 
     vertices: dict[str, Any] = {}
@@ -165,9 +193,8 @@ def builtin_layout(graph: Graph) -> Layout:
             edge.view = _EdgeView()
             pairs[(e.tail, e.head)] = edge
     layout = Layout(0.0, 0.0, "builtin")
-    g = GGraph(list(vertices.values()), list(pairs.values()))
     top = 0.0
-    for comp in g.C:
+    for comp in _components(graph_core, vertices, pairs):
         roots = [v for v in comp.sV if not v.e_in()]
         sug = SugiyamaLayout(comp)
         sug.xspace, sug.yspace = 14, 40
@@ -288,7 +315,7 @@ def parse_plain(text: str, graph: Graph) -> Layout:
 # ---------------------------------------------------------------- SVG
 
 
-def _esc(text: str) -> str:
+def escape(text: str) -> str:
     """Text for an XML text node or a double-quoted attribute."""
     return html.escape(_NOT_XML.sub("\ufffd", text), quote=True)
 
@@ -304,13 +331,26 @@ def _data(value: Any) -> str:
 
 
 def title_lines(graph: Graph) -> list[str]:
-    """The title block: the program's lines (at most graph.title_limit), then the point and
-    value, then notes."""
+    """The title block on top: the program (its first line, when it has several: they are
+    listed below the graph, so that the first screen shows the graph), then the point and
+    value."""
+    first = graph.source[0] if graph.source else ""
+    if len(graph.source) <= 1:
+        return [clip(first, TITLE_CHARS), graph.at]
+    more = f"   (1 of {len(graph.source)} lines; the program is listed below the graph)"
+    return [clip(first, TITLE_CHARS - len(more)) + more, graph.at]
+
+
+def listing_lines(graph: Graph) -> list[str]:
+    """The program listed below the graph (at most graph.title_limit lines), when it has more
+    than one line; else nothing."""
+    if len(graph.source) <= 1:
+        return []
     limit = graph.title_limit
     src = graph.source[:limit]
     if len(graph.source) > limit:
         src.append(f"... ({len(graph.source) - limit} more lines)")
-    return [_clip(s, TITLE_CHARS) for s in src] + [graph.at]
+    return ["program:"] + [clip(s, TITLE_CHARS) for s in src]
 
 
 def to_svg(graph: Graph, layout: Layout) -> str:
@@ -321,16 +361,18 @@ def to_svg(graph: Graph, layout: Layout) -> str:
     present = {n.role for n in graph.nodes} | {"alert" for n in graph.nodes if n.alerts} | \
         {"cut" for e in graph.edges if e.blocked}
     legend = "   ".join(text for key, text in _LEGEND.items() if key in present)
-    notes = [_clip(n, TITLE_CHARS + 40) for n in graph.notes]
+    notes = [clip(n, TITLE_CHARS + 40) for n in graph.notes]
+    listing = listing_lines(graph)
     top = MARGIN + (len(head) + len(notes) + 1) * LINE_H + 10
-    text_w = max(len(s) for s in head + notes + [legend]) * CHAR_W
+    text_w = max(len(s) for s in head + notes + [legend] + listing) * CHAR_W
     width = max(layout.width, text_w) + 2 * MARGIN
-    height = top + layout.height + 2 * MARGIN
+    bottom = top + layout.height + MARGIN
+    height = bottom + (len(listing) * LINE_H + 10 if listing else 0) + MARGIN
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width)}" '
            f'height="{_num(height)}" viewBox="0 0 {_num(width)} {_num(height)}" '
            f'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="{FONT}" '
            f'data-layout="{layout.engine}">',
-           f"<title>{_esc(_clip('gradcalc: ' + graph.title, TITLE_CHARS))}</title>",
+           f"<title>{escape(clip('gradcalc: ' + graph.title, TITLE_CHARS))}</title>",
            "<defs>"]
     for name, colour in _EDGE.items():
         out.append(f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="0" refY="5" '
@@ -343,14 +385,14 @@ def to_svg(graph: Graph, layout: Layout) -> str:
     for k, line in enumerate(head):
         weight = ' font-weight="bold"' if k == len(head) - 1 else ""
         out.append(f'<text x="{MARGIN}" y="{_num(y)}" xml:space="preserve"{weight}>'
-                   f"{_esc(line)}</text>")
+                   f"{escape(line)}</text>")
         y += LINE_H
     for note in notes:
         out.append(f'<text class="note" x="{MARGIN}" y="{_num(y)}" fill="#b45309">'
-                   f"note: {_esc(note)}</text>")
+                   f"note: {escape(note)}</text>")
         y += LINE_H
     out.append(f'<text class="legend" x="{MARGIN}" y="{_num(y)}" fill="#6b7280" '
-               f'xml:space="preserve">{_esc(legend)}</text>')
+               f'xml:space="preserve">{escape(legend)}</text>')
     out.append("</g>")
     out.append(f'<g class="graph" transform="translate({MARGIN} {_num(top)})">')
     for edge, route in zip(graph.edges, layout.routes, strict=True):
@@ -358,6 +400,16 @@ def to_svg(graph: Graph, layout: Layout) -> str:
     for node in graph.nodes:
         out += _node_svg(node, layout.boxes[node.id])
     out.append("</g>")
+    if listing:
+        out.append('<g class="listing">')
+        y = bottom + LINE_H
+        for k, line in enumerate(listing):
+            attrs = ' font-weight="bold"' if k == 0 else \
+                f' data-line="{k}"' if k <= min(graph.title_limit, len(graph.source)) else ""
+            out.append(f'<text x="{MARGIN}" y="{_num(y)}" xml:space="preserve"{attrs}>'
+                       f"{escape(line)}</text>")
+            y += LINE_H
+        out.append("</g>")
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -366,13 +418,17 @@ def _node_svg(node: GNode, box: Box) -> list[str]:
     fill, stroke, width = _ALERT if node.alerts else _FILL[node.role]
     classes = f"node {node.role}" + (" alert" if node.alerts else "")
     data = "" if node.role == "elided" else \
-        f' data-value="{_esc(_data(node.value))}"' + \
-        ("" if node.role == "const" else f' data-adjoint="{_esc(_data(node.adjoint))}"')
+        f' data-value="{escape(_data(node.value))}"' + \
+        ("" if node.role == "const" else f' data-adjoint="{escape(_data(node.adjoint))}"')
+    for key, value in (("name", node.name), ("op", node.op), ("line", node.line),
+                       ("call", node.call)):
+        if value not in (None, ""):
+            data += f' data-{key}="{escape(str(value))}"'
     if node.step:   # --steps: the box's step of the backward pass, on hover and as data
-        data += f' data-step="{_esc(json.dumps(node.step))}"'
+        data += f' data-step="{escape(json.dumps(node.step))}"'
     tip = "\n".join(node.lines + node.alerts + ([""] + node.step if node.step else []))
-    out = [f'<g class="{classes}" id="{_esc(node.id)}"{data}>',
-           f"<title>{_esc(_clip(tip, 2000))}</title>"]
+    out = [f'<g class="{classes}" id="{escape(node.id)}"{data}>',
+           f"<title>{escape(clip(tip, 2000))}</title>"]
     x, y = box.x - box.w / 2, box.y - box.h / 2
     if node.role != "const":
         dash = ' stroke-dasharray="5 4"' if node.role == "elided" else ""
@@ -386,11 +442,11 @@ def _node_svg(node: GNode, box: Box) -> list[str]:
         if k < n_marks:
             colour = stroke if k == 0 and node.role in ("source", "output", "call") else "#991b1b"
             out.append(f'<text class="mark" x="{_num(x + PAD_X)}" y="{_num(ty)}" '
-                       f'fill="{colour}" font-style="italic">{_esc(line)}</text>')
+                       f'fill="{colour}" font-style="italic">{escape(line)}</text>')
         else:
             colour = "#4b5563" if node.role in ("const", "elided") else "#111827"
             out.append(f'<text x="{_num(x + PAD_X)}" y="{_num(ty)}" fill="{colour}" '
-                       f'xml:space="preserve">{_esc(line)}</text>')
+                       f'xml:space="preserve">{escape(line)}</text>')
         ty += LINE_H
     out.append("</g>")
     return out
@@ -408,7 +464,7 @@ def _edge_svg(edge: GEdge, route: Route) -> list[str]:
         d = "M" + " L".join(f"{_num(x)},{_num(y)}" for x, y in pts)
     dash = ' stroke-dasharray="6 4"' if edge.blocked else ""
     arg = "" if edge.arg is None else f' data-arg="{edge.arg}"'
-    out = [f'<g class="{classes}" data-tail="{_esc(edge.tail)}" data-head="{_esc(edge.head)}"'
+    out = [f'<g class="{classes}" data-tail="{escape(edge.tail)}" data-head="{escape(edge.head)}"'
            f"{arg}>",
            f'<path d="{d}" fill="none" stroke="{_EDGE[kind]}" '
            f'stroke-width="{2 if edge.alert else 1.3}"{dash} marker-end="url(#arrow-{kind})"/>']
@@ -424,65 +480,3 @@ def _edge_svg(edge: GEdge, route: Route) -> list[str]:
     return out
 
 
-# ---------------------------------------------------------------- HTML
-
-_SCRIPT = """//<![CDATA[
-(function () {
-  var view = document.getElementById("view"), svg = view.querySelector("svg");
-  var full = svg.getAttribute("viewBox").split(" ").map(Number), box = full.slice();
-  svg.removeAttribute("width"); svg.removeAttribute("height");
-  function show() { svg.setAttribute("viewBox", box.join(" ")); }
-  function scale() {
-    var r = svg.getBoundingClientRect();
-    return Math.max(box[2] / r.width, box[3] / r.height);
-  }
-  view.addEventListener("wheel", function (ev) {
-    ev.preventDefault();
-    var r = svg.getBoundingClientRect(), s = scale(), k = ev.deltaY > 0 ? 1.2 : 1 / 1.2;
-    var px = box[0] + box[2] / 2 + (ev.clientX - r.left - r.width / 2) * s;
-    var py = box[1] + box[3] / 2 + (ev.clientY - r.top - r.height / 2) * s;
-    box = [px - (px - box[0]) * k, py - (py - box[1]) * k, box[2] * k, box[3] * k];
-    show();
-  }, {passive: false});
-  var drag = null;
-  view.addEventListener("mousedown", function (ev) {
-    drag = [ev.clientX, ev.clientY, box[0], box[1], scale()];
-  });
-  window.addEventListener("mousemove", function (ev) {
-    if (drag === null) { return; }
-    box[0] = drag[2] - (ev.clientX - drag[0]) * drag[4];
-    box[1] = drag[3] - (ev.clientY - drag[1]) * drag[4];
-    show();
-  });
-  window.addEventListener("mouseup", function () { drag = null; });
-  view.addEventListener("dblclick", function () { box = full.slice(); show(); });
-})();
-//]]>"""
-
-
-def to_html(graph: Graph, picture: str) -> str:
-    """One page that opens in any browser, offline: the SVG inline, with drag to pan, the wheel
-    to zoom and a double click to fit (a few lines of inline script; nothing is fetched)."""
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8"/>',
-        f"<title>{_esc(_clip('gradcalc: ' + graph.title, TITLE_CHARS))}</title>",
-        "<style>",
-        "body { margin: 0; font-family: sans-serif; }",
-        "header { padding: 6px 12px; border-bottom: 1px solid #e5e7eb; font-size: 13px; }",
-        "#view { height: calc(100vh - 32px); overflow: hidden; cursor: grab; }",
-        "#view svg { width: 100%; height: 100%; user-select: none; }",
-        "</style>",
-        "</head>",
-        "<body>",
-        "<header>gradcalc computation graph: drag to pan, wheel to zoom, double-click to fit; "
-        "hover a box for its full values.</header>",
-        '<div id="view">',
-        picture.rstrip("\n"),
-        "</div>",
-        f"<script>\n{_SCRIPT}\n</script>",
-        "</body>",
-        "</html>",
-    ]) + "\n"

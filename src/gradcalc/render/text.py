@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..engine import datafile
 from ..judge.result import Result, jacobian_check
 from ..judge.verdict import status_of
 from . import report
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ..engine.evaluate import Run
     from ..judge.check import Check
     from ..judge.claims import ClaimVerdict, Opinions, Verification
+    from ..judge.code import Counterexample, GradCheck
     from ..judge.higher import Hessian, HessianCheck
 
 TEXT_ROWS = 10               # rows of a --points table shown at each end
@@ -44,6 +46,9 @@ def body(result: Result, show_tape: bool = False, collapse: bool = False,
     """The report of a result, without the closing notes."""
     # judge.claims (and what it imports) is loaded only for its modes: start-up time
     mode = result.mode
+    if mode == "code":
+        assert result.code is not None
+        return code_text(result.code, colour)
     if mode == "formulas":
         if result.formulas is None:
             return f"# no symbolic gradient: {result.formulas_reason}\n"
@@ -220,10 +225,49 @@ def _shown(n: int) -> list[int]:
 
 def _head(points: Any, at: dict[str, float]) -> list[str]:
     n = points.n
-    out = [f"points  {n:,} row{'s' if n != 1 else ''} from {points.where}"]
+    files = "" if points.files is None else f" ({len(points.files):,} files)"
+    sep = "" if points.separator == "," else \
+        f", columns separated by {datafile.SEPARATORS[points.separator]}s"
+    out = [f"points  {n:,} row{'s' if n != 1 else ''} from {points.where}{files}{sep}"]
     if at:
         out.append("at      " + ", ".join(f"{k}={fmt(v)}" for k, v in at.items()))
     return out
+
+
+def _grid(points: Any, header: list[str], cells: Any) -> list[str]:
+    """The table of rows: `row`, the kept columns, then header, with cells(k) the cells of
+    row k after the kept ones; the first and last rows of a long table, and only the
+    columns that fit the width (the rest named, and where to find them)."""
+    shown = _shown(points.n)
+    picked = [k for k in shown if k >= 0]
+    kept = {name: points.kept_text(name, picked) for name in points.kept}
+    grid = [["row", *points.kept, *header]]
+    for k in shown:
+        if k < 0:
+            grid.append(["..."] + [""] * (len(grid[0]) - 1))
+            continue
+        at = picked.index(k)
+        grid.append([str(k + 1)] + [shorten(kept[name][at], 20) for name in points.kept]
+                    + cells(k))
+    fits, hidden = fit_columns(grid)
+    out = table(fits)
+    if hidden:
+        out += [""] + fit(f"({len(hidden)} more column{'s' if len(hidden) != 1 else ''} "
+                          f"beyond {report.WIDTH} characters: {', '.join(hidden)}; "
+                          "--format csv or json has every column)")
+    return out
+
+
+def fit_columns(grid: Sequence[Sequence[str]], width: int = report.WIDTH
+                ) -> tuple[list[list[str]], list[str]]:
+    """The leading columns of a table that fit width (the first always), and the headers of
+    those left out."""
+    widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
+    used, keep = 2 + widths[0], 1
+    while keep < len(widths) and used + 2 + widths[keep] <= width:
+        used += 2 + widths[keep]
+        keep += 1
+    return [list(r[:keep]) for r in grid], list(grid[0][keep:])
 
 
 def _batch(result: Result) -> str:
@@ -233,46 +277,49 @@ def _batch(result: Result) -> str:
     batch = parts[0][1]
     several = result.batches is not None
     out = _head(batch.points, batch.at)
-    header = ["row"] + batch.points.names
+    header = list(batch.points.names)
     for name, b, _ in parts:
         header += ([name or "value"] if several else ["value"]) + \
             [f"d{name}/d{w}" if several else f"d/d{w}" for w in b.wrt]
-    rows = [header]
-    for k in _shown(batch.n):
-        if k < 0:
-            rows.append(["..."] + [""] * (len(header) - 1))
-            continue
-        row = [str(k + 1)] + [fmt(batch.points.columns[c][k]) for c in batch.points.names]
+
+    def cells(k: int) -> list[str]:
+        row = [fmt(batch.points.columns[c][k]) for c in batch.points.names]
         for _, b, _ in parts:
             row += [fmt(b.value[k])] + [fmt(None if g is None else g[k])
                                         for g in b.gradient.values()]
-        rows.append(row)
+        return row
+
     out.append("")
-    out += table(rows)
+    out += _grid(batch.points, header, cells)
     for name, b, chk in parts:
         out.append("")
         lines = batch_summary_lines(b, chk)
         out += [f"{name}: {line}" if several and line.startswith("check:") else line
                 for line in lines]
+    out = [piece for line in out for piece in fit(line)]
     return "\n".join(out) + "\n"
 
 
 def batch_summary_lines(batch: Any, chk: Any) -> list[str]:
-    """The check per partial (symbolic form, rows per verdict, worst point), then one line."""
+    """The check per partial (symbolic form, rows per verdict, worst point: under the table
+    when too long for its row), then one line."""
     if chk is None:
         return [report.summary(None)]
     if chk.status == "skipped":
         return [f"check: skipped: {chk.reason}"]
     rows = [["partial", "symbolic", "check", "worst point"]]
+    marks: list[str | None] = []
     for w, v in chk.partials.items():
         counts = ", ".join(f"{c} {s}" for s, c in v.counts.items() if c)
         verdict = v.reason if v.status == "null" else f"{v.status} ({counts})"
         worst = "-" if v.worst is None else (
-            f"row {v.worst['row']} (line {v.worst['line']}): tape {fmt(v.worst['tape'])}, "
+            f"{batch.points.at_row(v.worst['row'] - 1)}: tape {fmt(v.worst['tape'])}, "
             f"symbolic {fmt(v.worst['symbolic'])}, error {v.worst['error']:.3g}")
         form = v.symbolic or "-"
         rows.append([f"d/d{w}", shorten(form, 40), verdict, worst])
-    lines = table(rows)
+        marks.append(None if v.worst is None else
+                     f"row {v.worst['row']}, error {v.worst['error']:.3g}")
+    lines = verdict_table(rows, marks)
     errors = [v.worst["error"] for v in chk.partials.values() if v.worst is not None]
     largest = f"largest error {max(errors):.3g}; " if errors else ""
     value = ""
@@ -305,15 +352,9 @@ def _rows(result: Result) -> str:
     rows = result.rows or []
     names = csvr.row_columns(rows[0]) if rows else []
     out = _head(pts, {})
-    grid = [["row"] + pts.names + ["d/d" + n[2:] if n.startswith("d_") else n
-                                    for n in names]]
-    for k in _shown(len(rows)):
-        if k < 0:
-            grid.append(["..."] + [""] * (len(grid[0]) - 1))
-            continue
-        grid.append([str(k + 1)] + [fmt(pts.columns[c][k]) for c in pts.names]
-                     + [fmt(v) for v in csvr.row_values(rows[k])])
-    out += [""] + table(grid) + [""]
+    header = pts.names + ["d/d" + n[2:] if n.startswith("d_") else n for n in names]
+    out += [""] + _grid(pts, header, lambda k: [fmt(pts.columns[c][k]) for c in pts.names]
+                        + [fmt(v) for v in csvr.row_values(rows[k])]) + [""]
     counts: dict[str, int] = {}
     for k, row in enumerate(rows):
         word = _row_status(row)
@@ -327,13 +368,12 @@ def _rows(result: Result) -> str:
                     lines[-1] += " " + line.strip()
                 else:
                     lines.append(None)
-            out += [f"row {k + 1} (line {int(pts.lines[k])}): {line}" for line in lines
-                    if line is not None]
+            out += [f"{pts.at_row(k)}: {line}" for line in lines if line is not None]
     words = ", ".join(f"{c:,} {w}" for w, c in counts.items())
     status = status_of(counts)
     out.append(f"check: {status}: rows by verdict: {words or 'none'} "
                "(each row judged as at one point)")
-    return "\n".join(out) + "\n"
+    return "".join(piece + "\n" for line in out for piece in fit(line))
 
 
 def _row_status(row: Result) -> str:
@@ -515,4 +555,93 @@ def jacobian_text(rows: Sequence[Run], checks: Sequence[Check] | None,
     out += summary_lines(None if checks is None else jacobian_check(rows, checks), colour)
     if show_tape and rows:
         out += ["", tape_text(rows[-1])]
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- check_grad
+
+
+def point_text(names: Sequence[str], at: Sequence[Any]) -> str:
+    """The arguments of a point for people: name=value each (a long array by its shape; the
+    JSON has every number)."""
+    parts = []
+    for name, value in zip(names, at, strict=True):
+        size = int(np.size(value))
+        shown = fmt(value) if size <= 9 else \
+            f"<array of shape {np.shape(value)}: {fmt(np.ravel(value)[:3])[:-1]}, ...]>"
+        parts.append(f"{name}={shown}")
+    return ", ".join(parts)
+
+
+def counterexample_text(chk: GradCheck, c: Counterexample) -> str:
+    """Where and how your gradient differs, in one line."""
+    where = "at the given point" if c.given else f"at {point_text(chk.names, c.at)}"
+    if c.label is None:
+        return f"counterexample {where}: {c.reason}"
+    return (f"counterexample {where}: d/d{c.label} yours {fmt(c.yours)}, true {fmt(c.true)}"
+            + (f" (error {c.error:.3g})" if c.error is not None else ""))
+
+
+def code_summary(chk: GradCheck) -> list[str]:
+    """The summary lines of check_grad: the verdict with counts and tolerances, the search,
+    the counterexample."""
+    counts: dict[str, int] = {}
+    for v in chk.components:
+        counts[v.status] = counts.get(v.status, 0) + 1
+    parts = [f"{counts[s]:,} {s}" for s in ("ok", "mismatch", "undefined", "skipped")
+             if s in counts]
+    screened = sum(1 for v in chk.components if not v.certified)
+    if screened:
+        parts.append(f"{screened:,} vouched for by the float64 screen")
+    errors = [v.error for v in chk.components if v.error is not None]
+    largest = f"largest error {max(errors):.3g}; " if errors else ""
+    c = chk.counterexample
+    verdict = {"ok": "yours and the true gradient agree at the given point",
+               "mismatch": "yours and the true gradient DISAGREE " + (
+                   "at the given point" if c is None or c.given else
+                   "at a point of the search; at the given point"),
+               "undefined": "the true gradient is not defined everywhere at the given point",
+               "skipped": "not every component could be judged at the given point"}.get(
+                   chk.status, chk.status)
+    lines = [f"check: {chk.status}: {verdict} ({', '.join(parts) or 'no components'}; "
+             f"{largest}rtol {chk.rtol:g}, atol {chk.atol:g})"]
+    if chk.search:
+        found = "" if c is None or c.given else ": found a counterexample"
+        lines.append(f"search: {chk.searched} of {chk.points} random points judged "
+                     f"({chk.tried} drawn, {chk.outside} outside the domain or at a kink; "
+                     f"seeded from the input){found or ': no counterexample'}"
+                     if not (c is not None and c.given) else
+                     "search: not needed (the given point is a counterexample)")
+    else:
+        lines.append("search: off (only the given point is judged)")
+    if c is not None:
+        lines.append(counterexample_text(chk, c))
+    return lines + [f"note: {n}" for n in chk.notes]
+
+
+def code_text(chk: GradCheck, colour: bool = False) -> str:
+    """The report of check_grad: the function, the value, the worst components (yours, true,
+    error, verdict), then the summary, the search and the counterexample."""
+    out = [f"check_grad  {chk.gradient} as the gradient of {chk.function}, at "
+           f"{point_text(chk.names, chk.point)}", f"value  {fmt(chk.value)}"]
+    shown = chk.worst()
+    if shown:
+        rows = [["partial", "yours", "true", "error", "check"]]
+        for v in shown:
+            rows.append([f"d/d{v.label}", fmt(v.yours), fmt(v.true),
+                         "-" if v.error is None else f"{v.error:.3g}",
+                         v.status + (f": {v.reason}" if v.reason and v.status != "ok" else "")])
+        out += [""] + verdict_table(rows, [v.status for v in shown], colour)
+        rest = len(chk.components) - len(shown)
+        if rest:
+            statuses = {v.status for v in chk.components} - {v.status for v in shown
+                                                           if v.status != "ok"}
+            out.append(f"  ({rest:,} more component{'s' if rest != 1 else ''}, "
+                       + ("all ok" if statuses <= {"ok"} else "not shown")
+                       + "; --format json has every one)")
+    out.append("")
+    for line in code_summary(chk):
+        out += fit(line, 4)
+    first = next(i for i, line in enumerate(out) if line.startswith("check: "))
+    out[first] = paint(out[first], len("check: "), chk.status, colour)
     return "\n".join(out) + "\n"

@@ -61,7 +61,92 @@ def namespace() -> Any:
         def _sympystr(self, printer: Any) -> str:
             return f"stop_gradient({printer._print(self.args[0])})"
 
-    return SimpleNamespace(**vars(sympy), StopGradient=StopGradient)
+    class floor(sympy.Function):  # named as SymPy's, for the op
+        """floor(x) whose derivative is 0 (SymPy's own leaves it unevaluated): the step in
+        mod's derivative. Named floor, for the compiled programs' op."""
+
+        nargs = 1
+
+        @classmethod
+        def eval_numbers(cls, x: Any) -> Any:
+            return sympy.floor(x) if x.is_Number else None
+
+        eval = eval_numbers  # SymPy's hook, for numbers
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            return sympy.S.Zero
+
+        def _eval_evalf(self, prec: int) -> Any:
+            return sympy.floor(self.args[0]._eval_evalf(prec))
+
+        def _eval_is_real(self) -> Any:
+            return self.args[0].is_real
+
+    class mod(sympy.Function):  # the language's name
+        """x - y*floor(x/y), the language's mod and %: SymPy's Mod has no derivative."""
+
+        nargs = 2
+
+        @classmethod
+        def eval_numbers(cls, x: Any, y: Any) -> Any:
+            if x.is_Number and y.is_Number and y != 0:
+                return x - y * sympy.floor(x / y)
+            return None
+
+        eval = eval_numbers  # SymPy's hook, for numbers
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            x, y = self.args
+            return sympy.S.One if argindex == 1 else -floor(x / y)
+
+        def _eval_evalf(self, prec: int) -> Any:
+            x, y = (a._eval_evalf(prec) for a in self.args)
+            return x - y * sympy.floor(x / y)
+
+        def _eval_is_real(self) -> Any:
+            return self.args[0].is_real and self.args[1].is_real
+
+    class lgamma(sympy.Function):  # the language's name
+        """log|gamma(x)|, the language's lgamma (scipy's gammaln): real for negative x too,
+        where SymPy's loggamma is complex."""
+
+        nargs = 1
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            return sympy.polygamma(0, self.args[0])
+
+        def _eval_evalf(self, prec: int) -> Any:
+            return sympy.log(sympy.Abs(sympy.gamma(self.args[0])))._eval_evalf(prec)
+
+        def _eval_is_real(self) -> Any:
+            return self.args[0].is_real
+
+    class cbrt(sympy.Function):  # the language's name
+        """The real cube root (SymPy's cbrt is the principal root, complex for x < 0)."""
+
+        nargs = 1
+
+        @classmethod
+        def eval_numbers(cls, x: Any) -> Any:
+            if x.is_Number:
+                return sympy.sign(x) * sympy.root(sympy.Abs(x), 3)
+            return None
+
+        eval = eval_numbers  # SymPy's hook, for numbers
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            return 1 / (3 * self ** 2)
+
+        def _eval_evalf(self, prec: int) -> Any:
+            x = self.args[0]._eval_evalf(prec)
+            return (sympy.sign(x) * sympy.root(sympy.Abs(x), 3))._eval_evalf(prec)
+
+        def _eval_is_real(self) -> Any:
+            return self.args[0].is_real
+
+    # (cbrt replaces SymPy's own)
+    return SimpleNamespace(**{**vars(sympy), "StopGradient": StopGradient, "Floor": floor,
+                              "mod": mod, "lgamma": lgamma, "cbrt": cbrt})
 
 
 def symbol(name: str) -> Any:

@@ -287,10 +287,13 @@ def _numpy_printer() -> Any:
 
 def _python(d: Any, bindings: Mapping[str, Any], order: Sequence[str], name: str) -> str:
     """A numpy function of the bindings computing the gradient."""
-    body = _numpy_printer()({"fully_qualified_modules": True}).doprint(d)
-    lines = [f"def grad_{name}({', '.join(order)}):",
+    from .printer import python_name, to_numpy
+
+    body = to_numpy(d)
+    args = [python_name(n) for n in order]
+    lines = [f"def grad_{name}({', '.join(args)}):",
              '    """d/d' + name + ' in matrix notation (vectors are columns inside)."""']
-    lines += [f"    {n} = numpy.reshape({n}, (-1, 1))" for n in order
+    lines += [f"    {a} = numpy.reshape({a}, (-1, 1))" for n, a in zip(order, args, strict=True)
               if np.ndim(bindings[n]) == 1]
     result = f"numpy.ravel({body})" if np.ndim(bindings[name]) == 1 else body
     lines.append(f"    return {result}")

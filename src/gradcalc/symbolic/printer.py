@@ -5,8 +5,9 @@ A printed form can be pasted back as an expression or a `--claim` wherever the l
 spelling for it. What the language cannot spell is printed under SymPy's name with a capital
 initial, so it is never mistaken for a function of the language (whose names are all lower
 case): `Heaviside(x)` (0 below 0, 1 above, 1/2 at 0: the derivative of `relu` and of `max`),
-`Sign(x)` (the derivative of `abs`), `DiracDelta(x)`, `Derivative(...)`, `Piecewise(...)`,
-and `Infinity`, `ComplexInfinity`, `NaN`, `I` for SymPy's special numbers.
+`DiracDelta(x)`, `Floor(x)` (in the derivative of `mod`), `Derivative(...)`, `Piecewise(...)`,
+and `Infinity`, `ComplexInfinity`, `NaN`, `I` for SymPy's special numbers. `sign` (the
+derivative of `abs`) and `polygamma(0, x)` (as `digamma(x)`) are the language's own.
 
 SymPy is imported only inside these functions: the module is loaded by the check, which has
 SymPy loaded already.
@@ -120,6 +121,8 @@ def _printer_class() -> type:
             if name == "Max" and len(expr.args) == 2 and S.Zero in expr.args:
                 other = expr.args[1] if expr.args[0] == S.Zero else expr.args[0]
                 return f"relu({self._print(other)})"
+            if name == "polygamma" and expr.args[0] == 0:
+                return f"digamma({args[1]})"
             name = renamed.get(name, name)
             if name not in language and name not in ("sigmoid", "softplus"):
                 name = name[:1].upper() + name[1:]
@@ -151,3 +154,101 @@ def _printer_class() -> type:
             return self.labels.get(expr.name, expr.name)
 
     return LanguagePrinter
+
+
+# ---------------------------------------------------------------- numpy (--symbolic python)
+
+
+def to_numpy(expr: Any) -> str:
+    """expr (a scalar or a SymPy matrix expression of MatrixSymbols) as readable numpy code:
+    `@` for matrix products, `-x` and `2*x` for scalar factors, `x.T`, `numpy.linalg.inv`,
+    `numpy.sin`; a name that is a Python keyword gets a trailing `_` (python_name)."""
+    return _numpy_class()({"fully_qualified_modules": True}).doprint(expr)
+
+
+def python_name(name: str) -> str:
+    """A bound name as a Python identifier: a keyword (`lambda`, `in`) gets a trailing `_`."""
+    import keyword
+
+    return name + "_" if keyword.iskeyword(name) or name == "numpy" else name
+
+
+def python_module(source: str, functions: Sequence[str]) -> str:
+    """A module of numpy functions: a comment naming the program, `import numpy`, then the
+    functions two blank lines apart (PEP 8)."""
+    shown = ["".join(c if c.isprintable() else "?" for c in line)
+             for line in source.strip("\n").split("\n")]
+    head = ["# The gradient of this program, as printed by gradcalc --symbolic python:"]
+    head += [f"#   {line}" for line in shown]
+    head += ["# One function per partial, of the bound names in binding order (numbers or",
+             "# numpy arrays in, numpy out).", "import numpy"]
+    return "\n\n\n".join(["\n".join(head), *(f.rstrip("\n") for f in functions)])
+
+
+@lru_cache(maxsize=1)
+def _numpy_class() -> type:
+    """SymPy's NumPyPrinter, written as a person writes numpy."""
+    from sympy import S
+    from sympy.printing.numpy import NumPyPrinter
+    from sympy.printing.precedence import PRECEDENCE
+
+    class ReadableNumPy(NumPyPrinter):
+        """NumPyPrinter with `@`, `*` by scalars, `-` for negation, `.T`, and the linear
+        algebra SymPy's printer lacks (det, trace)."""
+
+        def _factor(self, expr: Any) -> str:
+            return self.parenthesize(expr, PRECEDENCE["Mul"], strict=True)
+
+        def _print_MatMul(self, expr: Any) -> str:
+            coeff, factors = expr.as_coeff_matrices()
+            text = " @ ".join(self._factor(f) for f in factors)
+            if coeff == 1:
+                return text
+            if coeff == -1:
+                return "-" + text
+            if coeff.is_number and coeff < 0:
+                return f"-{self._factor(-coeff)}*{text}"
+            return f"{self._factor(coeff)}*{text}"
+
+        def _print_MatAdd(self, expr: Any) -> str:
+            out = ""
+            terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())  # + first
+            for term in terms:
+                negative = term.could_extract_minus_sign()
+                text = self._print(-term if negative else term)
+                if not out:
+                    out = ("-" + self._factor(-term)) if negative else text
+                else:
+                    out += (" - " + self._factor(-term)) if negative else f" + {text}"
+            return out
+
+        def _print_HadamardProduct(self, expr: Any) -> str:
+            return "*".join(self._factor(a) for a in expr.args)
+
+        def _print_Transpose(self, expr: Any) -> str:
+            return f"{self.parenthesize(expr.arg, PRECEDENCE['Atom'], strict=True)}.T"
+
+        def _print_Inverse(self, expr: Any) -> str:
+            return f"numpy.linalg.inv({self._print(expr.arg)})"
+
+        def _print_Determinant(self, expr: Any) -> str:
+            return f"numpy.linalg.det({self._print(expr.arg)})"
+
+        def _print_Trace(self, expr: Any) -> str:
+            return f"numpy.trace({self._print(expr.arg)})"
+
+        def _print_Symbol(self, expr: Any) -> str:
+            return python_name(super()._print_Symbol(expr))
+
+        def _print_MatrixSymbol(self, expr: Any) -> str:
+            return python_name(expr.name)
+
+        def _print_Exp1(self, expr: Any) -> str:
+            return "numpy.e"
+
+        def _print_Pow(self, expr: Any, rational: bool = False) -> str:
+            if expr.exp == S.Half:
+                return f"numpy.sqrt({self._print(expr.base)})"
+            return super()._print_Pow(expr, rational)
+
+    return ReadableNumPy

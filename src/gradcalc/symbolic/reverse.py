@@ -284,7 +284,7 @@ def derive(program: Program, names: Mapping[str, str | list[str]], wrt: Sequence
                       for s, r in zip(wrt, true_reached, strict=True)}
     forms = {s: TOO_LARGE if r else "0" for s, r in zip(wrt, reached, strict=True)}
     outputs = [out, *partials, *true_partials, *em.guard_args]
-    program_, outputs_ = _prune(em.program, outputs)
+    program_, outputs_ = prune(em.program, outputs)
     return Derivatives(program_, outputs_, forms, true_forms, guards, len(em.nodes))
 
 
@@ -316,7 +316,7 @@ def _backward(em: _Emit, out: int, wrt: Sequence[str], stop_is_identity: bool
     return regs, reached
 
 
-def _prune(program: compiled.Program, outputs: list[int]
+def prune(program: compiled.Program, outputs: list[int]
            ) -> tuple[compiled.Program, list[int]]:
     """Only the instructions the outputs need, renumbered in order."""
     need = [False] * len(program)

@@ -66,7 +66,8 @@ class Received:
     """One contribution to a node's adjoint: from node `source` through its argument `arg`
     (-1: from a collapsed call), the source's adjoint, the local derivative's number and the
     contribution as the tape computed it. ops: the tape's arithmetic on the adjoint, each
-    ("*", a), ("/", a), ("neg", None) or ("sum", shape) (summed over broadcast axes), that
+    ("*", a), ("/", a), ("neg", None), ("zero", shape) (a flat rule) or ("sum", shape) (summed
+    over broadcast axes), that
     gives `value` exactly; None where the rule does more than that. parts: for a collapsed
     call, the contributions of the nodes inside it, in the sweep's order (the tape adds them
     one by one). product: "adjoint * local" as formulas, or the contribution's formula."""
@@ -185,6 +186,8 @@ def replay(chain: Sequence[tuple[str, Any]], g: Any) -> Any:
                 v = v * a
             elif op == "/":
                 v = v / a
+            elif op == "zero":   # a flat rule: exact zeros whatever g is (never g*0)
+                v = np.zeros(np.broadcast_shapes(np.shape(v), tuple(a)))[()]
             else:   # "sum": over the axes broadcasting added
                 v = unbroadcast_value(v, tuple(a))
     return v
@@ -207,7 +210,12 @@ def _contribution(rule: Callable[..., Any], g: Any, ans: Any, args: list[Any],
         chain: list[tuple[str, Any]] | None
         try:
             traced = rule(_Cotangent(), ans, *args)
-            chain = list(traced.ops) if isinstance(traced, _Cotangent) else None
+            if isinstance(traced, _Cotangent):
+                chain = list(traced.ops)
+            elif not np.any(np.asarray(traced, dtype=np.float64)):
+                chain = [("zero", list(np.shape(traced)))]    # a flat rule (sign, floor)
+            else:
+                chain = None
         except Exception:  # noqa: BLE001 - a rule that does more than scale its cotangent
             chain = None
         local: Any = None
