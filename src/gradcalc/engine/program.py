@@ -335,7 +335,7 @@ class _Bail(Exception):
 
 _ASSIGN = {"=", "+=", "-=", "*=", "/="}
 _UNARY = 3     # unary minus binds looser than ^ and tighter than * and /
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "^": 4, "**": 4}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "%": 2, "@": 2, "^": 4, "**": 4}
 _OPEN = -1     # an open parenthesis or call on the operator stack
 
 
@@ -371,7 +371,7 @@ class _Offsets:
 
 def _one_pass(texts: list[str], program: Program) -> Code:
     """The instructions of a program of assignments (= += -= *= /=) and a last bare
-    expression, made of numbers, names, + - * / ^ ** @, unary - and +, parentheses and calls
+    expression, made of numbers, names, + - * / % ^ ** @, unary - and +, parentheses and calls
     of built-in functions; raises _Bail on anything else (or on an error)."""
     code = Code(program)
     kinds, prims, args_ = code.kinds, code.prims, code.args

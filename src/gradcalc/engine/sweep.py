@@ -335,6 +335,7 @@ _INLINE = {float.__add__: (ADD, ops.ADD), float.__sub__: (SUB, ops.SUB),
            float.__mul__: (MUL, ops.MUL), float.__truediv__: (DIV, ops.DIV),
            float.__neg__: (NEG, ops.NEG)}
 _TINY = 2.0 ** -1022  # below it a nonzero float64 is subnormal
+_INF, _NAN = math.inf, math.nan
 
 
 def opcode(prim: Primitive, nargs: int) -> int:
@@ -435,10 +436,13 @@ def scalar_backward(plan: Plan, prims: Sequence[Primitive | None],
                 c = float(div_dx(f64(g), f64(q), f64(vals[a]), f64(y)))
             p = adj[a]
             adj[a] = c if p is None else p + c
-            if 0.0 < abs(q) < _TINY or not y:  # the rule's subnormal branch, or 0
-                c = float(div_dy(f64(g), f64(q), f64(vals[a]), f64(y)))
+            # -g*(q/y) where the rule takes it (q not subnormal, q/y zero or normal and
+            # finite); elsewhere the rule itself (its careful orders of multiplication)
+            r = q / y if y and not 0.0 < abs(q) < _TINY else _NAN
+            if r == 0.0 or _TINY <= abs(r) < _INF:
+                c = -g * r
             else:
-                c = -g * (q / y)
+                c = float(div_dy(f64(g), f64(q), f64(vals[a]), f64(y)))
             p = adj[b]
             adj[b] = c if p is None else p + c
         elif op == NEG:

@@ -360,7 +360,7 @@ _COMPARISON = re.compile(r"[<>!]|==")
 # token_texts()). A number run into a '.' (1.2.3) comes out as two numbers in a row, which no
 # parse accepts.
 _SPACED = re.compile(r"[ \t\r]*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|\*\*"
-                     r"|[-+*/]=|[-+*/^(),=\[\]@]|[\n;])")
+                     r"|[-+*/]=|[-+*/%^(),=\[\]@]|[\n;])", re.ASCII)
 
 
 def token_list(source: str) -> list[str] | None:
