@@ -224,7 +224,9 @@ def test_the_one_pass_compiler_makes_the_tree_compilers_instructions(text) -> No
     program = parse_flat(text)
     code = program.compiled
     assert code.offsets is not None   # compiled in one pass, not by the full parser
-    assert code.same_as(compile_program(parse(text)))
+    tree = compile_program(parse(text))
+    assert code.same_as(tree)
+    assert code.plan() == tree.plan()  # the sweep's plan, made as it emits
     assert program == parse(text)     # its syntax tree, parsed when read, is the parser's
 
 
@@ -235,7 +237,8 @@ def test_the_one_pass_compiler_knows_every_elementwise_primitive(prim) -> None:
     text = "a = " + _text(prim, ["x", "y", "z"][: _arity(prim)]) + "\na * x"
     code = parse_flat(text).compiled
     assert code.offsets is not None
-    assert code.same_as(compile_program(parse(text)))
+    tree = compile_program(parse(text))
+    assert code.same_as(tree) and code.plan() == tree.plan()
 
 
 @pytest.mark.parametrize("text", ["x +", "x y", "(x", "x)", "sin(x", "50%", "f(x) = x*x\nf(2)",

@@ -719,8 +719,8 @@ def where(run: Run, node: Node) -> str:
 def nonfinite(run: Run) -> list[str]:
     """Messages naming where a non-finite value or partial first appeared (empty if none)."""
     messages: list[str] = []
-    nodes = run.nodes
     if not np.all(np.isfinite(run.value)):
+        nodes = run.nodes   # (the tape is made only to say where)
         node = first_nonfinite(nodes)
         what = f"the value is {kind_of_nonfinite(run.value)}"
         if node is None:
@@ -744,7 +744,7 @@ def nonfinite(run: Run) -> list[str]:
         if origin is None:
             messages.append(f"partial {what} is not finite")
         else:
-            node = nodes[origin[0]]
+            node = run.nodes[origin[0]]
             messages.append(f"partial {what} is not finite; it first appears in the backward "
                             f"pass at {where(run, node)}, in the derivative with respect to "
                             f"its argument {origin[1] + 1}")

@@ -162,24 +162,19 @@ class Code:
 
     def plan(self) -> tuple[sweep.Plan, list[int]]:
         """The instructions that are no leaves as sweep.Plan entries, and their slots in order
-        (to cut the plan at a slot)."""
+        (to cut the plan at a slot). The one-pass compiler makes it as it emits."""
         if self._plan is None:
             plan: sweep.Plan = []
             kinds, prims, args = self.kinds, self.prims, self.args
+            opcodes: dict[tuple[int, int, int], int] = {}
             for k in range(len(kinds)):
-                prim, kind, a = prims[k], kinds[k], args[k]
+                prim, kind = prims[k], kinds[k]
                 if prim is None and kind != INDEX:
                     continue
-                op = sweep.GENERAL
-                if kind in (OP, CALL, UPDATE) and prim is not None and not prim.reduction \
-                        and not matrices.is_matrix_primitive(prim):
-                    op = sweep.opcode(prim, len(a))
-                    if op in (sweep.F1, sweep.F2) and kind == UPDATE:
-                        op = sweep.GENERAL   # (its vector check runs in the caller's step)
-                if op == sweep.GENERAL:
-                    plan.append((op, k, 0, 0, None))
-                else:
-                    plan.append((op, k, a[0], a[1] if len(a) == 2 else 0, prim))
+                a = args[k]
+                op = _opcode(opcodes, kind, prim, len(a))
+                plan.append((op, k, 0, 0, None) if op == sweep.GENERAL else
+                            (op, k, a[0], a[1] if len(a) == 2 else 0, prim))
             self._plan = (plan, [entry[1] for entry in plan])
         return self._plan
 
@@ -198,6 +193,23 @@ class Code:
                     [(at, stmt, t, code.span(s, e)) for at, stmt, t, s, e in code.undefined]]
 
         return same and errors(self) == errors(other)
+
+
+def _opcode(cache: dict[tuple[int, int, int], int], kind: int, prim: ops.Primitive | None,
+            nargs: int) -> int:
+    """The sweep.Plan opcode of an instruction (GENERAL: the caller's step runs it), cached
+    per (primitive, kind, argument count)."""
+    key = (id(prim), kind, nargs)
+    op = cache.get(key)
+    if op is None:
+        op = sweep.GENERAL
+        if kind in (OP, CALL, UPDATE) and prim is not None and not prim.reduction \
+                and not matrices.is_matrix_primitive(prim):
+            op = sweep.opcode(prim, nargs)
+            if op in (sweep.F1, sweep.F2) and kind == UPDATE:
+                op = sweep.GENERAL   # (its vector check runs in the caller's step)
+        cache[key] = op
+    return op
 
 
 # ---------------------------------------------------------------- from the syntax tree
@@ -384,6 +396,13 @@ def _one_pass(texts: list[str], program: Program) -> Code:
     neg = ops.NEG
     precedence = _PRECEDENCE
     free = code.free_names
+    plan: sweep.Plan = []   # the sweep's plan, made as the instructions are
+    put = plan.append
+    opcodes: dict[tuple[int, int, int], int] = {}
+    general = sweep.GENERAL
+    neg_op = _opcode(opcodes, OP, neg, 1)
+    binops = {t: (p, _opcode(opcodes, OP, p, 2)) for t, p in binary.items()}
+    binops["**"] = binops["^"]
     known: dict[str, int] = {}   # each name's slot: its last assignment, or its leaf
     texts.append("")   # the end
     n = len(texts) - 1
@@ -496,20 +515,24 @@ def _one_pass(texts: list[str], program: Program) -> Code:
                         s_add(top[2])
                         e_add(e)
                         d_add(dep[slot])
+                        put((neg_op, k, slot, 0, neg) if neg_op != general else
+                            (general, k, 0, 0, None))
                         operands[-1] = (k, top[2], e)
                         continue
                     b, _, e = operands.pop()
                     a, s, _ = operands[-1]
                     k = len(kinds)
+                    prim, op = top[1], top[2]
                     k_add(OP)
-                    p_add(top[1])
+                    p_add(prim)
                     a_add((a, b))
                     s_add(s)
                     e_add(e)
                     d_add(dep[a] or dep[b])
+                    put((op, k, a, b, prim) if op != general else (general, k, 0, 0, None))
                     operands[-1] = (k, s, e)
                 if prec:
-                    stack.append((prec, binary[text] if text != "**" else binary["^"], i))
+                    stack.append((prec, *binops[text], i))
                     i += 1
                     break
                 if text == ")" or text == ",":
@@ -524,7 +547,7 @@ def _one_pass(texts: list[str], program: Program) -> Code:
                         break
                     stack.pop()
                     if func is not None:
-                        _call(code, func, argc + 1, at, i, operands, base)
+                        _call(code, func, argc + 1, at, i, operands, base, put, opcodes)
                     i += 1
                     continue
                 if text in ("\n", ";", "") and not stack and len(operands) == 1:
@@ -541,7 +564,7 @@ def _one_pass(texts: list[str], program: Program) -> Code:
                                            target_at))
                 else:
                     slot = _emit(code, UPDATE, binary[op_text[0]], (old, slot), target_at,
-                                 last)
+                                 last, put, opcodes)
             env[target] = known[target] = slot
             code.assigns.append((slot, target))
             code.events.append((slot, target))
@@ -552,6 +575,7 @@ def _one_pass(texts: list[str], program: Program) -> Code:
     if not kinds or code.output < 0:
         raise _Bail
     code.statement = statement
+    code._plan = (plan, [entry[1] for entry in plan])
     return code
 
 
@@ -569,8 +593,10 @@ def _no_definition(texts: list[str], i: int) -> None:
 
 
 def _emit(code: Code, kind: int, prim: ops.Primitive, args: tuple[int, ...], start: int,
-          end: int) -> int:
+          end: int, put: Any, opcodes: dict[tuple[int, int, int], int]) -> int:
+    """Append one instruction and its plan entry (put); returns its slot."""
     k = len(code.kinds)
+    _planned(put, opcodes, kind, prim, k, args)
     code.kinds.append(kind)
     code.prims.append(prim)
     code.args.append(args)
@@ -581,8 +607,17 @@ def _emit(code: Code, kind: int, prim: ops.Primitive, args: tuple[int, ...], sta
     return k
 
 
+def _planned(put: Any, opcodes: dict[tuple[int, int, int], int], kind: int,
+             prim: ops.Primitive, k: int, args: tuple[int, ...]) -> None:
+    """Append instruction k's plan entry (see Code.plan)."""
+    op = _opcode(opcodes, kind, prim, len(args))
+    put((op, k, 0, 0, None) if op == sweep.GENERAL else
+        (op, k, args[0], args[1] if len(args) == 2 else 0, prim))
+
+
 def _call(code: Code, func: str, argc: int, start: int, end: int,
-          operands: list[tuple[int, int, int]], base: int) -> None:
+          operands: list[tuple[int, int, int]], base: int, put: Any,
+          opcodes: dict[tuple[int, int, int], int]) -> None:
     """A call of a built-in function with the argc operands on top of the stack."""
     if len(operands) - base != argc:
         raise _Bail
@@ -592,8 +627,10 @@ def _call(code: Code, func: str, argc: int, start: int, end: int,
     slots = [o[0] for o in operands[base:]]
     del operands[base:]
     if prim.reduction and prim is not ops.INDEX and not matrices.is_matrix_primitive(prim):
-        slots = [_emit(code, RAVEL, ops_matrix.RAVEL, (a,), -1, -1) for a in slots]
+        slots = [_emit(code, RAVEL, ops_matrix.RAVEL, (a,), -1, -1, put, opcodes)
+                 for a in slots]
     k = len(code.kinds)
+    _planned(put, opcodes, CALL, prim, k, tuple(slots))
     code.kinds.append(CALL)
     code.prims.append(prim)
     code.args.append(tuple(slots))
