@@ -270,3 +270,10 @@ def test_the_rule_edges_are_the_rules_own(name) -> None:
         points = [prim.vjps[0](np.float64(1.0), prim.forward(*map(np.float64, p)),
                                *map(np.float64, p)) for p in pts]
     assert any(_bits(a) != _bits(b) for a, b in zip(points, column, strict=True))
+
+
+def test_a_call_record_keeps_where_the_call_is_written() -> None:
+    # (the graph page's call boxes read it)
+    source = "f(u) = u*u + 1\na = f(x) + f(2*x)\na"
+    r = evaluate.run(parse(source), {"x": 0.5})
+    assert [source[c.span.start:c.span.end] for c in r.calls] == ["f(x)", "f(2*x)"]

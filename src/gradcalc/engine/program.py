@@ -57,7 +57,7 @@ RAVEL = 7    # before each argument of a reduction: a matrix's components as a v
 @dataclass(slots=True)
 class CallSlots:
     """One expanded call of a program's function: the slots [first, end) its body computed,
-    its argument slots and its result slot."""
+    its argument slots, its result slot and where the call is written."""
 
     func: str
     path: tuple[str, ...]
@@ -65,6 +65,7 @@ class CallSlots:
     end: int
     args: list[int]
     result: int
+    span: Span | None = None
 
 
 @dataclass(slots=True)
@@ -295,7 +296,7 @@ class _Builder(Interpretation, Hooks):
     def leave(self, call: UserCall, path: tuple[str, ...], result: Any) -> None:
         first, args = self.open.pop()
         code = self.code
-        record = CallSlots(call.func, path, first, len(code), args, result)
+        record = CallSlots(call.func, path, first, len(code), args, result, call.span)
         code.calls.append(record)
         code.events.append(record)
 

@@ -154,7 +154,8 @@ def _label(code: Code, tape: Tape, tensors: list[Any], node_ids: list[int],
                 if node.label is None:
                     node.label = f"{prefix}t{node.id}"
             calls.append(CallRecord(event.func, event.path, first, end,
-                                    [tensors[a] for a in event.args], tensors[event.result]))
+                                    [tensors[a] for a in event.args], tensors[event.result],
+                                    event.span))
             continue
         slot, target = event
         value = tensors[slot]
