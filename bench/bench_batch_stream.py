@@ -4,11 +4,15 @@ The yardstick is what a person would write without gradcalc: read the CSV with P
 module, turn each column into a numpy array, evaluate the value and the 5 hand-derived partials
 with numpy, write them with csv.writer. Its output is byte for byte gradcalc's (checked here),
 so both do the same job. Run alternately in the same session (see common.paired_times), with
-the peak resident memory of each child (getrusage of a wrapper process).
+the peak memory of each command's process tree (common.peak_memory_mib: gradcalc's symbolic
+check runs in a forked child beside it).
 
 - CSV in, CSV out (`--format csv`, `--no-check`): target <= 0.5x the script (aim 0.2x), peak
   <= 300 MB;
-- Parquet in, Parquet out (`--output FILE.parquet`): the same table, no text at all.
+- Parquet in, Parquet out (`--output FILE.parquet`): the same table, no text at all;
+- peak memory of the default, checked run (no `--no-check`) of the same CSV, as the text
+  report (the default format), CSV and `--format json` (the check screens every row, and JSON
+  holds one object per row).
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ import tempfile
 
 import numpy as np
 
-from common import ENV, REPEATS, Row, gradcalc_argv, paired_command_times, print_table
+from common import (
+    ENV,
+    REPEATS,
+    Row,
+    gradcalc_argv,
+    paired_command_times,
+    peak_memory_mib,
+    print_table,
+)
 
 N = 1_000_000
 SEED = "tax*(a*an+o*on)"
@@ -39,18 +51,6 @@ w = csv.writer(sys.stdout, lineterminator="\\n")
 w.writerow(["value", "d_a", "d_an", "d_o", "d_on", "d_tax"])
 w.writerows(zip(*(col.tolist() for col in out)))
 """
-
-PEAK = ("import resource, subprocess, sys; "
-        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-
-
-def peak_mib(argv: list[str]) -> float:
-    """Peak resident memory of one run of argv, in MiB."""
-    out = subprocess.run([sys.executable, "-c", PEAK, *argv], capture_output=True, text=True,
-                         env=ENV, check=True).stdout
-    return int(out.split()[-1]) / 1024
-
 
 def main() -> None:
     repeats = min(REPEATS, 3)
@@ -79,8 +79,11 @@ def main() -> None:
                                 os.path.join(tmp, "out.parquet"), "--format", "csv",
                                 "--no-check")
         pq_time, base2 = paired_command_times(pq_argv, naive_argv, repeats)
-        mem_ours, mem_pq, mem_naive = (peak_mib(ours_argv), peak_mib(pq_argv),
-                                       peak_mib(naive_argv))
+        mem_ours, mem_pq, mem_naive = (peak_memory_mib(ours_argv), peak_memory_mib(pq_argv),
+                                       peak_memory_mib(naive_argv))
+        checked = gradcalc_argv(SEED, "--points", path)
+        mem_checked = {fmt: peak_memory_mib([*checked, "--format", fmt])
+                       for fmt in ("text", "csv", "json")}
         size = os.path.getsize(path)
 
     print_table(f"batch end to end: {N:,}-row CSV ({size / 2**20:.0f} MiB) of {SEED}, "
@@ -94,6 +97,8 @@ def main() -> None:
     print(f"peak memory: CSV {mem_ours:.0f} MiB, Parquet {mem_pq:.0f} MiB, naive script "
           f"{mem_naive:.0f} MiB (target <= 300 MB; ratio CSV/naive "
           f"{mem_ours / mem_naive:.2f}x)")
+    print("peak memory checked (the default, no --no-check): " + ", ".join(
+        f"--format {fmt} {mib:.0f} MiB" for fmt, mib in mem_checked.items()))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def command_time(argv: Sequence[str], repeats: int = REPEATS, stdin: bytes | Non
     def run() -> None:
         proc = subprocess.run(list(argv), input=stdin, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, env=ENV)
-        if proc.returncode not in (0, 1, 3):
+        if proc.returncode not in (0, 1, 3, 4):   # (4: computed, something not verified)
             raise RuntimeError(f"{argv} failed with status {proc.returncode}")
 
     return median_time(run, repeats)
@@ -70,7 +70,7 @@ def _runner(argv: Sequence[str], stdin: bytes | None = None) -> Callable[[], Non
     def run() -> None:
         proc = subprocess.run(list(argv), input=stdin, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, env=ENV)
-        if proc.returncode not in (0, 1, 3):
+        if proc.returncode not in (0, 1, 3, 4):   # (4: computed, something not verified)
             raise RuntimeError(f"{argv} failed with status {proc.returncode}")
     return run
 
@@ -119,3 +119,54 @@ def _fmt(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.1f} ms"
     return f"{seconds:.2f} s"
+
+
+def _descendants(pid: int) -> list[int]:
+    """pid and every process below it (Linux /proc; children of every thread)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    """Proportional set size of pid in KiB (shared pages divided among their sharers), 0 if
+    it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            return next((int(line.split()[1]) for line in fh if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
+
+
+# a small wrapper that runs argv and prints its maximum resident set: the wrapper is a fresh
+# interpreter, so the figure is not the benchmark's own memory (a child forked from a large
+# process starts with that process's resident set, which getrusage would count)
+_PEAK = ("import resource, subprocess, sys; "
+         "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def peak_memory_mib(argv: Sequence[str], interval: float = 0.01) -> float:
+    """Peak memory of one run of argv in MiB: of the whole process tree (gradcalc forks a
+    child for the symbolic check, which lives beside the parent), sampled every `interval`
+    seconds as the sum of the processes' proportional set sizes; never below the command's own
+    maximum resident set (getrusage), which a spike shorter than the interval still reaches."""
+    wrapper = subprocess.Popen([sys.executable, "-c", _PEAK, *argv], stdout=subprocess.PIPE,
+                               env=ENV, text=True)
+    peak = 0
+    while wrapper.poll() is None:
+        tree = _descendants(wrapper.pid)[1:]          # argv's processes, not the wrapper
+        peak = max(peak, sum(_pss_kib(p) for p in tree))
+        time.sleep(interval)
+    out = wrapper.stdout.read() if wrapper.stdout else ""
+    if wrapper.returncode != 0:
+        raise subprocess.CalledProcessError(wrapper.returncode, list(argv))
+    return max(peak, int(out.split()[-1])) / 1024

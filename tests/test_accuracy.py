@@ -8,7 +8,7 @@ points near each primitive's kinks, domain edges, poles and overflow thresholds.
 skipped where it is outside the primitive's domain, at a kink, or where the true result is not
 real; where the true result overflows, the tape must give the infinity of the right sign.
 `python -m pytest tests/test_accuracy.py -s -k table` prints the worst error per primitive and
-argument (the README's table); `--slow` sweeps a denser grid.
+argument (the table of docs/accuracy.md); `--slow` sweeps a denser grid.
 
 The error of a result r against the true value t is |r - t| / ulp(t), ulp(t) being the spacing
 of float64 at t (2^-1074 in the subnormal range): a correctly rounded result has error <= 0.5.
@@ -404,7 +404,7 @@ def test_primitive_is_accurate_to_a_few_ulps(prim: ops.Primitive, request) -> No
 
 
 def test_print_the_table(request) -> None:
-    """The worst errors as the README's Markdown table (shown with -s): per primitive, the
+    """The worst errors as docs/accuracy.md's Markdown table (shown with -s): per primitive, the
     value's and each argument's partial's worst ulps, the bound, the points measured; then
     where each worst case is."""
     dense = request.config.getoption("--slow")
@@ -428,7 +428,7 @@ def test_print_the_table(request) -> None:
 # Elementwise primitives, every point of the first-order sweep as one column.
 
 SECOND_BOUND = 8.0   # ulps: a second derivative is a composition of recorded rules
-_OPEN = math.inf     # known to be off somewhere on the sweep, and why: README lists them
+_OPEN = math.inf     # known to be off somewhere on the sweep, and why: docs/accuracy.md lists them
 SECOND_BOUNDS: dict[str, float] = {
     # the direct formula's derivative (cos(x) - sinc(x))/x differentiated cancels mildly just
     # above the series' range: 9.9 ulps at x = -2

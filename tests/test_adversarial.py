@@ -1,6 +1,6 @@
 """Adversarial inputs: each ends in a documented result or a clean error, never a hang or crash.
 
-The documented outcomes are listed in README.md ("Limits and special values").
+The documented outcomes are listed in docs/verdicts.md ("Limits and special values").
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 @pytest.mark.parametrize("expr, at, status, value", [
     ("exp(x)", "x=1000", 3, "inf"),                 # overflow: exit 3 naming the node
     ("exp(-x)", "x=1000", 0, 0.0),                  # underflow to 0 is a finite answer
-    ("x^y", "x=0,y=0", 0, 1.0),                     # 0^0 = 1 (IEEE pow)
+    ("x^y", "x=0,y=0", 4, 1.0),                     # 0^0 = 1 (IEEE pow); d/dy undefined
     ("x^-1", "x=0", 3, "inf"),                      # 0^-1 = inf
     ("x^1e308", "x=2", 3, "inf"),
     ("x^1e308", "x=1", 0, 1.0),
@@ -37,23 +37,26 @@ def test_special_values(gradcalc, expr, at, status, value) -> None:
 def test_zero_to_the_zero_partials_follow_the_documented_convention(gradcalc) -> None:
     obj = gradcalc("x^y", "--at", "x=0,y=0", "--format", "json").json()
     assert obj["gradient"] == {"x": 0.0, "y": 0.0}
-    # SymPy's y*x^(y-1) is undefined at (0, 0): reported as such, not as a mismatch
-    assert obj["check"]["partials"]["x"]["status"] == "undefined"
+    # SymPy's y*x^(y-1) has no value at (0, 0), but f(x, 0) = x^0 = 1 for every x, so d/dx
+    # exists and is 0 (closed form): the form's limit along x (0 on both sides) judges it ok
+    assert obj["check"]["partials"]["x"]["status"] == "ok"
+    # f(0, y) = 0^y is 0 for y > 0 and infinite for y < 0: no d/dy, never ok
+    assert obj["check"]["partials"]["y"]["status"] == "undefined"
 
 
 def test_tower_of_powers_is_bounded(gradcalc) -> None:
-    r = gradcalc("9^9^9^x", "--at", "x=9", "--check-timeout", "2", "--format", "json")
+    # bounded by the reference's work limit, not by the clock: the same verdict every time
+    r = gradcalc("9^9^9^x", "--at", "x=9", "--format", "json")
     assert r.status == 3
-    assert r.json()["check"]["status"] == "skipped"
+    assert r.json()["check"]["status"] == "ok"
 
 
 def test_hundred_thousand_terms(gradcalc) -> None:
     expr = "+".join(f"x*{i % 7 + 1}" for i in range(100_000))
     r = gradcalc(expr, "--at", "x=0.5", "--format", "json", "--check-timeout", "3")
-    assert r.status == 0
     obj = r.json()
     assert obj["gradient"]["x"] == sum(i % 7 + 1 for i in range(100_000))
-    assert obj["check"]["status"] in ("ok", "skipped")
+    assert (obj["check"]["status"], r.status) in (("ok", 0), ("skipped", 4))
 
 
 def test_thousands_of_variables(gradcalc) -> None:
@@ -62,7 +65,7 @@ def test_thousands_of_variables(gradcalc) -> None:
     expr = "+".join(f"{v}*{v}" for v in names)
     at = ",".join(f"{v}={i % 5}" for i, v in enumerate(names))
     r = gradcalc(expr, "--at", at, "--format", "json", "--check-timeout", "3")
-    assert r.status == 0
+    assert (r.json()["check"]["status"], r.status) in (("ok", 0), ("skipped", 4))
     grad = r.json()["gradient"]
     assert len(grad) == n and all(grad[v] == 2 * (i % 5) for i, v in enumerate(names))
 
@@ -70,9 +73,8 @@ def test_thousands_of_variables(gradcalc) -> None:
 def test_deep_function_nesting_checked_or_skipped(gradcalc) -> None:
     r = gradcalc("sin(" * 10_000 + "x" + ")" * 10_000, "--at", "x=0.5", "--format", "json",
                  "--check-timeout", "5")
-    assert r.status == 0
     obj = r.json()
-    assert obj["check"]["status"] in ("ok", "skipped")
+    assert (obj["check"]["status"], r.status) in (("ok", 0), ("skipped", 4))
     # reference: iterate sin and the chain rule in plain floats
     x, d = 0.5, 1.0
     for _ in range(10_000):

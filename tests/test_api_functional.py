@@ -11,12 +11,12 @@ from __future__ import annotations
 import doctest
 import io
 import math
-from pathlib import Path
 
 import mpmath
 import numpy as np
 import pytest
 
+import docpages
 from gradcalc import (
     Tape,
     Tensor,
@@ -291,38 +291,31 @@ def test_has_aux_needs_a_pair() -> None:
         grad(lambda x: x * x, has_aux=True)(1.0)
 
 
-# ---------------------------------------------------------------- README's examples
-
-README = Path(__file__).resolve().parents[1] / "README.md"
+# ---------------------------------------------------------------- the documentation's examples
 
 
-def _readme_doctests() -> list[tuple[int, str]]:
-    """(line, text) of every ```python block with >>> examples in README's Python API."""
-    text = README.read_text()
-    start = text.index("\n## Python API\n")
-    end = text.index("\n## ", start + 1)
-    blocks, line = [], text[:start].count("\n") + 1
-    for k, chunk in enumerate(text[start:end].split("```")):
-        if k % 2 == 1 and chunk.startswith("python\n") and ">>>" in chunk:
-            blocks.append((line, chunk[len("python\n"):]))
-        line += chunk.count("\n")
-    return blocks
+def _doc_doctests() -> list[tuple[str, str]]:
+    """("page:line", text) of every ```python block with >>> examples in README.md and
+    docs/*.md."""
+    return [(f"{docpages.name(page)}:{line}", body)
+            for page, line, info, body in docpages.code_blocks()
+            if info == "python" and ">>>" in body]
 
 
-@pytest.mark.parametrize("line, block", _readme_doctests(),
-                         ids=[f"README.md:{n}" for n, _ in _readme_doctests()])
-def test_readme_python_api_examples_run_as_shown(line: int, block: str) -> None:
+@pytest.mark.parametrize("where, block", _doc_doctests(), ids=[w for w, _ in _doc_doctests()])
+def test_doc_python_examples_run_as_shown(where: str, block: str) -> None:
     parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(
         optionflags=doctest.NORMALIZE_WHITESPACE)
-    test = parser.get_doctest(block, {}, f"README.md:{line}", str(README), line)
+    page, line = where.rsplit(":", 1)
+    test = parser.get_doctest(block, {}, where, str(docpages.ROOT / page), int(line))
     out = io.StringIO()
     result = runner.run(test, out=out.write)
     assert result.failed == 0, out.getvalue()
     assert result.attempted > 0
 
 
-def test_readme_has_the_functional_custom_and_method_examples() -> None:
-    text = "".join(block for _, block in _readme_doctests())
+def test_docs_have_the_functional_custom_and_method_examples() -> None:
+    text = "".join(block for _, block in _doc_doctests())
     for needle in ("grad(grad(f))", "hessian(loss)", "jacobian(", "@custom_gradient",
                    "GradientTape()", ".T @ A", ".sum()", ".max(axis=0)"):
         assert needle in text, needle

@@ -3,7 +3,8 @@
 Expected numbers are the ones TensorFlow's documentation and guides print (tensorflow.org:
 tf.GradientTape, "Introduction to gradients and automatic differentiation", "Advanced automatic
 differentiation") or closed forms; where TensorFlow raises, gradcalc raises a TypeError or
-ValueError that names the fix. README's table "gradcalc next to TensorFlow" cites these tests.
+ValueError that names the fix. The table "gradcalc next to TensorFlow" (docs/python-api.md)
+cites these tests.
 """
 
 from __future__ import annotations

@@ -264,3 +264,36 @@ def test_no_cache_with_several_outputs_writes_nothing(gradcalc) -> None:
 def test_no_cache_with_hessian_writes_nothing(gradcalc) -> None:
     r = gradcalc("x^2*y", "--at", "x=1,y=2", "--hessian", "--no-cache")
     assert r.status == 0 and _entries() == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
+def test_an_entry_that_is_not_a_regular_file_is_ignored(gradcalc, kind) -> None:
+    # a FIFO blocked the reader forever and a link to /dev/zero read until MemoryError: only a
+    # regular file of at most MAX_ENTRY_BYTES is read; anything else is a miss, rewritten
+    first = gradcalc(SEED[0], "--at", SEED[1], "--format", "json")
+    (path,) = _entries()
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    code = ("import sys\nfrom gradcalc.cli.main import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    proc = _python(code, SEED[0], "--at", SEED[1], "--format", "json")   # (a hang times out)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == first.out and "Error" not in proc.stderr
+    if kind != "directory":
+        assert path.is_file() and not path.is_symlink()   # rewritten as a regular entry
+
+
+def test_an_entry_over_the_size_cap_is_ignored(gradcalc, monkeypatch) -> None:
+    gradcalc(SEED[0], "--at", SEED[1])
+    (path,) = _entries()
+    monkeypatch.setattr(cache, "MAX_ENTRY_BYTES", path.stat().st_size - 1)
+    names = ["a", "an", "o", "on", "tax"]
+    key = cache.make_key(SEED[0], vectors.symbol_names(dict.fromkeys(names, 1.0)), names, None)
+    assert cache.path_for(key) == path and cache.load(key) is None
+    monkeypatch.setattr(cache, "MAX_ENTRY_BYTES", path.stat().st_size)
+    assert cache.load(key) is not None

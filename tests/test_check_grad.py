@@ -15,6 +15,7 @@ import mpmath
 import numpy as np
 import pytest
 
+import docpages
 import gradcalc
 from gradcalc import CheckGradError, check_grad, ops
 from gradcalc.engine.tape import apply
@@ -426,13 +427,11 @@ def test_the_peer_table_cases_by_json(gradcalc, code_file) -> None:
     assert r.status == 0 and json.loads(r.out)["check"]["search"]["judged"] == 20
 
 
-# ---------------------------------------------------------------- README and the peers
+# ---------------------------------------------------------------- the docs and the peers
 
 
-def test_readme_check_grad_examples_run_as_shown() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    start = readme.index("\n## Checking gradient code\n")
-    section = readme[start:readme.index("\n## ", start + 1)]
+def test_docs_check_grad_examples_run_as_shown() -> None:
+    _, section = docpages.section("Checking gradient code")
     blocks = [c[len("python\n"):] for k, c in enumerate(section.split("```"))
               if k % 2 == 1 and c.startswith("python\n") and ">>>" in c]
     assert blocks
@@ -440,7 +439,7 @@ def test_readme_check_grad_examples_run_as_shown() -> None:
         optionflags=doctest.NORMALIZE_WHITESPACE)
     for block in blocks:
         out = io.StringIO()
-        result = runner.run(parser.get_doctest(block, {}, "README", "README.md", 0),
+        result = runner.run(parser.get_doctest(block, {}, "docs", "docs/claims.md", 0),
                             out=out.write)
         assert result.failed == 0, out.getvalue()
 

@@ -188,7 +188,7 @@ def test_division_by_zero(gradcalc) -> None:
 
 def test_kink_is_undefined_not_mismatch(gradcalc) -> None:
     r = gradcalc("abs(x)*y", "--at", "x=0,y=2", "--format", "json")
-    assert r.status == 0
+    assert r.status == 4
     part = r.json()["check"]["partials"]["x"]
     assert part["status"] == "undefined"
     assert "abs is not differentiable at 0" in part["reason"] and "column 1" in part["reason"]
@@ -207,10 +207,12 @@ def test_a_wrong_rule_is_caught_as_mismatch(gradcalc, monkeypatch) -> None:
 
 
 def test_pathological_input_ends_with_a_verdict(gradcalc) -> None:
-    r = gradcalc("9^9^9^x", "--at", "x=9", "--check-timeout", "1", "--format", "json")
+    # the reference encloses 9^9^9^9 as [2^2048, inf] (a work limit, not a clock): the tape's
+    # inf is the float64 nearest to the true value, so the check is done, and ok
+    r = gradcalc("9^9^9^x", "--at", "x=9", "--format", "json")
     obj = r.json()
-    assert obj["check"]["status"] == "skipped"
-    assert "over budget" in obj["check"]["reason"]
+    assert obj["check"]["status"] == "ok"
+    assert obj["check"]["partials"]["x"]["symbolic_value"] == "inf"
     assert r.status == 3  # 9^9^9^9 overflows a float
 
 

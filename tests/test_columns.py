@@ -19,6 +19,7 @@ from gradcalc.errors import InputError
 from gradcalc.judge.result import Result
 from gradcalc.lang.syntax import parse
 from gradcalc.render.json import render as render_json
+from gradcalc.render.words import option_words
 
 # ---------------------------------------------------------------- cells: Arrow vs repr
 
@@ -71,7 +72,7 @@ def _both(tmp_path, body: str) -> tuple[batch.Points | str, batch.Points | str]:
     try:
         fast: batch.Points | str = batch.read_points(str(path))
     except InputError as exc:
-        fast = str(exc)
+        fast = exc.render(option_words)
     try:
         ref: batch.Points | str = batch._read_text(str(path), body.removeprefix("\ufeff"),
                                                      lambda m, line=None: InputError(
@@ -79,7 +80,7 @@ def _both(tmp_path, body: str) -> tuple[batch.Points | str, batch.Points | str]:
                                                          if line is not None else
                                                          f"--points {path}: {m}"))
     except InputError as exc:
-        ref = str(exc)
+        ref = exc.render(option_words)
     return fast, ref
 
 

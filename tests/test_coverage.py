@@ -1,6 +1,6 @@
-"""README's coverage table of numpy functions on tensors is generated from the op table and
-the table of numpy handlers (engine/numpy_table.py): this test fails when they differ, so the table
-cannot drift. GOLDEN_UPDATE=1 rewrites it (say so in the commit)."""
+"""The coverage table of numpy functions on tensors (docs/python-api.md) is generated from the
+op table and the table of numpy handlers (engine/numpy_table.py): this test fails when they
+differ, so the table cannot drift. GOLDEN_UPDATE=1 rewrites it (say so in the commit)."""
 
 from __future__ import annotations
 
@@ -13,20 +13,20 @@ from gradcalc import ops
 from gradcalc.engine import numpy_table
 from gradcalc.symbolic import coverage
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "python-api.md"
 START = "<!-- coverage table: generated, do not edit -->\n"
 END = "<!-- end of the coverage table -->\n"
 
 
-def test_readme_coverage_table_is_the_generated_one() -> None:
-    text = README.read_text()
+def test_docs_coverage_table_is_the_generated_one() -> None:
+    text = PAGE.read_text()
     head, rest = text.split(START)
     _, tail = rest.split(END)
     table = coverage.coverage_table()
     if os.environ.get("GOLDEN_UPDATE"):
-        README.write_text(head + START + table + END + tail)
-        text = README.read_text()
-    assert START + table + END in text, "README's coverage table differs from the op table"
+        PAGE.write_text(head + START + table + END + tail)
+        text = PAGE.read_text()
+    assert START + table + END in text, "docs/python-api.md's table differs from the op table"
 
 
 def test_the_table_lists_every_recorded_function_once() -> None:
@@ -35,8 +35,8 @@ def test_the_table_lists_every_recorded_function_once() -> None:
     ufuncs = {f"np.{u.__name__}" for p in ops.PRIMITIVES for u in p.numpy_ufuncs()}
     assert ufuncs <= set(names)
     assert set(numpy_table.recorded_names()) <= set(names)
-    # README's count
-    text = README.read_text()
+    # the page's count
+    text = PAGE.read_text()
     assert len(names) == int(text.split("all components only); now ")[1].split(".")[0])
     assert len(names) == int(text.split("recorded where gradcalc has a rule: ")[1].split()[0])
 

@@ -1,4 +1,5 @@
-"""Golden outputs: the README's example commands (and the -h examples) pinned byte for byte.
+"""Golden outputs: the documentation's example commands (and the -h examples) pinned byte
+for byte.
 
 Each case runs the command in-process in a fresh directory and compares stdout and the exit
 status with tests/golden/NAME.txt (first line `exit N`, then stdout as written); a --graph case
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import docpages
 from gradcalc.cli.main import main
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -135,8 +137,13 @@ CASES: dict[str, tuple[list[str], str | None, dict[str, str], list[str]]] = {
                    "x=[0.5,1.5,2]"], None, {"model.py": MODEL}, []),
 }
 
-# README blocks that show a golden output: case -> the command line the block starts with
+# blocks of README.md and docs/*.md that show a golden output: case -> the command line the
+# block starts with (every block that starts so, in every page, must be the golden output)
 README_BLOCKS = {
+    "seed_text": '$ gradcalc "tax*(a*an+o*on)" --at a=100,an=2,o=150,on=3,tax=1.1\n',
+    "vectors": "$ gradcalc 'sq(t) = t*t; loss = sum(sq(w*x - y))' --at 'w=[0.5,-1],x=[1,2],"
+               "y=[1,0]'\n",
+    "hessian_vector_text": "$ gradcalc 'sum(w^2*x)' --at 'w=[1,2],x=3' --hessian\n",
     "steps_seed": '$ gradcalc "tax*(a*an+o*on)" --at a=100,an=2,o=150,on=3,tax=1.1 --steps\n',
     "steps_calc_collapse": "--steps --collapse --wrt a\n",
     "mistake_product": '$ gradcalc "x^2*sin(x)" --claim "x: 2*x*sin(x)"\n',
@@ -176,10 +183,19 @@ def test_golden(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         assert body == (GOLDEN / fname).read_text(), f"{fname} differs from the golden file"
 
 
+def doc_blocks(name: str) -> list[tuple[str, str]]:
+    """(page, shown output) of every block of the documentation that shows case name."""
+    shown = []
+    for page in docpages.PAGES:
+        for block in page.read_text().split(README_BLOCKS[name])[1:]:
+            shown.append((docpages.name(page), block.split("```", 1)[0]))
+    return shown
+
+
 @pytest.mark.parametrize("name", sorted(README_BLOCKS))
-def test_readme_blocks_are_the_golden_outputs(name: str) -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert README_BLOCKS[name] in readme, f"README has no block for {name}"
-    block = readme.split(README_BLOCKS[name], 1)[1].split("```", 1)[0]
+def test_doc_blocks_are_the_golden_outputs(name: str) -> None:
+    shown = doc_blocks(name)
+    assert shown, f"no page of the documentation has a block for {name}"
     golden = (GOLDEN / f"{name}.txt").read_text().split("\n", 1)[1]
-    assert block == golden
+    for page, block in shown:
+        assert block == golden, f"{page}: the block of {name} is not its golden output"

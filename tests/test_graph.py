@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import docpages
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ("tax*(a*an+o*on)", "a=100,an=2,o=150,on=3,tax=1.1")
 # the seed example: value 715; adjoints of a, an, o, on, tax
@@ -164,9 +166,8 @@ def test_docs_seed_files_are_the_tools_output(seed_dot, gradcalc, tmp_path) -> N
     assert (ROOT / "docs" / "seed.dot").read_text() == text
     mmd = tmp_path / "seed.mmd"
     assert gradcalc(SEED[0], "--at", SEED[1], "--graph", str(mmd)).status == 0
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```mermaid\n(.*?)```", readme, re.S)
-    assert mmd.read_text() in blocks     # README's picture is generated, not hand-drawn
+    blocks = [body for _, _, info, body in docpages.code_blocks() if info == "mermaid"]
+    assert mmd.read_text() in blocks     # the docs' picture is generated, not hand-drawn
 
 
 def test_docs_seed_svg_shows_the_dot_labels(seed_dot) -> None:

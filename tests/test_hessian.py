@@ -241,7 +241,7 @@ def test_unconnected_names_are_null(gradcalc) -> None:
 
 def test_kink_makes_entries_undefined(gradcalc) -> None:
     r, obj = cli_hessian(gradcalc, "abs(x)*y", "x=0,y=2")
-    assert r.status == 0, r.err
+    assert r.status == 4, r.err   # computed, not every entry verified
     entries = obj["check"]["hessian"]["entries"]
     assert entries["x"]["y"]["status"] == "undefined"
     assert "abs is not differentiable at 0" in entries["x"]["y"]["reason"]

@@ -5,6 +5,7 @@ a circle. Read from the source with `ast`, so an import hidden inside a function
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,29 @@ def _third_party(path: Path) -> set[str]:
     names |= {n.module.split(".")[0] for n in ast.walk(tree)
               if isinstance(n, ast.ImportFrom) and not n.level and n.module}
     return names
+
+
+# ---------------------------------------------------------------- the command line's words
+BELOW_CLI = [p for p in FILES if _layer(_module(p)) not in ("cli", "render")]
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """Every string constant of a module that is not a docstring, with its line."""
+    tree = ast.parse(path.read_text())
+    docs = {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                 ast.AsyncFunctionDef))
+            and node.body and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in docs]
+
+
+@pytest.mark.parametrize("path", BELOW_CLI, ids=lambda p: str(p.relative_to(SRC)))
+def test_only_the_command_line_spells_its_options(path: Path) -> None:
+    # below cli/ and render/ a message names a setting as data (errors.Setting), and the CLI
+    # words it as its option (render.words): the Python API's user never typed --at
+    spelled = [f"line {line}: {text!r}" for line, text in _strings(path)
+               if re.search(r"--[A-Za-z]", text)]
+    assert not spelled, f"{_module(path)} spells command-line options: " + "; ".join(spelled)

@@ -1,7 +1,8 @@
-"""README's command lines: the two commands of a fresh machine, CI running the same test
-command, and quoting that works as typed in bash, zsh and fish.
+"""The documentation's command lines: README's two commands of a fresh machine, CI running the
+same test command, and quoting that works as typed in bash, zsh and fish in README.md and every
+page of docs/.
 
-README's example outputs are pinned by tests/test_golden.py; this file checks the commands
+The example outputs are pinned by tests/test_golden.py; this file checks the commands
 themselves, as text (nothing is installed or run here).
 """
 
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import re
 import textwrap
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
+import docpages
+
+ROOT = docpages.ROOT
+README = docpages.README.read_text()
 CI = (ROOT / ".ci" / "run").read_text()
 
 # words a command line in README starts with
@@ -51,31 +53,36 @@ def test_extras_are_named_as_they_install_from_a_checkout() -> None:
     assert "pip install -e '.[dask]'" in README
 
 
-def _command_lines() -> list[tuple[int, str]]:
-    """(line number, text) of every command line in README: in code blocks, the lines that
-    start with a command (or `$ `); in prose, code spans that start with a command or an
-    option. The first column of "Mistakes at the shell" (mistakes, on purpose) is left out."""
-    found: list[tuple[int, str]] = []
-    mistakes = README.index("### Mistakes at the shell")
-    mistakes_end = README.index("\n#", mistakes + 5)
-    parts = re.split(r"(^```[^\n]*\n.*?^```$)", README, flags=re.S | re.M)
-    offset = 0
-    for part in parts:
-        if part.startswith("```"):
-            for k, line in enumerate(part.split("\n")[1:-1], 1):
-                if _COMMAND.match(line) and "[OPTIONS]" not in line:
-                    found.append((README.count("\n", 0, offset) + k + 1,
-                                  line.removeprefix("$ ")))
-        else:
-            for m in re.finditer(r"`((?:(?:gradcalc|printf|echo|pip) |--)[^`]*)`", part):
-                at = offset + m.start()
-                line_start = README.rfind("\n", 0, at) + 1
-                if mistakes < at < mistakes_end and README[line_start:at].count("|") == 1:
-                    continue
-                if "..." not in m.group(1):  # a synopsis: `--at NAME=VALUE[,...]`
-                    found.append((README.count("\n", 0, at) + 1,
-                                  " ".join(m.group(1).split())))
-        offset += len(part)
+def _command_lines() -> list[tuple[str, str]]:
+    """("page:line", text) of every command line in README.md and docs/*.md: in code blocks,
+    the lines that start with a command (or `$ `); in prose, code spans that start with a
+    command or an option. The first column of "Mistakes at the shell" (mistakes, on purpose)
+    is left out."""
+    found: list[tuple[str, str]] = []
+    mistakes_page, mistakes_text = docpages.section("Mistakes at the shell")
+    for page in docpages.PAGES:
+        text = page.read_text()
+        where = docpages.name(page)
+        mistakes = text.index(mistakes_text) if page == mistakes_page else -1
+        mistakes_end = mistakes + len(mistakes_text)
+        parts = re.split(r"(^```[^\n]*\n.*?^```$)", text, flags=re.S | re.M)
+        offset = 0
+        for part in parts:
+            if part.startswith("```"):
+                for k, line in enumerate(part.split("\n")[1:-1], 1):
+                    if _COMMAND.match(line) and "[OPTIONS]" not in line:
+                        found.append((f"{where}:{text.count(chr(10), 0, offset) + k + 1}",
+                                      line.removeprefix("$ ")))
+            else:
+                for m in re.finditer(r"`((?:(?:gradcalc|printf|echo|pip) |--)[^`]*)`", part):
+                    at = offset + m.start()
+                    line_start = text.rfind("\n", 0, at) + 1
+                    if mistakes < at < mistakes_end and text[line_start:at].count("|") == 1:
+                        continue
+                    if "..." not in m.group(1):  # a synopsis: `--at NAME=VALUE[,...]`
+                        found.append((f"{where}:{text.count(chr(10), 0, at) + 1}",
+                                       " ".join(m.group(1).split())))
+            offset += len(part)
     return found
 
 
@@ -111,15 +118,15 @@ def _unquoted_specials(command: str) -> list[str]:
 COMMANDS = _command_lines()
 
 
-def test_readme_has_command_lines_to_check() -> None:
+def test_the_documentation_has_command_lines_to_check() -> None:
     texts = [c for _, c in COMMANDS]
     assert len(texts) > 40
     assert any(t.startswith("--at") and "[" in t for t in texts)  # inline `--at 'w=[...]'`
 
 
-@pytest.mark.parametrize("line, command", COMMANDS, ids=[str(n) for n, _ in COMMANDS])
-def test_readme_commands_are_quoted_for_bash_zsh_and_fish(line: int, command: str) -> None:
-    assert not _unquoted_specials(command), f"README line {line}: quote {command!r}"
+@pytest.mark.parametrize("line, command", COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_doc_commands_are_quoted_for_bash_zsh_and_fish(line: str, command: str) -> None:
+    assert not _unquoted_specials(command), f"{line}: quote {command!r}"
 
 
 @pytest.mark.parametrize("command, bad", [
@@ -134,16 +141,23 @@ def test_the_quoting_scan_itself(command: str, bad: list[str]) -> None:
     assert _unquoted_specials(command) == bad
 
 
-@pytest.mark.parametrize("golden", ["points_kept_csv", "points_jsonl"])
-def test_readme_batch_examples_are_the_pinned_outputs(golden: str) -> None:
-    # the block in README that shows a golden case's command shows its output, byte for byte
+BATCH_EXAMPLES = ["points_kept_csv", "points_jsonl"]
+
+
+def batch_example_blocks(golden: str) -> list[str]:
+    """The output shown by every block of the documentation that shows golden's command."""
     from test_golden import CASES
 
     argv, stdin, _, _ = CASES[golden]
-    out = (ROOT / "tests" / "golden" / f"{golden}.txt").read_text().split("\n", 1)[1]
-    blocks = [textwrap.dedent(b) for b in re.findall(r"^ *```\n(.*?)^ *```$", README,
-                                                      flags=re.S | re.M)]
+    blocks = [textwrap.dedent(body) for _, _, info, body in docpages.code_blocks() if not info]
     shown = [b.split("\n", 1) for b in blocks if b.startswith("$ ")]
-    matches = [rest for head, rest in shown if all(a in head for a in argv if a != "-")
-               and stdin.replace("\n", "\\n") in head]
-    assert matches == [out]
+    return [rest for head, rest in shown if all(a in head for a in argv if a != "-")
+            and stdin.replace("\n", "\\n") in head]
+
+
+@pytest.mark.parametrize("golden", BATCH_EXAMPLES)
+def test_doc_batch_examples_are_the_pinned_outputs(golden: str) -> None:
+    # every block that shows a golden case's command shows its output, byte for byte
+    out = (ROOT / "tests" / "golden" / f"{golden}.txt").read_text().split("\n", 1)[1]
+    matches = batch_example_blocks(golden)
+    assert matches and all(m == out for m in matches), matches

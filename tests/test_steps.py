@@ -406,10 +406,13 @@ def test_long_formulas_give_way_to_numbers(gradcalc) -> None:
     _assert_replays(_run(chain, "x=0.3"), st)
 
 
-def test_no_budget_leaves_the_numbers(gradcalc) -> None:
+def test_no_time_left_leaves_the_numbers_and_says_time_limit(gradcalc) -> None:
     r = gradcalc(*SEED, "--steps", "--check-timeout", "0", "--format", "json")
     steps = r.json()["steps"]
-    assert steps["formulas"] is False and "over budget" in steps["note"]
+    assert steps["formulas"] is False
+    assert steps["note"] == ("no formulas (time limit: the 0 s for checking passed first): "
+                             "numbers only")
+    assert r.status == 4   # the check the deadline stopped is skipped: not verified
     assert all(s["formula"] is None for s in steps["nodes"])
     assert steps["nodes"][-1]["adjoint"] == 2.2
 

@@ -24,6 +24,7 @@ import pytest
 
 from gradcalc.batch import rows as batch
 from gradcalc.errors import InputError
+from gradcalc.render.words import option_words
 
 
 def _rows(text: str) -> list[list[str]]:
@@ -94,7 +95,7 @@ def test_fast_and_reference_readers_agree_on_every_cell(tmp_path, cell) -> None:
         try:
             pts = how()
         except InputError as exc:
-            return str(exc)
+            return exc.render(option_words)
         return pts.names, pts.columns["y"].tolist()
 
     fast = read(lambda: batch.read_points(str(path)))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,31 @@ class Span:
 
 
 _WINDOW = 60
+WORD_CAP = 1_000    # a longer word is not echoed whole in a message: its start and its length
+_LONG_WORD = re.compile(rf"\S{{{WORD_CAP + 1},}}")
+
+
+def capped(text: str) -> str:
+    """The text with every word (a run of non-space characters) longer than WORD_CAP shown as
+    its first 60 characters, '...' and its length: a 50,000-character name is not echoed."""
+    return _LONG_WORD.sub(lambda m: f"{m.group()[:60]}... ({len(m.group()):,} characters)",
+                          text)
+
+
+def number_text(x: Any, limit: int = 8) -> str:
+    """A number, or the numbers of an array, as a message shows them: plain Python spelling
+    (1.5, nan, inf, [1.0, nan]), never a numpy repr such as np.float64(nan); at most limit
+    numbers of an array."""
+    if hasattr(x, "tolist"):
+        x = x.tolist()
+    if isinstance(x, (list, tuple)):   # (nested as deep as the array has dimensions)
+        items = [number_text(v, limit) for v in x[:limit]]
+        return "[" + ", ".join(items + (["..."] if len(x) > limit else [])) + "]"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    return repr(float(x)) if math.isfinite(x) else str(x)
 
 
 def location(source: str, offset: int) -> str:
@@ -29,16 +58,85 @@ def location(source: str, offset: int) -> str:
     return f"column {col}"
 
 
-class InputError(Exception):
-    """Bad user input: rendered as `error: ...` with an optional caret excerpt; exit status 2."""
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A setting of the request that a message names, as data: the command line words it as
+    its option (`--at`, `--points data.csv`), the Python API as the argument passed
+    (python_words).
+    key: one of SETTINGS; example: what follows it (`x=VALUE`, a file name), or ''."""
 
-    def __init__(self, message: str, span: Span | None = None, source: str | None = None,
-                 hint: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+    key: str
+    example: str = ""
+
+
+# What each setting is called in Python, the default wording of a message; the command line's
+# spelling of each is the CLI's (render.words). The keys are the settings messages name.
+SETTINGS: dict[str, str] = {
+    "at": "the bindings",
+    "wrt": "wrt",
+    "of": "of",
+    "points": "the points",
+    "expect": "the expected values",
+    "claim": "the claim",
+    "numeric": "numeric",
+    "hessian": "the Hessian",
+    "symbolic": "the symbolic gradient",
+    "dask": "dask",
+    "output": "the output",
+    "use": "use",
+    "keep": "keep",
+    "timeout": "the time budget",
+    "no_check": "no check",
+}
+
+Part = str | Setting
+Text = str | Sequence[Part]   # a message: plain text, or text and the settings it names
+Wording = Callable[[Setting], str]
+
+
+def python_words(setting: Setting) -> str:
+    """A setting as the Python API's user passes it: `the bindings`, `wrt`, `the binding x=1`."""
+    noun = SETTINGS[setting.key]
+    if setting.example and setting.key == "at":
+        noun = "the binding"
+    return f"{noun} {setting.example}" if setting.example else noun
+
+
+def as_parts(text: Text) -> tuple[Part, ...]:
+    """A message as a tuple of its parts (a plain string is one part)."""
+    return (text,) if isinstance(text, str) else tuple(text)
+
+
+def worded(text: Text, words: Wording = python_words) -> str:
+    """A message as text, each setting it names worded by `words`."""
+    if isinstance(text, str):
+        return text
+    return "".join(p if isinstance(p, str) else words(p) for p in text)
+
+
+class InputError(Exception):
+    """Bad user input: rendered as `error: ...` with an optional caret excerpt; exit status 2.
+
+    message and hint are plain text or parts naming settings of the request (Setting): the
+    CLI words those as its options, anything else as Python (python_words)."""
+
+    def __init__(self, message: Text, span: Span | None = None, source: str | None = None,
+                 hint: Text = ""):
+        self.parts = as_parts(message)
+        self.hint_parts = as_parts(hint)
+        super().__init__(worded(self.parts))
         self.span = span
         self.source = source
+
+    @property
+    def message(self) -> str:
+        """The message worded for Python."""
+        return worded(self.parts)
+
+    @property
+    def hint(self) -> str:
+        """The hint worded for Python ('' without one)."""
+        return worded(self.hint_parts)
 
     def with_source(self, source: str) -> InputError:
         """This error, attached to the text its span points into (if not attached already)."""
@@ -52,14 +150,17 @@ class InputError(Exception):
             return ""
         return location(self.source, self.span.start)
 
-    def render(self) -> str:
-        """The full message: a first line `error: ...`, then the source line and a caret."""
-        head = f"error: {self.message}"
+    def render(self, words: Wording = python_words) -> str:
+        """The full message: a first line `error: ...`, then the source line and a caret;
+        each setting named worded by `words` (the command line's options in the CLI)."""
+        head = f"error: {worded(self.parts, words)}"
         where = self.location()
         if where:
             head += f" at {where}"
-        if self.hint:
-            head += f"; {self.hint}"
+        hint = worded(self.hint_parts, words)
+        if hint:
+            head += f"; {hint}"
+        head = capped(head)
         if not where:
             return head
         src = self.source or ""
@@ -70,7 +171,7 @@ class InputError(Exception):
             line_end = len(src)
         text = src[line_start:line_end]
         col = start - line_start
-        width = max(1, min(self.span.end, line_end) - start)
+        width = max(1, min(self.span.end, line_end, start + _WINDOW) - start)
         # window very long lines around the caret
         lo = max(0, col - _WINDOW)
         hi = min(len(text), col + width + _WINDOW)
@@ -84,6 +185,30 @@ class InputError(Exception):
 
     def __str__(self) -> str:
         return self.render()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # whole, settings and all, across processes (a Dask worker raises it)
+        return _restore, (type(self), self.__dict__.copy())
+
+
+def _restore(cls: type[InputError], state: dict[str, Any]) -> InputError:
+    """An InputError from its pickled state (InputError.__reduce__)."""
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, worded(state["parts"]))
+    exc.__dict__.update(state)
+    return exc
+
+
+def unassigned_output(name: str, hint: Text = "") -> InputError:
+    """The error for an output to differentiate (--of) that the program never assigns."""
+    return InputError((Setting("of"), f" names '{name}', which the program never assigns"),
+                      hint=hint)
+
+
+# the hint for vectors and matrices without bindings: their shapes come from the bindings
+SHAPES_HINT: tuple[Part, ...] = (
+    "e.g. ", Setting("at", "'X=[[1,2],[3,4]]'"), " ", Setting("at", "'w=[1,-1]'"), " (or ",
+    Setting("at", "X=@data.npy"), ")")
 
 
 # ---------------------------------------------------------------- spellings from elsewhere
@@ -208,8 +333,8 @@ def attribute_hint(source: str, dot: int, known: list[str]) -> str | None:
 class UnboundName(InputError):
     """An unbound name in the program: the command line can list every other one too."""
 
-    def __init__(self, name: str, message: str, span: Span | None = None,
-                 source: str | None = None, hint: str = ""):
+    def __init__(self, name: str, message: Text, span: Span | None = None,
+                 source: str | None = None, hint: Text = ""):
         super().__init__(message, span, source, hint)
         self.name = name
 

@@ -37,7 +37,7 @@ class Primitive:
     primitive is smooth and finite (for tests). analytic: holomorphic near the real line and its
     forward accepts complex input, so a complex-step derivative through it is exact
     (numeric.py). guards: the domain as the judge reads it from the syntax tree, (argument
-    index, or None for all arguments; a kind of judge.guard_holds) per condition.
+    index, or None for all arguments; a kind of judge.guards.KINDS) per condition.
 
     What the rest of gradcalc derives from the record (every field has a default, so a record
     that sets none of them still works where they are not needed):
@@ -60,6 +60,14 @@ class Primitive:
     above, as cosh), or "" (mpmath.iv's own function); its guards also say where the reference
     finds it undefined. interval: (ctx, *args) -> enclosure, for what none of these describe
     (ctx: judge.reference's interval context).
+    cut: mask of points on a branch cut, where the primitive is defined but jumps across it
+    (atan2 at y = 0, x < 0: from pi to -pi), so no derivative exists along a direction that
+    crosses it; cut_note says where. vjp_magnitude: (i, g, ans, *args) -> the magnitude that
+    the float64 rounding of argument i's VJP is relative to, given the magnitude g of the
+    cotangent (the sum of the absolute values of the terms the VJP adds up, or a bound on its
+    error over eps; None: the absolute value of the VJP itself): the floor of the judge's
+    tolerance (judge.verdict.floor). magnitude: (ans, *args) -> the same for the forward
+    (None: |ans|).
     """
 
     name: str
@@ -90,6 +98,10 @@ class Primitive:
     monotone: str = ""
     interval: Callable[..., Any] | None = None
     scalar: Callable[..., Any] | None = None
+    cut: Callable[..., Any] | None = None
+    cut_note: str = ""
+    vjp_magnitude: Callable[..., Any] | None = None
+    magnitude: Callable[..., Any] | None = None
 
     def vjp(self, i: int) -> VJP | None:
         """The VJP for argument i (a variadic op's single rule also receives i first)."""
@@ -97,6 +109,15 @@ class Primitive:
             rule = self.vjps[0]
             return None if rule is None else functools.partial(rule, i)
         return self.vjps[i]
+
+    def nonsmooth(self, *args: Any) -> Any:
+        """Mask of the points where it has no derivative although it is defined: its kinks
+        and its branch cut (False where it declares neither)."""
+        out: Any = False
+        for mask in (self.kink, self.cut):
+            if mask is not None:
+                out = out | np.asarray(mask(*args), dtype=bool)
+        return out
 
     def sample_interval(self, i: int) -> tuple[float, float]:
         """The interval to sample argument i from in property tests."""
@@ -487,7 +508,9 @@ def _atan2_interval(ctx: Any, y: Any, x: Any) -> Any:
     ctx.require(not (x.a <= 0 <= x.b and y.a <= 0 <= y.b), ctx.zero(x) and ctx.zero(y))
     if x.a > 0 or y.a > 0 or y.b < 0:
         return ctx.iv.atan2(y, x)
-    ctx.require(False, False)  # on the branch cut x < 0, y = 0: leave it to more precision
+    if ctx.zero(y):
+        return ctx.iv.mpf(ctx.iv.pi)   # on the branch cut, x < 0 and y = 0 exactly: pi
+    ctx.require(False, False)  # straddling the branch cut: leave it to more precision
     return None
 
 
@@ -536,6 +559,8 @@ ATAN2 = _fn("atan2", np.arctan2, [_atan2_dy, _atan2_dx],
             kink=lambda y, x: (x == 0) & (y == 0),
             kink_note="atan2 is not differentiable at (0, 0)",
             convention="the tape's rule gives 0/0 = nan there",
+            cut=lambda y, x: (y == 0) & (x < 0),
+            cut_note="atan2 jumps from pi to -pi across y = 0 where x < 0",
             sample=((0.5, 2.0), (0.5, 2.0)))
 
 
@@ -761,8 +786,8 @@ def _sign_screen(out: Any, args: Sequence[Any], errs: Sequence[Any]) -> Any:
 
 def _floor_interval(ctx: Any, x: Any) -> Any:
     lo, hi = ctx.mp.floor(x.a), ctx.mp.floor(x.b)
-    if x.a == x.b == lo:   # exactly at a jump: every value of both sides
-        return ctx.step(lo - 1, lo)
+    if x.a == x.b == lo:   # exactly at a jump: every value of both sides (its own: lo)
+        return ctx.step(lo - 1, lo, own=lo)
     ctx.require(lo == hi and (x.b != hi or x.a == x.b), False)
     return ctx.iv.mpf(lo)
 
@@ -965,6 +990,20 @@ def _between_poles(x: Any) -> Any:
     return (x <= 0) & (x == np.floor(x))
 
 
+def _mp_polygamma(m: Any, k: int, t: Any) -> Any:
+    """mpmath's polygamma(k, t), by the reflection formula where t < 0 (mpmath's own recurrence
+    there takes time proportional to |t|: seconds at t = -1e5): psi^(k)(t) = (-1)^k
+    psi^(k)(1 - t) - pi^(k+1) P_k(cot(pi t)) (_cot_polynomial: k polynomial steps)."""
+    if t >= 0:
+        return m.polygamma(k, t)
+    sin = m.sinpi(t)
+    if not sin:
+        return m.nan          # a pole (the domain guards keep the judge away from it)
+    c = m.cospi(t) / sin
+    poly = m.polyval(_cot_polynomial(k)[::-1], c)
+    return (-1) ** k * m.polygamma(k, 1 - t) - m.pi ** (k + 1) * poly
+
+
 def _mp_lgamma(m: Any) -> Any:
     return lambda t: m.loggamma(t) if t > 0 else m.log(abs(m.gamma(t)))
 
@@ -1018,7 +1057,58 @@ def _polygamma(n: Any, x: Any) -> Any:
     # scipy's polygamma(n, x) is (-1)^(n+1) n! zeta(n+1, x), whose Hurwitz zeta loses bits for
     # large x (14 ulps at n = 4, x = 1.7e80): from x = 2^20 on, n >= 1, the asymptotic series
     # (-1)^(n+1) (n-1)!/x^n (1 + n/(2x) + n(n+1)/(12x^2)), whose next term is below 2^-80
-    out = _special().polygamma(n, x)
+    far = (x < -REFLECT_BELOW) & (n >= 1)
+    if np.any(far):
+        out = _special().polygamma(n, np.where(far, -0.5, x))
+        return _scalar(np.where(far, _polygamma_reflected(n, x), _polygamma_positive(n, x, out)))
+    return _polygamma_positive(n, x, _special().polygamma(n, x))
+
+
+# scipy's polygamma at x < 0 shifts x up one step at a time (0.25 s at x = -1e6, tens of
+# seconds at -1e8): below -REFLECT_BELOW it is taken by the reflection formula instead
+REFLECT_BELOW = 2.0 ** 16
+
+
+def _cot_polynomial(k: int) -> list[int]:
+    """The coefficients (lowest power first) of P_k, with d^k/dt^k cot(pi t) = pi^k
+    P_k(cot(pi t)): P_0(c) = c, P_(j+1)(c) = -(1 + c^2) P_j'(c)."""
+    coeffs = [0, 1]
+    for _ in range(k):
+        deriv = [j * a for j, a in enumerate(coeffs)][1:]
+        out = [0] * (len(deriv) + 2)
+        for j, a in enumerate(deriv):
+            out[j] -= a
+            out[j + 2] -= a
+        coeffs = out
+    return coeffs
+
+
+def _polygamma_reflected(n: Any, x: Any) -> Any:
+    # psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) P_n(cot(pi x)), for x < 0; cot(pi x) from
+    # x's exact distance to the nearest whole number (every float64 beyond 2^52 is a whole
+    # number: a pole)
+    n, x = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(x, dtype=float))
+    out = np.full(np.shape(x), np.nan)
+    far = x < -REFLECT_BELOW
+    for k in np.unique(n[far]).tolist():
+        if k != int(k) or k < 0:
+            continue
+        pick = far & (n == k)
+        xs = x[pick]
+        r = xs - np.round(xs)            # exact, in [-1/2, 1/2]
+        with np.errstate(all="ignore"):   # cot(pi r), by tan near +-1/2 where it is near 0
+            c = np.where(np.abs(r) < 0.25, 1.0 / np.tan(np.pi * r),
+                         np.tan(np.pi * (np.copysign(0.5, r) - r)))
+            poly = np.polyval(np.asarray(_cot_polynomial(int(k))[::-1], dtype=float), c)
+            value = (-1.0) ** k * _polygamma_positive(
+                np.float64(k), 1.0 - xs, _special().polygamma(k, 1.0 - xs)) \
+                - np.pi ** (k + 1) * poly
+        out[pick] = np.where(r == 0, np.nan, value)
+    return out
+
+
+def _polygamma_positive(n: Any, x: Any, out: Any) -> Any:
+    # scipy's value out, except from x = 2^20 on (n >= 1): the asymptotic series below
     big = (x >= 2.0 ** 20) & (n >= 1)
     if not np.any(big):
         return out
@@ -1043,11 +1133,11 @@ def _polygamma_interval(ctx: Any, n: Any, x: Any) -> Any:
     k = int(n.a)
 
     def fn(t: Any) -> Any:
-        return ctx.mp.polygamma(k, t)
+        return _mp_polygamma(ctx.mp, k, t)
 
     if k % 2 == 0:
         return ctx.monotone(fn, x)
-    return ctx.by_slope(fn, lambda t: ctx.mp.polygamma(k + 1, t), x)
+    return ctx.by_slope(fn, lambda t: _mp_polygamma(ctx.mp, k + 1, t), x)
 
 
 POLYGAMMA = _fn("polygamma", _polygamma,

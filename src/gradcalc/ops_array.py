@@ -83,8 +83,8 @@ def from_object(a: Any) -> Any:
 
 def _on_objects(fn: Any, doc: str) -> Any:
     """A SymPy counterpart: fn applied to the object arrays of the array arguments (the
-    constant arguments passed as they are); doc says what it computes (README's coverage
-    table shows it)."""
+    constant arguments passed as they are); doc says what it computes (the coverage
+    table of docs/python-api.md shows it)."""
     def sympy(sp: Any, *args: Any) -> Any:
         return from_object(fn(*(to_object(a) if is_sym_array(a) else a for a in args)))
     sympy.__doc__ = doc

@@ -300,6 +300,65 @@ def _row_vjp(g: Any, ans: Any, a: Any, i: Any) -> Any:
     return g * mask
 
 
+# ---------------------------------------------------------------- magnitudes
+# What each VJP's (and forward's) float64 rounding is relative to, for the floor of the judge's
+# tolerance (ops.Primitive.vjp_magnitude, magnitude): first-order error bounds, as the float64
+# screen of compiled programs carries. A sum of k products errs by up to k units of roundoff
+# of the sum of their absolute values; an LU or SVD factorization is backward stable (exact
+# for A + E with |E| about n eps |A|), so what it computes errs by the change E makes.
+
+
+def _frobenius(a: Any) -> float:
+    return float(np.sqrt(np.sum(np.square(np.abs(a)))))
+
+
+def _inner(a: Any, b: Any) -> int:
+    """The length of the sums of a matrix product a @ b."""
+    return int(np.shape(b)[0]) if np.ndim(b) else 1
+
+
+def _matmul_magnitude(i: int, g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # the VJP's own sums, over |g| and |b| (or |a|), each of k terms
+    rule = (_matmul_da, _matmul_db)[i]
+    k = max((*np.shape(a), *np.shape(b), 1))   # no sum is longer
+    return k * np.abs(rule(np.abs(g), np.abs(ans), np.abs(a), np.abs(b)))
+
+
+def _condition(a: Any, inverse: Any) -> float:
+    """|A| |inv(A)| (Frobenius): how much a backward-stable inverse's error is amplified."""
+    return _frobenius(a) * _frobenius(inverse)
+
+
+def _inv_magnitude(i: int, g: Any, ans: Any, a: Any) -> Any:
+    # -inv^T G inv^T, with inv(A) itself off by about n eps cond(A) |inv(A)|
+    n = np.shape(a)[-1]
+    t = np.abs(np.swapaxes(ans, -1, -2))
+    return n * (1 + _condition(a, ans)) * (t @ np.abs(g) @ t)
+
+
+def _det_magnitude(i: int, g: Any, ans: Any, a: Any) -> Any:
+    # adj(A)^T from the SVD: adj is of degree n-1 in A, so E moves it by n(n-1) |A|^(n-1) eps
+    n = np.shape(a)[0]
+    return np.abs(g) * (np.abs(_adjugate_t(a)) + n * n * _frobenius(a) ** (n - 1))
+
+
+def _logdet_magnitude(i: int, g: Any, ans: Any, a: Any) -> Any:
+    n = np.shape(a)[0]
+    inverse = np.abs(_inv(a))
+    return np.abs(g) * n * (1 + _condition(a, inverse)) * np.transpose(inverse)
+
+
+def _softmax_magnitude(i: int, g: Any, ans: Any, x: Any) -> Any:
+    # s * (g - <g, s>): a sum of n terms, and s itself off by about n eps s
+    n = int(np.size(x))
+    s, gm = np.abs(ans), np.abs(g)
+    return n * s * (gm + np.sum(gm * s))
+
+
+def _logsumexp_magnitude(i: int, g: Any, ans: Any, x: Any) -> Any:
+    return int(np.size(x)) * np.abs(g) * _softmax(x)
+
+
 # ---------------------------------------------------------------- linear algebra
 # solve, cholesky, log|det|, kron, hstack and vstack are in the language too; eigh, svd and
 # pinv in the Python API only. A stack of matrices (3-d and up) is handled matrix by matrix,
@@ -659,7 +718,9 @@ def _pinv_vjp(g: Any, ans: Any, a: Any) -> Any:
 
 # ---------------------------------------------------------------- the records
 
-MATMUL = _rec("matmul", 2, _matmul, [_matmul_da, _matmul_db], _sym_matmul, symbol="@")
+MATMUL = _rec("matmul", 2, _matmul, [_matmul_da, _matmul_db], _sym_matmul, symbol="@",
+              vjp_magnitude=_matmul_magnitude,
+              magnitude=lambda ans, a, b: _inner(a, b) * np.abs(_matmul(np.abs(a), np.abs(b))))
 OUTER = _rec("outer", 2, _outer,
              [lambda g, ans, u, v: _call(MATMUL, g, v),
               lambda g, ans, u, v: _call(MATMUL, u, g)],
@@ -674,25 +735,35 @@ TRACE = _rec("trace", 1, lambda a: _f64(np.trace(a, axis1=-2, axis2=-1)), [_trac
                  *(a[k][k] for k in range(min(len(a), len(a[0])))))),
              "trace", params=("a",), doc="The sum of a square matrix's diagonal.")
 DET = _rec("det", 1, _det, [_det_vjp], _sym_det, "det", params=("a",),
-           doc="The determinant of a square matrix.")
+           doc="The determinant of a square matrix.", vjp_magnitude=_det_magnitude,
+           magnitude=lambda ans, a: np.shape(a)[0] ** 2 * _frobenius(a) ** np.shape(a)[0])
 INV = _rec("inv", 1, _inv, [_inv_vjp], _sym_inv, "inv", params=("a",),
            doc="The inverse of a square matrix (inf where it is singular).",
            domain=lambda a: np.linalg.matrix_rank(a) < np.shape(a)[-1],
-           domain_note="inv needs an invertible matrix (this one is singular)")
+           domain_note="inv needs an invertible matrix (this one is singular)",
+           vjp_magnitude=_inv_magnitude,
+           magnitude=lambda ans, a: np.shape(a)[-1] * (1 + _condition(a, ans)) * np.abs(ans))
 LOGDET = _rec("logdet", 1, _logdet, [_logdet_vjp],
               described("`log(Matrix.det)`", lambda sp, a: sp.log(_sym_det(sp, a))), "logdet",
               params=("a",),
               doc="log(det(a)) from the LU factors (slogdet): -inf where a is singular, nan "
               "where its determinant is negative.",
               domain=lambda a: ~(np.linalg.slogdet(a)[0] > 0),
-              domain_note="logdet needs a matrix with a positive determinant")
+              domain_note="logdet needs a matrix with a positive determinant",
+              vjp_magnitude=_logdet_magnitude,
+              magnitude=lambda ans, a: np.abs(ans) + np.shape(a)[-1] * (
+                  1 + _condition(a, _inv(a))))
 DIAG = _rec("diag", 1, _diag, [lambda g, ans, x: _call(DIAG, g)], _sym_diag, "diag",
             doc="The diagonal matrix of a vector, or the diagonal of a square matrix.")
 SOFTMAX = _rec("softmax", 1, _softmax, [_softmax_vjp], _sym_softmax, "softmax",
-               doc="exp(x) / sum(exp(x)) over all components, without overflow.")
+               doc="exp(x) / sum(exp(x)) over all components, without overflow.",
+               vjp_magnitude=_softmax_magnitude,
+               magnitude=lambda ans, x: np.size(x) * np.abs(ans))
 LOGSUMEXP = _rec("logsumexp", 1, _logsumexp, [_logsumexp_vjp],
                  lambda sp, x: sp.log(sp.Add(*(sp.exp(c) for c in _flat(x)))), "logsumexp",
-                 doc="log(sum(exp(x))) over all components, without overflow.")
+                 doc="log(sum(exp(x))) over all components, without overflow.",
+                 vjp_magnitude=_logsumexp_magnitude,
+                 magnitude=lambda ans, x: np.abs(ans) + np.max(np.abs(x)) + np.size(x))
 # every component of a matrix as one vector (row by row), so that sum, mean, prod, norm, max
 # and min reduce over all of them; unravel is its VJP (g back into the shape of `like`)
 UNRAVEL = _rec("unravel", 2, lambda g, like: np.reshape(g, np.shape(like)).copy(),

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, Setting
 from ..lang.syntax import Program
 
 LOCAL = ("threads", "processes", "sync")   # Dask's single-machine schedulers, by name
@@ -36,8 +36,8 @@ def _load(path: str, names: Sequence[str], choice: Any) -> Any:
 
     pts = read_points(path, choice=choice)
     if pts.names != list(names):
-        raise InputError(f"--points {path}: columns {','.join(pts.names)} differ from the "
-                         f"first file's {','.join(names)}")
+        raise InputError((Setting("points", path), f": columns {','.join(pts.names)} differ "
+                          f"from the first file's {','.join(names)}"))
     return pd.DataFrame(pts.columns, columns=pts.names)
 
 
@@ -101,14 +101,16 @@ def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence
         import dask.dataframe as dd
         import pandas as pd
     except ImportError:
-        raise InputError("--dask needs Dask, which is not installed",
+        raise InputError((Setting("dask"), " needs Dask, which is not installed"),
                          hint=DASK_INSTALL) from None
     from ..batch.rows import run_batch
 
     if output is None:
-        raise InputError("--dask writes one part file per input file and needs --output DIR",
-                         hint="e.g. --output results.parquet (Parquet parts) or "
-                              "--output results (CSV parts)")
+        raise InputError((Setting("dask"), " writes one part file per input file and needs ",
+                          Setting("output", "DIR")),
+                         hint=("e.g. ", Setting("output", "results.parquet"),
+                               " (Parquet parts) or ", Setting("output", "results"),
+                               " (CSV parts)"))
     from dataclasses import replace
 
     from ..batch.rows import EVERY, Points, input_files, read_points
@@ -123,8 +125,8 @@ def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence
     rec = recorded.first
     target = rec.target_id()
     if target is None:
-        raise InputError("the output depends on no column or --at name; --dask has nothing "
-                         "to distribute")
+        raise InputError(("the output depends on no column or ", Setting("at"), " name; ",
+                          Setting("dask"), " has nothing to distribute"))
     all_names = list(names) + list(at)
     ids = {n: rec.tape.node_of(rec.sources[n]).id for n in all_names}  # type: ignore[union-attr]
     from ..engine.tape import Node
@@ -142,8 +144,8 @@ def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence
     try:
         os.makedirs(output, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"--output: cannot make the directory {output}: {exc.strerror}"
-                         ) from None
+        raise InputError((Setting("output"), f": cannot make the directory {output}: "
+                          f"{exc.strerror}")) from None
     meta_in = pd.DataFrame({c: pd.Series(dtype="float64") for c in names})
     meta_out = pd.DataFrame({"rows": pd.Series(dtype="int64"),
                              "nonfinite": pd.Series(dtype="int64"),
@@ -156,8 +158,7 @@ def run_dask(program: Program, spec: str, at: Mapping[str, float], wrt: Sequence
     bad = [(files[k], int(s)) for k, s in enumerate(summary["first_bad"]) if s >= 0]
     summary_ = {"expression": program.source,
                 "points": {"files": files, "rows": rows, "names": names},
-                "output": output, "parts": len(files), "dask": scheduler,
-                "check": {"status": "skipped", "reason": "--dask"}}
+                "output": output, "parts": len(files), "dask": scheduler}
     problems = []
     if bad:
         total = int(summary["nonfinite"].sum())
@@ -175,7 +176,8 @@ def _compute(parts: Any, scheduler: str, dask: Any) -> Any:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise InputError(f"--dask {scheduler} needs dask.distributed, which is not installed",
+        raise InputError((Setting("dask", scheduler), " needs dask.distributed, which is not "
+                          "installed"),
                          hint=DASK_INSTALL) from None
     if scheduler == "local":
         with LocalCluster(processes=True, dashboard_address=None) as cluster, \
@@ -184,7 +186,8 @@ def _compute(parts: Any, scheduler: str, dask: Any) -> Any:
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(f"--dask: cannot reach the scheduler at {scheduler} ({exc})",
+        raise InputError((Setting("dask"), f": cannot reach the scheduler at {scheduler} "
+                          f"({exc})"),
                          hint="give tcp://HOST:8786, local, threads, processes or sync"
                          ) from None
     with client:

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..errors import Text
+from ..errors import number_text
 
 THREADS = True           # Arrow parses blocks on its thread pool
 BLOCK = 1 << 20          # bytes per block Arrow parses on one thread
@@ -37,14 +41,14 @@ def is_parquet(path: str) -> bool:
     return path != "-" and os.path.splitext(path)[1].lower() in PARQUET
 
 
-def need_pyarrow(what: str) -> Any:
+def need_pyarrow(what: Text) -> Any:
     """Import pyarrow, or an InputError saying how to install it."""
     try:
         import pyarrow
     except ImportError:
-        from ..errors import InputError
+        from ..errors import InputError, as_parts
 
-        raise InputError(f"{what} needs pyarrow, which is not installed",
+        raise InputError((*as_parts(what), " needs pyarrow, which is not installed"),
                          hint="pip install pyarrow") from None
     return pyarrow
 
@@ -250,7 +254,8 @@ def read_parquet(path: str, fail: Callable[..., Exception],
                 bad = ~np.isfinite(values)
                 if bad.any():
                     first = int(np.argmax(bad))
-                    raise fail(f"the value of '{name}' is not finite ({values[first]!r})",
+                    raise fail(f"the value of '{name}' is not finite "
+                               f"({number_text(values[first])})",
                                at + first + 1)
                 columns[name][at:at + k] = values
             for name in kept_names:
@@ -301,7 +306,9 @@ def text_list(column: Any) -> list[str]:
 
 def text_strings(column: Any) -> Any:
     """A kept column as an Arrow string array (nulls as empty cells)."""
-    pa = need_pyarrow("--points with kept columns")
+    from ..errors import Setting
+
+    pa = need_pyarrow((Setting("points"), " with kept columns"))
     import pyarrow.compute as pc
 
     if isinstance(column, np.ndarray):
@@ -312,7 +319,7 @@ def text_strings(column: Any) -> Any:
     return pc.fill_null(strings, "")
 
 
-def concat(parts: Sequence[Any], what: str) -> Any:
+def concat(parts: Sequence[Any], what: Text) -> Any:
     """One kept column of several files."""
     if all(isinstance(p, np.ndarray) for p in parts):
         return np.concatenate(parts)
@@ -320,10 +327,10 @@ def concat(parts: Sequence[Any], what: str) -> Any:
 
     types = {p.type for p in parts}
     if len(types) > 1:
-        from ..errors import InputError
+        from ..errors import InputError, as_parts
 
-        raise InputError(f"{what} has different types in different files: "
-                         f"{', '.join(sorted(map(str, types)))}")
+        raise InputError((*as_parts(what), " has different types in different files: "
+                          f"{', '.join(sorted(map(str, types)))}"))
     return pa.chunked_array([c for p in parts for c in p.chunks], parts[0].type)
 
 

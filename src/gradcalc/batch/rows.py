@@ -21,7 +21,6 @@ import os
 import re
 import stat
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -29,13 +28,16 @@ from typing import Any, TextIO
 import numpy as np
 
 from .. import ops
+from ..budget import Deadline, deadline_of
 from ..engine import datafile
 from ..engine.evaluate import Run, nonfinite, run
 from ..engine.sweep import UNIT, Unit
 from ..engine.tape import Node, backward, forward, source_masks
-from ..errors import InputError
+from ..errors import InputError, Setting, Text, as_parts
+from ..judge import guards
 from ..judge import verdict as judge
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, Check
+from ..judge.verdict import Status
 from ..lang.syntax import Program
 
 CHUNK = 1 << 14              # rows replayed at a time (intermediates stay in cache)
@@ -102,13 +104,13 @@ class Choice:
             _check_header(list(header), fail, line)
             return list(header), []
         present = set(header)
-        for option, asked in (("--use", self.use), ("--keep", self.keep)):
+        for option, asked in (("use", self.use), ("keep", self.keep)):
             for name in asked or ():
                 if name not in present:
                     close_ = difflib.get_close_matches(name, list(header), n=1)
-                    raise fail(f"{option} names '{name}', which is not a column (columns: "
-                               f"{', '.join(_shown_names(header))})" +
-                               (f"; did you mean {close_[0]}?" if close_ else ""), line)
+                    raise fail((Setting(option), f" names '{name}', which is not a column "
+                                f"(columns: {', '.join(_shown_names(header))})" +
+                                (f"; did you mean {close_[0]}?" if close_ else "")), line)
         chosen = set(self.use) if self.use is not None else self.reads
         names = [h for h in header if h in chosen]
         kept = list(self.keep) if self.keep is not None else \
@@ -117,8 +119,8 @@ class Choice:
         seen: set[str] = set()
         for name in kept:
             if not name.strip():
-                raise fail("a column to keep has no name in the header; name it, or choose "
-                           "the columns with --keep", line)
+                raise fail(("a column to keep has no name in the header; name it, or choose "
+                            "the columns with ", Setting("keep")), line)
             if name in seen or header.count(name) > 1:
                 raise fail(f"duplicate column '{name}' in the header", line)
             seen.add(name)
@@ -170,16 +172,16 @@ def read_points(path: str, stdin: TextIO | None = None, choice: Choice = EVERY) 
     first = parts[0]
     for f, part in zip(files[1:], parts[1:], strict=True):
         if part.names != first.names or list(part.kept) != list(first.kept):
-            raise InputError(f"--points {f}: columns {','.join(part.names + list(part.kept))} "
-                             f"differ from those of {files[0]}: "
-                             f"{','.join(first.names + list(first.kept))}")
+            raise InputError((Setting("points", f), ": columns "
+                              f"{','.join(part.names + list(part.kept))} differ from those of "
+                              f"{files[0]}: {','.join(first.names + list(first.kept))}"))
     from . import columns as cio
 
     return Points(
         path, first.names,
         {c: np.concatenate([p.columns[c] for p in parts]) for c in first.names},
         np.concatenate([p.lines for p in parts]),
-        {c: cio.concat([p.kept[c] for p in parts], f"--points {path}: column '{c}'")
+        {c: cio.concat([p.kept[c] for p in parts], (Setting("points", path), f": column '{c}'"))
          for c in first.kept},
         files, np.repeat(np.arange(len(parts), dtype=np.int32), [p.n for p in parts]),
         first.separator)
@@ -206,12 +208,13 @@ def input_files(spec: str) -> list[str]:
         files = [spec]
     files = [f for f in files if os.path.isfile(f)]
     if not files:
-        raise InputError(f"--points {spec}: no CSV or Parquet files there",
+        raise InputError((Setting("points", spec), ": no CSV or Parquet files there"),
                          hint="give a file, a directory of .csv/.parquet files or a glob "
                               "such as 'data/part-*.parquet'")
     kinds = {is_parquet(f) for f in files}
     if len(kinds) > 1:
-        raise InputError(f"--points {spec}: mixes CSV and Parquet files; give one format")
+        raise InputError((Setting("points", spec), ": mixes CSV and Parquet files; give one "
+                          "format"))
     return files
 
 
@@ -222,14 +225,14 @@ def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
 
     where = "stdin" if path == "-" else path
 
-    def fail(message: str, line: int | None = None) -> InputError:
+    def fail(message: Text, line: int | None = None) -> InputError:
         at = f" line {line}:" if line is not None else ":"
-        return InputError(f"--points {where}{at} {message}")
+        return InputError((Setting("points", where), f"{at} ", *as_parts(message)))
 
     if cio.is_parquet(path):
-        def fail_row(message: str, row: int | None = None) -> InputError:
+        def fail_row(message: Text, row: int | None = None) -> InputError:
             at = f" row {row}:" if row is not None else ":"
-            return InputError(f"--points {where}{at} {message}")
+            return InputError((Setting("points", where), f"{at} ", *as_parts(message)))
 
         names, cols, lines, kept = cio.read_parquet(
             path, fail_row, lambda header: choice.split(header, lambda m, _l: fail_row(m), 0))
@@ -247,12 +250,12 @@ def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
         try:
             info = os.stat(path)
             if stat.S_ISCHR(info.st_mode) or stat.S_ISDIR(info.st_mode):
-                raise InputError(f"--points: cannot read {path}: not a file")
+                raise InputError((Setting("points"), f": cannot read {path}: not a file"))
             with open(path, "rb") as fh:
                 if not stat.S_ISREG(info.st_mode):  # a pipe (`<(cmd)`) can be read only once
                     data = fh.read()
         except OSError as exc:
-            raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
+            raise _unreadable(path, exc) from None
         size = info.st_size if data is None else len(data)
     try:
         with Progress(f"reading {where}", size, "bytes") as bar:
@@ -268,8 +271,13 @@ def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
             with open(path, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
-            raise InputError(f"--points: cannot read {path}: {exc.strerror}") from None
-    return _read_text(where, datafile.decode(data, f"--points {where}"), fail, choice)
+            raise _unreadable(path, exc) from None
+    return _read_text(where, datafile.decode(data, (Setting("points", where),)), fail, choice)
+
+
+def _unreadable(path: str, exc: OSError) -> InputError:
+    """The error for a points file the system cannot read."""
+    return InputError((Setting("points"), f": cannot read {path}: {exc.strerror}"))
 
 
 def _read_text(where: str, data: str, fail: Any, choice: Choice = EVERY) -> Points:
@@ -400,7 +408,8 @@ def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, 
     plan = []
     for node in first.nodes[: target + 1]:
         m = masks[node.id]
-        if m and node.prim is not None and node.prim.kink is not None:
+        if m and node.prim is not None and (node.prim.kink is not None
+                                            or node.prim.cut is not None):
             plan.append((node, [w for k, w in enumerate(wrt) if m >> k & 1]))
     return plan
 
@@ -411,19 +420,19 @@ def check_bindings(program: Program, points: Points, at: Mapping[str, Any]) -> N
 
     for name in at:
         if name in points.columns:
-            raise InputError(f"'{name}' is bound twice: by --at and by a column of "
-                             f"--points {points.where}")
+            raise InputError((f"'{name}' is bound twice: by ", Setting("at"),
+                              " and by a column of ", Setting("points", points.where)))
     header = points.names + [k for k in points.kept if k not in points.columns]
     for name in free_names(program):
         if name not in points.columns and name not in at:
             close_ = [h for h in header if h.lower() == name.lower()] or \
                 difflib.get_close_matches(name, header, n=1, cutoff=0.5)
-            hint = f"rename the column '{close_[0]}' to {name} in the header, or bind {name} " \
-                   f"with --at {name}=VALUE" if close_ else \
-                f"name a column {name}, or bind it with --at {name}=VALUE"
-            raise InputError(f"'{name}' is not bound: --points {points.where} has no column "
-                             f"'{name}' (columns: {', '.join(_shown_names(header)) or 'none'})",
-                             hint=hint)
+            bind = Setting("at", f"{name}=VALUE")
+            hint = (f"rename the column '{close_[0]}' to {name} in the header, or bind {name} "
+                    "with ", bind) if close_ else (f"name a column {name}, or bind it with ", bind)
+            raise InputError((f"'{name}' is not bound: ", Setting("points", points.where),
+                              f" has no column '{name}' (columns: "
+                              f"{', '.join(_shown_names(header)) or 'none'})"), hint=hint)
 
 
 def run_batch(program: Program, points: Points, at: Mapping[str, float],
@@ -433,15 +442,16 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
     for name in at:
         if np.ndim(at[name]):
             kind = "a matrix" if np.ndim(at[name]) == 2 else "a vector"
-            raise InputError(f"--at binds '{name}' to {kind}, but --points rows are scalars; "
-                             "bind vectors and matrices only without --points")
+            raise InputError((Setting("at"), f" binds '{name}' to {kind}, but ",
+                              Setting("points"), " rows are scalars; bind vectors and matrices "
+                              "only without ", Setting("points")))
     check_bindings(program, points, at)
     names = list(points.names) + list(at)
     wrt_list = names if wrt is None else list(wrt)
     for name in wrt_list:
         if name not in names:
             close_ = difflib.get_close_matches(name, names, n=1)
-            raise InputError(f"--wrt names '{name}', which is not bound",
+            raise InputError((Setting("wrt"), f" names '{name}', which is not bound"),
                              hint=f"did you mean {close_[0]}?" if close_ else
                              "bound names: " + ", ".join(names))
     n = points.n
@@ -483,7 +493,7 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
         with np.errstate(all="ignore"):
             for node, affected in plan:
                 args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
-                hit = np.asarray(node.prim.kink(*args), dtype=bool)  # type: ignore[union-attr]
+                hit = np.asarray(node.prim.nonsmooth(*args), dtype=bool)  # type: ignore[union-attr]
                 if hit.any():
                     for w in affected:
                         mask = kinks.setdefault(w, np.zeros(n, dtype=bool))
@@ -538,9 +548,10 @@ class ColumnVerdict:
 class BatchCheck:
     """The verdict over the whole batch. confirmed: rows judged at full precision, by why
     (the screen could not vouch for them, or a random sample); unconfirmed: rows the screen
-    could not vouch for that the budget left unjudged (their verdict is skipped)."""
+    could not vouch for that were left unjudged (their verdict is skipped), beyond the work
+    limit CONFIRM_ROWS, or (timed_out) stopped by the time limit."""
 
-    status: str
+    status: Status
     partials: dict[str, ColumnVerdict] = field(default_factory=dict)
     value: ColumnVerdict | None = None
     reason: str = ""
@@ -548,6 +559,8 @@ class BatchCheck:
     atol: float = DEFAULT_ATOL
     confirmed: dict[str, int] = field(default_factory=dict)
     unconfirmed: int = 0
+    timed_out: bool = False
+    uncertified: bool = False   # a confirmed row's verdict was not certified
 
 
 def _screen(tape: np.ndarray, sym: np.ndarray, err: np.ndarray, rtol: float,
@@ -562,91 +575,74 @@ def _screen(tape: np.ndarray, sym: np.ndarray, err: np.ndarray, rtol: float,
 
 
 def _guard_rows(kind: str, args: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Rows where the screen proves a domain condition holds (judge.guard_holds' kinds)."""
-    v, e = args[0]
-    with np.errstate(all="ignore"):
-        if kind == "positive":
-            return v - e > 0
-        if kind == "nonzero":
-            return np.abs(v) > e
-        if kind == "nonnegative":
-            return v - e >= 0
-        if kind == "unit":
-            return (v - e >= -1) & (v + e <= 1)
-        if kind == "above_minus_one":
-            return v - e > -1
-        if kind == "base":
-            return (v - e > 0) & (np.abs(v - 1) > e)
-        if kind == "pow":
-            y, ey = args[1]
-            whole = (ey == 0) & (y == np.round(y))
-            return (v - e > 0) | whole | ((v == 0) & (e == 0) & (y - ey >= 0))
-    return np.zeros(np.shape(v), dtype=bool)
+    """Rows where the screen proves a domain condition holds (guards.KINDS)."""
+    return guards.kind(kind).screen(args)
 
 
-def _confirm(batch: Batch, rows: Sequence[int], rtol: float, atol: float, deadline: float,
-             of: str | None, derived: Mapping[str, Any]) -> dict[int, Check]:
+def _confirm(batch: Batch, rows: Sequence[int], rtol: float, atol: float, deadline: Deadline,
+             of: str | None, derived: Mapping[str, Any]) -> tuple[dict[int, Check], bool]:
     """The point check's own verdicts (check.plan, judge.judge_point, check.assemble) at these
-    rows, as many as the budget allows, all judged in one budgeted child on the derivatives
-    already compiled for the screen (derived: on_columns' result)."""
+    rows, all judged in one child on the derivatives already compiled for the screen (derived:
+    on_columns' result), and whether the deadline stopped it before the last row."""
     from ..judge.check import assemble, plan
     from ..symbolic.sandbox import run_with_budget
 
     plans = []
-    prepare_until = time.monotonic() + 0.5 * max(0.0, deadline - time.monotonic())
     for k in rows:
-        if time.monotonic() > prepare_until:
-            break
+        if deadline.passed():
+            return {}, True
         single = run(batch.program, row_bindings(batch, k), batch.wrt, of)
         plans.append((k, plan(single, rtol, atol)))
     if not plans:
-        return {}
-    judge_until = deadline - 0.05 * max(0.0, deadline - time.monotonic())
+        return {}, False
 
-    def judge_rows(program: Any, outputs: list[int], guards: list[list[Any]]) -> Any:
+    def judge_rows(program: Any, outputs: list[int], guard_list: list[list[Any]]) -> Any:
         done = []
         for k, pl in plans:
-            if time.monotonic() > judge_until:
-                break
-            done.append((k, pl.judge_fn(judge_until)(program, outputs, guards)))
+            try:
+                done.append((k, pl.judge_fn(deadline.at)(program, outputs, guard_list)))
+            except TimeoutError:
+                break   # the rows judged so far keep their verdicts
         return done
 
-    program, outputs, guards = derived["program"], derived["outputs"], derived["guards"][0]
-    status, done = run_with_budget(lambda: judge_rows(program, outputs, guards),
-                                   max(0.0, deadline - time.monotonic()))
+    program, outputs, guard_list = derived["program"], derived["outputs"], derived["guards"][0]
+    status, done = run_with_budget(lambda: judge_rows(program, outputs, guard_list), deadline)
     if status != "ok":
-        return {}
+        return {}, status == "timeout"
     by_row = dict(plans)
     forms = {w: derived["partials"][w][0] for w in batch.wrt}
     out: dict[int, Check] = {}
     for k, judged in done:
         out[k] = assemble(by_row[k], forms, derived["true_forms"], judged)
-    return out
+    return out, len(out) < len(plans)
 
 
 SAMPLE_ROWS = 16   # rows always judged at full precision, whatever the screen says
+CONFIRM_ROWS = 1_000   # work limit: at most this many other rows judged at full precision
 
 
 def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                 timeout: float = DEFAULT_TIMEOUT, of: str | None = None,
-                use_cache: bool = True) -> BatchCheck:
+                use_cache: bool = True, deadline: Deadline | None = None) -> BatchCheck:
     """Every partial at every row, judged as the point check judges it.
 
     A float64 evaluation of the symbolic derivatives, with a running bound on its own rounding
     error, is only a screen: a row the screen cannot prove within tolerance (it disagrees, is
     ill-conditioned, sits at a kink or near a domain edge) is judged by the point check at that
-    row, and so is a random sample of rows. Rows the budget leaves unjudged are skipped."""
+    row, and so is a random sample of rows. Rows beyond the work limit CONFIRM_ROWS (the
+    first ones in row order are judged), or that the deadline (the call's, else one of
+    `timeout` seconds from now) leaves unjudged, are skipped."""
     from ..symbolic.derivatives import on_columns
 
-    deadline = time.monotonic() + timeout
+    deadline = deadline_of(deadline, timeout)
     inputs = batch.inputs()
     status, result = on_columns(batch.program, batch.names, batch.wrt, inputs, batch.n, of,
-                                timeout, use_cache)
+                                deadline, use_cache)
     if status != "ok":
-        reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
-                  else str(result))
-        return BatchCheck("skipped", {w: ColumnVerdict(w, "skipped", reason=reason)
-                                      for w in batch.wrt}, reason=reason, rtol=rtol, atol=atol)
+        reason = deadline.reason() if status == "timeout" else str(result)
+        return BatchCheck(Status.SKIPPED, {w: ColumnVerdict(w, Status.SKIPPED, reason=reason)
+                                           for w in batch.wrt}, reason=reason, rtol=rtol,
+                          atol=atol, timed_out=status == "timeout")
     n = batch.n
     screened: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}   # tape, sym, ok
     sym, err = result["value"]
@@ -673,14 +669,15 @@ def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_
     rng = np.random.default_rng(n)
     sample = sorted(set(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False).tolist())
                     - set(suspects))
-    confirmed = _confirm(batch, sample + suspects, rtol, atol, deadline, of, result) \
-        if result["program"] is not None else {}
+    confirmed, timed_out = _confirm(batch, sample + suspects[:CONFIRM_ROWS], rtol, atol,
+                                    deadline, of, result) \
+        if result["program"] is not None else ({}, False)
     unconfirmed = sum(1 for k in suspects if k not in confirmed)
     partials: dict[str, ColumnVerdict] = {}
     for w in batch.wrt:
         form = result["partials"][w][0]
         if batch.gradient[w] is None:
-            st = "null" if form == "0" else "mismatch"
+            st = Status.NULL if form == "0" else Status.MISMATCH
             reason = ("not connected: the output does not depend on " + w if form == "0"
                       else "the tape has no path but the derivative is not zero")
             partials[w] = ColumnVerdict(w, st, form, reason=reason)
@@ -689,11 +686,12 @@ def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_
                               lambda c, w=w: c.partials[w])
         partials[w].symbolic = form
     value = _column("value", screened["value"], vouched, confirmed, batch, None)
-    overall = judge.status_of([v.status for v in partials.values()] + [value.status])
+    overall = judge.combine([v.status for v in partials.values()] + [value.status])
     how = {"screen could not vouch": sum(1 for k in suspects if k in confirmed),
            "random sample": sum(1 for k in sample if k in confirmed)}
     return BatchCheck(overall, partials, value, rtol=rtol, atol=atol, confirmed=how,
-                      unconfirmed=unconfirmed)
+                      unconfirmed=unconfirmed, timed_out=timed_out,
+                      uncertified=any(c.uncertified for c in confirmed.values()))
 
 
 def _column(name: str, screened: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -727,5 +725,5 @@ def _column(name: str, screened: tuple[np.ndarray, np.ndarray, np.ndarray],
                  "symbolic": float(reference[k]), "error": float(err[k])}
         if batch.points.files is not None:
             worst["file"] = batch.points.files[int(batch.points.file_of[k])]
-    return ColumnVerdict(name, judge.status_of([s for s, c in counts.items() if c]),
+    return ColumnVerdict(name, judge.combine([s for s, c in counts.items() if c]),
                          counts=counts, worst=worst, statuses=status)

@@ -6,22 +6,24 @@ import gc
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..budget import Deadline
 from ..engine import vectors
 from ..engine.evaluate import Run, nonfinite, parse_bindings, run
 from ..engine.program import parse_flat
-from ..errors import InputError
+from ..errors import InputError, capped
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from ..judge.result import Result
 from ..lang.syntax import check_inf
 from ..version import __version__
 from . import usage
+from .request import Request, names
 
 if TYPE_CHECKING:
     from ..judge.claims import Claim
@@ -38,15 +40,6 @@ POINTWISE_ROWS = 10_000
 EXIT_OK, EXIT_INPUT = 0, 2   # the other statuses are the judge's (judge.exit_status)
 FORMATS = ["text", "json", "jsonl", "csv"]
 COLORS = ["auto", "always", "never"]
-
-
-def _names(value: str | None, option: str = "--wrt") -> list[str] | None:
-    if value is None:
-        return None
-    names = [n.strip() for n in value.split(",")]
-    if not all(names):
-        raise InputError(f"{option}: empty name in '{value}'")
-    return names
 
 
 def _read_source(expr: str | None, file: str | None) -> str:
@@ -126,8 +119,10 @@ Examples:
     --at X=@X.npy --wrt w          (your Python code: loss.py is imported and run)
 
 \b
-Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--claim), 2 bad input,
-3 a value or partial is not finite (stderr names the tape node).
+Exit status: 0 everything asked was verified (or --no-check), 1 a check disagrees (or your
+--expect/--claim), 2 bad input, 3 a value or partial is not finite (stderr names the tape
+node), 4 nothing disagrees but something could not be verified (a partial undefined, a check
+skipped, a claim undecided; with --strict also a verdict not certified).
 """,
 )
 @click.argument("words", nargs=-1, metavar="EXPR")
@@ -160,16 +155,20 @@ Exit status: 0 computed and checked, 1 a check disagrees (or your --expect/--cla
               callback=_positive,
               help="Relative tolerance of every verdict: ok when |tape - true| <= "
                    "RTOL*|true| + max(ATOL, floor) for every value the true derivative's "
-                   "proven enclosure allows (README: How the verdict is decided).")
+                   "proven enclosure allows (docs/verdicts.md: How the verdict is decided).")
 @click.option("--atol", type=float, default=DEFAULT_ATOL, show_default=True,
               callback=_positive,
               help="Absolute floor of the tolerance; the default 0 leaves the floor "
                    "derived from the backward pass's magnitudes.")
 @click.option("--check-timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
               callback=_positive, metavar="SECONDS",
-              help="Time budget of the whole SymPy check (conversion, derivatives, "
-                   "evaluation), of --numeric and of each claim; over it the check is "
-                   "skipped and a claim is undecided.")
+              help="One wall-clock limit for all the checking of the call (SymPy, the "
+                   "interval reference, --numeric, every claim, Hessian and row), from when "
+                   "the checking starts: a safety net, since the check's work is bounded by "
+                   "counts; what it stops is skipped (time limit).")
+@click.option("--strict", is_flag=True,
+              help="Also exit 4 when a verdict is not certified (decided without a proven "
+                   "enclosure).")
 @click.option("-f", "--file", "file", type=str, metavar="PATH", shell_complete=_complete_path,
               help="Read the expression or program from a file (- for stdin).")
 @click.option("--points", metavar="FILE", shell_complete=_complete_path,
@@ -245,7 +244,7 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
             output: str | None, dask: str | None, symbolic: str | None, color: str,
             use: str | None, keep: str | None, show_steps: bool = False,
             function: str | None = None, gradient: str | None = None,
-            search_points: int = 20) -> int:
+            search_points: int = 20, strict: bool = False) -> int:
     """Compute EXPR and every partial derivative on a reverse-mode tape, and cross-check
     each partial against SymPy's symbolic derivative.
 
@@ -266,24 +265,20 @@ def command(words: Sequence[str], at: Sequence[str], wrt: str | None, of: str | 
     _OUT.colour = not quiet and _colour(sys.stdout)
     if quiet:
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (main closes it)
+    request = Request(
+        expr=expr, file=file, at=tuple(at), wrt=wrt, of=of, fmt=fmt, show_tape=show_tape,
+        show_steps=show_steps,
+        collapse=collapse, check=not no_check, rtol=rtol, atol=atol, timeout=check_timeout,
+        deadline=Deadline(check_timeout), strict=strict,
+        cache=not no_cache, graph=graph, expect=tuple(expect), claims=tuple(claims),
+        claims_file=claims_file, claim_points=claim_points, numeric=numeric, hessian=hessian,
+        symbolic=None if symbolic is None else symbolic.lower(), points=points, output=output,
+        dask=dask, use=use, keep=keep, function=function, gradient=gradient,
+        search_points=search_points)
     try:
         if function is not None or gradient is not None:
-            others = [name for name, given in (
-                ("--of", of), ("--points", points), ("--hessian", hessian),
-                ("--claim", claims or claims_file), ("--expect", expect),
-                ("--numeric", numeric), ("--symbolic", symbolic), ("--graph", graph),
-                ("--tape", show_tape), ("--no-check", no_check), ("--steps", show_steps),
-                ("--use", use), ("--keep", keep)) if given]
-            if others:
-                raise click.UsageError(f"{others[0]} is not for --function and --grad, which "
-                                       "judge your gradient function at --at and at random "
-                                       "points")
-            return _code(function, gradient, expr, file, at, wrt, fmt, rtol, atol,
-                         search_points)
-        return _command(expr, at, wrt, of, fmt, show_tape, collapse, no_check, rtol, atol,
-                        check_timeout, file, graph, expect, claims, claims_file, claim_points,
-                        numeric, points, no_cache, hessian, output, dask, symbolic,
-                        (use, keep), show_steps)
+            return _code(request)
+        return _command(request)
     except BrokenPipeError:  # caught here: click would turn it into exit status 1
         _quiet_pipe()
         return EXIT_OK
@@ -345,138 +340,119 @@ def _emit(document: str) -> None:
     click.echo(document, nl=False, color=_OUT.colour)  # click strips colour off a terminal
 
 
-def _command(expr: str | None, at: Sequence[str], wrt: str | None, of: str | None, fmt: str,
-             show_tape: bool, collapse: bool, no_check: bool, rtol: float, atol: float,
-             check_timeout: float, file: str | None, graph: str | None, expect: Sequence[str],
-             claims: Sequence[str], claims_file: str | None, claim_points: int,
-             numeric: bool, points: str | None, no_cache: bool, hessian: bool,
-             output: str | None = None, dask: str | None = None,
-             symbolic: str | None = None,
-             columns: tuple[str | None, str | None] = (None, None),
-             show_steps: bool = False) -> int:
+def _command(req: Request) -> int:
     """The command, once the command line's words are understood: compute the result, render
     it in the chosen format, and return its exit status."""
-    if points == "-" and (expr == "-" or file == "-"):
+    if req.points == "-" and (req.expr == "-" or req.file == "-"):
         raise click.UsageError("EXPR and --points cannot both read stdin")
-    source = _read_source(expr, file)
-    bindings = parse_bindings(at)
-    outputs = _names(of, "--of")
-    several = outputs is not None and len(outputs) > 1
-    if several and hessian:
-        raise InputError(f"--hessian needs a single output, but --of names {len(outputs)}")
-    of = None if outputs is None or several else outputs[0]
-    if output is not None and points is None:
+    source = _read_source(req.expr, req.file)
+    bindings = parse_bindings(req.at)
+    outputs = req.outputs
+    several = req.several
+    if several and req.hessian:
+        raise InputError(f"--hessian needs a single output, but --of names {len(outputs or ())}")
+    if req.output is not None and req.points is None:
         raise click.UsageError("--output needs --points (it writes the table of a batch)")
-    if dask is not None and points is None:
+    if req.dask is not None and req.points is None:
         raise click.UsageError("--dask needs --points (it distributes a batch)")
-    for option, given in zip(("--use", "--keep"), columns, strict=True):
-        if given is not None and points is None:
+    for option, given in (("--use", req.use), ("--keep", req.keep)):
+        if given is not None and req.points is None:
             raise click.UsageError(f"{option} needs --points (it chooses columns of a table)")
-    if (several or hessian) and (expect or numeric or claims or claims_file is not None):
+    if (several or req.hessian) and (req.expect or req.numeric or req.has_claims):
         raise click.UsageError("--expect, --claim and --numeric check one gradient: not with "
-                               + ("--hessian" if hessian else "several --of outputs"))
-    if points is not None and symbolic is not None:
+                               + ("--hessian" if req.hessian else "several --of outputs"))
+    if req.points is not None and req.symbolic is not None:
         raise click.UsageError("--symbolic prints the gradient's formulas, the same at every "
                                "point: give it without --points")
-    if show_steps:
-        _steps_usage(points, several, hessian, symbolic,
-                     bool(at) or not (claims or claims_file is not None))
-    if points is not None:
-        _points_usage(graph, claims or claims_file is not None, several, hessian, expect,
-                      numeric, output, dask)
-        program = _parse(source, file)
-        result = _points(program, points, bindings, _names(wrt), of,
-                         outputs if several else None, no_check, rtol,
-                         atol, check_timeout, not no_cache, output, dask, hessian, expect,
-                         numeric, _choice(program, *columns, dask))
-        return _finish(result, fmt, show_tape, collapse, output)
-    if graph is not None:
+    if req.show_steps:
+        _steps_usage(req)
+    if req.points is not None:
+        _points_usage(req)
+        program = _parse(source, req.file)
+        return _finish(_points(program, req, bindings), req)
+    if req.graph is not None:
         from ..render import figure
 
-        figure.plan(graph)
+        figure.plan(req.graph)
     claim_list: list[Claim] = []
-    if claims or claims_file is not None:
+    if req.has_claims:
         from ..judge.claims import parse_claims
-        claim_list = parse_claims(claims, *_read_claims(claims_file))
-    if not at and (expect or numeric):
-        raise click.UsageError(f"{'--expect' if expect else '--numeric'} needs a point: "
+        claim_list = parse_claims(req.claims, *_read_claims(req.claims_file))
+    if not req.at and (req.expect or req.numeric):
+        raise click.UsageError(f"{'--expect' if req.expect else '--numeric'} needs a point: "
                                "give --at")
-    if symbolic is not None and not at:  # scalar formulas need no point, as claims do not
-        _symbolic_usage(several, hessian, graph, expect, claim_list, numeric, fmt)
+    of = req.output_name
+    if req.symbolic is not None and not req.at:  # scalar formulas need no point, as claims do not
+        _symbolic_usage(req, claim_list)
         from ..judge.matrix import symbolic_without_point
 
-        program = _parse(source, file)
-        lines, reason = symbolic_without_point(program, _names(wrt), symbolic.lower(), of,
-                                               check_timeout)
-        return _finish(Result(program, of, formulas=lines, formulas_format=symbolic.lower(),
-                              formulas_reason=reason), fmt, show_tape, collapse)
-    if claim_list and not at:
-        if graph is not None:
+        program = _parse(source, req.file)
+        lines, reason = symbolic_without_point(program, req.wrt_names, req.symbolic, of,
+                                               req.deadline)
+        return _finish(Result(program, of, formulas=lines, formulas_format=req.symbolic,
+                              formulas_reason=reason), req)
+    if claim_list and not req.at:
+        if req.graph is not None:
             raise click.UsageError("--graph needs --at (claims without a point have no tape)")
         program = _parse(source, None)
         check_inf(program)  # (no bindings: inf can only be norm's order)
-        if fmt == "csv":
+        if req.fmt == "csv":
             raise click.UsageError("--format csv needs --at (claims without a point have no "
                                    "row)")
         from ..judge.claims import verify_claims_only
 
-        ver = verify_claims_only(program, claim_list, rtol, atol, check_timeout, of,
-                                 claim_points)
-        return _finish(Result(program, of, verification=ver), fmt, show_tape, collapse)
+        ver = verify_claims_only(program, claim_list, req.rtol, req.atol, of=of,
+                                 points=req.claim_points, deadline=req.deadline)
+        return _finish(Result(program, of, verification=ver), req)
     with _held():
-        program = _parse(source, file)
+        program = _parse(source, req.file)
         try:
-            first = run(program, bindings, _names(wrt), of)
+            first = run(program, bindings, req.wrt_names, of)
         except InputError as exc:
-            raise usage.refine(exc.with_source(source), source, file is not None, program,
+            raise usage.refine(exc.with_source(source), source, req.file is not None, program,
                                bindings) from None
     for warning in first.warnings:
         click.echo(warning, err=True)
-    if symbolic is not None:
-        _symbolic_usage(several, hessian, graph, expect, claim_list, numeric, fmt)
+    if req.symbolic is not None:
+        _symbolic_usage(req, claim_list)
         from ..judge.matrix import symbolic_gradient
         lines, reason = symbolic_gradient(first.program, first.bindings, first.wrt,
-                                          first.gradient(), symbolic.lower(), of,
-                                          check_timeout)
+                                          first.gradient(), req.symbolic, of, req.deadline)
         return _finish(Result(first.program, of, run=first, formulas=lines,
-                              formulas_format=symbolic.lower(), formulas_reason=reason),
-                       fmt, show_tape, collapse)
+                              formulas_format=req.symbolic, formulas_reason=reason), req)
     steps = None
-    if show_steps:   # the formulas are derived in a child while the check runs
+    if req.show_steps:   # the formulas are derived in a child while the check runs
         from ..symbolic.steps import begin
-        steps = begin(first, collapse, check_timeout, not no_cache)
-    result = _at_point(first, outputs if several else None, of, no_check, rtol, atol,
-                       check_timeout, not no_cache, hessian, expect, numeric, claim_list,
-                       claim_points, graph, collapse, steps)
+        steps = begin(first, req.collapse, req.deadline, req.cache)
+    result = _at_point(first, req, claim_list, steps)
     result.steps = None if steps is None else steps.complete()
-    if steps is not None and fmt == "csv":
+    if steps is not None and req.fmt == "csv":
         click.echo("note: --steps is shown only in text and json formats", err=True)
-    return _finish(result, fmt, show_tape, collapse, graph=graph)
+    return _finish(result, req)
 
 
-def _steps_usage(points: str | None, several: bool, hessian: bool, symbolic: str | None,
-                 point: bool) -> None:
+def _steps_usage(req: Request) -> None:
     """The combinations --steps refuses, each with its reason."""
-    if points is not None:
+    if req.points is not None:
         raise click.UsageError("--steps writes out the backward pass at one point: give --at, "
                                "not --points")
-    if several or hessian or symbolic is not None:
+    if req.several or req.hessian or req.symbolic is not None:
         raise click.UsageError("--steps writes out one first-order backward pass: not with "
-                               + ("--hessian" if hessian else "several --of outputs"
-                                  if several else "--symbolic"))
-    if not point:
+                               + ("--hessian" if req.hessian else "several --of outputs"
+                                  if req.several else "--symbolic"))
+    if not req.at and req.has_claims:
         raise click.UsageError("--steps needs a point: give --at (claims without one have no "
                                "tape to write out)")
 
 
-def _symbolic_usage(several: bool, hessian: bool, graph: str | None, expect: Sequence[str],
-                    claims: Sequence[Any], numeric: bool, fmt: str) -> None:
+def _symbolic_usage(req: Request, claims: Sequence[Any]) -> None:
     """The options --symbolic does not combine with, each refused with its reason."""
-    if several or hessian or graph is not None or expect or claims or numeric:
+    if (req.several or req.hessian or req.graph is not None or req.expect or claims
+            or req.numeric):
         raise click.UsageError("--symbolic prints the gradient's formulas only: not with "
                                "--hessian, several --of outputs, --graph, --expect, "
                                "--claim or --numeric")
-    if fmt == "csv":
+    if req.fmt == "csv":
         raise click.UsageError("--symbolic prints formulas, which have no CSV columns: "
                                "use --format text or json")
 
@@ -500,18 +476,18 @@ def _held() -> Iterator[None]:
             gc.enable()
 
 
-def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: bool,
-              rtol: float, atol: float, timeout: float, cache: bool, hessian: bool,
-              expect: Sequence[str], numeric: bool, claim_list: Sequence[Claim],
-              claim_points: int, graph: str | None = None, collapse: bool = False,
+def _at_point(first: Run, req: Request, claim_list: Sequence[Claim] = (),
               steps: Any = None) -> Result:
     """Everything asked at one point: the check, the Jacobian rows (several outputs), the
     Hessian, the verification; --graph is written on the way."""
+    outputs, of = req.jacobian_outputs, req.output_name
+    graph, hessian, deadline = req.graph, req.hessian, req.deadline
     if outputs is not None:
         from ..judge import higher
 
         rows = higher.jacobian(first, outputs)
-        checks = None if no_check else higher.check_all(rows, rtol, atol, timeout, cache)
+        checks = None if not req.check else higher.check_all(rows, req.rtol, req.atol,
+                                                             cache=req.cache, deadline=deadline)
         if graph is not None:
             from ..render import figure
 
@@ -524,94 +500,98 @@ def _at_point(first: Run, outputs: list[str] | None, of: str | None, no_check: b
 
         result.hessian = higher.hessian(first)
         result.problems += result.hessian.nonfinite
-    started = time.monotonic()  # the check and its matrix notation share one budget
-    result.check = None if no_check else check(first, rtol, atol, timeout, of, cache=cache)
+    result.check = None if not req.check else check(first, req.rtol, req.atol, of=of,
+                                                    cache=req.cache, deadline=deadline)
     if result.check is not None and not hessian and any(
             vectors.length(first.bindings[n]) for n in first.wrt):
         from ..judge.matrix import add_matrix_notation
-        add_matrix_notation(first, result.check, of,
-                            max(0.0, timeout - (time.monotonic() - started)))
+        add_matrix_notation(first, result.check, of, deadline)
     if graph is not None:
         from ..render import figure
 
-        figure.write(first, graph, collapse and not hessian,
+        figure.write(first, graph, req.collapse and not hessian,
                      None if steps is None else steps.complete())
     if hessian:
         from ..judge import higher
 
         assert result.hessian is not None
-        result.hessian_check = None if no_check else higher.check_hessian(
-            first, result.hessian, rtol, atol, timeout, of)
-    if expect or numeric or claim_list:
+        result.hessian_check = None if not req.check else higher.check_hessian(
+            first, result.hessian, req.rtol, req.atol, of=of, deadline=deadline)
+    if req.expect or req.numeric or claim_list:
         from ..judge.claims import parse_expect, verify
 
-        if claim_list and not expect and not numeric and any(
+        if claim_list and not req.expect and not req.numeric and any(
                 vectors.length(v) for v in first.bindings.values()):
             from ..judge import matrix  # claims in vector and matrix notation
-            result.verification = matrix.verify(first, claim_list, rtol, atol, timeout, of,
-                                                claim_points)
+            result.verification = matrix.verify(first, claim_list, req.rtol, req.atol, of=of,
+                                                points=req.claim_points, deadline=deadline)
         else:
-            result.verification = verify(first, result.check, parse_expect(expect, first.wrt),
-                                         numeric, claim_list, rtol, atol, timeout, of,
-                                         claim_points)
+            result.verification = verify(first, result.check,
+                                         parse_expect(req.expect, first.wrt), req.numeric,
+                                         claim_list, req.rtol, req.atol, of=of,
+                                         points=req.claim_points, deadline=deadline)
     return result
 
 
-def _code(function: str | None, gradient: str | None, expr: str | None, file: str | None,
-          at: Sequence[str], wrt: str | None, fmt: str, rtol: float, atol: float,
-          search_points: int) -> int:
+def _code(req: Request) -> int:
     """--function with --grad: a gradient function judged (cli/code.py)."""
-    if function is None or gradient is None:
+    others = [name for name, given in (
+        ("--of", req.of), ("--points", req.points), ("--hessian", req.hessian),
+        ("--claim", req.claims or req.claims_file), ("--expect", req.expect),
+        ("--numeric", req.numeric), ("--symbolic", req.symbolic), ("--graph", req.graph),
+        ("--tape", req.show_tape), ("--no-check", not req.check), ("--steps", req.show_steps),
+        ("--use", req.use), ("--keep", req.keep)) if given]
+    if others:
+        raise click.UsageError(f"{others[0]} is not for --function and --grad, which "
+                               "judge your gradient function at --at and at random "
+                               "points")
+    if req.function is None or req.gradient is None:
         raise click.UsageError("--function and --grad go together: the function and your "
                                "gradient of it, e.g. --function loss.py:loss --grad "
                                "loss.py:grad_loss")
-    if expr is not None or file is not None:
+    if req.expr is not None or req.file is not None:
         raise click.UsageError("--function checks Python code, not an expression: give no "
                                "EXPR or --file")
     from .code import run_code
 
-    result = run_code(function, gradient, at, _names(wrt), rtol, atol, search_points,
-                      search_points > 0)
-    return _finish(result, fmt, False, False)
+    result = run_code(req.function, req.gradient, req.at, req.wrt_names, req.rtol, req.atol,
+                      req.search_points, req.search_points > 0)
+    return _finish(result, replace(req, collapse=False))
 
 
-def _points_usage(graph: str | None, claims: bool, several: bool, hessian: bool,
-                  expect: Sequence[str], numeric: bool, output: str | None,
-                  dask: str | None) -> None:
+def _points_usage(req: Request) -> None:
     """The --points combinations that make no sense, each refused with its reason."""
-    if graph is not None:
+    if req.graph is not None:
         raise click.UsageError("--graph draws the tape at one point, and --points has many: "
                                "draw one row with --at instead")
-    if claims:
+    if req.has_claims:
         raise click.UsageError("--claim and --claims are about the whole function, not about "
                                "points: give them without --points")
-    pointwise = hessian or expect or numeric
-    if dask is not None and (pointwise or several):
+    if req.dask is not None and (req.pointwise or req.several):
         raise click.UsageError("--dask distributes the value and gradient of one output; "
                                "--hessian, --expect, --numeric and several --of outputs run "
                                "without --dask")
-    if output is not None and pointwise and output.lower().endswith((".parquet", ".pq")):
+    if req.output is not None and req.pointwise and req.output.lower().endswith(
+            (".parquet", ".pq")):
         raise click.UsageError("--output as Parquet holds the column-wise batch; with "
                                "--hessian, --expect or --numeric write a .csv file")
 
 
-def _choice(program: Program, use: str | None, keep: str | None, dask: str | None) -> Any:
+def _choice(program: Program, req: Request) -> Any:
     """--use and --keep: which columns of the --points table bind names, which are kept."""
     from ..batch.rows import Choice, program_reads
 
-    if keep is not None and dask is not None:
+    keep = req.keep
+    if keep is not None and req.dask is not None:
         raise click.UsageError("--keep with --dask: the part files hold the value and "
                                "partials only; run without --dask to keep columns")
-    kept = None if keep is None else tuple(_names(keep, "--keep") or ()) if keep.strip() \
+    kept = None if keep is None else tuple(names(keep, "--keep") or ()) if keep.strip() \
         else ()
-    return Choice(program_reads(program), None if use is None else tuple(
-        _names(use, "--use") or ()), kept)
+    return Choice(program_reads(program), None if req.use is None else tuple(
+        names(req.use, "--use") or ()), kept)
 
 
-def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str] | None,
-            of: str | None, outputs: list[str] | None, no_check: bool, rtol: float,
-            atol: float, timeout: float, cache: bool, output: str | None, dask: str | None,
-            hessian: bool, expect: Sequence[str], numeric: bool, choice: Any) -> Result:
+def _points(program: Program, req: Request, bindings: dict[str, Any]) -> Result:
     """--points FILE: the value and partials at every row (columns replayed on the tape), or
     with --hessian, --expect or --numeric everything asked at one point, row by row.
 
@@ -621,20 +601,23 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
     from ..progress import Ticking
     from ..render import csv as csvr
 
-    if dask is not None:
+    assert req.points is not None
+    wrt, of, outputs = req.wrt_names, req.output_name, req.jacobian_outputs
+    choice = _choice(program, req)
+    if req.dask is not None:
         from ..batch.cluster import run_dask
 
-        if not no_check:
+        if req.check:
             click.echo("note: the check is skipped with --dask (it holds whole columns on one "
                        "machine); run a sample without --dask to check it", err=True)
-        summary, problems = run_dask(program, path, bindings, wrt, of, dask, output, choice)
+        summary, problems = run_dask(program, req.points, bindings, wrt, of, req.dask,
+                                     req.output, choice)
         return Result(program, of, dask=summary, problems=problems)
-    if output is not None:
-        csvr.writable(output)
-    pts = batch.read_points(path, choice=choice)
-    if hessian or expect or numeric:
-        return _pointwise(program, pts, bindings, wrt, of, no_check, rtol, atol, timeout,
-                          cache, hessian, expect, numeric)
+    if req.output is not None:
+        csvr.writable(req.output)
+    pts = batch.read_points(req.points, choice=choice)
+    if req.pointwise:
+        return _pointwise(program, pts, req, bindings)
     parts = []
     problems: list[str] = []
     for name in outputs or [of]:
@@ -648,9 +631,10 @@ def _points(program: Program, path: str, bindings: dict[str, Any], wrt: list[str
 
         _clash(pts, column_names(b.wrt) if outputs is None else output_columns(name, b.wrt))
         chk = None
-        if not no_check:
-            with Ticking("checking", timeout):
-                chk = batch.check_batch(b, rtol, atol, timeout, name, cache)
+        if req.check:
+            with Ticking("checking", req.deadline.left()):
+                chk = batch.check_batch(b, req.rtol, req.atol, of=name, use_cache=req.cache,
+                                        deadline=req.deadline)
         parts.append((name, b, chk))
         found = batch.nonfinite_rows(b, name)
         problems += [f"{name}: {m}" for m in found] if outputs else found
@@ -669,11 +653,9 @@ def _clash(pts: Any, columns: Sequence[str]) -> None:
                              hint="leave it out with --keep (e.g. --keep '')")
 
 
-def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[str] | None,
-               of: str | None, no_check: bool, rtol: float, atol: float, timeout: float,
-               cache: bool, hessian: bool, expect: Sequence[str], numeric: bool) -> Result:
+def _pointwise(program: Program, pts: Any, req: Request, bindings: dict[str, Any]) -> Result:
     """--points with --hessian, --expect or --numeric: at each row, what the one-point call
-    at that row's bindings computes and judges (each check under its own budget)."""
+    at that row's bindings computes and judges (all rows before the call's one deadline)."""
     from ..progress import Progress
 
     if pts.n > POINTWISE_ROWS:
@@ -685,6 +667,7 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
     from ..batch.rows import check_bindings
 
     check_bindings(program, pts, bindings)
+    wrt, of = req.wrt_names, req.output_name
     rows: list[Result] = []
     problems: list[str] = []
     bad = 0
@@ -700,8 +683,7 @@ def _pointwise(program: Program, pts: Any, bindings: dict[str, Any], wrt: list[s
                 raise exc.with_source(program.source) from None
             for warning in first.warnings if k == 0 else []:
                 click.echo(warning, err=True)
-            row = _at_point(first, None, of, no_check, rtol, atol, timeout, cache, hessian,
-                            expect, numeric, [], CLAIM_POINTS)
+            row = _at_point(first, req)
             if k == 0:
                 from ..render.csv import row_columns
 
@@ -727,10 +709,10 @@ def _parse(source: str, file: str | None) -> Program:
         raise usage.refine(exc.with_source(source), source, file is not None) from None
 
 
-def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
-            output: str | None = None, graph: str | None = None) -> int:
+def _finish(result: Result, req: Request) -> int:
     """Render the result in its format, write the notes it owes on stderr, name each
     non-finite value; the exit status is the result's (judge.verdict.exit_status)."""
+    fmt, show_tape, collapse, output = req.fmt, req.show_tape, req.collapse, req.output
     _OUT.result = result
     mode = result.mode
     if output is not None and mode in ("batch", "rows"):
@@ -763,11 +745,12 @@ def _finish(result: Result, fmt: str, show_tape: bool, collapse: bool,
         from ..render import text as textr
 
         click.echo(textr.verify_summary(result.verification), err=True)
-    if collapse and not show_tape and graph is None and mode == "point" and result.steps is None:
+    if (collapse and not show_tape and req.graph is None and mode == "point"
+            and result.steps is None):
         click.echo("note: --collapse applies to the --tape listing", err=True)
     for message in result.problems:
         click.echo(f"non-finite: {message}", err=True)
-    return result.exit_status()
+    return result.exit_status(req.strict)
 
 
 def _write_output(result: Result, path: str) -> None:
@@ -810,7 +793,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = command.main(args=args, prog_name="gradcalc", standalone_mode=False,
                               obj={"moved": moved})
     except InputError as exc:
-        _error(exc.render())
+        from ..render.words import option_words
+
+        _error(exc.render(option_words))  # the settings it names, as options
         return EXIT_INPUT
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -841,7 +826,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    """An error on stderr: the word `error:` in red where _colour says so."""
+    """An error on stderr: the word `error:` in red where _colour says so; a very long word of
+    it is not echoed whole (errors.capped)."""
+    message = capped(message)
     colour = message.startswith("error:") and _colour(sys.stderr)
     if colour:
         message = click.style("error:", fg="red", bold=True) + message[len("error:"):]

@@ -240,7 +240,7 @@ def refine(exc: InputError, source: str, from_file: bool, program: Any = None,
         if source[i] == "," and source[i - 1].isdigit() and source[i + 1].isdigit():
             whole = re.search(r"\d+$", source[:i]).group()  # type: ignore[union-attr]
             part = re.match(r"\d+", source[i + 1:]).group()  # type: ignore[union-attr]
-            return InputError(exc.message, span, source,
+            return InputError(exc.parts, span, source,
                               f"a decimal comma? write {whole}.{part}")
     if isinstance(exc, UnboundName) and program is not None:
         from ..lang.syntax import free_names

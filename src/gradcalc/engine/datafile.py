@@ -1,7 +1,7 @@
 """Text files of numbers, as `--points FILE` and `--at X=@FILE.csv` read them: one number
 syntax for a cell, one way to decode the bytes, one way to tell the separator.
 
-A cell is a number as README documents it: optional spaces, an optional sign, digits with an
+A cell is a number as docs/batches.md says: optional spaces, an optional sign, digits with an
 optional decimal point (`3`, `2.5`, `.5`, `1.`), an optional exponent (`1e-3`, `2E+2`), ASCII
 only. Python's float() is more lenient (`1_0`, Arabic-Indic or full-width digits), so it only
 ever sees a cell that has passed this test. Text is UTF-8, with or without a byte-order mark.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import InputError
+from ..errors import InputError, Text, as_parts
 
 _NUMBER = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*\Z")
 _NONFINITE = re.compile(r"[ \t]*[+-]?(?:inf|infinity|nan)[ \t]*\Z", re.IGNORECASE)
@@ -50,7 +50,7 @@ def number_problem(cell: str, name: str | None = None, hint: str = "") -> tuple[
     return f"'{shown}' is not a number" + ("" if name is None else f" (column '{name}')"), hint
 
 
-def decode(data: bytes, where: str) -> str:
+def decode(data: bytes, where: Text) -> str:
     """The text of a file's bytes: UTF-8, a leading byte-order mark dropped; an InputError
     naming the line and byte of the first invalid sequence otherwise."""
     if data.startswith(BOM):
@@ -59,8 +59,8 @@ def decode(data: bytes, where: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(f"{where}: not UTF-8 text (line {line}, byte {exc.start + 1}: "
-                         f"0x{data[exc.start]:02x})",
+        raise InputError((*as_parts(where), f": not UTF-8 text (line {line}, byte "
+                          f"{exc.start + 1}: 0x{data[exc.start]:02x})"),
                          hint="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
                          ) from None
 

@@ -43,7 +43,16 @@ from ..engine.tape import (
     input_values,
     real_value,
 )
-from ..errors import InputError, Span, UnboundName, foreign_name, location
+from ..errors import (
+    InputError,
+    Setting,
+    Span,
+    UnboundName,
+    foreign_name,
+    location,
+    number_text,
+    unassigned_output,
+)
 from ..lang.inline import CallRecord, Hooks
 from ..lang.interpret import Interpretation, interpret_expr
 from ..lang.syntax import (
@@ -274,7 +283,8 @@ class _Tape(Interpretation):
     def check(self, i: int, stmt: Assign | Expr) -> None:
         """Before statement i: a bound name cannot be assigned to."""
         if isinstance(stmt, Assign) and stmt.target in self.bindings:
-            raise InputError(f"cannot assign to '{stmt.target}': it is bound with --at",
+            raise InputError((f"cannot assign to '{stmt.target}': it is bound with ",
+                              Setting("at")),
                              stmt.target_span, self.source)
 
 
@@ -310,7 +320,7 @@ def _unbound(node: Name, env: Mapping[str, Any], source: str | None) -> InputErr
     known = [n for n in env] + list(ops.CONSTANTS)
     close = _close_matches(node.id, known, n=1)
     hint = foreign_name(node.id) or (f"did you mean {close[0]}?" if close
-                                     else f"bind it with --at {node.id}=VALUE")
+                                     else ("bind it with ", Setting("at", f"{node.id}=VALUE")))
     return UnboundName(node.id, f"unbound name '{node.id}'", node.span, source, hint)
 
 
@@ -413,8 +423,8 @@ def _first_error(code: Code, bindings: Mapping[str, Any], source: str | None
     if bound is not None:
         at, stmt, target, start, end = bound
         found.append((at, stmt, 0, lambda: InputError(
-            f"cannot assign to '{target}': it is bound with --at", code.span(start, end),
-            source)))
+            (f"cannot assign to '{target}': it is bound with ", Setting("at")),
+            code.span(start, end), source)))
     free = next((f for f in code.free_names if code.names[f[0]] not in bindings
                  and code.names[f[0]] not in ops.CONSTANTS), None)
     if free is not None:
@@ -595,15 +605,17 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
             close = _close_matches(name, names, n=1)
             hint = f"did you mean {close[0]}?" if close else "bound names: " + (
                 ", ".join(names) or "none")
-            raise InputError(f"--wrt names '{name}', which is not bound", hint=hint)
+            raise InputError((Setting("wrt"), f" names '{name}', which is not bound"),
+                             hint=hint)
     warnings = [f"warning: binding '{n}' shadows the constant {n}" for n in names
                 if n in ops.CONSTANTS]
     check_inf(program, bindings)
     code = code_of(program)
     for name in names:
         if name in code.functions:
-            raise InputError(f"'{name}' is bound with --at but the program defines it as a "
-                             "function", program.functions[name].name_span, source)
+            raise InputError((f"'{name}' is bound with ", Setting("at"),
+                              " but the program defines it as a function"),
+                             program.functions[name].name_span, source)
     ex = execute(code, bindings, source)
     out = code.output
     output_name = code.output_name
@@ -611,10 +623,9 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
         if of not in code.env and of not in bindings:
             known = [*bindings, *(n for n in code.env if n not in bindings)]
             close = _close_matches(of, known, n=1)
-            raise InputError(f"--of names '{of}', which the program never assigns",
-                             hint=f"did you mean {close[0]}?" if close else
-                             "assigned names: " + (", ".join(n for n in code.env
-                                                             if n not in bindings) or "none"))
+            raise unassigned_output(of, hint=f"did you mean {close[0]}?" if close else
+                                    "assigned names: " + (", ".join(
+                                        n for n in code.env if n not in bindings) or "none"))
         out, output_name = output_slot(code, ex, of, bindings), of
     result = Run(program, code, ex, out, output_name, dict(bindings), list(wrt), warnings)
     if vectors.length(result.value) is not None:
@@ -627,7 +638,7 @@ def run(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str] | None
 
 
 def constant_value(expr: Expr, source: str | None = None) -> float:
-    """The value of a constant expression (numbers, pi, e): for --at values."""
+    """The value of a constant expression (numbers, pi, e): for bound values."""
     value = evaluate_expr(expr, {}, source)
     return float(value.value if isinstance(value, Tensor) else value)
 
@@ -648,8 +659,9 @@ def _constant_text(text: str) -> float:
     return constant_value(expr, text)
 
 
-def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
-    """Bindings from --at option texts `NAME=VALUE[,NAME=VALUE...]`, in order.
+def parse_bindings(options: Sequence[str], setting: str = "at") -> dict[str, Any]:
+    """Bindings from texts `NAME=VALUE[,NAME=VALUE...]` (--at options), in order; errors
+    name `setting` (an errors.SETTINGS key) as where the text was given.
 
     VALUE is a constant expression (numbers, pi, e, operators and functions), a vector
     `[v1, v2, ...]` of them (a 1-D float array), a matrix `[[a, b], [c, d]]` (2-D), or
@@ -666,7 +678,7 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
 
             def fail(message: str, span: Span = at, hint: str = "", text: str = text
                      ) -> InputError:
-                return InputError(f"--at: {message}", span, text, hint)
+                return InputError((Setting(setting), f": {message}"), span, text, hint)
 
             if not item:
                 raise fail("empty binding", hint="expected NAME=VALUE")
@@ -695,12 +707,13 @@ def parse_bindings(options: Sequence[str]) -> dict[str, Any]:
                     value = _constant_text(value_text)
             except InputError as exc:
                 span = exc.span or Span(0, len(value_text))
-                raise InputError(f"--at: {exc.message} in the value of '{name}'",
+                raise InputError((Setting(setting), ": ", *exc.parts,
+                                  f" in the value of '{name}'"),
                                  Span(value_at + span.start, value_at + span.end), text,
-                                 exc.hint) from None
+                                 exc.hint_parts) from None
             if not np.all(np.isfinite(value)):
                 raise fail(f"the value of '{name}' is not finite ({value_text.strip()} = "
-                           f"{value})")
+                           f"{number_text(value)})")
             out[name] = value
     return out
 

@@ -213,8 +213,8 @@ def parse_cells(text: str, inner: str, start: int, element: Callable[[str], floa
             values.append(element(cell))
         except InputError as exc:
             span = exc.span or Span(0, len(cell))
-            raise InputError(exc.message, Span(at + span.start, at + span.end), text,
-                             exc.hint) from None
+            raise InputError(exc.parts, Span(at + span.start, at + span.end), text,
+                             exc.hint_parts) from None
     return values
 
 

@@ -2,7 +2,7 @@
 with the op table's records it uses (ops.py, ops_matrix.py, ops_array.py) and how numpy's
 arguments, bound by numpy's own signature, become theirs; the functions that only read values;
 the refusals, a TypeError naming the function and, where one exists, the supported spelling;
-and README's coverage table, generated from HANDLERS and the op table (coverage_table).
+and the docs' coverage table, generated from HANDLERS and the op table (coverage_table).
 
 Imported on the first numpy call on a tensor (protocols.py), not at start-up.
 """
@@ -520,7 +520,7 @@ def _linalg_diagonal(x: Any, *, offset: int = 0) -> Any:
 
 class Handler:
     """How one numpy function is recorded: `call` takes numpy's arguments (after numpy's own
-    signature has bound them), `records` are the op table's records it uses (README's
+    signature has bound them), `records` are the op table's records it uses (the docs'
     coverage table lists them), `ignore` the keyword arguments accepted at their defaults only
     (out=, dtype=, ...)."""
 
@@ -709,7 +709,7 @@ def recorded_names() -> list[str]:
 
 
 def np_name(func: Any) -> str:
-    """How README and messages name a numpy function: np.NAME, or np.linalg.NAME."""
+    """How the documentation and messages name a numpy function: np.NAME, or np.linalg.NAME."""
     prefix = "np.linalg." if "linalg" in (func.__module__ or "") else "np."
     return prefix + func.__name__
 
@@ -721,7 +721,8 @@ def _refuse(what: str, fix: str = "") -> TypeError:
     return TypeError(f"{what} has no gradient rule in gradcalc, so it is refused rather than "
                      "computed without one"
                      + (f"; {fix}" if fix else "; for the value only, pass t.numpy()")
-                     + " (README's coverage table lists what numpy functions are recorded)")
+                     + " (the coverage table of docs/python-api.md lists what numpy functions are "
+                     "recorded)")
 
 
 def _values(args: Any) -> Any:

@@ -224,8 +224,10 @@ def backward(prims: Sequence[Primitive | None], args: Sequence[Sequence[Any]],
     pass too: higher-order derivatives; graph_unbroadcast then sums a recorded contribution
     to an argument's shape). more: further (target, seed) pairs, swept together: the adjoints
     of the sum of the targets. With magnitude=True every contribution is replaced by its
-    absolute value: each adjoint is then the sum of the absolute values of the terms the plain
-    pass adds up (the scale of the rounding error of that sum; judge.floor). free: drop each
+    magnitude (its absolute value, or what the primitive's record says its VJP's rounding is
+    relative to: Primitive.vjp_magnitude): each adjoint is then the sum of the magnitudes of the
+    terms the plain pass adds up (the scale of the rounding error of that sum; judge.floor).
+    free: drop each
     adjoint other than the sources' once it is spent (memory bounded by the live adjoints).
     origins=False skips looking for where the first non-finite contribution came from
     (nonfinite is then None). exact_zeros: a contribution that is not finite is 0 where its
@@ -271,7 +273,10 @@ def backward(prims: Sequence[Primitive | None], args: Sequence[Sequence[Any]],
                 rule = fixed[i] if fixed is not None else prim.vjp(i)
                 if rule is None:
                     continue
-                c = rule(g, ans, *xs)
+                if magnitude and prim.vjp_magnitude is not None:
+                    c = prim.vjp_magnitude(i, g, ans, *xs)
+                else:
+                    c = rule(g, ans, *xs)
                 if c is None:  # a symbolic zero (arrays.where's branch not taken): the input
                     if adj[ref] is None:  # is reached, and nothing is added or multiplied
                         adj[ref] = ZERO

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..engine.tape import Tensor
-from ..errors import InputError, Span
+from ..errors import InputError, Setting, Span
 from ..lang.syntax import Binary, Call, Expr, Index, Name, to_source
 from ..ops_matrix import INDEX2, ROW
 from . import matrices
@@ -105,9 +105,9 @@ def output_error(name: str | None, value: Any, span: Span | None, source: str | 
     ref = name or (text if len(text) <= 30 else "...")
     item = ref if name or isinstance(expr, (Name, Call)) else f"({ref})"
     return InputError(f"{what} is {kind}, but a gradient needs a scalar output", span, source,
-                      f"reduce it, e.g. sum({ref}), mean({ref}), norm({ref}), or take "
-                      f"{item}[0]; for a Jacobian, assign scalar outputs and name them with "
-                      "--of y1,y2")
+                      (f"reduce it, e.g. sum({ref}), mean({ref}), norm({ref}), or take "
+                       f"{item}[0]; for a Jacobian, assign scalar outputs and name them with ",
+                       Setting("of", "y1,y2")))
 
 
 def parse_vector(text: str, element: Callable[[str], float]) -> Any:

@@ -36,7 +36,7 @@ from ..engine.tape import (
     plug,
     source_masks,
 )
-from ..errors import location
+from ..errors import Setting, Text, as_parts, location, worded
 
 KINDS = ("unwatched", "unconnected", "outside_tape", "dummy_use", "stop_gradient", "cancel",
          "zero_derivative", "zero_seed")
@@ -46,12 +46,17 @@ OUTSIDE = "outside this tape's recording (before or after the with block, or und
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """Why one partial is None or 0: a kind from KINDS, the one-line text, and the tape node
-    where it happens (if any)."""
+    """Why one partial is None or 0: a kind from KINDS, the one line said (text, or parts
+    naming a setting, errors.Setting), and the tape node where it happens (if any)."""
 
     kind: str
-    text: str
+    said: Text
     node: int | None = None
+
+    @property
+    def text(self) -> str:
+        """The line, worded for Python."""
+        return worded(self.said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +248,7 @@ def _zero_cause(nodes: Sequence[Node], adj: Sequence[Any],
         return Reason("zero_seed", "the output gradient (seed) is 0", target)
     first = causes[0]
     also = "".join(f"; also {s}" for s in short[1:])
-    return Reason(first.kind, first.text + also, first.node)
+    return Reason(first.kind, (*as_parts(first.said), also), first.node)
 
 
 # ---------------------------------------------------------------- the one entry point
@@ -358,8 +363,8 @@ class Explainer:
             cuts = stop_gradient_cuts(tape.nodes, snode.id, tnode.id)
             if cuts:
                 places = ", ".join(where(c, words.source_text) for c in cuts)
-                reason = Reason(reason.kind, f"{reason.text}; also under stop_gradient (at "
-                                f"{places})", reason.node)
+                reason = Reason(reason.kind, (*as_parts(reason.said), "; also under "
+                                             f"stop_gradient (at {places})"), reason.node)
         return reason
 
 
@@ -385,8 +390,9 @@ def explain_run(run: Any) -> dict[str, Reason]:
     reasons: dict[str, Reason] = {}
     for name in run.bindings:
         if name not in gradient:
-            reasons[name] = Reason("unwatched", f"not watched: --wrt leaves {name} out, so it "
-                                   f"is held constant at {_num(run.bindings[name])}")
+            reasons[name] = Reason("unwatched", ("not watched: ", Setting("wrt"),
+                                                 f" leaves {name} out, so it is held constant "
+                                                 f"at {_num(run.bindings[name])}"))
             continue
         g = gradient[name]
         if g is not None and not _zero(g):

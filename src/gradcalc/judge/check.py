@@ -1,41 +1,57 @@
 """Cross-check of the tape's partials against SymPy's symbolic derivatives, with verdicts.
 
-The symbolic work runs in a forked child process under a hard time budget, so a pathological
-input (9^9^9^9, a 10,000-term sum) ends in a verdict instead of a hang.
+The symbolic work runs in a forked child process stopped at the call's deadline
+(budget.Deadline), so what no work limit foresaw ends in `skipped (time limit)`, never a hang.
+The questions asked of the judge are named: the value, each checked partial and (with
+stop_gradient) each true partial, keyed VALUE, ("d", label) and ("true", label).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import budget, ops
+from ..budget import Deadline, deadline_of
 from ..engine import vectors
 from ..engine.evaluate import Run
 from ..engine.tape import Node, backward, depth, input_values, source_masks
 from ..engine.why import stop_gradient_cuts, where
 from ..errors import location
 from ..judge import verdict as judge
+from ..judge.verdict import Status
 
 DEFAULT_RTOL = judge.DEFAULT_RTOL
 DEFAULT_ATOL = judge.DEFAULT_ATOL
-DEFAULT_TIMEOUT = 10.0  # seconds for the whole symbolic check
+DEFAULT_TIMEOUT = budget.DEFAULT_SECONDS  # the call's safety net (--check-timeout)
+
+VALUE = "value"   # the key of the value's question
+
+
+def derivative_key(label: str) -> tuple[str, str]:
+    """The key of the question about the partial `label` (the program as written)."""
+    return ("d", label)
+
+
+def true_key(label: str) -> tuple[str, str]:
+    """The key of the question about the true partial (stop_gradient(e) read as e)."""
+    return ("true", label)
 
 
 @dataclass
 class Partial:
-    """The verdict on one partial: status is ok, mismatch, undefined, null or skipped."""
+    """The verdict on one partial: status is ok, mismatch, undefined, null, cut or skipped.
+    sampled: False for a component of a long vector that the check left out by design (its
+    status is skipped; the sample stands for it in the check's overall status)."""
 
     name: str
     tape: Any
-    status: str
+    status: Status
     symbolic: str | None = None     # the symbolic form
     expected: Any = None            # the symbolic value at the point (float, complex or nan)
     error: float | None = None      # |tape - symbolic|
@@ -44,16 +60,17 @@ class Partial:
     true_value: Any = None
     floor: float | None = None      # the absolute part of its tolerance (judge.floor)
     certified: bool | None = None   # decided by a proven enclosure of the true value
+    sampled: bool = True
 
 
 @dataclass
 class Check:
     """The verdict on a whole run."""
 
-    status: str                     # ok, mismatch, skipped
+    status: Status                  # the value and the sampled partials, combined
     partials: dict[str, Partial] = field(default_factory=dict)
     value: Any = None               # the symbolic value of the output
-    value_status: str = "skipped"
+    value_status: Status = Status.SKIPPED
     reason: str = ""
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
@@ -66,6 +83,16 @@ class Check:
     def largest_error(self) -> float | None:
         errors = [p.error for p in self.partials.values() if p.error is not None]
         return max(errors) if errors else None
+
+    @property
+    def uncertified(self) -> bool:
+        """Whether a verdict was decided without a proven enclosure (`not certified`)."""
+        return any(p.certified is False for p in self.partials.values())
+
+
+def overall(partials: Mapping[str, Partial], value_status: str) -> Status:
+    """A check's status: its value's and its sampled partials' verdicts combined."""
+    return judge.combine([p.status for p in partials.values() if p.sampled] + [value_status])
 
 
 # ---------------------------------------------------------------- kinks
@@ -104,12 +131,14 @@ def kinks(run: Run) -> dict[str, str]:
                         for label in vectors.labels(name, run.bindings[name]):
                             reasons.setdefault(label, f"the function is not defined here: "
                                                f"{node.prim.domain_note} ({where})")
-        kink = node.prim.kink
-        if not m or kink is None or adj[node.id] is None:
+        prim = node.prim
+        if not m or (prim.kink is None and prim.cut is None) or adj[node.id] is None:
             continue
         values = input_values(nodes, node)
-        at_kink = kink(*values)
+        at_kink = prim.nonsmooth(*values)
         if bool(np.any(at_kink)):
+            on_cut = prim.cut is not None and bool(np.any(prim.cut(*values)))
+            note = prim.cut_note if on_cut else prim.kink_note
             where = _place(run, node)
             reach: dict[int, Any] | None = None
             for k, name in enumerate(run.wrt):
@@ -130,8 +159,8 @@ def kinks(run: Run) -> dict[str, str]:
                     every = vectors.labels(name, run.bindings[name])
                     labels = [] if hit is None else [every[c] for c in np.flatnonzero(hit)]
                 for label in labels:
-                    reasons.setdefault(label, f"{node.prim.kink_note} ({where})" + (
-                        f"; {node.prim.convention}" if node.prim.convention else ""))
+                    reasons.setdefault(label, f"{note} ({where})" + (
+                        f"; {prim.convention}" if prim.convention and not on_cut else ""))
     return reasons
 
 
@@ -159,16 +188,19 @@ def _floors(run: Run, atol: float) -> tuple[dict[str, float], float]:
     biggest = 0.0
     with np.errstate(all="ignore"):
         for node in nodes[: target + 1]:
-            v = np.max(np.abs(node.value)) if np.size(node.value) else 0.0
+            v = node.value
+            if node.prim is not None and node.prim.magnitude is not None:
+                v = node.prim.magnitude(v, *input_values(nodes, node))
+            v = np.max(np.abs(v)) if np.size(v) else 0.0
             if np.isfinite(v):
                 biggest = max(biggest, float(v))
     return out, judge.floor(atol, biggest, d)
 
 
 def domain_reason(run: Run, failure: judge.DomainFailure) -> str:
+    """Why every partial is undefined at a point outside the domain, naming where."""
     prim = ops.BY_NAME.get(failure.op)
-    text = prim.domain_note if prim is not None and prim.domain_note else \
-        judge.GUARD_TEXT[failure.kind]
+    text = prim.domain_note if prim is not None and prim.domain_note else failure.text
     node = next((n for n in run.nodes if n.span is not None and failure.start is not None
                  and n.span.start == failure.start and n.op == failure.op), None)
     if node is not None:
@@ -216,36 +248,48 @@ class Plan:
     def not_sampled(self, label: str, g: Any) -> Partial:
         """The verdict on a component of a long vector or matrix that the check left out."""
         name = vectors.owner(label)
-        return Partial(label, g, "skipped", reason=f"not sampled ({name} has "
+        return Partial(label, g, Status.SKIPPED, reason=f"not sampled ({name} has "
                        f"{vectors.length(self.run.bindings[name]):,} components; "
-                       f"{len(self.sampled[name])} are checked)")
+                       f"{len(self.sampled[name])} are checked)", sampled=False)
 
-    def judge_fn(self, deadline: float) -> Callable[..., Any]:
-        """The function the budgeted child runs on the derivatives' program: the domain at the
-        point, then a verdict per question (judge.judge_point)."""
+    def questions(self, has_true: bool) -> list[judge.Question]:
+        """What the point check asks, by key, of a program whose outputs are the value, each
+        checked partial, then (has_true) each true partial. The floor is atol: the full floors
+        are applied afterwards, to mismatches only (assemble)."""
         labels = list(self.checked)
         n = len(labels)
         tapes = dict(self.gradient)
+        out = [judge.Question(VALUE, 0, self.value, self.rtol, self.atol)]
+        for k, label in enumerate(labels):
+            t = tapes[label]
+            side = (self.checked[label],)
+            words = {self.checked[label]: label}
+            if t is not None:
+                out.append(judge.Question(derivative_key(label), 1 + k, t, self.rtol,
+                                          self.atol, side=side, labels=words))
+            if has_true:  # also when not connected on the tape: is the true one 0?
+                out.append(judge.Question(true_key(label), 1 + n + k,
+                                          0.0 if t is None else t, self.rtol, self.atol,
+                                          side=side, labels=words))
+        return out
 
-        atol = self.atol   # the floors are applied afterwards, to mismatches only (assemble)
+    def floors_by_key(self) -> dict[Any, float]:
+        """The full floor of every question's tolerance, by its key."""
+        out: dict[Any, float] = {VALUE: self.value_floor}
+        for label in self.checked:
+            out[derivative_key(label)] = out[true_key(label)] = self.floors[label]
+        return out
+
+    def judge_fn(self, deadline: float) -> Callable[..., Any]:
+        """The function the child runs on the derivatives' program: the domain at the point,
+        then a verdict per question (judge.judge_point), by key."""
+        n = len(self.checked)
 
         def judge_fn(program: Any, outputs: list[int], guards: list[list[Any]]) -> Any:
-            questions = [judge.Question(0, self.value, self.rtol, atol)]
             has_true = len(outputs) - 1 - n - sum(g[4] for g in guards) == n
-            for k, label in enumerate(labels):
-                t = tapes[label]
-                fl = atol
-                side = (self.checked[label],)
-                words = {self.checked[label]: label}
-                if t is not None:
-                    questions.append(judge.Question(1 + k, t, self.rtol, fl, side=side,
-                                                    labels=words))
-                if has_true:  # also when not connected on the tape: is the true one 0?
-                    questions.append(judge.Question(1 + n + k, 0.0 if t is None else t,
-                                                    self.rtol, fl, side=side, labels=words))
             first_guard = 1 + n + (n if has_true else 0)
             return judge.judge_point(program, outputs, guards, first_guard, self.point,
-                                     questions, deadline)
+                                     self.questions(has_true), deadline)
 
         return judge_fn
 
@@ -270,22 +314,29 @@ def plan(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> Pl
 
 
 def check(run: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-          timeout: float = DEFAULT_TIMEOUT, of: str | None = None, cache: bool = True) -> Check:
+          timeout: float = DEFAULT_TIMEOUT, of: str | None = None, cache: bool = True,
+          deadline: Deadline | None = None) -> Check:
     """Judge every partial of the run (and its value) against the true derivative at the same
-    point (judge.py: a proven enclosure, a tolerance that scales, domains and kinks).
+    point (verdict.py: a proven enclosure, a tolerance that scales, domains and kinks).
 
-    cache: read and fill the disk cache of derivatives (a hit imports no SymPy)."""
-    from ..symbolic.derivatives import at_point
+    cache: read and fill the disk cache of derivatives (a hit imports no SymPy). deadline: the
+    call's (else one of `timeout` seconds from now); what it stops is skipped (time limit)."""
+    from ..symbolic.derivatives import MATRIX_WORK, at_point
 
+    deadline = deadline_of(deadline, timeout)
     pl = plan(run, rtol, atol)
     if numeric_reference(run):
-        return numeric_check(pl, of, time.monotonic() + timeout)
+        total = sum(int(np.size(v)) for v in run.bindings.values())
+        return numeric_check(pl, of, deadline, f"SymPy's expansion of {total:,} components is "
+                             f"beyond the check's work limit ({LARGE_COMPONENTS:,})")
     status, result = at_point(run.program, pl.symbols, list(pl.checked.values()), pl.point, of,
-                              timeout, cache, pl.judge_fn(time.monotonic() + timeout))
+                              deadline, cache, pl.judge_fn(deadline.at))
+    if status == "too large":
+        return numeric_check(pl, of, deadline, f"SymPy's derivatives of this matrix program "
+                             f"are beyond the check's work limit (tree nodes times partials "
+                             f"over {MATRIX_WORK:,})")
     if status != "ok":
-        reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
-                  else str(result))
-        return skipped(pl, reason)
+        return skipped(pl, deadline.reason() if status == "timeout" else str(result))
     judged = result["judged"]
     if judged is None:
         judged = _fallback_answers(result["fallback"], pl, bool(result["true_forms"]))
@@ -304,10 +355,11 @@ def numeric_reference(run: Run) -> bool:
         sum(int(np.size(v)) for v in values) > LARGE_COMPONENTS
 
 
-def numeric_check(pl: Plan, of: str | None, deadline: float) -> Check:
+def numeric_check(pl: Plan, of: str | None, deadline: Deadline, why: str) -> Check:
     """Judge the sampled partials against fourth-order differences of the program's forward
     functions (judge.numeric.component: no tape, no VJPs), each within rtol plus
-    numeric.SAFETY times its own error estimate. Not proven: every verdict is uncertified."""
+    numeric.SAFETY times its own error estimate. Not proven: every verdict is uncertified.
+    why: which work limit sent the check here."""
     from . import numeric
 
     run = pl.run
@@ -322,105 +374,94 @@ def numeric_check(pl: Plan, of: str | None, deadline: float) -> Check:
         flat = 0 if k is None else k if isinstance(k, int) else \
             k[0] * np.shape(run.bindings[name])[1] + k[1]
         try:
-            est = numeric.component(run.program, point, name, flat, of, deadline)
+            est = numeric.component(run.program, point, name, flat, of, deadline.at)
         except TimeoutError:
-            partials[label] = Partial(label, g, "skipped", reason="numeric reference over "
-                                      "budget", certified=False)
+            partials[label] = Partial(label, g, Status.SKIPPED, reason=deadline.reason(),
+                                      certified=False)
             continue
         shown = f"{est.value:.17g} ± {est.error:.2g} ({est.method})"
         if not est.trusted or not math.isfinite(est.value):
-            partials[label] = Partial(label, g, "skipped", expected=est.value, certified=False,
+            partials[label] = Partial(label, g, Status.SKIPPED, expected=est.value,
+                                      certified=False,
                                       reason="the numeric reference's stencil crosses a kink "
                                       "or a domain edge, or is not finite")
             continue
         tape = 0.0 if g is None else float(g)
         err = abs(tape - est.value)
         allow = pl.rtol * abs(est.value) + max(pl.atol, numeric.SAFETY * est.error)
-        status = "ok" if err <= allow else "mismatch"
-        if g is None and status == "ok":
-            status = "null"
+        status = Status.OK if err <= allow else Status.MISMATCH
+        if g is None and status == Status.OK:
+            status = Status.NULL
         partials[label] = Partial(
             label, g, status, "-", expected=est.value, error=err, certified=False,
-            reason="" if status != "mismatch" else
+            reason="" if status != Status.MISMATCH else
             f"the tape differs from the numeric reference {shown} by {err:.3g}")
-    statuses = {p.status for p in partials.values()}
-    overall = "mismatch" if "mismatch" in statuses else "ok" if statuses & {"ok", "null"} \
-        else "skipped"
-    total = sum(int(np.size(v)) for v in run.bindings.values())
-    reason = (f"numeric reference: SymPy's expansion of {total:,} components is beyond a "
-              f"check's budget; the sampled partials are compared with five-point "
-              f"differences of the forward functions (no tape, no VJPs), within rtol plus "
-              f"{numeric.SAFETY:g} times their error estimate: not proven")
-    if overall == "skipped":
-        reason = "numeric reference over budget"
-    return Check(overall, partials, reason=reason, rtol=pl.rtol, atol=pl.atol,
-                 sampled=pl.sampled, reference="numeric differences")
+    reason = (f"numeric reference: {why}; the {'sampled ' if pl.sampled else ''}partials "
+              f"are compared with five-point differences of the forward functions (no tape, "
+              f"no VJPs), within rtol plus {numeric.SAFETY:g} times their error estimate: not "
+              f"proven")
+    if all(budget.stopped(p.reason) for p in partials.values() if p.sampled):
+        return skipped(pl, deadline.reason())
+    return Check(judge.combine(p.status for p in partials.values() if p.sampled), partials,
+                 reason=reason, rtol=pl.rtol, atol=pl.atol, sampled=pl.sampled,
+                 reference="numeric differences")
 
 
 def skipped(pl: Plan, reason: str) -> Check:
-    """Every partial skipped for one reason (over budget, SymPy failed)."""
-    partials = {n_: Partial(n_, g, "skipped", reason=reason) for n_, g in pl.gradient}
-    return Check("skipped", partials, reason=reason, rtol=pl.rtol, atol=pl.atol)
+    """Every partial skipped for one reason (the time limit, SymPy failed)."""
+    partials = {n_: Partial(n_, g, Status.SKIPPED, reason=reason) for n_, g in pl.gradient}
+    return Check(Status.SKIPPED, partials, reason=reason, rtol=pl.rtol, atol=pl.atol)
 
 
 def assemble(pl: Plan, forms: Mapping[str, str], true_forms: Mapping[str, str],
-             judged: tuple[judge.DomainFailure | None, list[judge.Answer]]) -> Check:
-    """The Check of one point from the judge's answers to the plan's questions."""
+             judged: tuple[judge.DomainFailure | None, judge.Answers]) -> Check:
+    """The Check of one point from the judge's answers to the plan's questions (by key)."""
     run = pl.run
     failure, answers = judged
     checked, sampled = pl.checked, pl.sampled
-    if any(a.status == "mismatch" for a in answers):
-        answers = _with_floors(pl, answers, bool(true_forms))
+    if any(a.status == Status.MISMATCH for a in answers.values()):
+        answers = judge.refloor(answers, pl.floors_by_key())
     why = kinks(run)
     partials: dict[str, Partial] = {}
-    it = iter(answers)
-    value_answer = next(it, None)
     for label, g in pl.gradient:
         name = vectors.owner(label)
         if label not in checked:
             partials[label] = pl.not_sampled(label, g)
             continue
         form = forms[checked[label]]
-        p = Partial(label, g, "ok", form,
+        p = Partial(label, g, Status.OK, form,
                     floor=pl.floors.get(label) if pl._floors is not None else None)
+        t = answers.get(true_key(label)) if true_forms else None
         if g is None:
-            p.status = "null" if form == "0" else "mismatch"
+            p.status = Status.NULL if form == "0" else Status.MISMATCH
             p.reason = ("not connected: the output does not depend on " + name) \
                 if form == "0" else "the tape has no path but the derivative is not zero"
-            t = next(it) if true_forms and failure is None else None
-            if t is not None:
-                p.true_symbolic, p.true_value = true_forms[checked[label]], t.value
-                if p.status == "null" and t.status == "mismatch":
-                    mark_cut(run, p, t.value)
-            partials[label] = p
-            continue
-        if failure is not None:
-            p.status, p.reason = "undefined", domain_reason(run, failure)
+        elif failure is not None:
+            p.status, p.reason = Status.UNDEFINED, domain_reason(run, failure)
         else:
-            a = next(it)
-            t = next(it) if true_forms else None
-            apply_answer(p, a, why.get(label), float(g))
-            if t is not None:
-                p.true_symbolic, p.true_value = true_forms[checked[label]], t.value
-                if p.status in ("ok", "null") and t.status == "mismatch":
-                    mark_cut(run, p, t.value)
+            apply_answer(p, answers[derivative_key(label)], why.get(label), float(g))
+        if t is not None:
+            p.true_symbolic, p.true_value = true_forms[checked[label]], t.value
+            if p.status in (Status.OK, Status.NULL) and t.status == Status.MISMATCH:
+                mark_cut(run, p, t.value)
         partials[label] = p
+    value_answer = answers.get(VALUE)
     if failure is not None:
-        value_status, value = "undefined", math.nan
+        value_status, value = Status.UNDEFINED, math.nan
     elif value_answer is None:
-        value_status, value = "skipped", math.nan
+        value_status, value = Status.SKIPPED, math.nan
     else:
         value_status, value = value_answer.status, value_answer.value
-    overall = judge.status_of([p.status for p in partials.values()] + [value_status])
+    status = overall(partials, value_status)
     reason = domain_reason(run, failure) if failure is not None else ""
-    if overall == "mismatch":
+    if status == Status.MISMATCH:
         lost = cancellation(run)
         if lost:
             reason = lost
             for p in partials.values():
-                if p.status == "mismatch":
+                if p.status == Status.MISMATCH:
                     p.reason += f"; {lost}"
-    return Check(overall, partials, value, value_status, reason=reason, rtol=pl.rtol,
+    return Check(status, partials, value, value_status, reason=reason, rtol=pl.rtol,
                  atol=pl.atol, sampled=sampled)
 
 
@@ -481,16 +522,16 @@ def apply_answer(p: Partial, a: judge.Answer, kink: str | None, t: float) -> Non
     p.expected = a.value
     p.status = a.status
     p.certified = a.certified
-    if a.status in ("ok", "mismatch") and math.isfinite(a.value):
+    if a.status in (Status.OK, Status.MISMATCH) and math.isfinite(a.value):
         p.error = abs(t - a.value) if math.isfinite(t) else math.inf
-    if a.status == "mismatch":
+    if a.status == Status.MISMATCH:
         p.reason = f"tape {t!r} but the true derivative is {a.value!r}"
         if not a.certified:
             p.reason += f" ({a.reason})"
-    elif a.status == "undefined":
+    elif a.status == Status.UNDEFINED:
         reason = a.reason or "the derivative is not defined here"
         p.reason = f"{kink}: {reason}" if kink else reason
-    elif a.status == "skipped":
+    elif a.status == Status.SKIPPED:
         p.reason = a.reason
 
 
@@ -502,52 +543,26 @@ def mark_cut(run: Run, p: Partial, true_value: float, name: str | None = None) -
     cuts = [] if source is None or target is None else \
         stop_gradient_cuts(run.nodes, source.id, target)
     at = ", ".join(where(c, run.program.source) for c in cuts) or "?"
-    p.status = "cut"
+    p.status = Status.CUT
     p.reason = f"cut by stop_gradient at {at} (true derivative {true_value:.15g})"
 
 
-def _with_floors(pl: Plan, answers: list[judge.Answer], has_true: bool) -> list[judge.Answer]:
-    """The answers with each mismatch judged again with its partial's full floor: the child
-    judged with the floor atol, and a mismatch whose excess over the relative tolerance is
-    within the floor is ok (the tape's own rounding of a sum that cancels)."""
-    floors = [pl.value_floor]
-    tapes = dict(pl.gradient)
-    for label in pl.checked:
-        if tapes[label] is not None:
-            floors.append(pl.floors[label])
-        if has_true:
-            floors.append(pl.floors[label])
-    out = []
-    for a, fl in zip(answers, floors, strict=True):
-        if a.status == "mismatch" and a.excess is not None and a.excess <= fl:
-            a = dataclasses.replace(a, status="ok")
-        out.append(a)
-    return out
-
-
 def _fallback_answers(values: list[Any], pl: Plan, has_true: bool
-                      ) -> tuple[None, list[judge.Answer]]:
+                      ) -> tuple[None, judge.Answers]:
     """Answers from SymPy's own float values, for derivatives the program format cannot
-    express (not certified)."""
-    labels = list(pl.checked)
-    tapes = dict(pl.gradient)
-    n = len(labels)
+    express (not certified), to the same questions as the child's (by key)."""
+    floors = pl.floors_by_key()
 
-    def answer(t: Any, v: Any, fl: float) -> judge.Answer:
+    def answer(q: judge.Question) -> judge.Answer:
+        v = values[q.output]
         if isinstance(v, complex) or v is None or math.isnan(v):
-            return judge.Answer("undefined", math.nan, False, "the derivative is not real here")
-        ok = judge.within(float(t), float(v), pl.rtol, fl)
-        return judge.Answer("ok" if ok else "mismatch", float(v), False,
+            return judge.Answer(Status.UNDEFINED, math.nan, False,
+                                "the derivative is not real here")
+        ok = judge.within(float(q.tape), float(v), pl.rtol, floors[q.key])
+        return judge.Answer(Status.OK if ok else Status.MISMATCH, float(v), False,
                             "not certified: evaluated by SymPy in floating point")
 
-    out = [answer(pl.value, values[0], pl.value_floor)]
-    for k, label in enumerate(labels):
-        t = tapes[label]
-        if t is not None:
-            out.append(answer(t, values[1 + k], pl.floors[label]))
-        if has_true:
-            out.append(answer(0.0 if t is None else t, values[1 + n + k], pl.floors[label]))
-    return None, out
+    return None, {q.key: answer(q) for q in pl.questions(has_true)}
 
 
 def verdict(name: str, value: Any, form: str, expected: Any, kink: str | None, rtol: float,
@@ -555,15 +570,15 @@ def verdict(name: str, value: Any, form: str, expected: Any, kink: str | None, r
     """The verdict on one derivative from a plain reference value (first or higher order):
     value is the tape's (None if not connected), form and expected the symbolic form and value,
     kink why it is undefined (None if it is not)."""
-    p = Partial(name, value, "ok", form, expected)
+    p = Partial(name, value, Status.OK, form, expected)
     if value is None:
-        p.status = "null" if form == "0" else "mismatch"
+        p.status = Status.NULL if form == "0" else Status.MISMATCH
         p.reason = ((unconnected or "not connected: the output does not depend on " + name)
                     if form == "0" else "the tape has no path but the derivative is not zero")
     elif kink:
-        p.status, p.reason = "undefined", kink
+        p.status, p.reason = Status.UNDEFINED, kink
     elif isinstance(expected, complex) or math.isnan(expected):
-        p.status = "undefined"
+        p.status = Status.UNDEFINED
         p.reason = ("the derivative is not real here" if isinstance(expected, complex)
                     else "the derivative is not defined here")
     else:
@@ -571,7 +586,7 @@ def verdict(name: str, value: Any, form: str, expected: Any, kink: str | None, r
         p.error = abs(t - expected) if math.isfinite(t) and math.isfinite(expected) \
             else (0.0 if t == expected else math.inf)
         if not judge.within(t, expected, rtol, atol):
-            p.status = "mismatch"
+            p.status = Status.MISMATCH
             p.reason = f"tape {t!r} but the true derivative is {expected!r}"
     return p
 

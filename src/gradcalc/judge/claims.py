@@ -2,12 +2,17 @@
 formulas (--claim) and a numeric third opinion (--numeric), with a verdict per partial.
 
 Opinions on a partial: the tape, SymPy's derivative at the point, the numeric estimate and the
-user's expected value. Every comparison uses the check's rule |a - b| <= atol + rtol*max(|a|,|b|);
-a numeric estimate also gets NUMERIC_SAFETY times its own error estimate.
+user's expected value. Every comparison uses the judge's rule (verdict.within), relative to the
+reference it is compared with: |a - ref| <= rtol*|ref| + atol, where the reference is the
+true derivative when it is known (else the numeric estimate, else the tape); a numeric
+estimate also gets NUMERIC_SAFETY times its own error estimate added to atol.
 
 A claim `NAME: FORMULA` is about the whole function, not one point: gradcalc looks for a
-counterexample at random points of the domain, and if none turns up asks SymPy to simplify
-(claim - true derivative) to 0. Both steps run under sandbox.run_with_budget.
+counterexample at points of the domain - one in every piece that the kinks, branch cuts and
+domain edges of both sides cut the line into, then random ones - and if none turns up asks
+SymPy to simplify (claim - true derivative) to 0. Both steps run in a forked child
+(sandbox.run_with_budget) and are bounded by counts (points, precisions, expression sizes);
+the call's deadline only stops them, and a claim it stops is skipped (time limit).
 """
 
 from __future__ import annotations
@@ -15,21 +20,29 @@ from __future__ import annotations
 import math
 import random
 import re
-import signal
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .. import ops
+from ..budget import Deadline, deadline_of
 from ..engine.evaluate import Run, parse_bindings
-from ..errors import InputError, Span
+from ..errors import (
+    SHAPES_HINT,
+    InputError,
+    Part,
+    Setting,
+    Span,
+    Text,
+    as_parts,
+    unassigned_output,
+)
 from ..judge import explain, numeric
 from ..judge import verdict as judge
-from ..judge.check import Check, Partial
+from ..judge.check import DEFAULT_TIMEOUT, Check, Partial
+from ..judge.verdict import Status
 from ..lang.syntax import (
     Assign,
     Expr,
@@ -46,7 +59,13 @@ from ..symbolic.sandbox import run_with_budget
 NUMERIC_SAFETY = numeric.SAFETY  # a numeric estimate agrees within this many times its error
 CLAIM_POINTS = 100      # random points per claim
 MISS_FRACTION = 0.05    # the probability bound is stated for a difference on 5% of the region
-POINT_SECONDS = 0.25    # a point whose evaluation takes longer is skipped (e.g. 9^9^9^x at 9)
+# work limits of the claim check (counts, never the clock)
+CLAIM_PRECISIONS = 4        # the first rungs of reference.PRECISIONS tried at a point
+ROOT_DEGREE = 4             # anchors are the real roots of polynomial arguments up to this degree
+ANCHOR_OPS = 40             # ... of at most this many operations (sympy.count_ops)
+ANCHOR_ARGUMENTS = 200      # ... among the first this many guard and kink arguments
+SIMPLIFY_OPS = 60           # sympy.simplify tries a difference of at most this many operations
+EXPAND_TERMS = 5_000        # sympy.expand tries a difference it expands to at most this many terms
 
 
 # ---------------------------------------------------------------- input
@@ -55,22 +74,18 @@ POINT_SECONDS = 0.25    # a point whose evaluation takes longer is skipped (e.g.
 def parse_expect(options: Sequence[str], wrt: Sequence[str]) -> dict[str, float]:
     """Expected partials from --expect texts `NAME=VALUE[,...]`, parsed like --at values; every
     NAME must be a differentiated name."""
-    try:
-        values = parse_bindings(options)
-    except InputError as exc:
-        # the --at parser, reused: its messages name the option they came from
-        exc.message = re.sub(r"^--at:", "--expect:", exc.message)
-        raise
+    values = parse_bindings(options, "expect")  # its messages name the expected values
     for name, value in values.items():
         if np.ndim(value):
-            raise InputError(f"--expect: the value of '{name}' must be a number, not a vector")
+            raise InputError((Setting("expect"), f": the value of '{name}' must be a number, "
+                              "not a vector"))
     for text in options:
         for offset, piece in split_top_level(text):
             name = piece.partition("=")[0]
             lead = len(name) - len(name.lstrip())
             name = name.strip()
             if name not in wrt:
-                raise InputError(f"--expect: '{name}' is not a differentiated name",
+                raise InputError((Setting("expect"), f": '{name}' is not a differentiated name"),
                                  Span(offset + lead, offset + lead + len(name)), text,
                                  "differentiated names: " + (", ".join(wrt) or "none"))
     return values
@@ -85,7 +100,8 @@ class Claim:
     expr: Expr
     source: str          # the text the spans point into (the option or the whole file)
     name_span: Span
-    label: str           # "--claim" or "FILE line N"
+    file: str | None     # the claims file it was read from, None for a --claim text
+    line: int = 0        # its line in that file (1-based)
 
 
 def parse_claims(options: Sequence[str], file_text: str | None = None,
@@ -93,29 +109,35 @@ def parse_claims(options: Sequence[str], file_text: str | None = None,
     """Claims from --claim texts and a claims file (one `NAME: FORMULA` or `d/dNAME: FORMULA`
     per line; blank lines and # comments are skipped). Formulas are parsed with the expression
     parser."""
-    items: list[tuple[str, int, int, str]] = [(text, 0, len(text), "--claim") for text in options]
+    items: list[tuple[str, int, int, str | None, int]] = [
+        (text, 0, len(text), None, 0) for text in options]
     if file_text is not None:
         start = 0
         for number, line in enumerate(file_text.split("\n"), 1):
             body = line.split("#", 1)[0]
             if body.strip():
-                items.append((file_text, start, start + len(body), f"{file_name} line {number}"))
+                items.append((file_text, start, start + len(body), file_name, number))
             start += len(line) + 1
-    return [_claim(source, lo, hi, label) for source, lo, hi, label in items]
+    return [_claim(*item) for item in items]
 
 
-def _claim(source: str, lo: int, hi: int, label: str) -> Claim:
+def _given_in(claim_file: str | None) -> Part:
+    """Where a claim was given, as its errors name it: the claims file, or the --claim text."""
+    return Setting("claim") if claim_file is None else claim_file
+
+
+def _claim(source: str, lo: int, hi: int, claim_file: str | None, line: int) -> Claim:
     text = source[lo:hi]
-    where = "--claim" if label == "--claim" else label.split(" line ")[0]
+    where = _given_in(claim_file)
 
-    def fail(message: str, span: Span, hint: str = "") -> InputError:
-        return InputError(f"{where}: {message}", span, source, hint)
+    def fail(message: Text, span: Span, hint: Text = "") -> InputError:
+        return InputError((where, ": ", *as_parts(message)), span, source, hint)
 
     lead = len(text) - len(text.lstrip())
     colon = text.find(":")
     if colon < 0:
         raise fail("a claim needs the form NAME: FORMULA", Span(lo + lead, hi),
-                   "e.g. --claim 'a: an*tax'")
+                   ("e.g. ", Setting("claim", "'a: an*tax'")))
     name = text[:colon].strip()
     name_span = Span(lo + lead, lo + lead + max(1, len(name)))
     if name.startswith("d/d"):  # `d/da: an*tax` says the same as `a: an*tax`
@@ -132,9 +154,9 @@ def _claim(source: str, lo: int, hi: int, label: str) -> Claim:
         expr = parse_expression(formula)
     except InputError as exc:
         span = exc.span or Span(0, len(formula))
-        raise fail(f"{exc.message} in the claim for '{name}'",
-                   Span(at + span.start, at + span.end), exc.hint) from None
-    return Claim(name, formula.strip(), expr, source, name_span, label)
+        raise fail((*exc.parts, f" in the claim for '{name}'"),
+                   Span(at + span.start, at + span.end), exc.hint_parts) from None
+    return Claim(name, formula.strip(), expr, source, name_span, claim_file, line)
 
 
 def check_claim_names(claims: Sequence[Claim], variables: Sequence[str]) -> None:
@@ -142,16 +164,16 @@ def check_claim_names(claims: Sequence[Claim], variables: Sequence[str]) -> None
     constants; otherwise an InputError pointing at the offending name."""
     where = ", ".join(variables) or "none"
     for claim in claims:
-        prefix = "--claim" if claim.label == "--claim" else claim.label.split(" line ")[0]
+        prefix = _given_in(claim.file)
         if claim.name not in variables:
-            raise InputError(f"{prefix}: '{claim.name}' is not a variable of the expression",
+            raise InputError((prefix, f": '{claim.name}' is not a variable of the expression"),
                              claim.name_span, claim.source, f"variables: {where}")
         offset = claim.name_span.end + claim.source[claim.name_span.end:].find(":") + 1
         for node in postorder(claim.expr):
             if isinstance(node, Name) and node.id not in variables \
                     and node.id not in ops.CONSTANTS:
-                raise InputError(f"{prefix}: unknown name '{node.id}' in the claim for "
-                                 f"'{claim.name}'", Span(offset + node.span.start,
+                raise InputError((prefix, f": unknown name '{node.id}' in the claim for "
+                                  f"'{claim.name}'"), Span(offset + node.span.start,
                                                          offset + node.span.end),
                                  claim.source, f"variables: {where}")
 
@@ -173,17 +195,19 @@ class Opinions:
     symbolic: Any = None
     numeric: numeric.Estimate | None = None
     expected: float | None = None
-    status: str = "ok"
+    status: Status = Status.OK
     reason: str = ""
     agree: list[str] = field(default_factory=list)
+    unchecked: bool = False   # --no-check and nothing asked to compare: no verdict at all
 
 
 @dataclass
 class ClaimVerdict:
-    """The verdict on one claim: status proved, equal, differs, undecided or skipped."""
+    """The verdict on one claim: status proved, equal, differs, undecided or skipped (the time
+    limit stopped it)."""
 
     claim: Claim
-    status: str
+    status: Status
     true_form: str | None = None
     points: int = 0                          # random points where both sides were compared
     counterexample: dict[str, Any] | None = None   # {"at": {...}, "yours": .., "true": ..}
@@ -209,15 +233,18 @@ class Verification:
     true_forms: dict[str, str] = field(default_factory=dict)
 
     @property
-    def status(self) -> str:
-        """mismatch if anything disagrees, else undecided if a claim could not be decided,
-        else ok."""
-        if any(p.status == "mismatch" for p in self.partials.values()) or any(
-                c.status == "differs" for c in self.claims):
-            return "mismatch"
-        if any(c.status == "undecided" for c in self.claims):
-            return "undecided"
-        return "ok"
+    def status(self) -> Status:
+        """Every partial's and claim's verdict combined (verdict.combine): mismatch if anything
+        disagrees, else undecided if a claim could not be decided, else undefined or skipped
+        if something could not be verified, else ok. A partial that --no-check left with
+        nothing to compare has no verdict."""
+        return verdict_of([p.status for p in self.partials.values() if not p.unchecked]
+                          + [c.status for c in self.claims])
+
+
+def verdict_of(statuses: Sequence[str]) -> Status:
+    """The combined status of a verification (ok when it has nothing to say)."""
+    return judge.combine(statuses) if statuses else Status.OK
 
 
 def _real(x: Any) -> float | None:
@@ -227,7 +254,7 @@ def _real(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
-JUDGED = ("ok", "mismatch", "undefined", "cut", "null")
+JUDGED = (Status.OK, Status.MISMATCH, Status.UNDEFINED, Status.CUT, Status.NULL)
 
 
 def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | None,
@@ -243,7 +270,7 @@ def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | N
         est = None
     op = Opinions(name, tape, ref if judged else None, est, expected)
     t = None if tape is None else float(tape)
-    notes: list[str] = ["numeric skipped: over budget"] if over and judged else []
+    notes: list[str] = ["numeric skipped (time limit)"] if over and judged else []
     if judged:
         assert p is not None
         op.status, op.reason = p.status, p.reason
@@ -256,9 +283,9 @@ def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | N
                 judge.within(t, est.value, rtol, slack)
             if with_ref:
                 op.agree = sorted(set(op.agree) | {"numeric", "symbolic"})
-                if p.status == "mismatch":
+                if p.status == Status.MISMATCH:
                     notes.append("symbolic and numeric agree; tape differs")
-            elif p.status == "mismatch" and with_tape:
+            elif p.status == Status.MISMATCH and with_tape:
                 op.agree = ["numeric", "tape"]
                 notes.insert(0, "tape and numeric agree; symbolic differs")
             else:
@@ -267,25 +294,26 @@ def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | N
                     else "it differs from the proven reference"))
     elif est is not None:
         if not est.trusted or not math.isfinite(est.value) or t is None:
-            op.status = "skipped"
+            op.status = Status.SKIPPED
             op.reason = ("numeric inconclusive: its differences reach across a kink or domain "
                          "edge, and there is no symbolic reference" if not est.trusted
                          else "numeric inconclusive and no symbolic reference")
         elif judge.within(t, est.value, rtol, atol + NUMERIC_SAFETY * est.error):
             op.agree = ["numeric", "tape"]
         else:
-            op.status, op.reason = "mismatch", "tape and numeric disagree"
+            op.status, op.reason = Status.MISMATCH, "tape and numeric disagree"
     else:
-        op.status = "skipped"
+        op.status = Status.SKIPPED
         op.reason = p.reason if p is not None else (
-            "numeric over budget and no symbolic reference" if over
-            else "--no-check and nothing to compare with")
+            "numeric skipped (time limit) and no symbolic reference" if over
+            else "no symbolic check and nothing to compare with")
+        op.unchecked = p is None and not over
     if expected is not None:
-        if judged and p is not None and p.status == "null":
+        if judged and p is not None and p.status == Status.NULL:
             ref = 0.0   # not connected, and the derivative is identically 0
         truth = ref if ref is not None else (
-            est.value if est is not None and est.trusted and op.status == "ok" else None)
-        if truth is None and op.status in ("ok", "skipped") and t is not None \
+            est.value if est is not None and est.trusted and op.status == Status.OK else None)
+        if truth is None and op.status in (Status.OK, Status.SKIPPED) and t is not None \
                 and not judged and est is None:
             truth = t
         if truth is not None and not judge.within(expected, truth, rtol, atol):
@@ -294,10 +322,10 @@ def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | N
             how = explain.value_difference(expected, truth, rtol)   # a sign, a factor
             notes.insert(0, f"yours {expected:.15g} differs from the true derivative "
                          f"{truth:.15g} by {diff:.3g}{rel}" + (f"; {how}" if how else ""))
-            op.status = "mismatch"
-        elif truth is None and op.status not in ("undefined",):
+            op.status, op.unchecked = Status.MISMATCH, False
+        elif truth is None and op.status != Status.UNDEFINED:
             notes.append(f"yours {expected:.15g} is not compared: no reference")
-        elif op.status == "undefined":
+        elif op.status == Status.UNDEFINED:
             notes.append(f"yours {expected:.15g} is not compared")
     if notes:
         op.reason = "; ".join(([op.reason] if op.reason else []) + notes)
@@ -305,29 +333,32 @@ def _opinions(name: str, tape: Any, p: Partial | None, est: numeric.Estimate | N
 
 
 def verify(run: Run, chk: Check | None, expected: Mapping[str, float], with_numeric: bool,
-           claims: Sequence[Claim], rtol: float, atol: float, timeout: float,
-           of: str | None = None, points: int = CLAIM_POINTS) -> Verification:
-    """Verdicts at the run's point for every differentiated name, and on every claim."""
+           claims: Sequence[Claim], rtol: float, atol: float,
+           timeout: float = DEFAULT_TIMEOUT, of: str | None = None, points: int = CLAIM_POINTS,
+           deadline: Deadline | None = None) -> Verification:
+    """Verdicts at the run's point for every differentiated name, and on every claim, before
+    the deadline (the call's, else one of `timeout` seconds from now)."""
+    deadline = deadline_of(deadline, timeout)
     check_claim_names(claims, list(run.bindings))
     for name, value in run.bindings.items():
         if np.ndim(value) and (expected or with_numeric):
-            raise InputError(f"--expect and --numeric take scalar bindings only, but "
-                             f"'{name}' is a {'matrix' if np.ndim(value) == 2 else 'vector'}")
+            raise InputError((Setting("expect"), " and ", Setting("numeric"),
+                              f" take scalar bindings only, but '{name}' is a "
+                              f"{'matrix' if np.ndim(value) == 2 else 'vector'}"))
     gradient = run.gradient()
     point = {n: float(v) for n, v in run.bindings.items()}
     partials: dict[str, Opinions] = {}
-    deadline = time.monotonic() + timeout   # --numeric has the budget of the check
     for name, g in gradient.items():
         p = chk.partials.get(name) if chk is not None else None
         est = None
         if with_numeric:
             try:
-                est = numeric.partial(run.program, point, name, of, deadline)
+                est = numeric.partial(run.program, point, name, of, deadline.at)
             except TimeoutError:
                 est = numeric.Estimate(math.nan, math.inf, numeric.OVER_BUDGET, False)
         partials[name] = _opinions(name, g, p, est, expected.get(name), rtol, atol)
     verdicts = check_claims(run.program, list(run.bindings), claims, point, gradient, rtol,
-                            atol, timeout, of, points) if claims else []
+                            atol, deadline, of, points) if claims else []
     return Verification(partials, verdicts, rtol, atol, with_numeric)
 
 
@@ -349,37 +380,61 @@ def _draw(rng: random.Random, anchors: Sequence[float]) -> float:
     return rng.choice((-1.0, 1.0)) * 10 ** rng.uniform(-2.0, math.log10(30.0))
 
 
-class _Slow(Exception):
-    """One step ran over its time limit."""
+def _kink_arguments(exprs: Sequence[Any]) -> list[Any]:
+    """Where the expressions are piecewise: the arguments of their steps (sign, Heaviside,
+    DiracDelta), the differences of the arguments of max and min, the conditions of a
+    Piecewise, and the arguments of every primitive whose record declares a kink or a branch
+    cut (abs, atan2, ...). Their roots cut the line into the pieces a claim is sampled on."""
+    sp = symbolic.namespace()
+    classes = {p.sympy_class for p in ops.PRIMITIVES if p.sympy_class is not None
+               and (p.kink is not None or p.cut is not None)} | {"sign", "Heaviside",
+                                                                 "DiracDelta"}
+    out: list[Any] = []
+    seen: set[Any] = set()
+    stack = [symbolic.display(e) for e in exprs]
+    while stack:
+        e = stack.pop()
+        if e in seen or not e.args:
+            continue
+        seen.add(e)
+        stack.extend(e.args)
+        name = type(e).__name__
+        if name in ("Max", "Min"):
+            out += [a - b for k, a in enumerate(e.args) for b in e.args[k + 1:]]
+        elif isinstance(e, sp.Piecewise):
+            out += [c.lhs - c.rhs for _, c in e.args if isinstance(c, sp.Rel)]
+        elif name in classes:
+            out += list(e.args[:1] if name == "Heaviside" else e.args)
+    return out
 
 
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise _Slow inside the block after `seconds` (where the platform has interval timers)."""
-    if not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise _Slow
-
+def _roots(arg: Any, variables: Sequence[str]) -> list[float]:
+    """The real roots of an argument in one variable, where it is a polynomial (or a ratio of
+    polynomials) of degree at most ROOT_DEGREE with at most ANCHOR_OPS operations: found
+    exactly, in a time bounded by that size."""
+    sp = symbolic.namespace()
+    free = [s for s in arg.free_symbols if s.name in variables]
+    if len(free) != 1 or arg.free_symbols - set(free) or sp.count_ops(arg) > ANCHOR_OPS:
+        return []
+    numerator = sp.together(arg).as_numer_denom()[0]
     try:
-        old = signal.signal(signal.SIGALRM, on_alarm)
-    except ValueError:  # not the main thread: no per-step limit, the overall budget still holds
-        yield
-        return
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        poly = sp.Poly(numerator, free[0])
+    except sp.PolynomialError:
+        return []
+    if not 0 < poly.degree() <= ROOT_DEGREE or not poly.domain.is_Exact:
+        return []
+    out = []
+    for r in sp.real_roots(poly):
+        v = float(r)
+        if math.isfinite(v):
+            out.append(v)
+    return out
 
 
 def _anchors(exprs: Sequence[Any], guards: Sequence[symbolic.Guard], variables: Sequence[str]
              ) -> list[float]:
     """Numbers to sample near: the constants of the expressions and the real roots of each
-    domain guard's argument in one variable (where SymPy finds them quickly)."""
+    domain guard's and each kink's argument in one variable (see _roots)."""
     sp = symbolic.namespace()
     out: set[float] = set()
     for e in exprs:
@@ -387,30 +442,77 @@ def _anchors(exprs: Sequence[Any], guards: Sequence[symbolic.Guard], variables: 
             v = float(atom)
             if math.isfinite(v) and 1e-300 < abs(v) < 1e300:
                 out.add(v)
-    for g in guards:
-        for arg in g.args:
-            free = [s for s in arg.free_symbols if s.name in variables]
-            if len(free) != 1 or sp.count_ops(arg) > 40:
-                continue
-            try:
-                with _time_limit(POINT_SECONDS):
-                    roots = sp.solve(symbolic.display(arg), free[0])
-            except (_Slow, NotImplementedError, ValueError, TypeError):
-                continue
-            for r in roots:
-                if r.is_real:
-                    v = float(r)
-                    if math.isfinite(v):
-                        out.add(v)
+    args = [symbolic.display(a) for g in guards for a in g.args] + _kink_arguments(exprs)
+    for arg in args[:ANCHOR_ARGUMENTS]:
+        out.update(_roots(arg, variables))
     return sorted(out)
+
+
+def _pieces(anchors: Sequence[float]) -> list[float]:
+    """One point inside each piece that the anchors cut the line into (the two unbounded
+    pieces included), and one just beside each anchor on either side."""
+    if not anchors:
+        return []
+    out = [anchors[0] - max(1.0, abs(anchors[0])), anchors[-1] + max(1.0, abs(anchors[-1]))]
+    out += [(a + b) / 2 for a, b in zip(anchors, anchors[1:], strict=False)]
+    for a in anchors:
+        step = 1e-3 * max(1.0, abs(a))
+        out += [a - step, a + step]
+    return sorted(set(out))
+
+
+def expanded_terms(expr: Any) -> int:
+    """An upper bound on the number of terms sympy.expand makes of an expression (and of any
+    function argument inside it), capped just above EXPAND_TERMS: a power of a sum is counted
+    by the multinomial theorem."""
+    cap = EXPAND_TERMS + 1
+    sizes: dict[Any, int] = {}
+    worst = 1
+    stack: list[tuple[Any, bool]] = [(expr, False)]
+    while stack:
+        e, done = stack.pop()
+        if e in sizes:
+            continue
+        if not done and e.args:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in sizes)
+            continue
+        kids = [sizes[a] for a in e.args]
+        if e.is_Add:
+            n = sum(kids)
+        elif e.is_Mul:
+            n = 1
+            for k in kids:
+                n = min(cap, n * k)
+        elif e.is_Pow and e.exp.is_Integer and int(e.exp) > 0:
+            n = min(cap, math.comb(int(e.exp) + kids[0] - 1, kids[0] - 1)) if kids[0] > 1 \
+                else 1
+        else:
+            n = 1   # an atom or a function: its arguments are expanded on their own
+        sizes[e] = n = min(cap, n)
+        worst = max(worst, n)
+    return worst
+
+
+def _proved(mine: Any, true: Any) -> bool:
+    """Whether SymPy simplifies (claim - true derivative) to 0, trying only what the work
+    limits allow (EXPAND_TERMS, SIMPLIFY_OPS)."""
+    sp = symbolic.namespace()
+    diff = symbolic.display(mine) - symbolic.display(true)
+    if diff == 0:
+        return True
+    if expanded_terms(diff) <= EXPAND_TERMS and sp.expand(diff) == 0:
+        return True
+    return sp.count_ops(diff) <= SIMPLIFY_OPS and sp.simplify(diff) == 0
 
 
 def _search(program: Program, variables: Sequence[str], claim: Claim, point: Mapping[str, float]
             | None, rtol: float, atol: float, points: int, of: str | None,
             deadline: float) -> dict[str, Any]:
     """In the child: the true derivative's form, both sides at the --at point, and a search for
-    a counterexample at random points where the function is defined and differentiable, then
-    SymPy's attempt to prove the claim."""
+    a counterexample at points where the function is defined and differentiable (one in every
+    piece, then random ones), then SymPy's attempt to prove the claim. Raises TimeoutError
+    past the deadline."""
     from ..judge import reference
     from ..symbolic import compiled
 
@@ -429,34 +531,31 @@ def _search(program: Program, variables: Sequence[str], claim: Claim, point: Map
     fmeta, cmeta = meta[:len(fguards)], meta[len(fguards):]
     cfirst = 3 + sum(g[4] for g in fmeta)
 
+    ladder = reference.PRECISIONS[:CLAIM_PRECISIONS]
+
     def judged(pt: Mapping[str, float]) -> tuple[Any, Any] | None:
         """(yours, true) at a point where the true derivative exists; yours is nan where the
-        claim is undefined. None: outside the domain, at a kink, or too slow."""
-        try:
-            with _time_limit(POINT_SECONDS):
-                if judge.domain(prog, outputs, fmeta, 3, pt, deadline) is not None:
-                    return None
-                t = None
-                for prec in reference.PRECISIONS[:4]:
-                    t, c = reference.evaluate(prog, [outputs[1], outputs[2]], pt, prec,
-                                              deadline)
-                    if t.undefined:
-                        return None
-                    if t.resolved and judge.tight(t):
-                        break
-                else:
-                    return None          # a kink or an unresolved point: no derivative
-                if judge.domain(prog, outputs, cmeta, cfirst, pt, deadline) is not None:
-                    return math.nan, t.mid()
-                for prec in reference.PRECISIONS[:4]:
-                    c = reference.evaluate(prog, [outputs[2]], pt, prec, deadline)[0]
-                    if c.undefined:
-                        return math.nan, t.mid()
-                    if c.resolved and judge.tight(c):
-                        break
-                return c.mid(), t.mid()
-        except (_Slow, TimeoutError):
+        claim is undefined. None: outside the domain, at a kink, or unresolved."""
+        if judge.domain(prog, outputs, fmeta, 3, pt, deadline) is not None:
             return None
+        t = None
+        for prec in ladder:
+            t = reference.evaluate(prog, [outputs[1]], pt, prec, deadline)[0]
+            if t.undefined:
+                return None
+            if t.resolved and judge.tight(t):
+                break
+        else:
+            return None          # a kink or an unresolved point: no derivative
+        if judge.domain(prog, outputs, cmeta, cfirst, pt, deadline) is not None:
+            return math.nan, t.mid()
+        for prec in ladder:
+            c = reference.evaluate(prog, [outputs[2]], pt, prec, deadline)[0]
+            if c.undefined:
+                return math.nan, t.mid()
+            if c.resolved and judge.tight(c):
+                break
+        return c.mid(), t.mid()
 
     def differs(yours: Any, t: float) -> bool:
         y = _real(yours)
@@ -469,13 +568,20 @@ def _search(program: Program, variables: Sequence[str], claim: Claim, point: Map
             if differs(*pair):
                 out["counterexample"] = {"at": dict(point), "yours": pair[0], "true": pair[1]}
                 return out
-    anchors = _anchors([f, mine], [*fguards, *cguards], variables)
+    anchors = _anchors([f, true, mine], [*fguards, *cguards], variables)
     rng = random.Random(f"{claim.name}:{claim.formula}")
+    pieces = _pieces(anchors)
+    planned = [(n, v) for v in pieces for n in variables]   # each variable in each piece
+    if len(planned) > points // 2:
+        planned = [planned[k * len(planned) // (points // 2)] for k in range(points // 2)]
     found = 0
-    for _ in range(40 * points):
-        if found >= points or time.monotonic() > deadline:
+    for attempt in range(40 * points):
+        if found >= points:
             break
         pt = {n: _draw(rng, anchors) for n in variables}
+        if attempt < len(planned):
+            name, value = planned[attempt]
+            pt[name] = value
         pair = judged(pt)
         if pair is None:
             continue
@@ -485,13 +591,7 @@ def _search(program: Program, variables: Sequence[str], claim: Claim, point: Map
             break
     out["points"] = found
     if out["counterexample"] is None:
-        try:
-            with _time_limit(min(3600.0, max(0.01, deadline - time.monotonic()))):
-                diff = symbolic.display(mine) - symbolic.display(true)
-                sp = symbolic.namespace()
-                out["proved"] = bool(diff == 0 or sp.expand(diff) == 0 or sp.simplify(diff) == 0)
-        except _Slow:
-            out["proof_timeout"] = True
+        out["proved"] = _proved(mine, true)
     return out
 
 
@@ -509,72 +609,74 @@ def _simplest(pt: Mapping[str, float], pair: tuple[Any, float], judged: Any,
 
 def check_claims(program: Program, variables: Sequence[str], claims: Sequence[Claim],
                  point: Mapping[str, float] | None, gradient: Mapping[str, Any] | None,
-                 rtol: float, atol: float, timeout: float, of: str | None = None,
+                 rtol: float, atol: float, deadline: Deadline, of: str | None = None,
                  points: int = CLAIM_POINTS) -> list[ClaimVerdict]:
-    """A verdict on every claim: a counterexample search at random points of the domain (and at
-    the --at point, if any), then SymPy simplification; all under the time budget."""
+    """A verdict on every claim: a counterexample search at points of the domain (and at the
+    --at point, if any), then SymPy simplification; all before the deadline."""
     verdicts = judge_claims(
-        claims, timeout, gradient,
+        claims, deadline, gradient,
         lambda c, d: _search(program, variables, c, point, rtol, atol, points, of, d),
         "no point where the true derivative exists was found, and SymPy could not simplify "
         "the difference to 0")
-    explain.annotate(verdicts, program, variables, of, timeout)   # words only, no verdict
+    explain.annotate(verdicts, program, variables, of, deadline)   # words only, no verdict
     return verdicts
 
 
 Search = Callable[[Claim, float], dict[str, Any]]
 
 
-def judge_claims(claims: Sequence[Claim], timeout: float, gradient: Mapping[str, Any] | None,
-                 search: Search, no_points: str) -> list[ClaimVerdict]:
-    """A verdict on every claim from search(claim, deadline), run in a budgeted child (the
+def judge_claims(claims: Sequence[Claim], deadline: Deadline,
+                 gradient: Mapping[str, Any] | None, search: Search, no_points: str
+                 ) -> list[ClaimVerdict]:
+    """A verdict on every claim from search(claim, deadline), run in a forked child (the
     counterexample search, then SymPy's simplification): differs, proved, equal (at every
-    point tried) or undecided, with no_points as the reason when no point could be tried.
+    point tried) or undecided, with no_points as the reason when no point could be tried;
+    skipped (time limit) when the call's deadline stopped it, or the reason SymPy failed.
     gradient: the tape's partials, shown beside the claim at the --at point."""
     symbolic.namespace()  # import SymPy once here, not in every forked child
     verdicts: list[ClaimVerdict] = []
     for claim in claims:
-        deadline = time.monotonic() + 0.9 * timeout
-        status, found = run_with_budget(lambda c=claim, d=deadline: search(c, d), timeout)
-        if status != "ok":
-            reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
-                      else str(found))
-            verdicts.append(ClaimVerdict(claim, "undecided", reason=reason))
+        status, found = run_with_budget(lambda c=claim: search(c, deadline.at), deadline)
+        if status == "timeout":
+            verdicts.append(ClaimVerdict(claim, Status.SKIPPED, reason=deadline.reason()))
             continue
-        v = ClaimVerdict(claim, "equal", found["true_form"], found["points"],
+        if status != "ok":
+            verdicts.append(ClaimVerdict(claim, Status.UNDECIDED, reason=str(found)))
+            continue
+        v = ClaimVerdict(claim, Status.EQUAL, found["true_form"], found["points"],
                          found["counterexample"], found["at_point"], found.get("reason", ""))
         if v.at_point is not None and gradient is not None:
             v.at_point["tape"] = gradient.get(claim.name)
         if v.counterexample is not None:
-            v.status = "differs"
+            v.status = Status.DIFFERS
         elif found["proved"]:
-            v.status = "proved"
+            v.status = Status.PROVED
         elif v.points == 0:
-            v.status = "undecided"
+            v.status = Status.UNDECIDED
             v.reason = no_points
-        elif found.get("proof_timeout"):
-            v.reason = f"simplification over budget ({timeout:g} s)"
         verdicts.append(v)
     return verdicts
 
 
 def verify_claims_only(program: Program, claims: Sequence[Claim], rtol: float, atol: float,
-                       timeout: float, of: str | None = None,
-                       points: int = CLAIM_POINTS) -> Verification:
-    """Claims about a function given without --at: no point, no tape run."""
+                       timeout: float = DEFAULT_TIMEOUT, of: str | None = None,
+                       points: int = CLAIM_POINTS, deadline: Deadline | None = None
+                       ) -> Verification:
+    """Claims about a function given without --at: no point, no tape run; before the deadline
+    (the call's, else one of `timeout` seconds from now)."""
+    deadline = deadline_of(deadline, timeout)
     from ..engine.matrices import matrix_operation
 
     variables = free_names(program)
     check_claim_names(claims, variables)
     bodies = [s.value if isinstance(s, Assign) else s for s in program.statements]
     if matrix_operation([*bodies, *(c.expr for c in claims)]) is not None:
-        raise InputError("claims in vector or matrix notation need --at: the bindings give the "
-                         "shapes", hint="e.g. --at 'X=[[1,2],[3,4]]' --at 'w=[1,-1]' (or "
-                         "--at X=@data.npy)")
+        raise InputError(("claims in vector or matrix notation need ", Setting("at"),
+                          ": the bindings give the shapes"), hint=SHAPES_HINT)
     assigned = {s.target for s in program.statements if isinstance(s, Assign)}
     if of is not None and of not in assigned:
-        raise InputError(f"--of names '{of}', which the program never assigns")
-    verdicts = check_claims(program, variables, claims, None, None, rtol, atol, timeout, of,
+        raise unassigned_output(of)
+    verdicts = check_claims(program, variables, claims, None, None, rtol, atol, deadline, of,
                             points)
     forms = {v.claim.name: v.true_form for v in verdicts if v.true_form is not None}
     return Verification({}, verdicts, rtol, atol, False, forms)

@@ -37,6 +37,7 @@ from ..engine import record as recorder
 from ..engine.tape import backward, depth, seed_of
 from ..engine.vectors import Component
 from ..judge import verdict as judge
+from ..judge.check import VALUE
 
 DEFAULT_RTOL = judge.DEFAULT_RTOL
 DEFAULT_ATOL = judge.DEFAULT_ATOL
@@ -288,7 +289,7 @@ def _judge(prog: _Program, rec: recorder.Recording, point: list[np.ndarray],
     questions: list[judge.Question] = []
     asked: list[int] = []
     value_floor = judge.floor(atol, abs(rec.value), 1)
-    questions.append(judge.Question(0, rec.value, rtol, value_floor))
+    questions.append(judge.Question(VALUE, 0, rec.value, rtol, value_floor))
     for k, label in enumerate(labels):
         t = float(flat_yours[k])
         v, e = screen[1 + k]
@@ -307,7 +308,7 @@ def _judge(prog: _Program, rec: recorder.Recording, point: list[np.ndarray],
             verdicts[k] = Verdict(label, t, float(v[0]), abs(t - float(v[0])), "ok", "",
                                   False, fl)
             continue
-        questions.append(judge.Question(1 + k, t, rtol, fl, side=(syms[k],),
+        questions.append(judge.Question(k, 1 + k, t, rtol, fl, side=(syms[k],),
                                         labels={syms[k]: str(label)}))
         asked.append(k)
     v0, e0 = screen[0]
@@ -318,11 +319,11 @@ def _judge(prog: _Program, rec: recorder.Recording, point: list[np.ndarray],
                 raise _NoBudget
             budget[0] -= 1
         answers = judge.decide(ref.program, ref.outputs, values, questions)
-        first = answers[0]
+        first = answers[VALUE]
         if first.status == "undefined":
             return first.reason or "f is not defined here", []
-        for k, a in zip(asked, answers[1:], strict=True):
-            verdicts[k] = _verdict(labels[k], float(flat_yours[k]), a, floors[k])
+        for k in asked:
+            verdicts[k] = _verdict(labels[k], float(flat_yours[k]), answers[k], floors[k])
     return "defined", [v for v in verdicts if v is not None]
 
 
@@ -466,7 +467,7 @@ def check_code(f: Callable[..., Any], grad_f: Callable[..., Any], args: Sequence
                             "search looks for points where it is")
     else:
         report.components = verdicts
-        report.status = judge.status_of([v.status for v in verdicts]) if verdicts else "ok"
+        report.status = judge.combine(v.status for v in verdicts) if verdicts else "ok"
     bad = [v for v in report.components if v.status == "mismatch"]
     if bad:
         worst = max(bad, key=lambda v: v.error if v.error is not None else math.inf)

@@ -9,8 +9,8 @@ two first (a sign, a constant factor, a missing or extra factor such as the chai
 derivative), then term by term (a missing or extra term such as the product rule's second
 term, a term with the wrong sign or coefficient). Where none of that explains the difference,
 it says so; the counterexample stays. The comparison is bounded by counts (MAX_SIZE,
-MAX_TERMS, MAX_DIFFERENCES, MAX_INNER), runs in a budgeted child after the verdict is reached,
-and never changes a verdict: it only explains one.
+MAX_TERMS, MAX_DIFFERENCES, MAX_INNER), runs in a child stopped at the call's deadline after
+the verdict is reached, and never changes a verdict: it only explains one.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..budget import Deadline
     from ..lang.syntax import Program
     from .claims import Claim, ClaimVerdict
 
@@ -33,22 +34,22 @@ NONE = "no structural difference (a missing or extra term, a factor, a sign) exp
 
 
 def annotate(verdicts: Sequence[ClaimVerdict], program: Program, variables: Sequence[str],
-             of: str | None, timeout: float) -> None:
+             of: str | None, deadline: Deadline) -> None:
     """Set `difference` on every claim verdict that differs: what differs structurally (one
-    budgeted child for all of them; over budget, it says so)."""
+    child for all of them, stopped at the call's deadline; if that stops it, it says so)."""
     differing = [v for v in verdicts if v.status == "differs"]
     if not differing:
         return
     from ..symbolic.sandbox import run_with_budget
 
     claims = [v.claim for v in differing]
-    status, found = run_with_budget(lambda: _claims(program, variables, claims, of), timeout)
+    status, found = run_with_budget(lambda: _claims(program, variables, claims, of), deadline)
     for k, v in enumerate(differing):
         if status == "ok":
             v.difference = found[k]
         else:
-            v.difference = ("not compared structurally: over budget" if status == "timeout"
-                            else f"not compared structurally: {found}")
+            v.difference = "not compared structurally: " + (
+                deadline.reason() if status == "timeout" else str(found))
 
 
 def _claims(program: Program, variables: Sequence[str], claims: Sequence[Claim],

@@ -11,13 +11,14 @@ replay, one recorded gradient and n backward passes over a tape a few times the 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .. import ops
+from ..budget import Deadline, deadline_of
 from ..engine import vectors
 from ..engine.evaluate import Run, where
 from ..engine.sweep import seed_of
@@ -30,7 +31,8 @@ from ..engine.tape import (
     depth,
     input_values,
 )
-from ..errors import InputError
+from ..errors import InputError, Setting, unassigned_output
+from ..judge import verdict as judge
 from ..judge.check import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
@@ -39,12 +41,15 @@ from ..judge.check import (
     Partial,
     apply_answer,
     check,
+    derivative_key,
     domain_reason,
     kinks,
     mark_cut,
     plan,
+    true_key,
     verdict,
 )
+from ..judge.verdict import Status
 from ..lang.syntax import Program
 from ..symbolic import convert as symbolic
 from ..symbolic.derivatives import symbol_names
@@ -61,12 +66,15 @@ class SecondOrder:
     partial, None when the target does not depend on source i or j (a true zero is 0.0).
     nonfinite: where the second backward pass first produced a non-finite contribution: (outer
     tape node, the id of the replayed node it copies or None for a node of the recorded backward
-    pass, argument index); None if none.
+    pass, argument index); None if none. magnitudes(): blocks as hessian's, each entry the sum
+    of the magnitudes of the terms its backward pass added up (judge.floor), computed when
+    asked.
     """
 
     gradient: list[Any]
     hessian: list[list[Any]]
     nonfinite: tuple[Node, int | None, int] | None = None
+    magnitudes: Callable[[], list[list[Any]]] | None = None
 
 
 def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> SecondOrder:
@@ -107,20 +115,29 @@ def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> 
     n = len(sources)
     hessian: list[list[Any]] = []
     nonfinite: tuple[Node, int | None, int] | None = None
+
+    def passes(g: Any, shape: tuple[int, ...], blocks: list[Any], magnitude: bool = False
+               ) -> Iterator[Any]:
+        """One backward pass of the outer tape per component of the gradient g, each row put
+        into blocks (left as zeros where g has no node: a constant, whose derivatives are true
+        zeros); yields each pass's result."""
+        node = outer.node_of(g)
+        for k in np.ndindex(shape) if node is not None else ():
+            seed = seed_of(g.value) if not shape else _unit(shape, k)
+            result = backward(outer.nodes, node.id, leaf_ids,  # type: ignore[union-attr]
+                              np.abs(seed) if magnitude else seed,
+                              magnitude=magnitude, exact_zeros=not magnitude)
+            for block, i in zip(blocks, leaf_ids, strict=True):
+                if result.adjoints[i] is not None:
+                    block[k] = _plain(result.adjoints[i])
+            yield result
+
     for g, shape in zip(grads, shapes, strict=True):
         if g is None:
             hessian.append([None] * n)
             continue
-        # the gradient is a constant where it has no node: its derivatives are true zeros
         blocks = [np.zeros(shape + other) for other in shapes]
-        node = outer.node_of(g)
-        for k in np.ndindex(shape) if node is not None else ():
-            seed = seed_of(g.value) if not shape else _unit(shape, k)
-            result = backward(outer.nodes, node.id, leaf_ids, seed,  # type: ignore[union-attr]
-                              exact_zeros=True)
-            for block, i in zip(blocks, leaf_ids, strict=True):
-                if result.adjoints[i] is not None:
-                    block[k] = _plain(result.adjoints[i])
+        for result in passes(g, shape, blocks):
             if nonfinite is None and result.nonfinite is not None:
                 j, arg = result.nonfinite
                 nonfinite = (outer.nodes[j], original.get(j), arg)
@@ -131,7 +148,18 @@ def second_order(nodes: Sequence[Node], target: int, sources: Sequence[int]) -> 
         for j in range(n):
             if gradient[i] is None or gradient[j] is None:
                 hessian[i][j] = None
-    return SecondOrder(gradient, hessian, nonfinite)
+
+    def magnitudes() -> list[list[Any]]:
+        rows = []
+        for g, shape in zip(grads, shapes, strict=True):
+            blocks = [np.zeros(shape + other) for other in shapes]
+            if g is not None:
+                for _ in passes(g, shape, blocks, magnitude=True):
+                    pass
+            rows.append([np.abs(_plain(b)) for b in blocks])
+        return rows
+
+    return SecondOrder(gradient, hessian, nonfinite, magnitudes)
 
 
 def _mixed_from_either_order(hessian: list[list[Any]]) -> None:
@@ -170,6 +198,8 @@ class Hessian:
     names: list[str]
     matrix: dict[str, dict[str, Any]]
     nonfinite: list[str] = field(default_factory=list)  # messages, empty if all finite
+    # per entry, the magnitude its rounding is relative to (SecondOrder.magnitudes), on demand
+    magnitudes: Callable[[], dict[str, dict[str, Any]]] | None = None
 
 
 # the most components --hessian takes: n of them make n*n entries, n backward passes and
@@ -184,15 +214,16 @@ def hessian(run: Run) -> Hessian:
     Raises InputError for a vector output, or more than HESSIAN_COMPONENTS components.
     """
     if np.ndim(run.value):
-        raise InputError(f"--hessian needs a scalar output, but {run.output_name or 'the output'}"
-                         f" is a vector of length {np.size(run.value)}")
+        raise InputError((Setting("hessian"), " needs a scalar output, but "
+                          f"{run.output_name or 'the output'} is a vector of length "
+                          f"{np.size(run.value)}"))
     per_name = {n: vectors.labels(n, run.bindings[n]) for n in run.wrt}
     names = [label for labels in per_name.values() for label in labels]
     if len(names) > HESSIAN_COMPONENTS:
         sizes = ", ".join(f"{n} has {len(v):,}" for n, v in per_name.items() if len(v) > 1)
-        raise InputError(f"--hessian over {len(names):,} components ({sizes}) is more than it "
-                         f"takes ({HESSIAN_COMPONENTS}): choose fewer names with --wrt, or use "
-                         "the Python API (gradcalc.hessian)")
+        raise InputError((Setting("hessian"), f" over {len(names):,} components ({sizes}) is "
+                          f"more than it takes ({HESSIAN_COMPONENTS}): choose fewer names with ",
+                          Setting("wrt"), ", or use the Python API (gradcalc.hessian)"))
     matrix: dict[str, dict[str, Any]] = {i: {j: None for j in names} for i in names}
     target = run.target_id()
     if target is None:
@@ -200,18 +231,30 @@ def hessian(run: Run) -> Hessian:
     ids = [run.tape.node_of(run.sources[n]) for n in run.wrt]
     present = [k for k, node in enumerate(ids) if node is not None]
     so = second_order(run.nodes, target, [ids[k].id for k in present])  # type: ignore[union-attr]
-    for a, ka in enumerate(present):
-        rows = per_name[run.wrt[ka]]
-        for b, kb in enumerate(present):
-            block = so.hessian[a][b]
-            if block is None:
-                continue
-            cols = per_name[run.wrt[kb]]
-            flat = np.reshape(block, (len(rows), len(cols)))
-            for p, i in enumerate(rows):
-                for q, j in enumerate(cols):
-                    matrix[i][j] = np.float64(flat[p, q])
-    return Hessian(names, matrix, _hessian_nonfinite(run, names, matrix, so))
+
+    def by_label(blocks: list[list[Any]], into: dict[str, dict[str, Any]]
+                 ) -> dict[str, dict[str, Any]]:
+        """The blocks of pairs of names, entry by entry under the components' labels."""
+        for a, ka in enumerate(present):
+            rows = per_name[run.wrt[ka]]
+            for b, kb in enumerate(present):
+                block = blocks[a][b]
+                if block is None:
+                    continue
+                cols = per_name[run.wrt[kb]]
+                flat = np.reshape(block, (len(rows), len(cols)))
+                for p, i in enumerate(rows):
+                    for q, j in enumerate(cols):
+                        into[i][j] = np.float64(flat[p, q])
+        return into
+
+    by_label(so.hessian, matrix)
+
+    def magnitudes() -> dict[str, dict[str, Any]]:
+        zero = {i: dict.fromkeys(names, 0.0) for i in names}
+        return by_label(so.magnitudes(), zero) if so.magnitudes is not None else zero
+
+    return Hessian(names, matrix, _hessian_nonfinite(run, names, matrix, so), magnitudes)
 
 
 def _hessian_nonfinite(run: Run, names: list[str], matrix: dict[str, dict[str, Any]],
@@ -282,7 +325,7 @@ def jacobian(run: Run, outputs: Sequence[str]) -> list[Run]:
     rows: list[Run] = []
     for name in outputs:
         if name in seen:
-            raise InputError(f"--of names '{name}' twice")
+            raise InputError((Setting("of"), f" names '{name}' twice"))
         seen.add(name)
         if name not in run.env:
             raise unknown_output(name, run)
@@ -294,8 +337,7 @@ def unknown_output(name: str, run: Run) -> InputError:
     """The error for --of naming something the program never assigns."""
     assigned = [n for n in run.env if n not in run.bindings]
     close = difflib.get_close_matches(name, list(run.env), n=1)
-    return InputError(f"--of names '{name}', which the program never assigns",
-                      hint=f"did you mean {close[0]}?" if close else
+    return unassigned_output(name, hint=f"did you mean {close[0]}?" if close else
                       "assigned names: " + (", ".join(assigned) or "none"))
 
 
@@ -306,7 +348,7 @@ def unknown_output(name: str, run: Run) -> InputError:
 class HessianCheck:
     """Verdicts per Hessian entry, as for first-order partials."""
 
-    status: str                                   # ok, mismatch, skipped
+    status: Status                                # the entries' verdicts, combined
     entries: dict[str, dict[str, Partial]] = field(default_factory=dict)
     reason: str = ""
     rtol: float = DEFAULT_RTOL
@@ -315,7 +357,7 @@ class HessianCheck:
     def as_check(self) -> Check:
         """The same verdicts as a flat Check (entries keyed 'i,j'), for summaries."""
         flat = {f"{i},{j}": p for i, row in self.entries.items() for j, p in row.items()}
-        return Check(self.status, flat, value_status="skipped", reason=self.reason,
+        return Check(self.status, flat, value_status=Status.SKIPPED, reason=self.reason,
                      rtol=self.rtol, atol=self.atol)
 
 
@@ -363,10 +405,8 @@ def _judge_hessian(program: Program, symbols: Mapping[str, Any], wrt: Sequence[s
                    floors: dict[tuple[str, str], float], rtol: float, deadline: float,
                    labels: dict[str, str]) -> dict[str, Any]:
     """In the child: the Hessian program (from an earlier row, or SymPy's), each entry judged
-    against the tape's (judge.judge_point). Entries are keyed by component symbols; labels:
-    symbol -> the component's label (w[0]) for reasons."""
-    from ..judge import verdict as judge
-
+    against the tape's (judge.judge_point), keyed ("d", (i, j)) and ("true", (i, j)) by
+    component symbols; labels: symbol -> the component's label (w[0]) for reasons."""
     key = (program.source, tuple(symbol_names(symbols)), tuple(wrt), of)
     data = _programs().get(key) or _hessian_program(program, symbols, wrt, of)
     if data is None:
@@ -380,17 +420,21 @@ def _judge_hessian(program: Program, symbols: Mapping[str, Any], wrt: Sequence[s
     pairs = data["pairs"]
     questions: list[judge.Question] = []
     index = {pair: k for k, pair in enumerate(pairs)}
+    # no entry is judged by the limit of its form (verdict._limit): that needs the first
+    # derivative to be continuous, and a kink of f (abs at 0) makes it jump
     for entry in tapes:   # every ordered pair: the tape's Hessian need not be symmetric
         k = index[entry if entry in index else (entry[1], entry[0])]
         t = tapes[entry]
         side = tuple(dict.fromkeys(entry))
         words = {s: labels[s] for s in side}
         if t is not None:
-            questions.append(judge.Question(1 + k, t, rtol, floors[entry], side=side,
-                                            labels=words))
+            questions.append(judge.Question(derivative_key(entry), 1 + k, t, rtol,
+                                            floors[entry], side=side, labels=words,
+                                            limit=False))
         if data["has_true"]:
-            questions.append(judge.Question(1 + len(pairs) + k, 0.0 if t is None else t, rtol,
-                                            floors[entry], side=side, labels=words))
+            questions.append(judge.Question(true_key(entry), 1 + len(pairs) + k,
+                                            0.0 if t is None else t, rtol, floors[entry],
+                                            side=side, labels=words, limit=False))
     first = 1 + len(pairs) * (2 if data["has_true"] else 1)
     judged = judge.judge_point(data["program"], data["outputs"], data["meta"], first, point,
                                questions, deadline)
@@ -399,13 +443,15 @@ def _judge_hessian(program: Program, symbols: Mapping[str, Any], wrt: Sequence[s
 
 def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
                   atol: float = DEFAULT_ATOL, timeout: float = DEFAULT_TIMEOUT,
-                  of: str | None = None) -> HessianCheck:
+                  of: str | None = None, deadline: Deadline | None = None) -> HessianCheck:
     """Judge every Hessian entry against the true second derivative at the same point (as
-    check.check judges first-order partials); of: the output name given with --of, if any."""
-    import time
+    check.check judges first-order partials); of: the output name given with --of, if any;
+    deadline: the call's (else one of `timeout` seconds from now).
 
-    from ..judge import verdict as judge
-
+    An entry's floor is eps * 2*depth times the larger of the largest entry in its row or
+    column and the magnitude of the terms the second backward pass added up for it (computed
+    only when a mismatch needs it)."""
+    deadline = deadline_of(deadline, timeout)
     pl = plan(run, rtol, atol)   # the point and the symbols of every bound component
     sym = {label: symbol for n in run.wrt for label, symbol in zip(
         vectors.labels(n, run.bindings[n]), vectors.symbol_list(pl.symbols[n]), strict=True)}
@@ -420,22 +466,21 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
                                                   *hess.matrix[j].values())
                          if v is not None and np.isfinite(v)] or [0.0])
             floors[(sym[i], sym[j])] = judge.floor(atol, scale, d)
-    deadline = time.monotonic() + timeout
     labels = {symbol: label for label, symbol in sym.items()}
     status, result = run_with_budget(
         lambda: _judge_hessian(run.program, pl.symbols, [sym[i] for i in hess.names], pl.point,
-                               of, tapes, floors, rtol, deadline, labels), timeout)
+                               of, tapes, floors, rtol, deadline.at, labels), deadline)
     entries: dict[str, dict[str, Partial]] = {i: {} for i in hess.names}
     if status == "ok" and "key" in result:
         _programs()[result["key"]] = {k: v for k, v in result.items()
                                       if k not in ("judged", "key")}
     if status != "ok":
-        reason = (f"symbolic check over budget ({timeout:g} s)" if status == "timeout"
-                  else str(result))
+        reason = deadline.reason() if status == "timeout" else str(result)
         for i in hess.names:
             for j in hess.names:
-                entries[i][j] = Partial(f"{i},{j}", hess.matrix[i][j], "skipped", reason=reason)
-        return HessianCheck("skipped", entries, reason, rtol, atol)
+                entries[i][j] = Partial(f"{i},{j}", hess.matrix[i][j], Status.SKIPPED,
+                                        reason=reason)
+        return HessianCheck(Status.SKIPPED, entries, reason, rtol, atol)
     why = kinks(run)
     gradient = dict(pl.gradient)   # per component label: None where not connected
     index = {pair: k for k, pair in enumerate(result["pairs"])}
@@ -457,40 +502,62 @@ def check_hessian(run: Run, hess: Hessian, rtol: float = DEFAULT_RTOL,
                     unconnected=f"not connected: the output does not depend on {free}")
     else:
         failure, answers = result["judged"]
-        it = iter(answers)
-        for i in hess.names:   # in the order of the questions (tapes)
+        if any(a.status == Status.MISMATCH for a in answers.values()):
+            answers = judge.refloor(answers, _full_floors(hess, floors, labels, atol, d))
+        for i in hess.names:
             for j in hess.names:
+                pair = (sym[i], sym[j])
                 t = hess.matrix[i][j]
                 form = result["forms"][ordered(i, j)]
-                p = Partial(f"{i},{j}", t, "ok", form)
+                p = Partial(f"{i},{j}", t, Status.OK, form, floor=floors[pair])
                 free = i if gradient[i] is None else j
                 if t is None:
-                    p.status = "null" if form == "0" else "mismatch"
+                    p.status = Status.NULL if form == "0" else Status.MISMATCH
                     p.reason = (f"not connected: the output does not depend on {free}"
                                 if form == "0" else "the tape has no path but the derivative "
                                 "is not zero")
                 elif failure is not None:
-                    p.status, p.reason = "undefined", domain_reason(run, failure)
+                    p.status, p.reason = Status.UNDEFINED, domain_reason(run, failure)
                 else:
-                    apply_answer(p, next(it), why.get(i) or why.get(j), float(t))
-                if result["has_true"] and failure is None:
-                    tr = next(it)
+                    apply_answer(p, answers[derivative_key(pair)], why.get(i) or why.get(j),
+                                 float(t))
+                tr = answers.get(true_key(pair))
+                if tr is not None:
                     p.true_symbolic = result["true_forms"][ordered(i, j)]
                     p.true_value = tr.value
-                    if p.status in ("ok", "null") and tr.status == "mismatch":
+                    if p.status in (Status.OK, Status.NULL) and tr.status == Status.MISMATCH:
                         mark_cut(run, p, tr.value, vectors.owner(i))
                 decided[(i, j)] = p
     for i in hess.names:
         for j in hess.names:
             entries[i][j] = decided[(i, j)]
-    overall = judge.status_of([p.status for row in entries.values() for p in row.values()])
+    overall = judge.combine(p.status for row in entries.values() for p in row.values())
     return HessianCheck(overall, entries, rtol=rtol, atol=atol)
 
 
+def _full_floors(hess: Hessian, floors: dict[tuple[str, str], float], labels: dict[str, str],
+                 atol: float, d: int) -> dict[Any, float]:
+    """Each entry's full floor, by the keys of its questions (and raised in `floors`, keyed by
+    component symbols; labels: symbol -> label): the larger of its first estimate and the
+    second backward pass's magnitudes."""
+    mags = hess.magnitudes() if hess.magnitudes is not None else {}
+    out: dict[Any, float] = {}
+    for pair in floors:
+        i, j = pair
+        m = float(mags.get(labels[i], {}).get(labels[j], 0.0))
+        floors[pair] = max(floors[pair], judge.floor(atol, m, d))
+        out[derivative_key(pair)] = out[true_key(pair)] = floors[pair]
+    return out
+
+
 def check_all(rows: Sequence[Run], rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-              timeout: float = DEFAULT_TIMEOUT, cache: bool = True) -> list[Check]:
-    """The first-order check of each Jacobian row (each under its own time budget); cache:
-    read and fill the disk cache of derivatives, as check.check."""
+              timeout: float = DEFAULT_TIMEOUT, cache: bool = True,
+              deadline: Deadline | None = None) -> list[Check]:
+    """The first-order check of each Jacobian row, all before the one deadline (the call's,
+    else one of `timeout` seconds from now); cache: read and fill the disk cache of
+    derivatives, as check.check."""
+    deadline = deadline_of(deadline, timeout)
     if len(rows) > 1:
         symbolic.namespace()  # import SymPy once here, so the forked checks share it
-    return [check(row, rtol, atol, timeout, row.output_name, cache=cache) for row in rows]
+    return [check(row, rtol, atol, timeout, row.output_name, cache=cache, deadline=deadline)
+            for row in rows]

@@ -5,29 +5,32 @@ bindings' shapes (small whole numbers first, so a counterexample is easy to read
 SymPy tries to simplify every component's difference to 0.
 
 Both sides are SymPy expressions of the components' symbols (symbolic.convert), evaluated
-with mpmath at 30 digits; everything runs in a budgeted child (sandbox.run_with_budget).
+with mpmath at 30 digits; everything runs in a forked child (sandbox.run_with_budget), bounded
+by counts (points, expression sizes) and stopped only by the call's deadline.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from ..budget import Deadline, deadline_of
 from ..engine import vectors
 from ..engine.evaluate import Run
-from ..errors import InputError
+from ..errors import SHAPES_HINT, InputError, Setting, unassigned_output
 from ..judge import verdict as judge
-from ..judge.check import Check
+from ..judge.check import DEFAULT_TIMEOUT, Check
 from ..judge.claims import (
+    EXPAND_TERMS,
     Claim,
     ClaimVerdict,
     Verification,
     check_claim_names,
+    expanded_terms,
     judge_claims,
 )
 from ..lang.syntax import Assign, Program, free_names
@@ -37,42 +40,42 @@ from ..symbolic.sandbox import run_with_budget
 DIGITS = 30
 
 
-def verify(run: Run, claims: Sequence[Claim], rtol: float, atol: float, timeout: float,
-           of: str | None, points: int) -> Verification:
-    """The verdicts on claims about a run with vector or matrix bindings."""
+def verify(run: Run, claims: Sequence[Claim], rtol: float, atol: float,
+           timeout: float = DEFAULT_TIMEOUT, of: str | None = None, points: int = 100,
+           deadline: Deadline | None = None) -> Verification:
+    """The verdicts on claims about a run with vector or matrix bindings, before the deadline
+    (the call's, else one of `timeout` seconds from now)."""
     check_claim_names(claims, list(run.bindings))
-    return Verification({}, check_claims(run, claims, rtol, atol, timeout, of, points), rtol,
+    deadline = deadline_of(deadline, timeout)
+    return Verification({}, check_claims(run, claims, rtol, atol, deadline, of, points), rtol,
                         atol)
 
 
-def check_claims(run: Run, claims: Sequence[Claim], rtol: float, atol: float, timeout: float,
-                 of: str | None, points: int) -> list[ClaimVerdict]:
+def check_claims(run: Run, claims: Sequence[Claim], rtol: float, atol: float,
+                 deadline: Deadline, of: str | None, points: int) -> list[ClaimVerdict]:
     """A verdict on every claim about a run with vector or matrix bindings."""
     for claim in claims:
         _check_shape(run, claim)
-    return judge_claims(claims, timeout, run.gradient(),
+    return judge_claims(claims, deadline, run.gradient(),
                         lambda c, d: _search(run, c, rtol, atol, of, points, d),
                         "no point where the true gradient is finite was found")
 
 
 def _search(run: Run, claim: Claim, rtol: float, atol: float, of: str | None, points: int,
             deadline: float) -> dict[str, Any]:
-    """In the child: both sides as SymPy components, compared at points, then simplified."""
+    """In the child: both sides as SymPy components, compared at points, then expanded (where
+    the expansion's size is within claims.EXPAND_TERMS)."""
     import mpmath
+
+    from ..symbolic.derivatives import matrix_work
 
     sp = symbolic.namespace()
     bindings = run.bindings
     symbols = vectors.symbol_names(bindings)
     f = symbolic.program_to_sympy(run.program, symbols, of)
-    f = symbolic.without_stop_gradient(f) or f
-    comps = vectors.symbol_list(symbols[claim.name])
-    true = [symbolic.derivative(f, c) for c in comps]
-    env = {n: symbolic.bound_symbols(s) for n, s in symbols.items()}
-    mine_value = symbolic.expr_to_sympy(claim.expr, env)
     shape = np.shape(bindings[claim.name])
     out: dict[str, Any] = {"true_form": None, "at_point": None, "counterexample": None,
                            "points": 0, "proved": False}
-    mine = _broadcast(mine_value, shape)
     try:  # the true gradient in matrix notation, where SymPy's matrix calculus gives it
         from ..symbolic import matrix_form
 
@@ -80,6 +83,15 @@ def _search(run: Run, claim: Claim, rtol: float, atol: float, of: str | None, po
         out["true_form"] = forms[claim.name].text if claim.name in forms else None
     except Exception:  # noqa: BLE001 - a missing formula only leaves the column empty
         pass
+    comps = vectors.symbol_list(symbols[claim.name])
+    work = matrix_work(f, symbols, len(comps))
+    if work is not None and symbolic.without_stop_gradient(f) is None:
+        return _numeric_search(run, claim, rtol, atol, of, points, deadline, out, work)
+    f = symbolic.without_stop_gradient(f) or f
+    true = [symbolic.derivative(f, c) for c in comps]
+    env = {n: symbolic.bound_symbols(s) for n, s in symbols.items()}
+    mine_value = symbolic.expr_to_sympy(claim.expr, env)
+    mine = _broadcast(mine_value, shape)
     names = vectors.symbol_names(bindings)
     every = [s for n in bindings for s in vectors.symbol_list(names[n])]
     constants = {s: sp.Rational(v[1].numerator, v[1].denominator)
@@ -137,7 +149,7 @@ def _search(run: Run, claim: Claim, rtol: float, atol: float, of: str | None, po
     rng = random.Random(f"{claim.name}:{claim.formula}")
     found = 0
     for attempt in range(20 * points):
-        if found >= points or time.monotonic() > deadline:
+        if found >= points:
             break
         if attempt < points // 2:  # small whole numbers first: a readable counterexample
             values = [float(rng.randint(-2, 2)) for _ in here]
@@ -152,9 +164,68 @@ def _search(run: Run, claim: Claim, rtol: float, atol: float, of: str | None, po
             out["counterexample"] = report(values, pair, k)
             break
     out["points"] = found
-    if out["counterexample"] is None and time.monotonic() < deadline:
-        out["proved"] = all(sp.expand(symbolic.display(a) - symbolic.display(b)) == 0
-                            for a, b in zip(mine, true, strict=True))
+    if out["counterexample"] is None:
+        diffs = [symbolic.display(a) - symbolic.display(b) for a, b in zip(mine, true,
+                                                                         strict=True)]
+        out["proved"] = all(expanded_terms(d) <= EXPAND_TERMS for d in diffs) and \
+            all(sp.expand(d) == 0 for d in diffs)
+    return out
+
+
+NUMERIC_POINTS = 10   # random points (besides --at) of a claim compared numerically
+
+
+def _numeric_search(run: Run, claim: Claim, rtol: float, atol: float, of: str | None,
+                    points: int, deadline: float, out: dict[str, Any], work: int
+                    ) -> dict[str, Any]:
+    """In the child, for a program whose SymPy derivatives are beyond the work limit: the
+    claim (evaluated in float64 by gradcalc's forward functions) against five-point
+    differences of the program (numeric.component, no tape) at the --at point and at up to
+    NUMERIC_POINTS random points, each component within rtol plus numeric.SAFETY times its
+    error estimate. Never proved: at best equal at the points tried."""
+    from ..engine.evaluate import evaluate_expr
+    from ..errors import InputError
+    from ..symbolic.derivatives import MATRIX_WORK
+    from . import numeric
+
+    bindings = run.bindings
+    shape = np.shape(bindings[claim.name])
+    rng = random.Random(f"{claim.name}:{claim.formula}")
+    tries = [dict(bindings)] + [
+        {n: (rng.uniform(-3.0, 3.0) if np.ndim(v) == 0 else
+             np.array([rng.uniform(-3.0, 3.0) for _ in range(np.size(v))]).reshape(np.shape(v)))
+         for n, v in bindings.items()} for _ in range(min(points, NUMERIC_POINTS))]
+    labels = vectors.labels(claim.name, bindings[claim.name])
+    found = 0
+    for k, at in enumerate(tries):
+        try:
+            value = evaluate_expr(claim.expr, dict(at), claim.formula)
+        except InputError:
+            continue
+        yours = np.broadcast_to(np.asarray(value.value if hasattr(value, "uid") else value,
+                                           dtype=float), shape).ravel()
+        estimates = [numeric.component(run.program, at, claim.name, c, of, deadline)
+                     for c in range(len(labels))]
+        if not all(e.trusted and math.isfinite(e.value) for e in estimates):
+            continue
+        found += 1
+        true = [e.value for e in estimates]
+        if k == 0:
+            out["at_point"] = {"yours": _shaped(list(yours), shape),
+                               "true": _shaped(true, shape)}
+        for c, (y, e) in enumerate(zip(yours, estimates, strict=True)):
+            if not judge.within(float(y), e.value, rtol, atol + numeric.SAFETY * e.error):
+                out["counterexample"] = {
+                    "at": {n: float(v) if np.ndim(v) == 0 else np.asarray(v)
+                           for n, v in at.items()},
+                    "component": labels[c], "yours": _shaped(list(yours), shape),
+                    "true": _shaped(true, shape)}
+                out["points"] = found
+                return out
+    out["points"] = max(0, found - (out["at_point"] is not None))
+    out["reason"] = (f"compared with numeric differences (not proven): SymPy's derivatives "
+                     f"are beyond the work limit (over {MATRIX_WORK:,} tree nodes times "
+                     "partials)")
     return out
 
 
@@ -162,13 +233,11 @@ def _check_shape(run: Run, claim: Claim) -> None:
     """Run the claim's formula at the --at point: shape errors inside it, or a result that
     does not have (or broadcast to) the shape of the gradient, are input errors."""
     from ..engine.evaluate import evaluate_expr
-    from ..errors import InputError
-
     try:
         value = evaluate_expr(claim.expr, dict(run.bindings), claim.formula)
     except InputError as exc:
-        raise InputError(f"--claim: {exc.message} in the claim for '{claim.name}'",
-                         hint=exc.hint) from None
+        raise InputError((Setting("claim"), ": ", *exc.parts,
+                          f" in the claim for '{claim.name}'"), hint=exc.hint_parts) from None
     got = np.shape(value.value if hasattr(value, "uid") else value)
     want = np.shape(run.bindings[claim.name])
     try:
@@ -176,8 +245,9 @@ def _check_shape(run: Run, claim: Claim) -> None:
     except ValueError:
         fits = False
     if not fits:
-        raise InputError(f"--claim: the claim for '{claim.name}' is {_words(got)}, but the "
-                         f"gradient with respect to {claim.name} is {_words(want)}",
+        raise InputError((Setting("claim"), f": the claim for '{claim.name}' is "
+                          f"{_words(got)}, but the gradient with respect to {claim.name} is "
+                          f"{_words(want)}"),
                          claim.name_span, claim.source)
 
 
@@ -222,13 +292,13 @@ def _shaped(values: Sequence[Any], shape: tuple[int, ...]) -> Any:
 # ---------------------------------------------------------------- matrix notation
 
 
-def add_matrix_notation(run: Run, chk: Check, of: str | None, timeout: float) -> None:
+def add_matrix_notation(run: Run, chk: Check, of: str | None, deadline: Deadline) -> None:
     """Set chk.matrix (name -> the gradient in matrix notation, where SymPy's matrix calculus
     gives a formula whose numbers equal the tape's here) and chk.matrix_note (why the other
-    vector and matrix names are left to the per-component check)."""
-    status, found = run_with_budget(lambda: _forms(run, of), timeout)
+    vector and matrix names are left to the per-component check), before the deadline."""
+    status, found = run_with_budget(lambda: _forms(run, of), deadline)
     if status != "ok":
-        chk.matrix_note = ("over budget" if status == "timeout" else str(found)) + \
+        chk.matrix_note = ("skipped (time limit)" if status == "timeout" else str(found)) + \
             "; checked component by component"
         return
     forms, note = found
@@ -244,17 +314,16 @@ def _forms(run: Run, of: str | None) -> tuple[dict[str, Any], str]:
 
 def symbolic_gradient(program: Program, bindings: Mapping[str, Any], wrt: Sequence[str],
                       gradient: Mapping[str, Any] | None, fmt: str, of: str | None,
-                      timeout: float) -> tuple[list[str] | None, str]:
+                      deadline: Deadline) -> tuple[list[str] | None, str]:
     """--symbolic: the gradient's formulas as text, LaTeX or a Python module of numpy
     functions, in matrix notation where SymPy's matrix calculus gives one (checked against the
-    tape's gradient at the point), else per component; or None and why not (SymPy over budget
-    or failing). bindings give each name's shape; gradient None: no point (scalars only, no
-    matrix notation tried)."""
+    tape's gradient at the point), else per component; or None and why not (the time limit,
+    or SymPy failing). bindings give each name's shape; gradient None: no point (scalars only,
+    no matrix notation tried)."""
     status, found = run_with_budget(
-        lambda: _all_forms(program, bindings, wrt, gradient, of, fmt), timeout)
+        lambda: _all_forms(program, bindings, wrt, gradient, of, fmt), deadline)
     if status != "ok":
-        reason = f"over budget ({timeout:g} s)" if status == "timeout" else str(found)
-        return None, f"SymPy {reason}"
+        return None, deadline.reason() if status == "timeout" else f"SymPy {found}"
     if fmt == "python":
         from ..symbolic.printer import python_module
 
@@ -263,7 +332,7 @@ def symbolic_gradient(program: Program, bindings: Mapping[str, Any], wrt: Sequen
 
 
 def symbolic_without_point(program: Program, wrt: Sequence[str] | None, fmt: str,
-                           of: str | None, timeout: float) -> tuple[list[str] | None, str]:
+                           of: str | None, deadline: Deadline) -> tuple[list[str] | None, str]:
     """--symbolic without --at, as claims are checked without it: every name the program
     reads is a scalar; vectors and matrices need --at for their shapes."""
     from ..engine.matrices import matrix_operation
@@ -271,19 +340,19 @@ def symbolic_without_point(program: Program, wrt: Sequence[str] | None, fmt: str
     variables = free_names(program)
     bodies = [s.value if isinstance(s, Assign) else s for s in program.statements]
     if matrix_operation(bodies) is not None or _reduction(bodies):
-        raise InputError("--symbolic for vectors and matrices needs --at: the bindings give "
-                         "the shapes", hint="e.g. --at 'X=[[1,2],[3,4]]' --at 'w=[1,-1]' (or "
-                         "--at X=@data.npy)")
+        raise InputError((Setting("symbolic"), " for vectors and matrices needs ",
+                          Setting("at"), ": the bindings give the shapes"), hint=SHAPES_HINT)
     for name in wrt or []:
         if name not in variables:
-            raise InputError(f"--wrt names '{name}', which the program does not read",
+            raise InputError((Setting("wrt"), f" names '{name}', which the program does "
+                              "not read"),
                              hint="names it reads: " + (", ".join(variables) or "none"))
     assigned = {s.target for s in program.statements if isinstance(s, Assign)}
     if of is not None and of not in assigned:
-        raise InputError(f"--of names '{of}', which the program never assigns")
+        raise unassigned_output(of)
     return symbolic_gradient(program, dict.fromkeys(variables, 0.0),
                              list(wrt) if wrt is not None else variables, None, fmt, of,
-                             timeout)
+                             deadline)
 
 
 def _reduction(exprs: Sequence[Any]) -> bool:

@@ -25,7 +25,7 @@ EPS = float(np.finfo(float).eps)
 COMPLEX_STEP = "complex step"
 RICHARDSON = "central differences + Richardson"
 SAFETY = 10.0   # a numeric estimate agrees within this many times its error estimate
-OVER_BUDGET = "over budget"   # no estimate: the budget (--check-timeout) ran out first
+OVER_BUDGET = "time limit"    # no estimate: the call's deadline (--check-timeout) came first
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,12 @@ class _Numbers(Interpretation):
 
 def _side(prim: ops.Primitive, args: list[Any]) -> Any:
     """Which side of its kinks and domain edges a primitive's arguments are on."""
+    if any(np.ndim(a) == 2 for a in args):
+        # a matrix primitive: its domain is a property of the whole matrix (inv, logdet), not
+        # of the signs of its entries
+        inside = () if prim.domain is None else bool(np.any(prim.domain(
+            *(np.real(a) for a in args))))
+        return (prim.name, inside)
     real = [float(np.real(a)) if np.ndim(a) == 0 else tuple(np.real(a).ravel().tolist())
             for a in args]
     if prim.name in ("max", "min"):
@@ -107,6 +113,15 @@ def _side(prim: ops.Primitive, args: list[Any]) -> Any:
         return (prim.name, tuple(v == best for v in real))
     if prim.name in ("asin", "acos"):
         return (prim.name, np.sign(1 - abs(real[0])))
+    poles = tuple(math.floor(real[i]) for i, kind in prim.guards
+                  if kind == "gamma" and isinstance(real[i], float) and real[i] < 0)
+    if poles:   # gamma's family: between which of its poles at 0, -1, -2, ... x lies
+        return (prim.name, poles)
+    if prim is ops.MOD and all(isinstance(v, float) for v in real) and real[1] != 0:
+        # mod jumps where x/y is whole: the piece is the quotient floor(x/y), and exactly at
+        # a jump a piece of its own
+        q = real[0] / real[1]
+        return (prim.name, math.floor(q), q == math.floor(q), float(np.sign(real[1])))
     if prim is ops.POW and isinstance(real[1], float) and real[1] >= 0 \
             and real[1] == int(real[1]):
         return (prim.name, ())  # x^n for a whole n >= 0 is smooth: no side to stay on

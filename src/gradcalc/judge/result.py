@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .verdict import exit_status
+from .verdict import Status, combine, exit_status
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
@@ -109,17 +109,29 @@ class Result:
         for row in self.rows or []:
             found += row.statuses()
         if self.formulas_reason:
-            found.append("undecided")   # the formulas asked for could not be given
+            found.append(Status.SKIPPED)   # the formulas asked for could not be given
         return found
+
+    def uncertified(self) -> bool:
+        """Whether a verdict was decided without a proven enclosure (`not certified`), here or
+        at any row."""
+        checks = [self.check, *(self.checks or [])]
+        if self.hessian_check is not None:
+            checks.append(self.hessian_check.as_check())
+        return any(c is not None and c.uncertified for c in checks) or any(
+            c is not None and c.uncertified for c in (self.batch_check,
+                                                      *(c for _, _, c in self.batches or []))
+        ) or any(r.uncertified() for r in self.rows or [])
 
     def nonfinite(self) -> bool:
         """Whether a value or partial is not finite (here or at any row)."""
         return bool(self.problems) or any(r.nonfinite() for r in self.rows or [])
 
-    def exit_status(self) -> int:
-        """The process's exit status (verdict.exit_status of what was found)."""
-        statuses = self.statuses()
-        return exit_status("mismatch" in statuses, "undecided" in statuses, self.nonfinite())
+    def exit_status(self, strict: bool = False) -> int:
+        """The process's exit status (verdict.exit_status of what was found; strict: a verdict
+        that is not certified counts as not verified)."""
+        return exit_status(self.statuses(), self.nonfinite(), uncertified=self.uncertified(),
+                           strict=strict)
 
 
 def jacobian_check(rows: Sequence[Run], checks: Sequence[Check]) -> Check:
@@ -128,13 +140,9 @@ def jacobian_check(rows: Sequence[Run], checks: Sequence[Check]) -> Check:
 
     partials = {f"d{r.output_name}/d{n}": p for r, c in zip(rows, checks, strict=True)
                 for n, p in c.partials.items()}
-    statuses = [c.status for c in checks]
-    status = "mismatch" if "mismatch" in statuses else \
-        "skipped" if statuses and all(s == "skipped" for s in statuses) else "ok"
-    values = [c.value_status for c in checks]
-    value_status = "mismatch" if "mismatch" in values else \
-        "undefined" if "undefined" in values else "ok"
+    status = combine(c.status for c in checks)
+    value_status = combine(c.value_status for c in checks)
     reason = next((c.reason for c in checks if c.reason), "")
-    first = checks[0] if checks else Check("skipped")
+    first = checks[0] if checks else Check(Status.SKIPPED)
     return Check(status, partials, value_status=value_status, reason=reason, rtol=first.rtol,
                  atol=first.atol)

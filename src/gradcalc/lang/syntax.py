@@ -20,6 +20,7 @@ from ..errors import (
     FOREIGN_CHARS,
     PERCENT_HINT,
     InputError,
+    Setting,
     Span,
     attribute_hint,
     foreign_function,
@@ -663,7 +664,7 @@ class _Parser:
                 elif tok.kind == "op" and tok.text == "[":
                     raise InputError("unexpected '[' (vector literals are not part of the "
                                      "language)", tok.span, source,
-                                     "bind a vector with --at w=[1,2,3]")
+                                     ("bind a vector with ", Setting("at", "w=[1,2,3]")))
                 elif (tok.kind == "op" and tok.text == ")" and stack
                       and isinstance(stack[-1], _Open) and stack[-1].func is not None
                       and len(operands) == stack[-1].base and prev is stack[-1].token):

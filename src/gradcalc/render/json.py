@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import worded
 from ..judge.result import Result, jacobian_check
-from ..judge.verdict import status_of
+from ..judge.verdict import combine
 from ..lang.syntax import Assign, Program
 from . import report, text
 from .report import jnum, json_object, partial_json, unchecked_json
+from .words import option_words
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
@@ -30,7 +32,9 @@ def render(result: Result, show_tape: bool = False, compact: bool = False) -> st
     if mode == "batch":
         return _batch(result)
     if mode == "dask":
-        return json.dumps(result.dask) + "\n"
+        # the check is skipped on Dask (it would hold whole columns on one machine)
+        return json.dumps({**(result.dask or {}),
+                           "check": {"status": "skipped", "reason": "--dask"}}) + "\n"
     return dumps(document(result, show_tape), compact)
 
 
@@ -107,7 +111,8 @@ def steps_json(steps: Any) -> dict[str, Any]:
             "received": [received(r) for r in step.received],
             "adjoint": jnum(step.adjoint), "formula": step.formula})
     return {"output": steps.output, "collapse": steps.collapse, "formulas": steps.formulas,
-            "note": steps.note or None, "partials": steps.partials, "nodes": nodes}
+            "note": worded(steps.note, option_words) or None, "partials": steps.partials,
+            "nodes": nodes}
 
 
 def _rows(result: Result, show_tape: bool) -> dict[str, Any]:
@@ -140,7 +145,7 @@ def _claim_json(v: ClaimVerdict) -> dict[str, Any]:
     c = v.counterexample
     at = v.at_point
     return {
-        "name": v.claim.name, "claim": v.claim.formula, "source": v.claim.label,
+        "name": v.claim.name, "claim": v.claim.formula, "source": _given_in(v.claim),
         "true": v.true_form, "status": v.status, "verdict": text.claim_verdict(v),
         "points": v.points, "miss_probability": v.miss_probability
         if v.points and v.status in ("equal", "proved") else None,
@@ -333,7 +338,7 @@ def _batch(result: Result) -> str:
                     "value": {name: array(b.value) for name, b, _ in parts},
                     "jacobian": {name: {w: array(g) for w, g in b.gradient.items()}
                                  for name, b, _ in parts},
-                    "check": {"status": status_of(
+                    "check": {"status": combine(
                         "skipped" if c is None else c.status for _, _, c in parts),
                         "outputs": {name: _batch_check(c) for name, _, c in parts}}})
     text_ = json.dumps(obj, indent=None, allow_nan=False) + "\n"
@@ -499,7 +504,7 @@ def _check_pieces(pieces: list[Any], chk: Any, batch: Any, key: Any) -> None:
 
 
 def _row_status(chk: Any, batch: Any) -> np.ndarray:
-    """Each row's status: the verdicts of its partials and value, combined by status_of."""
+    """Each row's status: the verdicts of its partials and value, combined by verdict.combine."""
     n = batch.n
     if chk is None:
         return np.full(n, "skipped", dtype=object)
@@ -509,8 +514,8 @@ def _row_status(chk: Any, batch: Any) -> np.ndarray:
 
 
 def _combined(columns: Sequence[np.ndarray]) -> np.ndarray:
-    """status_of per row, over the status words of several columns: each row's set of words
-    as a bit mask, and status_of asked once per distinct set."""
+    """combine per row, over the status words of several columns: each row's set of words
+    as a bit mask, and combine asked once per distinct set."""
     texts = [c.astype(str) for c in columns]
     words = sorted({w for t in texts for w in np.unique(t).tolist()})
     bit = {w: 1 << k for k, w in enumerate(words)}
@@ -520,7 +525,7 @@ def _combined(columns: Sequence[np.ndarray]) -> np.ndarray:
             mask |= np.where(t == w, bit[w], 0)
     out = np.empty(len(mask), dtype=object)
     for m in np.unique(mask).tolist():
-        out[mask == m] = status_of(w for w in words if m & bit[w])
+        out[mask == m] = combine(w for w in words if m & bit[w])
     return out
 
 
@@ -530,3 +535,8 @@ def _words(statuses: np.ndarray) -> Any:
     import pyarrow.compute as pc
 
     return pc.binary_join_element_wise('"', pa.array(statuses.astype(str)), '"', "")
+
+
+def _given_in(claim: Any) -> str:
+    """Where a claim was given: `--claim`, or `FILE line N` of a claims file."""
+    return "--claim" if claim.file is None else f"{claim.file} line {claim.line}"

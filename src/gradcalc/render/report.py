@@ -8,11 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import TIME_LIMIT, stopped
 from ..engine import vectors
 from ..engine.evaluate import Run
 from ..engine.sweep import Const
 from ..engine.tape import Node, Tensor, ref
+from ..errors import worded
 from ..judge.check import Check, Partial
+from .words import option_words
 
 WIDTH = 100  # verdict lines fit here: a long verdict moves under its table, wrapped
 ROUNDED_NOTE = "note: numbers rounded to 15 significant digits; --format json has every digit"
@@ -27,6 +30,14 @@ _STYLES = {"ok": {"fg": "green"}, "proved": {"fg": "green"}, "equal": {"fg": "gr
            "MISMATCH": {"fg": "red", "bold": True},
            "undefined": {"fg": "yellow"}, "undecided": {"fg": "yellow"},
            "skipped": {"fg": "yellow"}}
+
+
+def verdict_text(status: str, reason: str) -> str:
+    """A verdict as people read it, `status: reason`; `skipped (time limit): ...` where the
+    call's deadline stopped it."""
+    if status == "skipped" and stopped(reason):
+        return f"skipped ({TIME_LIMIT}): " + reason[len(TIME_LIMIT):].lstrip(": ")
+    return status + (f": {reason}" if reason else "")
 
 
 def fmt(x: Any) -> str:
@@ -185,7 +196,7 @@ def text(run: Run, chk: Check | None, show_tape: bool = False, collapse: bool = 
             row = [f"d/d{name}", fmt(g)]
             if chk:
                 p = chk.partials[name]
-                verdict = p.status + (f": {p.reason}" if p.reason else "")
+                verdict = verdict_text(p.status, p.reason)
                 if p.status == "null":
                     verdict = "null"
                 elif p.status == "cut":
@@ -214,7 +225,8 @@ def why_lines(run: Run) -> list[str]:
         if reason.kind == "unwatched" and name not in grad:
             unwatched.append(name)
         else:
-            lines.append(f"  why d/d{name} = {fmt(grad.get(name))}: {reason.text}")
+            lines.append(f"  why d/d{name} = {fmt(grad.get(name))}: "
+                         f"{worded(reason.said, option_words)}")
     if unwatched:
         lines.append(f"  not differentiated (not in --wrt, held constant): {', '.join(unwatched)}")
     return ([""] if lines else []) + lines
@@ -238,7 +250,8 @@ def partial_json(p: Partial) -> dict[str, Any]:
 
 def why_records(run: Run) -> dict[str, Any]:
     """The reasons as JSON: name -> {kind, reason}."""
-    return {name: {"kind": r.kind, "reason": r.text} for name, r in run.reasons().items()}
+    return {name: {"kind": r.kind, "reason": worded(r.said, option_words)}
+            for name, r in run.reasons().items()}
 
 
 def summary(chk: Check | None) -> str:
@@ -246,15 +259,14 @@ def summary(chk: Check | None) -> str:
     if chk is None:
         return "check: skipped (--no-check)"
     if chk.status == "skipped":
-        return f"check: skipped: {chk.reason}"
+        return "check: " + verdict_text(chk.status, chk.reason)
     counts: dict[str, int] = {}
     for p in chk.partials.values():
         counts[p.status] = counts.get(p.status, 0) + 1
     parts = [f"{counts[s]} {s}" for s in ("ok", "cut", "mismatch", "undefined", "null")
              if s in counts]
-    unsampled = sum(1 for p in chk.partials.values() if p.reason.startswith("not sampled"))
-    left = sum(1 for p in chk.partials.values()
-               if p.status == "skipped" and not p.reason.startswith("not sampled"))
+    unsampled = sum(1 for p in chk.partials.values() if not p.sampled)
+    left = sum(1 for p in chk.partials.values() if p.status == "skipped" and p.sampled)
     if left:
         parts.append(f"{left:,} skipped")
     if unsampled:

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..engine import datafile
+from ..errors import worded
 from ..judge.result import Result, jacobian_check
-from ..judge.verdict import status_of
+from ..judge.verdict import combine
 from . import report
 from .report import (
     fit,
@@ -21,7 +22,9 @@ from .report import (
     table,
     tape_text,
     verdict_table,
+    verdict_text,
 )
+from .words import option_words
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
@@ -122,7 +125,7 @@ def steps_text(steps: Any, run: Run, chk: Check | None = None) -> str:
             out += fit(f"  in matrix notation (SymPy's matrix calculus, as the check found it):"
                        f" d/d{name} = {form}", 4)
     if steps.note:
-        out += ["", *fit(f"steps: {steps.note}", 4)]
+        out += ["", *fit(f"steps: {worded(steps.note, option_words)}", 4)]
     elif steps.formulas and any(s.formula is None for j, s in steps.steps.items() if j in ids):
         from ..symbolic.steps import FORMULA
 
@@ -306,7 +309,7 @@ def batch_summary_lines(batch: Any, chk: Any) -> list[str]:
     if chk is None:
         return [report.summary(None)]
     if chk.status == "skipped":
-        return [f"check: skipped: {chk.reason}"]
+        return ["check: " + verdict_text(chk.status, chk.reason)]
     rows = [["partial", "symbolic", "check", "worst point"]]
     marks: list[str | None] = []
     for w, v in chk.partials.items():
@@ -334,12 +337,18 @@ def batch_summary_lines(batch: Any, chk: Any) -> list[str]:
 
 def confirmed_line(chk: Any) -> str:
     """How many rows were judged at full precision, and why."""
+    from ..batch.rows import CONFIRM_ROWS
+
     total = sum(chk.confirmed.values())
     why = ", ".join(f"{c:,} {k}" for k, c in chk.confirmed.items() if c)
     line = (f"check: {total:,} rows judged at full precision (proven enclosures: {why}); "
             "the float64 screen vouched for the rest")
-    if chk.unconfirmed:
-        line += f"; {chk.unconfirmed:,} rows could not be judged within the budget (skipped)"
+    if chk.unconfirmed and chk.timed_out:
+        line += (f"; {chk.unconfirmed:,} rows the screen could not vouch for are skipped "
+                 "(time limit: --check-timeout passed first)")
+    elif chk.unconfirmed:
+        line += (f"; {chk.unconfirmed:,} rows the screen could not vouch for are skipped "
+                 f"(work limit: at most {CONFIRM_ROWS:,} such rows are judged)")
     return line
 
 
@@ -370,20 +379,14 @@ def _rows(result: Result) -> str:
                     lines.append(None)
             out += [f"{pts.at_row(k)}: {line}" for line in lines if line is not None]
     words = ", ".join(f"{c:,} {w}" for w, c in counts.items())
-    status = status_of(counts)
+    status = combine(counts)
     out.append(f"check: {status}: rows by verdict: {words or 'none'} "
                "(each row judged as at one point)")
     return "".join(piece + "\n" for line in out for piece in fit(line))
 
 
 def _row_status(row: Result) -> str:
-    statuses = row.statuses()
-    if not statuses:
-        return "skipped"
-    for word in ("mismatch", "undecided", "undefined", "skipped"):
-        if word in statuses:
-            return word
-    return "ok"
+    return str(combine(row.statuses()))
 
 
 # ---------------------------------------------------------------- verification
@@ -419,7 +422,7 @@ def claim_verdict(v: ClaimVerdict) -> str:
         text = (f"differs: {what}e.g. at {_point(c.get('at', {}))}, yours gives "
                 f"{fmt(c.get('yours'))}, true is {fmt(c.get('true'))}")
     else:
-        text = f"{v.status}: {v.reason}"
+        text = verdict_text(v.status, v.reason)
     if v.at_point is not None and v.status != "differs":
         text += (f"; at the --at point yours {fmt(v.at_point['yours'])}, true "
                  f"{fmt(v.at_point['true'])}")
@@ -444,7 +447,7 @@ def verification(ver: Verification, colour: bool = False) -> str:
         rows = [["partial", "tape", "symbolic"] + (["numeric"] if ver.numeric else [])
                 + ["expected", "verdict"]]
         for p in ver.partials.values():
-            verdict = p.status + (f": {p.reason}" if p.reason else "")
+            verdict = verdict_text(p.status, p.reason)
             rows.append([f"d/d{p.name}", fmt(p.tape), "-" if p.symbolic is None else
                          fmt(p.symbolic)] + ([_numeric(p)] if ver.numeric else [])
                         + ["-" if p.expected is None else fmt(p.expected), verdict])
@@ -492,7 +495,10 @@ def verify_summary(ver: Verification) -> str:
         open_ = sum(v.status == "undecided" for v in ver.claims)
         if open_:
             parts.append(f"undecided: {open_} (not a success)")
-    word = {"ok": "ok", "mismatch": "MISMATCH"}.get(ver.status, "UNDECIDED")
+        left = sum(v.status == "skipped" for v in ver.claims)
+        if left:
+            parts.append(f"skipped: {left} (not a success)")
+    word = {"mismatch": "MISMATCH", "undecided": "UNDECIDED"}.get(ver.status, str(ver.status))
     return f"verify: {word}: {', '.join(parts)} ({tolerances(ver)})"
 
 
@@ -521,7 +527,7 @@ def hessian_text(run: Run, chk: Check | None, hess: Hessian, hchk: HessianCheck 
             rows = [["entry", "tape", "symbolic", "check"]]
             for i, j, p in notable:
                 rows.append([f"d2/d{i}d{j}", fmt(p.tape), shorten(p.symbolic or "-"),
-                             p.status + (f": {p.reason}" if p.reason else "")])
+                             verdict_text(p.status, p.reason)])
             out += verdict_table(rows, [p.status for _, _, p in notable], colour)
     out.append("")
     out += summary_lines(None if hchk is None else hchk.as_check(), colour, "hessian ")
@@ -547,7 +553,7 @@ def jacobian_text(rows: Sequence[Run], checks: Sequence[Check] | None,
         for r, c in zip(rows, checks, strict=True):
             for n, p in c.partials.items():
                 verdict = p.reason if p.status == "null" else \
-                    p.status + (f": {p.reason}" if p.reason else "")
+                    verdict_text(p.status, p.reason)
                 entries.append([f"d{r.output_name}/d{n}", shorten(p.symbolic or "-"), verdict])
                 statuses.append(p.status)
         out += verdict_table(entries, statuses, colour)

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,11 +102,37 @@ def path_for(key: Key) -> Path:
     return cache_dir() / f"{key.digest()}.json"
 
 
+def _read_regular(path: Path, cap: int) -> bytes | None:
+    """The bytes of a regular file of at most cap bytes; None for anything else (a FIFO that
+    would block, a device such as /dev/zero, a symbolic link, a directory, a larger file)."""
+    flags = os.O_RDONLY
+    for name in ("O_NONBLOCK", "O_NOFOLLOW"):   # (POSIX; elsewhere the file type test below)
+        flags |= vars(os).get(name, 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > cap:
+            return None
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > cap:    # it grew while being read
+                return None
+    finally:
+        os.close(fd)
+
+
 def _read(path: Path, material: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The payload of the entry at path, if it is whole (its checksum) and of this key."""
-    if path.stat().st_size > MAX_ENTRY_BYTES:
+    """The payload of the entry at path, if it is a regular file within the size cap, whole
+    (its checksum) and of this key."""
+    raw = _read_regular(path, MAX_ENTRY_BYTES)
+    if raw is None:
         return None
-    data = json.loads(path.read_bytes())
+    data = json.loads(raw)
     payload = data["payload"]
     if not isinstance(payload, dict) or data.get("checksum") != hashlib.sha256(
             _canonical(payload).encode()).hexdigest():
@@ -116,7 +143,8 @@ def _read(path: Path, material: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def load(key: Key) -> Entry | None:
-    """The entry for this key, or None when it is missing, unreadable or fails any check."""
+    """The entry for this key, or None when it is missing, unreadable, not a regular file of
+    at most MAX_ENTRY_BYTES, or fails any check."""
     path = path_for(key)
     try:
         payload = _read(path, key.material())

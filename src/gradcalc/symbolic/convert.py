@@ -180,6 +180,16 @@ def _number(node: Num) -> Any:
     return _constant_symbol(repr(as_float), _rational(exact), as_float)
 
 
+ZERO = "#zero"
+
+
+def _zero_base() -> Any:
+    """0 as the base of a power with a symbolic exponent: a symbol standing for the exact 0,
+    so that SymPy keeps 0^y and the derivatives' 0^y*log(0) as forms instead of folding them
+    to nan (the reference evaluates them at the point: judge.reference)."""
+    return _constant_symbol(ZERO[1:], namespace().S.Zero, 0.0)
+
+
 def _named_constant(name: str) -> Any:
     value, counterpart = ops.CONSTANTS[name]
     if not math.isfinite(value):  # inf (norm's order): SymPy's oo itself, never a float
@@ -210,6 +220,9 @@ def form(expr: Any, names: Mapping[str, Any] | Sequence[str] | None = None) -> s
     as for program_to_sympy, so vector components print as w[0])."""
     from ..symbolic.printer import to_text
 
+    zero = [s for s in expr.free_symbols if s.name == ZERO]
+    if zero:   # printed 0, but kept a symbol: 0^y*log(0) must not fold to nan on the way
+        expr = expr.xreplace({zero[0]: namespace().Symbol("0", real=True)})
     return to_text(display(expr), names)
 
 
@@ -217,7 +230,7 @@ def form(expr: Any, names: Mapping[str, Any] | Sequence[str] | None = None) -> s
 
 @dataclass(frozen=True)
 class Guard:
-    """A domain condition of one primitive in the tree: kind (see judge.guard_holds), the
+    """A domain condition of one primitive in the tree: kind (one of judge.guards.KINDS), the
     primitive's name, where it is, and its SymPy arguments."""
 
     kind: str
@@ -286,7 +299,10 @@ class _SymPy(Interpretation):
             left, right = args
             return _Chain(sp.Mul, _terms(left, sp.Mul) + _terms(
                 sp.Pow(_done(right), -1) if prim is ops.DIV else right, sp.Mul))
-        return apply_primitive(prim, [_done(a) for a in args])
+        done = [_done(a) for a in args]
+        if prim is ops.POW and done[0] == 0 and not done[1].is_number:
+            done[0] = _zero_base()
+        return apply_primitive(prim, done)
 
     def update(self, stmt: Assign, old: Any, value: Any) -> Any:
         value = _done(value)
@@ -391,8 +407,9 @@ def needed_statements(program: Program, of: str | None) -> list[bool]:
     """Per statement, whether the output depends on it."""
     stmts = program.statements
     last = len(stmts) - 1
-    if of is not None:
-        last = max(i for i, s in enumerate(stmts) if isinstance(s, Assign) and s.target == of)
+    if of is not None:   # (-1: a bound name that no statement assigns; it needs none)
+        last = max((i for i, s in enumerate(stmts) if isinstance(s, Assign) and s.target == of),
+                   default=-1)
     need: set[str] = set()
     out = [False] * len(stmts)
     for i in range(last, -1, -1):
@@ -479,6 +496,17 @@ def without_stop_gradient(expr: Any) -> Any | None:
     if not expr.has(sg):
         return None
     return expr.replace(sg, lambda arg: arg)
+
+
+def tree_size(expr: Any, cap: int) -> int:
+    """The number of nodes of an expression as a tree (shared subexpressions counted each
+    time they occur, as SymPy's diff and printing visit them), counted up to cap."""
+    n, stack = 0, [expr]
+    while stack and n <= cap:
+        e = stack.pop()
+        n += 1
+        stack.extend(e.args)
+    return n
 
 
 def derivative(expr: Any, name: str) -> Any:

@@ -1,6 +1,6 @@
-"""README's coverage table of the numpy functions recorded on tensors: generated from the op
-table and the numpy handlers (engine/numpy_table.py), with each record's SymPy counterpart as
-the check builds it (convert.namespace)."""
+"""The coverage table (docs/python-api.md) of the numpy functions recorded on tensors:
+generated from the op table and the numpy handlers (engine/numpy_table.py), with each record's
+SymPy counterpart as the check builds it (convert.namespace)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _sympy_text(prim: Primitive) -> str:
 
 
 def coverage_rows() -> list[tuple[str, str, str, str]]:
-    """README's coverage table: per numpy function recorded on tensors, the records it uses,
+    """The coverage table: per numpy function recorded on tensors, the records it uses,
     their spellings in the language and their SymPy counterparts; the ufuncs of the op table
     first, then HANDLERS, sorted by name."""
     rows = []
@@ -57,7 +57,7 @@ def coverage_rows() -> list[tuple[str, str, str, str]]:
 
 
 def coverage_table() -> str:
-    """README's coverage table as markdown."""
+    """The coverage table as markdown (docs/python-api.md shows it)."""
     lines = ["| numpy | records | language | SymPy counterpart |", "|---|---|---|---|"]
     lines += [f"| `{name}` | {recs} | {lang} | {sym} |" for name, recs, lang, sym
               in coverage_rows()]

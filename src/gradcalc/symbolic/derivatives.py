@@ -1,4 +1,5 @@
-"""Symbolic derivatives for the check, from the disk cache or from SymPy under a time budget.
+"""Symbolic derivatives for the check, from the disk cache or from SymPy, within the call's
+deadline.
 
 A cache hit needs no SymPy: the cached program is evaluated with mpmath (one point) or numpy
 (a batch). A miss runs SymPy in the forked child of sandbox.run_with_budget, which returns the
@@ -10,11 +11,11 @@ are not cached.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ..budget import Deadline
 from ..lang.syntax import Program
 from ..symbolic import cache, compiled, reverse
 from ..symbolic.sandbox import run_with_budget
@@ -27,6 +28,24 @@ from ..symbolic.sandbox import run_with_budget
 TREE_MAX_NODES = 400
 TREE_MAX_DEPTH = 8
 TREE_MAX_FLAT = 50_000
+# A program with a matrix binding becomes SymPy's expression of every component (a symbolic
+# inverse or determinant grows factorially with the size), and SymPy's diff and printing take
+# time in proportion to that tree once per partial: beyond this many tree nodes times partials
+# the check compares with numeric differences instead (check.numeric_check).
+MATRIX_WORK = 50_000
+
+
+def matrix_work(expr: Any, names: Any, partials: int) -> int | None:
+    """The work of SymPy's derivatives of a matrix program's expression (its tree's nodes
+    times the partials), when it is beyond MATRIX_WORK; None when it is within it, or when
+    the program has no matrix binding (its size was judged before SymPy: tree_shape)."""
+    from ..engine.vectors import Grid
+    from ..symbolic.convert import tree_size
+
+    if not isinstance(names, Mapping) or not any(isinstance(s, Grid) for s in names.values()):
+        return None
+    size = tree_size(expr, MATRIX_WORK // max(1, partials) + 1)
+    return size * partials if size * partials > MATRIX_WORK else None
 
 
 def symbol_names(names: Sequence[str] | Mapping[str, str | list[str]]) -> list[str]:
@@ -64,6 +83,9 @@ def _derive(program: Program, names: Any, wrt: Sequence[str], of: str | None,
                     "program": dag.program, "outputs": dag.outputs, "values": values}
     guards: list[symbolic.Guard] = []
     expr = symbolic.program_to_sympy(program, names, of, guards)
+    work = matrix_work(expr, names, len(wrt))
+    if work is not None:
+        return {"too_large": work}
     derivs = [symbolic.derivative(expr, n) for n in wrt]
     true_expr = symbolic.without_stop_gradient(expr)
     true_derivs = [] if true_expr is None else [symbolic.derivative(true_expr, n) for n in wrt]
@@ -84,13 +106,14 @@ def _derive(program: Program, names: Any, wrt: Sequence[str], of: str | None,
 
 
 def obtain(program: Program, names: Any, wrt: Sequence[str], of: str | None,
-           timeout: float, use_cache: bool, fallback: Any, finish: Any = None
+           deadline: Deadline, use_cache: bool, fallback: Any, finish: Any = None
            ) -> tuple[str, Any]:
     """Derivatives from the cache or SymPy, evaluated by finish(program, outputs, guards)
-    under the time budget (in a forked child either way, so a pathological evaluation cannot
-    hang): ("ok", dict with forms, guards, program, outputs, values), ("timeout", None) or
-    ("error", msg). Reads and fills the cache unless use_cache is False, and the memory of
-    an open remembering() block either way."""
+    before the deadline (in a forked child either way, so a pathological evaluation cannot
+    hang): ("ok", dict with forms, guards, program, outputs, values), ("timeout", None),
+    ("too large", work) for a matrix program beyond MATRIX_WORK, or ("error", msg). Reads and
+    fills the cache unless use_cache is False, and the memory of an open remembering() block
+    either way."""
     key = cache.make_key(program.source, names, wrt, of)
     memo = _MEMO[-1] if _MEMO else None
     entry = memo.get(key.digest()) if memo is not None else None
@@ -102,13 +125,15 @@ def obtain(program: Program, names: Any, wrt: Sequence[str], of: str | None,
                   "outputs": entry.outputs, "values": None}
         if finish is not None:
             status, values = run_with_budget(
-                lambda: finish(entry.program, entry.outputs, entry.guards), timeout)
+                lambda: finish(entry.program, entry.outputs, entry.guards), deadline)
             if status != "ok":
                 return status, values
             result["values"] = values
         return "ok", result
     status, result = run_with_budget(
-        lambda: _derive(program, names, wrt, of, fallback, finish), timeout)
+        lambda: _derive(program, names, wrt, of, fallback, finish), deadline)
+    if status == "ok" and "too_large" in result:
+        return "too large", result["too_large"]
     if status == "ok" and result["program"] is not None:
         entry = cache.Entry(result["forms"], result["program"], result["outputs"],
                             result["true_forms"], result["guards"])
@@ -135,10 +160,10 @@ def remembering() -> Iterator[None]:
 
 
 def at_point(program: Program, names: Any, wrt: Sequence[str],
-             point: Mapping[str, float], of: str | None, timeout: float,
+             point: Mapping[str, float], of: str | None, deadline: Deadline,
              use_cache: bool = True, judge_fn: Any = None) -> tuple[str, Any]:
     """The derivatives judged at one point: judge_fn(program, outputs, guards) runs in the
-    child under the budget and returns its verdicts. ("ok", {"forms", "true_forms",
+    child before the deadline and returns its verdicts. ("ok", {"forms", "true_forms",
     "guards", "judged"}) - judged is None when the derivatives could not be compiled, and
     "fallback" then holds SymPy's own float values of every output - or ("timeout", None) or
     ("error", msg)."""
@@ -147,7 +172,7 @@ def at_point(program: Program, names: Any, wrt: Sequence[str],
         from ..symbolic import convert as symbolic
         return [symbolic.evaluate(e, point) for e in exprs]
 
-    status, result = obtain(program, names, wrt, of, timeout, use_cache, fallback, judge_fn)
+    status, result = obtain(program, names, wrt, of, deadline, use_cache, fallback, judge_fn)
     if status != "ok":
         return status, result
     compiled_ok = result["program"] is not None
@@ -158,7 +183,7 @@ def at_point(program: Program, names: Any, wrt: Sequence[str],
 
 
 def on_columns(program: Program, names: Any, wrt: Sequence[str],
-               columns: Mapping[str, Any], n: int, of: str | None, timeout: float,
+               columns: Mapping[str, Any], n: int, of: str | None, deadline: Deadline,
                use_cache: bool = True) -> tuple[str, Any]:
     """The symbolic value and partials over whole columns (float64 arrays of length n), each
     with a bound on its float64 rounding error: ("ok", {"value": (array, bound), "partials":
@@ -184,8 +209,7 @@ def on_columns(program: Program, names: Any, wrt: Sequence[str],
 
     import numpy as np
 
-    deadline = time.monotonic() + timeout
-    status, result = obtain(program, names, wrt, of, timeout, use_cache, fallback)
+    status, result = obtain(program, names, wrt, of, deadline, use_cache, fallback)
     if status != "ok":
         return status, result
     guards = result["guards"]
@@ -195,7 +219,7 @@ def on_columns(program: Program, names: Any, wrt: Sequence[str],
     else:
         try:
             values = compiled.evaluate_np(result["program"], result["outputs"], columns, n,
-                                          deadline, bounds=True)
+                                          deadline.at, bounds=True)
         except TimeoutError:
             return "timeout", None
         first = len(result["outputs"]) - sum(g[4] for g in guards)

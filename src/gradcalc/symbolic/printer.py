@@ -178,7 +178,7 @@ def python_module(source: str, functions: Sequence[str]) -> str:
     functions two blank lines apart (PEP 8)."""
     shown = ["".join(c if c.isprintable() else "?" for c in line)
              for line in source.strip("\n").split("\n")]
-    head = ["# The gradient of this program, as printed by gradcalc --symbolic python:"]
+    head = ["# The gradient of this program, printed by gradcalc as a Python module:"]
     head += [f"#   {line}" for line in shown]
     head += ["# One function per partial, of the bound names in binding order (numbers or",
              "# numpy arrays in, numpy out).", "import numpy"]

@@ -14,9 +14,10 @@ arguments, with the inputs' formulas put in. A named intermediate keeps its name
 one is written out while it is short, else called by its tape id. A vector or matrix
 operation's contribution is written in matrix notation where SymPy's matrix calculus
 (symbolic.matrix_form) gives one with the tape's numbers. All of it is bounded by counts
-(INLINE, FORMULA, PAIRS, SHOWN, MAX_STEPS), never by the clock; it runs in a budgeted child
-(sandbox.start_with_budget) started before the check and collected after it, whose time limit
-(--check-timeout) only ever stops it: the steps then have their numbers only.
+(INLINE, FORMULA, PAIRS, SHOWN, MAX_STEPS), never by the clock; it runs in a child
+(sandbox.start_with_budget) started before the check and collected after it, stopped at the
+call's one deadline (--check-timeout), which only ever stops it: the steps then have their
+numbers only, and say so (time limit).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops, ops_matrix
+from ..budget import DEFAULT_SECONDS, Deadline, deadline_of
 from ..engine.evaluate import Run
 from ..engine.sweep import Const, unbroadcast_value
 from ..engine.tape import (
@@ -39,6 +41,7 @@ from ..engine.tape import (
     source_masks,
     unbroadcast,
 )
+from ..errors import Text
 from ..lang.inline import top_calls
 
 INLINE = 24         # an unnamed intermediate is written out up to this many SymPy nodes
@@ -109,10 +112,11 @@ class Steps:
     steps: dict[int, Step]
     partials: dict[str, list[int]]
     collapse: bool = False
-    note: str = ""
+    note: Text = ""     # text, or parts naming a setting (errors.Setting)
     formulas: bool = False
     pending: Callable[[], tuple[str, Any]] | None = field(default=None, repr=False,
                                                           compare=False)
+    deadline: Deadline | None = field(default=None, repr=False, compare=False)
 
     def complete(self) -> Steps:
         """Wait for the formulas being derived (begin) and put them in; returns self."""
@@ -122,8 +126,9 @@ class Steps:
             if status == "ok":
                 merge(self, found)
             else:
-                self.note = ("formulas over budget (--check-timeout): numbers only"
-                             if status == "timeout" else f"no formulas: {found}")
+                self.note = (f"no formulas ({self.deadline.reason()}): numbers only"
+                             if status == "timeout" and self.deadline is not None
+                             else f"no formulas: {found}")
         return self
 
     def replayed(self) -> dict[str, Any]:
@@ -265,17 +270,18 @@ def operation(nodes: Sequence[Node], node: Node, names: Sequence[str] | None = N
     return f"{prim.spelling or prim.name}({', '.join(args)})"
 
 
-def derive(run: Run, collapse: bool = False, timeout: float = 10.0, cache: bool = False
-           ) -> Steps:
+def derive(run: Run, collapse: bool = False, deadline: Deadline | None = None,
+           cache: bool = False) -> Steps:
     """The run's backward pass written out: the tape's numbers, and the formulas (derived in a
-    budgeted child). collapse: each top-level call of a program's function is one step.
-    cache: read and fill the disk cache (symbolic.cache) of the formulas."""
-    return begin(run, collapse, timeout, cache).complete()
+    child stopped at the deadline: the call's, else one of budget.DEFAULT_SECONDS from now).
+    collapse: each top-level call of a program's function is one step. cache: read and fill
+    the disk cache (symbolic.cache) of the formulas."""
+    return begin(run, collapse, deadline, cache).complete()
 
 
-def begin(run: Run, collapse: bool = False, timeout: float = 10.0, cache: bool = False
-          ) -> Steps:
-    """derive, with the formulas still being derived in the budgeted child when it returns
+def begin(run: Run, collapse: bool = False, deadline: Deadline | None = None,
+          cache: bool = False) -> Steps:
+    """derive, with the formulas still being derived in the child when it returns
     (the check can run meanwhile): Steps.complete() waits for them. A cache hit needs no
     SymPy."""
     steps = numbers(run, collapse)
@@ -297,7 +303,8 @@ def begin(run: Run, collapse: bool = False, timeout: float = 10.0, cache: bool =
     from .sandbox import start_with_budget
 
     namespace()   # SymPy imported once, here: the check's child inherits it too
-    wait = start_with_budget(lambda: formulas(run, steps), timeout)
+    steps.deadline = deadline_of(deadline, DEFAULT_SECONDS)
+    wait = start_with_budget(lambda: formulas(run, steps), steps.deadline)
 
     def pending() -> tuple[str, Any]:
         status, found = wait()
