@@ -1,5 +1,6 @@
 """Hessian cost against gradient cost, measured in the same run: the Hessian of an n-variable
-function (reverse over reverse) should cost about n backward passes of the first-order tape.
+function (reverse over reverse) should cost about n backward passes of the first-order tape;
+the extended Rosenbrock function at n = 100 has issue 26's target, 1.5 gradient calls.
 
 `python bench/run.py hessian` or `python bench/bench_hessian.py`.
 """
@@ -45,8 +46,11 @@ def scenarios(n: int) -> list[common.Row]:
         name = f"{label}, n = {n} ({len(result.nodes)} tape nodes): Hessian"
         rows.append(common.Row(name, t_hess, "n x first-order backward pass", n * t_back,
                                "a small constant (<= 10x)"))
+        # issue 26's target for the banded case: forward-over-reverse with all n tangents as
+        # one numpy block would cost about one gradient; reverse over reverse costs n
+        target = "<= 1.5x" if label == "extended Rosenbrock" and n >= 100 else f"<= n x ({n}x)"
         rows.append(common.Row(name, t_hess, "1 gradient (forward + backward)", t_grad,
-                               f"<= n x ({n}x)"))
+                               target))
     return rows
 
 

@@ -1,21 +1,22 @@
-"""Per-node cost: eval+grad at 100k tape nodes against a minimal pure-Python tape.
+"""Per-slot cost of the flat engine at 100k instructions against a minimal pure-Python tape.
 
 The yardstick (MiniTape below, about 70 lines) is the least a reverse-mode tape can do in
 Python: Python floats, one list of (inputs, local gradients) records appended as each operation
-runs, one reverse loop. gradcalc is measured on the same computation three ways:
+runs, one reverse loop. gradcalc is measured on the same computation four ways:
 
+- parse: the program text to flat instructions (engine.program.parse_flat, the CLI's parse).
+- engine: run() on the parsed program (the forward loop over the instructions, then the
+  backward loop); parsing is outside.
 - API: Variables on a Tape, the operations written in Python, then tape.gradient.
-- engine: the CLI's engine, run() on a parsed program (forward on the tape, then backward);
-  parsing is outside.
 - whole CLI: `gradcalc -f PROG --no-check` on that program, against the tiny call
   `gradcalc x*y --at x=1,y=2 --no-check` (start-up, parse, report).
 
-Memory: the tape's bytes per node (tracemalloc, the run() result kept alive).
+Memory: bytes per slot held by the parsed program and its run() result (tracemalloc), at two
+sizes (linear when the two agree).
 
-Then where a whole CLI call's time goes, each part against the same yardstick: parsing the
-program text, the forward run on the tape (run() without its backward pass), the backward
-sweep alone, and the VJP rules alone (each rule of the tape called once at its recorded
-values, nothing accumulated: a floor for any sweep that calls the op table's rules).
+Then where the time goes, each part against the same yardstick: the syntax tree's parse (made
+only when something reads it), the forward run alone, the backward pass alone, and the tape's
+nodes made from a run (only when something reads them).
 
 Last, the floors: the least any design that keeps the API's tensors and the op table's rules
 can cost, each against the same yardstick.
@@ -286,10 +287,10 @@ def lean_sweep(code: list[tuple], inputs: list[float], out: int) -> list[object]
     return reverse(tape, out, len(inputs))
 
 
-def program_text() -> str:
+def program_text(steps: int = STEPS) -> str:
     """The same computation as a gradcalc program, one statement per step."""
     lines = ["a = y"]
-    lines += [f"a = sin(x*{1.0 + k % 7!r})*a/y + x" for k in range(STEPS)]
+    lines += [f"a = sin(x*{1.0 + k % 7!r})*a/y + x" for k in range(steps)]
     return "\n".join(lines) + "\n"
 
 
@@ -305,30 +306,30 @@ def _paused(fn):  # noqa: ANN001, ANN202 - a timing helper
     return wrapper
 
 
-def memory_per_node(program: object, bindings: dict[str, float]) -> tuple[float, int]:
-    """Bytes per tape node held by a run() result, and the node count."""
+def memory_per_slot(text: str, bindings: dict[str, float]) -> tuple[float, int]:
+    """Bytes per instruction slot held by a parsed program and its run() result (no tape
+    nodes: none are made unless something reads them), and the slot count."""
     from gradcalc.engine.evaluate import run
+    from gradcalc.engine.program import parse_flat
 
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    result = run(program, bindings)  # type: ignore[arg-type]
+    result = run(parse_flat(text), bindings)
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
-    n = len(result.nodes)
-    return used / n, n
+    return used / len(result.code), len(result.code)
 
 
 def parts(text: str, program: object, bindings: dict[str, float], repeats: int) -> list[Row]:
-    """Parse, forward, backward and the VJP rules alone, each against the minimal tape."""
+    """The parts of a call against the minimal tape: the syntax tree's parse (what --tape,
+    --steps and errors read), the forward run alone, the backward pass alone, and the tape's
+    nodes made from the run (what --tape, --graph and why read)."""
     from gradcalc.engine import evaluate
-    from gradcalc.engine.tape import backward
     from gradcalc.lang.syntax import parse
 
     result = evaluate.run(program, bindings)  # type: ignore[arg-type]
-    nodes = result.nodes
-    target = result.target_id()
-    sources = [result.tape.node_of(result.sources[n]).id for n in result.wrt]
+    slots = len(result.code)
 
     def forward_only() -> None:
         saved = evaluate.Run.backprop
@@ -338,25 +339,18 @@ def parts(text: str, program: object, bindings: dict[str, float], repeats: int) 
         finally:
             evaluate.Run.backprop = saved  # type: ignore[method-assign]
 
-    def rules_only() -> None:
-        g = np.float64(1.0)
-        with np.errstate(all="ignore"):
-            for node in nodes:
-                if node.prim is not None:
-                    args = [nodes[r].value if type(r) is int else r.value for r in node.inputs]
-                    for rule in node.prim.vjps:
-                        if rule is not None:
-                            rule(g, node.value, *args)
+    def nodes() -> None:
+        result.ex.view = None
+        result.view()
 
     mini_run = _paused(lambda: mini(*bindings.values()))
     rows = []
-    for label, fn in (("parse the program text", lambda: parse(text)),
+    for label, fn in (("the syntax tree's parse (read on demand)", lambda: parse(text)),
                       ("forward: run() without the backward pass", forward_only),
-                      ("backward sweep alone", lambda: backward(nodes, target, sources,
-                                                                np.float64(1.0))),
-                      ("VJP rules alone (no sweep)", rules_only)):
+                      ("backward pass alone", result.backprop),
+                      ("the tape's nodes, made on demand", nodes)):
         t, t_mini = paired_times(_paused(fn), mini_run, repeats)
-        rows.append(Row(f"{label} ({t / len(nodes) * 1e6:.2f} µs/node)", t,
+        rows.append(Row(f"{label} ({t / slots * 1e6:.2f} µs/slot)", t,
                         "minimal Python tape (forward and backward)", t_mini, ""))
     return rows
 
@@ -402,30 +396,33 @@ def floors(text: str, program: object, bindings: dict[str, float], repeats: int,
 
 def main() -> None:
     from gradcalc.engine.evaluate import run
+    from gradcalc.engine.program import parse_flat
     from gradcalc.lang.syntax import parse
 
     x0, y0 = 0.3, 1.7
     text = program_text()
-    program = parse(text)
+    program = parse_flat(text)   # the CLI's parse: flat instructions, no syntax tree
     bindings = {"x": x0, "y": y0}
     result = run(program, bindings)
-    nodes = len(result.nodes)
-    # the three computations agree (the yardstick is computing the same thing)
+    slots = len(result.code)
+    # the computations agree (the yardstick is computing the same thing)
     want = mini(x0, y0)
     got = [float(g) for g in result.gradient().values()]
     assert all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(got, want, strict=True)), (
         got, want)
     repeats = min(REPEATS, 5)
+    mini_run = _paused(lambda: mini(x0, y0))
     rows = []
-    t_api, t_mini = paired_times(_paused(lambda: api(x0, y0)), _paused(lambda: mini(x0, y0)),
-                                 repeats)
-    rows.append(Row(f"API eval+grad, {nodes:,} nodes ({t_api / nodes * 1e6:.1f} µs/node)",
-                    t_api, "minimal Python tape", t_mini, "<= 2x"))
-    t_run, t_mini = paired_times(lambda: run(program, bindings), _paused(lambda: mini(x0, y0)),
-                                 repeats)
-    rows.append(Row(f"engine run() eval+grad, {nodes:,} nodes "
-                    f"({t_run / nodes * 1e6:.1f} µs/node)", t_run, "minimal Python tape",
-                    t_mini, "<= 2x"))
+    t, t_mini = paired_times(_paused(lambda: parse_flat(text)), mini_run, repeats)
+    rows.append(Row(f"parse to flat instructions, {slots:,} slots "
+                    f"({t / slots * 1e6:.2f} µs/slot)", t, "minimal Python tape", t_mini,
+                    "<= 2.5x"))
+    t, t_mini = paired_times(_paused(lambda: run(program, bindings)), mini_run, repeats)
+    rows.append(Row(f"engine forward+backward, run() ({t / slots * 1e6:.2f} µs/slot)", t,
+                    "minimal Python tape", t_mini, "<= 1x"))
+    t, t_mini = paired_times(_paused(lambda: api(x0, y0)), mini_run, repeats)
+    rows.append(Row(f"API eval+grad ({t / slots * 1e6:.2f} µs/node)", t,
+                    "minimal Python tape", t_mini, "<= 3x"))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "prog.txt")
         with open(path, "w") as f:
@@ -433,16 +430,17 @@ def main() -> None:
         big = gradcalc_argv("-f", path, "--at", f"x={x0},y={y0}", "--no-check")
         tiny = gradcalc_argv("x*y", "--at", "x=1,y=2", "--no-check")
         t_big, t_tiny = paired_command_times(big, tiny, min(REPEATS, 3))
-    rows.append(Row(f"whole CLI --no-check, {nodes:,} nodes "
-                    f"({(t_big - t_tiny) / nodes * 1e6:.1f} µs/node over the tiny call)",
-                    t_big, "tiny call", t_tiny, "<= 2x"))
-    print_table("per-node cost at 100k nodes", rows)
-    print_table("where the time goes, 100k nodes", parts(text, program, bindings, repeats))
+    rows.append(Row(f"whole CLI --no-check ({(t_big - t_tiny) / slots * 1e6:.2f} µs/slot "
+                    "over the tiny call)", t_big, "tiny call", t_tiny, "<= 2x"))
+    print_table(f"the flat engine at {slots:,} slots", rows)
+    print_table("where the time goes", parts(text, program, bindings, repeats))
+    tree = parse(text)
     print_table("floors: the least that keeps the API's tensors and the op table's rules",
-                floors(text, program, bindings, repeats, t_tiny))
-    per_node, n = memory_per_node(program, bindings)
-    print(f"\nmemory: {per_node:.0f} bytes per tape node ({n:,} nodes, run() result, "
-          "tracemalloc)")
+                floors(text, tree, bindings, repeats, t_tiny))
+    for steps in (STEPS // 5, STEPS):
+        per_slot, n = memory_per_slot(program_text(steps), bindings)
+        print(f"memory: {per_slot:.0f} bytes per slot ({n:,} slots: the parsed program and "
+              "its run() result, tracemalloc)")
 
 
 if __name__ == "__main__":

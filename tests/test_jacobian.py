@@ -59,13 +59,13 @@ def test_one_backward_pass_per_output(monkeypatch) -> None:
 
     result = run(parse(PROGRAM), AT)
     calls: list[int] = []
-    real = evaluate.backward
+    real = evaluate.scalar_backward
 
-    def counting(nodes, target, sources, seed=1.0, graph=False):
+    def counting(plan, prims, args, vals, live, target):
         calls.append(target)
-        return real(nodes, target, sources, seed, graph)
+        return real(plan, prims, args, vals, live, target)
 
-    monkeypatch.setattr(evaluate, "backward", counting)
+    monkeypatch.setattr(evaluate, "scalar_backward", counting)
     rows = higher.jacobian(result, ["r", "theta", "q"])
     assert len(calls) == 3 and len(set(calls)) == 3
     assert [row.output_name for row in rows] == ["r", "theta", "q"]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from gradcalc.batch import rows
-from gradcalc.engine import evaluate, tape, vectors
-from gradcalc.engine.tape import Tape, Variable, backward
+from gradcalc.engine import evaluate, sweep, tape, vectors
+from gradcalc.engine.tape import Tape, Variable
 from gradcalc.lang.syntax import parse
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "gradcalc"
@@ -26,26 +26,35 @@ def _points(tmp_path: Path, text: str) -> rows.Points:
     return rows.read_points(str(path))
 
 
-def test_point_and_batch_run_the_same_backward_function(monkeypatch, tmp_path):
-    assert rows.backward is tape.backward and evaluate.backward is tape.backward
-    calls: list[dict] = []
+def test_point_and_batch_run_the_sweep_modules_loops(monkeypatch, tmp_path):
+    # a batch replays the recorded program with sweep.backward over columns; a point of
+    # Python floats runs sweep.scalar_backward (the same loop, arithmetic inlined): both are
+    # the sweep module's, and they agree bit for bit (test_flat.py checks every primitive)
+    assert tape.backward.__module__ == "gradcalc.engine.tape" and rows.backward is tape.backward
+    calls: list[str] = []
+    general, scalar = sweep.backward, sweep.scalar_backward
 
-    def spy(*args, **kwargs):
-        calls.append(kwargs)
-        return backward(*args, **kwargs)
+    def spy_general(*args, **kwargs):
+        calls.append("columns" if kwargs.get("seed", args[5] if len(args) > 5 else None)
+                     is sweep.UNIT else "general")
+        return general(*args, **kwargs)
 
-    monkeypatch.setattr(rows, "backward", spy)
-    monkeypatch.setattr(evaluate, "backward", spy)
+    def spy_scalar(*args, **kwargs):
+        calls.append("floats")
+        return scalar(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "backward", spy_general)
+    monkeypatch.setattr(evaluate, "scalar_backward", spy_scalar)
     program = parse("y = sin(x) * x\ny / (1 + x)")
     batch = rows.run_batch(program, _points(tmp_path, "x\n0.5\n2\n-1.25\n"), {}, None, None)
-    batch_calls = [c for c in calls if c.get("values") is not None]
-    assert len(batch_calls) == 1  # one chunk: one sweep over the column
-    point_calls = [c for c in calls if c.get("values") is None]
-    assert point_calls  # the first row's recording ran the same function at a point
-    # and the numbers agree with the closed form d/dx sin(x)x/(1+x)
+    assert calls.count("columns") == 1  # one chunk: one sweep over the column
+    assert "floats" in calls  # the first row's run swept its Python floats
     x = np.array([0.5, 2.0, -1.25])
     want = ((np.cos(x) * x + np.sin(x)) * (1 + x) - np.sin(x) * x) / (1 + x) ** 2
     np.testing.assert_allclose(batch.gradient["x"], want, rtol=1e-13)
+    for k, x0 in enumerate(x):
+        point = evaluate.run(program, {"x": float(x0)}).gradient()["x"]
+        assert point.tobytes() == batch.gradient["x"][k].tobytes()
 
 
 def test_nonfinite_origin_in_a_batch_is_named_as_at_a_point(tmp_path):

@@ -48,7 +48,7 @@ def _replay_part(frame: Any, plan: Mapping[str, Any], partition_info: Any = None
 
     from ..batch import columns as cio
     from ..batch.rows import CHUNK, replay
-    from ..engine.tape import Unit
+    from ..engine.sweep import Unit
     from ..judge.result import column_names
 
     n = len(frame)

@@ -31,7 +31,8 @@ from .. import ops
 from ..budget import Deadline, deadline_of
 from ..engine import datafile
 from ..engine.evaluate import Run, nonfinite, run
-from ..engine.tape import UNIT, Node, Unit, backward, forward, source_masks
+from ..engine.sweep import UNIT, Unit
+from ..engine.tape import Node, backward, forward, source_masks
 from ..errors import InputError, Setting, Text, as_parts
 from ..judge import guards
 from ..judge import verdict as judge

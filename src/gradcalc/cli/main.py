@@ -16,10 +16,11 @@ import click
 from ..budget import Deadline
 from ..engine import vectors
 from ..engine.evaluate import Run, nonfinite, parse_bindings, run
+from ..engine.program import parse_flat
 from ..errors import InputError, capped
 from ..judge.check import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_TIMEOUT, check
 from ..judge.result import Result
-from ..lang.syntax import check_inf, parse
+from ..lang.syntax import check_inf
 from ..version import __version__
 from . import usage
 from .request import Request, names
@@ -703,7 +704,7 @@ def _pointwise(program: Program, pts: Any, req: Request, bindings: dict[str, Any
 def _parse(source: str, file: str | None) -> Program:
     """The program, or its syntax error with the shell-level cause where there is one."""
     try:
-        return parse(source)
+        return parse_flat(source)
     except InputError as exc:
         raise usage.refine(exc.with_source(source), source, file is not None) from None
 

@@ -12,16 +12,24 @@ Variables with assign). Indexing, @ and numpy functions on tensors are in arrays
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import numpy as np
 
 from .. import ops, ops_matrix
+from ..engine import sweep
+from ..engine.sweep import (
+    Backward,
+    Const,
+    Unit,
+    compute,
+    seed_of,
+    unbroadcast_value,
+)
+from ..engine.sweep import finite as _finite
 from ..errors import Span
 from ..ops import Primitive
 
@@ -37,14 +45,6 @@ _PLUGINS: dict[str, Callable[..., Any]] = {}
 def plug(name: str, fn: Callable[..., Any]) -> None:
     """Install an entry point this module calls but does not define (see _PLUGINS)."""
     _PLUGINS[name] = fn
-
-
-def _as_value(x: Any) -> Any:
-    if type(x) is np.float64:  # the common case: a scalar result, already a value
-        return x
-    if isinstance(x, np.ndarray):
-        return x.astype(np.float64, copy=False)
-    return np.float64(x)
 
 
 def real_value(value: Any, what: str = "Tensor") -> Any:
@@ -541,14 +541,6 @@ _PIECEWISE_CONSTANT = {np.equal, np.not_equal, np.less, np.less_equal, np.greate
 # ---------------------------------------------------------------- recording
 
 
-@dataclass(frozen=True, slots=True)
-class Const:
-    """A tape input that is not watched: a literal or an unwatched tensor."""
-
-    value: Any
-    name: str | None = None
-
-
 class Node:
     """One tape entry: `id = prim(inputs)`; leaves (watched sources) have prim None.
 
@@ -594,21 +586,6 @@ def ref(node_id: int) -> str:
     return f"t{node_id}"
 
 
-_QUIET = [0]  # > 0 inside quiet(): numpy's floating-point warnings are already off
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """numpy's floating-point warnings off (as apply() runs every primitive), once for a whole
-    block instead of once per recorded operation."""
-    with np.errstate(all="ignore"):
-        _QUIET[0] += 1
-        try:
-            yield
-        finally:
-            _QUIET[0] -= 1
-
-
 def apply(prim: Primitive, *args: Any, span: Span | None = None) -> Tensor:
     """Run a primitive on tensors or numbers, recording it on every active tape that tracks an
     input."""
@@ -618,25 +595,7 @@ def apply(prim: Primitive, *args: Any, span: Span | None = None) -> Tensor:
                   else b]
     else:
         values = [a.value if isinstance(a, Tensor) else a for a in args]
-    value: Any = None
-    scalar = prim.scalar
-    if scalar is not None and isinstance(values[0], float):
-        # float64 scalars: Python's float operators, the same bits as numpy's ufunc (which
-        # costs ten times more on a scalar) and no floating-point warnings to silence
-        try:
-            r = scalar(*values)
-        except ArithmeticError:  # division by zero: numpy's inf or nan below
-            r = None
-        if type(r) is float:
-            value = _F64(r)
-    if value is None:
-        if _QUIET[0]:
-            value = prim.forward(*values)
-        else:
-            with np.errstate(all="ignore"):
-                value = prim.forward(*values)
-        if type(value) is not _F64:
-            value = _as_value(value)
+    value = compute(prim, values)
     out = _new(Tensor)
     out.value = value
     out.uid = next(_uids)
@@ -1070,58 +1029,13 @@ def _assemble(rows: list[Any], tshape: tuple[int, ...], sshape: tuple[int, ...],
     return j if j.shape == shape else reshape(j, shape)
 
 
-# ---------------------------------------------------------------- the sweep
-
-
-@dataclass(slots=True)
-class Backward:
-    """Adjoints per node id (None where no gradient reached), and where the first non-finite
-    adjoint came from: (node id whose VJP produced it, argument index), if any."""
-
-    adjoints: list[Any]
-    nonfinite: tuple[int, int] | None
-
-
-class Unit:
-    """The seed adjoint exactly 1 everywhere (at every row of a batch). Multiplying by it
-    returns the other operand (as float64) instead of making a pass over a column, so the
-    output node's VJPs cost no arithmetic. VJPs are written `g * ...`, `-g * ...` or `g / ...`,
-    or return g itself (add); those are the operations defined here. numpy defers to it
-    (__array_ufunc__ = None)."""
-
-    __array_ufunc__ = None
-
-    def __mul__(self, other: Any) -> Any:
-        return self if isinstance(other, Unit) else np.asarray(other, dtype=np.float64)
-
-    __rmul__ = __mul__
-
-    def __neg__(self) -> Any:
-        return np.float64(-1.0)
-
-    def __truediv__(self, other: Any) -> Any:
-        return np.divide(1.0, other)
-
-    def __add__(self, other: Any) -> Any:
-        return np.float64(2.0) if isinstance(other, Unit) else other + 1.0
-
-    __radd__ = __add__
-
-
-UNIT = Unit()
-_ZERO = object()  # an adjoint reached only by symbolic zeros (a rule returned None)
-
-
-def seed_of(value: Any) -> Any:
-    """The adjoint that starts a backward pass from a node of this value: ones of its shape,
-    and for a scalar the float64 1.0, not a 0-d array (which the sum's rule would hand on to
-    every node of a long sum, each then off the sweep's float64 shortcuts)."""
-    return _F64(1.0) if np.ndim(value) == 0 else np.ones_like(value)
+# ---------------------------------------------------------------- the sweep (sweep.py) on nodes
 
 
 def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
-    """Sum a contribution over the axes that broadcasting added to an input of this shape."""
-    if isinstance(c, Tensor):  # recorded (graph mode): sum with a recorded operation
+    """Sum a contribution over the axes that broadcasting added to an input of this shape
+    (a recorded contribution with a recorded operation: graph mode)."""
+    if isinstance(c, Tensor):
         if c.shape == shape:
             return c
         return _PLUGINS["sum_to"](c, shape)
@@ -1139,171 +1053,26 @@ def unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
     return _unbroadcast(c, shape)
 
 
-def unbroadcast_value(c: Any, shape: tuple[int, ...]) -> Any:
-    """A plain array summed over the axes that broadcasting added to one of this shape."""
-    c = np.asarray(c)
-    while c.ndim > len(shape):
-        c = c.sum(axis=0)
-    for axis, n in enumerate(shape):
-        if n == 1 and c.shape[axis] != 1:
-            c = c.sum(axis=axis, keepdims=True)
-    return c
-
-
-def exact_zero(prim: Primitive, g: Any, c: Any) -> Any:
-    """A primitive's contribution c for the plain cotangent g, with exact zeros where g has
-    them: all of c when g is 0 everywhere (a VJP is linear in g), and elementwise for an
-    elementwise primitive of the table (not a reduction: output element i depends on input
-    element i only), so that 0 * inf is 0, not nan."""
-    gv = np.asarray(g)
-    if not np.any(gv):
-        zero = np.zeros(np.shape(c))
-        return _F64(0.0) if zero.ndim == 0 else zero
-    if not prim.reduction and ops.BY_NAME.get(prim.name) is prim and np.shape(c) == gv.shape:
-        return np.where(gv == 0, 0.0, c)
-    return c
-
-
-def _finite(x: Any) -> bool:
-    if isinstance(x, float):  # Python floats and numpy float64 scalars
-        return math.isfinite(x)
-    if isinstance(x, Unit):
-        return True
-    return bool(np.all(np.isfinite(_raw(x))))
-
-
 def forward(nodes: Sequence[Node], leaves: Mapping[int, Any], target: int) -> list[Any]:
     """The values of nodes[0..target] recomputed from new values of the watched sources (node
-    id -> value: e.g. whole columns, one row per element): the tape's forward replay."""
-    values: list[Any] = [None] * (target + 1)
-    with np.errstate(all="ignore"):
-        for node in nodes[: target + 1]:
-            if node.prim is None:
-                values[node.id] = leaves[node.id]
-            else:
-                args = [values[r] if type(r) is int else r.value for r in node.inputs]
-                values[node.id] = node.prim.forward(*args)
-    return values
+    id -> value: e.g. whole columns, one row per element): the tape's forward replay
+    (sweep.forward over the nodes)."""
+    top = nodes[: target + 1]
+    return sweep.forward([n.prim for n in top], [n.inputs for n in top], dict(leaves), target)
 
 
 def backward(nodes: Sequence[Node], target: int, sources: Sequence[int], seed: Any = 1.0,
              graph: bool = False, more: Sequence[tuple[int, Any]] = (),
              magnitude: bool = False, *, values: Sequence[Any] | None = None,
              free: bool = False, origins: bool = True, exact_zeros: bool = False) -> Backward:
-    """Accumulate adjoints from target back to sources, in one reverse sweep over the tape.
-
-    Linear in tape length, no recursion. Only nodes that depend on a source (through
-    differentiable arguments) receive adjoints. With graph=True the VJPs run on the recorded
-    tensors, so an enclosing tape records the backward pass too (higher-order derivatives).
-    more: further (target, seed) pairs, swept together: the adjoints of the sum of the targets.
-    With magnitude=True every contribution is replaced by its magnitude (its absolute value, or
-    what the primitive's record says its VJP's rounding is relative to: Primitive.
-    vjp_magnitude): each adjoint is then the sum of the magnitudes of the terms the plain pass
-    adds up (the scale of the rounding error of that sum; judge.floor).
-    values: node values to differentiate at instead of the recorded ones (from forward(): a
-    batch over columns, with seed UNIT). free: drop each adjoint other than the sources' once
-    it is spent (memory bounded by the live adjoints). origins=False skips looking for where
-    the first non-finite contribution came from (nonfinite is then None). exact_zeros: a
-    contribution that is not finite is 0 where its cotangent is exactly 0 (every VJP is linear
-    in the cotangent; see exact_zero), not 0 * inf = nan: for seeds that pick one component of
-    a vector, whose other components' paths may cross infinite derivatives (a Hessian's rows).
-    """
-    top = max(target, *(t for t, _ in more)) if more else target
-    n = top + 1
-    needs = bytearray(n)
-    for s in sources:
-        if s < n:
-            needs[s] = 1
-    for node in nodes[:n]:
-        prim = node.prim
-        if prim is None or needs[node.id]:
-            continue
-        if prim.arity is not None:
-            vjps = prim.vjps
-            for i, ref in enumerate(node.inputs):
-                if type(ref) is int and needs[ref] and vjps[i] is not None:
-                    needs[node.id] = 1
-                    break
-            continue
-        for i, ref in enumerate(node.inputs):
-            if type(ref) is int and needs[ref] and prim.vjp(i) is not None:
-                needs[node.id] = 1
-                break
-    adj: list[Any] = [None] * (len(nodes) if values is None else n)
-    if not needs[target] and not any(needs[t] for t, _ in more):
-        return Backward(adj, None)
-    adj[target] = seed
-    for t, s in more:
-        adj[t] = s if adj[t] is None else adj[t] + s
-    keep = set(sources) if free else ()
-    nonfinite: tuple[int, int] | None = None
-    zeros = False
-    isfinite, f64 = math.isfinite, _F64
-    with np.errstate(all="ignore"):
-        for j in range(top, -1, -1):
-            g = adj[j]
-            if g is None:
-                continue
-            node = nodes[j]
-            prim = node.prim
-            if g is _ZERO:  # reached only by symbolic zeros: its rules never run
-                if prim is not None:
-                    zeros = True
-                    for i, ref in enumerate(node.inputs):
-                        if type(ref) is int and needs[ref] and adj[ref] is None \
-                                and prim.vjp(i) is not None:
-                            adj[ref] = _ZERO
-                continue
-            if prim is None:
-                continue
-            inputs = node.inputs
-            fixed = prim.vjps if prim.arity is not None else None
-            if graph:
-                args = [nodes[r].tensor if type(r) is int else r.value for r in inputs]
-                ans: Any = node.tensor
-            elif values is None:
-                args = [nodes[r].value if type(r) is int else r.value for r in inputs]
-                ans = node.value
-            else:
-                args = [values[r] if type(r) is int else r.value for r in inputs]
-                ans = values[j]
-            for i, ref in enumerate(inputs):
-                if type(ref) is not int or not needs[ref]:
-                    continue
-                rule = fixed[i] if fixed is not None else prim.vjp(i)
-                if rule is None:
-                    continue
-                if magnitude and prim.vjp_magnitude is not None:
-                    c = prim.vjp_magnitude(i, g, ans, *args)
-                else:
-                    c = rule(g, ans, *args)
-                if c is None:  # a symbolic zero (arrays.where's branch not taken): the input
-                    if adj[ref] is None:  # is reached, and nothing is added or multiplied
-                        adj[ref] = _ZERO
-                        zeros = True
-                    continue
-                if exact_zeros and not graph and not (
-                        isfinite(c) if type(c) is f64 else _finite(c)):
-                    c = exact_zero(prim, g, c)
-                if graph:
-                    c = _unbroadcast(c, np.shape(nodes[ref].value))
-                elif type(c) is not f64 and not (isinstance(c, float)
-                                                 and isinstance(args[i], float)):
-                    c = _unbroadcast(c, np.shape(args[i]))  # (a float64 scalar needs none)
-                if magnitude:
-                    c = np.abs(c)
-                if origins and nonfinite is None and not (
-                        isfinite(c) if type(c) is f64 else _finite(c)) and _finite(g):
-                    nonfinite = (j, i)
-                prev = adj[ref]
-                adj[ref] = c if prev is None or prev is _ZERO else prev + c
-            if free and j not in keep:
-                adj[j] = None  # spent
-    if zeros:  # the symbolic zeros left are exact zeros of their node's shape
-        for k, a in enumerate(adj):
-            if a is _ZERO:
-                adj[k] = np.zeros_like(nodes[k].value if values is None else values[k])
-    return Backward(adj, nonfinite)
+    """sweep.backward over a tape's nodes: their recorded values (their tensors with
+    graph=True, so that an enclosing tape records the backward pass: higher-order
+    derivatives), or values (from forward(): a batch over columns, with seed UNIT)."""
+    if values is None:
+        values = [n.tensor for n in nodes] if graph else [n.value for n in nodes]
+    return sweep.backward([n.prim for n in nodes], [n.inputs for n in nodes], values, target,
+                          sources, seed, graph, more, magnitude, free=free, origins=origins,
+                          exact_zeros=exact_zeros, graph_unbroadcast=_unbroadcast)
 
 
 def depth(nodes: Sequence[Node], target: int) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.sweep import seed_of
 from ..engine.tape import (
     Node,
     Tape,
@@ -33,7 +34,6 @@ from ..engine.tape import (
     backward,
     input_values,
     plug,
-    seed_of,
     source_masks,
 )
 from ..errors import Setting, Text, as_parts, location, worded
@@ -379,11 +379,14 @@ def explain(tape: Tape, target: Any, source: Tensor, output_gradients: Any = Non
 def explain_run(run: Any) -> dict[str, Reason]:
     """Per bound name whose partial is null or exactly 0, or that --wrt leaves out: why.
     run: an evaluate.Run (not imported: evaluate uses this module)."""
+    gradient = run.gradient()
+    if all(name in gradient and gradient[name] is not None and not _zero(gradient[name])
+           for name in run.bindings):
+        return {}   # nothing to explain: no tape is read (a run makes it only when read)
     target_name = f"the output {run.output_name}" if run.output_name else "the output"
     adjoints = run.backward.adjoints if run.backward is not None else None
     explainer = Explainer(run.tape, run.output, None, Wording(run.program.source), target_name,
                           adjoints)
-    gradient = run.gradient()
     reasons: dict[str, Reason] = {}
     for name in run.bindings:
         if name not in gradient:

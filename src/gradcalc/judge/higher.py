@@ -10,7 +10,6 @@ replay, one recorded gradient and n backward passes over a tape a few times the 
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from .. import ops
 from ..budget import Deadline, deadline_of
 from ..engine import vectors
 from ..engine.evaluate import Run, where
+from ..engine.sweep import seed_of
 from ..engine.tape import (
     Node,
     Tape,
@@ -30,7 +30,6 @@ from ..engine.tape import (
     backward,
     depth,
     input_values,
-    seed_of,
 )
 from ..errors import InputError, Setting, unassigned_output
 from ..judge import verdict as judge
@@ -330,9 +329,7 @@ def jacobian(run: Run, outputs: Sequence[str]) -> list[Run]:
         seen.add(name)
         if name not in run.env:
             raise unknown_output(name, run)
-        row = dataclasses.replace(run, output=run.env[name], output_name=name, backward=None)
-        row.backprop()
-        rows.append(row)
+        rows.append(run.retarget(name))
     return rows
 
 

@@ -12,7 +12,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from .. import ops
@@ -125,13 +125,59 @@ class Assign:
     target_span: Span
 
 
-@dataclass(frozen=True, slots=True)
 class Program:
-    """Statements in order; the last may be a bare expression (the output)."""
+    """Statements in order; the last may be a bare expression (the output); functions: the
+    program's function definitions by name, in order.
 
-    statements: tuple[Assign | Expr, ...]
-    source: str
-    functions: dict[str, FuncDef] = field(default_factory=dict, compare=False)  # by name, in order
+    A program compiled straight to flat instructions (engine.program.parse_flat) has its
+    syntax tree made from the source the first time something reads its statements or
+    functions (Program.lazy); compiled then holds what the compiler made of it."""
+
+    __slots__ = ("_statements", "source", "_functions", "compiled")
+
+    def __init__(self, statements: tuple[Assign | Expr, ...], source: str,
+                 functions: dict[str, FuncDef] | None = None):
+        self._statements: tuple[Assign | Expr, ...] | None = statements
+        self.source = source
+        self._functions: dict[str, FuncDef] | None = {} if functions is None else functions
+        self.compiled: Any = None
+
+    @classmethod
+    def lazy(cls, source: str) -> Program:
+        """A program whose syntax tree is parsed from source when first read (the caller
+        knows source parses)."""
+        program = cls((), source)
+        program._statements = program._functions = None
+        return program
+
+    def _tree(self) -> None:
+        tree = parse(self.source)
+        self._statements, self._functions = tree._statements, tree._functions
+
+    @property
+    def statements(self) -> tuple[Assign | Expr, ...]:
+        if self._statements is None:
+            self._tree()
+        assert self._statements is not None
+        return self._statements
+
+    @property
+    def functions(self) -> dict[str, FuncDef]:
+        if self._functions is None:
+            self._tree()
+        assert self._functions is not None
+        return self._functions
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Program):
+            return NotImplemented
+        return (self.source, self.statements) == (other.source, other.statements)
+
+    def __hash__(self) -> int:
+        return hash((self.source, self.statements))
+
+    def __repr__(self) -> str:
+        return f"Program(statements={self.statements!r}, source={self.source!r})"
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
@@ -307,6 +353,51 @@ _KIND = {**dict.fromkeys(" \t\r#", "skip"), **dict.fromkeys("0123456789.", "num"
          **dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_", "name"),
          **dict.fromkeys("*+-/%^(),=[]@", "op"), **dict.fromkeys("\n;", "sep")}
 _COMPARISON = re.compile(r"[<>!]|==")
+
+
+# The tokens of _TEXTS with the blanks before each absorbed into its match: findall() then
+# gives only the tokens' texts. It skips what no token matches, so token_list() checks that
+# the texts cover every character that is not blank (comments, where anything goes, take
+# token_texts()). A number run into a '.' (1.2.3) comes out as two numbers in a row, which no
+# parse accepts.
+_SPACED = re.compile(r"[ \t\r]*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|\*\*"
+                     r"|[-+*/]=|[-+*/%^(),=\[\]@]|[\n;])", re.ASCII)
+
+
+def token_list(source: str) -> list[str] | None:
+    """The texts of source's tokens (blanks and comments left out) from one C regular-
+    expression pass; None where that pass would not cover the source exactly, a number runs
+    into a digit or a '.', or the source is too long (tokenize() then decides and words the
+    error). token_texts() gives the same tokens with their offsets."""
+    if "#" in source:
+        tokens = token_texts(source)
+        if tokens is None:
+            return None
+        n = len(source)
+        for text, end in tokens:
+            if text[0] in "0123456789." and end < n and source[end] in "0123456789.":
+                return None
+        return [text for text, _ in tokens]
+    if len(source) > MAX_SOURCE:
+        return None
+    texts = _SPACED.findall(source)
+    blanks = source.count(" ") + source.count("\t") + source.count("\r")
+    if sum(map(len, texts)) != len(source) - blanks:
+        return None   # a character no token takes (outside the language, a comparison)
+    return texts
+
+
+def token_texts(source: str) -> list[tuple[str, int]] | None:
+    """(text, end offset) of each of source's tokens, blanks and comments left out, from one C
+    regular-expression pass; None where that pass does not cover the source exactly or the
+    source is too long (tokenize() then decides and words the error)."""
+    if len(source) > MAX_SOURCE or _COMPARISON.search(source):
+        return None
+    texts = _TEXTS.findall(source)
+    ends = list(itertools.accumulate(map(len, texts)))
+    if (ends[-1] if ends else 0) != len(source):
+        return None
+    return [(t, e) for t, e in zip(texts, ends, strict=True) if t[0] not in " \t\r#"]
 
 
 def tokenize(source: str) -> list[Token]:

@@ -183,8 +183,10 @@ def extend(check: dict[str, Any], ver: Verification) -> None:
 
 def output_name(program: Program, of: str | None) -> str | None:
     """The name of the program's output, if it has one."""
+    if of:
+        return of
     last = program.statements[-1]
-    return of or (last.target if isinstance(last, Assign) else None)
+    return last.target if isinstance(last, Assign) else None
 
 
 def claims_only_json(program: Program, ver: Verification, of: str | None) -> dict[str, Any]:

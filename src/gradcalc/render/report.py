@@ -11,7 +11,8 @@ import numpy as np
 from ..budget import TIME_LIMIT, stopped
 from ..engine import vectors
 from ..engine.evaluate import Run
-from ..engine.tape import Const, Node, Tensor, ref
+from ..engine.sweep import Const
+from ..engine.tape import Node, Tensor, ref
 from ..errors import worded
 from ..judge.check import Check, Partial
 from .words import option_words

@@ -33,14 +33,13 @@ import numpy as np
 from .. import ops, ops_matrix
 from ..budget import DEFAULT_SECONDS, Deadline, deadline_of
 from ..engine.evaluate import Run
+from ..engine.sweep import Const, unbroadcast_value
 from ..engine.tape import (
-    Const,
     Node,
     Tensor,
     input_values,
     source_masks,
     unbroadcast,
-    unbroadcast_value,
 )
 from ..errors import Text
 from ..lang.inline import top_calls
