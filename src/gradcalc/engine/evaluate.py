@@ -389,8 +389,9 @@ class Executed:
             plan, slots = code.plan()
             cut = plan[:bisect.bisect_right(slots, target)]
             try:
-                return scalar_backward(cut, self.prims, self.args, self.values, code.dep,
-                                       target)
+                with quiet():   # a rule at a non-finite value (log' at 0) warns otherwise
+                    return scalar_backward(cut, self.prims, self.args, self.values, code.dep,
+                                           target)
             except SymbolicZero:
                 pass
         with quiet():
