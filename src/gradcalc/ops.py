@@ -114,9 +114,10 @@ class Primitive:
         """Mask of the points where it has no derivative although it is defined: its kinks
         and its branch cut (False where it declares neither)."""
         out: Any = False
-        for mask in (self.kink, self.cut):
-            if mask is not None:
-                out = out | np.asarray(mask(*args), dtype=bool)
+        with np.errstate(all="ignore"):   # asked outside the domain too (mod by 0)
+            for mask in (self.kink, self.cut):
+                if mask is not None:
+                    out = out | np.asarray(mask(*args), dtype=bool)
         return out
 
     def sample_interval(self, i: int) -> tuple[float, float]:
