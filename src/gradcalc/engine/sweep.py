@@ -290,7 +290,7 @@ def backward(prims: Sequence[Primitive | None], args: Sequence[Sequence[Any]],
                     c = graph_unbroadcast(c, np.shape(values[ref]))
                 elif type(c) is not f64 and not (isinstance(c, float)
                                                  and isinstance(xs[i], float)):
-                    c = _unbroadcast(c, np.shape(xs[i]))  # (a float64 scalar needs none)
+                    c = unbroadcast_plain(c, np.shape(xs[i]))  # (a float64 scalar needs none)
                 if magnitude:
                     c = np.abs(c)
                 if origins and nonfinite is None and not (
@@ -307,7 +307,7 @@ def backward(prims: Sequence[Primitive | None], args: Sequence[Sequence[Any]],
     return Backward(adj, nonfinite)
 
 
-def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
+def unbroadcast_plain(c: Any, shape: tuple[int, ...]) -> Any:
     """Sum a plain contribution over the axes that broadcasting added to an input of this
     shape."""
     if isinstance(c, Unit):

@@ -24,10 +24,8 @@ from ..engine import sweep
 from ..engine.sweep import (
     Backward,
     Const,
-    Unit,
     compute,
     seed_of,
-    unbroadcast_value,
 )
 from ..engine.sweep import finite as _finite
 from ..errors import Span
@@ -1039,12 +1037,7 @@ def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
         if c.shape == shape:
             return c
         return _PLUGINS["sum_to"](c, shape)
-    if isinstance(c, Unit):
-        return c
-    cs = np.shape(c)
-    if cs == shape or len(cs) < len(shape):  # fewer axes: a scalar that broadcasts later
-        return c
-    return unbroadcast_value(c, shape)
+    return sweep.unbroadcast_plain(c, shape)
 
 
 def unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
