@@ -33,7 +33,7 @@ def _slow(*args, **kwargs):
 def _force(monkeypatch, tree: bool) -> None:
     """Every program's derivatives from SymPy's tree (tree) or by reverse accumulation."""
     monkeypatch.setattr(derivatives, "TREE_MAX_NODES", 10 ** 9 if tree else 0)
-    monkeypatch.setattr(derivatives, "TREE_MAX_FLAT", 10 ** 9 if tree else 0)
+    monkeypatch.setattr(derivatives, "TREE_MAX_WORK", 10 ** 9 if tree else 0)
 
 
 def _timed_check(source: str, at: dict[str, float], budget: float) -> tuple[check.Check, float]:

@@ -22,12 +22,14 @@ from ..symbolic.sandbox import run_with_budget
 
 # SymPy's diff of one tree is used (and its simplified derivative shown) when the program's
 # output unfolds into a tree of at most TREE_MAX_NODES nodes (vector components counted), or
-# of at most TREE_MAX_FLAT nodes and TREE_MAX_DEPTH levels (chains of + or * count as one
-# level: wide flat sums are easy for SymPy). Larger ones get their reference derivatives by
-# reverse accumulation over each primitive's SymPy derivative (reverse.py).
+# of at most TREE_MAX_DEPTH levels (chains of + or * count as one level: wide flat sums are
+# easy for SymPy) and at most TREE_MAX_WORK tree nodes times partials (SymPy differentiates
+# the whole tree once per partial). Larger ones get their reference derivatives by reverse
+# accumulation over each primitive's SymPy derivative (reverse.py): one sweep for every
+# partial, its work linear in the program.
 TREE_MAX_NODES = 400
 TREE_MAX_DEPTH = 8
-TREE_MAX_FLAT = 50_000
+TREE_MAX_WORK = 10_000
 # A program with a matrix binding becomes SymPy's expression of every component (a symbolic
 # inverse or determinant grows factorially with the size), and SymPy's diff and printing take
 # time in proportion to that tree once per partial: beyond this many tree nodes times partials
@@ -46,6 +48,14 @@ def matrix_work(expr: Any, names: Any, partials: int) -> int | None:
         return None
     size = tree_size(expr, MATRIX_WORK // max(1, partials) + 1)
     return size * partials if size * partials > MATRIX_WORK else None
+
+
+def use_tree(size: int, depth: int, partials: int) -> bool:
+    """Whether SymPy's diff of the unfolded tree (of this size and depth, see
+    reverse.tree_shape) is the reference of `partials` partials, rather than reverse
+    accumulation: a function of counts only."""
+    return size <= TREE_MAX_NODES or (depth <= TREE_MAX_DEPTH
+                                      and size * max(1, partials) <= TREE_MAX_WORK)
 
 
 def symbol_names(names: Sequence[str] | Mapping[str, str | list[str]]) -> list[str]:
@@ -71,7 +81,7 @@ def _derive(program: Program, names: Any, wrt: Sequence[str], of: str | None,
     mapping = names if isinstance(names, Mapping) else {n: n for n in names}
     sizes = {n: 1 if isinstance(s, str) else len(s) for n, s in mapping.items()}
     size, depth = reverse.tree_shape(program, sizes, of)
-    if size > TREE_MAX_NODES and (depth > TREE_MAX_DEPTH or size > TREE_MAX_FLAT):
+    if not use_tree(size, depth, len(wrt)):
         try:
             dag = reverse.derive(program, mapping, wrt, of,
                                  symbolic.needed_statements(program, of))
