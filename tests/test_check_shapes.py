@@ -63,3 +63,15 @@ def test_a_wide_sum_below_the_work_limit_keeps_sympys_forms() -> None:
     assert chk.status == "ok"
     assert all(p.symbolic != reverse.TOO_LARGE and "sin" in p.symbolic
                for p in chk.partials.values())
+
+
+def test_the_references_raw_zero_and_nan_are_mpmaths() -> None:
+    # reference.py asks for 0 and nan on the raw endpoint tuples (fast): they must be mpmath's
+    from mpmath.libmp import fnan, fzero
+
+    from gradcalc.judge import reference
+
+    assert reference._ZERO == fzero and reference._NAN == fnan
+    iv = mpmath.iv
+    assert reference._zero(iv.mpf(1) - iv.mpf(1)) and not reference._zero(iv.mpf([0, 1e-300]))
+    assert reference._point(iv.mpf(0.5)) and not reference._point(iv.mpf([0.5, 0.75]))

@@ -117,12 +117,20 @@ class _Domain(Exception):
         self.flag = flag
 
 
+# (asked of the raw endpoints, mpmath's normalized (sign, mantissa, exponent, bits) tuples:
+# comparing the interval objects would convert both sides, the most frequent cost of a sweep)
+_ZERO = (0, 0, 0, 0)      # mpmath's fzero
+_NAN = (0, 0, -123, -1)   # mpmath's fnan
+
+
 def _point(x: Any) -> bool:
-    return x.a == x.b
+    a, b = x._mpi_
+    return a == b and a != _NAN
 
 
 def _zero(x: Any) -> bool:
-    return x.a == 0 and x.b == 0
+    a, b = x._mpi_
+    return a == _ZERO and b == _ZERO
 
 
 def _require(ok_certain: bool, bad_certain: bool) -> None:
@@ -322,6 +330,7 @@ def evaluate(program: Sequence[Sequence[Any]], outputs: Sequence[int],
     try:
         ops = _Ops(prec, own)
         table = ops.table()
+        interval = type(iv.mpf(0))
         regs: list[Any] = []
         kink: list[bool] = []
         cut: list[bool] = []
@@ -363,9 +372,9 @@ def evaluate(program: Sequence[Sequence[Any]], outputs: Sequence[int],
                     except (ArithmeticError, ValueError):
                         v = UNRESOLVED
                     if v is not UNDEFINED and v is not UNRESOLVED:
-                        if not isinstance(v, type(iv.mpf(0))):
+                        if not isinstance(v, interval):
                             v = UNDEFINED       # a complex value: not real here
-                        elif v.a != v.a or v.b != v.b:
+                        elif _NAN in v._mpi_:
                             v = UNRESOLVED
                     k = k or i in ops.kinks
                     c = c or i in ops.cuts

@@ -315,6 +315,15 @@ class _SymPy(Interpretation):
         return _done(value)
 
 
+_MATRIX_IDS = frozenset(id(p) for p in ops_matrix.MATRIX_PRIMITIVES)
+
+
+def is_matrix_op(prim: ops.Primitive) -> bool:
+    """Whether prim is one of the matrix operations (asked by identity: comparing records
+    field by field would cost more than the conversion of a node)."""
+    return id(prim) in _MATRIX_IDS
+
+
 def apply_primitive(prim: ops.Primitive, args: Sequence[Any]) -> Any:
     """prim's SymPy counterpart applied to SymPy values (a scalar, a tuple of components for a
     vector, a tuple of rows for a matrix) as the conversion applies it: an elementwise
@@ -322,7 +331,7 @@ def apply_primitive(prim: ops.Primitive, args: Sequence[Any]) -> Any:
     matrix operations over all components of a matrix."""
     sp = namespace()
     if prim.reduction:
-        if prim not in ops_matrix.MATRIX_PRIMITIVES:  # over all components of a matrix
+        if not is_matrix_op(prim):  # over all components of a matrix
             args = [ops_matrix.RAVEL.sympy(sp, a) if ops_matrix.sym_ndim(a) == 2 else a
                     for a in args]
         return prim.sympy(sp, *args)

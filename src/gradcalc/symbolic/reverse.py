@@ -25,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import ops, ops_matrix
+from .. import ops
 from ..engine.vectors import Grid
 from ..lang.interpret import Interpretation, interpret
 from ..lang.syntax import Assign, Expr, Index, Name, Num, Program
 from ..symbolic import compiled
+from ..symbolic.convert import is_matrix_op
 
 TOO_LARGE = "(too large to show)"   # the symbolic form of a partial built this way
 
@@ -123,7 +124,7 @@ class _Emit(Interpretation):
             self.guards = guards
 
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
-        if prim in ops_matrix.MATRIX_PRIMITIVES:
+        if is_matrix_op(prim):
             raise compiled.Unsupported("a matrix (the tree handles matrices)")
         if self.guards is not None and prim.guards:
             self._guard(prim, node, args)
@@ -236,8 +237,8 @@ class _Shape(Interpretation):
         return (max(1, size // comps), depth, kind, 1)
 
     def apply(self, prim: ops.Primitive, node: Expr, args: list[Any]) -> Any:
-        kind = "add" if prim in (ops.ADD, ops.SUB) else "mul" if prim in (ops.MUL, ops.DIV) \
-            else None
+        kind = "add" if prim is ops.ADD or prim is ops.SUB else \
+            "mul" if prim is ops.MUL or prim is ops.DIV else None
         comps = 1 if prim.reduction else max(a[3] for a in args)
         size = min(_CAP, sum(a[0] for a in args) + comps)
         depth = max(a[1] if kind is not None and a[2] == kind else a[1] + 1 for a in args)
