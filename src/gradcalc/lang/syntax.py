@@ -557,19 +557,21 @@ class _Parser:
                              name_tok.span)
         self.pos += 2  # name (
         params: list[str] = []
+        seen: set[str] = set()   # (a set: a wide definition is not quadratic)
         while True:
             tok = self.peek()
             if tok.kind == "op" and tok.text == ")" and not params:
                 break
             if tok.kind != "name":
                 raise self.error(f"a parameter must be a name, not {_describe(tok)}", tok.span)
-            if tok.text in params:
+            if tok.text in seen:
                 raise self.error(f"duplicate parameter '{tok.text}'", tok.span)
             if self.is_function(tok.text) or tok.text in ops.CONSTANTS:
                 kind = "constant" if tok.text in ops.CONSTANTS else "function"
                 raise self.error(f"parameter '{tok.text}' would hide the {kind} {tok.text}",
                                  tok.span)
             params.append(tok.text)
+            seen.add(tok.text)
             sep = self.peek(1)
             self.pos += 2
             if sep.text == ")":
@@ -587,7 +589,7 @@ class _Parser:
         finally:
             self.defining = None
         for node in postorder(body):
-            if isinstance(node, Name) and node.id not in params and node.id not in ops.CONSTANTS:
+            if isinstance(node, Name) and node.id not in seen and node.id not in ops.CONSTANTS:
                 raise InputError(f"'{node.id}' is not a parameter of {name}(); a function "
                                  "sees only its parameters", node.span, self.source,
                                  f"add {node.id} to them and pass it in")
