@@ -23,10 +23,11 @@ from ..symbolic.sandbox import run_with_budget
 # SymPy's diff of one tree is used (and its simplified derivative shown) when the program's
 # output unfolds into a tree of at most TREE_MAX_NODES nodes (vector components counted), or
 # of at most TREE_MAX_DEPTH levels (chains of + or * count as one level: wide flat sums are
-# easy for SymPy) and at most TREE_MAX_WORK tree nodes times partials (SymPy differentiates
-# the whole tree once per partial). Larger ones get their reference derivatives by reverse
-# accumulation over each primitive's SymPy derivative (reverse.py): one sweep for every
-# partial, its work linear in the program.
+# easy for SymPy) and at most TREE_MAX_WORK tree nodes times names differentiated (SymPy
+# differentiates the whole tree once per name; a vector's components count as one name, as
+# each component's diff skips the terms without it). Larger ones get their reference
+# derivatives by reverse accumulation over each primitive's SymPy derivative (reverse.py):
+# one sweep for every partial, its work linear in the program.
 TREE_MAX_NODES = 400
 TREE_MAX_DEPTH = 8
 TREE_MAX_WORK = 10_000
@@ -52,8 +53,8 @@ def matrix_work(expr: Any, names: Any, partials: int) -> int | None:
 
 def use_tree(size: int, depth: int, partials: int) -> bool:
     """Whether SymPy's diff of the unfolded tree (of this size and depth, see
-    reverse.tree_shape) is the reference of `partials` partials, rather than reverse
-    accumulation: a function of counts only."""
+    reverse.tree_shape) is the reference of the partials by `partials` names (a vector
+    counted once), rather than reverse accumulation: a function of counts only."""
     return size <= TREE_MAX_NODES or (depth <= TREE_MAX_DEPTH
                                       and size * max(1, partials) <= TREE_MAX_WORK)
 
@@ -81,7 +82,11 @@ def _derive(program: Program, names: Any, wrt: Sequence[str], of: str | None,
     mapping = names if isinstance(names, Mapping) else {n: n for n in names}
     sizes = {n: 1 if isinstance(s, str) else len(s) for n, s in mapping.items()}
     size, depth = reverse.tree_shape(program, sizes, of)
-    if not use_tree(size, depth, len(wrt)):
+    wanted = set(wrt)
+    differentiated = sum(1 for s in mapping.values()   # a vector counts once: SymPy's diff by
+                         if (s in wanted if isinstance(s, str)   # one component skips the
+                             else any(c in wanted for c in s)))  # terms without it at once
+    if not use_tree(size, depth, differentiated):
         try:
             dag = reverse.derive(program, mapping, wrt, of,
                                  symbolic.needed_statements(program, of))
