@@ -722,6 +722,8 @@ def _finish(result: Result, req: Request) -> int:
 
         if _OUT.compact and mode in ("batch", "rows"):  # jsonl: one object per row
             jsonr.write_lines(result, sys.stdout)
+        elif mode == "batch":   # written as it is made: its arrays can be long
+            jsonr.write_batch(result, sys.stdout)
         else:
             _emit(jsonr.render(result, show_tape, _OUT.compact))
     elif fmt == "csv":
