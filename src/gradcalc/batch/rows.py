@@ -153,7 +153,8 @@ def _shown_names(header: Sequence[str], limit: int = 8) -> list[str]:
 # ---------------------------------------------------------------- reading the CSV
 
 
-def read_points(path: str, stdin: TextIO | None = None, choice: Choice = EVERY) -> Points:
+def read_points(path: str, stdin: TextIO | None = None, choice: Choice = EVERY,
+                shown: str | None = None) -> Points:
     """Read a CSV file with a header of names and one row per point, or a Parquet file (by
     the extension .parquet or .pq); or, for a directory or a glob, every .csv/.parquet/.pq
     file there (paths sorted, all of one format and one header) as one table, rows in file
@@ -164,10 +165,11 @@ def read_points(path: str, stdin: TextIO | None = None, choice: Choice = EVERY) 
     naming the file and line (Parquet: the row); nothing is computed before every file has
     been read. CSV goes through Arrow's columnar reader; what it cannot vouch for is read
     again by the reference reader (_read_text), which decides and words every error.
+    shown: the name of one file for messages (a Dask worker reads a path made absolute).
     """
     files = input_files(path) if path != "-" and _several(path) else None
     if files is None:
-        return _read_one(path, stdin, choice)
+        return _read_one(path, stdin, choice, shown)
     parts = [_read_one(f, None, choice) for f in files]
     first = parts[0]
     for f, part in zip(files[1:], parts[1:], strict=True):
@@ -218,12 +220,14 @@ def input_files(spec: str) -> list[str]:
     return files
 
 
-def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
-    """One CSV or Parquet file (or stdin) as a table."""
+def _read_one(path: str, stdin: TextIO | None, choice: Choice, shown: str | None = None
+              ) -> Points:
+    """One CSV or Parquet file (or stdin) as a table, named in messages as shown (default:
+    its path)."""
     from ..batch import columns as cio
     from ..progress import Progress
 
-    where = "stdin" if path == "-" else path
+    where = "stdin" if path == "-" else shown or path
 
     def fail(message: Text, line: int | None = None) -> InputError:
         at = f" line {line}:" if line is not None else ":"
@@ -399,9 +403,10 @@ def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
     return values, swept.adjoints
 
 
-def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, list[str]]]:
+def kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[int, list[str]]]:
     """The nodes with a kink (abs, relu, max, ...) on a differentiable path from a wrt name,
-    and those names: where such a node sits at its kink, the names' partials are undefined."""
+    and those names (node id, names): where such a node sits at its kink, the names' partials
+    are undefined."""
     bit = {first.tape.node_of(first.sources[w]).id: 1 << k  # type: ignore[union-attr]
            for k, w in enumerate(wrt)}
     masks = source_masks(first.nodes, bit, target)
@@ -410,7 +415,7 @@ def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, 
         m = masks[node.id]
         if m and node.prim is not None and (node.prim.kink is not None
                                             or node.prim.cut is not None):
-            plan.append((node, [w for k, w in enumerate(wrt) if m >> k & 1]))
+            plan.append((node.id, [w for k, w in enumerate(wrt) if m >> k & 1]))
     return plan
 
 
@@ -468,12 +473,30 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
            for name in names}
     columns = {ids[name]: points.columns[name] for name in points.names}
     constants = {ids[name]: float(at[name]) for name in at}
-    sources = [ids[w] for w in wrt_list]
-    plan = _kink_plan(first, wrt_list, target)
-    value = np.empty(n)
-    kinks: dict[str, np.ndarray] = {}
+    value, gradient, kinks = sweep_columns(nodes, target, {w: ids[w] for w in wrt_list},
+                                           columns, constants, n,
+                                           kink_plan(first, wrt_list, target))
+    return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
+                 first.output_name, kinks, first.warnings)
+
+
+def sweep_columns(nodes: Sequence[Node], target: int, wrt: Mapping[str, int],
+                  columns: Mapping[int, np.ndarray], constants: Mapping[int, float], n: int,
+                  kinks_at: Sequence[tuple[int, list[str]]] = ()
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray | None], dict[str, np.ndarray]]:
+    """The tape replayed over n rows, CHUNK rows at a time (so the intermediates of one chunk
+    stay in cache and memory is bounded by the chunk): the value column, each wrt name's
+    partial column (None where not connected: the same at every row), and the rows where a
+    partial is undefined (a node of kinks_at at its kink: node id, the names it affects).
+
+    wrt: name -> its leaf's node id; columns and constants: leaf node id -> its column, or
+    its value at every row."""
     from ..progress import Progress
 
+    value = np.empty(n)
+    gradient: dict[str, np.ndarray | None] = dict.fromkeys(wrt)
+    kinks: dict[str, np.ndarray] = {}
+    sources = list(wrt.values())
     bar = Progress("replaying tape", n)
     for lo in range(0, n, CHUNK):
         hi = min(n, lo + CHUNK)
@@ -481,8 +504,8 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
         leaves.update({i: np.full(hi - lo, v) for i, v in constants.items()})
         values, adj = replay(nodes, leaves, target, sources, hi - lo)
         value[lo:hi] = values[target]
-        for w in wrt_list:
-            g = adj[ids[w]] if ids[w] <= target else None
+        for w, i in wrt.items():
+            g = adj[i] if i <= target else None
             if g is None:
                 continue  # not connected (the same at every row)
             if isinstance(g, Unit):
@@ -491,7 +514,8 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
                 gradient[w] = np.empty(n)
             gradient[w][lo:hi] = g  # type: ignore[index]
         with np.errstate(all="ignore"):
-            for node, affected in plan:
+            for node_id, affected in kinks_at:
+                node = nodes[node_id]
                 args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
                 hit = np.asarray(node.prim.nonsmooth(*args), dtype=bool)  # type: ignore[union-attr]
                 if hit.any():
@@ -500,8 +524,7 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
                         mask[lo:hi] |= hit
         bar.update(hi - lo)
     bar.close()
-    return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
-                 first.output_name, kinks, first.warnings)
+    return value, gradient, kinks
 
 
 def row_bindings(batch: Batch, k: int) -> dict[str, float]:
@@ -725,8 +748,8 @@ def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_
         status, result = for_columns(batch.program, batch.names, batch.wrt, batch.inputs(),
                                      n, of, deadline, use_cache)
         if status != "ok":
-            return _skipped(batch, deadline.reason() if status == "timeout" else str(result),
-                            rtol, atol, status == "timeout")
+            return skipped_check(batch.wrt, deadline.reason() if status == "timeout"
+                                 else str(result), rtol, atol, status == "timeout")
         derived = result
     rng = np.random.default_rng(n if sample_seed is None else sample_seed)
     sample = set(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False).tolist())
@@ -741,7 +764,7 @@ def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_
         try:
             sym = on_rows(derived, batch.wrt, inputs, lo, hi, deadline)
         except TimeoutError:
-            return _skipped(batch, deadline.reason(), rtol, atol, True)
+            return skipped_check(batch.wrt, deadline.reason(), rtol, atol, True)
         screened = {"value": (batch.value[lo:hi], *sym["value"])}
         for w in connected:
             _, s, e = sym["partials"][w]
@@ -800,10 +823,64 @@ def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_
                       unconfirmed=unconfirmed, timed_out=timed_out, uncertified=uncertified)
 
 
-def _skipped(batch: Batch, reason: str, rtol: float, atol: float, timed_out: bool
-             ) -> BatchCheck:
+def skipped_check(wrt: Sequence[str], reason: str, rtol: float, atol: float,
+                  timed_out: bool) -> BatchCheck:
     """The check of a batch whose derivatives or screen could not be had: every partial
     skipped, for this reason."""
     return BatchCheck(Status.SKIPPED, {w: ColumnVerdict(w, Status.SKIPPED, reason=reason)
-                                       for w in batch.wrt}, reason=reason, rtol=rtol,
+                                       for w in wrt}, reason=reason, rtol=rtol,
                       atol=atol, timed_out=timed_out)
+
+
+def merge_checks(parts: Sequence[tuple[BatchCheck, int, str]]) -> BatchCheck:
+    """The check of a batch judged in parts (the files of a Dask run, in row order: each
+    part's check, its row count and its file): rows per verdict and rows judged at full
+    precision added up, the worst row of all (a mismatch first; the first on ties) numbered
+    in the whole batch and naming its file, the status combined. A part whose column has no
+    rows per verdict (its check was skipped) counts its rows as skipped."""
+    first = parts[0][0]
+    offsets = np.cumsum([0] + [rows for _, rows, _ in parts])
+
+    def merged(name: str, pick: Any) -> ColumnVerdict:
+        columns = [(pick(c), int(offsets[j]), rows, path)
+                   for j, (c, rows, path) in enumerate(parts)]
+        head = columns[0][0]
+        if not any(v.counts for v, *_ in columns):   # the same in every part (not connected)
+            return ColumnVerdict(name, judge.combine(v.status for v, *_ in columns),
+                                 head.symbolic, reason=next((v.reason for v, *_ in columns
+                                                             if v.reason), ""))
+        counts: dict[str, int] = {}
+        for v, _, rows, _ in columns:
+            for s, c in (v.counts or {"skipped": rows}).items():
+                counts[s] = counts.get(s, 0) + c
+        counts = {s: counts.get(s, 0) for s in _SHOWN
+                  if counts.get(s, 0) or s in ("ok", "mismatch", "undefined")}
+        worst = None
+        want = "mismatch" if counts["mismatch"] else "ok"
+        for v, at, _, path in columns:
+            w = v.worst
+            if w is None or (v.counts or {}).get(want, 0) == 0:
+                continue
+            error = w["error"] if math.isfinite(w["error"]) else math.inf
+            if worst is None or error > (worst["error"] if math.isfinite(worst["error"])
+                                         else math.inf):
+                worst = {**w, "row": w["row"] + at, "file": path}
+        return ColumnVerdict(name, judge.combine(s for s, c in counts.items() if c),
+                             head.symbolic, counts, worst,
+                             next((v.reason for v, *_ in columns if v.reason), ""))
+
+    partials = {w: merged(w, lambda c, w=w: c.partials[w]) for w in first.partials}
+    value = None if first.value is None else merged("value", lambda c: c.value)
+    checks = [c for c, _, _ in parts]
+    confirmed: dict[str, int] = {}
+    for c in checks:
+        for why, count in c.confirmed.items():
+            confirmed[why] = confirmed.get(why, 0) + count
+    status = judge.combine([v.status for v in partials.values()]
+                           + ([value.status] if value is not None else []))
+    return BatchCheck(status, partials, value,
+                      reason=next((c.reason for c in checks if c.reason), ""),
+                      rtol=first.rtol, atol=first.atol, confirmed=confirmed,
+                      unconfirmed=sum(c.unconfirmed for c in checks),
+                      timed_out=any(c.timed_out for c in checks),
+                      uncertified=any(c.uncertified for c in checks))

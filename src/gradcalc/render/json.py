@@ -31,10 +31,9 @@ def render(result: Result, show_tape: bool = False, compact: bool = False) -> st
     mode = result.mode
     if mode == "batch":
         return _batch(result)
-    if mode == "dask":
-        # the check is skipped on Dask (it would hold whole columns on one machine)
+    if mode == "dask":   # the summary of what was written, and the merged check
         return json.dumps({**(result.dask or {}),
-                           "check": {"status": "skipped", "reason": "--dask"}}) + "\n"
+                           "check": _batch_check(result.batch_check)}, allow_nan=False) + "\n"
     return dumps(document(result, show_tape), compact)
 
 

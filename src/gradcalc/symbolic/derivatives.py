@@ -183,18 +183,21 @@ def at_point(program: Program, names: Any, wrt: Sequence[str],
 
 
 def for_columns(program: Program, names: Any, wrt: Sequence[str],
-                columns: Mapping[str, Any], n: int, of: str | None, deadline: Deadline,
+                columns: Mapping[str, Any] | None, n: int, of: str | None, deadline: Deadline,
                 use_cache: bool = True) -> tuple[str, Any]:
     """The symbolic derivatives of a batch, obtained once for all its rows (from the cache or
     SymPy): ("ok", derived) to hand to on_rows chunk by chunk, ("timeout", None) or ("error",
     msg). derived holds "forms", "true_forms", "guards", "program" and "outputs" (plain data, so
     it can be shipped to other processes). Without a program (derivatives the program format
     cannot express), SymPy's lambdify (numpy) evaluated the value and partials over the whole
-    columns (float64 arrays of length n) in the child: derived["values"]."""
+    columns (float64 arrays of length n) in the child: derived["values"] (empty when columns
+    is None: no rows to evaluate here)."""
 
     def fallback(exprs: Sequence[Any]) -> list[Any]:
         import numpy as np
 
+        if columns is None:
+            return []
         from ..symbolic import convert as symbolic
         sp = symbolic.namespace()
         syms = [symbolic.symbol(name) for name in names]
