@@ -6,9 +6,10 @@ tape is replayed over whole numpy columns: one forward and one backward pass ove
 Python loop per point. The tape has no control flow (min, max, abs are primitives), so the tape
 recorded at one row is the computation at every row.
 
-The check evaluates the symbolic derivatives over the same columns (compiled program or SymPy's
-lambdify, see derivatives.py), confirms apparent disagreements with mpmath, and reports the worst
-point per partial.
+The check obtains the symbolic derivatives once, then evaluates them over the same columns
+chunk by chunk (compiled program or SymPy's lambdify, see derivatives.py) as a float64 screen,
+confirms the rows it cannot vouch for with the point check, and reports the rows per verdict and
+the worst point per partial; a batch checked in parts (Dask) merges them (merge_checks).
 """
 
 from __future__ import annotations
