@@ -172,6 +172,76 @@ def test_inlined_arithmetic_is_its_records_rules_bit_for_bit(prim) -> None:
     assert not bad, bad[:5]
 
 
+SCALAR_RULES = [p for p in ops.PRIMITIVES if any(
+    p.scalar_vjp(i) is not None for i in range(len(p.vjps)))]
+
+
+def test_the_common_records_have_scalar_rules() -> None:
+    assert {p.name for p in SCALAR_RULES} >= {"sin", "cos", "exp", "log", "tanh", "sqrt"}
+
+
+@pytest.mark.parametrize("prim", SCALAR_RULES, ids=lambda p: p.name)
+def test_a_scalar_rule_is_its_records_rule_bit_for_bit(prim) -> None:
+    # the form on Python floats against the numpy rule on float64 values, over the whole
+    # range, zeros, subnormals, infinities and nan, with cotangents far from 1; where the form
+    # raises (Python has no float there), the sweep runs the rule itself
+    v = _values()
+    g0 = [1.0, -0.0, 2.5e-300, 3e300, -1.5]
+    bad, ran = [], 0
+    for j, x in enumerate(v):
+        g = g0[j % len(g0)]
+        with np.errstate(all="ignore"):
+            ans = float(prim.forward(np.float64(x)))
+            want = prim.vjps[0](np.float64(g), np.float64(ans), np.float64(x))
+        try:
+            got = prim.scalar_vjp(0)(g, ans, x)
+        except (ArithmeticError, ValueError):
+            continue
+        ran += 1
+        if type(got) is not float or _bits(got) != _bits(want):
+            bad.append((x, g, got, want))
+    assert not bad, bad[:5]
+    assert ran > len(v) // 3   # (the form ran: not everything handed over)
+
+
+def test_a_copy_of_a_record_with_other_rules_runs_its_rules() -> None:
+    import dataclasses
+
+    wrong = dataclasses.replace(ops.SIN, vjps=(lambda g, ans, x: -g * np.cos(x),))
+    assert ops.SIN.scalar_vjp(0) is not None and wrong.scalar_vjp(0) is None
+    values = [0.5, math.sin(0.5)]
+    prims = [None, wrong]
+    plan = [(sweep.opcode(wrong, 1), 1, 0, 0, wrong)]
+    adj = sweep.scalar_backward(plan, prims, [(), (0,)], values, [1, 1], 1)
+    assert adj[0] == -math.cos(0.5)
+
+
+def test_the_probe_refuses_a_library_function_with_other_bits() -> None:
+    # a function one ulp off numpy's at some points is refused (its scalar forms then hand
+    # over to numpy); the C library's sin, which numpy calls here, or not, is decided the same
+    from gradcalc.ops import same_bits
+
+    def off(x: float) -> float:
+        y = math.sin(x)
+        return math.nextafter(y, math.inf) if int(abs(x) * 1e6) % 97 == 0 else y
+
+    assert not same_bits(np.sin, off)
+    assert same_bits(np.sqrt, math.sqrt)   # correctly rounded both (IEEE 754)
+
+
+def test_a_library_function_numpy_does_not_use_hands_over_to_numpy(monkeypatch) -> None:
+    # as on a machine where numpy's cos is its own SIMD code: the point's d/dx is the rule's
+    from gradcalc.ops import _LIBM, _not_libm
+
+    monkeypatch.setattr(_LIBM, "cos", _not_libm, raising=False)
+    monkeypatch.setattr(_LIBM, "sin", _not_libm, raising=False)
+    r = evaluate.run(parse("sin(x)"), {"x": 0.7})
+    assert r.ex.scalar
+    with np.errstate(all="ignore"):
+        want = ops.SIN.vjps[0](np.float64(1.0), np.sin(np.float64(0.7)), np.float64(0.7))
+    assert _bits(r.gradient()["x"]) == _bits(want) and _bits(r.value) == _bits(np.sin(0.7))
+
+
 def test_the_flat_program_is_the_tape_of_the_run() -> None:
     # the nodes made from the flat program are those recording would give: watched names
     # first in --wrt order, operations in evaluation order, constants folded into Const

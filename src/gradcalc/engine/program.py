@@ -207,7 +207,7 @@ def _opcode(cache: dict[tuple[int, int, int], int], kind: int, prim: ops.Primiti
         if kind in (OP, CALL, UPDATE) and prim is not None and not prim.reduction \
                 and not matrices.is_matrix_primitive(prim):
             op = sweep.opcode(prim, nargs)
-            if op in (sweep.F1, sweep.F2) and kind == UPDATE:
+            if op in (sweep.F1, sweep.F2, sweep.S1) and kind == UPDATE:
                 op = sweep.GENERAL   # (its vector check runs in the caller's step)
         cache[key] = op
     return op
