@@ -438,6 +438,13 @@ def _pow_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
 def _pow_dx_careful(g: Any, x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any,
                     tiny_y: Any) -> Any:
     d, e = _two_diff(y, 1.0)
+    # a zero base to a power y - 1 that is not the rounded d (e != 0: y - 1 is no integer)
+    # is +0's, whatever the zero's sign: (-0)^-1 is -inf, but 0^(-1 + 5e-324) is +inf (the
+    # limit from both sides of 0, and C99's pow of -0 to a non-integer). Adding +0.0 there
+    # (and -0.0, which changes no number, elsewhere): a plain number, no derivative changes.
+    flip = (xr == 0) & (_plain(e) != 0)
+    if np.any(flip):
+        x = x + _scalar(np.where(flip, 0.0, -0.0))
     ax = np.abs(xr)
     huge = 1.0 * (np.abs(yr) >= 2.0 ** 53)
     near1 = huge * (ax >= 0.5) * (ax <= 2)
@@ -460,7 +467,8 @@ def _pow_dx_careful(g: Any, x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: An
     split_any = np.any(split)
     if split_any:
         h = dm * (0.5 * split)
-        xs = x * (1 - split) + np.abs(x) * split
+        xs = x * (1 - split + split * sign)   # |x| where split (x != 0 there), else x with
+        # its zero's sign (a sum with 0*|x| = +0.0 would turn -0.0 into +0.0)
         out = out * g * _power(xs, dm - h) * _power(xs, h)
     else:
         out = out * _power(x, dm)
@@ -524,7 +532,13 @@ def _one_minus_square(x: Any) -> Any:
         return 1 - x * x
     if not np.any(small):
         return (1 - x) * (1 + x)
-    return (1 - x * x) * small + (1 - x) * (1 + x) * (1 - small)
+    # each formula on a stand-in that keeps it finite where it is not used (so that the mask
+    # does not multiply its inf by 0: x = 1e300 beside x = 0.2 gave nan): x clamped to
+    # [-1/2, 1/2], which is x itself where |x| < 1/2, and x times the other mask
+    big = 1 - small
+    xs = np.minimum(np.maximum(x, -0.5), 0.5)
+    xb = x * big
+    return (1 - xs * xs) * small + (1 - xb) * (1 + xb) * big
 
 
 ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt(_one_minus_square(x))],
