@@ -274,7 +274,7 @@ class _Libm:
             raise AttributeError(name)
         ufunc, fn = self.PAIRS[name]
         chosen = fn if same_bits(ufunc, fn) else _not_libm
-        setattr(self, name, chosen)   # found in the instance from now on: no second probe
+        self.__dict__[name] = chosen   # found in the instance from now on: no second probe
         return chosen
 
 
