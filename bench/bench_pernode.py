@@ -343,11 +343,25 @@ def parts(text: str, program: object, bindings: dict[str, float], repeats: int) 
         result.ex.view = None
         result.view()
 
+    # the backward pass as it was before the records' scalar forms: the same plan with each
+    # S1 instruction (a record with forms on Python floats) run as F1 (its numpy rule on
+    # float64 scalars); the old design's figure beside the new, in the same run
+    from gradcalc.engine import sweep
+
+    ex, code = result.ex, result.code
+    plan = [(sweep.F1 if e[0] == sweep.S1 else e[0], *e[1:]) for e in code.plan()[0]]
+
+    def numpy_rules() -> None:
+        with sweep.quiet():
+            sweep.scalar_backward(plan, ex.prims, ex.args, ex.values, code.dep, result.out)
+
     mini_run = _paused(lambda: mini(*bindings.values()))
     rows = []
     for label, fn in (("the syntax tree's parse (read on demand)", lambda: parse(text)),
                       ("forward: run() without the backward pass", forward_only),
                       ("backward pass alone", result.backprop),
+                      ("backward pass alone, the numpy rules (before the scalar forms)",
+                       numpy_rules),
                       ("the tape's nodes, made on demand", nodes)):
         t, t_mini = paired_times(_paused(fn), mini_run, repeats)
         rows.append(Row(f"{label} ({t / slots * 1e6:.2f} µs/slot)", t,
