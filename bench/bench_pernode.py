@@ -43,7 +43,7 @@ import numpy as np
 
 from common import REPEATS, Row, gradcalc_argv, paired_command_times, paired_times, print_table
 from gradcalc import ops
-from gradcalc.engine.tape import _ufuncs
+from gradcalc.engine.api import _ufuncs
 
 _F64 = np.float64
 _UFUNCS = _ufuncs()  # numpy ufunc -> the op table's primitive, as the API's tensors map them
