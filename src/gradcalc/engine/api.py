@@ -632,13 +632,15 @@ class Tape:
         self._prims: list[Primitive | None] = []   # its primitive; None for a leaf
         self._args: list[tuple[Any, ...]] = []     # its argument slots
         self._vals: list[Any] = []                 # its recorded value
-        self._tensors: list[Any] = []              # its Tensor; a Const for a constant's slot
+        self._tensors: list[Any] = []   # its Tensor; a constant's: the argument (a Const once
+        #                                 its node is made)
         self._index: dict[int, int] = {}           # tensor uid -> slot
         self._labels: dict[int, str] = {}          # slot -> label, until its node is made
         self._spans: dict[int, Span] = {}          # slot -> where the language wrote it
         self._floats = True   # every value is a float64 scalar (the Python-float sweep)
-        self._plan: sweep.Plan = []     # its instructions as sweep.Plan entries, made when used
-        self._live = bytearray()        # per slot: not a constant's (made with the plan)
+        self._consts: list[int] = []    # the constants' slots
+        self._plan: sweep.Plan = []     # the instructions as sweep.Plan entries, made when used
+        self._planned = 0               # (the slots the plan covers)
         # the nodes, made from the slots when something reads them
         self._nodes: list[Node] = []
         self._node_ids: list[int] = []   # slot -> node id (-1: a constant's slot)
@@ -708,9 +710,9 @@ class Tape:
 
     def _leaves(self) -> list[Tensor]:
         """The watched tensors, in the order they were watched (or used)."""
-        tensors = self._tensors
+        tensors, consts = self._tensors, set(self._consts)
         return [tensors[k] for k, prim in enumerate(self._prims)
-                if prim is None and type(tensors[k]) is not Const]
+                if prim is None and k not in consts]
 
     def watched_variables(self) -> tuple[Variable, ...]:
         """The Variables this tape watches, in the order they were first watched or used."""
@@ -719,11 +721,12 @@ class Tape:
     def reset(self) -> None:
         """Forget everything recorded, as if the with block were entered with a new tape."""
         for part in (self._prims, self._args, self._vals, self._tensors, self._nodes,
-                     self._node_ids, self._plan, self._live):
+                     self._node_ids, self._consts, self._plan):
             part.clear()
         for table in (self._index, self._labels, self._spans):
             table.clear()
         self._floats = True
+        self._planned = 0
         self._used = False
 
     def watched(self) -> list[Tensor]:
@@ -743,9 +746,11 @@ class Tape:
         nodes, ids, tensors = self._nodes, self._node_ids, self._tensors
         prims, args, vals, labels, spans = (self._prims, self._args, self._vals, self._labels,
                                             self._spans)
+        consts = set(self._consts)
         for k in range(len(ids), len(prims)):
             t = tensors[k]
-            if type(t) is Const:
+            if k in consts:  # a constant argument: a Const of the nodes that use it
+                tensors[k] = Const(t.value, t.name) if isinstance(t, Tensor) else Const(t)
                 ids.append(-1)
                 continue
             i = len(nodes)
@@ -774,23 +779,51 @@ class Tape:
             self._floats = type(value) in (float, int)
         return k
 
-    def _leaf(self, t: Tensor) -> None:
-        """Watch t: a leaf slot."""
+    def _leaf(self, t: Tensor) -> int:
+        """Watch t: a leaf slot (returned)."""
         k = self._index[t.uid] = self._slot(None, (), t.value, t)
         if t.name is not None:
             self._labels[k] = t.name
+        return k
 
     def _record(self, prim: Primitive, args: Sequence[Any], out: Tensor, span: Span | None) -> None:
         get = self._index.get
-        if len(args) == 2:  # most operations, both arguments recorded
+        n = len(args)
+        slots: tuple[int, ...] | None = None
+        if n == 2:  # most operations: both arguments recorded
             a, b = args
             i = get(a.uid) if isinstance(a, Tensor) else None
             j = get(b.uid) if isinstance(b, Tensor) else None
             if i is not None and j is not None:
-                k = self._index[out.uid] = self._slot(prim, (i, j), out.value, out)
-                if span is not None:
-                    self._spans[k] = span
+                slots = (i, j)
+        elif n == 1:
+            a = args[0]
+            i = get(a.uid) if isinstance(a, Tensor) else None
+            if i is not None:
+                slots = (i,)
+        if slots is None:
+            slots = self._slots(args)
+            if slots is None:  # nothing this tape tracks
                 return
+        # self._slot(prim, slots, out.value, out), written out: this runs once per operation
+        prims = self._prims
+        k = self._index[out.uid] = len(prims)
+        prims.append(prim)
+        self._args.append(slots)
+        value = out.value
+        self._vals.append(value)
+        self._tensors.append(out)
+        if type(value) is not _F64:
+            self._floats = False
+        if span is not None:
+            self._spans[k] = span
+
+    def _slots(self, args: Sequence[Any]) -> tuple[int, ...] | None:
+        """The argument slots of an operation (None if it uses nothing this tape tracks): a
+        Variable used for the first time is watched (watch_accessed_variables), and a constant
+        argument (a number, or a tensor no tape watches) takes a slot of its own, a leaf that
+        is no source."""
+        get = self._index.get
         found: list[int | None] = []
         for a in args:
             i = None
@@ -798,20 +831,16 @@ class Tape:
                 i = get(a.uid)
                 if i is None and self.watch_accessed_variables and isinstance(a, Variable) \
                         and a.trainable:
-                    self._leaf(a)
-                    i = get(a.uid)
+                    i = self._leaf(a)
             found.append(i)
-        if any(i is not None for i in found):
-            # a constant argument (a number, or a tensor no tape watches) takes a slot of its
-            # own, a leaf that is no source
-            slots = tuple(
-                i if i is not None else
-                self._slot(None, (), raw(a), Const(a.value, a.name) if isinstance(a, Tensor)
-                           else Const(a, None))
-                for a, i in zip(args, found, strict=True))
-            k = self._index[out.uid] = self._slot(prim, slots, out.value, out)
-            if span is not None:
-                self._spans[k] = span
+        if all(i is None for i in found):
+            return None
+        for m, i in enumerate(found):
+            if i is None:
+                a = args[m]
+                found[m] = self._slot(None, (), raw(a), a)   # (a Const when nodes are made)
+                self._consts.append(found[m])  # type: ignore[arg-type]
+        return tuple(found)  # type: ignore[arg-type]
 
     def name(self, t: Tensor, label: str) -> None:
         """Give the node that produced t a user-facing label (first label wins)."""
@@ -951,7 +980,9 @@ class Tape:
             except (sweep.SymbolicZero, OverflowError):
                 pass   # a rule's symbolic zero, or an integer constant beyond float64
         if graph:
-            values = [t.value if type(t) is Const else t for t in self._tensors]
+            values = list(self._tensors)
+            for k in self._consts:
+                values[k] = self._vals[k]
         else:
             values = self._vals
         return sweep.backward(prims, args, values, target, sources, seed, graph, more,
@@ -961,22 +992,21 @@ class Tape:
         """The adjoints of the slots (Python floats, None where no gradient reached) from
         sweep.scalar_backward, for a tape whose values are all float64 scalars and a seed of 1:
         the same bits as sweep.backward (tests/test_flat.py), with the arithmetic inlined."""
-        plan, live = self._plan, self._live
-        prims, args, tensors = self._prims, self._args, self._tensors
-        cache: dict[tuple[int, int], int] = {}   # (id of a primitive, argument count) -> opcode
-        for k in range(len(live), len(prims)):
-            prim = prims[k]
-            live.append(type(tensors[k]) is not Const)
-            if prim is None:
-                continue
-            a = args[k]
-            op = cache.get((id(prim), len(a)))
-            if op is None:
-                op = cache[id(prim), len(a)] = sweep.GENERAL if prim.reduction else \
-                    sweep.opcode(prim, len(a))
-            plan.append((op, k, 0, 0, None) if op == sweep.GENERAL else
-                        (op, k, a[0], a[1] if len(a) == 2 else 0, prim))
-        values = [float(v) for v in self._vals]
+        plan, prims, args = self._plan, self._prims, self._args
+        done = self._planned
+        new = prims[done:]
+        kinds = {id(p): p for p in new if p is not None}
+        opcode = {i: sweep.GENERAL if p.reduction else sweep.opcode(p, p.arity or 0)
+                  for i, p in kinds.items()}
+        # (a GENERAL entry's argument fields are not read: the rules take the slot's args)
+        plan += [(opcode[id(p)], k, a[0], a[-1], p)
+                 for k, p, a in zip(range(done, len(prims)), new, args[done:], strict=True)
+                 if p is not None]
+        self._planned = len(prims)
+        live = bytearray(b"\x01") * len(prims)
+        for k in self._consts:
+            live[k] = 0
+        values = list(map(float, self._vals))
         with np.errstate(all="ignore"):
             return sweep.scalar_backward(plan, prims, args, values, live, target)
 
@@ -984,8 +1014,8 @@ class Tape:
         # a recorded gradient computes with the source tensors themselves, not the values
         # the tape recorded: a Variable assigned since then would give wrong numbers
         vals = self._vals
-        for k, t in enumerate(self._tensors):
-            if self._prims[k] is None and type(t) is not Const and t.value is not vals[k]:
+        for t in self._leaves():
+            if t.value is not vals[self._index[t.uid]]:
                 label = t._label() if isinstance(t, Variable) else "a tensor"
                 raise RuntimeError(f"{label} was assigned after this tape used it, so a "
                                    "recorded (higher-order) gradient would use the new value: "
