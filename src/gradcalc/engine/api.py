@@ -796,6 +796,10 @@ class Tape:
             j = get(b.uid) if isinstance(b, Tensor) else None
             if i is not None and j is not None:
                 slots = (i, j)
+            elif i is not None and not isinstance(b, Tensor):   # x * 2.0
+                slots = (i, self._constant(b))
+            elif j is not None and not isinstance(a, Tensor):   # 2.0 * x
+                slots = (self._constant(a), j)
         elif n == 1:
             a = args[0]
             i = get(a.uid) if isinstance(a, Tensor) else None
@@ -837,10 +841,15 @@ class Tape:
             return None
         for m, i in enumerate(found):
             if i is None:
-                a = args[m]
-                found[m] = self._slot(None, (), raw(a), a)   # (a Const when nodes are made)
-                self._consts.append(found[m])  # type: ignore[arg-type]
+                found[m] = self._constant(args[m])
         return tuple(found)  # type: ignore[arg-type]
+
+    def _constant(self, a: Any) -> int:
+        """A slot for a constant argument (a number, or a tensor no tape watches): a leaf that
+        is no source, holding the argument itself until its node is made (then a Const)."""
+        k = self._slot(None, (), raw(a), a)
+        self._consts.append(k)
+        return k
 
     def name(self, t: Tensor, label: str) -> None:
         """Give the node that produced t a user-facing label (first label wins)."""
