@@ -15,6 +15,7 @@ instructions only when something reads them; tape.py has the sweep over a list o
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
@@ -746,8 +747,9 @@ class Tape:
         nodes, ids, tensors = self._nodes, self._node_ids, self._tensors
         prims, args, vals, labels, spans = (self._prims, self._args, self._vals, self._labels,
                                             self._spans)
-        consts = set(self._consts)
-        for k in range(len(ids), len(prims)):
+        start = len(ids)
+        consts = set(self._consts[bisect_left(self._consts, start):])  # (those from start on)
+        for k in range(start, len(prims)):
             t = tensors[k]
             if k in consts:  # a constant argument: a Const of the nodes that use it
                 tensors[k] = Const(t.value, t.name) if isinstance(t, Tensor) else Const(t)
