@@ -192,3 +192,13 @@ def _frames() -> list[object]:
         frames.append(f)
         f = f.f_back
     return frames
+
+
+def test_a_constant_argument_keeps_the_value_it_had_when_used() -> None:
+    x = Variable(2.0)
+    c = Variable(3.0, trainable=False)   # not watched: a constant of the tape
+    with Tape() as tape:
+        y = x * c
+    c.assign(10.0)
+    assert tape.nodes[1].inputs == (0, sweep.Const(3.0))
+    assert tape.gradient(y, x).value == 3.0

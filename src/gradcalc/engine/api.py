@@ -589,10 +589,14 @@ def ref(node_id: int) -> str:
 def apply(prim: Primitive, *args: Any, span: Span | None = None) -> Tensor:
     """Run a primitive on tensors or numbers, recording it on every active tape that tracks an
     input."""
-    if len(args) == 2:  # most operations: no list comprehension (a call of its own)
+    n = len(args)
+    if n == 2:  # most operations: no list comprehension (a call of its own)
         a, b = args
         values = [a.value if isinstance(a, Tensor) else a, b.value if isinstance(b, Tensor)
                   else b]
+    elif n == 1:
+        a = args[0]
+        values = [a.value if isinstance(a, Tensor) else a]
     else:
         values = [a.value if isinstance(a, Tensor) else a for a in args]
     value = compute(prim, values)
@@ -752,7 +756,7 @@ class Tape:
         for k in range(start, len(prims)):
             t = tensors[k]
             if k in consts:  # a constant argument: a Const of the nodes that use it
-                tensors[k] = Const(t.value, t.name) if isinstance(t, Tensor) else Const(t)
+                tensors[k] = Const(vals[k], t.name if isinstance(t, Tensor) else None)
                 ids.append(-1)
                 continue
             i = len(nodes)
