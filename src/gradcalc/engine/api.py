@@ -622,6 +622,10 @@ ops.use_recorder(apply)
 class Tape:
     """Records operations on watched tensors so that gradients can be taken in reverse mode.
 
+    The record is one flat instruction list, sweep.py's: per slot a primitive (None for a
+    leaf: a watched tensor, or a constant argument), its argument slots and its value. Its
+    gradients are sweep.py's backward loops over it; its nodes are made when read (nodes).
+
     persistent: allow more than one gradient() call. watch_accessed_variables: watch every
     Variable used while recording (as TensorFlow does). unconnected: what gradient() gives for
     a source the target does not depend on, "none" (None) or "zero" (zeros of its shape).
@@ -633,7 +637,7 @@ class Tape:
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
         self.unconnected = unconnected
-        # the flat instruction list (see the class docstring): per slot
+        # the flat instruction list: per slot
         self._prims: list[Primitive | None] = []   # its primitive; None for a leaf
         self._args: list[tuple[Any, ...]] = []     # its argument slots
         self._vals: list[Any] = []                 # its recorded value
@@ -869,6 +873,7 @@ class Tape:
                 self._labels.setdefault(k, label)
         if t.name is None:
             t.name = label
+
     def gradient(self, target: Any, sources: Any, output_gradients: Any = None,
                  unconnected_gradients: str | None = None, *,
                  unconnected: str | None = None) -> Any:
