@@ -469,7 +469,11 @@ def _pow_dx_careful(g: Any, x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: An
         h = dm * (0.5 * split)
         xs = x * (1 - split + split * sign)   # |x| where split (x != 0 there), else x with
         # its zero's sign (a sum with 0*|x| = +0.0 would turn -0.0 into +0.0)
-        out = out * g * _power(xs, dm - h) * _power(xs, h)
+        # g before the halves only in split rows: the others keep a point's order, g last
+        # (a batch takes this branch for all its rows when one row is split)
+        first = split != 0
+        out = out * _scalar(np.where(first, g, 1.0)) * _power(xs, dm - h) * _power(xs, h)
+        g = _scalar(np.where(first, 1.0, g))
     else:
         out = out * _power(x, dm)
     if np.any(_plain(e)):
@@ -478,7 +482,7 @@ def _pow_dx_careful(g: Any, x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: An
         out = out * odd
     if np.any(tiny_y):
         out = out / k
-    return out if split_any else g * out
+    return g * out
 
 
 _EXACT_POWERS = ((2.0, np.square), (0.5, np.sqrt), (-1.0, np.reciprocal))
