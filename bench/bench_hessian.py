@@ -25,8 +25,8 @@ def dense(n: int) -> str:
 def scenarios(n: int) -> list[common.Row]:
     """Hessian vs gradient rows for both functions with n variables."""
     from gradcalc.engine.evaluate import run
+    from gradcalc.engine.higher import hessian
     from gradcalc.engine.tape import backward
-    from gradcalc.judge.higher import hessian
     from gradcalc.lang.syntax import parse
 
     rows = []
