@@ -192,9 +192,12 @@ def use_recorder(record: Callable[..., Any]) -> None:
 def call(prim: Primitive, *args: Any) -> Any:
     """prim applied to args inside a rule: recorded on the active tapes when an argument is a
     recorded tensor (a VJP running under a nested tape, so it can be differentiated again),
-    plain numpy otherwise. Both give the same numbers."""
-    if _RECORDER and any(hasattr(a, "uid") for a in args):  # a tape.Tensor
-        return _RECORDER[0](prim, *args)
+    plain numpy otherwise. Both give the same numbers. A value that carries tangents (the
+    Hessian's forward-over-reverse Duals) applies it by its type's `applies`."""
+    for a in args:
+        if hasattr(a, "uid"):  # a tape.Tensor, or a Dual
+            applies = getattr(type(a), "applies", None)
+            return (applies or _RECORDER[0])(prim, *args)
     return prim.forward(*args)
 
 

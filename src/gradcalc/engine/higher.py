@@ -20,6 +20,7 @@ import numpy as np
 from ..engine import vectors
 from ..engine.evaluate import Run, where
 from ..engine.sweep import seed_of
+from ..engine.tangents import Unsupported, block_second_order
 from ..engine.tape import (
     Node,
     Tape,
@@ -173,6 +174,9 @@ class Hessian:
     nonfinite: list[str] = field(default_factory=list)  # messages, empty if all finite
     # per entry, the magnitude its rounding is relative to (SecondOrder.magnitudes), on demand
     magnitudes: Callable[[], dict[str, dict[str, Any]]] | None = None
+    # how it was computed: "block" (forward over reverse, engine/tangents.py) or "reverse"
+    # (reverse over reverse, second_order)
+    method: str = "reverse"
 
 
 # the most components --hessian takes: n of them make n*n entries, n backward passes and
@@ -180,9 +184,12 @@ class Hessian:
 HESSIAN_COMPONENTS = 100
 
 
-def hessian(run: Run) -> Hessian:
+def hessian(run: Run, block: bool = True) -> Hessian:
     """The Hessian of the run's (scalar) output with respect to every component of its
-    differentiated names.
+    differentiated names: for a program of scalars whose primitives are elementwise, by
+    forward over reverse with all tangents as one block (engine/tangents.py); otherwise, or
+    where an entry is not finite (whose diagnosis and exact zeros are reverse over reverse's),
+    or with block=False, by reverse over reverse (second_order).
 
     Raises InputError for a vector output, or more than HESSIAN_COMPONENTS components.
     """
@@ -198,6 +205,46 @@ def hessian(run: Run) -> Hessian:
                           f"more than it takes ({HESSIAN_COMPONENTS}): choose fewer names with ",
                           Setting("wrt"), ", or use the Python API (gradcalc.hessian)"))
     matrix: dict[str, dict[str, Any]] = {i: {j: None for j in names} for i in names}
+    if block and run.ex.scalar:
+        found = _block_hessian(run, names, matrix, per_name)
+        if found is not None:
+            return found
+    return _reverse_hessian(run, names, matrix, per_name)
+
+
+def _block_hessian(run: Run, names: list[str], matrix: dict[str, dict[str, Any]],
+                   per_name: dict[str, list[str]]) -> Hessian | None:
+    """The Hessian of a run on scalars by forward over reverse (into matrix), or None where
+    the block method does not carry the program or an entry is not finite."""
+    target = run.target_slot()
+    if target is None:
+        return Hessian(names, matrix, method="block")
+    slots = [run.source_slot(n) for n in run.wrt]
+    present = [k for k, s in enumerate(slots) if s is not None]
+    ex = run.ex
+    try:
+        gradient, h = block_second_order(ex.prims, ex.args, ex.values, target,
+                                         [slots[k] for k in present])  # type: ignore[misc]
+    except Unsupported:
+        return None
+    if not np.isfinite(h).all():
+        return None
+    live = [p for p, g in enumerate(gradient) if g is not None]
+    labels = [names[present[p]] for p in live]
+    for p, label in zip(live, labels, strict=True):
+        matrix[label].update(zip(labels, h[p, live], strict=True))
+
+    def magnitudes() -> dict[str, dict[str, Any]]:
+        fresh: dict[str, dict[str, Any]] = {i: dict.fromkeys(names) for i in names}
+        mags = _reverse_hessian(run, names, fresh, per_name).magnitudes
+        return mags() if mags is not None else {i: dict.fromkeys(names, 0.0) for i in names}
+
+    return Hessian(names, matrix, [], magnitudes, method="block")
+
+
+def _reverse_hessian(run: Run, names: list[str], matrix: dict[str, dict[str, Any]],
+                     per_name: dict[str, list[str]]) -> Hessian:
+    """The Hessian by reverse over reverse (second_order), into matrix."""
     target = run.target_id()
     if target is None:
         return Hessian(names, matrix)
