@@ -210,7 +210,8 @@ def block_second_order(prims: Sequence[ops.Primitive | None], args: Sequence[Seq
                        values: Sequence[Any], target: int, sources: Sequence[int]
                        ) -> tuple[list[Any], np.ndarray]:
     """The gradient and Hessian of slot target of a program of scalar values (Python floats or
-    float64s) with respect to the scalar slots sources, by forward over reverse: (gradient per
+    float64s; an argument that is no slot is a sweep.Const) with respect to the scalar slots
+    sources, by forward over reverse: (gradient per
     source, None where the target does not depend on it; the n x n Hessian, row i the tangent
     block of source i's adjoint, zeros for a source the gradient does not reach).
 
@@ -236,9 +237,9 @@ def block_second_order(prims: Sequence[ops.Primitive | None], args: Sequence[Seq
             if prim is None or not needs[k]:
                 continue
             refs = args[k]
-            if not all(type(r) is int for r in refs):
-                raise Unsupported("an argument that is no slot")
-            dots[k] = tangent(prim, xs[k], [xs[r] for r in refs], [dots[r] for r in refs])
+            dots[k] = tangent(prim, xs[k], [xs[r] if type(r) is int else f64(r.value)
+                                            for r in refs],
+                              [dots[r] if type(r) is int else None for r in refs])
         adj: list[Any] = [None] * (target + 1)
         adj[target] = f64(1.0)
         for j in range(target, -1, -1):
@@ -247,14 +248,16 @@ def block_second_order(prims: Sequence[ops.Primitive | None], args: Sequence[Seq
             if g is None or prim is None or g is _ZERO:
                 if g is _ZERO and prim is not None:
                     for i, r in enumerate(args[j]):
-                        if needs[r] and adj[r] is None and prim.vjp(i) is not None:
+                        if type(r) is int and needs[r] and adj[r] is None \
+                                and prim.vjp(i) is not None:
                             adj[r] = _ZERO
                 continue
             refs = args[j]
-            ins = [xs[r] if dots[r] is None else Dual(xs[r], dots[r]) for r in refs]
+            ins = [f64(r.value) if type(r) is not int else xs[r] if dots[r] is None
+                   else Dual(xs[r], dots[r]) for r in refs]
             ans = xs[j] if dots[j] is None else Dual(xs[j], dots[j])
             for i, r in enumerate(refs):
-                if not needs[r]:
+                if type(r) is not int or not needs[r]:
                     continue
                 rule = prim.vjp(i)
                 if rule is None:
