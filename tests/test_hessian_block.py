@@ -265,29 +265,36 @@ def test_a_rule_the_block_method_cannot_carry_falls_back() -> None:
 # ---------------------------------------------------------------- the Duals' arithmetic
 
 
-@pytest.mark.parametrize("prim", [ops.ADD, ops.SUB, ops.MUL], ids=["add", "sub", "mul"])
+@pytest.mark.parametrize("prim", [ops.ADD, ops.SUB, ops.MUL, ops.NEG],
+                         ids=["add", "sub", "mul", "neg"])
 def test_dual_arithmetic_is_its_records_rules_bit_for_bit(prim: ops.Primitive) -> None:
-    """+ - * of Duals are written out (for speed); they give apply()'s bits: the records' own
-    forward and rules on the blocks."""
+    """+ - * and unary - of Duals are written out (for speed); they give apply()'s bits: the
+    records' own forward and rules on the blocks."""
     op = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
-          "mul": lambda a, b: a * b}[prim.name]
+          "mul": lambda a, b: a * b, "neg": lambda a: -a}[prim.name]
     rng = np.random.default_rng(5)
     for _ in range(200):
         a, b = (np.float64(v) for v in rng.standard_normal(2) * 10.0 ** rng.integers(-5, 5, 2))
         da, db = rng.standard_normal(4), rng.standard_normal(4)
-        for x, y in ((Dual(a, da), Dual(b, db)), (Dual(a, da), b), (a, Dual(b, db))):
-            got, want = op(x, y), apply(prim, x, y)
+        cases = ([(Dual(a, da),)] if prim.arity == 1 else
+                 [(Dual(a, da), Dual(b, db)), (Dual(a, da), b), (a, Dual(b, db))])
+        for xs in cases:
+            got, want = op(*xs), apply(prim, *xs)
             assert got.value == want.value and type(got.value) is type(want.value)
             assert np.array_equal(got.dot, want.dot)
 
 
-def test_dual_refuses_a_branch_on_its_value() -> None:
+def test_dual_refuses_what_would_lose_its_tangent() -> None:
     from gradcalc.engine.tangents import Unsupported
 
     with pytest.raises(Unsupported):
         bool(Dual(np.float64(1.0), np.ones(2)))
     with pytest.raises(Unsupported):
         np.asarray(Dual(np.float64(1.0), np.ones(2)))
+    with pytest.raises(Unsupported):
+        float(Dual(np.float64(1.0), np.ones(2)))
+    with pytest.raises(Unsupported):
+        np.sum(Dual(np.float64(1.0), np.ones(2)))
 
 
 def test_points_hessian_rows_take_the_block_method(gradcalc, tmp_path) -> None:

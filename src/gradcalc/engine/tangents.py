@@ -17,7 +17,7 @@ that is not elementwise) raises Unsupported, and the caller falls back to revers
 
 from __future__ import annotations
 
-import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,8 +64,7 @@ def tangent(prim: ops.Primitive, ans: Any, values: Sequence[Any],
             dots: Sequence[Any]) -> Any:
     """The tangent block of prim's value (ans) at these argument values, from the arguments'
     tangent blocks (None: no tangent): sum over the arguments of its VJP applied to the
-    argument's block (the JVP of an elementwise primitive). A contribution that is not finite
-    is 0 where its block is exactly 0 (0 * inf is no derivative). None if no tangent."""
+    argument's block (the JVP of an elementwise primitive). None if no tangent."""
     if not elementwise(prim):
         raise Unsupported(prim.name)
     out = None
@@ -78,8 +77,6 @@ def tangent(prim: ops.Primitive, ans: Any, values: Sequence[Any],
         c = rule(d, ans, *values)
         if c is None:   # a symbolic zero
             continue
-        if not (math.isfinite(c) if type(c) is _F64 else np.isfinite(c).all()):
-            c = np.where(d == 0, 0.0, c)
         out = c if out is None else out + c
     return out
 
@@ -137,7 +134,7 @@ class Dual:
     def __rmod__(self, o: Any) -> Any: return apply(ops.MOD, o, self)
     def __pow__(self, o: Any) -> Any: return apply(ops.POW, self, o)
     def __rpow__(self, o: Any) -> Any: return apply(ops.POW, o, self)
-    def __neg__(self) -> Any: return apply(ops.NEG, self)
+    def __neg__(self) -> Any: return Dual(-self.value, -self.dot)
     def __pos__(self) -> Any: return self
     def __abs__(self) -> Any: return apply(ops.ABS, self)
 
@@ -152,6 +149,11 @@ class Dual:
 
     def __bool__(self) -> bool:
         raise Unsupported("a branch on a value with a tangent")
+
+    def __float__(self) -> float:
+        raise Unsupported("a value with a tangent read as a number")
+
+    __int__ = __index__ = __float__  # type: ignore[assignment]
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         raise Unsupported("a numpy array of values with tangents")
@@ -211,35 +213,46 @@ def block_second_order(prims: Sequence[ops.Primitive | None], args: Sequence[Seq
                        ) -> tuple[list[Any], np.ndarray]:
     """The gradient and Hessian of slot target of a program of scalar values (Python floats or
     float64s; an argument that is no slot is a sweep.Const) with respect to the scalar slots
-    sources, by forward over reverse: (gradient per
-    source, None where the target does not depend on it; the n x n Hessian, row i the tangent
-    block of source i's adjoint, zeros for a source the gradient does not reach).
+    sources, by forward over reverse: (gradient per source, None where the target does not
+    depend on it; the n x n Hessian, row i the tangent block of source i's adjoint, zeros for
+    a source the gradient does not reach). An entry that comes out non-finite may be nan where
+    reverse over reverse's exact zeros give inf or a number: the caller falls back there.
 
     Raises Unsupported for an instruction the block method cannot carry."""
     n = len(sources)
     needs = needs_of(prims, args, sources, target)
-    dots: list[Any] = [None] * (target + 1)
+    f64 = _F64
+    # each slot's value as the rules see it: a float64, or a Dual where a tangent flows
+    vd: list[Any] = [None] * (target + 1)
+    for k in range(target + 1):
+        v = values[k]
+        if type(v) is float or type(v) is f64:
+            vd[k] = f64(v)
+        elif v is not None:
+            if np.ndim(v):
+                raise Unsupported("a value that is not a scalar")
+            vd[k] = f64(v)
     eye = np.eye(n)
     for p, s in enumerate(sources):
         if s <= target:
-            dots[s] = eye[p].copy()
-    f64 = _F64
-    xs: list[Any] = [None] * (target + 1)   # each slot's value as numpy computes with it
-    for k in range(target + 1):
-        v = values[k]
-        if v is not None:
-            if np.ndim(v):
-                raise Unsupported("a value that is not a scalar")
-            xs[k] = f64(v)
+            vd[s] = Dual(vd[s], eye[p].copy())
+    operators = _operators()
     with quiet():
         for k in range(target + 1):
             prim = prims[k]
             if prim is None or not needs[k]:
                 continue
-            refs = args[k]
-            dots[k] = tangent(prim, xs[k], [xs[r] if type(r) is int else f64(r.value)
-                                            for r in refs],
-                              [dots[r] if type(r) is int else None for r in refs])
+            ins = [vd[r] if type(r) is int else f64(r.value) for r in args[k]]
+            op = operators.get(id(prim))
+            if op is not None:   # + - * of the blocks (Dual's arithmetic), not apply()
+                out = op(*ins)
+                if type(out) is Dual:
+                    vd[k] = Dual(vd[k], out.dot)
+                continue
+            dot = tangent(prim, vd[k], [_value(x) for x in ins],
+                          [x.dot if type(x) is Dual else None for x in ins])
+            if dot is not None:
+                vd[k] = Dual(vd[k], dot)
         adj: list[Any] = [None] * (target + 1)
         adj[target] = f64(1.0)
         for j in range(target, -1, -1):
@@ -253,13 +266,13 @@ def block_second_order(prims: Sequence[ops.Primitive | None], args: Sequence[Seq
                             adj[r] = _ZERO
                 continue
             refs = args[j]
-            ins = [f64(r.value) if type(r) is not int else xs[r] if dots[r] is None
-                   else Dual(xs[r], dots[r]) for r in refs]
-            ans = xs[j] if dots[j] is None else Dual(xs[j], dots[j])
+            ins = [vd[r] if type(r) is int else f64(r.value) for r in refs]
+            ans = vd[j]
+            fixed = prim.vjps if prim.arity is not None else None
             for i, r in enumerate(refs):
                 if type(r) is not int or not needs[r]:
                     continue
-                rule = prim.vjp(i)
+                rule = fixed[i] if fixed is not None else prim.vjp(i)
                 if rule is None:
                     continue
                 c = rule(g, ans, *ins)
@@ -283,3 +296,11 @@ def block_second_order(prims: Sequence[ops.Primitive | None], args: Sequence[Seq
         else:
             gradient.append(f64(a))
     return gradient, hessian
+
+
+def _operators() -> dict[int, Any]:
+    """id of add, sub, mul and neg -> the Duals' operator (whose blocks are the records' rules
+    applied, tests/test_hessian_block.py)."""
+    return ops.derived("tangents.operators", lambda: {
+        id(ops.ADD): operator.add, id(ops.SUB): operator.sub, id(ops.MUL): operator.mul,
+        id(ops.NEG): operator.neg})
