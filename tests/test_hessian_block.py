@@ -297,8 +297,20 @@ def test_dual_refuses_what_would_lose_its_tangent() -> None:
         np.sum(Dual(np.float64(1.0), np.ones(2)))
 
 
-def test_points_hessian_rows_take_the_block_method(gradcalc, tmp_path) -> None:
-    """--points --hessian: each row's Hessian is the one-point call's, byte for byte."""
+def test_points_hessian_rows_take_the_block_method(gradcalc, tmp_path, monkeypatch) -> None:
+    """--points --hessian: each row's Hessian is taken by the block method, and is the
+    one-point call's, byte for byte."""
+    from gradcalc.engine import higher
+
+    methods: list[str] = []
+    original = higher.hessian
+
+    def spy(r, block=True):
+        h = original(r, block)
+        methods.append(h.method)
+        return h
+
+    monkeypatch.setattr(higher, "hessian", spy)
     path = tmp_path / "p.csv"
     path.write_text("x,y\n1.5,0.7\n-1.2,1.0\n0.25,3\n")
     rows = gradcalc("(1 - x)^2 + 100*(y - x^2)^2*sin(x*y)", "--points", str(path),
@@ -310,3 +322,4 @@ def test_points_hessian_rows_take_the_block_method(gradcalc, tmp_path) -> None:
                        "--format", "csv", "--no-check")
         assert one.out.splitlines()[1] == line
     assert not math.isnan(float(lines[1].split(",")[-1]))
+    assert methods == ["block"] * 6   # three rows, then the three one-point calls
