@@ -1439,6 +1439,19 @@ def unregister(name: str) -> None:
     _changed()
 
 
+def by_ufunc() -> dict[Any, Primitive]:
+    """numpy ufunc -> the primitive it is on a value that carries derivatives (a recorded
+    tensor, a Dual of the Hessian's tangents; see Primitive.numpy_ufuncs)."""
+    return derived("ops.ufuncs", lambda: {u: p for p in PRIMITIVES for u in p.numpy_ufuncs()})
+
+
+# numpy ufuncs that are piecewise constant (comparisons, tests, roundings): no derivative
+# flows through them, so on a value that carries derivatives they give plain numbers
+PIECEWISE_CONSTANT = frozenset({np.equal, np.not_equal, np.less, np.less_equal, np.greater,
+                                np.greater_equal, np.isfinite, np.isnan, np.isinf, np.floor,
+                                np.ceil})
+
+
 def by_sympy_class() -> dict[str, Primitive]:
     """SymPy class name -> the primitive whose counterpart it is (see Primitive.sympy_class)."""
     return derived("ops.sympy_class", lambda: {p.sympy_class: p for p in PRIMITIVES

@@ -34,17 +34,6 @@ class Unsupported(Exception):
     """The block method cannot carry this program (the caller takes reverse over reverse)."""
 
 
-def _ufunc_primitives() -> dict[Any, ops.Primitive]:
-    """numpy ufunc -> the elementwise primitive it is (Primitive.numpy_ufuncs)."""
-    return ops.derived("tangents.ufuncs", lambda: {u: p for p in ops.PRIMITIVES
-                                                   for u in p.numpy_ufuncs()})
-
-
-# comparisons and roundings: piecewise constant, so they carry no tangent (a plain float
-# array, as a recorded tensor's comparison gives)
-_PIECEWISE = frozenset({np.equal, np.not_equal, np.less, np.less_equal, np.greater,
-                        np.greater_equal, np.isfinite, np.isnan, np.isinf, np.floor,
-                        np.ceil})
 # numpy functions that only read a value (shapes, masks): asked of the value
 _READERS = frozenset({np.any, np.all, np.shape, np.ndim, np.size})
 
@@ -160,10 +149,10 @@ class Dual:
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method == "__call__" and not kwargs:
-            prim = _ufunc_primitives().get(ufunc)
+            prim = ops.by_ufunc().get(ufunc)
             if prim is not None:
                 return apply(prim, *inputs)
-            if ufunc in _PIECEWISE:
+            if ufunc in ops.PIECEWISE_CONSTANT:   # a plain float array, as on a tensor
                 return _cmp(ufunc, *inputs)
             if ufunc is np.positive:
                 return inputs[0]
