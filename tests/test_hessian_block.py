@@ -237,7 +237,7 @@ def test_fallback_to_reverse_over_reverse_is_taken_and_right(expr, at, why) -> N
     assert h.nonfinite == other.nonfinite
 
 
-def test_fallback_entries_of_a_vector_program_match_sympy() -> None:
+def test_fallback_entries_of_a_vector_program_match_their_closed_form() -> None:
     r = run(parse("sum(w^2*x)"), {"w": np.array([1.0, 2.0]), "x": 3.0})
     h = hessian(r)
     assert h.method == "reverse"

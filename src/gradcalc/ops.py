@@ -193,12 +193,20 @@ def call(prim: Primitive, *args: Any) -> Any:
     """prim applied to args inside a rule: recorded on the active tapes when an argument is a
     recorded tensor (a VJP running under a nested tape, so it can be differentiated again),
     plain numpy otherwise. Both give the same numbers. A value that carries tangents (the
-    Hessian's forward-over-reverse Duals) applies it by its type's `applies`."""
+    Hessian's forward-over-reverse Duals) applies it as its type says (use_applier)."""
     for a in args:
         if hasattr(a, "uid"):  # a tape.Tensor, or a Dual
-            applies = getattr(type(a), "applies", None)
-            return (applies or _RECORDER[0])(prim, *args)
+            return (_APPLIERS.get(type(a)) or _RECORDER[0])(prim, *args)
     return prim.forward(*args)
+
+
+_APPLIERS: dict[type, Callable[..., Any]] = {}
+
+
+def use_applier(kind: type, apply: Callable[..., Any]) -> None:
+    """Let call() apply primitives to values of this type with apply(prim, *args): values that
+    carry derivatives of their own (engine.tangents' Duals), never recorded on a tape."""
+    _APPLIERS[kind] = apply
 
 
 _call = call

@@ -81,11 +81,11 @@ def apply(prim: ops.Primitive, *args: Any) -> Any:
 class Dual:
     """A value and its tangent block (shape (n,) + the value's shape). The op table's rules run
     on it as on a recorded tensor: ufuncs and operators apply the primitive they are, reading
-    its value for masks (uid marks it so, and ops.call applies its primitives here)."""
+    its value for masks (uid marks it so; ops.call applies a primitive called inside a rule
+    with apply(), registered below)."""
 
     __slots__ = ("value", "dot")
     uid = None
-    applies = staticmethod(apply)   # (ops.call: a primitive inside a rule)
 
     def __init__(self, value: Any, dot: Any):
         self.value = value
@@ -156,14 +156,17 @@ class Dual:
                 return _cmp(ufunc, *inputs)
             if ufunc is np.positive:
                 return inputs[0]
-        raise Unsupported(f"numpy's {getattr(ufunc, '__name__', ufunc)}")
+        raise Unsupported(f"numpy's {ufunc.__name__}")
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         if func in _READERS:
             return func(*[_value(a) for a in args], **kwargs)
         if func is np.where and len(args) == 3 and not kwargs:
             return _where(*args)
-        raise Unsupported(f"numpy's {getattr(func, '__name__', func)}")
+        raise Unsupported(f"numpy's {func.__name__}")
+
+
+ops.use_applier(Dual, apply)
 
 
 def _value(x: Any) -> Any:
