@@ -209,10 +209,21 @@ def use_recorder(record: Callable[..., Any]) -> None:
 def call(prim: Primitive, *args: Any) -> Any:
     """prim applied to args inside a rule: recorded on the active tapes when an argument is a
     recorded tensor (a VJP running under a nested tape, so it can be differentiated again),
-    plain numpy otherwise. Both give the same numbers."""
-    if _RECORDER and any(hasattr(a, "uid") for a in args):  # a tape.Tensor
-        return _RECORDER[0](prim, *args)
+    plain numpy otherwise. Both give the same numbers. A value that carries tangents (the
+    Hessian's forward-over-reverse Duals) applies it as its type says (use_applier)."""
+    for a in args:
+        if hasattr(a, "uid"):  # a tape.Tensor, or a Dual
+            return (_APPLIERS.get(type(a)) or _RECORDER[0])(prim, *args)
     return prim.forward(*args)
+
+
+_APPLIERS: dict[type, Callable[..., Any]] = {}
+
+
+def use_applier(kind: type, apply: Callable[..., Any]) -> None:
+    """Let call() apply primitives to values of this type with apply(prim, *args): values that
+    carry derivatives of their own (engine.tangents' Duals), never recorded on a tape."""
+    _APPLIERS[kind] = apply
 
 
 _call = call
@@ -1558,6 +1569,19 @@ def unregister(name: str) -> None:
     for symbol in [k for k, p in BINARY.items() if p.name == name]:
         del BINARY[symbol]
     _changed()
+
+
+def by_ufunc() -> dict[Any, Primitive]:
+    """numpy ufunc -> the primitive it is on a value that carries derivatives (a recorded
+    tensor, a Dual of the Hessian's tangents; see Primitive.numpy_ufuncs)."""
+    return derived("ops.ufuncs", lambda: {u: p for p in PRIMITIVES for u in p.numpy_ufuncs()})
+
+
+# numpy ufuncs that are piecewise constant (comparisons, tests, roundings): no derivative
+# flows through them, so on a value that carries derivatives they give plain numbers
+PIECEWISE_CONSTANT = frozenset({np.equal, np.not_equal, np.less, np.less_equal, np.greater,
+                                np.greater_equal, np.isfinite, np.isnan, np.isinf, np.floor,
+                                np.ceil})
 
 
 def by_sympy_class() -> dict[str, Primitive]:

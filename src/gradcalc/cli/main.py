@@ -483,9 +483,10 @@ def _at_point(first: Run, req: Request, claim_list: Sequence[Claim] = (),
     outputs, of = req.jacobian_outputs, req.output_name
     graph, hessian, deadline = req.graph, req.hessian, req.deadline
     if outputs is not None:
+        from ..engine.higher import jacobian
         from ..judge import higher
 
-        rows = higher.jacobian(first, outputs)
+        rows = jacobian(first, outputs)
         checks = None if not req.check else higher.check_all(rows, req.rtol, req.atol,
                                                              cache=req.cache, deadline=deadline)
         if graph is not None:
@@ -496,9 +497,9 @@ def _at_point(first: Run, req: Request, claim_list: Sequence[Claim] = (),
                       problems=[f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)])
     result = Result(first.program, of, run=first, problems=nonfinite(first))
     if hessian:
-        from ..judge import higher
+        from ..engine.higher import hessian as hessian_of
 
-        result.hessian = higher.hessian(first)
+        result.hessian = hessian_of(first)
         result.problems += result.hessian.nonfinite
     result.check = None if not req.check else check(first, req.rtol, req.atol, of=of,
                                                     cache=req.cache, deadline=deadline)

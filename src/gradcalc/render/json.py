@@ -19,10 +19,11 @@ from .words import option_words
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
+    from ..engine.higher import Hessian
     from ..judge.check import Check
     from ..judge.claims import ClaimVerdict, Verification
     from ..judge.code import GradCheck, Verdict
-    from ..judge.higher import Hessian, HessianCheck
+    from ..judge.higher import HessianCheck
 
 
 def render(result: Result, show_tape: bool = False, compact: bool = False) -> str:

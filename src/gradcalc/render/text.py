@@ -28,10 +28,11 @@ from .words import option_words
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
+    from ..engine.higher import Hessian
     from ..judge.check import Check
     from ..judge.claims import ClaimVerdict, Opinions, Verification
     from ..judge.code import Counterexample, GradCheck
-    from ..judge.higher import Hessian, HessianCheck
+    from ..judge.higher import HessianCheck
 
 TEXT_ROWS = 10               # rows of a --points table shown at each end
 
