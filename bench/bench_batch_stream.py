@@ -10,14 +10,16 @@ check runs in a forked child beside it).
 - CSV in, CSV out (`--format csv`, `--no-check`): target <= 0.5x the script (aim 0.2x), peak
   <= 300 MB;
 - Parquet in, Parquet out (`--output FILE.parquet`): the same table, no text at all;
-- peak memory of the default, checked run (no `--no-check`) of the same CSV, as the text
-  report (the default format), CSV and `--format json` (the check screens every row, and JSON
-  holds one object per row).
+- peak memory, checked (the default: the screen and the confirmation of rows run chunk by
+  chunk) against `--no-check`, with the table as CSV and as Parquet in, and CSV (`--format
+  csv`) and JSON (`--format json`) out: the median of the peaks of `min(BENCH_REPEATS, 3)`
+  runs each (the process tree's, see common.peak_memory_mib); target <= 300 MiB checked.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,9 +83,12 @@ def main() -> None:
         pq_time, base2 = paired_command_times(pq_argv, naive_argv, repeats)
         mem_ours, mem_pq, mem_naive = (peak_memory_mib(ours_argv), peak_memory_mib(pq_argv),
                                        peak_memory_mib(naive_argv))
-        checked = gradcalc_argv(SEED, "--points", path)
-        mem_checked = {fmt: peak_memory_mib([*checked, "--format", fmt])
-                       for fmt in ("text", "csv", "json")}
+        peaks = {(src, fmt, check): statistics.median(
+            peak_memory_mib(gradcalc_argv(SEED, "--points", file, "--format", fmt,
+                                          *(() if check else ("--no-check",))))
+            for _ in range(repeats))
+            for src, file in (("CSV", path), ("Parquet", parquet))
+            for fmt in ("csv", "json") for check in (True, False)}
         size = os.path.getsize(path)
 
     print_table(f"batch end to end: {N:,}-row CSV ({size / 2**20:.0f} MiB) of {SEED}, "
@@ -97,8 +102,13 @@ def main() -> None:
     print(f"peak memory: CSV {mem_ours:.0f} MiB, Parquet {mem_pq:.0f} MiB, naive script "
           f"{mem_naive:.0f} MiB (target <= 300 MB; ratio CSV/naive "
           f"{mem_ours / mem_naive:.2f}x)")
-    print("peak memory checked (the default, no --no-check): " + ", ".join(
-        f"--format {fmt} {mib:.0f} MiB" for fmt, mib in mem_checked.items()))
+    print(f"\n### peak memory at {N:,} rows, checked (the default) and --no-check  (medians "
+          f"of {repeats} runs; target <= 300 MiB checked)\n")
+    print("| in | out | checked | --no-check |\n|---|---|---:|---:|")
+    for src in ("CSV", "Parquet"):
+        for fmt in ("csv", "json"):
+            print(f"| {src} | `--format {fmt}` | {peaks[src, fmt, True]:.0f} MiB | "
+                  f"{peaks[src, fmt, False]:.0f} MiB |")
 
 
 if __name__ == "__main__":

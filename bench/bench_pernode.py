@@ -15,8 +15,10 @@ Memory: bytes per slot held by the parsed program and its run() result (tracemal
 sizes (linear when the two agree).
 
 Then where the time goes, each part against the same yardstick: the syntax tree's parse (made
-only when something reads it), the forward run alone, the backward pass alone, and the tape's
-nodes made from a run (only when something reads them).
+only when something reads it), the forward run alone, the backward pass alone, the tape's
+nodes made from a run (only when something reads them), and the API's three parts: its
+operations on tensors with no tape recording, the same recorded on a Tape, and tape.gradient
+alone.
 
 Last, the floors: the least any design that keeps the API's tensors and the op table's rules
 can cost, each against the same yardstick.
@@ -33,6 +35,7 @@ can cost, each against the same yardstick.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
@@ -43,7 +46,7 @@ import numpy as np
 
 from common import REPEATS, Row, gradcalc_argv, paired_command_times, paired_times, print_table
 from gradcalc import ops
-from gradcalc.engine.tape import _ufuncs
+from gradcalc.engine.api import _ufuncs
 
 _F64 = np.float64
 _UFUNCS = _ufuncs()  # numpy ufunc -> the op table's primitive, as the API's tensors map them
@@ -121,6 +124,38 @@ def api(x0: float, y0: float) -> list[object]:
         for k in range(STEPS):
             acc = np.sin(x * (1.0 + k % 7)) * acc / y + x
     return tape.gradient(acc, [x, y])
+
+
+def api_parts(x0: float, y0: float, repeats: int) -> list[Row]:
+    """Where the API's time goes, against the minimal tape: the same operations on tensors with
+    no tape recording (computing values, making tensors), the same recorded on a Tape, and
+    tape.gradient called again on a persistent tape (its backward sweep over the flat list; the
+    first call also makes the sweep's plan, so the API row's gradient costs a little more)."""
+    from gradcalc.engine.tape import Tape, Variable
+
+    def operations(record: bool) -> tuple[object, object, list[object]]:
+        x, y = Variable(x0), Variable(y0)
+        with Tape(persistent=True) as tape, tape.stop_recording() if not record \
+                else contextlib.nullcontext():
+            acc = y
+            for k in range(STEPS):
+                acc = np.sin(x * (1.0 + k % 7)) * acc / y + x
+        return tape, acc, [x, y]
+
+    tape, acc, sources = operations(True)
+    tape.gradient(acc, sources)
+    mini_run = _paused(lambda: mini(x0, y0))
+    rows = []
+    for label, fn in (("API: the operations on tensors, no tape recording",
+                       lambda: operations(False)),
+                      ("API: the operations recorded on a Tape (no gradient)",
+                       lambda: operations(True)),
+                      ("API: tape.gradient again, on a persistent tape",
+                       lambda: tape.gradient(acc, sources))):
+        t, t_mini = paired_times(_paused(fn), mini_run, repeats)
+        rows.append(Row(f"{label} ({t / NODES * 1e6:.2f} µs/node)", t,
+                        "minimal Python tape (forward and backward)", t_mini, ""))
+    return rows
 
 
 class Inert:
@@ -343,11 +378,25 @@ def parts(text: str, program: object, bindings: dict[str, float], repeats: int) 
         result.ex.view = None
         result.view()
 
+    # the backward pass as it was before the records' scalar forms: the same plan with each
+    # S1 instruction (a record with forms on Python floats) run as F1 (its numpy rule on
+    # float64 scalars); the old design's figure beside the new, in the same run
+    from gradcalc.engine import sweep
+
+    ex, code = result.ex, result.code
+    plan = [(sweep.F1 if e[0] == sweep.S1 else e[0], *e[1:]) for e in code.plan()[0]]
+
+    def numpy_rules() -> None:
+        with sweep.quiet():
+            sweep.scalar_backward(plan, ex.prims, ex.args, ex.values, code.dep, result.out)
+
     mini_run = _paused(lambda: mini(*bindings.values()))
     rows = []
     for label, fn in (("the syntax tree's parse (read on demand)", lambda: parse(text)),
                       ("forward: run() without the backward pass", forward_only),
                       ("backward pass alone", result.backprop),
+                      ("backward pass alone, the numpy rules (before the scalar forms)",
+                       numpy_rules),
                       ("the tape's nodes, made on demand", nodes)):
         t, t_mini = paired_times(_paused(fn), mini_run, repeats)
         rows.append(Row(f"{label} ({t / slots * 1e6:.2f} µs/slot)", t,
@@ -433,7 +482,8 @@ def main() -> None:
     rows.append(Row(f"whole CLI --no-check ({(t_big - t_tiny) / slots * 1e6:.2f} µs/slot "
                     "over the tiny call)", t_big, "tiny call", t_tiny, "<= 2x"))
     print_table(f"the flat engine at {slots:,} slots", rows)
-    print_table("where the time goes", parts(text, program, bindings, repeats))
+    print_table("where the time goes", parts(text, program, bindings, repeats)
+                + api_parts(x0, y0, repeats))
     tree = parse(text)
     print_table("floors: the least that keeps the API's tensors and the op table's rules",
                 floors(text, tree, bindings, repeats, t_tiny))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from gradcalc import Tape, Variable, custom_gradient, custom_vjp, grad, hessian, jacobian
-from gradcalc.judge.higher import second_order
+from gradcalc.engine.higher import second_order
 
 
 @custom_gradient
@@ -117,7 +117,7 @@ def test_tensors_computed_in_f_are_constants_for_higher_derivatives() -> None:
 
 
 def test_a_replay_of_the_tape_runs_f_again_at_the_new_point() -> None:
-    # judge.higher.second_order replays the tape on new tensors: the rule must be re-derived
+    # engine.higher.second_order replays the tape on new tensors: the rule must be re-derived
     # there (the Hessian of cube at 3 is 18)
     @custom_gradient
     def cube(x):

@@ -19,6 +19,7 @@ from gradcalc.errors import InputError
 from gradcalc.judge.result import Result
 from gradcalc.lang.syntax import parse
 from gradcalc.render.json import render as render_json
+from gradcalc.render.json import write_batch
 from gradcalc.render.words import option_words
 
 # ---------------------------------------------------------------- cells: Arrow vs repr
@@ -335,6 +336,10 @@ def test_json_arrays_made_by_arrow_equal_json_dumps(tmp_path) -> None:
                                                  for v in x.tolist()],
                               "gradient": {"x": b.gradient["x"].tolist()}},
                              allow_nan=False) + "\n"
+    # written as it is made (4 chunks of rows per array), the same bytes
+    sink = io.BytesIO()
+    write_batch(Result(b.program, batch=b), sink)
+    assert sink.getvalue().decode() == got
 
 
 def test_missing_dask_is_a_clear_error(gradcalc, points_file, tmp_path, monkeypatch) -> None:

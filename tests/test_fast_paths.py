@@ -1,11 +1,11 @@
 """The tape's per-node fast paths give the same bits as the general ones.
 
-A primitive's `scalar` forward (Python's float operators) must agree with its numpy forward to
-the last bit over the whole float64 range, zeros of both signs, subnormals, infinities, NaN and
-division by zero; the backward sweep's scalar branch must agree with the array branch; and the
-program interpreter's flat loop must record the same tape as the general fold with function
-expansion. The references are numpy's ufuncs on arrays and the general code paths taken with
-vectors of one component, never the fast path itself.
+A primitive's `scalar` forward (Python's float operators, or the C library's functions) must
+agree with its numpy forward to the last bit over the whole float64 range, zeros of both signs,
+subnormals, infinities, NaN and division by zero; the backward sweep's scalar branch must
+agree with the array branch; and the program interpreter's flat loop must record the same tape
+as the general fold with function expansion. The references are numpy's ufuncs on arrays and
+the general code paths taken with vectors of one component, never the fast path itself.
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def _same(a: object, b: object) -> bool:
     return x.tobytes() == y.tobytes() or (math.isnan(x) and math.isnan(y))
 
 
-def test_the_scalar_forwards_are_declared_on_the_arithmetic_records() -> None:
-    assert {p.name for p in SCALAR_OPS} == {"add", "sub", "mul", "div", "neg"}
+def test_the_scalar_forwards_are_declared_on_the_arithmetic_and_common_records() -> None:
+    assert {p.name for p in SCALAR_OPS} == {
+        "add", "sub", "mul", "div", "neg", "sin", "cos", "tan", "atan", "sinh", "cosh", "tanh",
+        "exp", "log", "log2", "log10", "sqrt", "square"}
 
 
 @pytest.mark.parametrize("prim", SCALAR_OPS, ids=lambda p: p.name)

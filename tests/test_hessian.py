@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from gradcalc import Tape, Variable, ops
 from gradcalc.engine.evaluate import run
+from gradcalc.engine.higher import hessian, second_order
 from gradcalc.engine.tape import Tensor, apply
 from gradcalc.errors import InputError
-from gradcalc.judge.higher import hessian, second_order
 from gradcalc.lang.syntax import parse
 
 mpmath.mp.dps = 40

@@ -13,8 +13,8 @@ import sympy
 from hypothesis import HealthCheck, assume, given, settings
 
 from gradcalc import ops
+from gradcalc.engine import higher
 from gradcalc.engine.evaluate import run
-from gradcalc.judge import higher
 from gradcalc.lang.syntax import parse
 
 PROGRAM = "r = sqrt(x*x + y*y)\ntheta = atan2(y, x)\nq = exp(-r) * sin(theta)"

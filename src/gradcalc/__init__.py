@@ -4,10 +4,10 @@ from typing import Any
 
 from . import ops_matrix  # noqa: F401  (its records join the op table)
 from .engine import functions
+from .engine.api import GradientTape, Tape, Tensor, UnconnectedGradients, Variable, constant
 from .engine.custom import custom_gradient, custom_vjp
 from .engine.functional import grad, hessian, jacobian, value_and_grad
 from .engine.functions import stop_gradient
-from .engine.tape import GradientTape, Tape, Tensor, UnconnectedGradients, Variable, constant
 from .version import __version__
 
 __all__ = ["CheckGradError", "GradientTape", "Tape", "Tensor", "UnconnectedGradients",

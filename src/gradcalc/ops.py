@@ -68,6 +68,14 @@ class Primitive:
     error over eps; None: the absolute value of the VJP itself): the floor of the judge's
     tolerance (judge.verdict.floor). magnitude: (ans, *args) -> the same for the forward
     (None: |ans|).
+    scalar: the forward on Python floats (Python's float operators, or the C library's
+    functions where numpy's float64 ufunc gives their bits: see _Libm), returning a Python
+    float with the numpy forward's bits, or raising ArithmeticError or ValueError where
+    Python has no float for the result (numpy's inf or nan: the caller then runs the numpy
+    forward). scalar_vjps: per argument, (rule, its form on Python floats) in the same way,
+    each the rule's bits; the sweeps of a program on Python floats call the form instead of the
+    numpy rule (which costs ten times more on one number) while the record's rule is that rule
+    (a copy of the record with other rules runs those: see scalar_vjp).
     """
 
     name: str
@@ -102,6 +110,15 @@ class Primitive:
     cut_note: str = ""
     vjp_magnitude: Callable[..., Any] | None = None
     magnitude: Callable[..., Any] | None = None
+    scalar_vjps: tuple[tuple[VJP | None, VJP | None], ...] | None = None
+
+    def scalar_vjp(self, i: int) -> VJP | None:
+        """Argument i's rule on Python floats (see scalar_vjps), or None where the record
+        declares none for the rule it has."""
+        forms = self.scalar_vjps
+        if forms is None or i >= len(forms) or forms[i][0] is not self.vjps[i]:
+            return None
+        return forms[i][1]
 
     def vjp(self, i: int) -> VJP | None:
         """The VJP for argument i (a variadic op's single rule also receives i first)."""
@@ -192,10 +209,21 @@ def use_recorder(record: Callable[..., Any]) -> None:
 def call(prim: Primitive, *args: Any) -> Any:
     """prim applied to args inside a rule: recorded on the active tapes when an argument is a
     recorded tensor (a VJP running under a nested tape, so it can be differentiated again),
-    plain numpy otherwise. Both give the same numbers."""
-    if _RECORDER and any(hasattr(a, "uid") for a in args):  # a tape.Tensor
-        return _RECORDER[0](prim, *args)
+    plain numpy otherwise. Both give the same numbers. A value that carries tangents (the
+    Hessian's forward-over-reverse Duals) applies it as its type says (use_applier)."""
+    for a in args:
+        if hasattr(a, "uid"):  # a tape.Tensor, or a Dual
+            return (_APPLIERS.get(type(a)) or _RECORDER[0])(prim, *args)
     return prim.forward(*args)
+
+
+_APPLIERS: dict[type, Callable[..., Any]] = {}
+
+
+def use_applier(kind: type, apply: Callable[..., Any]) -> None:
+    """Let call() apply primitives to values of this type with apply(prim, *args): values that
+    carry derivatives of their own (engine.tangents' Duals), never recorded on a tape."""
+    _APPLIERS[kind] = apply
 
 
 _call = call
@@ -226,9 +254,72 @@ def _arith(name: str, forward, vjps, sympy, sample=((-2.0, 2.0),), **kw) -> Prim
 
 
 def _fn(name: str, forward, vjps, sympy, spelling: str | None = None, **kw) -> Primitive:
+    if "scalar_vjps" in kw:  # each form paired with the rule it stands for
+        kw["scalar_vjps"] = tuple(zip(vjps, kw["scalar_vjps"], strict=True))
     return Primitive(name, len(vjps), forward, tuple(vjps), sympy,
                      spelling=spelling or name, **kw)
 
+
+# ---------------------------------------------------------------- scalar forms
+
+
+class _Libm:
+    """The C library's functions (Python's math module) in the records' scalar forms, each
+    standing for numpy's float64 ufunc of the same name only where it gives numpy's bits on
+    a probe of float64 values over the whole range (decided on first use, once per process).
+    numpy computes most of these with the C library itself, but with its own SIMD code on some
+    machines (tanh with AVX2; most functions with AVX-512): where the probe finds another bit,
+    the name stands for a function that raises ValueError, so that every scalar form using it
+    hands over to the numpy forward or rule (numpy's bits by construction)."""
+
+    PAIRS: dict[str, tuple[Any, Callable[[float], float]]] = {
+        "sin": (np.sin, math.sin), "cos": (np.cos, math.cos), "tan": (np.tan, math.tan),
+        "sinh": (np.sinh, math.sinh), "cosh": (np.cosh, math.cosh),
+        "tanh": (np.tanh, math.tanh), "exp": (np.exp, math.exp), "log": (np.log, math.log),
+        "log2": (np.log2, math.log2), "log10": (np.log10, math.log10),
+        "sqrt": (np.sqrt, math.sqrt), "atan": (np.arctan, math.atan),
+    }
+
+    def __getattr__(self, name: str) -> Callable[[float], float]:
+        if name not in self.PAIRS:
+            raise AttributeError(name)
+        ufunc, fn = self.PAIRS[name]
+        chosen = fn if same_bits(ufunc, fn) else _not_libm
+        self.__dict__[name] = chosen   # found in the instance from now on: no second probe
+        return chosen
+
+
+def _probe() -> np.ndarray:
+    """The probe's float64 values: 2,048 magnitudes spread evenly in the exponent over the
+    whole range (subnormals to the largest), of both signs, and 2,048 steps through [-40, 40],
+    where the library functions' argument reductions and polynomial pieces switch."""
+    mags = np.logspace(-323, 308, 1024)
+    return np.concatenate([mags, -mags, np.linspace(-40.0, 40.0, 2048)])
+
+
+def same_bits(ufunc: Any, fn: Callable[[float], float]) -> bool:
+    """Whether fn (a Python float function) gives the ufunc's float64 bits at every probe
+    value where it gives a float (where it raises, a scalar form falls back to numpy)."""
+    xs = _probe()
+    with np.errstate(all="ignore"):
+        want = ufunc(xs)
+    for x, w in zip(xs.tolist(), want.tolist(), strict=True):
+        try:
+            got = fn(x)
+        except (ArithmeticError, ValueError):
+            continue
+        if got != got and w != w:   # nan (its sign bit is no value's)
+            continue
+        if got != w or math.copysign(1.0, got) != math.copysign(1.0, w):
+            return False
+    return True
+
+
+def _not_libm(x: float) -> float:
+    raise ValueError("numpy's own code, not the C library's: the numpy form runs")
+
+
+_LIBM = _Libm()
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -358,6 +449,13 @@ def _pow_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
 def _pow_dx_careful(g: Any, x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: Any,
                     tiny_y: Any) -> Any:
     d, e = _two_diff(y, 1.0)
+    # a zero base to a power y - 1 that is not the rounded d (e != 0: y - 1 is no integer)
+    # is +0's, whatever the zero's sign: (-0)^-1 is -inf, but 0^(-1 + 5e-324) is +inf (the
+    # limit from both sides of 0, and C99's pow of -0 to a non-integer). Adding +0.0 there
+    # (and -0.0, which changes no number, elsewhere): a plain number, no derivative changes.
+    flip = (xr == 0) & (_plain(e) != 0)
+    if np.any(flip):
+        x = x + _scalar(np.where(flip, 0.0, -0.0))
     ax = np.abs(xr)
     huge = 1.0 * (np.abs(yr) >= 2.0 ** 53)
     near1 = huge * (ax >= 0.5) * (ax <= 2)
@@ -380,8 +478,13 @@ def _pow_dx_careful(g: Any, x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: An
     split_any = np.any(split)
     if split_any:
         h = dm * (0.5 * split)
-        xs = x * (1 - split) + np.abs(x) * split
-        out = out * g * _power(xs, dm - h) * _power(xs, h)
+        xs = x * (1 - split + split * sign)   # |x| where split (x != 0 there), else x with
+        # its zero's sign (a sum with 0*|x| = +0.0 would turn -0.0 into +0.0)
+        # g before the halves only in split rows: the others keep a point's order, g last
+        # (a batch takes this branch for all its rows when one row is split)
+        first = split != 0
+        out = out * _scalar(np.where(first, g, 1.0)) * _power(xs, dm - h) * _power(xs, h)
+        g = _scalar(np.where(first, 1.0, g))
     else:
         out = out * _power(x, dm)
     if np.any(_plain(e)):
@@ -390,7 +493,7 @@ def _pow_dx_careful(g: Any, x: Any, y: Any, xr: Any, yr: Any, dr: Any, split: An
         out = out * odd
     if np.any(tiny_y):
         out = out / k
-    return out if split_any else g * out
+    return g * out
 
 
 _EXACT_POWERS = ((2.0, np.square), (0.5, np.sqrt), (-1.0, np.reciprocal))
@@ -425,13 +528,16 @@ POW = Primitive(
 
 SIN = _fn("sin", np.sin, [lambda g, ans, x: g * np.cos(x)], lambda sp, x: sp.sin(x),
           sympy_class="sin", mpmath=lambda m: m.sin, doc="sin(x).",
-          analytic=True)
+          analytic=True, scalar=lambda x: _LIBM.sin(x),
+          scalar_vjps=(lambda g, ans, x: g * _LIBM.cos(x),))
 COS = _fn("cos", np.cos, [lambda g, ans, x: -g * np.sin(x)], lambda sp, x: sp.cos(x),
           sympy_class="cos", mpmath=lambda m: m.cos, doc="cos(x).",
-          analytic=True)
+          analytic=True, scalar=lambda x: _LIBM.cos(x),
+          scalar_vjps=(lambda g, ans, x: -g * _LIBM.sin(x),))
 TAN = _fn("tan", np.tan, [lambda g, ans, x: g * (1 + ans * ans)], lambda sp, x: sp.tan(x),
           sympy_class="tan", mpmath=lambda m: m.tan, doc="tan(x).",
-          sample=((-1.2, 1.2),), analytic=True)
+          sample=((-1.2, 1.2),), analytic=True, scalar=lambda x: _LIBM.tan(x),
+          scalar_vjps=(lambda g, ans, x: g * (1 + ans * ans),))
 def _one_minus_square(x: Any) -> Any:
     """1 - x^2 as (1-x)*(1+x) from |x| = 1/2 on: exact near +-1, where x*x's rounding would
     swamp the difference; below, as 1 - x*x, which does not cancel and whose derivative -2x
@@ -441,7 +547,13 @@ def _one_minus_square(x: Any) -> Any:
         return 1 - x * x
     if not np.any(small):
         return (1 - x) * (1 + x)
-    return (1 - x * x) * small + (1 - x) * (1 + x) * (1 - small)
+    # each formula on a stand-in that keeps it finite where it is not used (so that the mask
+    # does not multiply its inf by 0: x = 1e300 beside x = 0.2 gave nan): x clamped to
+    # [-1/2, 1/2], which is x itself where |x| < 1/2, and x times the other mask
+    big = 1 - small
+    xs = np.minimum(np.maximum(x, -0.5), 0.5)
+    xb = x * big
+    return (1 - xs * xs) * small + (1 - xb) * (1 + xb) * big
 
 
 ASIN = _fn("asin", np.arcsin, [lambda g, ans, x: g / np.sqrt(_one_minus_square(x))],
@@ -472,6 +584,14 @@ def _atan_dx(g: Any, ans: Any, x: Any) -> Any:
     xs = x * small  # 0 where big: finite in both branches, no inf*0
     xb = x * big + small  # 1 where small
     return g / (1 + xs * xs) * small + g / xb / xb * big
+
+
+def _atan_dx_scalar(g: float, ans: float, x: float) -> float:
+    # _atan_dx on Python floats, where x*x does not overflow
+    xx = x * x
+    if xx == math.inf:
+        raise OverflowError
+    return g / (1 + xx)
 
 
 def _hypot_scale(x: Any, y: Any, r: Any) -> Any:
@@ -552,7 +672,8 @@ def _hypot_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 ATAN = _fn("atan", np.arctan, [_atan_dx], lambda sp, x: sp.atan(x),
            sympy_class="atan", mpmath=lambda m: m.atan,
-           doc="arctangent.", monotone="increasing", analytic=True)
+           doc="arctangent.", monotone="increasing", analytic=True,
+           scalar=lambda x: _LIBM.atan(x), scalar_vjps=(_atan_dx_scalar,))
 ATAN2 = _fn("atan2", np.arctan2, [_atan2_dy, _atan2_dx],
             lambda sp, y, x: sp.atan2(y, x), sympy_class="atan2",
             doc="The angle of the point (x, y).", params=("y", "x"),
@@ -634,16 +755,23 @@ def _sech2(x: Any) -> Any:
     return s * s
 
 
+def _tanh_dx_scalar(g: float, ans: float, x: float) -> float:
+    s = 1 / _LIBM.cosh(x)
+    return g * (s * s)
+
+
 SINH = _fn("sinh", np.sinh, [lambda g, ans, x: g * np.cosh(x)], lambda sp, x: sp.sinh(x),
            sympy_class="sinh", mpmath=lambda m: m.sinh, doc="sinh(x).", monotone="increasing",
-           analytic=True)
+           analytic=True, scalar=lambda x: _LIBM.sinh(x),
+           scalar_vjps=(lambda g, ans, x: g * _LIBM.cosh(x),))
 COSH = _fn("cosh", np.cosh, [lambda g, ans, x: g * np.sinh(x)], lambda sp, x: sp.cosh(x),
            sympy_class="cosh", mpmath=lambda m: m.cosh, doc="cosh(x).", monotone="even",
-           analytic=True)
+           analytic=True, scalar=lambda x: _LIBM.cosh(x),
+           scalar_vjps=(lambda g, ans, x: g * _LIBM.sinh(x),))
 # tanh' = 1/cosh^2: 1 - tanh^2 cancels to 0 (or to noise) once |tanh| rounds near 1
 TANH = _fn("tanh", np.tanh, [lambda g, ans, x: g * _sech2(x)], lambda sp, x: sp.tanh(x),
            sympy_class="tanh", mpmath=lambda m: m.tanh, doc="tanh(x).", monotone="increasing",
-           analytic=True)
+           analytic=True, scalar=lambda x: _LIBM.tanh(x), scalar_vjps=(_tanh_dx_scalar,))
 # acosh' = 1/sqrt(x^2 - 1) as 1/(sqrt(x-1)*sqrt(x+1)): x - 1 is exact near 1 and nothing
 # overflows; asinh' = 1/hypot(1, x), which neither overflows nor loses x^2's bits; atanh' =
 # 1/(1 - x^2), taken as for asin
@@ -668,7 +796,8 @@ ATANH = _fn("atanh", np.arctanh, [lambda g, ans, x: g / _one_minus_square(x)],
 
 EXP = _fn("exp", np.exp, [lambda g, ans, x: g * ans], lambda sp, x: sp.exp(x),
           sympy_class="exp", mpmath=lambda m: m.exp, doc="e to the x.",
-          analytic=True)
+          analytic=True, scalar=lambda x: _LIBM.exp(x),
+          scalar_vjps=(lambda g, ans, x: g * ans,))
 # 2^x*log(2) as 2^(x-1)*(2*log(2)): 2^x overflows from x = 1024 on, the partial only from
 # x = 1024.53 (x - 1 is exact wherever 2^x is neither 0 nor inf)
 _TWO_LN2 = 2 * math.log(2.0)
@@ -679,7 +808,8 @@ LOG = _fn("log", np.log, [lambda g, ans, x: g / x], lambda sp, x: sp.log(x),
           doc="Natural logarithm, or the logarithm to a base.",
           domain=lambda x: x <= 0, domain_note="log is only defined for positive numbers",
           sample=((0.2, 3.0),), analytic=True,
-           guards=((0, "positive"),))
+           guards=((0, "positive"),), scalar=lambda x: _LIBM.log(x),
+           scalar_vjps=(lambda g, ans, x: g / x,))
 LOGB = _fn("logb", lambda x, b: np.log(x) / np.log(b),
            [lambda g, ans, x, b: g / np.log(b) / x,
             lambda g, ans, x, b: -g * (ans / np.log(b) / b)],
@@ -690,25 +820,30 @@ LOGB = _fn("logb", lambda x, b: np.log(x) / np.log(b),
            guards=((0, "positive"), (1, "base")), params=("x", "base"))
 # g/log(2)/x, not g/(x*log(2)): x*log(10) overflows at x = 1e308 and loses bits where
 # subnormal; nor g/x/log(2): 1/x overflows at x = 3e-309
+_LN2, _LN10 = float(np.log(2.0)), float(np.log(10.0))  # (the scalar forms' constants)
 LOG2 = _fn("log2", np.log2, [lambda g, ans, x: g / np.log(2.0) / x],
            lambda sp, x: sp.log(x, 2), doc="Base-2 logarithm.", domain=lambda x: x <= 0,
            domain_note="log2 is only defined for positive numbers", sample=((0.2, 3.0),),
            analytic=True,
-           guards=((0, "positive"),))
+           guards=((0, "positive"),), scalar=lambda x: _LIBM.log2(x),
+           scalar_vjps=(lambda g, ans, x: g / _LN2 / x,))
 LOG10 = _fn("log10", np.log10, [lambda g, ans, x: g / np.log(10.0) / x],
             lambda sp, x: sp.log(x, 10), doc="Base-10 logarithm.", domain=lambda x: x <= 0,
             domain_note="log10 is only defined for positive numbers", sample=((0.2, 3.0),),
             analytic=True,
-           guards=((0, "positive"),))
+            guards=((0, "positive"),), scalar=lambda x: _LIBM.log10(x),
+            scalar_vjps=(lambda g, ans, x: g / _LN10 / x,))
 SQRT = _fn("sqrt", np.sqrt, [lambda g, ans, x: g * 0.5 / ans], lambda sp, x: sp.sqrt(x),
            doc="Square root.",
            domain=lambda x: x < 0, domain_note="sqrt is only defined for non-negative numbers",
            kink=lambda x: x == 0, kink_note="sqrt is not differentiable at 0 (its slope is "
            "infinite)", convention="the tape gives sqrt'(0) = inf, as PyTorch and TensorFlow do",
            sample=((0.2, 3.0),), analytic=True,
-           guards=((0, "nonnegative"),))
+           guards=((0, "nonnegative"),), scalar=lambda x: _LIBM.sqrt(x),
+           scalar_vjps=(lambda g, ans, x: g * 0.5 / ans,))
 SQUARE = _fn("square", np.square, [lambda g, ans, x: g * (2 * x)], lambda sp, x: x ** 2,
-             doc="x^2.", analytic=True)
+             doc="x^2.", analytic=True, scalar=lambda x: float.__mul__(x, x),
+             scalar_vjps=(lambda g, ans, x: g * (2 * x),))
 
 
 def _cbrt_dx(g: Any, ans: Any, x: Any) -> Any:
@@ -1434,6 +1569,19 @@ def unregister(name: str) -> None:
     for symbol in [k for k, p in BINARY.items() if p.name == name]:
         del BINARY[symbol]
     _changed()
+
+
+def by_ufunc() -> dict[Any, Primitive]:
+    """numpy ufunc -> the primitive it is on a value that carries derivatives (a recorded
+    tensor, a Dual of the Hessian's tangents; see Primitive.numpy_ufuncs)."""
+    return derived("ops.ufuncs", lambda: {u: p for p in PRIMITIVES for u in p.numpy_ufuncs()})
+
+
+# numpy ufuncs that are piecewise constant (comparisons, tests, roundings): no derivative
+# flows through them, so on a value that carries derivatives they give plain numbers
+PIECEWISE_CONSTANT = frozenset({np.equal, np.not_equal, np.less, np.less_equal, np.greater,
+                                np.greater_equal, np.isfinite, np.isnan, np.isinf, np.floor,
+                                np.ceil})
 
 
 def by_sympy_class() -> dict[str, Primitive]:

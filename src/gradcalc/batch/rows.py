@@ -6,9 +6,10 @@ tape is replayed over whole numpy columns: one forward and one backward pass ove
 Python loop per point. The tape has no control flow (min, max, abs are primitives), so the tape
 recorded at one row is the computation at every row.
 
-The check evaluates the symbolic derivatives over the same columns (compiled program or SymPy's
-lambdify, see derivatives.py), confirms apparent disagreements with mpmath, and reports the worst
-point per partial.
+The check obtains the symbolic derivatives once, then evaluates them over the same columns
+chunk by chunk (compiled program or SymPy's lambdify, see derivatives.py) as a float64 screen,
+confirms the rows it cannot vouch for with the point check, and reports the rows per verdict and
+the worst point per partial; a batch checked in parts (Dask) merges them (merge_checks).
 """
 
 from __future__ import annotations
@@ -153,7 +154,8 @@ def _shown_names(header: Sequence[str], limit: int = 8) -> list[str]:
 # ---------------------------------------------------------------- reading the CSV
 
 
-def read_points(path: str, stdin: TextIO | None = None, choice: Choice = EVERY) -> Points:
+def read_points(path: str, stdin: TextIO | None = None, choice: Choice = EVERY,
+                shown: str | None = None) -> Points:
     """Read a CSV file with a header of names and one row per point, or a Parquet file (by
     the extension .parquet or .pq); or, for a directory or a glob, every .csv/.parquet/.pq
     file there (paths sorted, all of one format and one header) as one table, rows in file
@@ -164,10 +166,11 @@ def read_points(path: str, stdin: TextIO | None = None, choice: Choice = EVERY) 
     naming the file and line (Parquet: the row); nothing is computed before every file has
     been read. CSV goes through Arrow's columnar reader; what it cannot vouch for is read
     again by the reference reader (_read_text), which decides and words every error.
+    shown: the name of one file for messages (a Dask worker reads a path made absolute).
     """
     files = input_files(path) if path != "-" and _several(path) else None
     if files is None:
-        return _read_one(path, stdin, choice)
+        return _read_one(path, stdin, choice, shown)
     parts = [_read_one(f, None, choice) for f in files]
     first = parts[0]
     for f, part in zip(files[1:], parts[1:], strict=True):
@@ -218,12 +221,14 @@ def input_files(spec: str) -> list[str]:
     return files
 
 
-def _read_one(path: str, stdin: TextIO | None, choice: Choice) -> Points:
-    """One CSV or Parquet file (or stdin) as a table."""
+def _read_one(path: str, stdin: TextIO | None, choice: Choice, shown: str | None = None
+              ) -> Points:
+    """One CSV or Parquet file (or stdin) as a table, named in messages as shown (default:
+    its path)."""
     from ..batch import columns as cio
     from ..progress import Progress
 
-    where = "stdin" if path == "-" else path
+    where = "stdin" if path == "-" else shown or path
 
     def fail(message: Text, line: int | None = None) -> InputError:
         at = f" line {line}:" if line is not None else ":"
@@ -399,9 +404,10 @@ def replay(nodes: Sequence[Node], leaves: Mapping[int, np.ndarray], target: int,
     return values, swept.adjoints
 
 
-def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, list[str]]]:
+def kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[int, list[str]]]:
     """The nodes with a kink (abs, relu, max, ...) on a differentiable path from a wrt name,
-    and those names: where such a node sits at its kink, the names' partials are undefined."""
+    and those names (node id, names): where such a node sits at its kink, the names' partials
+    are undefined."""
     bit = {first.tape.node_of(first.sources[w]).id: 1 << k  # type: ignore[union-attr]
            for k, w in enumerate(wrt)}
     masks = source_masks(first.nodes, bit, target)
@@ -410,7 +416,7 @@ def _kink_plan(first: Run, wrt: Sequence[str], target: int) -> list[tuple[Node, 
         m = masks[node.id]
         if m and node.prim is not None and (node.prim.kink is not None
                                             or node.prim.cut is not None):
-            plan.append((node, [w for k, w in enumerate(wrt) if m >> k & 1]))
+            plan.append((node.id, [w for k, w in enumerate(wrt) if m >> k & 1]))
     return plan
 
 
@@ -468,12 +474,30 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
            for name in names}
     columns = {ids[name]: points.columns[name] for name in points.names}
     constants = {ids[name]: float(at[name]) for name in at}
-    sources = [ids[w] for w in wrt_list]
-    plan = _kink_plan(first, wrt_list, target)
-    value = np.empty(n)
-    kinks: dict[str, np.ndarray] = {}
+    value, gradient, kinks = sweep_columns(nodes, target, {w: ids[w] for w in wrt_list},
+                                           columns, constants, n,
+                                           kink_plan(first, wrt_list, target))
+    return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
+                 first.output_name, kinks, first.warnings)
+
+
+def sweep_columns(nodes: Sequence[Node], target: int, wrt: Mapping[str, int],
+                  columns: Mapping[int, np.ndarray], constants: Mapping[int, float], n: int,
+                  kinks_at: Sequence[tuple[int, list[str]]] = ()
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray | None], dict[str, np.ndarray]]:
+    """The tape replayed over n rows, CHUNK rows at a time (so the intermediates of one chunk
+    stay in cache and memory is bounded by the chunk): the value column, each wrt name's
+    partial column (None where not connected: the same at every row), and the rows where a
+    partial is undefined (a node of kinks_at at its kink: node id, the names it affects).
+
+    wrt: name -> its leaf's node id; columns and constants: leaf node id -> its column, or
+    its value at every row."""
     from ..progress import Progress
 
+    value = np.empty(n)
+    gradient: dict[str, np.ndarray | None] = dict.fromkeys(wrt)
+    kinks: dict[str, np.ndarray] = {}
+    sources = list(wrt.values())
     bar = Progress("replaying tape", n)
     for lo in range(0, n, CHUNK):
         hi = min(n, lo + CHUNK)
@@ -481,8 +505,8 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
         leaves.update({i: np.full(hi - lo, v) for i, v in constants.items()})
         values, adj = replay(nodes, leaves, target, sources, hi - lo)
         value[lo:hi] = values[target]
-        for w in wrt_list:
-            g = adj[ids[w]] if ids[w] <= target else None
+        for w, i in wrt.items():
+            g = adj[i] if i <= target else None
             if g is None:
                 continue  # not connected (the same at every row)
             if isinstance(g, Unit):
@@ -491,7 +515,8 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
                 gradient[w] = np.empty(n)
             gradient[w][lo:hi] = g  # type: ignore[index]
         with np.errstate(all="ignore"):
-            for node, affected in plan:
+            for node_id, affected in kinks_at:
+                node = nodes[node_id]
                 args = [values[r] if isinstance(r, int) else r.value for r in node.inputs]
                 hit = np.asarray(node.prim.nonsmooth(*args), dtype=bool)  # type: ignore[union-attr]
                 if hit.any():
@@ -500,8 +525,7 @@ def run_batch(program: Program, points: Points, at: Mapping[str, float],
                         mask[lo:hi] |= hit
         bar.update(hi - lo)
     bar.close()
-    return Batch(program, points, dict(at), names, wrt_list, value, gradient, first,
-                 first.output_name, kinks, first.warnings)
+    return value, gradient, kinks
 
 
 def row_bindings(batch: Batch, k: int) -> dict[str, float]:
@@ -583,7 +607,8 @@ def _confirm(batch: Batch, rows: Sequence[int], rtol: float, atol: float, deadli
              of: str | None, derived: Mapping[str, Any]) -> tuple[dict[int, Check], bool]:
     """The point check's own verdicts (check.plan, judge.judge_point, check.assemble) at these
     rows, all judged in one child on the derivatives already compiled for the screen (derived:
-    on_columns' result), and whether the deadline stopped it before the last row."""
+    symbolic.derivatives.for_columns' result), and whether the deadline stopped it before the
+    last row."""
     from ..judge.check import assemble, plan
     from ..symbolic.sandbox import run_with_budget
 
@@ -605,12 +630,12 @@ def _confirm(batch: Batch, rows: Sequence[int], rtol: float, atol: float, deadli
                 break   # the rows judged so far keep their verdicts
         return done
 
-    program, outputs, guard_list = derived["program"], derived["outputs"], derived["guards"][0]
+    program, outputs, guard_list = derived["program"], derived["outputs"], derived["guards"]
     status, done = run_with_budget(lambda: judge_rows(program, outputs, guard_list), deadline)
     if status != "ok":
         return {}, status == "timeout"
     by_row = dict(plans)
-    forms = {w: derived["partials"][w][0] for w in batch.wrt}
+    forms = {w: derived["forms"][w] for w in batch.wrt}
     out: dict[int, Check] = {}
     for k, judged in done:
         out[k] = assemble(by_row[k], forms, derived["true_forms"], judged)
@@ -619,111 +644,244 @@ def _confirm(batch: Batch, rows: Sequence[int], rtol: float, atol: float, deadli
 
 SAMPLE_ROWS = 16   # rows always judged at full precision, whatever the screen says
 CONFIRM_ROWS = 1_000   # work limit: at most this many other rows judged at full precision
+WORDS = ("ok", "mismatch", "undefined", "cut", "skipped", "null")   # a row's verdict, by code
+_CODE = {w: np.uint8(k) for k, w in enumerate(WORDS)}
+_SHOWN = ("ok", "mismatch", "undefined", "cut", "skipped")   # rows per verdict, in this order
+
+
+class RowStatuses:
+    """Each row's verdict word (judge.verdict.Status), held as one byte per row."""
+
+    def __init__(self, codes: np.ndarray):
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, k: Any) -> Any:
+        """Row k's word, or the words of a slice of rows (an array of str)."""
+        if isinstance(k, slice):
+            return np.asarray(WORDS)[self.codes[k]]
+        return WORDS[int(self.codes[k])]
+
+    @classmethod
+    def full(cls, word: str, n: int) -> RowStatuses:
+        """The same word at each of n rows."""
+        return cls(np.full(n, _CODE[word], dtype=np.uint8))
+
+    @classmethod
+    def combined(cls, columns: Sequence[RowStatuses]) -> RowStatuses:
+        """Per row, judge.verdict.combine over the words of several columns (the same rows)."""
+        mask = np.zeros(len(columns[0]) if columns else 0, dtype=np.uint8)  # 6 words, 6 bits
+        for c in columns:
+            mask |= np.left_shift(np.uint8(1), c.codes)
+        table = np.array([_CODE[judge.combine(w for k, w in enumerate(WORDS) if m >> k & 1)]
+                          for m in range(1 << len(WORDS))], dtype=np.uint8)
+        return cls(table[mask])
+
+
+@dataclass
+class _Running:
+    """One column's verdicts over the chunks judged so far: a code per row, rows per code,
+    and the worst mismatch and worst ok row (largest error; the first on ties)."""
+
+    codes: np.ndarray
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(len(WORDS), dtype=np.int64))
+    worst: dict[str, tuple[float, int, float, float] | None] = field(
+        default_factory=lambda: {"mismatch": None, "ok": None})
+
+    def add(self, lo: int, codes: np.ndarray, tape: np.ndarray, reference: np.ndarray) -> None:
+        """Rows lo:lo+len(codes): their codes, and the tape and reference values there."""
+        self.codes[lo:lo + len(codes)] = codes
+        self.counts += np.bincount(codes, minlength=len(WORDS))
+        with np.errstate(all="ignore"):
+            err = np.abs(tape - reference)
+        for word, where in (("mismatch", codes == _CODE["mismatch"]),
+                            ("ok", (codes == _CODE["ok"]) & np.isfinite(err))):
+            rows = np.flatnonzero(where)
+            if not rows.size:
+                continue
+            key = np.nan_to_num(err[rows], nan=np.inf)
+            j = int(rows[np.argmax(key)])
+            best = self.worst[word]
+            if best is None or float(np.nan_to_num(err[j], nan=np.inf)) > best[0]:
+                self.worst[word] = (float(np.nan_to_num(err[j], nan=np.inf)), lo + j,
+                                    float(tape[j]), float(reference[j]))
+
+    def verdict(self, name: str, points: Points) -> ColumnVerdict:
+        """The column's verdict over every row judged."""
+        counts = {s: int(self.counts[_CODE[s]]) for s in _SHOWN}
+        counts = {s: c for s, c in counts.items() if c or s in ("ok", "mismatch", "undefined")}
+        pick = self.worst["mismatch"] if counts["mismatch"] else self.worst["ok"]
+        worst = None
+        if pick is not None:
+            _, k, tape, ref = pick
+            worst = {"row": k + 1, "line": int(points.lines[k]), "tape": tape,
+                     "symbolic": ref, "error": float(abs(tape - ref))}
+            if points.files is not None and points.file_of is not None:
+                worst["file"] = points.files[int(points.file_of[k])]
+        return ColumnVerdict(name, judge.combine([s for s, c in counts.items() if c]),
+                             counts=counts, worst=worst, statuses=RowStatuses(self.codes))
 
 
 def check_batch(batch: Batch, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
                 timeout: float = DEFAULT_TIMEOUT, of: str | None = None,
-                use_cache: bool = True, deadline: Deadline | None = None) -> BatchCheck:
-    """Every partial at every row, judged as the point check judges it.
+                use_cache: bool = True, deadline: Deadline | None = None,
+                derived: Mapping[str, Any] | None = None, sample_seed: int | None = None
+                ) -> BatchCheck:
+    """Every partial at every row, judged as the point check judges it, CHUNK rows at a time
+    (so the check's memory is bounded by the chunk, not the row count).
 
     A float64 evaluation of the symbolic derivatives, with a running bound on its own rounding
     error, is only a screen: a row the screen cannot prove within tolerance (it disagrees, is
     ill-conditioned, sits at a kink or near a domain edge) is judged by the point check at that
-    row, and so is a random sample of rows. Rows beyond the work limit CONFIRM_ROWS (the
-    first ones in row order are judged), or that the deadline (the call's, else one of
-    `timeout` seconds from now) leaves unjudged, are skipped."""
-    from ..symbolic.derivatives import on_columns
+    row, and so is a random sample of rows (SAMPLE_ROWS, drawn from a generator seeded with
+    sample_seed, by default the row count), each chunk's in one child. Rows beyond the work
+    limit CONFIRM_ROWS (the first ones in row order are judged), or that the deadline (the
+    call's, else one of `timeout` seconds from now) leaves unjudged, are skipped. derived: the
+    derivatives already obtained (symbolic.derivatives.for_columns; a Dask worker is handed
+    them), else they are obtained here."""
+    from ..symbolic.derivatives import for_columns, on_rows
 
     deadline = deadline_of(deadline, timeout)
-    inputs = batch.inputs()
-    status, result = on_columns(batch.program, batch.names, batch.wrt, inputs, batch.n, of,
-                                deadline, use_cache)
-    if status != "ok":
-        reason = deadline.reason() if status == "timeout" else str(result)
-        return BatchCheck(Status.SKIPPED, {w: ColumnVerdict(w, Status.SKIPPED, reason=reason)
-                                           for w in batch.wrt}, reason=reason, rtol=rtol,
-                          atol=atol, timed_out=status == "timeout")
     n = batch.n
-    screened: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}   # tape, sym, ok
-    sym, err = result["value"]
-    screened["value"] = (np.asarray(batch.value), sym, _screen(batch.value, sym, err, rtol,
-                                                                atol))
-    for w in batch.wrt:
-        _, sym, err = result["partials"][w]
-        g = batch.gradient[w]
-        if g is not None:
-            screened[w] = (np.asarray(g), sym, _screen(np.asarray(g), sym, err, rtol, atol))
-    vouched = np.ones(n, dtype=bool)
-    for _, _, ok in screened.values():
-        vouched &= ok
-    for mask in batch.kinks.values():
-        vouched &= ~mask
-    meta, guard_values = result["guards"]
-    at = 0
-    for g in meta:
-        vouched &= _guard_rows(g[0], guard_values[at:at + g[4]])
-        at += g[4]
-    if result["program"] is None:
-        vouched[:] = False
-    suspects = [int(k) for k in np.flatnonzero(~vouched)]
-    rng = np.random.default_rng(n)
-    sample = sorted(set(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False).tolist())
-                    - set(suspects))
-    confirmed, timed_out = _confirm(batch, sample + suspects[:CONFIRM_ROWS], rtol, atol,
-                                    deadline, of, result) \
-        if result["program"] is not None else ({}, False)
-    unconfirmed = sum(1 for k in suspects if k not in confirmed)
+    if derived is None:
+        status, result = for_columns(batch.program, batch.names, batch.wrt, batch.inputs(),
+                                     n, of, deadline, use_cache)
+        if status != "ok":
+            return skipped_check(batch.wrt, deadline.reason() if status == "timeout"
+                                 else str(result), rtol, atol, status == "timeout")
+        derived = result
+    rng = np.random.default_rng(n if sample_seed is None else sample_seed)
+    sample = set(rng.choice(n, size=min(n, SAMPLE_ROWS), replace=False).tolist())
+    connected = [w for w in batch.wrt if batch.gradient[w] is not None]
+    running = {w: _Running(np.empty(n, dtype=np.uint8)) for w in ["value", *connected]}
+    how = {"screen could not vouch": 0, "random sample": 0}
+    unconfirmed, taken, timed_out, uncertified = 0, 0, False, False
+    compiled_ok = derived["program"] is not None
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        inputs = {name: v if np.ndim(v) == 0 else v[lo:hi] for name, v in batch.inputs().items()}
+        try:
+            sym = on_rows(derived, batch.wrt, inputs, lo, hi, deadline)
+        except TimeoutError:
+            return skipped_check(batch.wrt, deadline.reason(), rtol, atol, True)
+        screened = {"value": (batch.value[lo:hi], *sym["value"])}
+        for w in connected:
+            _, s, e = sym["partials"][w]
+            screened[w] = (np.asarray(batch.gradient[w])[lo:hi], s, e)   # type: ignore[index]
+        vouched = np.ones(hi - lo, dtype=bool)
+        for tape, s, e in screened.values():
+            vouched &= _screen(tape, s, e, rtol, atol)
+        for mask in batch.kinks.values():
+            vouched &= ~mask[lo:hi]
+        meta, guard_values = sym["guards"]
+        at = 0
+        for g in meta:
+            vouched &= _guard_rows(g[0], guard_values[at:at + g[4]])
+            at += g[4]
+        if not compiled_ok:
+            vouched[:] = False
+        suspects = (lo + np.flatnonzero(~vouched)).tolist()
+        chosen = suspects[:max(0, CONFIRM_ROWS - taken)]
+        taken += len(chosen)
+        drawn = sorted(k for k in sample if lo <= k < hi and vouched[k - lo])
+        confirmed: dict[int, Check] = {}
+        if compiled_ok and (drawn or chosen):
+            confirmed, stopped = _confirm(batch, sorted(drawn + chosen), rtol, atol, deadline,
+                                          of, derived)
+            timed_out |= stopped
+        unconfirmed += sum(1 for k in suspects if k not in confirmed)
+        how["screen could not vouch"] += sum(1 for k in chosen if k in confirmed)
+        how["random sample"] += sum(1 for k in drawn if k in confirmed)
+        uncertified |= any(c.uncertified for c in confirmed.values())
+        base = np.where(vouched, _CODE["ok"], _CODE["skipped"]).astype(np.uint8)
+        for name, (tape, s, _) in screened.items():
+            codes, reference = base.copy(), np.array(s, dtype=np.float64)
+            for k, chk in confirmed.items():
+                if name == "value":
+                    word, expected = chk.value_status, chk.value
+                else:
+                    word, expected = chk.partials[name].status, chk.partials[name].expected
+                codes[k - lo] = _CODE[str(word)]
+                if expected is not None:
+                    reference[k - lo] = expected
+            running[name].add(lo, codes, np.asarray(tape), reference)
     partials: dict[str, ColumnVerdict] = {}
     for w in batch.wrt:
-        form = result["partials"][w][0]
+        form = derived["forms"][w]
         if batch.gradient[w] is None:
             st = Status.NULL if form == "0" else Status.MISMATCH
             reason = ("not connected: the output does not depend on " + w if form == "0"
                       else "the tape has no path but the derivative is not zero")
             partials[w] = ColumnVerdict(w, st, form, reason=reason)
             continue
-        partials[w] = _column(w, screened[w], vouched, confirmed, batch,
-                              lambda c, w=w: c.partials[w])
+        partials[w] = running[w].verdict(w, batch.points)
         partials[w].symbolic = form
-    value = _column("value", screened["value"], vouched, confirmed, batch, None)
+    value = running["value"].verdict("value", batch.points)
     overall = judge.combine([v.status for v in partials.values()] + [value.status])
-    how = {"screen could not vouch": sum(1 for k in suspects if k in confirmed),
-           "random sample": sum(1 for k in sample if k in confirmed)}
     return BatchCheck(overall, partials, value, rtol=rtol, atol=atol, confirmed=how,
-                      unconfirmed=unconfirmed, timed_out=timed_out,
-                      uncertified=any(c.uncertified for c in confirmed.values()))
+                      unconfirmed=unconfirmed, timed_out=timed_out, uncertified=uncertified)
 
 
-def _column(name: str, screened: tuple[np.ndarray, np.ndarray, np.ndarray],
-            vouched: np.ndarray, confirmed: Mapping[int, Check], batch: Batch,
-            pick: Any) -> ColumnVerdict:
-    """One column's verdict per row: the point check's where it ran, ok where the screen
-    vouched, skipped where neither."""
-    tape, sym, _ = screened
-    status = np.where(vouched, "ok", "skipped").astype(object)
-    reference = np.array(sym, dtype=np.float64)
-    for k, chk in confirmed.items():
-        if pick is None:
-            status[k], reference[k] = chk.value_status, chk.value
-        else:
-            p = pick(chk)
-            status[k] = p.status
-            if p.expected is not None:
-                reference[k] = p.expected
-    counts = {s: int(np.count_nonzero(status == s)) for s in
-              ("ok", "mismatch", "undefined", "cut", "skipped")}
-    counts = {s: c for s, c in counts.items() if c or s in ("ok", "mismatch", "undefined")}
-    with np.errstate(all="ignore"):
-        err = np.abs(tape - reference)
-    worst = None
-    candidates = np.flatnonzero(status == "mismatch")
-    if candidates.size == 0:
-        candidates = np.flatnonzero((status == "ok") & np.isfinite(err))
-    if candidates.size:
-        k = int(candidates[np.argmax(np.nan_to_num(err[candidates], nan=np.inf))])
-        worst = {"row": k + 1, "line": int(batch.points.lines[k]), "tape": float(tape[k]),
-                 "symbolic": float(reference[k]), "error": float(err[k])}
-        if batch.points.files is not None:
-            worst["file"] = batch.points.files[int(batch.points.file_of[k])]
-    return ColumnVerdict(name, judge.combine([s for s, c in counts.items() if c]),
-                         counts=counts, worst=worst, statuses=status)
+def skipped_check(wrt: Sequence[str], reason: str, rtol: float, atol: float,
+                  timed_out: bool) -> BatchCheck:
+    """The check of a batch whose derivatives or screen could not be had: every partial
+    skipped, for this reason."""
+    return BatchCheck(Status.SKIPPED, {w: ColumnVerdict(w, Status.SKIPPED, reason=reason)
+                                       for w in wrt}, reason=reason, rtol=rtol,
+                      atol=atol, timed_out=timed_out)
+
+
+def merge_checks(parts: Sequence[tuple[BatchCheck, int, str]]) -> BatchCheck:
+    """The check of a batch judged in parts (the files of a Dask run, in row order: each
+    part's check, its row count and its file): rows per verdict and rows judged at full
+    precision added up, the worst row of all (a mismatch first; the first on ties) numbered
+    in the whole batch and naming its file, the status combined. A part whose column has no
+    rows per verdict (its check was skipped) counts its rows as skipped."""
+    first = parts[0][0]
+    offsets = np.cumsum([0] + [rows for _, rows, _ in parts])
+
+    def merged(name: str, pick: Any) -> ColumnVerdict:
+        columns = [(pick(c), int(offsets[j]), rows, path)
+                   for j, (c, rows, path) in enumerate(parts)]
+        head = columns[0][0]
+        if not any(v.counts for v, *_ in columns):   # the same in every part (not connected)
+            return ColumnVerdict(name, judge.combine(v.status for v, *_ in columns),
+                                 head.symbolic, reason=next((v.reason for v, *_ in columns
+                                                             if v.reason), ""))
+        counts: dict[str, int] = {}
+        for v, _, rows, _ in columns:
+            for s, c in (v.counts or {"skipped": rows}).items():
+                counts[s] = counts.get(s, 0) + c
+        counts = {s: counts.get(s, 0) for s in _SHOWN
+                  if counts.get(s, 0) or s in ("ok", "mismatch", "undefined")}
+        worst = None
+        want = "mismatch" if counts["mismatch"] else "ok"
+        for v, at, _, path in columns:
+            w = v.worst
+            if w is None or (v.counts or {}).get(want, 0) == 0:
+                continue
+            error = w["error"] if math.isfinite(w["error"]) else math.inf
+            if worst is None or error > (worst["error"] if math.isfinite(worst["error"])
+                                         else math.inf):
+                worst = {**w, "row": w["row"] + at, "file": path}
+        return ColumnVerdict(name, judge.combine(s for s, c in counts.items() if c),
+                             head.symbolic, counts, worst,
+                             next((v.reason for v, *_ in columns if v.reason), ""))
+
+    partials = {w: merged(w, lambda c, w=w: c.partials[w]) for w in first.partials}
+    value = None if first.value is None else merged("value", lambda c: c.value)
+    checks = [c for c, _, _ in parts]
+    confirmed: dict[str, int] = {}
+    for c in checks:
+        for why, count in c.confirmed.items():
+            confirmed[why] = confirmed.get(why, 0) + count
+    status = judge.combine([v.status for v in partials.values()]
+                           + ([value.status] if value is not None else []))
+    return BatchCheck(status, partials, value,
+                      reason=next((c.reason for c in checks if c.reason), ""),
+                      rtol=first.rtol, atol=first.atol, confirmed=confirmed,
+                      unconfirmed=sum(c.unconfirmed for c in checks),
+                      timed_out=any(c.timed_out for c in checks),
+                      uncertified=any(c.uncertified for c in checks))

@@ -483,9 +483,10 @@ def _at_point(first: Run, req: Request, claim_list: Sequence[Claim] = (),
     outputs, of = req.jacobian_outputs, req.output_name
     graph, hessian, deadline = req.graph, req.hessian, req.deadline
     if outputs is not None:
+        from ..engine.higher import jacobian
         from ..judge import higher
 
-        rows = higher.jacobian(first, outputs)
+        rows = jacobian(first, outputs)
         checks = None if not req.check else higher.check_all(rows, req.rtol, req.atol,
                                                              cache=req.cache, deadline=deadline)
         if graph is not None:
@@ -496,9 +497,9 @@ def _at_point(first: Run, req: Request, claim_list: Sequence[Claim] = (),
                       problems=[f"{r.output_name}: {m}" for r in rows for m in nonfinite(r)])
     result = Result(first.program, of, run=first, problems=nonfinite(first))
     if hessian:
-        from ..judge import higher
+        from ..engine.higher import hessian as hessian_of
 
-        result.hessian = higher.hessian(first)
+        result.hessian = hessian_of(first)
         result.problems += result.hessian.nonfinite
     result.check = None if not req.check else check(first, req.rtol, req.atol, of=of,
                                                     cache=req.cache, deadline=deadline)
@@ -605,14 +606,12 @@ def _points(program: Program, req: Request, bindings: dict[str, Any]) -> Result:
     wrt, of, outputs = req.wrt_names, req.output_name, req.jacobian_outputs
     choice = _choice(program, req)
     if req.dask is not None:
-        from ..batch.cluster import run_dask
+        from ..batch.cluster import Checking, run_dask
 
-        if req.check:
-            click.echo("note: the check is skipped with --dask (it holds whole columns on one "
-                       "machine); run a sample without --dask to check it", err=True)
-        summary, problems = run_dask(program, req.points, bindings, wrt, of, req.dask,
-                                     req.output, choice)
-        return Result(program, of, dask=summary, problems=problems)
+        checking = Checking(req.rtol, req.atol, req.deadline, req.cache) if req.check else None
+        summary, chk, problems = run_dask(program, req.points, bindings, wrt, of, req.dask,
+                                          req.output, choice, checking)
+        return Result(program, of, dask=summary, batch_check=chk, problems=problems)
     if req.output is not None:
         csvr.writable(req.output)
     pts = batch.read_points(req.points, choice=choice)
@@ -722,6 +721,8 @@ def _finish(result: Result, req: Request) -> int:
 
         if _OUT.compact and mode in ("batch", "rows"):  # jsonl: one object per row
             jsonr.write_lines(result, sys.stdout)
+        elif mode == "batch":   # written as it is made: its arrays can be long
+            jsonr.write_batch(result, sys.stdout)
         else:
             _emit(jsonr.render(result, show_tape, _OUT.compact))
     elif fmt == "csv":

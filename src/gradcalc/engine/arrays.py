@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops, ops_array, ops_matrix
-from ..engine.tape import Tensor, apply, plug
-from ..engine.tape import raw as _raw
+from ..engine.api import Tensor, apply, plug
+from ..engine.api import raw as _raw
 from ..ops import Primitive
 
 A = ops_array

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.api import Tensor, apply, paused, real_value, recording
+from ..engine.api import raw as _raw
 from ..engine.functional import function_name
-from ..engine.tape import Tensor, apply, paused, real_value, recording
-from ..engine.tape import raw as _raw
 from ..ops import Primitive
 
 

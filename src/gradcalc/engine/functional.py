@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..engine.tape import Tape, Tensor, apply, flatten, real_value, recording
+from ..engine.api import Tape, Tensor, apply, flatten, real_value, recording
 
 # --------------------------------------------------------------- the transformations
 

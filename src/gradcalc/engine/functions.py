@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import ops
-from ..engine.tape import Tensor, apply
+from ..engine.api import Tensor, apply
 
 # arrays.py (indexing, where, matrix products) is imported where used: not at start-up
 

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops, ops_array, ops_matrix
+from ..engine.api import Tensor, apply
+from ..engine.api import raw as _raw
 from ..engine.arrays import (
     LETTERS,
     as_vector,
@@ -32,8 +34,6 @@ from ..engine.arrays import (
     value_of,
     where,
 )
-from ..engine.tape import Tensor, apply
-from ..engine.tape import raw as _raw
 from ..ops import Primitive
 
 A = ops_array

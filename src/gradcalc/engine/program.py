@@ -207,7 +207,7 @@ def _opcode(cache: dict[tuple[int, int, int], int], kind: int, prim: ops.Primiti
         if kind in (OP, CALL, UPDATE) and prim is not None and not prim.reduction \
                 and not matrices.is_matrix_primitive(prim):
             op = sweep.opcode(prim, nargs)
-            if op in (sweep.F1, sweep.F2) and kind == UPDATE:
+            if op in (sweep.F1, sweep.F2, sweep.S1) and kind == UPDATE:
                 op = sweep.GENERAL   # (its vector check runs in the caller's step)
         cache[key] = op
     return op
@@ -396,7 +396,7 @@ def _one_pass(texts: list[str], program: Program) -> Code:
     functions, binary = ops.FUNCTIONS, ops.BINARY
     neg = ops.NEG
     precedence = _PRECEDENCE
-    free = code.free_names
+    free_add = code.free_names.append
     plan: sweep.Plan = []   # the sweep's plan, made as the instructions are
     put = plan.append
     opcodes: dict[tuple[int, int, int], int] = {}
@@ -404,6 +404,10 @@ def _one_pass(texts: list[str], program: Program) -> Code:
     neg_op = _opcode(opcodes, OP, neg, 1)
     binops = {t: (p, _opcode(opcodes, OP, p, 2)) for t, p in binary.items()}
     binops["**"] = binops["^"]
+    # (function, argument count) -> (primitive, plan opcode), for the calls of one argument
+    # of an elementwise primitive (emitted here; the others by _call)
+    calls: dict[tuple[str, int], tuple[ops.Primitive, int] | None] = {}
+    digits = _DIGITS
     known: dict[str, int] = {}   # each name's slot: its last assignment, or its leaf
     texts.append("")   # the end
     n = len(texts) - 1
@@ -435,14 +439,17 @@ def _one_pass(texts: list[str], program: Program) -> Code:
         # (_OPEN, function or None, token, operand count when opened, commas) for an open
         # parenthesis or call
         operands: list[tuple[int, int, int]] = []
+        o_add, o_pop = operands.append, operands.pop
         stack: list[Any] = []
+        s_push, s_pop = stack.append, stack.pop
+        depth = 0   # the open parentheses and calls on the stack
         while True:
             # an operand: any unary signs and open parentheses, then a number, a name or a call
             text = texts[i]
             k = known.get(text, -1)
             if k >= 0:
-                operands.append((k, i, i))
-            elif text[0] in _DIGITS:
+                o_add((k, i, i))
+            elif text[0] in digits:
                 value = float(text)
                 if value == _INF:
                     raise _Bail
@@ -454,11 +461,12 @@ def _one_pass(texts: list[str], program: Program) -> Code:
                 e_add(i)
                 d_add(0)
                 numbers[k] = value
-                operands.append((k, i, i))
+                o_add((k, i, i))
             elif text in functions:
                 if texts[i + 1] != "(":
                     raise _Bail
-                stack.append((_OPEN, text, i, len(operands), 0))
+                s_push((_OPEN, text, i, len(operands), 0))
+                depth += 1
                 i += 2
                 continue
             elif text[0].isalpha() or text[0] == "_":
@@ -473,17 +481,18 @@ def _one_pass(texts: list[str], program: Program) -> Code:
                 d_add(1)
                 names[k] = text
                 by_name[text] = known[text] = k
-                free.append((k, statement, len(code.assigns)))
-                operands.append((k, i, i))
+                free_add((k, statement, len(code.assigns)))
+                o_add((k, i, i))
             elif text == "(":
-                stack.append((_OPEN, None, i, len(operands), 0))
+                s_push((_OPEN, None, i, len(operands), 0))
+                depth += 1
                 i += 1
                 continue
             elif text == "-" or text == "+":
-                stack.append((_UNARY, text, i))
+                s_push((_UNARY, text, i))
                 i += 1
                 continue
-            elif text == "\n" and any(entry[0] == _OPEN for entry in stack):
+            elif text == "\n" and depth:
                 i += 1   # a newline inside parentheses is blank
                 continue
             else:
@@ -495,7 +504,7 @@ def _one_pass(texts: list[str], program: Program) -> Code:
             while True:
                 text = texts[i]
                 prec = precedence.get(text, 0)
-                if text == "\n" and any(entry[0] == _OPEN for entry in stack):
+                if text == "\n" and depth:
                     i += 1   # a newline inside parentheses is blank
                     continue
                 while stack:
@@ -503,7 +512,7 @@ def _one_pass(texts: list[str], program: Program) -> Code:
                     p = top[0]
                     if p == _OPEN or p < prec or (p == prec and prec == 4):
                         break
-                    stack.pop()
+                    s_pop()
                     if p == _UNARY:
                         slot, s, e = operands[-1]
                         if top[1] == "+":   # no operation: only the span grows
@@ -520,7 +529,7 @@ def _one_pass(texts: list[str], program: Program) -> Code:
                             (general, k, 0, 0, None))
                         operands[-1] = (k, top[2], e)
                         continue
-                    b, _, e = operands.pop()
+                    b, _, e = o_pop()
                     a, s, _ = operands[-1]
                     k = len(kinds)
                     prim, op = top[1], top[2]
@@ -533,7 +542,7 @@ def _one_pass(texts: list[str], program: Program) -> Code:
                     put((op, k, a, b, prim) if op != general else (general, k, 0, 0, None))
                     operands[-1] = (k, s, e)
                 if prec:
-                    stack.append((prec, *binops[text], i))
+                    s_push((prec, *binops[text], i))
                     i += 1
                     break
                 if text == ")" or text == ",":
@@ -546,15 +555,36 @@ def _one_pass(texts: list[str], program: Program) -> Code:
                         stack[-1] = (_OPEN, func, at, base, argc + 1)
                         i += 1
                         break
-                    stack.pop()
+                    s_pop()
+                    depth -= 1
                     if func is not None:
-                        _call(code, func, argc + 1, at, i, operands, base, put, opcodes)
+                        argc += 1
+                        key = (func, argc)
+                        call = calls.get(key, False)
+                        if call is False:
+                            call = calls[key] = _one_argument(func, argc, opcodes)
+                        if call is None or len(operands) - base != 1:
+                            _call(code, func, argc, at, i, operands, base, put, opcodes)
+                        else:   # _call's common case, inline
+                            prim, op = call
+                            a = operands[-1][0]
+                            k = len(kinds)
+                            k_add(CALL)
+                            p_add(prim)
+                            a_add((a,))
+                            s_add(at)
+                            e_add(i)
+                            d_add(dep[a])
+                            put((op, k, a, 0, prim) if op != general else
+                                (general, k, 0, 0, None))
+                            operands[-1] = (k, at, i)
                     i += 1
                     continue
-                if text in ("\n", ";", "") and not stack and len(operands) == 1:
+                if (text == "\n" or text == ";" or text == "") and not stack \
+                        and len(operands) == 1:
                     break
                 raise _Bail   # '[', '=', an operand after an operand, an unclosed '(', ...
-            if text in ("\n", ";", ""):
+            if text == "\n" or text == ";" or text == "":
                 break
         slot, _, last = operands[0]
         if target is not None:
@@ -591,6 +621,16 @@ def _no_definition(texts: list[str], i: int) -> None:
         j += 1
     if texts[j] == ")" and texts[j + 1] in _ASSIGN:
         raise _Bail
+
+
+def _one_argument(func: str, argc: int, opcodes: dict[tuple[int, int, int], int]
+                  ) -> tuple[ops.Primitive, int] | None:
+    """A call's primitive and plan opcode where it is an elementwise primitive of one
+    argument (None otherwise: _call emits it)."""
+    prim = ops.resolve(func, argc)
+    if argc != 1 or prim is None or prim.reduction or matrices.is_matrix_primitive(prim):
+        return None
+    return prim, _opcode(opcodes, CALL, prim, 1)
 
 
 def _emit(code: Code, kind: int, prim: ops.Primitive, args: tuple[int, ...], start: int,

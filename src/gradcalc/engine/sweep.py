@@ -63,13 +63,14 @@ def as_value(x: Any) -> Any:
 
 def compute(prim: Primitive, values: Sequence[Any]) -> Any:
     """prim's value at these argument values: its scalar form on float64 scalars where it has
-    one (Python's float operators: the same bits as numpy's ufunc, which costs ten times more
-    on a scalar, and no floating-point warnings to silence), else its numpy forward."""
+    one (Python's float operators or the C library's functions: the same bits as numpy's ufunc,
+    which costs ten times more on a scalar, and no floating-point warnings to silence), else
+    its numpy forward."""
     scalar = prim.scalar
     if scalar is not None and isinstance(values[0], float):
         try:
             r = scalar(*values)
-        except ArithmeticError:  # division by zero: numpy's inf or nan below
+        except (ArithmeticError, ValueError):  # (1/0, log(0)): numpy's inf or nan below
             r = None
         if type(r) is float:
             return _F64(r)
@@ -332,10 +333,12 @@ def depth(prims: Sequence[Primitive | None], args: Sequence[Sequence[Any]],
 
 # The arithmetic records are inlined where their scalar form is one of Python's float
 # operators and their rules are the table's own (a record with other rules, such as a test's
-# deliberately wrong one, runs its rules): these are the opcodes of the Plan, with F1 and F2
-# for any other elementwise primitive of one or two arguments (its forward and rules called
-# directly) and GENERAL for the rest (reductions, matrices, indexing: the caller's step).
-GENERAL, ADD, SUB, MUL, DIV, NEG, F1, F2 = range(8)
+# deliberately wrong one, runs its rules): these are the opcodes of the Plan, with S1 for a
+# primitive of one argument whose record declares scalar forms (Primitive.scalar and
+# scalar_vjps, for the rule it has), F1 and F2 for any other elementwise primitive of one or
+# two arguments (its forward and rules called directly) and GENERAL for the rest (reductions,
+# matrices, indexing, records with a scalar forward only: the caller's step).
+GENERAL, ADD, SUB, MUL, DIV, NEG, F1, F2, S1 = range(9)
 _INLINE = {float.__add__: (ADD, ops.ADD), float.__sub__: (SUB, ops.SUB),
            float.__mul__: (MUL, ops.MUL), float.__truediv__: (DIV, ops.DIV),
            float.__neg__: (NEG, ops.NEG)}
@@ -350,6 +353,9 @@ def opcode(prim: Primitive, nargs: int) -> int:
         op, record = _INLINE[scalar]
         if prim.vjps is record.vjps:
             return op
+    if nargs == 1 and prim.arity == 1 and scalar is not None \
+            and prim.scalar_vjp(0) is not None:
+        return S1
     if scalar is None and prim.arity == nargs and nargs in (1, 2):
         return F1 if nargs == 1 else F2
     return GENERAL
@@ -369,6 +375,11 @@ def scalar_forward(plan: Plan, vals: list[Any], general: Callable[[int], float])
             vals[k] = vals[a] * vals[b]
         elif op == ADD:
             vals[k] = vals[a] + vals[b]
+        elif op == S1:
+            try:
+                vals[k] = prim.scalar(vals[a])
+            except (ArithmeticError, ValueError):  # numpy's inf or nan
+                vals[k] = float(prim.forward(f64(vals[a])))
         elif op == F1:
             vals[k] = float(prim.forward(f64(vals[a])))
         elif op == SUB:
@@ -401,39 +412,35 @@ def scalar_backward(plan: Plan, prims: Sequence[Primitive | None],
     adj: list[Any] = [None] * len(vals)
     adj[target] = 1.0
     div_dx, div_dy = ops.DIV.vjps
-    f64 = _F64
+    f64, tiny, inf = _F64, _TINY, _INF
+    mul, add, s1, div, sub, neg, f1 = MUL, ADD, S1, DIV, SUB, NEG, F1
     for op, k, a, b, prim in reversed(plan):
         g = adj[k]
         if g is None:
             continue
-        if op == MUL:
-            c = g * vals[b]
-            p = adj[a]
-            adj[a] = c if p is None else p + c
-            c = g * vals[a]
-            p = adj[b]
-            adj[b] = c if p is None else p + c
-        elif op == ADD:
+        if op == mul:
+            if live[a]:
+                c = g * vals[b]
+                p = adj[a]
+                adj[a] = c if p is None else p + c
+            if live[b]:
+                c = g * vals[a]
+                p = adj[b]
+                adj[b] = c if p is None else p + c
+        elif op == add:
             p = adj[a]
             adj[a] = g if p is None else p + g
             p = adj[b]
             adj[b] = g if p is None else p + g
-        elif op == F1:
-            rule = prim.vjps[0]
-            if rule is not None and live[a]:
-                c = rule(f64(g), f64(vals[k]), f64(vals[a]))
-                if c is None:
-                    raise SymbolicZero
-                c = float(c)
+        elif op == s1:
+            if live[a]:
+                try:
+                    c = prim.scalar_vjps[0][1](g, vals[k], vals[a])
+                except (ArithmeticError, ValueError):  # numpy's inf or nan: the rule's
+                    c = float(prim.vjps[0](f64(g), f64(vals[k]), f64(vals[a])))
                 p = adj[a]
                 adj[a] = c if p is None else p + c
-        elif op == SUB:
-            p = adj[a]
-            adj[a] = g if p is None else p + g
-            c = -g
-            p = adj[b]
-            adj[b] = c if p is None else p + c
-        elif op == DIV:
+        elif op == div:
             y, q = vals[b], vals[k]
             try:
                 c = g / y
@@ -443,17 +450,32 @@ def scalar_backward(plan: Plan, prims: Sequence[Primitive | None],
             adj[a] = c if p is None else p + c
             # -g*(q/y) where the rule takes it (q not subnormal, q/y zero or normal and
             # finite); elsewhere the rule itself (its careful orders of multiplication)
-            r = q / y if y and not 0.0 < abs(q) < _TINY else _NAN
-            if r == 0.0 or _TINY <= abs(r) < _INF:
+            r = q / y if y and (q >= tiny or q <= -tiny or q == 0.0) else _NAN
+            if tiny <= r < inf or -inf < r <= -tiny or r == 0.0:
                 c = -g * r
             else:
                 c = float(div_dy(f64(g), f64(q), f64(vals[a]), f64(y)))
             p = adj[b]
             adj[b] = c if p is None else p + c
-        elif op == NEG:
+        elif op == sub:
+            p = adj[a]
+            adj[a] = g if p is None else p + g
+            c = -g
+            p = adj[b]
+            adj[b] = c if p is None else p + c
+        elif op == neg:
             c = -g
             p = adj[a]
             adj[a] = c if p is None else p + c
+        elif op == f1:
+            rule = prim.vjps[0]
+            if rule is not None and live[a]:
+                c = rule(f64(g), f64(vals[k]), f64(vals[a]))
+                if c is None:
+                    raise SymbolicZero
+                c = float(c)
+                p = adj[a]
+                adj[a] = c if p is None else p + c
         elif live[k]:
             _general_rules(prims[k], args[k], vals, k, g, adj, live)
     return adj

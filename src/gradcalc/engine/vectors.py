@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..engine.tape import Tensor
+from ..engine.api import Tensor
 from ..errors import InputError, Setting, Span
 from ..lang.syntax import Binary, Call, Expr, Index, Name, to_source
 from ..ops_matrix import INDEX2, ROW

@@ -53,9 +53,8 @@ def build(code: Code, prims: Sequence[Any], args: Sequence[Sequence[int]], value
     n = len(values)
     tensors: list[Any] = [None] * n
     node_ids = [-1] * n
-    tape = Tape(persistent=True, watch_accessed_variables=False)
-    nodes = tape.nodes
-    index = tape._index
+    nodes: list[Node] = []
+    index: dict[int, int] = {}  # tensor uid -> node id
     sources: dict[str, Tensor] = {}
     named: dict[str, Tensor] = {}
     for name in bindings:
@@ -110,6 +109,7 @@ def build(code: Code, prims: Sequence[Any], args: Sequence[Sequence[int]], value
             nodes.append(Node(i, prim, tuple(refs), t.value, t, None,
                               spans[k] if kinds[k] != RAVEL else None))
     before[n] = len(nodes)
+    tape = Tape.of_nodes(nodes)
     calls = _label(code, tape, tensors, node_ids, before)
     return View(tape, tensors, node_ids, sources, calls)
 

@@ -18,11 +18,12 @@ from .verdict import Status, combine, exit_status
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
+    from ..engine.higher import Hessian
     from ..lang.syntax import Program
     from .check import Check
     from .claims import Verification
     from .code import GradCheck
-    from .higher import Hessian, HessianCheck
+    from .higher import HessianCheck
 
 
 def column_names(wrt: Sequence[str]) -> list[str]:

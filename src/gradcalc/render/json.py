@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,10 +19,11 @@ from .words import option_words
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
+    from ..engine.higher import Hessian
     from ..judge.check import Check
     from ..judge.claims import ClaimVerdict, Verification
     from ..judge.code import GradCheck, Verdict
-    from ..judge.higher import Hessian, HessianCheck
+    from ..judge.higher import HessianCheck
 
 
 def render(result: Result, show_tape: bool = False, compact: bool = False) -> str:
@@ -31,10 +32,9 @@ def render(result: Result, show_tape: bool = False, compact: bool = False) -> st
     mode = result.mode
     if mode == "batch":
         return _batch(result)
-    if mode == "dask":
-        # the check is skipped on Dask (it would hold whole columns on one machine)
+    if mode == "dask":   # the summary of what was written, and the merged check
         return json.dumps({**(result.dask or {}),
-                           "check": {"status": "skipped", "reason": "--dask"}}) + "\n"
+                           "check": _batch_check(result.batch_check)}, allow_nan=False) + "\n"
     return dumps(document(result, show_tape), compact)
 
 
@@ -307,18 +307,36 @@ def _batch_check(chk: Any) -> dict[str, Any]:
 def _batch(result: Result) -> str:
     """--points: one strict JSON object on one line; the value and each partial are arrays
     with one entry per row (with several --of outputs, objects by output)."""
+    return "".join(_batch_text(result))
+
+
+def write_batch(result: Result, out: Any) -> None:
+    """_batch's text written to out as it is made, a long array CHUNK rows at a time (so the
+    whole text is never held)."""
+    from . import csv as csvr
+
+    put, done = csvr.byte_sink(out)
+    for piece in _batch_text(result):
+        put(piece.encode())
+    done()
+
+
+def _batch_text(result: Result) -> Iterator[str]:
+    """_batch's text in pieces: the object's JSON with a marker in place of each long array,
+    and each long array's text (Arrow's, CHUNK rows at a time) where its marker was."""
     import secrets
 
-    spliced: list[str] = []          # arrays' JSON text, put in place of their markers
+    spliced: list[np.ndarray] = []   # long arrays, put in place of their markers
     mark = "array-" + secrets.token_hex(8)
 
     def array(x: np.ndarray | None) -> Any:
         if x is None or len(x) < 1000:
             return _jarray(x)
         try:
-            spliced.append(_jarray_text(np.asarray(x, dtype=np.float64)))
+            import pyarrow  # noqa: F401 - Arrow writes the long arrays
         except ImportError:
             return _jarray(x)
+        spliced.append(np.asarray(x, dtype=np.float64))
         return f"{mark} {len(spliced) - 1}"
 
     parts = result.batches or [(result.batch.output_name, result.batch, result.batch_check)]
@@ -342,14 +360,17 @@ def _batch(result: Result) -> str:
                         "skipped" if c is None else c.status for _, _, c in parts),
                         "outputs": {name: _batch_check(c) for name, _, c in parts}}})
     text_ = json.dumps(obj, indent=None, allow_nan=False) + "\n"
-    if not spliced:
-        return text_
     pieces = text_.split(f'"{mark} ')
-    out = [pieces[0]]
+    yield pieces[0]
+    from ..batch.rows import CHUNK
+
     for piece in pieces[1:]:
         k, rest = piece.split('"', 1)
-        out += [spliced[int(k)], rest]
-    return "".join(out)
+        x = spliced[int(k)]
+        yield "["
+        for lo in range(0, len(x), CHUNK):
+            yield (", " if lo else "") + _jarray_text(x[lo:lo + CHUNK])[1:-1]
+        yield "]" + rest
 
 
 def _component(v: Verdict) -> dict[str, Any]:
@@ -477,8 +498,10 @@ def _row_pieces(result: Result) -> list[Any]:
             pieces.append(("," if j else "") + f"{key(name)}:")
             group("", [(w, numbers(g)) for w, g in b.gradient.items()])
         pieces.append('},"check":{"status":')
-        overall = [_row_status(c, b) for _, b, c in parts]
-        pieces.append(lambda lo, hi: _words(_combined([o[lo:hi] for o in overall])))
+        from ..batch.rows import RowStatuses
+
+        overall = RowStatuses.combined([_row_status(c, b) for _, b, c in parts])
+        pieces.append(lambda lo, hi: _words(overall[lo:hi]))
         pieces.append(',"outputs":{')
         for j, (name, b, c) in enumerate(parts):
             pieces.append(("," if j else "") + f"{key(name)}:")
@@ -503,30 +526,17 @@ def _check_pieces(pieces: list[Any], chk: Any, batch: Any, key: Any) -> None:
     pieces.append("}}")
 
 
-def _row_status(chk: Any, batch: Any) -> np.ndarray:
-    """Each row's status: the verdicts of its partials and value, combined by verdict.combine."""
+def _row_status(chk: Any, batch: Any) -> Any:
+    """Each row's status (batch.rows.RowStatuses): the verdicts of its partials and value,
+    combined by verdict.combine."""
+    from ..batch.rows import RowStatuses
+
     n = batch.n
     if chk is None:
-        return np.full(n, "skipped", dtype=object)
-    columns = [np.full(n, v.status, dtype=object) if v.statuses is None else v.statuses
-               for v in [*chk.partials.values(), *([chk.value] if chk.value else [])]]
-    return _combined(columns)
-
-
-def _combined(columns: Sequence[np.ndarray]) -> np.ndarray:
-    """combine per row, over the status words of several columns: each row's set of words
-    as a bit mask, and combine asked once per distinct set."""
-    texts = [c.astype(str) for c in columns]
-    words = sorted({w for t in texts for w in np.unique(t).tolist()})
-    bit = {w: 1 << k for k, w in enumerate(words)}
-    mask = np.zeros(len(texts[0]) if texts else 0, dtype=np.int64)
-    for t in texts:
-        for w in np.unique(t).tolist():
-            mask |= np.where(t == w, bit[w], 0)
-    out = np.empty(len(mask), dtype=object)
-    for m in np.unique(mask).tolist():
-        out[mask == m] = combine(w for w in words if m & bit[w])
-    return out
+        return RowStatuses.full("skipped", n)
+    return RowStatuses.combined([
+        RowStatuses.full(v.status, n) if v.statuses is None else v.statuses
+        for v in [*chk.partials.values(), *([chk.value] if chk.value else [])]])
 
 
 def _words(statuses: np.ndarray) -> Any:

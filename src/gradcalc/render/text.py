@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,10 +28,11 @@ from .words import option_words
 
 if TYPE_CHECKING:
     from ..engine.evaluate import Run
+    from ..engine.higher import Hessian
     from ..judge.check import Check
     from ..judge.claims import ClaimVerdict, Opinions, Verification
     from ..judge.code import Counterexample, GradCheck
-    from ..judge.higher import Hessian, HessianCheck
+    from ..judge.higher import HessianCheck
 
 TEXT_ROWS = 10               # rows of a --points table shown at each end
 
@@ -64,9 +65,10 @@ def body(result: Result, show_tape: bool = False, collapse: bool = False,
         d = result.dask or {}
         files = len(d["points"]["files"])
         s = "s" if files != 1 else ""
-        return (f"points  {d['points']['rows']:,} rows from {files} file{s} on Dask "
-                f"({d['dask']})\nwrote   {files} part file{s} to {d['output']}\n"
-                "check: skipped (--dask)\n")
+        lines = [f"points  {d['points']['rows']:,} rows from {files} file{s} on Dask "
+                 f"({d['dask']})", f"wrote   {files} part file{s} to {d['output']}", ""]
+        lines += check_lines(d["points"]["rows"], result.batch_check)
+        return "\n".join(piece for line in lines for piece in fit(line)) + "\n"
     if mode == "claims":
         assert result.verification is not None
         return verification(result.verification, colour=colour)
@@ -296,16 +298,23 @@ def _batch(result: Result) -> str:
     out += _grid(batch.points, header, cells)
     for name, b, chk in parts:
         out.append("")
-        lines = batch_summary_lines(b, chk)
+        lines = check_lines(b.n, chk)
         out += [f"{name}: {line}" if several and line.startswith("check:") else line
                 for line in lines]
     out = [piece for line in out for piece in fit(line)]
     return "\n".join(out) + "\n"
 
 
-def batch_summary_lines(batch: Any, chk: Any) -> list[str]:
-    """The check per partial (symbolic form, rows per verdict, worst point: under the table
-    when too long for its row), then one line."""
+def _row_at(worst: Mapping[str, Any]) -> str:
+    """Where a worst row is, for the text: `row 3 (line 4)`, `row 3 (b.csv line 2)`."""
+    file = f"{worst['file']} " if "file" in worst else ""
+    return f"row {worst['row']} ({file}line {worst['line']})"
+
+
+def check_lines(n: int, chk: Any) -> list[str]:
+    """The check of a batch of n rows (batch.rows.BatchCheck, None for --no-check): per
+    partial its symbolic form, rows per verdict and worst point (under the table when too long
+    for its row), then the summary lines."""
     if chk is None:
         return [report.summary(None)]
     if chk.status == "skipped":
@@ -316,7 +325,7 @@ def batch_summary_lines(batch: Any, chk: Any) -> list[str]:
         counts = ", ".join(f"{c} {s}" for s, c in v.counts.items() if c)
         verdict = v.reason if v.status == "null" else f"{v.status} ({counts})"
         worst = "-" if v.worst is None else (
-            f"{batch.points.at_row(v.worst['row'] - 1)}: tape {fmt(v.worst['tape'])}, "
+            f"{_row_at(v.worst)}: tape {fmt(v.worst['tape'])}, "
             f"symbolic {fmt(v.worst['symbolic'])}, error {v.worst['error']:.3g}")
         form = v.symbolic or "-"
         rows.append([f"d/d{w}", shorten(form, 40), verdict, worst])
@@ -330,7 +339,7 @@ def batch_summary_lines(batch: Any, chk: Any) -> list[str]:
         value = f"; value mismatch at {chk.value.counts['mismatch']} rows"
     verdict = {"ok": "tape and SymPy agree", "mismatch": "tape and SymPy DISAGREE"}.get(
         chk.status, "not every partial is defined at every point")
-    lines += ["", f"check: {chk.status}: {verdict} at {batch.n:,} points{value} ({largest}"
+    lines += ["", f"check: {chk.status}: {verdict} at {n:,} points{value} ({largest}"
                   f"rtol {chk.rtol:g}, atol {chk.atol:g})", confirmed_line(chk)]
     return lines
 

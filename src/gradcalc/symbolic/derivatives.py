@@ -197,18 +197,22 @@ def at_point(program: Program, names: Any, wrt: Sequence[str],
                   "fallback": None if compiled_ok else result["values"]}
 
 
-def on_columns(program: Program, names: Any, wrt: Sequence[str],
-               columns: Mapping[str, Any], n: int, of: str | None, deadline: Deadline,
-               use_cache: bool = True) -> tuple[str, Any]:
-    """The symbolic value and partials over whole columns (float64 arrays of length n), each
-    with a bound on its float64 rounding error: ("ok", {"value": (array, bound), "partials":
-    {name: (form, array, bound)}, "guards": (meta, [(array, bound) per argument]), "program":
-    ..., "outputs": ...}) or ("timeout", None) or ("error", msg). Without a program, SymPy's
-    lambdify (numpy) ran in the child instead, and no bound is known (inf)."""
+def for_columns(program: Program, names: Any, wrt: Sequence[str],
+                columns: Mapping[str, Any] | None, n: int, of: str | None, deadline: Deadline,
+                use_cache: bool = True) -> tuple[str, Any]:
+    """The symbolic derivatives of a batch, obtained once for all its rows (from the cache or
+    SymPy): ("ok", derived) to hand to on_rows chunk by chunk, ("timeout", None) or ("error",
+    msg). derived holds "forms", "true_forms", "guards", "program" and "outputs" (plain data, so
+    it can be shipped to other processes). Without a program (derivatives the program format
+    cannot express), SymPy's lambdify (numpy) evaluated the value and partials over the whole
+    columns (float64 arrays of length n) in the child: derived["values"] (empty when columns
+    is None: no rows to evaluate here)."""
 
     def fallback(exprs: Sequence[Any]) -> list[Any]:
         import numpy as np
 
+        if columns is None:
+            return []
         from ..symbolic import convert as symbolic
         sp = symbolic.namespace()
         syms = [symbolic.symbol(name) for name in names]
@@ -222,26 +226,29 @@ def on_columns(program: Program, names: Any, wrt: Sequence[str],
                 out.append(np.broadcast_to(v.astype(np.float64), (n,)))
         return out
 
+    return obtain(program, names, wrt, of, deadline, use_cache, fallback)
+
+
+def on_rows(derived: Mapping[str, Any], wrt: Sequence[str], columns: Mapping[str, Any],
+            lo: int, hi: int, deadline: Deadline) -> dict[str, Any]:
+    """The symbolic value and partials at rows lo:hi, each with a bound on its float64
+    rounding error: {"value": (array, bound), "partials": {name: (form, array, bound)},
+    "guards": (meta, [(array, bound) per argument])}. columns: those rows of every bound name
+    (arrays of length hi - lo, or floats). Without a program the bound is unknown (inf).
+    Raises TimeoutError once the deadline has passed."""
     import numpy as np
 
-    status, result = obtain(program, names, wrt, of, deadline, use_cache, fallback)
-    if status != "ok":
-        return status, result
-    guards = result["guards"]
-    if result["program"] is None:
-        values = [(v, np.full(n, np.inf)) for v in result["values"]]
+    n = hi - lo
+    guards = derived["guards"]
+    if derived["program"] is None:
+        values = [(v[lo:hi], np.full(n, np.inf)) for v in derived["values"]]
         guard_values: list[Any] = []
     else:
-        try:
-            values = compiled.evaluate_np(result["program"], result["outputs"], columns, n,
-                                          deadline.at, bounds=True)
-        except TimeoutError:
-            return "timeout", None
-        first = len(result["outputs"]) - sum(g[4] for g in guards)
+        values = compiled.evaluate_np(derived["program"], derived["outputs"], columns, n,
+                                      deadline.at, bounds=True)
+        first = len(derived["outputs"]) - sum(g[4] for g in guards)
         guard_values = values[first:]
-    forms = result["forms"]
-    return "ok", {"value": values[0], "program": result["program"],
-                  "outputs": result.get("outputs"), "guards": (guards, guard_values),
-                  "true_forms": result["true_forms"],
-                  "partials": {n_: (forms[n_], *v) for n_, v in zip(wrt, values[1:1 + len(wrt)],
-                                                                     strict=True)}}
+    forms = derived["forms"]
+    return {"value": values[0], "guards": (guards, guard_values),
+            "partials": {n_: (forms[n_], *v) for n_, v in zip(wrt, values[1:1 + len(wrt)],
+                                                               strict=True)}}
