@@ -47,6 +47,13 @@ def _files(tmp_path, sizes):
     (tmp_path / "all.csv").write_text("x,y\n" + "".join(texts))
 
 
+def _joined(parts) -> list[str]:
+    """The lines of CSV part files joined as one file: each part's header once, checked equal."""
+    headers = {p.read_text().split("\n", 1)[0] for p in parts}
+    assert len(headers) == 1, headers
+    return [*headers, *(line for p in parts for line in p.read_text().splitlines()[1:])]
+
+
 def test_dask_on_a_local_cluster_equals_the_local_path(gradcalc, tmp_path, scheduler) -> None:
     _files(tmp_path, [40_000, 7, 25_001])
     local = gradcalc(EXPR, "--points", str(tmp_path / "all.csv"), "--at", "z=0.25",
@@ -59,13 +66,7 @@ def test_dask_on_a_local_cluster_equals_the_local_path(gradcalc, tmp_path, sched
     assert "65,008 rows from 3 files" in r.out
     parts = sorted(out.iterdir())
     assert [p.name for p in parts] == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
-    header, *rows = local.out.splitlines()
-    got = []
-    for p in parts:
-        lines = p.read_text().splitlines()
-        assert lines[0] == header
-        got += lines[1:]
-    assert got == rows                           # row for row, byte for byte
+    assert _joined(parts) == local.out.splitlines()   # row for row, byte for byte
 
     # Parquet parts hold the same numbers
     outp = tmp_path / "out.parquet"
@@ -76,7 +77,7 @@ def test_dask_on_a_local_cluster_equals_the_local_path(gradcalc, tmp_path, sched
     tables = [pq.read_table(p) for p in sorted(outp.iterdir())]
     assert len(tables) == 4
     values = np.concatenate([t.column("d_x").to_numpy() for t in tables[1:]])
-    want = np.array([float(line.split(",")[1]) for line in rows])
+    want = np.array([float(line.split(",")[1]) for line in local.out.splitlines()[1:]])
     assert np.array_equal(values, want)
 
 
@@ -203,14 +204,8 @@ def test_dask_on_a_scheduler_and_workers_elsewhere_equals_the_local_batch(
     r = gradcalc(CHECKED, "--points", "in/*.csv", "--dask", remote, "--output", "out",
                  "--format", "json")
     assert r.status == 1, r.err           # relative paths reached the workers resolved
-    parts = sorted((tmp_path / "out").iterdir())
-    header, *rows = local.out.splitlines()
-    got = []
-    for p in parts:
-        lines = p.read_text().splitlines()
-        assert lines[0] == header
-        got += lines[1:]
-    assert got == rows                    # byte for byte the batch without Dask
+    # byte for byte the batch without Dask
+    assert _joined(sorted((tmp_path / "out").iterdir())) == local.out.splitlines()
     single = gradcalc(CHECKED, "--points", "all.csv", "--format", "json").json()["check"]
     merged = r.json()["check"]
     for name in ("x", "y"):

@@ -6,6 +6,8 @@ does not carry a program."""
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -18,6 +20,10 @@ from gradcalc.engine.higher import hessian, second_order
 from gradcalc.engine.tangents import Dual, apply, block_second_order
 from gradcalc.engine.tape import apply as record
 from gradcalc.lang.syntax import parse
+
+# the benchmark's functions (bench/bench_hessian.py), the same text the figures measure
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from bench_hessian import dense, rosenbrock  # noqa: E402
 
 mpmath.mp.dps = 40
 
@@ -110,14 +116,6 @@ def test_block_hessian_of_every_primitive_agrees_with_reverse_over_reverse(
         _agree(h[np.ix_(live, live)], want[np.ix_(live, live)])
 
 
-def rosenbrock(n: int) -> str:
-    return " + ".join(f"100*(x{i + 1} - x{i}^2)^2 + (1 - x{i})^2" for i in range(n - 1))
-
-
-def dense(n: int) -> str:
-    mean = "(" + " + ".join(f"x{i}" for i in range(n)) + f")/{n}"
-    terms = " + ".join(f"x{i}^2*sin(x{i})" for i in range(n))
-    return f"m = {mean}\ns = {terms}\nf = exp(m) * s"
 
 
 def _matrix(h) -> np.ndarray:
